@@ -1,0 +1,303 @@
+/* sk_shim.h - the C API over libtorch. The only door to C++ in shrink.
+ *
+ * defines: sk_tensor (opaque tensor handle), sk_scope (per-step arena),
+ *          sk_generator (seeded RNG), sk_adamw (optimizer), and the
+ *          sk_shim_* ops a transformer training loop and the token selectors
+ *          need.
+ *
+ * Errors. Every op that can fail returns NULL (pointer results) or a negative
+ * SK_E* code (int results) and sets the per-thread message (sk_error_last())
+ * to the failing op, its argument shapes and libtorch's own message. No C++
+ * exception ever crosses this header. Ops are NULL-propagating: an op given a
+ * NULL tensor argument returns NULL and leaves the first message untouched,
+ * so an expression can be chained and checked once at the end:
+ *
+ *     sk_tensor *h = sk_shim_gelu(sk_shim_linear(x, w, b));
+ *     if (!h) return SK_ETORCH;   // sk_error_last() names the first failure
+ *
+ * Ownership. A tensor returned by an op is owned by the innermost open scope
+ * of the calling thread (sk_shim_scope_begin) and freed when that scope ends;
+ * with no scope open the caller owns it and frees it with sk_tensor_free.
+ * sk_shim_keep(t) detaches a tensor from its scope so it survives (model
+ * parameters, optimizer state, tensors handed to the next step); the caller
+ * then owns it. Tensor arguments are always borrowed.
+ *
+ * Handles are cheap (a refcounted torch::Tensor): ops such as reshape,
+ * slice and grad return views sharing storage, like PyTorch.
+ *
+ * Dimensions are int64_t; negative dims count from the end as in PyTorch.
+ */
+#ifndef SK_SHIM_H
+#define SK_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_tensor sk_tensor;
+typedef struct sk_scope sk_scope;
+typedef struct sk_generator sk_generator;
+typedef struct sk_adamw sk_adamw;
+
+typedef enum {
+    SK_F32 = 0,
+    SK_BF16 = 1,
+    SK_F16 = 2,
+    SK_F64 = 3,
+    SK_I64 = 4,
+    SK_I32 = 5,
+    SK_I16 = 6,
+    SK_U8 = 7,
+    SK_BOOL = 8
+} sk_dtype;
+
+typedef enum { SK_CPU = 0, SK_CUDA = 1 } sk_device;
+
+#define SK_SHIM_MAX_DIMS 8
+
+/* ---- library ----------------------------------------------------------- */
+
+/* libtorch version as "major.minor.patch" (borrowed static string). */
+const char *sk_shim_torch_version(void);
+/* 1 when fused scaled-dot-product attention is available (libtorch >= 2.0). */
+int sk_shim_has_fused_sdpa(void);
+/* 1 when a CUDA device is usable. */
+int sk_shim_cuda_available(void);
+/* Intra-op thread count (0 or negative: leave libtorch's default). */
+void sk_shim_set_num_threads(int n);
+int sk_shim_get_num_threads(void);
+/* Bytes per element of a dtype; name such as "f32". */
+size_t sk_shim_dtype_size(sk_dtype dt);
+const char *sk_shim_dtype_name(sk_dtype dt);
+/* Parse "cpu"/"cuda" and "f32"/"bf16"; 0 or SK_EINVAL. */
+int sk_shim_parse_device(const char *s, sk_device *out);
+int sk_shim_parse_dtype(const char *s, sk_dtype *out);
+/* Block until queued device work finishes (no-op on CPU); for timing. */
+int sk_shim_synchronize(sk_device dev);
+
+/* ---- scopes (per-step arenas) ------------------------------------------ */
+
+/* Open a scope on this thread. Tensors created until the matching
+ * sk_shim_scope_end are owned by it. Scopes nest. Returns NULL on OOM. */
+sk_scope *sk_shim_scope_begin(void);
+/* Free every tensor the scope still owns and close it. `s` must be the
+ * innermost open scope; a NULL `s` is ignored. */
+void sk_shim_scope_end(sk_scope *s);
+/* Number of tensors the scope owns now (for leak tests). */
+size_t sk_shim_scope_size(const sk_scope *s);
+/* Tensors alive in the process through this API (for leak tests). */
+int64_t sk_shim_live_tensors(void);
+/* Detach t from its scope: the caller now owns it (sk_tensor_free).
+ * Returns t (NULL passes through). */
+sk_tensor *sk_shim_keep(sk_tensor *t);
+/* Free a caller-owned tensor. NULL is fine. Freeing a scope-owned tensor
+ * releases it early and removes it from its scope. */
+void sk_tensor_free(sk_tensor *t);
+
+/* ---- RNG ---------------------------------------------------------------- */
+
+/* A generator seeded explicitly; results depend on nothing else. */
+int sk_generator_create(sk_generator **out, uint64_t seed, sk_device dev);
+void sk_generator_free(sk_generator *g);
+/* Serialized state (for checkpoints). *len receives the byte count; with
+ * buf == NULL only the length is returned. */
+int sk_generator_get_state(sk_generator *g, void *buf, size_t cap, size_t *len);
+int sk_generator_set_state(sk_generator *g, const void *buf, size_t len);
+
+/* ---- creation ------------------------------------------------------------ */
+
+sk_tensor *sk_shim_zeros(const int64_t *shape, int ndim, sk_dtype dt, sk_device dev);
+sk_tensor *sk_shim_ones(const int64_t *shape, int ndim, sk_dtype dt, sk_device dev);
+sk_tensor *sk_shim_full(const int64_t *shape, int ndim, double value, sk_dtype dt, sk_device dev);
+/* Standard normal / uniform [0,1) from generator g (g must not be NULL). */
+sk_tensor *sk_shim_randn(const int64_t *shape, int ndim, sk_dtype dt, sk_device dev, sk_generator *g);
+sk_tensor *sk_shim_rand(const int64_t *shape, int ndim, sk_dtype dt, sk_device dev, sk_generator *g);
+/* Random permutation of 0..n-1 (int64). */
+sk_tensor *sk_shim_randperm(int64_t n, sk_device dev, sk_generator *g);
+/* 0, 1, ..., n-1 (int64). */
+sk_tensor *sk_shim_arange(int64_t n, sk_device dev);
+/* Copy `data` (host memory, C order, dtype dt) into a new tensor on dev. */
+sk_tensor *sk_shim_from_host(const void *data, const int64_t *shape, int ndim, sk_dtype dt, sk_device dev);
+/* Copy t into host memory `buf` of `cap` bytes (C order, t's dtype).
+ * Fails with SK_EINVAL when cap < numel * dtype size. */
+int sk_shim_to_host(const sk_tensor *t, void *buf, size_t cap);
+/* Overwrite t's data in place from host memory (no autograd record); used
+ * to load checkpoints and to receive broadcast parameters. */
+int sk_shim_copy_from_host(sk_tensor *t, const void *data, size_t bytes);
+/* In place: dst <- src (no autograd record). Shapes must match. */
+int sk_shim_copy_(sk_tensor *dst, const sk_tensor *src);
+
+/* ---- shape queries --------------------------------------------------------- */
+
+int sk_shim_ndim(const sk_tensor *t);
+/* Size of dim d (negative counts from the end); -1 on error. */
+int64_t sk_shim_size(const sk_tensor *t, int d);
+int64_t sk_shim_numel(const sk_tensor *t);
+/* Writes up to SK_SHIM_MAX_DIMS sizes, returns ndim (or negative error). */
+int sk_shim_shape(const sk_tensor *t, int64_t *shape);
+sk_dtype sk_shim_dtype(const sk_tensor *t);
+sk_device sk_shim_device(const sk_tensor *t);
+/* Shape as text, e.g. "[4, 196, 128] f32", into buf; returns buf. */
+const char *sk_shim_describe(const sk_tensor *t, char *buf, size_t cap);
+/* Pointer to the first element of a contiguous CPU tensor (borrowed; valid
+ * while t lives). NULL with an error for non-contiguous or device tensors. */
+void *sk_shim_data_ptr(sk_tensor *t);
+
+/* ---- conversion and layout ------------------------------------------------ */
+
+sk_tensor *sk_shim_to(const sk_tensor *t, sk_device dev, sk_dtype dt);
+sk_tensor *sk_shim_clone(const sk_tensor *t);
+sk_tensor *sk_shim_detach(const sk_tensor *t);
+sk_tensor *sk_shim_contiguous(const sk_tensor *t);
+sk_tensor *sk_shim_reshape(const sk_tensor *t, const int64_t *shape, int ndim);
+sk_tensor *sk_shim_permute(const sk_tensor *t, const int64_t *dims, int ndim);
+sk_tensor *sk_shim_transpose(const sk_tensor *t, int64_t d0, int64_t d1);
+sk_tensor *sk_shim_unsqueeze(const sk_tensor *t, int64_t d);
+sk_tensor *sk_shim_squeeze(const sk_tensor *t, int64_t d);
+sk_tensor *sk_shim_expand(const sk_tensor *t, const int64_t *shape, int ndim);
+/* Elements start..end-1 (step 1) along d; end is clamped to the size. */
+sk_tensor *sk_shim_slice(const sk_tensor *t, int64_t d, int64_t start, int64_t end);
+sk_tensor *sk_shim_cat(sk_tensor *const *ts, int n, int64_t d);
+sk_tensor *sk_shim_stack(sk_tensor *const *ts, int n, int64_t d);
+
+/* ---- elementwise ---------------------------------------------------------- */
+
+sk_tensor *sk_shim_add(const sk_tensor *a, const sk_tensor *b);
+sk_tensor *sk_shim_sub(const sk_tensor *a, const sk_tensor *b);
+sk_tensor *sk_shim_mul(const sk_tensor *a, const sk_tensor *b);
+sk_tensor *sk_shim_div(const sk_tensor *a, const sk_tensor *b);
+sk_tensor *sk_shim_add_scalar(const sk_tensor *a, double s);
+sk_tensor *sk_shim_mul_scalar(const sk_tensor *a, double s);
+sk_tensor *sk_shim_pow_scalar(const sk_tensor *a, double p);
+sk_tensor *sk_shim_neg(const sk_tensor *a);
+sk_tensor *sk_shim_exp(const sk_tensor *a);
+sk_tensor *sk_shim_log(const sk_tensor *a);
+sk_tensor *sk_shim_sqrt(const sk_tensor *a);
+sk_tensor *sk_shim_abs(const sk_tensor *a);
+sk_tensor *sk_shim_tanh(const sk_tensor *a);
+sk_tensor *sk_shim_sigmoid(const sk_tensor *a);
+sk_tensor *sk_shim_relu(const sk_tensor *a);
+/* GELU, exact (erf) form as torch.nn.functional.gelu's default. */
+sk_tensor *sk_shim_gelu(const sk_tensor *a);
+sk_tensor *sk_shim_clamp(const sk_tensor *a, double lo, double hi);
+/* Comparisons give SK_BOOL tensors. */
+sk_tensor *sk_shim_gt_scalar(const sk_tensor *a, double s);
+sk_tensor *sk_shim_ge_scalar(const sk_tensor *a, double s);
+sk_tensor *sk_shim_lt_scalar(const sk_tensor *a, double s);
+sk_tensor *sk_shim_eq(const sk_tensor *a, const sk_tensor *b);
+/* mask ? a : b (broadcasting). */
+sk_tensor *sk_shim_where(const sk_tensor *mask, const sk_tensor *a, const sk_tensor *b);
+sk_tensor *sk_shim_masked_fill(const sk_tensor *a, const sk_tensor *mask, double value);
+sk_tensor *sk_shim_logical_not(const sk_tensor *a);
+
+/* ---- reductions -------------------------------------------------------------- */
+
+/* Sum / mean over the listed dims (ndims == 0: over all elements). */
+sk_tensor *sk_shim_sum(const sk_tensor *a, const int64_t *dims, int ndims, int keepdim);
+sk_tensor *sk_shim_mean(const sk_tensor *a, const int64_t *dims, int ndims, int keepdim);
+/* Max along d: values and (optional, may be NULL) int64 indices. */
+int sk_shim_max(const sk_tensor *a, int64_t d, int keepdim, sk_tensor **values, sk_tensor **indices);
+sk_tensor *sk_shim_argmax(const sk_tensor *a, int64_t d, int keepdim);
+/* L2 norm along d. */
+sk_tensor *sk_shim_norm(const sk_tensor *a, int64_t d, int keepdim);
+sk_tensor *sk_shim_cumsum(const sk_tensor *a, int64_t d);
+/* Scalar read-out of a one-element tensor (any dtype). */
+int sk_shim_item(const sk_tensor *a, double *out);
+/* *out = 1 if every element is finite. */
+int sk_shim_all_finite(const sk_tensor *a, int *out);
+
+/* ---- linear algebra and NN ------------------------------------------------------- */
+
+sk_tensor *sk_shim_matmul(const sk_tensor *a, const sk_tensor *b);
+/* x @ w^T + b, w is [out, in]; b may be NULL. */
+sk_tensor *sk_shim_linear(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b);
+/* Layer norm over the last dim; w, b ([D]) may be NULL. */
+sk_tensor *sk_shim_layer_norm(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b, double eps);
+sk_tensor *sk_shim_softmax(const sk_tensor *x, int64_t d);
+sk_tensor *sk_shim_log_softmax(const sk_tensor *x, int64_t d);
+/* Rows of weight [V, D] picked by integer idx (any shape) -> idx.shape + [D]. */
+sk_tensor *sk_shim_embedding(const sk_tensor *weight, const sk_tensor *idx);
+/* Mean cross-entropy of logits [N, C] against int64 targets [N]; targets
+ * equal to ignore_index do not count. */
+sk_tensor *sk_shim_cross_entropy(const sk_tensor *logits, const sk_tensor *targets, int64_t ignore_index);
+/* Inverted dropout with probability p drawn from g (identity when p == 0). */
+sk_tensor *sk_shim_dropout(const sk_tensor *x, double p, sk_generator *g);
+
+/* Scaled dot-product attention. q, k, v: [B, H, N, Dh]. attn_bias: NULL or
+ * an additive float bias broadcastable to [B, H, N, N] (use -inf to mask;
+ * log(size) for size-weighted "proportional" attention). causal: apply a
+ * causal mask. Uses libtorch's fused kernel when available (2.x), else the
+ * explicit form. Returns [B, H, N, Dh]. */
+sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v,
+                        const sk_tensor *attn_bias, int causal);
+/* The explicit form that also returns the attention probabilities
+ * [B, H, N, N] in *probs (owned like any op result). */
+sk_tensor *sk_shim_attention_probs(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v,
+                                   const sk_tensor *attn_bias, int causal, sk_tensor **probs);
+
+/* ---- indexing ------------------------------------------------------------------------ */
+
+sk_tensor *sk_shim_gather(const sk_tensor *x, int64_t d, const sk_tensor *idx);
+/* Out-of-place scatter: copy of x with src written at idx along d. */
+sk_tensor *sk_shim_scatter(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
+/* Out-of-place scatter-add. */
+sk_tensor *sk_shim_scatter_add(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
+sk_tensor *sk_shim_index_select(const sk_tensor *x, int64_t d, const sk_tensor *idx);
+/* k largest (largest=1) or smallest along d; either output may be NULL. */
+int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sorted,
+                 sk_tensor **values, sk_tensor **indices);
+/* Stable sort along d; either output may be NULL. */
+int sk_shim_sort(const sk_tensor *x, int64_t d, int descending, sk_tensor **values, sk_tensor **indices);
+sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending);
+
+/* ---- autograd ------------------------------------------------------------------------ */
+
+int sk_shim_set_requires_grad(sk_tensor *t, int on);
+int sk_shim_requires_grad(const sk_tensor *t);
+/* Backpropagate from a scalar (one-element) tensor. */
+int sk_shim_backward(const sk_tensor *loss);
+/* The accumulated gradient of t (a view sharing storage), or NULL with
+ * *has_grad unset when t has none yet. Returns 0 or an error code. */
+int sk_shim_grad(const sk_tensor *t, sk_tensor **out);
+/* Reset the gradients of params to none. */
+int sk_shim_zero_grad(sk_tensor *const *params, int n);
+/* Enable/disable gradient recording on this thread; returns the previous
+ * setting so callers can restore it (the "no-grad scope"). */
+int sk_shim_set_grad_enabled(int on);
+/* Clip the global L2 norm of the params' gradients to max_norm (if > 0) and
+ * return the norm before clipping in *norm (may be NULL). */
+int sk_shim_clip_grad_norm(sk_tensor *const *params, int n, double max_norm, double *norm);
+
+/* ---- AdamW ---------------------------------------------------------------------------- */
+
+typedef struct {
+    double lr;           /* default learning rate (sk_adamw_step may override) */
+    double beta1, beta2; /* 0.9, 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* decoupled, PyTorch AdamW semantics */
+} sk_adamw_opts;
+
+/* AdamW over `params` (borrowed; must outlive the optimizer). decay[i] == 0
+ * excludes param i from weight decay (biases, norms); decay may be NULL (all
+ * decayed). The update matches torch.optim.AdamW(foreach=False). */
+int sk_adamw_create(sk_adamw **out, sk_tensor *const *params, const int *decay, int n,
+                    const sk_adamw_opts *opts);
+void sk_adamw_free(sk_adamw *opt);
+/* One update with learning rate lr; params without a grad are skipped. */
+int sk_adamw_step(sk_adamw *opt, double lr);
+/* State for checkpoints: the step count and per-param moment tensors
+ * (borrowed, owned by the optimizer; NULL before the first step). */
+int64_t sk_adamw_step_count(const sk_adamw *opt);
+int sk_adamw_set_step_count(sk_adamw *opt, int64_t step);
+/* Moments of param i; created (zeros) on demand so they can be loaded. */
+int sk_adamw_state(sk_adamw *opt, int i, sk_tensor **exp_avg, sk_tensor **exp_avg_sq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_SHIM_H */

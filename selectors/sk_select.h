@@ -1,0 +1,102 @@
+/* sk_select.h - what a model calls between transformer blocks to shrink the
+ * sequence: the contract between trainer/ and selectors/.
+ *
+ * defines: sk_seq (the sequence state between two blocks), sk_selector (a
+ *          configured scorer x strategy applied at some layers), and the
+ *          calls a model makes: sk_selector_create / _free / _wants /
+ *          _apply / _restore / _params / _stats.
+ *
+ * A model with L blocks calls, for each block boundary l = 0..L-1 (before
+ * block l runs):
+ *
+ *     if (sk_selector_wants(sel, l) & SK_SELECT_RESTORE) sk_selector_restore(sel, l, &seq);
+ *     if (sk_selector_wants(sel, l) & SK_SELECT_APPLY)   sk_selector_apply(sel, l, step, &seq);
+ *
+ * and, when sk_selector_wants(sel, l) says SK_SELECT_NEEDS_ATTN or
+ * SK_SELECT_NEEDS_KEYS, fills seq.attn / seq.keys from block l-1 (the block
+ * just run) before the call. Layer 0 never has attention (no block ran yet):
+ * sk_selector_create rejects a configuration that asks for it there.
+ *
+ * Tensors in sk_seq are borrowed from / returned into the caller's current
+ * shim scope: apply and restore replace seq->x, seq->sizes, seq->pos with
+ * new scope-owned tensors and never free the old ones.
+ */
+#ifndef SK_SELECT_H
+#define SK_SELECT_H
+
+#include <stdint.h>
+
+#include "sk_shim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_selector sk_selector;
+
+/* The sequence between two blocks. */
+typedef struct {
+    sk_tensor *x;     /* [B, N, D] hidden states */
+    sk_tensor *sizes; /* [B, N] f32: original tokens each token stands for (merging); NULL = all ones */
+    sk_tensor *pos;   /* [B, N] int64: original position of each token */
+    sk_tensor *attn;  /* [B, H, N, N] attention probs of the block just run, or NULL */
+    sk_tensor *keys;  /* [B, H, N, Dh] keys of the block just run, or NULL */
+    int n_protected;  /* leading tokens that are never dropped or merged away (class token: 1) */
+    int causal;       /* causal LM: every position needs its output back (drop-and-restore) */
+    int training;     /* 1 in training steps, 0 in evaluation */
+} sk_seq;
+
+/* Bits returned by sk_selector_wants. */
+enum {
+    SK_SELECT_APPLY = 1,      /* call sk_selector_apply before block l */
+    SK_SELECT_RESTORE = 2,    /* call sk_selector_restore before block l */
+    SK_SELECT_NEEDS_ATTN = 4, /* seq.attn must hold block l-1's attention probs */
+    SK_SELECT_NEEDS_KEYS = 8  /* seq.keys must hold block l-1's keys */
+};
+
+/* The model facts a selector is checked against. */
+typedef struct {
+    int depth;       /* number of blocks */
+    int width;       /* hidden size D */
+    int heads;       /* attention heads H */
+    int64_t tokens;  /* sequence length N entering block 0 (class token included) */
+    int n_protected; /* leading protected tokens (1 with a class token) */
+    int causal;      /* causal LM */
+    int64_t grid_h, grid_w; /* patch grid for images (0 for text): spatial scorers */
+} sk_select_model;
+
+/* Per-layer accounting for the last apply/restore calls (honest FLOPs). */
+typedef struct {
+    int64_t tokens_in[64];   /* tokens entering block l (per sample) */
+    int depth;
+} sk_select_stats;
+
+/* The [select] config section; defined in sk_select_config.h. */
+typedef struct sk_select_config sk_select_config;
+
+/* Build the selector the config describes for model m, or set *out = NULL
+ * when the config selects nothing (scorer "none"): every call below accepts
+ * a NULL selector and then does nothing. Rejects, with a message naming the
+ * key, configurations that cannot work for m (keep ratio outside (0, 1],
+ * a layer out of range, attention asked for at layer 0, ...).
+ * seed: this rank's selector RNG seed. */
+int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
+                       uint64_t seed);
+void sk_selector_free(sk_selector *sel);
+/* SK_SELECT_* bits for block boundary `layer` (0 for a NULL selector). */
+int sk_selector_wants(const sk_selector *sel, int layer);
+/* Shrink seq before block `layer` at training step `step`. */
+int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq);
+/* Drop-and-restore: scatter the processed tokens back into the full
+ * sequence saved at the matching apply, before block `layer`. */
+int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq);
+/* Trainable parameters of a training-aware scorer (borrowed; n = 0 when
+ * none) and their checkpoint names ("selector.<...>"). */
+int sk_selector_params(sk_selector *sel, sk_tensor *const **params, const char *const **names, int *n);
+/* Token counts of the last forward pass. */
+void sk_selector_stats(const sk_selector *sel, sk_select_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_SELECT_H */

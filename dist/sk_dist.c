@@ -3,7 +3,6 @@
 
 #include <mpi.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static sk_dist_info info_ = {0, 1, 0, 1};
@@ -50,8 +49,7 @@ void sk_dist_abort(int code, const char *msg)
     fprintf(stderr, "shrink[%d] fatal: %s\n", info_.rank, msg ? msg : "");
     fflush(stderr);
     if (sk_dist_active() && info_.world > 1) MPI_Abort(MPI_COMM_WORLD, code);
-    if (sk_dist_active()) MPI_Finalize();
-    exit(code);
+    /* A world of one: nobody waits on us; main returns the exit code. */
 }
 
 int sk_dist_barrier(void)

@@ -31,9 +31,10 @@ int sk_dist_init(int *argc, char ***argv);
 const sk_dist_info *sk_dist_info_get(void);
 /* 1 when MPI was initialised by sk_dist_init and not finalised. */
 int sk_dist_active(void);
-/* Print "shrink[rank] fatal: msg" to stderr and abort every rank with
- * exit code `code` (> 0). Without MPI, exits the process. Does not return:
- * main() alone should call it (library code returns errors instead). */
+/* Print "shrink[rank] fatal: msg" to stderr and, when the world has more
+ * than one rank, abort every rank with exit code `code` (MPI_Abort; does not
+ * return). In a world of one it returns and main() exits with the code.
+ * Only main() calls it: library code returns errors instead. */
 void sk_dist_abort(int code, const char *msg);
 /* Collective: every rank reaches it. */
 int sk_dist_barrier(void);

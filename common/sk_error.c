@@ -53,12 +53,18 @@ void sk_error_clear(void)
 
 int sk_error_prefix(const char *fmt, ...)
 {
-    char head[SK_ERROR_BUF], old[SK_ERROR_BUF];
+    char old[SK_ERROR_BUF];
     va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
-    va_end(ap);
     memcpy(old, msg_, sizeof old);
-    snprintf(msg_, sizeof msg_, "%s%s", head, old);
+    va_start(ap, fmt);
+    int n = vsnprintf(msg_, sizeof msg_, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    size_t used = (size_t)n < sizeof msg_ ? (size_t)n : sizeof msg_ - 1;
+    size_t room = sizeof msg_ - 1 - used;
+    size_t len = strnlen(old, sizeof old - 1);
+    if (len > room) len = room;
+    memcpy(msg_ + used, old, len);
+    msg_[used + len] = '\0';
     return code_;
 }

@@ -79,6 +79,9 @@ int sk_shim_parse_device(const char *s, sk_device *out);
 int sk_shim_parse_dtype(const char *s, sk_dtype *out);
 /* Block until queued device work finishes (no-op on CPU); for timing. */
 int sk_shim_synchronize(sk_device dev);
+/* CUDA device index that SK_CUDA means on this thread (default 0); a rank
+ * sets its local rank here. */
+void sk_shim_set_cuda_index(int index);
 
 /* ---- scopes (per-step arenas) ------------------------------------------ */
 
@@ -261,8 +264,8 @@ int sk_shim_set_requires_grad(sk_tensor *t, int on);
 int sk_shim_requires_grad(const sk_tensor *t);
 /* Backpropagate from a scalar (one-element) tensor. */
 int sk_shim_backward(const sk_tensor *loss);
-/* The accumulated gradient of t (a view sharing storage), or NULL with
- * *has_grad unset when t has none yet. Returns 0 or an error code. */
+/* *out = the accumulated gradient of t (a view sharing storage), or NULL
+ * when t has none yet. Returns 0 or an error code. */
 int sk_shim_grad(const sk_tensor *t, sk_tensor **out);
 /* Reset the gradients of params to none. */
 int sk_shim_zero_grad(sk_tensor *const *params, int n);

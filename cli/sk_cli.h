@@ -68,6 +68,15 @@ const sk_cfg_section *const *sk_cli_sections(int *n);
  * (e.g. "run") that it did not list. Valid only while a command runs. */
 const void *sk_cli_section_values(const char *name);
 
+/* For a command's run(): report a bad command line (unknown flag, missing
+ * FILE). Sets the message like sk_error_set and makes `shrink` exit with
+ * SK_CLI_EXIT_USAGE instead of SK_CLI_EXIT_RUNTIME. Returns SK_EINVAL. */
+int sk_cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* The whole CLI after MPI init: parse argv, fill sections, apply run/log,
  * run the command. Prints help/version/command output to stdout. Returns an
  * SK_CLI_EXIT_* code; on failure it prints nothing and leaves the message in

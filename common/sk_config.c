@@ -103,7 +103,11 @@ static int unknown_key_(const sk_cfg_section *const *secs, int n, const char *se
     char typed[2 * SK_CFG_STR_MAX], cand[2 * SK_CFG_STR_MAX], best_name[2 * SK_CFG_STR_MAX] = "";
     int best = 1 << 30;
     snprintf(typed, sizeof typed, "%s.%s", sec, key);
-    for (int i = 0; i < n; i++) {
+    /* The exact key in another section beats any typo distance. */
+    for (int i = 0; i < n && !best_name[0]; i++)
+        if (strcmp(secs[i]->name, sec) != 0 && sk_cfg_find_key(secs[i], key))
+            snprintf(best_name, sizeof best_name, "%s.%s", secs[i]->name, key);
+    for (int i = 0; i < n && !best_name[0]; i++) {
         for (int k = 0; k < secs[i]->nkeys; k++) {
             snprintf(cand, sizeof cand, "%s.%s", secs[i]->name, secs[i]->keys[k].name);
             if (near_(typed, cand, &best)) snprintf(best_name, sizeof best_name, "%s", cand);
@@ -132,6 +136,20 @@ static int unknown_section_(const sk_cfg_section *const *secs, int n, const char
 }
 
 /* ---- typed value parsing ---------------------------------------------------- */
+
+/* v as text that reads back to exactly v: whole numbers below 1e15 as
+ * digits ("1000000", not "1e+06"), others as the shortest %.Ng. */
+static void fmt_double_(char *buf, size_t n, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, n, "%.0f", v);
+        if (strtod(buf, NULL) == v) return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
 
 /* Strict integer: optional sign, decimal digits, nothing else. */
 static int parse_int_(const char *full, const char *s, int64_t *out)
@@ -173,16 +191,17 @@ static int parse_bool_(const char *full, const char *s, int *out)
 
 static int check_bounds_(const char *full, const sk_cfg_key *k, double v, const char *text)
 {
+    char b[64];
     if (k->min > k->max) return SK_OK;
-    if (k->flags & SK_CFG_EXCL_MIN) {
-        if (!(v > k->min)) return sk_error_set(SK_EINVAL, "%s: %s must be greater than %g", full, text, k->min);
-    } else if (v < k->min) {
-        return sk_error_set(SK_EINVAL, "%s: %s is below the minimum %g", full, text, k->min);
+    if (k->flags & SK_CFG_EXCL_MIN ? !(v > k->min) : v < k->min) {
+        fmt_double_(b, sizeof b, k->min);
+        if (k->flags & SK_CFG_EXCL_MIN) return sk_error_set(SK_EINVAL, "%s: %s must be greater than %s", full, text, b);
+        return sk_error_set(SK_EINVAL, "%s: %s is below the minimum %s", full, text, b);
     }
-    if (k->flags & SK_CFG_EXCL_MAX) {
-        if (!(v < k->max)) return sk_error_set(SK_EINVAL, "%s: %s must be less than %g", full, text, k->max);
-    } else if (v > k->max) {
-        return sk_error_set(SK_EINVAL, "%s: %s is above the maximum %g", full, text, k->max);
+    if (k->flags & SK_CFG_EXCL_MAX ? !(v < k->max) : v > k->max) {
+        fmt_double_(b, sizeof b, k->max);
+        if (k->flags & SK_CFG_EXCL_MAX) return sk_error_set(SK_EINVAL, "%s: %s must be less than %s", full, text, b);
+        return sk_error_set(SK_EINVAL, "%s: %s is above the maximum %s", full, text, b);
     }
     return SK_OK;
 }
@@ -249,7 +268,7 @@ done:
 }
 
 /* Assign a list key from item texts (all parsed before anything is stored). */
-static int assign_items_(const char *full, const sk_cfg_key *k, void *base, char *const *items, int n)
+static int assign_items_(const char *full, const sk_cfg_key *k, void *base, char *const *items, int n, int *bad)
 {
     char *field = (char *)base + k->offset;
     char item_name[2 * SK_CFG_STR_MAX + 16];
@@ -260,6 +279,7 @@ static int assign_items_(const char *full, const sk_cfg_key *k, void *base, char
         sk_cfg_int_list l = {0};
         for (int i = 0; i < n; i++) {
             snprintf(item_name, sizeof item_name, "%s[%d]", full, i);
+            if (bad) *bad = i;
             SK_TRY(parse_int_(item_name, items[i], &l.v[i]));
             SK_TRY(check_bounds_(item_name, k, (double)l.v[i], items[i]));
         }
@@ -269,6 +289,7 @@ static int assign_items_(const char *full, const sk_cfg_key *k, void *base, char
         sk_cfg_float_list l = {0};
         for (int i = 0; i < n; i++) {
             snprintf(item_name, sizeof item_name, "%s[%d]", full, i);
+            if (bad) *bad = i;
             SK_TRY(parse_float_(item_name, items[i], &l.v[i]));
             SK_TRY(check_bounds_(item_name, k, l.v[i], items[i]));
         }
@@ -312,7 +333,7 @@ static int assign_list_text_(const char *full, const sk_cfg_key *k, void *base, 
             p = comma + 1;
         }
     }
-    SK_TRY(assign_items_(full, k, base, items, n));
+    SK_TRY(assign_items_(full, k, base, items, n, NULL));
 done:
     free(copy);
     return rc;
@@ -399,8 +420,9 @@ static int is_null_(const yaml_event_t *ev)
 /* The value of one key: r->ev holds the event after the key. */
 static int read_value_(reader_ *r, const char *full, const sk_cfg_key *k, void *base)
 {
-    int rc = SK_OK, line = line_(&r->ev), n = 0, from_parser = 0;
+    int rc = SK_OK, line = line_(&r->ev), start = line, n = 0, from_parser = 0, bad = -1;
     char *items[SK_CFG_LIST_MAX + 1];
+    int item_line[SK_CFG_LIST_MAX + 1];
     if (r->ev.type == YAML_SCALAR_EVENT) {
         if (is_list_(k->type)) {
             rc = assign_list_text_(full, k, base, is_null_(&r->ev) ? "" : scalar_(&r->ev));
@@ -421,9 +443,11 @@ static int read_value_(reader_ *r, const char *full, const sk_cfg_key *k, void *
             SK_FAIL_IF(n >= SK_CFG_LIST_MAX, SK_EINVAL, "%s: too many items (max %d)", full, SK_CFG_LIST_MAX);
             items[n] = strdup(scalar_(&r->ev));
             SK_FAIL_IF(!items[n], SK_ENOMEM, "%s: out of memory", full);
-            n++;
+            item_line[n++] = line;
         }
-        rc = assign_items_(full, k, base, items, n); /* reported on the list's first line */
+        line = start;
+        rc = assign_items_(full, k, base, items, n, &bad);
+        if (rc < 0 && bad >= 0 && bad < n) line = item_line[bad]; /* the offending item's line */
     } else {
         rc = sk_error_set(SK_EINVAL, "%s: expected %s, got %s", full,
                           k->type == SK_CFG_INT ? "an integer"
@@ -600,15 +624,6 @@ done:
 }
 
 /* ---- writing --------------------------------------------------------------- */
-
-/* Shortest %.Ng that reads back to exactly v. */
-static void fmt_double_(char *buf, size_t n, double v)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
 
 static void write_quoted_(FILE *f, const char *s)
 {

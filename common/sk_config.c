@@ -717,7 +717,11 @@ static void constraint_(char *buf, size_t n, const sk_cfg_key *k)
         if (k->choices) snprintf(buf, n, "%s", k->choices);
         return;
     }
-    if (k->type == SK_CFG_BOOL || k->min > k->max) return;
+    if (k->type == SK_CFG_BOOL) {
+        snprintf(buf, n, "true|false");
+        return;
+    }
+    if (k->min > k->max) return;
     fmt_bound_(lo, sizeof lo, k->min);
     fmt_bound_(hi, sizeof hi, k->max);
     snprintf(buf, n, "%c%s, %s%c", (k->flags & SK_CFG_EXCL_MIN) ? '(' : '[', lo, hi,

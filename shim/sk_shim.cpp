@@ -11,6 +11,9 @@
 #include <torch/version.h>
 
 #include <atomic>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -250,6 +253,20 @@ void sk_shim_set_num_threads(int n)
 }
 
 int sk_shim_get_num_threads(void) { return at::get_num_threads(); }
+
+int sk_shim_tune_host_allocator(size_t bytes)
+{
+#if defined(__GLIBC__)
+    const size_t cap = (size_t)32 << 20; // glibc's largest mmap threshold on 64-bit
+    if (bytes > cap) bytes = cap;
+    if (!mallopt(M_MMAP_THRESHOLD, (int)bytes) || !mallopt(M_TRIM_THRESHOLD, (int)(2 * bytes)))
+        return sk_error_set(SK_EINVAL, "tune_host_allocator: mallopt rejected %zu bytes", bytes);
+    return SK_OK;
+#else
+    (void)bytes;
+    return sk_error_set(SK_EUNSUPPORTED, "tune_host_allocator: needs glibc");
+#endif
+}
 
 size_t sk_shim_dtype_size(sk_dtype dt)
 {

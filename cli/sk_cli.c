@@ -7,6 +7,7 @@
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_run_config.h"
+#include "sk_shim.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,6 +268,15 @@ int sk_cli_main(int argc, char **argv)
         const sk_dist_info *d = sk_dist_info_get();
         SK_TRY(sk_log_config_apply(log, d->rank));
         sk_progress_set_rank(d->rank, log->all_ranks);
+        /* run: settings every command shares; seed and dtype stay with the
+         * commands that create generators and models. */
+        const sk_run_config *run = sk_cli_section_values("run");
+        if (run->threads > 0) sk_shim_set_num_threads((int)run->threads);
+        if (strcmp(run->device, "cuda") == 0) {
+            SK_FAIL_IF(!sk_shim_cuda_available(), SK_EUNSUPPORTED,
+                       "run.device is 'cuda' but no CUDA device is usable in this build/machine (use run.device=cpu)");
+            sk_shim_set_cuda_index(d->local_rank); /* one GPU per rank on a host */
+        }
     }
     for (int i = 0; i < cmd->nsections; i++) {
         for (int j = 0; j < nall; j++)

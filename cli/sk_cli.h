@@ -16,8 +16,11 @@
  * Config order: every known section is filled from its defaults, then the
  * --config file, then each --set in command-line order. A config file may
  * hold sections another command reads; only names no section knows are
- * errors. The `run` and `log` sections are applied by the CLI itself (log
- * level, rank-0 logging, seed/threads are left to commands).
+ * errors. The CLI applies `log` (level, rank-0 logging, progress) and part
+ * of `run` itself before the command runs: run.threads (if > 0) sets the
+ * shim's intra-op threads, and run.device=cuda fails early when no CUDA
+ * device is usable, else selects the GPU of this rank's local index.
+ * run.seed, run.dtype and run.out_dir are for the commands to use.
  */
 #ifndef SK_CLI_H
 #define SK_CLI_H

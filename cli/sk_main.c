@@ -4,6 +4,7 @@
 #include "sk_cli.h"
 #include "sk_dist.h"
 #include "sk_error.h"
+#include "sk_shim.h"
 
 #include <stdio.h>
 
@@ -13,6 +14,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "shrink: %s\n", sk_error_last());
         return SK_CLI_EXIT_RUNTIME;
     }
+    /* Keep large freed host buffers in the heap: a training step frees and
+     * re-allocates the same activations every step (see sk_shim.h). */
+    sk_shim_tune_host_allocator((size_t)32 << 20);
     int code = sk_cli_main(argc, argv);
     if (code != SK_CLI_EXIT_OK) {
         fflush(stdout);

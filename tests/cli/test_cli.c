@@ -17,6 +17,7 @@
 #include "sk_cli.h"
 #include "sk_error.h"
 #include "sk_run_config.h"
+#include "sk_shim.h"
 
 #ifndef SK_SHRINK_BIN
 #error "SK_SHRINK_BIN must name the shrink executable"
@@ -178,6 +179,16 @@ static void test_usage_errors(void **state)
                         SK_CLI_TEST_DATA "/cli_bad_key.yaml:3: unknown key 'run.sed' (did you mean 'run.seed'?)");
     assert_int_equal(CLI_("shrink", "config", "--config", "a.yaml", "--config", "b.yaml"), SK_CLI_EXIT_USAGE);
     assert_string_equal(sk_error_last(), "--config given twice ('a.yaml' and 'b.yaml')");
+    /* run.device=cuda is checked before the command: an error without a GPU */
+    if (sk_shim_cuda_available()) {
+        assert_int_equal(CLI_("shrink", "config", "--set", "run.device=cuda"), SK_CLI_EXIT_OK);
+    } else {
+        assert_int_equal(CLI_("shrink", "config", "--set", "run.device=cuda"), SK_CLI_EXIT_USAGE);
+        assert_string_equal(sk_error_last(), "run.device is 'cuda' but no CUDA device is usable in this "
+                                             "build/machine (use run.device=cpu)");
+    }
+    assert_int_equal(CLI_("shrink", "config", "--set", "run.threads=1"), SK_CLI_EXIT_OK);
+    assert_int_equal(sk_shim_get_num_threads(), 1);
     assert_int_equal(CLI_("shrink", "config", "--config", "/nonexistent/x.yaml"), SK_CLI_EXIT_USAGE);
     assert_string_equal(sk_error_last(), "/nonexistent/x.yaml: No such file or directory");
 }

@@ -577,11 +577,12 @@ int sk_cfg_load_file(const char *path, const sk_cfg_section *const *secs, int n,
             SK_FAIL_IF(!nb, SK_ENOMEM, "%s: out of memory", path);
             buf = nb;
         }
+        errno = 0;
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0) break;
     }
-    SK_FAIL_IF(ferror(f), SK_EIO, "%s: read error", path);
+    SK_FAIL_IF(ferror(f), SK_EIO, "%s: %s", path, strerror(errno)); /* e.g. a directory */
     rc = sk_cfg_load_string(path, buf ? buf : "", len, secs, n, bases);
 done:
     free(buf);

@@ -189,6 +189,8 @@ static void test_usage_errors(void **state)
     }
     assert_int_equal(CLI_("shrink", "config", "--set", "run.threads=1"), SK_CLI_EXIT_OK);
     assert_int_equal(sk_shim_get_num_threads(), 1);
+    assert_int_equal(CLI_("shrink", "config", "--config", SK_CLI_TEST_DATA), SK_CLI_EXIT_USAGE);
+    assert_string_equal(sk_error_last(), SK_CLI_TEST_DATA ": Is a directory");
     assert_int_equal(CLI_("shrink", "config", "--config", "/nonexistent/x.yaml"), SK_CLI_EXIT_USAGE);
     assert_string_equal(sk_error_last(), "/nonexistent/x.yaml: No such file or directory");
 }

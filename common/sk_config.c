@@ -738,14 +738,27 @@ static const char *default_text_(const sk_cfg_key *k)
 void sk_cfg_print_help(FILE *f, const sk_cfg_section *const *secs, int n)
 {
     char full[2 * SK_CFG_STR_MAX], cons[256];
+    int wname = 0, wtype = 0, wdef = 0, wcons = 0;
+    /* Column widths over every key, so all sections line up. */
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < secs[i]->nkeys; k++) {
+            const sk_cfg_key *key = &secs[i]->keys[k];
+            int len = snprintf(full, sizeof full, "%s.%s", secs[i]->name, key->name);
+            if (len > wname) wname = len;
+            if ((int)strlen(type_name_(key->type)) > wtype) wtype = (int)strlen(type_name_(key->type));
+            if ((int)strlen(default_text_(key)) > wdef) wdef = (int)strlen(default_text_(key));
+            constraint_(cons, sizeof cons, key);
+            if ((int)strlen(cons) > wcons) wcons = (int)strlen(cons);
+        }
+    }
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s:%s%s\n", secs[i]->name, secs[i]->help ? " " : "", secs[i]->help ? secs[i]->help : "");
         for (int k = 0; k < secs[i]->nkeys; k++) {
             const sk_cfg_key *key = &secs[i]->keys[k];
             snprintf(full, sizeof full, "%s.%s", secs[i]->name, key->name);
             constraint_(cons, sizeof cons, key);
-            fprintf(f, "  %-22s %-10s default %-10s %-14s %s\n", full, type_name_(key->type), default_text_(key),
-                    cons, key->help ? key->help : "");
+            fprintf(f, "  %-*s  %-*s  default %-*s  %-*s  %s\n", wname, full, wtype, type_name_(key->type), wdef,
+                    default_text_(key), wcons, cons, key->help ? key->help : "");
         }
     }
 }

@@ -17,8 +17,10 @@
 const char *sk_version(void); /* common/sk_version.c (libshrink) */
 
 /* ---- the tables: one line per command / per config section --------------- */
-
-extern const sk_cmd sk_cmd_config;
+/* A command: cli/cmd_<name>.c defines `const sk_cmd sk_cmd_<name>` (declared
+ * in sk_cli.h); add it to commands_[] (order = order in `shrink --help`).
+ * A section: include its module header and add it to sections_[] (order =
+ * order in `shrink config` output and docs/CONFIG.md). */
 
 static const sk_cmd *const commands_[] = {
     &sk_cmd_config,

@@ -60,6 +60,13 @@ typedef struct {
     int (*run)(sk_cli_ctx *ctx); /* 0 or SK_E* with the message set; never exits */
 } sk_cmd;
 
+/* The commands (cli/cmd_<name>.c); declared here so the table in sk_cli.c
+ * needs one line per command. */
+extern const sk_cmd sk_cmd_config;  /* cli/cmd_config.c */
+extern const sk_cmd sk_cmd_prepare; /* cli/cmd_prepare.c (dataset) */
+extern const sk_cmd sk_cmd_inspect; /* cli/cmd_inspect.c (dataset) */
+extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
+
 /* The command called `name`, or NULL (no error set). */
 const sk_cmd *sk_cmd_find(const char *name);
 

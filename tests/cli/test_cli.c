@@ -203,12 +203,17 @@ static void test_config_command(void **state)
     int code = CLI_("shrink", "config", "--config", SK_CLI_TEST_DATA "/cli_good.yaml", "--set", "run.seed=7",
                     "--set=log.every=3", "--set", "run.seed=9");
     if (code) fail_msg("%s", sk_error_last());
-    const sk_cfg_section *secs[] = {&sk_run_section, &sk_log_section};
-    sk_run_config run;
-    sk_log_config log;
-    void *b[] = {&run, &log};
-    assert_int_equal(sk_cfg_defaults(secs, 2, b), SK_OK);
-    if (sk_cfg_load_string("stdout", captured_, strlen(captured_), secs, 2, b)) fail_msg("%s", sk_error_last());
+    /* the output holds every registered section: load it back into all */
+    int n;
+    const sk_cfg_section *const *secs = sk_cli_sections(&n);
+    void **b = calloc((size_t)n, sizeof *b);
+    for (int i = 0; i < n; i++) b[i] = calloc(1, secs[i]->size);
+    assert_int_equal(sk_cfg_defaults(secs, n, b), SK_OK);
+    if (sk_cfg_load_string("stdout", captured_, strlen(captured_), secs, n, b)) fail_msg("%s", sk_error_last());
+    sk_run_config run = *(sk_run_config *)b[0]; /* run and log come first */
+    sk_log_config log = *(sk_log_config *)b[1];
+    for (int i = 0; i < n; i++) free(b[i]);
+    free(b);
     assert_int_equal(run.seed, 9);              /* last --set wins */
     assert_string_equal(run.out_dir, "runs/test"); /* from the file */
     assert_string_equal(run.dtype, "bf16");     /* from the file */

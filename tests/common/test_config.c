@@ -492,6 +492,11 @@ static void test_progress_lines(void **state)
     assert_non_null(strstr(out, " in 0s loss 0.50\n"));
     assert_null(strchr(out, '\r'));
     free(out);
+    /* AUTO on a stream that is not a terminal: plain lines */
+    out = progress_run_(SK_PROGRESS_AUTO, 4, 2, 4);
+    assert_null(strchr(out, '\r'));
+    assert_non_null(strstr(out, "step 2/4 (50%) "));
+    free(out);
     /* unknown total: count only */
     out = progress_run_(SK_PROGRESS_LINES, 0, 3, 6);
     assert_non_null(strstr(out, "step 3 "));

@@ -44,6 +44,13 @@ typedef struct {
     int n_protected;  /* leading tokens that are never dropped or merged away (class token: 1) */
     int causal;       /* causal LM: every position needs its output back (drop-and-restore) */
     int training;     /* 1 in training steps, 0 in evaluation */
+    /* Added by selectors (at the end so existing initialisers still work):
+     * additive key-padding bias [B, 1, 1, N] f32 (0 = real token, -inf =
+     * padding) set by strategy prune-threshold, whose kept count varies per
+     * sample; NULL = no padding. The model adds it (plus log(sizes) when
+     * sizes != NULL, "proportional attention") to its attention logits:
+     * sdpa(q, k, v, attn_bias + log(sizes)[:, None, None, :]). */
+    sk_tensor *attn_bias;
 } sk_seq;
 
 /* Bits returned by sk_selector_wants. */
@@ -63,12 +70,18 @@ typedef struct {
     int n_protected; /* leading protected tokens (1 with a class token) */
     int causal;      /* causal LM */
     int64_t grid_h, grid_w; /* patch grid for images (0 for text): spatial scorers */
+    sk_device device; /* added by selectors: where a learned scorer's parameters live (default CPU) */
 } sk_select_model;
 
 /* Per-layer accounting for the last apply/restore calls (honest FLOPs). */
 typedef struct {
-    int64_t tokens_in[64];   /* tokens entering block l (per sample) */
+    int64_t tokens_in[64];   /* tokens entering block l (per sample, padding included) */
     int depth;
+    /* added by selectors: */
+    double tokens_real[64];  /* mean real (non-padding) tokens entering block l */
+    int64_t tokens_full;     /* N entering block 0 (the uncompressed length) */
+    double select_seconds;   /* wall time spent in apply/restore in the last forward */
+    int64_t forwards;        /* forward passes seen (apply at the first apply layer) */
 } sk_select_stats;
 
 /* The [select] config section; defined in sk_select_config.h. */
@@ -95,6 +108,24 @@ int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq);
 int sk_selector_params(sk_selector *sel, sk_tensor *const **params, const char *const **names, int *n);
 /* Token counts of the last forward pass. */
 void sk_selector_stats(const sk_selector *sel, sk_select_stats *out);
+
+/* ---- added by selectors ---------------------------------------------- */
+
+/* The sum over apply layers of the scorer's auxiliary loss in the last
+ * forward (learned: budget_weight * (mean keep probability - keep)^2), owned
+ * by the scope that was open during the forward; *loss = NULL when the
+ * scorer has none (add it to the task loss when non-NULL). */
+int sk_selector_aux_loss(sk_selector *sel, sk_tensor **loss);
+/* The keep ratio the schedule gives at `step` (1.0 for a NULL selector). */
+double sk_selector_keep_at(const sk_selector *sel, int64_t step);
+/* Analytic FLOPs of one training step (forward + backward = 3 x forward)
+ * per sample for the block stack of m: block l sees tokens_in[l] tokens
+ * (NULL: m->tokens everywhere). Per block with N tokens, width D, MLP
+ * ratio r, in FLOPs = 2 x multiply-adds:
+ *   qkv + out projections 8*N*D^2, scores and weighted sum 4*N^2*D,
+ *   MLP 4*r*N*D^2.
+ * Embeddings, heads and the selector itself are not counted. */
+double sk_select_flops(const sk_select_model *m, double mlp_ratio, const int64_t *tokens_in);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,46 @@
+/* sk_scorers.c - the table of built-in scorers, one line each, and the
+ * version-checked lookup (sk_select_registry.h). Not registered: "frozen"
+ * (a scorer network / proxy LM loaded from a checkpoint) - not finished. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sk_select_registry.h"
+
+extern const sk_scorer_vtable sk_scorer_random, sk_scorer_uniform, sk_scorer_pool, sk_scorer_norm,
+    sk_scorer_attn_cls, sk_scorer_attn_received, sk_scorer_tome, sk_scorer_learned, sk_scorer_random_ltd;
+
+static const sk_scorer_vtable *const scorers_[] = {
+    &sk_scorer_random,      /* uniform random subset */
+    &sk_scorer_uniform,     /* evenly strided / spatial sub-grid */
+    &sk_scorer_pool,        /* average pooling of neighbours (merge) */
+    &sk_scorer_norm,        /* L2 norm of hidden state or key */
+    &sk_scorer_attn_cls,    /* EViT: class-token attention */
+    &sk_scorer_attn_received, /* FastV: attention received */
+    &sk_scorer_tome,        /* ToMe: bipartite soft matching */
+    &sk_scorer_learned,     /* trained jointly, straight-through top-k */
+    &sk_scorer_random_ltd,  /* random-LTD (drop-restore) */
+};
+
+int sk_scorer_count(void) { return (int)(sizeof scorers_ / sizeof scorers_[0]); }
+
+const sk_scorer_vtable *sk_scorer_at(int i) { return i >= 0 && i < sk_scorer_count() ? scorers_[i] : NULL; }
+
+const sk_scorer_vtable *sk_scorer_find(const char *name)
+{
+    char list[512] = "";
+    for (int i = 0; i < sk_scorer_count(); i++) {
+        const sk_scorer_vtable *v = scorers_[i];
+        if (name && strcmp(v->name, name) == 0) {
+            if (v->version != SK_SCORER_VERSION) {
+                sk_error_set(SK_EVERSION, "scorer '%s' has vtable version %u, this build expects %u", name,
+                             v->version, SK_SCORER_VERSION);
+                return NULL;
+            }
+            return v;
+        }
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", v->name);
+    }
+    sk_error_set(SK_ENOTFOUND, "unknown scorer '%s' (registered: %s)", name ? name : "(null)", list);
+    return NULL;
+}

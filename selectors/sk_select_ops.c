@@ -1,0 +1,82 @@
+/* sk_select_ops.c - batched index helpers shared by scorers and strategies
+ * (declared in sk_select_registry.h). All are shim tensor ops: no per-sample
+ * loops over tokens. */
+#include "sk_select_registry.h"
+
+sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx)
+{
+    int64_t shape[SK_SHIM_MAX_DIMS];
+    if (!x || !idx) return NULL;
+    int nd = sk_shim_shape(x, shape);
+    if (nd < 2) {
+        sk_error_set(SK_EINVAL, "select: gather_rows needs a [B, N, ...] tensor");
+        return NULL;
+    }
+    if (nd == 2) return sk_shim_gather(x, 1, idx);
+    int64_t k = sk_shim_size(idx, 1);
+    shape[1] = k;
+    sk_tensor *e = sk_shim_reshape(idx, (int64_t[]){shape[0], k, 1, 1, 1, 1, 1, 1}, nd);
+    e = sk_shim_expand(e, shape, nd);
+    return sk_shim_gather(x, 1, e);
+}
+
+sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)
+{
+    sk_tensor *idx = NULL, *sorted = NULL;
+    if (!s) return NULL;
+    if (sk_shim_topk(s, k, 1, 1, 0, NULL, &idx) < 0) return NULL;
+    if (sk_shim_sort(idx, 1, 0, &sorted, NULL) < 0) return NULL;
+    return sorted;
+}
+
+sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk)
+{
+    sk_tensor *idx = NULL, *sorted = NULL;
+    if (!s) return NULL;
+    if (sk_shim_topk(s, mk, 1, 0, 0, NULL, &idx) < 0) return NULL;
+    if (sk_shim_sort(idx, 1, 0, &sorted, NULL) < 0) return NULL;
+    return sorted;
+}
+
+sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx)
+{
+    if (!t) return NULL;
+    int64_t n = sk_shim_size(t, 1);
+    sk_tensor *rest = sk_select_gather_rows(sk_shim_slice(t, 1, p, n), idx);
+    if (p == 0) return rest;
+    sk_tensor *parts[2] = {sk_shim_slice(t, 1, 0, p), rest};
+    if (!parts[0] || !parts[1]) return NULL;
+    return sk_shim_cat(parts, 2, 1);
+}
+
+sk_tensor *sk_select_keys_mean(const sk_tensor *keys)
+{
+    if (!keys) {
+        sk_error_set(SK_EINVAL, "select: the scorer needs seq.keys but the model passed none");
+        return NULL;
+    }
+    int64_t d = 1;
+    return sk_shim_mean(keys, &d, 1, 0);
+}
+
+sk_tensor *sk_select_l2_normalize(const sk_tensor *x)
+{
+    return sk_shim_div(x, sk_shim_add_scalar(sk_shim_norm(x, -1, 1), 1e-6));
+}
+
+sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, sk_tensor *rows)
+{
+    if (!rows || !(a->scorer->flags & SK_SCORER_GATED)) return rows;
+    sk_tensor *pk = sk_shim_sigmoid(sk_shim_gather(a->scores, 1, idx));
+    sk_tensor *g = sk_shim_add_scalar(sk_shim_sub(pk, sk_shim_detach(pk)), 1.0);
+    return sk_shim_mul(rows, sk_shim_unsqueeze(g, -1));
+}
+
+sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx)
+{
+    if (!bias) return NULL;
+    int64_t b = sk_shim_size(bias, 0), n = sk_shim_size(bias, -1);
+    sk_tensor *flat = sk_select_keep_rows(sk_shim_reshape(bias, (int64_t[]){b, n}, 2), p, idx);
+    if (!flat) return NULL;
+    return sk_shim_reshape(flat, (int64_t[]){b, 1, 1, sk_shim_size(flat, 1)}, 4);
+}

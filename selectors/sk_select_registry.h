@@ -1,0 +1,151 @@
+/* sk_select_registry.h - the versioned vtables behind sk_selector: scorers
+ * (rate tokens) and strategies (act on the ratings), looked up by name.
+ *
+ * defines: sk_scorer_vtable, sk_strategy_vtable, sk_scorer_find,
+ *          sk_strategy_find, sk_scorer_count/_at, sk_strategy_count/_at,
+ *          and the helpers the built-in methods share (sk_select_gather_
+ *          ..., see below). Owner: selectors/.
+ *
+ * Adding a scorer = one file selectors/sk_scorer_<name>.c exporting a
+ * `const sk_scorer_vtable` plus one line in the table in sk_scorers.c.
+ * Lookup checks `version` == SK_SCORER_VERSION / SK_STRATEGY_VERSION: an
+ * entry built against another version is refused with SK_EVERSION.
+ *
+ * Scores: a scorer returns a [B, M] f32 tensor (M = N - n_protected, the
+ * unprotected tokens, in sequence order), owned by the caller's scope.
+ * Higher = more worth keeping. Protected leading tokens (class token) are
+ * never scored and always kept by every strategy.
+ */
+#ifndef SK_SELECT_REGISTRY_H
+#define SK_SELECT_REGISTRY_H
+
+#include <stdint.h>
+
+#include "sk_select.h"
+#include "sk_select_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_SCORER_VERSION 1u
+#define SK_STRATEGY_VERSION 1u
+
+/* sk_scorer_vtable.flags */
+enum {
+    SK_SCORER_GATED = 1,        /* scores are logits of a trained predictor: kept tokens are
+                                   multiplied by the straight-through gate 1 + p - sg(p) */
+    SK_SCORER_MERGE_ONLY = 2,   /* only meaningful with strategy merge (pool) */
+    SK_SCORER_RESTORE_ONLY = 4, /* only with strategy drop-restore (random-ltd) */
+    SK_SCORER_NEEDS_CLS = 8,    /* needs n_protected >= 1 (attn-cls) */
+    SK_SCORER_NEEDS_K = 16      /* needs the kept count up front: no threshold mode (uniform, pool) */
+};
+
+/* What a scorer instance is created for (all borrowed for the call). */
+typedef struct {
+    const sk_select_model *model;
+    const sk_select_config *cfg;
+    int layer;          /* the block boundary this instance serves */
+    sk_generator *gen;  /* the selector's RNG (borrowed, outlives the instance) */
+} sk_scorer_init;
+
+/* Per-call arguments of score. */
+typedef struct {
+    int64_t k;          /* unprotected tokens the strategy keeps; -1 in threshold mode */
+    int64_t step;       /* training step */
+    sk_generator *gen;  /* the selector's RNG */
+} sk_score_args;
+
+typedef struct {
+    unsigned version;   /* SK_SCORER_VERSION */
+    const char *name;
+    unsigned needs;     /* SK_SELECT_NEEDS_ATTN / SK_SELECT_NEEDS_KEYS */
+    unsigned flags;     /* SK_SCORER_* */
+    /* Optional: per-instance state (one instance per apply layer). */
+    int (*create)(void **state, const sk_scorer_init *init);
+    void (*destroy)(void *state);
+    /* Required: *scores = [B, M] f32 (caller's scope). */
+    int (*score)(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores);
+    /* Optional: needs that depend on the config (norm of keys). Overrides `needs`. */
+    unsigned (*needs_for)(const sk_select_config *cfg);
+    /* Optional: trainable parameters (borrowed) and their checkpoint names. */
+    int (*params)(void *state, sk_tensor *const **p, const char *const **names, int *n);
+    /* Optional merge override: for kept [B, K] and dropped [B, M-K] int64
+     * indices into the unprotected tokens, *dst = [B, M-K] int64 positions
+     * 0..K-1 in the kept set each dropped token merges into. */
+    int (*assign)(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped,
+                  sk_tensor **dst);
+    /* Optional: auxiliary loss of the last scores (learned: budget term). */
+    int (*aux_loss)(void *state, const sk_tensor *scores, double keep, sk_tensor **loss);
+} sk_scorer_vtable;
+
+/* The saved full sequence of a drop-restore span (tensors in the caller's scope). */
+typedef struct {
+    sk_tensor *x, *sizes, *pos, *attn_bias; /* full sequence at the apply */
+    sk_tensor *idx;                         /* [B, K] kept unprotected indices */
+    int64_t n_full;                         /* N at the apply */
+    int active;
+} sk_select_saved;
+
+/* Arguments of a strategy's apply. */
+typedef struct {
+    const sk_scorer_vtable *scorer;
+    void *scorer_state;
+    sk_tensor *scores;       /* [B, M] */
+    int64_t k;               /* kept unprotected count; -1 in threshold mode */
+    double tau;              /* threshold mode */
+    sk_select_saved *saved;  /* drop-restore slot for this span */
+} sk_strategy_args;
+
+/* sk_strategy_vtable.flags */
+enum {
+    SK_STRATEGY_THRESHOLD = 1, /* keeps s >= tau: variable length per sample */
+    SK_STRATEGY_RESTORES = 2,  /* needs a restore layer */
+    SK_STRATEGY_CAUSAL_OK = 4  /* every position gets its output back: allowed for causal LMs */
+};
+
+typedef struct {
+    unsigned version; /* SK_STRATEGY_VERSION */
+    const char *name;
+    unsigned flags;
+    /* Shrink seq in place (new tensors in the caller's scope). */
+    int (*apply)(const sk_strategy_args *a, sk_seq *seq);
+    /* SK_STRATEGY_RESTORES: bring the saved tokens back. */
+    int (*restore)(sk_select_saved *saved, sk_seq *seq);
+} sk_strategy_vtable;
+
+/* Lookup by name: the entry, or NULL with SK_ENOTFOUND (message lists the
+ * registered names) or SK_EVERSION set. */
+const sk_scorer_vtable *sk_scorer_find(const char *name);
+const sk_strategy_vtable *sk_strategy_find(const char *name);
+/* Enumerate the registered entries (tests run every one). */
+int sk_scorer_count(void);
+const sk_scorer_vtable *sk_scorer_at(int i);
+int sk_strategy_count(void);
+const sk_strategy_vtable *sk_strategy_at(int i);
+
+/* ---- helpers shared by the built-in methods (sk_select_ops.c) ---------- */
+
+/* Rows of x [B, N, ...] at idx [B, K] along dim 1 -> [B, K, ...]. */
+sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx);
+/* The k highest scores' indices per row of s [B, M], ascending (order kept). */
+sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
+/* The m - k lowest scores' indices per row, ascending. */
+sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk);
+/* Keep the protected prefix and the unprotected rows idx of t [B, N, ...]. */
+sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx);
+/* Mean over heads of keys [B, H, N, Dh] -> [B, N, Dh], or NULL with error. */
+sk_tensor *sk_select_keys_mean(const sk_tensor *keys);
+/* Straight-through gate for SK_SCORER_GATED scorers: rows [B, K, D] of the
+ * kept tokens idx times 1 + sigmoid(s) - sg(sigmoid(s)): the value is
+ * unchanged, the gradient reaches the scores. Other scorers: rows as is. */
+sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, sk_tensor *rows);
+/* Keep attn_bias [B, 1, 1, N] entries of the protected prefix and idx. */
+sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx);
+/* Rows of x normalised to unit L2 norm along the last dim. */
+sk_tensor *sk_select_l2_normalize(const sk_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_SELECT_REGISTRY_H */

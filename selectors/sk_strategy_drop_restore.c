@@ -1,0 +1,56 @@
+/* sk_strategy_drop_restore.c - strategy "drop-restore": the kept tokens run
+ * through the middle blocks, the others skip them, and at the restore layer
+ * every token is scattered back in place so each position still gets its
+ * output (and its loss in a causal LM).
+ *
+ * random-LTD (Yao et al., "Random-LTD: Random and Layerwise Token Dropping
+ * Brings Efficient Training for Large-scale Transformers", 2022). The
+ * out-of-place scatter gives the overwrite gradient semantics random-LTD's
+ * Gather/Scatter pair relies on: kept positions take the gradient through
+ * the middle blocks, skipped positions the bypass gradient. */
+#include "sk_select_registry.h"
+
+int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
+
+static int dr_apply_(const sk_strategy_args *a, sk_seq *seq)
+{
+    sk_select_saved *sv = a->saved;
+    sk_tensor *idx = sk_select_topk_sorted(a->scores, a->k);
+    if (!idx) return sk_error_last_code();
+    sv->x = seq->x;
+    sv->sizes = seq->sizes;
+    sv->pos = seq->pos;
+    sv->attn_bias = seq->attn_bias;
+    sv->idx = idx;
+    sv->n_full = sk_shim_size(seq->x, 1);
+    int rc = sk_select_keep_(a, seq, idx);
+    sv->active = rc == SK_OK;
+    return rc;
+}
+
+static int dr_restore_(sk_select_saved *sv, sk_seq *seq)
+{
+    int64_t p = seq->n_protected, n = sv->n_full;
+    int64_t b = sk_shim_size(seq->x, 0), k = sk_shim_size(sv->idx, 1), d = sk_shim_size(seq->x, 2);
+    if (sk_shim_size(seq->x, 1) != p + k)
+        return sk_error_set(SK_EINVAL, "drop-restore: seq has %lld tokens at restore, expected %lld",
+                            (long long)sk_shim_size(seq->x, 1), (long long)(p + k));
+    sk_tensor *e = sk_shim_expand(sk_shim_unsqueeze(sv->idx, -1), (int64_t[]){b, k, d}, 3);
+    sk_tensor *xu = sk_shim_scatter(sk_shim_slice(sv->x, 1, p, n), 1, e, sk_shim_slice(seq->x, 1, p, p + k));
+    sk_tensor *x = xu;
+    if (p > 0) {
+        sk_tensor *parts[2] = {sk_shim_slice(seq->x, 1, 0, p), xu};
+        x = xu ? sk_shim_cat(parts, 2, 1) : NULL;
+    }
+    if (!x) return sk_error_last_code();
+    seq->x = x;
+    seq->sizes = sv->sizes;
+    seq->pos = sv->pos;
+    seq->attn_bias = sv->attn_bias;
+    sv->active = 0;
+    return SK_OK;
+}
+
+const sk_strategy_vtable sk_strategy_drop_restore = {SK_STRATEGY_VERSION, "drop-restore",
+                                                     SK_STRATEGY_RESTORES | SK_STRATEGY_CAUSAL_OK, dr_apply_,
+                                                     dr_restore_};

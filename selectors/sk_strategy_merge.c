@@ -1,0 +1,69 @@
+/* sk_strategy_merge.c - strategy "merge": the top-k tokens are kept, every
+ * other token is merged into the kept token it is most similar to (cosine
+ * of the head-mean keys when the model passes keys, else of the hidden
+ * states; a scorer may override the assignment: tome, pool). Merging is
+ * the size-weighted average x'_m = sum_t w_t x_t, w_t = s_t / sum s, with
+ * s_t the number of original tokens t stands for; seq.sizes carries the
+ * new sizes so attention can add log(size) ("proportional attention").
+ *
+ * ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023),
+ * merge_wavg with size tracking; generalised to any scorer's kept set. */
+#include "sk_select_registry.h"
+
+int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
+
+static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
+{
+    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
+    const sk_tensor *metric = seq->keys ? sk_select_keys_mean(seq->keys) : seq->x;
+    sk_tensor *mu = sk_select_l2_normalize(sk_shim_slice(metric, 1, p, n));
+    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped);
+    *dst = sk_shim_argmax(sk_shim_matmul(md, sk_shim_transpose(mk, 1, 2)), -1, 0);
+    return *dst ? SK_OK : sk_error_last_code();
+}
+
+static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
+{
+    int rc = SK_OK;
+    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1), m = n - p;
+    int64_t b = sk_shim_size(seq->x, 0), d = sk_shim_size(seq->x, 2), k = a->k;
+    if (seq->attn_bias)
+        return sk_error_set(SK_EINVAL, "merge cannot run on a padded sequence (attn_bias set)");
+    sk_tensor *kept = sk_select_topk_sorted(a->scores, k);
+    if (!kept) return sk_error_last_code();
+    if (k == m) return sk_select_keep_(a, seq, kept);
+    sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - k);
+    sk_tensor *dst = NULL;
+    if (!dropped) return sk_error_last_code();
+    if (a->scorer->assign)
+        SK_TRY(a->scorer->assign(a->scorer_state, seq, kept, dropped, &dst));
+    else
+        SK_TRY(default_assign_(seq, kept, dropped, &dst));
+
+    sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
+                               : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
+    sk_tensor *xw = sk_shim_mul(sk_shim_slice(seq->x, 1, p, n), sk_shim_unsqueeze(su, -1));
+    sk_tensor *de = sk_shim_expand(sk_shim_unsqueeze(dst, -1), (int64_t[]){b, m - k, d}, 3);
+    sk_tensor *sumx = sk_shim_scatter_add(sk_select_gather_rows(xw, kept), 1, de, sk_select_gather_rows(xw, dropped));
+    sk_tensor *sums = sk_shim_scatter_add(sk_shim_gather(su, 1, kept), 1, dst, sk_shim_gather(su, 1, dropped));
+    sk_tensor *xu = sk_select_gate(a, kept, sk_shim_div(sumx, sk_shim_unsqueeze(sums, -1)));
+    sk_tensor *x = xu, *sizes = sums;
+    if (p > 0) {
+        sk_tensor *px[2] = {sk_shim_slice(seq->x, 1, 0, p), xu};
+        x = xu ? sk_shim_cat(px, 2, 1) : NULL;
+        sk_tensor *ps[2] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
+                                       : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
+                            sums};
+        sizes = sums ? sk_shim_cat(ps, 2, 1) : NULL;
+    }
+    sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
+    SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,
+               "%s", sk_error_last());
+    seq->x = x;
+    seq->sizes = sizes;
+    seq->pos = pos;
+done:
+    return rc;
+}
+
+const sk_strategy_vtable sk_strategy_merge = {SK_STRATEGY_VERSION, "merge", 0, merge_apply_, NULL};

@@ -1,0 +1,481 @@
+/* test_select.c - selectors: every registered scorer x strategy against a
+ * naive per-sample reference (kept count, order, class token, merge weights
+ * and sizes, drop-and-restore, determinism), learned-scorer gradients, the
+ * schedule and FLOPs model, and rejection of bad configs. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sk_select.h"
+#include "sk_select_config.h"
+#include "sk_select_registry.h"
+
+enum { B = 3, P = 1, M = 16, N = P + M, D = 8, H = 2, DH = 4, DEPTH = 4 };
+#define SEED 1234u
+
+static void defaults_(sk_select_config *c)
+{
+    const sk_cfg_section *secs[1] = {&sk_select_section};
+    void *bases[1] = {c};
+    assert_int_equal(sk_cfg_defaults(secs, 1, bases), 0);
+}
+
+static sk_select_model model_(void)
+{
+    sk_select_model m = {0};
+    m.depth = DEPTH;
+    m.width = D;
+    m.heads = H;
+    m.tokens = N;
+    m.n_protected = P;
+    m.grid_h = 4;
+    m.grid_w = 4;
+    return m;
+}
+
+/* Random inputs: x, pos, attn (softmax rows), keys. */
+typedef struct {
+    sk_tensor *x, *pos, *attn, *keys;
+} inputs;
+
+static inputs inputs_(uint64_t seed)
+{
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, seed, SK_CPU), 0);
+    inputs in;
+    in.x = sk_shim_randn((int64_t[]){B, N, D}, 3, SK_F32, SK_CPU, g);
+    in.pos = sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(N, SK_CPU), 0), (int64_t[]){B, N}, 2));
+    in.attn = sk_shim_softmax(sk_shim_randn((int64_t[]){B, H, N, N}, 4, SK_F32, SK_CPU, g), -1);
+    in.keys = sk_shim_randn((int64_t[]){B, H, N, DH}, 4, SK_F32, SK_CPU, g);
+    sk_generator_free(g);
+    assert_non_null(in.x);
+    assert_non_null(in.pos);
+    assert_non_null(in.attn);
+    assert_non_null(in.keys);
+    return in;
+}
+
+static sk_seq seq_(const inputs *in)
+{
+    sk_seq s = {0};
+    s.x = in->x;
+    s.pos = in->pos;
+    s.attn = in->attn;
+    s.keys = in->keys;
+    s.n_protected = P;
+    s.training = 1;
+    return s;
+}
+
+static void host_f32_(const sk_tensor *t, float *buf, size_t n)
+{
+    sk_tensor *c = sk_shim_contiguous(sk_shim_to(t, SK_CPU, SK_F32));
+    assert_non_null(c);
+    assert_int_equal(sk_shim_numel(c), (int64_t)n);
+    assert_int_equal(sk_shim_to_host(c, buf, n * sizeof *buf), 0);
+}
+
+static void host_i64_(const sk_tensor *t, int64_t *buf, size_t n)
+{
+    sk_tensor *c = sk_shim_contiguous(sk_shim_to(t, SK_CPU, SK_I64));
+    assert_non_null(c);
+    assert_int_equal(sk_shim_numel(c), (int64_t)n);
+    assert_int_equal(sk_shim_to_host(c, buf, n * sizeof *buf), 0);
+}
+
+/* The scores the selector's scorer sees: same seed, same RNG draw order
+ * (scorer instance created first, then scored). */
+static void ref_scores_(const sk_scorer_vtable *v, const sk_select_config *c, const sk_select_model *m,
+                        const inputs *in, int64_t k, float *s)
+{
+    sk_generator *g = NULL;
+    void *st = NULL;
+    assert_int_equal(sk_generator_create(&g, SEED + (uint64_t)c->seed_offset, SK_CPU), 0);
+    sk_scorer_init init = {m, c, 1, g};
+    if (v->create) assert_int_equal(v->create(&st, &init), 0);
+    sk_seq q = seq_(in);
+    sk_score_args a = {k, 0, g};
+    sk_tensor *t = NULL;
+    assert_int_equal(v->score(st, &q, &a, &t), 0);
+    host_f32_(t, s, B * M);
+    if (v->destroy) v->destroy(st);
+    sk_generator_free(g);
+}
+
+/* Naive reference: the k best scores of row b, as ascending indices. */
+static void ref_topk_(const float *s, int64_t k, int64_t *out)
+{
+    int used[M] = {0};
+    for (int64_t j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < M; i++)
+            if (!used[i] && (best < 0 || s[i] > s[best])) best = i;
+        used[best] = 1;
+    }
+    int64_t n = 0;
+    for (int i = 0; i < M; i++)
+        if (used[i]) out[n++] = i;
+}
+
+static int64_t expected_k_(double keep) { return (int64_t)ceil(keep * M - 1e-9); }
+
+/* One scorer x strategy at keep 0.5 (or tau = median) at layer 1. */
+static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
+{
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "%s", v->name);
+    snprintf(c.strategy, sizeof c.strategy, "%s", st->name);
+    c.keep = 0.5;
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    c.restore_layer = 3;
+    if (strcmp(v->name, "norm") == 0) snprintf(c.norm_source, sizeof c.norm_source, "key");
+    sk_select_model m = model_();
+    inputs in = inputs_(77);
+    int thr = (st->flags & SK_STRATEGY_THRESHOLD) != 0;
+    int64_t k = thr ? -1 : expected_k_(c.keep);
+    float s[B * M];
+
+    sk_selector *sel = NULL;
+    int rc = sk_selector_create(&sel, &c, &m, SEED);
+    if (rc < 0) { /* an incompatible pair must say so by name */
+        assert_int_equal(rc, SK_EINVAL);
+        assert_non_null(strstr(sk_error_last(), "select."));
+        return 0;
+    }
+    assert_non_null(sel);
+    ref_scores_(v, &c, &m, &in, k, s);
+    if (thr) { /* tau between the scores so samples keep different counts */
+        float sorted[B * M];
+        memcpy(sorted, s, sizeof s);
+        for (int i = 0; i < B * M; i++)
+            for (int j = i + 1; j < B * M; j++)
+                if (sorted[j] < sorted[i]) {
+                    float t = sorted[i];
+                    sorted[i] = sorted[j];
+                    sorted[j] = t;
+                }
+        c.tau = 0.5 * (sorted[B * M / 2] + sorted[B * M / 2 - 1]);
+        sk_selector_free(sel);
+        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    }
+    int w = sk_selector_wants(sel, 1);
+    assert_true(w & SK_SELECT_APPLY);
+    sk_seq q = seq_(&in);
+    assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+
+    float x0[B * N * D];
+    host_f32_(in.x, x0, B * N * D);
+    int64_t n2 = sk_shim_size(q.x, 1);
+    int64_t *pos = malloc(sizeof(int64_t) * B * (size_t)n2);
+    float *x = malloc(sizeof(float) * B * (size_t)n2 * D);
+    host_i64_(q.pos, pos, B * (size_t)n2);
+    host_f32_(q.x, x, B * (size_t)n2 * D);
+
+    for (int b = 0; b < B; b++) {
+        int64_t ref[M], nref = 0;
+        if (thr) {
+            float mx = -INFINITY;
+            for (int i = 0; i < M; i++) {
+                if (s[b * M + i] >= c.tau) ref[nref++] = i;
+                if (s[b * M + i] > mx) mx = s[b * M + i];
+            }
+            if (nref == 0) /* at least the best token */
+                for (int i = 0; i < M; i++)
+                    if (s[b * M + i] == mx) ref[nref++] = i;
+        } else {
+            nref = k;
+            ref_topk_(s + b * M, k, ref);
+            assert_int_equal(n2, P + k); /* kept count equals the budget */
+        }
+        /* class token kept, unchanged and first */
+        assert_int_equal(pos[b * n2], 0);
+        for (int d = 0; d < D; d++) assert_float_equal(x[(b * n2) * D + d], x0[(b * N) * D + d], 1e-5);
+        if (st->flags & SK_STRATEGY_RESTORES || strcmp(st->name, "prune") == 0 || thr) {
+            for (int64_t j = 0; j < nref; j++) {
+                assert_int_equal(pos[b * n2 + P + j], P + ref[j]); /* same set, original order */
+                for (int d = 0; d < D; d++)
+                    assert_float_equal(x[(b * n2 + P + j) * D + d], x0[(b * N + P + ref[j]) * D + d], 1e-4);
+            }
+        } else { /* merge: kept representatives in order */
+            for (int64_t j = 0; j < nref; j++) assert_int_equal(pos[b * n2 + P + j], P + ref[j]);
+        }
+        for (int64_t j = 1; j < n2; j++)
+            if (!thr || j < P + nref) assert_true(pos[b * n2 + j] > pos[b * n2 + j - 1]);
+    }
+    if (thr) { /* padding masked exactly where a sample kept fewer */
+        float *bias = malloc(sizeof(float) * B * (size_t)n2);
+        assert_non_null(q.attn_bias);
+        host_f32_(q.attn_bias, bias, B * (size_t)n2);
+        for (int b = 0; b < B; b++) {
+            int64_t nref = 0;
+            float mx = -INFINITY;
+            for (int i = 0; i < M; i++) {
+                nref += s[b * M + i] >= c.tau;
+                if (s[b * M + i] > mx) mx = s[b * M + i];
+            }
+            if (!nref) nref = 1;
+            for (int64_t j = 0; j < n2; j++)
+                if (j < P + nref) assert_float_equal(bias[b * n2 + j], 0.0, 0);
+                else assert_true(isinf(bias[b * n2 + j]) && bias[b * n2 + j] < 0);
+        }
+        free(bias);
+    }
+    if (strcmp(st->name, "merge") == 0) {
+        float sz[B * N];
+        assert_non_null(q.sizes);
+        host_f32_(q.sizes, sz, B * (size_t)n2);
+        for (int b = 0; b < B; b++) {
+            double tot = 0;
+            for (int64_t j = 0; j < n2; j++) tot += sz[b * n2 + j];
+            assert_float_equal(tot, N, 1e-4); /* sizes sum to the original length */
+            assert_float_equal(sz[b * n2], 1.0, 0); /* class token never merged */
+        }
+        /* weights sum to one: merging a constant sequence gives the constant */
+        sk_select_config c2 = c;
+        sk_selector *s2 = NULL;
+        assert_int_equal(sk_selector_create(&s2, &c2, &m, SEED), 0);
+        inputs in2 = in;
+        in2.x = sk_shim_full((int64_t[]){B, N, D}, 3, 3.5, SK_F32, SK_CPU);
+        sk_seq q2 = seq_(&in2);
+        assert_int_equal(sk_selector_apply(s2, 1, 0, &q2), 0);
+        float xc[B * N * D];
+        host_f32_(q2.x, xc, B * (size_t)n2 * D);
+        for (int i = 0; i < B * n2 * D; i++) assert_float_equal(xc[i], 3.5, 1e-4);
+        sk_selector_free(s2);
+    }
+    if (st->flags & SK_STRATEGY_RESTORES) {
+        assert_true(sk_selector_wants(sel, 3) & SK_SELECT_RESTORE);
+        q.x = sk_shim_mul_scalar(q.x, 2.0); /* the middle blocks */
+        assert_int_equal(sk_selector_restore(sel, 3, &q), 0);
+        assert_int_equal(sk_shim_size(q.x, 1), N);
+        float xr[B * N * D];
+        int64_t pr[B * N];
+        host_f32_(q.x, xr, B * N * D);
+        host_i64_(q.pos, pr, B * N);
+        for (int b = 0; b < B; b++) {
+            int64_t ref[M];
+            int kept[N] = {0};
+            ref_topk_(s + b * M, k, ref);
+            kept[0] = 1;
+            for (int64_t j = 0; j < k; j++) kept[P + ref[j]] = 1;
+            for (int t = 0; t < N; t++) {
+                assert_int_equal(pr[b * N + t], t); /* every position back, in place */
+                for (int d = 0; d < D; d++)
+                    assert_float_equal(xr[(b * N + t) * D + d], (kept[t] ? 2.0 : 1.0) * x0[(b * N + t) * D + d], 1e-4);
+            }
+        }
+    }
+    /* deterministic under a seed */
+    sk_selector *s3 = NULL;
+    assert_int_equal(sk_selector_create(&s3, &c, &m, SEED), 0);
+    sk_seq q3 = seq_(&in);
+    assert_int_equal(sk_selector_apply(s3, 1, 0, &q3), 0);
+    float *x3 = malloc(sizeof(float) * B * (size_t)n2 * D);
+    assert_int_equal(sk_shim_size(q3.x, 1), n2);
+    host_f32_(q3.x, x3, B * (size_t)n2 * D);
+    assert_memory_equal(x3, x, sizeof(float) * B * (size_t)n2 * D);
+    sk_selector_free(s3);
+    free(x3);
+    free(x);
+    free(pos);
+    sk_selector_free(sel);
+    return 1;
+}
+
+static void test_every_scorer_x_strategy(void **st)
+{
+    (void)st;
+    int ran = 0, per_scorer[64] = {0};
+    assert_true(sk_scorer_count() >= 9);
+    for (int i = 0; i < sk_scorer_count(); i++) {
+        for (int j = 0; j < sk_strategy_count(); j++) {
+            sk_scope *sc = sk_shim_scope_begin();
+            int r = run_combo_(sk_scorer_at(i), sk_strategy_at(j));
+            sk_shim_scope_end(sc);
+            ran += r;
+            if (!r) print_message("  rejected as intended: %s x %s: %s\n", sk_scorer_at(i)->name,
+                                  sk_strategy_at(j)->name, sk_error_last());
+            per_scorer[i] += r;
+        }
+        assert_true(per_scorer[i] >= 1); /* every scorer runs with some strategy */
+    }
+    print_message("  %d scorer x strategy pairs checked\n", ran);
+    assert_true(ran >= 25);
+}
+
+static void test_learned_gradients(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "learned");
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    sk_select_model m = model_();
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    sk_tensor *const *p = NULL;
+    const char *const *names = NULL;
+    int n = 0;
+    assert_int_equal(sk_selector_params(sel, &p, &names, &n), 0);
+    assert_int_equal(n, 6);
+    assert_string_equal(names[2], "selector.learned.l1.w1");
+    inputs in = inputs_(5);
+    sk_seq q = seq_(&in);
+    assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+    assert_int_equal(sk_shim_size(q.x, 1), P + 8);
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 9, SK_CPU), 0);
+    sk_tensor *target = sk_shim_randn((int64_t[]){B, P + 8, D}, 3, SK_F32, SK_CPU, g);
+    sk_tensor *aux = NULL;
+    assert_int_equal(sk_selector_aux_loss(sel, &aux), 0);
+    assert_non_null(aux);
+    sk_tensor *loss = sk_shim_add(sk_shim_sum(sk_shim_mul(q.x, target), NULL, 0, 0), aux);
+    assert_int_equal(sk_shim_backward(loss), 0);
+    for (int i = 0; i < n; i++) {
+        sk_tensor *gr = NULL;
+        assert_int_equal(sk_shim_grad(p[i], &gr), 0);
+        assert_non_null(gr);
+        double a = 0;
+        assert_int_equal(sk_shim_item(sk_shim_sum(sk_shim_abs(gr), NULL, 0, 0), &a), 0);
+        assert_true(a > 0.0);
+    }
+    sk_generator_free(g);
+    sk_selector_free(sel);
+    sk_shim_scope_end(sc);
+}
+
+static int create_msg_(sk_select_config *c, sk_select_model *m, const char *want)
+{
+    sk_selector *sel = NULL;
+    int rc = sk_selector_create(&sel, c, m, SEED);
+    if (rc >= 0) {
+        sk_selector_free(sel);
+        return 0;
+    }
+    assert_null(sel);
+    if (!strstr(sk_error_last(), want)) {
+        fprintf(stderr, "message '%s' lacks '%s'\n", sk_error_last(), want);
+        return 0;
+    }
+    return 1;
+}
+
+static void test_bad_configs(void **st)
+{
+    (void)st;
+    sk_select_model m = model_();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "random");
+    c.keep = 0.0;
+    assert_true(create_msg_(&c, &m, "select.keep"));
+    c.keep = 1.5;
+    assert_true(create_msg_(&c, &m, "select.keep"));
+    c.keep = 0.5;
+    c.layers.n = 1;
+    c.layers.v[0] = 4;
+    assert_true(create_msg_(&c, &m, "out of range"));
+    c.layers.v[0] = 1;
+    snprintf(c.scorer, sizeof c.scorer, "attn-cls");
+    c.layers.v[0] = 0;
+    assert_true(create_msg_(&c, &m, "layer 0 has no block"));
+    snprintf(c.scorer, sizeof c.scorer, "tome");
+    assert_true(create_msg_(&c, &m, "layer 0"));
+    c.layers.v[0] = 1;
+    snprintf(c.scorer, sizeof c.scorer, "attn-cls");
+    sk_select_model nocls = m;
+    nocls.n_protected = 0;
+    assert_true(create_msg_(&c, &nocls, "class token"));
+    snprintf(c.scorer, sizeof c.scorer, "nope");
+    assert_true(create_msg_(&c, &m, "unknown scorer 'nope'"));
+    snprintf(c.scorer, sizeof c.scorer, "random");
+    snprintf(c.strategy, sizeof c.strategy, "drop-restore");
+    c.restore_layer = 1;
+    assert_true(create_msg_(&c, &m, "select.restore_layer"));
+    snprintf(c.strategy, sizeof c.strategy, "prune");
+    sk_select_model causal = m;
+    causal.causal = 1;
+    assert_true(create_msg_(&c, &causal, "drop-restore"));
+    snprintf(c.strategy, sizeof c.strategy, "drop-restore");
+    c.restore_layer = -1;
+    sk_selector *ok = NULL;
+    assert_int_equal(sk_selector_create(&ok, &c, &causal, SEED), 0);
+    assert_true(sk_selector_wants(ok, 3) & SK_SELECT_RESTORE);
+    sk_selector_free(ok);
+    /* the config engine enforces the bounds too */
+    const sk_cfg_section *secs[1] = {&sk_select_section};
+    void *bases[1] = {&c};
+    assert_int_equal(sk_cfg_apply_set("select.keep=0", secs, 1, bases), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "select.keep"));
+    assert_int_equal(sk_cfg_apply_set("select.keep=1.01", secs, 1, bases), SK_EINVAL);
+    assert_int_equal(sk_cfg_apply_set("select.scorer=tom", secs, 1, bases), SK_EINVAL);
+    assert_int_equal(sk_cfg_apply_set("select.keep=1", secs, 1, bases), 0);
+    /* none selects nothing and every call accepts NULL */
+    snprintf(c.scorer, sizeof c.scorer, "none");
+    sk_selector *none = (sk_selector *)&c;
+    assert_int_equal(sk_selector_create(&none, &c, &m, SEED), 0);
+    assert_null(none);
+    assert_int_equal(sk_selector_wants(NULL, 1), 0);
+    sk_selector_free(NULL);
+}
+
+static void test_schedule_and_flops(void **st)
+{
+    (void)st;
+    sk_select_model m = model_();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "random");
+    snprintf(c.schedule, sizeof c.schedule, "linear");
+    c.keep = 0.25;
+    c.keep_start = 1.0;
+    c.schedule_steps = 100;
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    assert_float_equal(sk_selector_keep_at(sel, 0), 1.0, 1e-12);
+    assert_float_equal(sk_selector_keep_at(sel, 50), 0.625, 1e-12);
+    assert_float_equal(sk_selector_keep_at(sel, 1000), 0.25, 1e-12);
+    /* the kept count follows the schedule; stats see it */
+    sk_scope *sc = sk_shim_scope_begin();
+    inputs in = inputs_(3);
+    sk_seq q = seq_(&in);
+    assert_int_equal(sk_selector_apply(sel, 1, 50, &q), 0);
+    assert_int_equal(sk_shim_size(q.x, 1), P + 10);
+    sk_select_stats s;
+    sk_selector_stats(sel, &s);
+    assert_int_equal(s.tokens_in[0], N);
+    assert_int_equal(s.tokens_in[1], P + 10);
+    assert_int_equal(s.tokens_in[3], P + 10);
+    assert_int_equal(s.forwards, 1);
+    sk_shim_scope_end(sc);
+    sk_selector_free(sel);
+    /* FLOPs: 3 x (8ND^2 + 4N^2D + 4rND^2) per block */
+    m.width = 128;
+    m.tokens = 196;
+    double f = sk_select_flops(&m, 4.0, NULL);
+    double blk = 8.0 * 196 * 128 * 128 + 4.0 * 196 * 196 * 128 + 16.0 * 196 * 128 * 128;
+    assert_float_equal(f, 3.0 * DEPTH * blk, 1.0);
+    int64_t half[4] = {196, 98, 98, 98};
+    assert_true(sk_select_flops(&m, 4.0, half) < f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_scorer_x_strategy),
+        cmocka_unit_test(test_learned_gradients),
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_schedule_and_flops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -68,14 +68,22 @@ done:
     return rc;
 }
 
+/* The predictor on the unprotected tokens -> [B, M] logits (shared with
+ * scorer "frozen", which loads the same six tensors from a checkpoint). */
+sk_tensor *sk_scorer_learned_mlp_(sk_tensor *const *p, const sk_seq *seq);
+sk_tensor *sk_scorer_learned_mlp_(sk_tensor *const *p, const sk_seq *seq)
+{
+    int64_t np = seq->n_protected, n = sk_shim_size(seq->x, 1);
+    sk_tensor *h = sk_shim_layer_norm(sk_shim_slice(seq->x, 1, np, n), p[0], p[1], 1e-5);
+    h = sk_shim_gelu(sk_shim_linear(h, p[2], p[3]));
+    return sk_shim_squeeze(sk_shim_linear(h, p[4], p[5]), -1);
+}
+
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
 {
     (void)a;
     learned_state *s = state;
-    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
-    sk_tensor *h = sk_shim_layer_norm(sk_shim_slice(seq->x, 1, p, n), s->p[0], s->p[1], 1e-5);
-    h = sk_shim_gelu(sk_shim_linear(h, s->p[2], s->p[3]));
-    *scores = sk_shim_squeeze(sk_shim_linear(h, s->p[4], s->p[5]), -1);
+    *scores = sk_scorer_learned_mlp_(s->p, seq);
     return *scores ? SK_OK : sk_error_last_code();
 }
 

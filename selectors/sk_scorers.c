@@ -1,13 +1,12 @@
 /* sk_scorers.c - the table of built-in scorers, one line each, and the
- * version-checked lookup (sk_select_registry.h). Not registered: "frozen"
- * (a scorer network / proxy LM loaded from a checkpoint) - not finished. */
+ * version-checked lookup (sk_select_registry.h). */
 #include <stdio.h>
 #include <string.h>
 
 #include "sk_select_registry.h"
 
 extern const sk_scorer_vtable sk_scorer_random, sk_scorer_uniform, sk_scorer_pool, sk_scorer_norm,
-    sk_scorer_attn_cls, sk_scorer_attn_received, sk_scorer_tome, sk_scorer_learned, sk_scorer_random_ltd;
+    sk_scorer_attn_cls, sk_scorer_attn_received, sk_scorer_tome, sk_scorer_learned, sk_scorer_frozen, sk_scorer_random_ltd;
 
 static const sk_scorer_vtable *const scorers_[] = {
     &sk_scorer_random,      /* uniform random subset */
@@ -18,6 +17,7 @@ static const sk_scorer_vtable *const scorers_[] = {
     &sk_scorer_attn_received, /* FastV: attention received */
     &sk_scorer_tome,        /* ToMe: bipartite soft matching */
     &sk_scorer_learned,     /* trained jointly, straight-through top-k */
+    &sk_scorer_frozen,      /* checkpointed scorer network, not updated */
     &sk_scorer_random_ltd,  /* random-LTD (drop-restore) */
 };
 

@@ -253,7 +253,11 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
     }
     sk_score_args sa = {k, step, sel->gen};
     sk_tensor *scores = NULL;
+    /* scores only pick indices: no graph unless a gated scorer trains through them */
+    int gated = (sel->scorer->flags & SK_SCORER_GATED) != 0;
+    int prev_grad = gated ? 1 : sk_shim_set_grad_enabled(0);
     rc = sel->scorer->score(sel->state[layer], seq, &sa, &scores);
+    if (!gated) sk_shim_set_grad_enabled(prev_grad);
     if (rc < 0 || !scores) {
         if (rc >= 0) rc = sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH;
         sk_error_prefix("select: scorer '%s' at layer %d: ", sel->scorer->name, layer);

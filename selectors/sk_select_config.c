@@ -8,7 +8,7 @@
 
 static const sk_cfg_key select_keys_[] = {
     {"scorer", SK_CFG_STRING, OFF(scorer), "none", SK_CFG_UNBOUNDED, 0,
-     "none|random|uniform|pool|norm|attn-cls|attn-received|tome|learned|random-ltd",
+     "none|random|uniform|pool|norm|attn-cls|attn-received|tome|learned|frozen|random-ltd",
      "token scorer (none: no selection)"},
     {"strategy", SK_CFG_STRING, OFF(strategy), "prune", SK_CFG_UNBOUNDED, 0,
      "prune|prune-threshold|merge|drop-restore", "what is done with the scores"},
@@ -34,6 +34,10 @@ static const sk_cfg_key select_keys_[] = {
      "norm: L2 norm of the hidden state or of the key vector (needs keys)"},
     {"seed_offset", SK_CFG_INT, OFF(seed_offset), "0", 0, 1e15, 0, NULL,
      "added to the run seed for the selector's RNG"},
+    {"checkpoint", SK_CFG_STRING, OFF(checkpoint), "", SK_CFG_UNBOUNDED, 0, NULL,
+     "frozen: safetensors checkpoint holding selector.learned.l<N>.* (a learned run's scorer)"},
+    {"checkpoint_layer", SK_CFG_INT, OFF(checkpoint_layer), "-1", -1, 63, 0, NULL,
+     "frozen: which layer's predictor to load (-1: the layer it is applied at)"},
 };
 
 const sk_cfg_section sk_select_section = {

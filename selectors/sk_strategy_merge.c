@@ -35,10 +35,11 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - k);
     sk_tensor *dst = NULL;
     if (!dropped) return sk_error_last_code();
-    if (a->scorer->assign)
-        SK_TRY(a->scorer->assign(a->scorer_state, seq, kept, dropped, &dst));
-    else
-        SK_TRY(default_assign_(seq, kept, dropped, &dst));
+    int prev = sk_shim_set_grad_enabled(0); /* the assignment is indices only */
+    rc = a->scorer->assign ? a->scorer->assign(a->scorer_state, seq, kept, dropped, &dst)
+                           : default_assign_(seq, kept, dropped, &dst);
+    sk_shim_set_grad_enabled(prev);
+    if (rc < 0) goto done;
 
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));

@@ -18,6 +18,8 @@
 
 enum { B = 3, P = 1, M = 16, N = P + M, D = 8, H = 2, DH = 4, DEPTH = 4 };
 #define SEED 1234u
+/* the scorer network "frozen" loads, written by main() from a learned scorer */
+static const char ckpt_[] = "test_select_frozen.safetensors";
 
 static void defaults_(sk_select_config *c)
 {
@@ -137,6 +139,7 @@ static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
     c.layers.v[0] = 1;
     c.restore_layer = 3;
     if (strcmp(v->name, "norm") == 0) snprintf(c.norm_source, sizeof c.norm_source, "key");
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ckpt_);
     sk_select_model m = model_();
     inputs in = inputs_(77);
     int thr = (st->flags & SK_STRATEGY_THRESHOLD) != 0;
@@ -294,7 +297,7 @@ static void test_every_scorer_x_strategy(void **st)
 {
     (void)st;
     int ran = 0, per_scorer[64] = {0};
-    assert_true(sk_scorer_count() >= 9);
+    assert_true(sk_scorer_count() >= 10);
     for (int i = 0; i < sk_scorer_count(); i++) {
         for (int j = 0; j < sk_strategy_count(); j++) {
             sk_scope *sc = sk_shim_scope_begin();
@@ -469,13 +472,112 @@ static void test_schedule_and_flops(void **st)
     assert_true(sk_select_flops(&m, 4.0, half) < f);
 }
 
+/* A minimal safetensors writer (the test's own, independent of the reader). */
+static void write_safetensors_(const char *path, sk_tensor *const *p, const char *const *names, int n)
+{
+    char hdr[4096];
+    size_t hl = 0;
+    int64_t off = 0;
+    hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (int i = 0; i < n; i++) {
+        int64_t shape[8];
+        int nd = sk_shim_shape(p[i], shape);
+        int64_t numel = sk_shim_numel(p[i]);
+        hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", names[i]);
+        for (int d = 0; d < nd; d++) hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "%s%lld", d ? "," : "", (long long)shape[d]);
+        hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
+                               (long long)(off + 4 * numel));
+        off += 4 * numel;
+    }
+    hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "}");
+    while (hl % 8) hdr[hl++] = ' ';
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    unsigned char lb[8];
+    for (int i = 0; i < 8; i++) lb[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    fwrite(lb, 1, 8, f);
+    fwrite(hdr, 1, hl, f);
+    for (int i = 0; i < n; i++) {
+        size_t ne = (size_t)sk_shim_numel(p[i]);
+        float *buf = malloc(ne * sizeof *buf);
+        host_f32_(sk_shim_detach(p[i]), buf, ne);
+        fwrite(buf, sizeof *buf, ne, f);
+        free(buf);
+    }
+    fclose(f);
+}
+
+static sk_selector *learned_(void)
+{
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "learned");
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    sk_select_model m = model_();
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED + 1), 0);
+    return sel;
+}
+
+static void test_frozen_matches_learned(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_selector *ls = learned_();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "frozen");
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ckpt_);
+    sk_select_model m = model_();
+    sk_selector *fs = NULL;
+    assert_int_equal(sk_selector_create(&fs, &c, &m, 999), 0);
+    sk_tensor *const *p = NULL;
+    const char *const *names = NULL;
+    int n = -1;
+    assert_int_equal(sk_selector_params(fs, &p, &names, &n), 0);
+    assert_int_equal(n, 0); /* never updated */
+    inputs in = inputs_(11);
+    sk_seq a = seq_(&in), b = seq_(&in);
+    assert_int_equal(sk_selector_apply(ls, 1, 0, &a), 0);
+    assert_int_equal(sk_selector_apply(fs, 1, 0, &b), 0);
+    int64_t pa[B * 9], pb[B * 9];
+    host_i64_(a.pos, pa, B * 9);
+    host_i64_(b.pos, pb, B * 9);
+    assert_memory_equal(pa, pb, sizeof pa); /* same network, same choice */
+    assert_int_equal(sk_shim_requires_grad(b.x), 0);
+    sk_selector_free(fs);
+    sk_selector_free(ls);
+    /* missing file, missing layer: clear messages */
+    snprintf(c.checkpoint, sizeof c.checkpoint, "no-such.safetensors");
+    assert_true(create_msg_(&c, &m, "select.checkpoint: no-such.safetensors"));
+    snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ckpt_);
+    c.checkpoint_layer = 2;
+    assert_true(create_msg_(&c, &m, "selector.learned.l2.ln_w"));
+    c.checkpoint[0] = '\0';
+    assert_true(create_msg_(&c, &m, "select.checkpoint"));
+    sk_shim_scope_end(sc);
+}
+
 int main(void)
 {
+    {
+        sk_selector *ls = learned_();
+        sk_tensor *const *p = NULL;
+        const char *const *names = NULL;
+        int n = 0;
+        if (sk_selector_params(ls, &p, &names, &n) < 0 || n != 6) return 1;
+        write_safetensors_(ckpt_, p, names, n);
+        sk_selector_free(ls);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_scorer_x_strategy),
         cmocka_unit_test(test_learned_gradients),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_schedule_and_flops),
+        cmocka_unit_test(test_frozen_matches_learned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

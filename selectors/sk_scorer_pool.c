@@ -81,9 +81,10 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
     sk_tensor *coords = sk_shim_to(u->coords, sk_shim_device(seq->x), SK_F32);
     sk_tensor *c = sk_shim_embedding(coords, sk_shim_to(sk_shim_slice(pos, 1, p, n), sk_shim_device(seq->x), SK_I64));
     sk_tensor *ck = sk_select_gather_rows(c, kept), *cd = sk_select_gather_rows(c, dropped);
-    sk_tensor *diff = sk_shim_sub(sk_shim_unsqueeze(cd, 2), sk_shim_unsqueeze(ck, 1)); /* [B, Md, K, 2] */
-    sk_tensor *d2 = sk_shim_sum(sk_shim_mul(diff, diff), (int64_t[]){-1}, 1, 0);
-    *dst = sk_shim_argmax(sk_shim_neg(d2), -1, 0);
+    /* nearest = argmax_k 2 cd.ck - |ck|^2 (|cd|^2 is constant per row): one bmm */
+    sk_tensor *dot = sk_shim_matmul(cd, sk_shim_transpose(ck, 1, 2)); /* [B, Md, K] */
+    sk_tensor *kk = sk_shim_unsqueeze(sk_shim_sum(sk_shim_mul(ck, ck), (int64_t[]){-1}, 1, 0), 1);
+    *dst = sk_shim_argmax(sk_shim_sub(sk_shim_mul_scalar(dot, 2.0), kk), -1, 0);
     return *dst ? SK_OK : sk_error_last_code();
 }
 

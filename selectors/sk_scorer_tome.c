@@ -18,6 +18,8 @@
 typedef struct {
     int64_t m;
     sk_tensor *even, *odd, *inv; /* index tensors for M tokens */
+    sk_tensor *mu; /* normalised metric of the last score call (borrowed from the caller's scope,
+                      used by assign within the same apply) */
 } tome_state;
 
 static int create_(void **state, const sk_scorer_init *in)
@@ -76,6 +78,7 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     if (rc < 0) return rc;
     sk_device dev = sk_shim_device(seq->x);
     sk_tensor *mu = sk_select_l2_normalize(sk_shim_slice(sk_select_keys_mean(seq->keys), 1, p, n));
+    t->mu = mu;
     sk_tensor *ea = sk_shim_to(t->even, dev, SK_I64), *eb = sk_shim_to(t->odd, dev, SK_I64);
     sk_tensor *sim = sk_shim_matmul(sk_shim_index_select(mu, 1, ea),
                                     sk_shim_transpose(sk_shim_index_select(mu, 1, eb), 1, 2)); /* [B, Ma, Mb] */
@@ -88,5 +91,20 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     return *scores ? SK_OK : sk_error_last_code();
 }
 
+/* Each dropped token goes to the kept token with the most similar key,
+ * reusing the metric computed by score_ in this same apply. */
+static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
+{
+    tome_state *t = state;
+    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
+    sk_tensor *mu = t->mu;
+    if (!mu || sk_shim_size(mu, 1) != n - p) /* m < 2 path or no score yet */
+        mu = sk_select_l2_normalize(sk_shim_slice(sk_select_keys_mean(seq->keys), 1, p, n));
+    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped);
+    *dst = sk_shim_argmax(sk_shim_matmul(md, sk_shim_transpose(mk, 1, 2)), -1, 0);
+    t->mu = NULL;
+    return *dst ? SK_OK : sk_error_last_code();
+}
+
 const sk_scorer_vtable sk_scorer_tome = {SK_SCORER_VERSION, "tome", SK_SELECT_NEEDS_KEYS, 0, create_, destroy_,
-                                         score_, NULL, NULL, NULL, NULL};
+                                         score_, NULL, NULL, assign_, NULL};

@@ -17,6 +17,7 @@ typedef struct {
     int64_t m, k;
     sk_tensor *s;      /* [1, M] anchor pattern */
     sk_tensor *coords; /* [N0, 2] f32 (row, col) of every original position */
+    double tie_eps;    /* < 1/2 of the smallest squared-distance step over the largest row + col */
 } pool_state;
 
 static int create_(void **state, const sk_scorer_init *in)
@@ -33,6 +34,7 @@ static int create_(void **state, const sk_scorer_init *in)
         return sk_error_set(SK_ENOMEM, "pool: out of memory");
     }
     int grid = u->gh > 0 && u->gw > 0 && u->gh * u->gw == u->n0 - u->p;
+    u->tie_eps = 0.25 / (double)(grid ? u->gh + u->gw + 1 : u->n0 + 1);
     for (int64_t i = 0; i < u->n0; i++) {
         int64_t j = i - u->p; /* protected tokens get negative coordinates: never nearest */
         c[2 * i] = grid ? (float)(j >= 0 ? j / u->gw : -1000) : (float)j;
@@ -83,7 +85,12 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
     sk_tensor *ck = sk_select_gather_rows(c, kept), *cd = sk_select_gather_rows(c, dropped);
     /* nearest = argmax_k 2 cd.ck - |ck|^2 (|cd|^2 is constant per row): one bmm */
     sk_tensor *dot = sk_shim_matmul(cd, sk_shim_transpose(ck, 1, 2)); /* [B, Md, K] */
-    sk_tensor *kk = sk_shim_unsqueeze(sk_shim_sum(sk_shim_mul(ck, ck), (int64_t[]){-1}, 1, 0), 1);
+    /* ties (a cell midway between anchors) go to the anchor further down/right:
+     * anchors sit at floor((a + 1/2) * stride), at or after their block's
+     * centre, so this reproduces non-overlapping stride x stride pooling */
+    sk_tensor *kk = sk_shim_sub(sk_shim_sum(sk_shim_mul(ck, ck), (int64_t[]){-1}, 1, 0),
+                                sk_shim_mul_scalar(sk_shim_sum(ck, (int64_t[]){-1}, 1, 0), u->tie_eps));
+    kk = sk_shim_unsqueeze(kk, 1);
     *dst = sk_shim_argmax(sk_shim_sub(sk_shim_mul_scalar(dot, 2.0), kk), -1, 0);
     return *dst ? SK_OK : sk_error_last_code();
 }

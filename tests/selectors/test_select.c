@@ -561,6 +561,57 @@ static void test_frozen_matches_learned(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* uniform on a 4x4 grid at keep 1/4 keeps the 2x2 sub-grid (1,1),(1,3),
+ * (3,1),(3,3); pool merges each 2x2 neighbourhood into its anchor: every
+ * anchor ends up with size 4 and the mean of its 4 neighbours. */
+static void test_uniform_grid_and_pool(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_model m = model_();
+    sk_select_config c;
+    defaults_(&c);
+    c.keep = 0.25;
+    c.layers.n = 1;
+    c.layers.v[0] = 0;
+    inputs in = inputs_(21);
+    const int64_t want[4] = {P + 5, P + 7, P + 13, P + 15};
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(c.scorer, sizeof c.scorer, pass ? "pool" : "uniform");
+        snprintf(c.strategy, sizeof c.strategy, pass ? "merge" : "prune");
+        sk_selector *sel = NULL;
+        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+        sk_seq q = seq_(&in);
+        q.attn = q.keys = NULL;
+        assert_int_equal(sk_selector_apply(sel, 0, 0, &q), 0);
+        int64_t pos[B * 5];
+        host_i64_(q.pos, pos, B * 5);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < 4; j++) assert_int_equal(pos[b * 5 + 1 + j], want[j]);
+        if (pass) {
+            float sz[B * 5], x[B * 5 * D], x0[B * N * D];
+            host_f32_(q.sizes, sz, B * 5);
+            host_f32_(q.x, x, B * 5 * D);
+            host_f32_(in.x, x0, B * N * D);
+            for (int b = 0; b < B; b++) {
+                assert_float_equal(sz[b * 5], 1.0, 0);
+                for (int j = 0; j < 4; j++) {
+                    assert_float_equal(sz[b * 5 + 1 + j], 4.0, 0);
+                    int r0 = (j / 2) * 2, c0 = (j % 2) * 2; /* the 2x2 block of anchor j */
+                    for (int d = 0; d < D; d++) {
+                        double mean = 0;
+                        for (int dr = 0; dr < 2; dr++)
+                            for (int dc = 0; dc < 2; dc++) mean += x0[(b * N + P + (r0 + dr) * 4 + c0 + dc) * D + d];
+                        assert_float_equal(x[(b * 5 + 1 + j) * D + d], mean / 4, 1e-5);
+                    }
+                }
+            }
+        }
+        sk_selector_free(sel);
+    }
+    sk_shim_scope_end(sc);
+}
+
 int main(void)
 {
     {
@@ -578,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_schedule_and_flops),
         cmocka_unit_test(test_frozen_matches_learned),
+        cmocka_unit_test(test_uniform_grid_and_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1 @@
+/* placeholder */ typedef int sk_placeholder_sk_loader;

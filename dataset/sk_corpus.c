@@ -159,6 +159,7 @@ static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len) {
             char *v = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft));
             if (H5Aread(a, mt, &v) >= 0) {
                 snprintf(buf, len, "%s", v ? v : "");
                 H5free_memory(v);

@@ -18,6 +18,7 @@ static herr_t attr_cb_(hid_t loc, const char *name, const H5A_info_t *ai, void *
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t));
             if (H5Aread(a, mt, &v) >= 0) fprintf(out, "\"%s\"", v ? v : "");
             H5free_memory(v);
             H5Tclose(mt);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sk_corpus.h"
+#include "sk_log.h"
 #include "sk_prepare.h"
 
 static int set_(sk_prepare_config *c, const char *kv) {
@@ -95,6 +96,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "prepare")) {
         MPI_Init(&argc, &argv);
         mpi = 1;
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        sk_log_set_rank(rank, 0);
         sk_prepare_config c;
         sk_prepare_config_defaults(&c);
         snprintf(c.command, sizeof c.command, "sk_dataset_tool prepare");

@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
         sk_log_set_rank(rank, 0);
         sk_prepare_config c;
         sk_prepare_config_defaults(&c);
-        snprintf(c.command, sizeof c.command, "sk_dataset_tool prepare");
+        c.command = "sk_dataset_tool prepare";
         for (int i = 2; i < argc && rc == SK_OK; i++) rc = set_(&c, argv[i]);
         if (rc == SK_OK) rc = sk_prepare_run(&c, MPI_COMM_WORLD);
     } else if (!strcmp(argv[1], "inspect")) {

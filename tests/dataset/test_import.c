@@ -24,7 +24,7 @@ static sk_prepare_config cfg_(const char *format, const char *input, const char 
     snprintf(c.format, sizeof c.format, "%s", format);
     snprintf(c.input, sizeof c.input, "%s", input);
     snprintf(c.output, sizeof c.output, "%s", output);
-    snprintf(c.command, sizeof c.command, "test_import");
+    c.command = "test_import";
     return c;
 }
 

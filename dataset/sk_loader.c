@@ -1,10 +1,11 @@
 /* sk_loader.c - sharded, deterministic, prefetching loader (sk_loader.h).
  *
- * Order: epoch e's permutation of [0, n) is a keyed Feistel network over
- * the next power of 4 >= n with cycle walking (Black & Rogaway, "Ciphers
- * with arbitrary finite domains", CT-RSA 2002): a bijection computed per
- * index in O(1) memory, so seeking is free and the order depends only on
- * (seed, epoch, n), never on the world size.
+ * Order: epoch e's permutation of [0, n) is built from keyed Feistel
+ * networks with cycle walking (Black & Rogaway, "Ciphers with arbitrary
+ * finite domains", CT-RSA 2002): bijections computed per index in O(1)
+ * memory, so seeking is free and the order depends only on (seed, epoch,
+ * corpus), never on the world size. See perm_ for the chunk-friendly
+ * two-level shuffle.
  *
  * Reading: a batch's sample indices are sorted and consecutive runs are
  * read with one hyperslab (H5Dread decodes each chunk once per run; the
@@ -31,17 +32,17 @@ static uint64_t mix64_(uint64_t z) { /* splitmix64 finaliser */
 typedef struct {
     uint64_t n, key[4];
     int half; /* bits per half */
-} perm_;
+} feistel_;
 
-static void perm_init_(perm_ *p, uint64_t n, uint64_t seed, int64_t epoch) {
+static void feistel_init_(feistel_ *p, uint64_t n, uint64_t seed, uint64_t tweak) {
     p->n = n;
     int bits = 1;
     while (bits < 64 && ((uint64_t)1 << bits) < n) bits++;
     p->half = (bits + 1) / 2;
-    for (int i = 0; i < 4; i++) p->key[i] = mix64_(seed ^ mix64_((uint64_t)epoch * 4 + (uint64_t)i + 0x5bd1e995ull));
+    for (int i = 0; i < 4; i++) p->key[i] = mix64_(seed ^ mix64_(tweak * 4 + (uint64_t)i + 0x5bd1e995ull));
 }
 
-static uint64_t perm_apply_(const perm_ *p, uint64_t x) {
+static uint64_t feistel_apply_(const feistel_ *p, uint64_t x) {
     const uint64_t mask = ((uint64_t)1 << p->half) - 1;
     do {
         uint64_t l = x >> p->half, r = x & mask;
@@ -53,6 +54,57 @@ static uint64_t perm_apply_(const perm_ *p, uint64_t x) {
         x = l << p->half | r;
     } while (x >= p->n);
     return x;
+}
+
+/* Chunk-friendly epoch permutation. Samples form blocks of S consecutive
+ * samples (~1 MiB decoded, one default chunk); a keyed permutation orders
+ * the nb full blocks, consecutive runs of M of them form a group, and the
+ * M*S samples of a group are permuted uniformly. So every batch mixes M
+ * random places of the corpus while the chunks a group touches (M MiB)
+ * stay in the HDF5 chunk cache and are decoded about once per epoch (the
+ * idea of MosaicML Streaming's shuffle blocks). Leftover blocks and the
+ * tail (< S samples) form one last group. Small corpora (n <= M*S) get a
+ * uniform permutation of everything. Still a bijection of [0, n) that
+ * depends only on (seed, epoch, n, S). */
+typedef struct {
+    uint64_t n, S, M, nb, ng;
+    uint64_t seed;
+    int64_t epoch;
+    feistel_ blocks;
+} perm_;
+
+static void perm_init_(perm_ *p, uint64_t n, uint64_t S, uint64_t seed, int64_t epoch) {
+    p->n = n;
+    p->S = S ? S : 1;
+    p->M = 32;
+    p->nb = n / p->S;
+    p->ng = p->nb / p->M;
+    p->seed = seed;
+    p->epoch = epoch;
+    feistel_init_(&p->blocks, p->nb ? p->nb : 1, seed, (uint64_t)epoch << 32);
+}
+
+static uint64_t perm_apply_(const perm_ *p, uint64_t g) {
+    const uint64_t G = p->M * p->S, full = p->ng * G;
+    feistel_ in;
+    uint64_t k, i, size;
+    if (g < full) {
+        k = g / G;
+        i = g % G;
+        size = G;
+    } else {
+        k = p->ng;
+        i = g - full;
+        size = p->n - full;
+    }
+    feistel_init_(&in, size, p->seed, ((uint64_t)p->epoch << 32) ^ mix64_(k + 1));
+    uint64_t q = feistel_apply_(&in, i);
+    uint64_t inblocks = (g < full ? p->M : p->nb - p->ng * p->M) * p->S;
+    if (q < inblocks) {
+        uint64_t b = feistel_apply_(&p->blocks, k * p->M + q / p->S);
+        return b * p->S + q % p->S;
+    }
+    return p->nb * p->S + (q - inblocks); /* the tail */
 }
 
 /* ---- loader ------------------------------------------------------------ */
@@ -79,6 +131,7 @@ struct sk_loader {
     int64_t steps;         /* global batches per epoch */
     int64_t row_elems;     /* elements per sample */
     size_t esize;
+    uint64_t block;        /* samples per shuffle block (~1 MiB) */
     int have_labels;
     int nslots;
     slot_ *slots;
@@ -128,7 +181,7 @@ static int make_batch_(sk_loader *l, slot_ *s, sk_loader_pos pos) {
     int rc = SK_OK;
     const int64_t B = l->o.batch_size, G = B * l->o.world;
     perm_ pm = {0};
-    if (l->o.shuffle) perm_init_(&pm, (uint64_t)l->nsamples, l->o.seed, pos.epoch);
+    if (l->o.shuffle) perm_init_(&pm, (uint64_t)l->nsamples, l->block, l->o.seed, pos.epoch);
     for (int64_t j = 0; j < B; j++) {
         uint64_t g = (uint64_t)(pos.step * G + (int64_t)l->o.rank * B + j);
         l->picks[j].idx = l->first + (int64_t)(l->o.shuffle ? perm_apply_(&pm, g) : g);
@@ -276,6 +329,8 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
     SK_FAIL_IF(l->steps < 1, SK_EINVAL, "%s: loader: global batch %lld (batch_size %lld x world %d) is larger than the %lld samples of the split%s",
                p, (long long)G, (long long)opts->batch_size, opts->world, (long long)l->nsamples,
                l->tokens ? " (samples = windows of seq_len tokens)" : "");
+    l->block = (uint64_t)(((int64_t)1 << 20) / (l->row_elems * (int64_t)l->esize));
+    if (l->block < 1) l->block = 1;
     l->nslots = opts->prefetch + 1;
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
     l->picks = malloc((size_t)opts->batch_size * sizeof *l->picks);

@@ -300,6 +300,61 @@ static void test_bad_options_and_corruption(void **st) {
     sk_loader_free(l);
 }
 
+/* Big rows (64 KiB): 16 samples per shuffle block, so 1100 samples take the
+ * grouped path (2 full groups of 32 blocks + leftovers + tail). */
+static void test_grouped_permutation(void **st) {
+    (void)st;
+    const int n = 1100, rowb = 256 * 256;
+    uint8_t *x = calloc((size_t)n, (size_t)rowb);
+    for (int i = 0; i < n; i++) {
+        x[(size_t)i * rowb] = (uint8_t)(i & 255);
+        x[(size_t)i * rowb + 1] = (uint8_t)(i >> 8);
+        x[(size_t)i * rowb + rowb - 1] = (uint8_t)(i & 255);
+    }
+    sk_corpus_data d = {0};
+    d.kind = SK_CORPUS_SAMPLES;
+    d.type = SK_ELEM_U8;
+    d.ndim = 2;
+    d.shape[0] = d.shape[1] = 256;
+    d.samples = x;
+    d.num_samples = n;
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 1, 1 << 20, 0};
+    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/loader_big.h5", &d, &o, MPI_COMM_NULL), 0);
+    free(x);
+    sk_loader *l = NULL, *r1 = NULL;
+    sk_loader_opts lo = opts_(SK_TEST_TMP "/loader_big.h5", 0, 1, 20);
+    assert_int_equal(sk_loader_create(&l, &lo), 0);
+    lo = opts_(SK_TEST_TMP "/loader_big.h5", 1, 2, 10);
+    assert_int_equal(sk_loader_create(&r1, &lo), 0);
+    assert_int_equal(sk_loader_steps_per_epoch(l), 55);
+    char *seen = calloc((size_t)n, 1);
+    for (int e = 0; e < 2; e++) {
+        memset(seen, 0, (size_t)n);
+        for (int s = 0; s < 55; s++) {
+            const sk_batch *b, *b1;
+            assert_int_equal(sk_loader_next(l, &b), 0);
+            assert_int_equal(sk_loader_next(r1, &b1), 0);
+            assert_memory_equal((const uint8_t *)b->data + 10 * (size_t)rowb, b1->data, 10 * (size_t)rowb);
+            int blocks[20], nblk = 0;
+            for (int j = 0; j < 20; j++) {
+                const uint8_t *r = (const uint8_t *)b->data + (size_t)j * rowb;
+                int id = r[0] | r[1] << 8;
+                assert_true(id < n);
+                assert_int_equal(r[rowb - 1], id & 255);
+                assert_false(seen[id]);
+                seen[id] = 1;
+                int blk = id / 16, dup = 0;
+                for (int k = 0; k < nblk; k++) dup |= blocks[k] == blk;
+                if (!dup) blocks[nblk++] = blk;
+            }
+            if (s == 0) assert_true(nblk >= 8); /* a batch mixes many blocks */
+        }
+    }
+    free(seen);
+    sk_loader_free(l);
+    sk_loader_free(r1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_is_permutation),
@@ -307,6 +362,7 @@ int main(void) {
         cmocka_unit_test(test_sharding_matches_global),
         cmocka_unit_test(test_samples_labels_splits),
         cmocka_unit_test(test_bad_options_and_corruption),
+        cmocka_unit_test(test_grouped_permutation),
     };
     return cmocka_run_group_tests(tests, setup_, NULL);
 }

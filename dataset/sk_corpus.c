@@ -294,6 +294,8 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     if (w->o->fletcher32) SK_FAIL_IF(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
+    if (compress && w->o->byte_shuffle && w->o->compress != SK_COMPRESS_NONE && esize > 1)
+        SK_FAIL_IF(H5Pset_shuffle(dcpl) < 0, SK_EIO, "%s: /%s: shuffle: %s", w->path, name, h5why_());
     if (compress && w->o->compress == SK_COMPRESS_ZSTD) {
         unsigned lvl = (unsigned)(w->o->level > 0 ? w->o->level : SK_ZSTD_DEFAULT_LEVEL);
         SK_FAIL_IF(H5Pset_filter(dcpl, SK_ZSTD_FILTER_ID, H5Z_FLAG_MANDATORY, 1, &lvl) < 0, SK_EIO,

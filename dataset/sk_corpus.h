@@ -72,6 +72,7 @@ typedef struct {
     int level;                /* zstd 1..22 (0 -> 3); deflate 1..9 (0 -> 6) */
     int64_t chunk_bytes;      /* target bytes per chunk (0 -> 1 MiB) */
     int fletcher32;           /* also add HDF5's Fletcher32 checksum filter */
+    int byte_shuffle;         /* HDF5's built-in shuffle filter (ID 2) before compression */
 } sk_corpus_write_opts;
 
 /* Validate d (offsets add up, ids < vocab, labels < classes, non-empty) and

@@ -155,7 +155,7 @@ int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
     snprintf(source, sizeof source, "%s:%s%s%s", im->name, cfg->input, cfg->labels[0] ? " labels:" : "", cfg->labels);
     d.source = source;
     d.command = cfg->command;
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, (int)cfg->level, cfg->chunk_kib * 1024, cfg->fletcher32};
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, (int)cfg->level, cfg->chunk_kib * 1024, cfg->fletcher32, cfg->byteshuffle};
     SK_TRY(sk_corpus_write(cfg->output, &d, &o, on ? comm : MPI_COMM_NULL));
     if (d.kind == SK_CORPUS_TOKENS)
         SK_LOG_INFO("wrote %s: %lld documents, %lld tokens", cfg->output, (long long)d.num_docs, (long long)d.num_tokens);

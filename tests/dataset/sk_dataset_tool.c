@@ -22,7 +22,7 @@ static int set_(sk_prepare_config *c, const char *kv) {
 #define I_(k, f) if (kl == strlen(k) && !strncmp(kv, k, kl)) { c->f = atoll(v); return 0; }
     S_("format", format) S_("input", input) S_("labels", labels) S_("output", output) S_("export", export_)
     S_("boundary", boundary) S_("jsonl_key", jsonl_key) I_("level", level) I_("chunk_kib", chunk_kib)
-    I_("eod", eod) I_("vocab", vocab) I_("fletcher32", fletcher32)
+    I_("eod", eod) I_("vocab", vocab) I_("fletcher32", fletcher32) I_("byteshuffle", byteshuffle)
     return sk_error_set(SK_EINVAL, "unknown key '%.*s'", (int)kl, kv);
 }
 
@@ -81,7 +81,7 @@ static int tokens_(const char *out, int64_t n, int level) {
     d.num_docs = 3;
     d.source = "synthetic";
     d.command = "sk_dataset_tool tokens";
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, level, 4096, 0};
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, level, 4096, 0, 0};
     int rc = sk_corpus_write(out, &d, &o, MPI_COMM_NULL);
     free(t);
     return rc;

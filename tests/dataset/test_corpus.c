@@ -46,7 +46,7 @@ static sk_corpus_data tok_data_(uint16_t *t, int64_t n, int64_t *off) {
     return d;
 }
 
-static const sk_corpus_write_opts small_chunks_ = {SK_COMPRESS_ZSTD, 3, 8192, 0};
+static const sk_corpus_write_opts small_chunks_ = {SK_COMPRESS_ZSTD, 3, 8192, 0, 0};
 
 static void test_tokens_round_trip(void **st) {
     (void)st;
@@ -120,7 +120,7 @@ static void test_samples_round_trip(void **st) {
     d.num_samples = n;
     d.labels = lab;
     d.num_classes = 10;
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 5, 16384, 1}; /* with fletcher32 too */
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 5, 16384, 1, 1}; /* with fletcher32 and byte shuffle */
     assert_int_equal(sk_corpus_write(TMP "img.h5", &d, &o, MPI_COMM_NULL), 0);
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "img.h5"), 0);
@@ -136,6 +136,7 @@ static void test_samples_round_trip(void **st) {
     char desc[128];
     assert_int_equal(sk_corpus_storage(c, "samples", NULL, NULL, desc, sizeof desc), 0);
     assert_non_null(strstr(desc, "fletcher32"));
+    assert_null(strstr(desc, "shuffle")); /* uint8: byte shuffle is a no-op, not added */
     assert_int_equal(sk_corpus_verify(c), 0);
     sk_corpus_free(c);
     free(img);
@@ -188,7 +189,7 @@ static void test_corrupt_chunk_detected(void **st) {
     sk_corpus_free(c);
 
     /* the same with the Fletcher32 filter and uncompressed data */
-    sk_corpus_write_opts o = {SK_COMPRESS_NONE, 0, 8192, 1};
+    sk_corpus_write_opts o = {SK_COMPRESS_NONE, 0, 8192, 1, 0};
     assert_int_equal(sk_corpus_write(TMP "badf.h5", &d, &o, MPI_COMM_NULL), 0);
     flip_chunk_byte_(TMP "badf.h5", "tokens", 1);
     assert_int_equal(sk_corpus_open(&c, TMP "badf.h5"), 0);
@@ -362,7 +363,7 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     assert_int_equal(sk_corpus_write(SK_TEST_TMP "/no/such/dir/x.h5", &e, NULL, MPI_COMM_NULL), SK_EIO);
     assert_non_null(strstr(sk_error_last(), "/no/such/dir/x.h5"));
     /* bad level */
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 40, 0, 0};
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 40, 0, 0, 0};
     assert_int_equal(sk_corpus_write(TMP "l.h5", &e, &o, MPI_COMM_NULL), SK_EINVAL);
     /* a good write leaves exactly the output, no temporaries */
     assert_int_equal(sk_corpus_write(TMP "ok.h5", &e, NULL, MPI_COMM_NULL), 0);

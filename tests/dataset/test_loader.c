@@ -33,7 +33,7 @@ static int setup_(void **st) {
     d.num_tokens = NTOK;
     d.offsets = off;
     d.num_docs = 2;
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 3, 16384, 0};
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 3, 16384, 0, 1} /* byte shuffle + zstd */;
     if (sk_corpus_write(TOK, &d, &o, MPI_COMM_NULL) < 0) return -1;
     free(t);
     const int n = 1000;
@@ -318,7 +318,7 @@ static void test_grouped_permutation(void **st) {
     d.shape[0] = d.shape[1] = 256;
     d.samples = x;
     d.num_samples = n;
-    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 1, 1 << 20, 0};
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 1, 1 << 20, 0, 0};
     assert_int_equal(sk_corpus_write(SK_TEST_TMP "/loader_big.h5", &d, &o, MPI_COMM_NULL), 0);
     free(x);
     sk_loader *l = NULL, *r1 = NULL;

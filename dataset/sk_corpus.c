@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zstd.h>
 
 #include "sk_zstd_filter.h"
 
@@ -465,6 +466,11 @@ struct sk_corpus {
     hid_t file;
     hid_t tokens, offsets, samples, labels, kept; /* H5I_INVALID_HID when absent */
     sk_corpus_info info;
+    /* direct chunk decoding of /tokens (see read_direct_) */
+    hsize_t tok_chunk;   /* elements per chunk when the pipeline is zstd only, else 0 */
+    ZSTD_DCtx *dctx;
+    void *zbuf;
+    size_t zcap;
 };
 
 static hid_t open_ds_(sk_corpus *c, const char *name) {
@@ -542,6 +548,14 @@ static int open_body_(sk_corpus *c) {
         SK_FAIL_IF(in->type == SK_ELEM_F32, SK_EINVAL, "%s: /tokens: wrong dtype float32, token ids must be integers", c->path);
         SK_FAIL_IF(r != 1, SK_ECORRUPT, "%s: /tokens must be one-dimensional", c->path);
         in->num_tokens = (int64_t)dims[0];
+        hid_t dcpl = H5Dget_create_plist(m);
+        unsigned fl, cd[4];
+        size_t ncd = 4;
+        hsize_t cdim;
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 1 &&
+            H5Pget_filter2(dcpl, 0, &fl, &ncd, cd, 0, NULL, NULL) == SK_ZSTD_FILTER_ID && H5Pget_chunk(dcpl, 1, &cdim) == 1)
+            c->tok_chunk = cdim;
+        H5Pclose(dcpl);
         SK_FAIL_IF(get_attr_i64_(c->file, "vocab_size", &in->vocab_size, 1) != 1 || in->vocab_size <= 0, SK_EINVAL,
                    "%s: attribute vocab_size missing or not positive", c->path);
         c->offsets = open_ds_(c, "offsets");
@@ -633,6 +647,8 @@ void sk_corpus_free(sk_corpus *c) {
         if (ds[i] >= 0) H5Dclose(ds[i]);
     if (c->file >= 0) H5Fclose(c->file);
     sk_corpus_h5_unlock();
+    ZSTD_freeDCtx(c->dctx);
+    free(c->zbuf);
     free(c->path);
     free(c);
 }
@@ -671,7 +687,62 @@ done:
     return rc;
 }
 
+/* Whole chunks of a zstd-only /tokens are fetched raw (H5Dread_chunk) and
+ * decoded straight into the caller's buffer with one reused ZSTD_DCtx:
+ * the same bytes HDF5's pipeline would produce, without its per-chunk
+ * allocation and copy. The frame checksum is verified as usual. Edges that
+ * are not whole chunks go through H5Dread. */
+static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
+    int rc = SK_OK;
+    const size_t es = sk_elem_size(c->info.type);
+    const int64_t C = (int64_t)c->tok_chunk;
+    int64_t first = (start + C - 1) / C * C, last = (start + count) / C * C; /* whole chunks in [first, last) */
+    if (first >= last) return read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, count, out);
+    if (first > start) SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, first - start, out));
+    sk_corpus_h5_lock();
+    if (!c->dctx) c->dctx = ZSTD_createDCtx();
+    for (int64_t e = first; e < last && rc == SK_OK; e += C) {
+        hsize_t off = (hsize_t)e, zs = 0;
+        uint32_t mask = 0;
+        char *dst = out + (size_t)(e - start) * es;
+        const size_t want = (size_t)C * es;
+        if (H5Dget_chunk_storage_size(c->tokens, &off, &zs) < 0 || zs == 0) {
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld missing: %s", c->path, (long long)e, h5why_());
+            break;
+        }
+        if (zs > c->zcap) {
+            void *p = realloc(c->zbuf, (size_t)zs);
+            if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+            c->zbuf = p;
+            c->zcap = (size_t)zs;
+        }
+        if (H5Dread_chunk(c->tokens, H5P_DEFAULT, &off, &mask, c->zbuf) < 0) {
+            const char *why = h5why_();
+            rc = sk_error_set(read_fail_code_(why), "%s: /tokens: cannot read chunk at element %lld: %s", c->path, (long long)e, why);
+            break;
+        }
+        if (mask & 1u) { /* filter skipped for this chunk: stored raw */
+            if (zs != want) rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: raw chunk at element %lld has %llu bytes, expected %zu",
+                                              c->path, (long long)e, (unsigned long long)zs, want);
+            else memcpy(dst, c->zbuf, want);
+            continue;
+        }
+        size_t got = c->dctx ? ZSTD_decompressDCtx(c->dctx, dst, want, c->zbuf, (size_t)zs) : 0;
+        if (!c->dctx || ZSTD_isError(got) || got != want)
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: corrupt chunk at element %lld: zstd decode: %s", c->path, (long long)e,
+                              !c->dctx ? "no context" : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+    }
+    sk_corpus_h5_unlock();
+    if (rc < 0) goto done;
+    if (last < start + count)
+        SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), last, start + count - last, out + (size_t)(last - start) * es));
+done:
+    return rc;
+}
+
 int sk_corpus_read_tokens(sk_corpus *c, int64_t start, int64_t count, void *out) {
+    if (c->tok_chunk > 0 && start >= 0 && count > 0 && start + count <= c->info.num_tokens)
+        return read_direct_(c, start, count, out);
     return read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, count, out);
 }
 int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {

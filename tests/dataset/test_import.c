@@ -227,6 +227,7 @@ static void test_fortunes_text(void **st) {
     assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "offsets do not add up"));
     assert_non_null(strstr(sk_error_last(), "bad_mg.idx"));
+    free(idx);
     assert_int_equal(sk_prepare_slurp_(TMP "fort_mg.idx", &idx, &il, 0), 0);
     idx[17] = 7;
     write_file_(TMP "bad_mg.idx", idx, il);

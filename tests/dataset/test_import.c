@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "sk_data_config.h"
 #include "sk_prepare.h"
 
 #define TMP SK_TEST_TMP "/import_"
@@ -316,9 +317,64 @@ static void test_jsonl_and_empty(void **st) {
     assert_non_null(strstr(sk_error_last(), "prepare.level"));
 }
 
+/* sk_prepare_config_defaults must agree with the `prepare` config table,
+ * and every key of both sections must lie inside its struct. */
+static void test_config_tables(void **st) {
+    (void)st;
+    sk_prepare_config c;
+    sk_prepare_config_defaults(&c);
+    const sk_cfg_section *secs[] = {&sk_prepare_section, &sk_data_section};
+    for (int i = 0; i < 2; i++) {
+        assert_true(secs[i]->nkeys > 0);
+        for (int k = 0; k < secs[i]->nkeys; k++) {
+            const sk_cfg_key *key = &secs[i]->keys[k];
+            assert_true(key->offset < secs[i]->size);
+            if (i != 0) continue;
+            const char *f = (const char *)&c + key->offset;
+            switch (key->type) {
+            case SK_CFG_STRING: assert_string_equal(f, key->def); break;
+            case SK_CFG_INT: assert_int_equal(*(const int64_t *)f, atoll(key->def)); break;
+            case SK_CFG_BOOL: assert_int_equal(*(const int *)f, !strcmp(key->def, "true")); break;
+            default: fail_msg("unexpected key type for prepare.%s", key->name);
+            }
+            if (key->type == SK_CFG_STRING && key->choices) assert_non_null(strstr(key->choices, key->def));
+        }
+    }
+    /* every importer/exporter name is an allowed choice of its key */
+    for (int k = 0; k < sk_prepare_section.nkeys; k++) {
+        const sk_cfg_key *key = &sk_prepare_section.keys[k];
+        if (!strcmp(key->name, "format"))
+            for (const sk_importer *const *p = sk_importer_list(); *p; p++) assert_non_null(strstr(key->choices, (*p)->name));
+        if (!strcmp(key->name, "export"))
+            for (const sk_exporter *const *p = sk_exporter_list(); *p; p++) assert_non_null(strstr(key->choices, (*p)->name));
+    }
+    /* data -> loader options */
+    sk_data_config d = {0};
+    strcpy(d.train, "t.h5");
+    d.batch_size = 8;
+    d.seq_len = 32;
+    d.shuffle = 1;
+    d.eval_fraction = 0.1;
+    sk_loader_opts o;
+    sk_data_loader_opts(&d, SK_SPLIT_EVAL, 1, 2, 7, &o);
+    assert_string_equal(o.path, "t.h5");
+    assert_int_equal(o.split, SK_SPLIT_EVAL);
+    assert_int_equal(o.shuffle, 0);
+    assert_int_equal(o.rank, 1);
+    strcpy(d.eval, "e.h5");
+    sk_data_loader_opts(&d, SK_SPLIT_EVAL, 0, 1, 7, &o);
+    assert_string_equal(o.path, "e.h5");
+    assert_int_equal(o.split, SK_SPLIT_ALL);
+    sk_data_loader_opts(&d, SK_SPLIT_TRAIN, 0, 1, 7, &o);
+    assert_string_equal(o.path, "t.h5");
+    assert_int_equal(o.split, SK_SPLIT_ALL);
+    assert_int_equal(o.shuffle, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_config_tables),
         cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_fortunes_text),
         cmocka_unit_test(test_jsonl_and_empty),

@@ -16,6 +16,9 @@
 #include "sk_corpus.h"
 #include "sk_zstd_filter.h"
 
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
+#include <zstd.h>
+
 #define TMP SK_TEST_TMP "/corpus_"
 
 static uint16_t *mk_tokens_(int64_t n) {
@@ -373,9 +376,69 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     closedir(dir);
 }
 
+/* The stored chunks follow filter 32015's conventions (one frame, content
+ * size recorded, cd_values = {level}); and chunks written the way the HDF
+ * Group's reference plugin writes them (plain ZSTD_compress, no checksum)
+ * are read back. */
+static void test_filter_conventions(void **st) {
+    (void)st;
+    const int64_t n = 50000;
+    uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
+    int64_t off[4];
+    sk_corpus_data d = tok_data_(t, n, off);
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 7, 8192, 0, 0};
+    assert_int_equal(sk_corpus_write(TMP "conv.h5", &d, &o, MPI_COMM_NULL), 0);
+    sk_corpus_h5_lock();
+    hid_t f = H5Fopen(TMP "conv.h5", H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "tokens", H5P_DEFAULT), dcpl = H5Dget_create_plist(ds);
+    unsigned flags, cd[4];
+    size_t ncd = 4;
+    assert_int_equal(H5Pget_nfilters(dcpl), 1);
+    assert_int_equal(H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL, NULL), 32015);
+    assert_int_equal(ncd, 1);
+    assert_int_equal(cd[0], 7);
+    H5Pclose(dcpl);
+    hsize_t co = 4096, zs = 0;
+    uint32_t mask = 1;
+    assert_true(H5Dget_chunk_storage_size(ds, &co, &zs) >= 0);
+    unsigned char *z = malloc((size_t)zs);
+    assert_true(H5Dread_chunk(ds, H5P_DEFAULT, &co, &mask, z) >= 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(ZSTD_getFrameContentSize(z, (size_t)zs), 4096 * 2);
+    assert_int_equal(ZSTD_findFrameCompressedSize(z, (size_t)zs), zs); /* exactly one frame */
+    ZSTD_frameHeader fh;
+    assert_int_equal(ZSTD_getFrameHeader(&fh, z, (size_t)zs), 0);
+    assert_int_equal(fh.checksumFlag, 1);
+    free(z);
+    /* overwrite chunk 1 with a reference-style frame of other data */
+    uint16_t other[4096];
+    for (int i = 0; i < 4096; i++) other[i] = (uint16_t)(299 - i % 300);
+    size_t cap = ZSTD_compressBound(sizeof other);
+    unsigned char *ref = malloc(cap);
+    size_t rs = ZSTD_compress(ref, cap, other, sizeof other, 3);
+    assert_false(ZSTD_isError(rs));
+    assert_true(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, &co, rs, ref) >= 0);
+    H5Dclose(ds);
+    H5Fclose(f);
+    sk_corpus_h5_unlock();
+    sk_corpus *c = NULL;
+    assert_int_equal(sk_corpus_open(&c, TMP "conv.h5"), 0);
+    assert_int_equal(sk_corpus_read_tokens(c, 0, n, back), 0);           /* direct chunk path */
+    assert_memory_equal(back + 4096, other, sizeof other);
+    assert_memory_equal(back, t, 4096 * 2);
+    assert_int_equal(sk_corpus_read_tokens(c, 4000, 200, back), 0);     /* HDF5 pipeline path */
+    assert_memory_equal(back, t + 4000, 96 * 2);
+    assert_memory_equal(back + 96, other, 104 * 2);
+    sk_corpus_free(c);
+    free(ref);
+    free(t);
+    free(back);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_round_trip),
+        cmocka_unit_test(test_filter_conventions),
         cmocka_unit_test(test_samples_round_trip),
         cmocka_unit_test(test_corrupt_chunk_detected),
         cmocka_unit_test(test_truncated_and_garbage),

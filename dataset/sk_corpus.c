@@ -467,7 +467,10 @@ struct sk_corpus {
     hid_t tokens, offsets, samples, labels, kept; /* H5I_INVALID_HID when absent */
     sk_corpus_info info;
     /* direct chunk decoding of /tokens (see read_direct_) */
-    hsize_t tok_chunk;   /* elements per chunk when the pipeline is zstd only, else 0 */
+    hsize_t tok_chunk;   /* elements per chunk when the pipeline is [shuffle,] zstd, else 0 */
+    int tok_shuffled;    /* HDF5 byte shuffle precedes zstd */
+    void *ubuf;          /* shuffled bytes before unshuffling */
+    size_t ucap;
     ZSTD_DCtx *dctx;
     void *zbuf;
     size_t zcap;
@@ -548,13 +551,23 @@ static int open_body_(sk_corpus *c) {
         SK_FAIL_IF(in->type == SK_ELEM_F32, SK_EINVAL, "%s: /tokens: wrong dtype float32, token ids must be integers", c->path);
         SK_FAIL_IF(r != 1, SK_ECORRUPT, "%s: /tokens must be one-dimensional", c->path);
         in->num_tokens = (int64_t)dims[0];
+        /* direct decoding for the pipelines we write: [zstd] or [shuffle, zstd] */
         hid_t dcpl = H5Dget_create_plist(m);
         unsigned fl, cd[4];
         size_t ncd = 4;
         hsize_t cdim;
-        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 1 &&
-            H5Pget_filter2(dcpl, 0, &fl, &ncd, cd, 0, NULL, NULL) == SK_ZSTD_FILTER_ID && H5Pget_chunk(dcpl, 1, &cdim) == 1)
-            c->tok_chunk = cdim;
+        int nf = H5Pget_nfilters(dcpl);
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, &cdim) == 1 && (nf == 1 || nf == 2)) {
+            int ok = 1;
+            if (nf == 2) {
+                ncd = 4;
+                ok = H5Pget_filter2(dcpl, 0, &fl, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_SHUFFLE;
+                c->tok_shuffled = ok;
+            }
+            ncd = 4;
+            if (ok && H5Pget_filter2(dcpl, (unsigned)nf - 1, &fl, &ncd, cd, 0, NULL, NULL) == SK_ZSTD_FILTER_ID)
+                c->tok_chunk = cdim;
+        }
         H5Pclose(dcpl);
         SK_FAIL_IF(get_attr_i64_(c->file, "vocab_size", &in->vocab_size, 1) != 1 || in->vocab_size <= 0, SK_EINVAL,
                    "%s: attribute vocab_size missing or not positive", c->path);
@@ -649,6 +662,7 @@ void sk_corpus_free(sk_corpus *c) {
     sk_corpus_h5_unlock();
     ZSTD_freeDCtx(c->dctx);
     free(c->zbuf);
+    free(c->ubuf);
     free(c->path);
     free(c);
 }
@@ -721,16 +735,38 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
             rc = sk_error_set(read_fail_code_(why), "%s: /tokens: cannot read chunk at element %lld: %s", c->path, (long long)e, why);
             break;
         }
-        if (mask & 1u) { /* filter skipped for this chunk: stored raw */
-            if (zs != want) rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: raw chunk at element %lld has %llu bytes, expected %zu",
-                                              c->path, (long long)e, (unsigned long long)zs, want);
-            else memcpy(dst, c->zbuf, want);
+        if (mask != 0) { /* a filter was skipped for this chunk: let HDF5 undo the rest */
+            rc = read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), e, C, dst);
             continue;
         }
-        size_t got = c->dctx ? ZSTD_decompressDCtx(c->dctx, dst, want, c->zbuf, (size_t)zs) : 0;
-        if (!c->dctx || ZSTD_isError(got) || got != want)
+        char *zdst = dst;
+        if (c->tok_shuffled && es > 1) {
+            if (want > c->ucap) {
+                void *p = realloc(c->ubuf, want);
+                if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+                c->ubuf = p;
+                c->ucap = want;
+            }
+            zdst = c->ubuf;
+        }
+        size_t got = c->dctx ? ZSTD_decompressDCtx(c->dctx, zdst, want, c->zbuf, (size_t)zs) : 0;
+        if (!c->dctx || ZSTD_isError(got) || got != want) {
             rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: corrupt chunk at element %lld: zstd decode: %s", c->path, (long long)e,
                               !c->dctx ? "no context" : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+            break;
+        }
+        if (zdst != dst) { /* undo HDF5's shuffle: byte k of element i sits at k*C + i */
+            const unsigned char *u = (const unsigned char *)zdst;
+            unsigned char *d = (unsigned char *)dst;
+            if (es == 2)
+                for (int64_t i = 0; i < C; i++) {
+                    d[2 * i] = u[i];
+                    d[2 * i + 1] = u[C + i];
+                }
+            else
+                for (size_t k = 0; k < es; k++)
+                    for (int64_t i = 0; i < C; i++) d[(size_t)i * es + k] = u[k * (size_t)C + (size_t)i];
+        }
     }
     sk_corpus_h5_unlock();
     if (rc < 0) goto done;
@@ -780,7 +816,7 @@ int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *
             H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &fl, &ncd, cd, sizeof fname, fname, NULL);
             const char *nm = id == SK_ZSTD_FILTER_ID ? "zstd" : id == H5Z_FILTER_DEFLATE ? "deflate"
                            : id == H5Z_FILTER_FLETCHER32 ? "fletcher32" : id == H5Z_FILTER_SHUFFLE ? "shuffle" : "filter";
-            if (ncd > 0 && id != H5Z_FILTER_FLETCHER32)
+            if (ncd > 0 && id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
                 used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s(%u)", i ? "+" : "", nm, cd[0]);
             else
                 used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s", i ? "+" : "", nm);

@@ -39,6 +39,7 @@ void sk_prepare_config_defaults(sk_prepare_config *cfg) {
     strcpy(cfg->boundary, "%");
     strcpy(cfg->jsonl_key, "text");
     cfg->eod = 1;
+    cfg->byteshuffle = 1;
 }
 
 void sk_import_release(sk_corpus_data *d) {

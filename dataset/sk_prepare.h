@@ -41,7 +41,7 @@ typedef struct {
     int eod;                            /* text/jsonl: append token 256 after each document */
     int64_t vocab;                      /* megatron/llmc: vocabulary size (0 = max id + 1) */
     int fletcher32;                     /* add HDF5 Fletcher32 checksums too */
-    int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes) */
+    int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes; default on) */
     const char *command;                /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
 } sk_prepare_config;
 

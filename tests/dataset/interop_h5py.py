@@ -19,6 +19,19 @@ def offsets(n):
 
 def main():
     mode, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "read-text":
+        # a `prepare format=text` corpus: [shuffle, zstd] pipeline, EOD 256 per document
+        with h5py.File(path, "r") as f:
+            d = f["tokens"]
+            assert d._filters.get("shuffle") is not None and "32015" in d._filters, d._filters
+            tok, off = d[...], f["offsets"][...]
+            assert off[0] == 0 and off[-1] == len(tok) and len(off) - 1 == n, (off[:3], len(tok))
+            assert (tok[off[1:] - 1] == 256).all()
+            text = open(sys.argv[4], "rb").read()
+            first = bytes(tok[off[0]:off[1] - 1].astype(np.uint8))
+            assert text.startswith(first + b"\n%\n"), first[:40]
+        print("h5py read text OK")
+        return
     if mode == "read":
         with h5py.File(path, "r") as f:
             assert f.attrs["shrink_format"] == "shrink-corpus", f.attrs["shrink_format"]

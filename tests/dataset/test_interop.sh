@@ -29,7 +29,12 @@ h5dump -d /tokens -s 0 -c 6 "$WORK/ours.h5" > "$WORK/dump.txt"
 grep -q "0, 7, 14, 21, 28, 35" "$WORK/dump.txt"
 h5dump -p -H -d /tokens "$WORK/ours.h5" | grep -q "32015"
 
-# 4. without the plugin, h5dump cannot decode: the plugin really did the work
+# 4. a prepared text corpus (byte shuffle + zstd) read by h5py
+"$TOOL" prepare format=text input=/usr/share/games/fortunes/computers output="$WORK/fort.h5"
+ND=$("$TOOL" digest "$WORK/fort.h5" | sed -n 's/.* docs=\([0-9]*\) .*/\1/p')
+$PY "$SRC/interop_h5py.py" read-text "$WORK/fort.h5" "$ND" /usr/share/games/fortunes/computers
+
+# 5. without the plugin, h5dump cannot decode: the plugin really did the work
 if HDF5_PLUGIN_PATH=/nonexistent h5dump -d /tokens -s 0 -c 6 "$WORK/ours.h5" 2>/dev/null | grep -q "0, 7, 14, 21, 28, 35"; then
   echo "h5dump decoded without the plugin?"; exit 1
 fi

@@ -7,6 +7,7 @@
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_run_config.h"
+#include "sk_data_config.h"
 #include "sk_shim.h"
 
 #include <stdarg.h>
@@ -24,11 +25,15 @@ const char *sk_version(void); /* common/sk_version.c (libshrink) */
 
 static const sk_cmd *const commands_[] = {
     &sk_cmd_config,
+    &sk_cmd_prepare,
+    &sk_cmd_inspect,
 };
 
 static const sk_cfg_section *const sections_[] = {
     &sk_run_section,
     &sk_log_section,
+    &sk_data_section,
+    &sk_prepare_section,
 };
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))

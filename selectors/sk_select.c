@@ -104,6 +104,11 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF((s->needs & SK_SELECT_NEEDS_ATTN) && m->causal && (sf & SK_SCORER_NEEDS_CLS), SK_EINVAL,
                "select.scorer: '%s' needs a class token; a causal LM has none", s->scorer->name);
 
+    SK_FAIL_IF(strcmp(cfg->merge_into, "nearest") != 0 && strcmp(cfg->merge_into, "fused") != 0, SK_EINVAL,
+               "select.merge_into: unknown mode '%s' (nearest|fused)", cfg->merge_into);
+    SK_FAIL_IF(strcmp(cfg->merge_into, "fused") == 0 && s->scorer->assign, SK_EINVAL,
+               "select.merge_into: scorer '%s' chooses merge partners itself; use merge_into=nearest",
+               s->scorer->name);
     SK_FAIL_IF(cfg->layers.n < 1, SK_EINVAL, "select.layers: empty list");
     for (int i = 0; i < cfg->layers.n; i++) {
         int64_t l = cfg->layers.v[i];
@@ -272,7 +277,8 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         sel->aux = sel->aux ? sk_shim_add(sel->aux, l) : l;
         SK_FAIL_IF(!sel->aux, SK_ETORCH, "select: aux loss: %s", sk_error_last());
     }
-    sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved};
+    sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved,
+                          strcmp(sel->cfg.merge_into, "fused") == 0};
     rc = sel->strategy->apply(&a, seq);
     if (rc < 0) {
         sk_error_prefix("select: strategy '%s' at layer %d: ", sel->strategy->name, layer);

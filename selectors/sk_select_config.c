@@ -32,6 +32,8 @@ static const sk_cfg_key select_keys_[] = {
      "learned: weight of the budget term (mean keep probability - keep)^2"},
     {"norm_source", SK_CFG_STRING, OFF(norm_source), "hidden", SK_CFG_UNBOUNDED, 0, "hidden|key",
      "norm: L2 norm of the hidden state or of the key vector (needs keys)"},
+    {"merge_into", SK_CFG_STRING, OFF(merge_into), "nearest", SK_CFG_UNBOUNDED, 0, "nearest|fused",
+     "merge: into the most similar kept token, or all dropped into one fused token (EViT)"},
     {"seed_offset", SK_CFG_INT, OFF(seed_offset), "0", 0, 1e15, 0, NULL,
      "added to the run seed for the selector's RNG"},
     {"checkpoint", SK_CFG_STRING, OFF(checkpoint), "", SK_CFG_UNBOUNDED, 0, NULL,

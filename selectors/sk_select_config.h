@@ -34,6 +34,7 @@ struct sk_select_config {
     int64_t schedule_steps;        /* schedule: steps to reach `keep` */
     double budget_weight;          /* learned: weight of the (mean keep prob - keep)^2 term */
     char norm_source[SK_CFG_STR_MAX]; /* norm: hidden | key */
+    char merge_into[SK_CFG_STR_MAX];  /* merge: nearest (kept token) | fused (one extra token) */
     int64_t seed_offset;           /* added to the run seed for the selector RNG */
     char checkpoint[SK_CFG_STR_MAX]; /* frozen: safetensors file with the scorer network */
     int64_t checkpoint_layer;      /* frozen: load "selector.learned.l<this>.*" (-1: the apply layer) */

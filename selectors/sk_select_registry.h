@@ -95,6 +95,7 @@ typedef struct {
     int64_t k;               /* kept unprotected count; -1 in threshold mode */
     double tau;              /* threshold mode */
     sk_select_saved *saved;  /* drop-restore slot for this span */
+    int fused;               /* merge: select.merge_into = fused */
 } sk_strategy_args;
 
 /* sk_strategy_vtable.flags */

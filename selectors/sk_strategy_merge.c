@@ -7,7 +7,14 @@
  * new sizes so attention can add log(size) ("proportional attention").
  *
  * ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023),
- * merge_wavg with size tracking; generalised to any scorer's kept set. */
+ * merge_wavg with size tracking; generalised to any scorer's kept set.
+ *
+ * select.merge_into=fused: the k-1 best tokens are kept and all others are
+ * fused into one token appended last (so k tokens remain), as EViT's
+ * inattentive-token fusion (Liang et al., ICLR 2022), but weighted by size,
+ * w_t = s_t / sum s, where EViT uses raw, unnormalised attention weights.
+ * The fused token carries the summed size and the position of the first
+ * token fused into it. */
 #include "sk_select_registry.h"
 
 int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
@@ -22,6 +29,38 @@ static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_te
     return *dst ? SK_OK : sk_error_last_code();
 }
 
+static int fuse_apply_(const sk_strategy_args *a, sk_seq *seq)
+{
+    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1), m = n - p;
+    int64_t b = sk_shim_size(seq->x, 0), k = a->k;
+    sk_tensor *kept = sk_select_topk_sorted(a->scores, k - 1);
+    sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - (k - 1));
+    sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
+                               : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
+    sk_tensor *xu = sk_shim_slice(seq->x, 1, p, n);
+    sk_tensor *ds = sk_shim_gather(su, 1, dropped);                       /* [B, Md] */
+    sk_tensor *fs = sk_shim_sum(ds, (int64_t[]){1}, 1, 1);                /* [B, 1] */
+    sk_tensor *fx = sk_shim_div(sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(ds, -1)),
+                                            (int64_t[]){1}, 1, 1),
+                                sk_shim_unsqueeze(fs, -1));               /* [B, 1, D] */
+    sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, sk_select_gather_rows(xu, kept)), fx};
+    sk_tensor *ss[3] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
+                                   : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
+                        sk_shim_gather(su, 1, kept), fs};
+    sk_tensor *x = sk_shim_cat(xs, 3, 1), *sizes = sk_shim_cat(ss, 3, 1), *pos = NULL;
+    if (seq->pos) {
+        sk_tensor *pu = sk_shim_slice(seq->pos, 1, p, n);
+        sk_tensor *ps[3] = {sk_shim_slice(seq->pos, 1, 0, p), sk_shim_gather(pu, 1, kept),
+                            sk_shim_gather(pu, 1, sk_shim_slice(dropped, 1, 0, 1))};
+        pos = sk_shim_cat(ps, 3, 1);
+    }
+    if (!x || !sizes || (seq->pos && !pos)) return sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH;
+    seq->x = x;
+    seq->sizes = sizes;
+    seq->pos = pos;
+    return SK_OK;
+}
+
 static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
 {
     int rc = SK_OK;
@@ -29,9 +68,13 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     int64_t b = sk_shim_size(seq->x, 0), d = sk_shim_size(seq->x, 2), k = a->k;
     if (seq->attn_bias)
         return sk_error_set(SK_EINVAL, "merge cannot run on a padded sequence (attn_bias set)");
+    if (k == m) {
+        sk_tensor *all = sk_select_topk_sorted(a->scores, k);
+        return all ? sk_select_keep_(a, seq, all) : sk_error_last_code();
+    }
+    if (a->fused) return fuse_apply_(a, seq);
     sk_tensor *kept = sk_select_topk_sorted(a->scores, k);
     if (!kept) return sk_error_last_code();
-    if (k == m) return sk_select_keep_(a, seq, kept);
     sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - k);
     sk_tensor *dst = NULL;
     if (!dropped) return sk_error_last_code();

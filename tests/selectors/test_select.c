@@ -612,6 +612,63 @@ static void test_uniform_grid_and_pool(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* merge_into=fused: k-1 best kept in order + one fused token (size-weighted
+ * mean of the rest, size = their count) = k tokens. */
+static void test_merge_fused(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_model m = model_();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "norm");
+    snprintf(c.strategy, sizeof c.strategy, "merge");
+    snprintf(c.merge_into, sizeof c.merge_into, "fused");
+    c.keep = 0.5;
+    c.layers.n = 1;
+    c.layers.v[0] = 0;
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    inputs in = inputs_(31);
+    sk_seq q = seq_(&in);
+    assert_int_equal(sk_selector_apply(sel, 0, 0, &q), 0);
+    enum { K = 8, N2 = P + K };
+    assert_int_equal(sk_shim_size(q.x, 1), N2);
+    float x0[B * N * D], x[B * N2 * D], sz[B * N2];
+    int64_t pos[B * N2];
+    host_f32_(in.x, x0, B * N * D);
+    host_f32_(q.x, x, B * N2 * D);
+    host_f32_(q.sizes, sz, B * N2);
+    host_i64_(q.pos, pos, B * N2);
+    for (int b = 0; b < B; b++) {
+        float s[M];
+        int64_t ref[M];
+        int kept[M] = {0};
+        for (int i = 0; i < M; i++) {
+            double a = 0;
+            for (int d = 0; d < D; d++) a += (double)x0[(b * N + P + i) * D + d] * x0[(b * N + P + i) * D + d];
+            s[i] = (float)sqrt(a);
+        }
+        ref_topk_(s, K - 1, ref);
+        for (int j = 0; j < K - 1; j++) {
+            kept[ref[j]] = 1;
+            assert_int_equal(pos[b * N2 + P + j], P + ref[j]);
+            assert_float_equal(sz[b * N2 + P + j], 1.0, 0);
+        }
+        assert_float_equal(sz[b * N2 + P + K - 1], M - (K - 1), 1e-6);
+        for (int d = 0; d < D; d++) {
+            double mean = 0;
+            for (int i = 0; i < M; i++)
+                if (!kept[i]) mean += x0[(b * N + P + i) * D + d];
+            assert_float_equal(x[(b * N2 + P + K - 1) * D + d], mean / (M - (K - 1)), 1e-5);
+        }
+    }
+    sk_selector_free(sel);
+    snprintf(c.scorer, sizeof c.scorer, "pool");
+    assert_true(create_msg_(&c, &m, "select.merge_into"));
+    sk_shim_scope_end(sc);
+}
+
 int main(void)
 {
     {
@@ -630,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_schedule_and_flops),
         cmocka_unit_test(test_frozen_matches_learned),
         cmocka_unit_test(test_uniform_grid_and_pool),
+        cmocka_unit_test(test_merge_fused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

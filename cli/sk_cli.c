@@ -8,6 +8,7 @@
 #include "sk_progress.h"
 #include "sk_run_config.h"
 #include "sk_data_config.h"
+#include "sk_select_config.h"
 #include "sk_shim.h"
 
 #include <stdarg.h>
@@ -34,6 +35,7 @@ static const sk_cfg_section *const sections_[] = {
     &sk_log_section,
     &sk_data_section,
     &sk_prepare_section,
+    &sk_select_section,
 };
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -11,6 +11,9 @@
 #include <torch/version.h>
 
 #include <atomic>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -251,6 +254,20 @@ void sk_shim_set_num_threads(int n)
 
 int sk_shim_get_num_threads(void) { return at::get_num_threads(); }
 
+int sk_shim_tune_host_allocator(size_t bytes)
+{
+#if defined(__GLIBC__)
+    const size_t cap = (size_t)32 << 20; // glibc's largest mmap threshold on 64-bit
+    if (bytes > cap) bytes = cap;
+    if (!mallopt(M_MMAP_THRESHOLD, (int)bytes) || !mallopt(M_TRIM_THRESHOLD, (int)(2 * bytes)))
+        return sk_error_set(SK_EINVAL, "tune_host_allocator: mallopt rejected %zu bytes", bytes);
+    return SK_OK;
+#else
+    (void)bytes;
+    return sk_error_set(SK_EUNSUPPORTED, "tune_host_allocator: needs glibc");
+#endif
+}
+
 size_t sk_shim_dtype_size(sk_dtype dt)
 {
     switch (dt) {
@@ -318,19 +335,18 @@ sk_scope *sk_shim_scope_begin(void)
 void sk_shim_scope_end(sk_scope *s)
 {
     if (!s) return;
+    // Ending an outer scope first ends the inner scopes still open in it.
+    bool open = false;
+    for (sk_scope *p = cur_scope_; p; p = p->parent)
+        if (p == s) open = true;
+    while (open && cur_scope_ != s) sk_shim_scope_end(cur_scope_);
     for (sk_tensor *t : s->items) {
         if (t) {
             delete t;
             live_tensors_--;
         }
     }
-    // Closing an outer scope closes the inner ones it still contains.
     if (cur_scope_ == s) cur_scope_ = s->parent;
-    else {
-        sk_scope *p = cur_scope_;
-        while (p && p != s) p = p->parent;
-        if (p == s) cur_scope_ = s->parent;
-    }
     delete s;
 }
 
@@ -429,7 +445,7 @@ static sk_tensor *random_(const char *name, bool normal, const int64_t *shape, i
         return nullptr;
     }
     return op_(name, {}, [&] {
-        std::lock_guard<std::mutex> lock(g->gen.mutex());
+        // at::randn/rand lock the generator themselves.
         auto cpu = at::TensorOptions().dtype(at::kFloat);
         at::Tensor r = normal ? at::randn(shape_(shape, ndim), g->gen, cpu) : at::rand(shape_(shape, ndim), g->gen, cpu);
         return on_(r, dev, dt);
@@ -453,7 +469,6 @@ sk_tensor *sk_shim_randperm(int64_t n, sk_device dev, sk_generator *g)
         return nullptr;
     }
     return op_("randperm", {}, [&] {
-        std::lock_guard<std::mutex> lock(g->gen.mutex());
         return at::randperm(n, g->gen, at::TensorOptions().dtype(at::kLong)).to(dev_(dev));
     });
 }
@@ -780,7 +795,6 @@ sk_tensor *sk_shim_dropout(const sk_tensor *x, double p, sk_generator *g)
     }
     return op_("dropout", {x}, [&] {
         if (p >= 1.0) return at::zeros_like(x->t);
-        std::lock_guard<std::mutex> lock(g->gen.mutex());
         at::Tensor keep = at::rand(x->t.sizes(), g->gen, at::TensorOptions().dtype(at::kFloat)).ge(p);
         return x->t * keep.to(x->t.options()) * (1.0 / (1.0 - p));
     });

@@ -71,6 +71,14 @@ int sk_shim_cuda_available(void);
 /* Intra-op thread count (0 or negative: leave libtorch's default). */
 void sk_shim_set_num_threads(int n);
 int sk_shim_get_num_threads(void);
+/* Keep freed host buffers of up to `bytes` (at most 32 MiB) in the heap
+ * instead of returning them to the OS (glibc mallopt M_MMAP_THRESHOLD /
+ * M_TRIM_THRESHOLD). A training step frees and re-allocates the same large
+ * activations every step; with glibc's defaults each one is a fresh mmap
+ * whose pages fault in again, which made the benchmark step ~1.5x slower.
+ * Process-wide: call once from main (the CLI and benchmarks do). 0 on
+ * success, SK_EUNSUPPORTED where the C library has no such knob. */
+int sk_shim_tune_host_allocator(size_t bytes);
 /* Bytes per element of a dtype; name such as "f32". */
 size_t sk_shim_dtype_size(sk_dtype dt);
 const char *sk_shim_dtype_name(sk_dtype dt);

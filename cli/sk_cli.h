@@ -1,0 +1,81 @@
+/* sk_cli.h - the `shrink` command line: command vtable, command table,
+ * the table of config sections the CLI knows, and the CLI entry point.
+ *
+ * defines: SK_CMD_VERSION, sk_cli_ctx, sk_cmd, sk_cmd_find, sk_cli_commands,
+ *          sk_cli_sections, sk_cli_main, SK_CLI_EXIT_*.
+ *
+ *   shrink [--help|--version] <command> [--config FILE] [--set sec.key=value]...
+ *          [--help] [command args]
+ *
+ * Adding a command: write cli/cmd_<name>.c exporting `const sk_cmd
+ * sk_cmd_<name>;` and add one line to `commands_[]` in cli/sk_cli.c.
+ * Adding a config section: export `const sk_cfg_section` from your module and
+ * add one line to `sections_[]` in cli/sk_cli.c (so `shrink config` and every
+ * config file know it), and list it in your command's `sections`.
+ *
+ * Config order: every known section is filled from its defaults, then the
+ * --config file, then each --set in command-line order. A config file may
+ * hold sections another command reads; only names no section knows are
+ * errors. The `run` and `log` sections are applied by the CLI itself (log
+ * level, rank-0 logging, seed/threads are left to commands).
+ */
+#ifndef SK_CLI_H
+#define SK_CLI_H
+
+#include "sk_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_CMD_VERSION 1
+
+/* Exit codes of `shrink`. */
+enum {
+    SK_CLI_EXIT_OK = 0,
+    SK_CLI_EXIT_RUNTIME = 1, /* the command failed */
+    SK_CLI_EXIT_USAGE = 2    /* bad command line or config (nothing ran) */
+};
+
+typedef struct {
+    const char *config_path;   /* --config FILE, or NULL */
+    void *const *sections;     /* filled section structs, parallel to cmd->sections (borrowed) */
+    int argc;                  /* what follows the command that is not --config/--set: */
+    char **argv;               /* positional args and command flags (FILE, --verify, --resume DIR) */
+} sk_cli_ctx;
+
+typedef struct {
+    unsigned version;          /* SK_CMD_VERSION */
+    const char *name;          /* "train" */
+    const char *summary;       /* one line for `shrink --help` */
+    const char *usage;         /* extra usage text for `shrink <cmd> --help` (flags, positionals), or NULL */
+    const sk_cfg_section *const *sections;
+    int nsections;             /* config sections this command reads */
+    int (*run)(sk_cli_ctx *ctx); /* 0 or SK_E* with the message set; never exits */
+} sk_cmd;
+
+/* The command called `name`, or NULL (no error set). */
+const sk_cmd *sk_cmd_find(const char *name);
+
+/* The command table (static, borrowed); *n gets its length. */
+const sk_cmd *const *sk_cli_commands(int *n);
+
+/* Every config section the CLI knows (static, borrowed), run and log first;
+ * *n gets its length. `shrink config` prints all of them. */
+const sk_cfg_section *const *sk_cli_sections(int *n);
+
+/* Section `name` filled for this run, or NULL: lets a command read a section
+ * (e.g. "run") that it did not list. Valid only while a command runs. */
+const void *sk_cli_section_values(const char *name);
+
+/* The whole CLI after MPI init: parse argv, fill sections, apply run/log,
+ * run the command. Prints help/version/command output to stdout. Returns an
+ * SK_CLI_EXIT_* code; on failure it prints nothing and leaves the message in
+ * sk_error_last(): main() prints it as "shrink: <message>" in a world of one
+ * and aborts the MPI job with it otherwise. */
+int sk_cli_main(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_CLI_H */

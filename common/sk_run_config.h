@@ -1,0 +1,49 @@
+/* sk_run_config.h - the `run` and `log` config sections every command gets.
+ *
+ * defines: sk_run_config, sk_log_config, sk_run_section, sk_log_section,
+ *          sk_log_config_apply.
+ *
+ *   run.seed      int     base RNG seed (ranks derive theirs from it)
+ *   run.out_dir   string  where outputs go
+ *   run.device    cpu|cuda
+ *   run.dtype     f32|bf16
+ *   run.threads   int     intra-op threads per rank, 0 = library default
+ *   log.level     error|warn|info|debug
+ *   log.every     int     steps between progress lines (non-terminal stderr)
+ *   log.all_ranks bool    every rank logs, not only rank 0
+ * Defaults and bounds live in the tables in sk_run_config.c (`shrink config
+ * --help` prints them).
+ */
+#ifndef SK_RUN_CONFIG_H
+#define SK_RUN_CONFIG_H
+
+#include "sk_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int64_t seed;
+    char out_dir[SK_CFG_STR_MAX];
+    char device[SK_CFG_STR_MAX]; /* "cpu" or "cuda" */
+    char dtype[SK_CFG_STR_MAX];  /* "f32" or "bf16" */
+    int64_t threads;
+} sk_run_config;
+
+typedef struct {
+    char level[SK_CFG_STR_MAX]; /* "error" | "warn" | "info" | "debug" */
+    int64_t every;
+    int all_ranks;
+} sk_log_config;
+
+extern const sk_cfg_section sk_run_section;
+extern const sk_cfg_section sk_log_section;
+
+/* Set the logger's level and rank rule from `log` (rank = this MPI rank). */
+int sk_log_config_apply(const sk_log_config *log, int rank);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_RUN_CONFIG_H */

@@ -1,0 +1,389 @@
+/* test_shim.c - the libtorch C shim: numerics against known values,
+ * gradients against finite differences, scope leak checks, error model,
+ * RNG determinism and AdamW against a hand-written reference. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sk_shim.h"
+
+#define SHAPE(...) ((const int64_t[]){__VA_ARGS__}), (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+
+static sk_tensor *f32_(const float *data, const int64_t *shape, int ndim)
+{
+    return sk_shim_from_host(data, shape, ndim, SK_F32, SK_CPU);
+}
+
+static double at_(sk_tensor *t, int64_t i)
+{
+    sk_tensor *c = sk_shim_contiguous(sk_shim_to(t, SK_CPU, SK_F64));
+    assert_non_null(c);
+    double *p = sk_shim_data_ptr(c);
+    assert_non_null(p);
+    return p[i];
+}
+
+static int setup_(void **state)
+{
+    (void)state;
+    sk_shim_set_num_threads(1);
+    return 0;
+}
+
+/* ---- numerics against known values ---------------------------------- */
+
+static void test_matmul_linear(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    float a[] = {1, 2, 3, 4, 5, 6};       /* [2,3] */
+    float b[] = {7, 8, 9, 10, 11, 12};    /* [3,2] */
+    sk_tensor *A = f32_(a, SHAPE(2, 3)), *B = f32_(b, SHAPE(3, 2));
+    sk_tensor *C = sk_shim_matmul(A, B);
+    assert_non_null(C);
+    /* [[58, 64], [139, 154]] */
+    assert_float_equal(at_(C, 0), 58, 1e-5);
+    assert_float_equal(at_(C, 1), 64, 1e-5);
+    assert_float_equal(at_(C, 2), 139, 1e-5);
+    assert_float_equal(at_(C, 3), 154, 1e-5);
+    /* linear: x [1,3] w [2,3] b [2] -> x w^T + b */
+    float w[] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, bias[] = {10, -10}, x[] = {1, 2, 3};
+    sk_tensor *y = sk_shim_linear(f32_(x, SHAPE(1, 3)), f32_(w, SHAPE(2, 3)), f32_(bias, SHAPE(2)));
+    assert_float_equal(at_(y, 0), 1 - 3 + 10, 1e-5);
+    assert_float_equal(at_(y, 1), 3 - 10, 1e-5);
+    sk_shim_scope_end(s);
+}
+
+static void test_activations_norms(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    float v[] = {-1, 0, 1, 2};
+    sk_tensor *t = f32_(v, SHAPE(4));
+    sk_tensor *g = sk_shim_gelu(t);
+    /* exact GELU: x * Phi(x) */
+    for (int i = 0; i < 4; i++) {
+        double xv = v[i];
+        assert_float_equal(at_(g, i), xv * 0.5 * (1 + erf(xv / sqrt(2.0))), 1e-5);
+    }
+    sk_tensor *sm = sk_shim_softmax(t, -1);
+    double z = exp(-1) + exp(0) + exp(1) + exp(2);
+    assert_float_equal(at_(sm, 3), exp(2) / z, 1e-6);
+    /* layer norm of [-1,0,1,2]: mean 0.5, var 1.25 */
+    sk_tensor *ln = sk_shim_layer_norm(sk_shim_reshape(t, SHAPE(1, 4)), NULL, NULL, 1e-5);
+    assert_float_equal(at_(ln, 0), (-1 - 0.5) / sqrt(1.25 + 1e-5), 1e-5);
+    assert_float_equal(at_(ln, 3), (2 - 0.5) / sqrt(1.25 + 1e-5), 1e-5);
+    /* cross entropy of uniform logits over 2 classes is ln 2; ignore_index skips */
+    float logits[] = {0, 0, 5, -5};
+    int64_t tg[] = {0, -100};
+    sk_tensor *ce = sk_shim_cross_entropy(f32_(logits, SHAPE(2, 2)), sk_shim_from_host(tg, SHAPE(2), SK_I64, SK_CPU), -100);
+    assert_float_equal(at_(ce, 0), log(2.0), 1e-6);
+    sk_tensor *cs = sk_shim_cumsum(t, 0);
+    assert_float_equal(at_(cs, 3), 2, 1e-6);
+    sk_tensor *nm = sk_shim_norm(t, 0, 0);
+    assert_float_equal(at_(nm, 0), sqrt(6.0), 1e-6);
+    sk_shim_scope_end(s);
+}
+
+static void test_indexing(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    float v[] = {0.3f, 0.9f, 0.1f, 0.7f, 0.5f};
+    sk_tensor *t = f32_(v, SHAPE(1, 5));
+    sk_tensor *vals = NULL, *idx = NULL;
+    assert_int_equal(sk_shim_topk(t, 2, -1, 1, 1, &vals, &idx), 0);
+    assert_float_equal(at_(idx, 0), 1, 0);
+    assert_float_equal(at_(idx, 1), 3, 0);
+    /* order-preserving selection: sort the top-k indices */
+    sk_tensor *sorted = NULL;
+    assert_int_equal(sk_shim_sort(idx, -1, 0, &sorted, NULL), 0);
+    assert_float_equal(at_(sorted, 0), 1, 0);
+    sk_tensor *g = sk_shim_gather(t, 1, sorted);
+    assert_float_equal(at_(g, 1), 0.7, 1e-6);
+    sk_tensor *z = sk_shim_zeros(SHAPE(1, 5), SK_F32, SK_CPU);
+    sk_tensor *sc = sk_shim_scatter_add(z, 1, sorted, g);
+    assert_float_equal(at_(sc, 3), 0.7, 1e-6);
+    assert_float_equal(at_(sc, 0), 0, 0);
+    sk_tensor *as = sk_shim_argsort(t, -1, 1);
+    assert_float_equal(at_(as, 0), 1, 0);
+    assert_float_equal(at_(as, 4), 2, 0);
+    int64_t rows[] = {4, 0};
+    sk_tensor *is = sk_shim_index_select(t, 1, sk_shim_from_host(rows, SHAPE(2), SK_I64, SK_CPU));
+    assert_float_equal(at_(is, 0), 0.5, 1e-6);
+    float e[] = {1, 2, 3, 4, 5, 6};
+    int64_t ids[] = {2, 0};
+    sk_tensor *emb = sk_shim_embedding(f32_(e, SHAPE(3, 2)), sk_shim_from_host(ids, SHAPE(2), SK_I64, SK_CPU));
+    assert_float_equal(at_(emb, 0), 5, 0);
+    assert_float_equal(at_(emb, 3), 2, 0);
+    sk_tensor *parts[] = {t, t};
+    sk_tensor *c = sk_shim_cat(parts, 2, 1);
+    assert_int_equal(sk_shim_size(c, 1), 10);
+    sk_shim_scope_end(s);
+}
+
+/* Fused SDPA (2.x) and the explicit variant agree; causal masking holds. */
+static void test_attention(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 7, SK_CPU), 0);
+    sk_tensor *q = sk_shim_randn(SHAPE(2, 2, 5, 4), SK_F32, SK_CPU, g);
+    sk_tensor *k = sk_shim_randn(SHAPE(2, 2, 5, 4), SK_F32, SK_CPU, g);
+    sk_tensor *v = sk_shim_randn(SHAPE(2, 2, 5, 4), SK_F32, SK_CPU, g);
+    for (int causal = 0; causal < 2; causal++) {
+        sk_tensor *p = NULL;
+        sk_tensor *a = sk_shim_sdpa(q, k, v, NULL, causal);
+        sk_tensor *b = sk_shim_attention_probs(q, k, v, NULL, causal, &p);
+        assert_non_null(a);
+        assert_non_null(p);
+        sk_tensor *d = sk_shim_abs(sk_shim_sub(a, b));
+        sk_tensor *mx = NULL;
+        assert_int_equal(sk_shim_max(sk_shim_reshape(d, SHAPE(-1)), 0, 0, &mx, NULL), 0);
+        assert_true(at_(mx, 0) < 1e-5);
+        /* rows of probs sum to 1 */
+        int64_t last[] = {-1};
+        sk_tensor *rs = sk_shim_sum(p, last, 1, 0);
+        assert_float_equal(at_(rs, 7), 1.0, 1e-5);
+        if (causal) assert_float_equal(at_(p, 1), 0.0, 0); /* query 0 cannot see key 1 */
+    }
+    /* an additive -inf bias masks a key out */
+    float bias[] = {0, 0, 0, 0, -INFINITY};
+    sk_tensor *bt = f32_(bias, SHAPE(1, 1, 1, 5));
+    sk_tensor *p = NULL;
+    assert_non_null(sk_shim_attention_probs(q, k, v, bt, 0, &p));
+    assert_float_equal(at_(p, 4), 0.0, 0);
+    assert_non_null(sk_shim_sdpa(q, k, v, bt, 1));
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
+/* ---- gradients against finite differences -------------------------- */
+
+/* f(x, W, b) = sum(gelu(layer_norm(x W^T + b)) * softmax(x W^T)) in f64. */
+static sk_tensor *composite_(sk_tensor *x, sk_tensor *w, sk_tensor *b)
+{
+    sk_tensor *h = sk_shim_linear(x, w, b);
+    sk_tensor *a = sk_shim_gelu(sk_shim_layer_norm(h, NULL, NULL, 1e-5));
+    sk_tensor *sm = sk_shim_softmax(sk_shim_matmul(x, sk_shim_transpose(w, 0, 1)), -1);
+    return sk_shim_sum(sk_shim_mul(a, sm), NULL, 0, 0);
+}
+
+static void test_gradcheck(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 3, SK_CPU), 0);
+    sk_tensor *x = sk_shim_randn(SHAPE(3, 4), SK_F64, SK_CPU, g);
+    sk_tensor *w = sk_shim_randn(SHAPE(5, 4), SK_F64, SK_CPU, g);
+    sk_tensor *b = sk_shim_randn(SHAPE(5), SK_F64, SK_CPU, g);
+    assert_int_equal(sk_shim_set_requires_grad(w, 1), 0);
+    assert_int_equal(sk_shim_set_requires_grad(b, 1), 0);
+    sk_tensor *f = composite_(x, w, b);
+    assert_non_null(f);
+    assert_int_equal(sk_shim_backward(f), 0);
+    sk_tensor *gw = NULL, *gb = NULL;
+    assert_int_equal(sk_shim_grad(w, &gw), 0);
+    assert_int_equal(sk_shim_grad(b, &gb), 0);
+    assert_non_null(gw);
+    assert_non_null(gb);
+    int prev = sk_shim_set_grad_enabled(0);
+    double *wp = sk_shim_data_ptr(w), *bp = sk_shim_data_ptr(b);
+    const double eps = 1e-6;
+    for (int i = 0; i < 20 + 5; i++) {
+        double *p = i < 20 ? &wp[i] : &bp[i - 20];
+        double orig = *p, fp, fm;
+        *p = orig + eps;
+        assert_int_equal(sk_shim_item(composite_(x, w, b), &fp), 0);
+        *p = orig - eps;
+        assert_int_equal(sk_shim_item(composite_(x, w, b), &fm), 0);
+        *p = orig;
+        double num = (fp - fm) / (2 * eps);
+        double ana = i < 20 ? at_(gw, i) : at_(gb, i - 20);
+        assert_float_equal(ana, num, 1e-6 * (1 + fabs(num)));
+    }
+    sk_shim_set_grad_enabled(prev);
+    /* zero_grad resets */
+    sk_tensor *params[] = {w, b};
+    assert_int_equal(sk_shim_zero_grad(params, 2), 0);
+    assert_int_equal(sk_shim_grad(w, &gw), 0);
+    assert_null(gw);
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
+/* ---- scopes: many training steps leak nothing ------------------------ */
+
+static void test_scope_leak(void **state)
+{
+    (void)state;
+    int64_t base = sk_shim_live_tensors();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 1, SK_CPU), 0);
+    sk_tensor *w = sk_shim_keep(sk_shim_randn(SHAPE(8, 16), SK_F32, SK_CPU, g));
+    sk_shim_set_requires_grad(w, 1);
+    sk_adamw *opt = NULL;
+    sk_adamw_opts o = {1e-2, 0.9, 0.999, 1e-8, 0.01};
+    assert_int_equal(sk_adamw_create(&opt, &w, NULL, 1, &o), 0);
+    int64_t after_setup = sk_shim_live_tensors();
+    assert_int_equal(after_setup, base + 1);
+    for (int step = 0; step < 500; step++) {
+        sk_scope *s = sk_shim_scope_begin();
+        sk_tensor *x = sk_shim_randn(SHAPE(4, 16), SK_F32, SK_CPU, g);
+        sk_tensor *loss = sk_shim_mean(sk_shim_pow_scalar(sk_shim_gelu(sk_shim_linear(x, w, NULL)), 2), NULL, 0, 0);
+        assert_int_equal(sk_shim_backward(loss), 0);
+        assert_int_equal(sk_adamw_step(opt, 1e-2), 0);
+        assert_int_equal(sk_shim_zero_grad(&w, 1), 0);
+        assert_true(sk_shim_scope_size(s) > 0);
+        sk_shim_scope_end(s);
+        /* the optimizer's two moment tensors appear after the first step */
+        assert_int_equal(sk_shim_live_tensors(), after_setup + 2);
+    }
+    /* nested scopes close together; kept tensors survive */
+    sk_scope *outer = sk_shim_scope_begin();
+    sk_shim_scope_begin();
+    sk_tensor *kept = sk_shim_keep(sk_shim_zeros(SHAPE(2), SK_F32, SK_CPU));
+    sk_shim_zeros(SHAPE(2), SK_F32, SK_CPU);
+    sk_shim_scope_end(outer);
+    assert_int_equal(sk_shim_live_tensors(), after_setup + 2 + 1);
+    sk_tensor_free(kept);
+    sk_adamw_free(opt);
+    sk_tensor_free(w);
+    sk_generator_free(g);
+    assert_int_equal(sk_shim_live_tensors(), base);
+}
+
+/* ---- error model ----------------------------------------------------- */
+
+static void test_errors(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_error_clear();
+    sk_tensor *a = sk_shim_zeros(SHAPE(2, 3), SK_F32, SK_CPU);
+    sk_tensor *b = sk_shim_zeros(SHAPE(4, 5), SK_F32, SK_CPU);
+    sk_tensor *c = sk_shim_matmul(a, b);
+    assert_null(c);
+    assert_int_equal(sk_error_last_code(), SK_ETORCH);
+    assert_non_null(strstr(sk_error_last(), "matmul([2, 3] Float, [4, 5] Float)"));
+    assert_null(strchr(sk_error_last(), '\n'));
+    /* NULL propagates and keeps the first message */
+    char first[256];
+    snprintf(first, sizeof first, "%s", sk_error_last());
+    sk_tensor *d = sk_shim_gelu(sk_shim_add(c, a));
+    assert_null(d);
+    assert_string_equal(sk_error_last(), first);
+    assert_true(sk_shim_backward(NULL) < 0);
+    /* int-returning ops report too */
+    sk_error_clear();
+    double v;
+    assert_int_equal(sk_shim_item(a, &v), SK_ETORCH);
+    assert_non_null(strstr(sk_error_last(), "item"));
+    char buf[8];
+    assert_int_equal(sk_shim_to_host(a, buf, sizeof buf), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "need 24"));
+    assert_int_equal(sk_shim_parse_device("tpu", &(sk_device){0}), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "'tpu'"));
+    sk_shim_scope_end(s);
+}
+
+/* ---- RNG ---------------------------------------------------------------- */
+
+static void test_generator(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g1 = NULL, *g2 = NULL;
+    assert_int_equal(sk_generator_create(&g1, 42, SK_CPU), 0);
+    assert_int_equal(sk_generator_create(&g2, 42, SK_CPU), 0);
+    sk_tensor *a = sk_shim_randn(SHAPE(16), SK_F32, SK_CPU, g1);
+    sk_tensor *b = sk_shim_randn(SHAPE(16), SK_F32, SK_CPU, g2);
+    for (int i = 0; i < 16; i++) assert_true(at_(a, i) == at_(b, i));
+    size_t len = 0;
+    assert_int_equal(sk_generator_get_state(g1, NULL, 0, &len), 0);
+    assert_true(len > 0);
+    unsigned char st[8192];
+    assert_true(len <= sizeof st);
+    assert_int_equal(sk_generator_get_state(g1, st, sizeof st, &len), 0);
+    sk_tensor *c = sk_shim_rand(SHAPE(8), SK_F32, SK_CPU, g1);
+    assert_int_equal(sk_generator_set_state(g2, st, len), 0);
+    sk_tensor *d = sk_shim_rand(SHAPE(8), SK_F32, SK_CPU, g2);
+    for (int i = 0; i < 8; i++) assert_true(at_(c, i) == at_(d, i));
+    sk_tensor *p = sk_shim_randperm(10, SK_CPU, g1);
+    double sum = 0;
+    for (int i = 0; i < 10; i++) sum += at_(p, i);
+    assert_float_equal(sum, 45, 0);
+    sk_generator_free(g1);
+    sk_generator_free(g2);
+    sk_shim_scope_end(s);
+}
+
+/* ---- AdamW and clipping against the update written out by hand --------- */
+
+static void test_adamw(void **state)
+{
+    (void)state;
+    float p0[] = {1.0f, -2.0f};
+    sk_tensor *p = sk_shim_keep(f32_(p0, SHAPE(2)));
+    sk_shim_set_requires_grad(p, 1);
+    sk_adamw *opt = NULL;
+    sk_adamw_opts o = {0.1, 0.9, 0.999, 1e-8, 0.5};
+    assert_int_equal(sk_adamw_create(&opt, &p, NULL, 1, &o), 0);
+    double ref[2] = {1.0, -2.0}, m[2] = {0, 0}, v[2] = {0, 0};
+    for (int step = 1; step <= 3; step++) {
+        sk_scope *s = sk_shim_scope_begin();
+        /* loss = sum(p^2) / 2 -> grad = p */
+        sk_tensor *loss = sk_shim_mul_scalar(sk_shim_sum(sk_shim_mul(p, p), NULL, 0, 0), 0.5);
+        assert_int_equal(sk_shim_backward(loss), 0);
+        assert_int_equal(sk_adamw_step(opt, 0.1), 0);
+        assert_int_equal(sk_shim_zero_grad(&p, 1), 0);
+        for (int i = 0; i < 2; i++) {
+            double gr = ref[i];
+            ref[i] *= 1 - 0.1 * 0.5;
+            m[i] = 0.9 * m[i] + 0.1 * gr;
+            v[i] = 0.999 * v[i] + 0.001 * gr * gr;
+            double mh = m[i] / (1 - pow(0.9, step)), vh = sqrt(v[i]) / sqrt(1 - pow(0.999, step));
+            ref[i] -= 0.1 * mh / (vh + 1e-8);
+            assert_float_equal(at_(p, i), ref[i], 1e-5);
+        }
+        sk_shim_scope_end(s);
+    }
+    assert_int_equal(sk_adamw_step_count(opt), 3);
+    sk_tensor *ea = NULL, *eas = NULL;
+    assert_int_equal(sk_adamw_state(opt, 0, &ea, &eas), 0);
+    assert_float_equal(at_(ea, 0), m[0], 1e-5);
+    /* clipping: grad = p * 100, clipped to norm 1 */
+    sk_scope *s = sk_shim_scope_begin();
+    sk_tensor *loss = sk_shim_mul_scalar(sk_shim_sum(sk_shim_mul(p, p), NULL, 0, 0), 50);
+    assert_int_equal(sk_shim_backward(loss), 0);
+    double norm = 0;
+    assert_int_equal(sk_shim_clip_grad_norm(&p, 1, 1.0, &norm), 0);
+    assert_float_equal(norm, 100 * sqrt(ref[0] * ref[0] + ref[1] * ref[1]), 1e-3);
+    sk_tensor *gr = NULL;
+    assert_int_equal(sk_shim_grad(p, &gr), 0);
+    sk_tensor *gn = sk_shim_norm(gr, 0, 0);
+    assert_float_equal(at_(gn, 0), 1.0, 1e-4);
+    sk_shim_scope_end(s);
+    sk_adamw_free(opt);
+    sk_tensor_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_linear), cmocka_unit_test(test_activations_norms),
+        cmocka_unit_test(test_indexing),      cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_gradcheck),     cmocka_unit_test(test_scope_leak),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_generator),
+        cmocka_unit_test(test_adamw),
+    };
+    return cmocka_run_group_tests_name("shim", tests, setup_, NULL);
+}

@@ -39,7 +39,7 @@ typedef struct {
     uint64_t seed;
     int64_t loader_epoch, loader_step; /* position of the next training batch */
     double tokens, tokens_kept;        /* counters so far */
-    unsigned char rng[64];   /* trainer generator state */
+    unsigned char rng[8192]; /* trainer generator state (mt19937: ~5 KB) */
     size_t rng_len;
     char config[4096];       /* model + train config as JSON (for the record and for checks) */
 } sk_ckpt_state;

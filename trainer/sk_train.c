@@ -379,7 +379,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     /* 1. Everything that can be checked before any work. */
     SK_TRY(sk_train_validate(mc, tc, world));
     SK_FAIL_IF(!S, SK_EUNSUPPORTED, "train: this build has no corpus loader (dataset module) and no source was given");
-    SK_FAIL_IF(!o->source && (!o->data_path || !o->data_path[0]), SK_EINVAL, "data.path: no training corpus given");
+    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : tc->data;
+    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "train.data: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
     const int is_gpt = !strcmp(mc->arch, "gpt");
 #ifndef SK_HAVE_SELECTORS
@@ -400,7 +401,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     /* 3. Data: per-rank micro-batches of the global batch. */
     int64_t micro = tc->batch / world / tc->accum;
     sk_loader_opts lo = {0};
-    lo.path = o->data_path;
+    lo.path = data_path;
     lo.rank = rank;
     lo.world = world;
     lo.batch_size = micro;

@@ -1,7 +1,7 @@
 /* sk_train.h - the training run behind `shrink train`.
  *
- * defines: sk_model_config ([model] section struct), sk_train_config
- *          ([train] section struct), sk_train_source (where batches come
+ * defines: sk_model_config / sk_model_section ([model] config section),
+ *          sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
  *          from), sk_train_opts, sk_train_result, sk_train_validate,
  *          sk_train_run, sk_train_source_loader.
  *
@@ -22,12 +22,9 @@
 
 #include <stdint.h>
 
+#include "sk_config.h"
 #include "sk_loader.h"
 #include "sk_select.h"
-
-#ifndef SK_CFG_STR_MAX
-#define SK_CFG_STR_MAX 512 /* as common/sk_config.h */
-#endif
 
 /* [model] */
 typedef struct sk_model_config {
@@ -43,6 +40,7 @@ typedef struct sk_model_config {
 
 /* [train] */
 typedef struct sk_train_config {
+    char data[SK_CFG_STR_MAX]; /* training corpus (shrink corpus file) */
     int64_t steps;        /* optimizer steps */
     int64_t batch;        /* global batch (samples per step over all ranks and micro-steps) */
     int64_t accum;        /* micro-steps per step (gradient accumulation) */
@@ -61,7 +59,12 @@ typedef struct sk_train_config {
     int shuffle;          /* shuffle the training corpus every epoch */
 } sk_train_config;
 
-/* Fill with the defaults of the key tables (also used by tests). */
+/* The config sections (key tables in sk_train_config.c). */
+extern const sk_cfg_section sk_model_section;
+extern const sk_cfg_section sk_train_section;
+
+/* Fill with the same defaults as the key tables (for callers without the
+ * config engine, e.g. tests). */
 void sk_model_config_defaults(sk_model_config *m);
 void sk_train_config_defaults(sk_train_config *t);
 
@@ -85,7 +88,7 @@ typedef struct {
     const sk_model_config *model;
     const sk_train_config *train;
     const sk_select_config *select; /* NULL: no token selection */
-    const char *data_path;          /* training corpus */
+    const char *data_path;          /* training corpus (NULL: train->data) */
     const char *out_dir;            /* outputs; created if needed */
     const char *resume;             /* checkpoint root or step directory, or NULL */
     uint64_t seed;

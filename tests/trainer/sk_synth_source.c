@@ -68,9 +68,10 @@ static int synth_create_(void **ctx, const sk_loader_opts *o)
     s->lo = o->split == SK_SPLIT_EVAL ? NSAMP_ - ev : 0;
     s->n = o->split == SK_SPLIT_ALL ? NSAMP_ : o->split == SK_SPLIT_EVAL ? ev : NSAMP_ - ev;
     if (o->batch_size <= 0 || o->batch_size * o->world > s->n) {
+        long long n = (long long)s->n;
         free(s);
         return sk_error_set(SK_EINVAL, "%s: batch %lld x %d ranks does not fit %lld samples", o->path,
-                            (long long)o->batch_size, o->world, (long long)s->n);
+                            (long long)o->batch_size, o->world, n);
     }
     s->perm = malloc((size_t)s->n * sizeof *s->perm);
     s->img = malloc((size_t)o->batch_size * IMG_ * IMG_);

@@ -23,7 +23,7 @@ typedef struct {
 #define M_(n, k) {"model." #n, k, 1, offsetof(sk_model_config, n)}
 #define T_(n, k) {"train." #n, k, 0, offsetof(sk_train_config, n)}
 static const key_ keys_[] = {
-    M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
+    T_(data, 's'), M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
     M_(patch, 'i'),  M_(pool, 's'),   M_(seq_len, 'i'),     M_(vocab, 'i'),      M_(classes, 'i'),
     T_(steps, 'i'),  T_(batch, 'i'),  T_(accum, 'i'),       T_(lr, 'f'),         T_(min_lr, 'f'),
     T_(warmup, 'i'), T_(weight_decay, 'f'), T_(beta1, 'f'), T_(beta2, 'f'),      T_(eps, 'f'),

@@ -59,7 +59,7 @@ static int write_file_atomic_(const char *path, const void *head, size_t hlen, v
                               const size_t *lens, int nbufs)
 {
     int rc = SK_OK;
-    char tmp[4096];
+    char tmp[8320];
     FILE *f = NULL;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     f = fopen(tmp, "wb");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sk_dist.h"
+#include "sk_log.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
 
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sk_train_driver: %s\n", sk_error_last());
         return 1;
     }
+    sk_log_set_rank(sk_dist_info_get()->rank, 0);
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         char *eq = strchr(argv[i], '=');

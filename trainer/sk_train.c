@@ -621,7 +621,9 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     /* 8. Final weights and summary (rank 0). */
     if (is_gpt) {
-        SK_TRY(unigram_bits_(S, train_src, S->steps_per_epoch(train_src), eval_src, eval_nb,
+        int64_t uni_nb = S->steps_per_epoch(train_src); /* one epoch, capped for huge corpora */
+        if (uni_nb > 10000) uni_nb = 10000;
+        SK_TRY(unigram_bits_(S, train_src, uni_nb, eval_src, eval_nb,
                              sk_shim_size(m.p->t[0], 0), &r.unigram_bpb));
         r.unigram_bpb /= tc->bytes_per_token;
     }
@@ -632,12 +634,18 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");
         SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+        char num[6][32];
+        const double nv[6] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s};
+        for (int i = 0; i < 6; i++) { /* JSON has no NaN: not-applicable metrics are null */
+            if (isfinite(nv[i])) snprintf(num[i], sizeof num[i], "%.6g", nv[i]);
+            else snprintf(num[i], sizeof num[i], "null");
+        }
         fprintf(sf,
-                "{\"arch\": \"%s\", \"ranks\": %d, \"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %.4f, "
-                "\"loss\": %.6g, \"eval_loss\": %.6g, \"eval_acc\": %.6g, \"eval_bpb\": %.6g, \"unigram_bpb\": %.6g, "
+                "{\"arch\": \"%s\", \"ranks\": %d, \"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %s, "
+                "\"loss\": %s, \"eval_loss\": %s, \"eval_acc\": %s, \"eval_bpb\": %s, \"unigram_bpb\": %s, "
                 "\"tokens\": %.0f, \"tokens_kept\": %.0f}\n",
-                mc->arch, world, (long long)r.steps, r.seconds, r.steps_per_s, r.loss, r.eval_loss, r.eval_acc,
-                r.eval_bpb, r.unigram_bpb, r.tokens, r.tokens_kept);
+                mc->arch, world, (long long)r.steps, r.seconds, num[5], num[0], num[1], num[2], num[3], num[4],
+                r.tokens, r.tokens_kept);
         fclose(sf);
         SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f%s", (long long)r.steps, r.seconds,
                     r.steps_per_s, r.eval_loss, "");

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_log_set_rank(sk_dist_info_get()->rank, 0);
+    sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         char *eq = strchr(argv[i], '=');

@@ -46,4 +46,10 @@ with tempfile.TemporaryDirectory() as d:
     assert set(opt) == {k + s for k in w for s in (".exp_avg", ".exp_avg_sq")}
     state = json.load(open(os.path.join(ck, "state.json")))
     assert state["step"] == 3 and state["world"] == 1 and state["config"]["model"]["width"] == 32, state
+    summary = json.load(open(os.path.join(out, "summary.json")))  # valid JSON: NaN metrics are null
+    assert summary["steps"] == 3 and summary["eval_bpb"] is None and 0 <= summary["eval_acc"] <= 1, summary
+    recs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
+    steps = [r for r in recs if "loss" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert all(k in steps[0] for k in ("loss", "lr", "tokens", "tokens_kept", "step_time")), steps[0]
 print("ok")

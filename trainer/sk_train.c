@@ -353,6 +353,32 @@ static void progress_(int64_t step, int64_t steps, double loss, double tok_s, do
     fflush(stderr);
 }
 
+/* On resume, drop the records a killed run wrote after its last checkpoint,
+ * so metrics.jsonl keeps one record per step (rewritten atomically). */
+static int metrics_truncate_(const char *path, int64_t upto)
+{
+    int rc = SK_OK;
+    char tmp[4200], line[4096];
+    FILE *in = fopen(path, "r"), *out = NULL;
+    if (!in) return SK_OK; /* nothing written yet */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    out = fopen(tmp, "w");
+    SK_FAIL_IF(!out, SK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    while (fgets(line, sizeof line, in)) {
+        long long st = 0;
+        if (sscanf(line, "{\"step\": %lld", &st) == 1 && st > upto) continue;
+        fputs(line, out);
+    }
+    int cerr = fclose(out);
+    out = NULL;
+    SK_FAIL_IF(cerr != 0, SK_EIO, "%s: write failed", tmp);
+    SK_FAIL_IF(rename(tmp, path) != 0, SK_EIO, "%s: rename failed: %s", path, strerror(errno));
+done:
+    if (out) fclose(out);
+    fclose(in);
+    return rc;
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 int sk_train_run(const sk_train_opts *o, sk_train_result *res)
@@ -505,6 +531,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     if (rank == 0) {
         SK_TRY(mkdir_p_(o->out_dir));
         snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
+        if (start > 0) SK_TRY(metrics_truncate_(path, start));
         mf = fopen(path, start > 0 ? "a" : "w");
         SK_FAIL_IF(!mf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
     }

@@ -31,6 +31,16 @@ with tempfile.TemporaryDirectory() as d:
     assert sorted(os.listdir(f"{d}/b/ckpt")) == ["step-00000004", "step-00000005"], os.listdir(f"{d}/b/ckpt")
     run([drv, f"out={d}/b", f"resume={d}/b/ckpt"] + common)
     assert same_bytes(f"{d}/a/model.safetensors", f"{d}/b/model.safetensors"), "1-rank resume differs"
+    # metrics.jsonl keeps exactly one record per step across the kill
+    import json
+    steps = [json.loads(l)["step"] for l in open(f"{d}/b/metrics.jsonl") if '"loss"' in l]
+    assert steps == list(range(1, 9)), steps
+    # the schedule: warmup 2 steps to 3e-3, then cosine towards min_lr 1e-5 over the remaining 6
+    import math
+    lrs = [json.loads(l)["lr"] for l in open(f"{d}/b/metrics.jsonl") if '"loss"' in l]
+    want = [3e-3 * (k + 1) / 2 if k < 2 else 1e-5 + 0.5 * (3e-3 - 1e-5) * (1 + math.cos(math.pi * (k - 2) / 6))
+            for k in range(8)]
+    assert all(abs(a - b) < 1e-8 for a, b in zip(lrs, want)), (lrs, want)
     assert same_bytes(f"{d}/a/ckpt/step-00000008/optim.safetensors", f"{d}/b/ckpt/step-00000008/optim.safetensors")
 
     # 1 rank, GPT, killed from outside with kill -9 while it runs

@@ -52,4 +52,7 @@ with tempfile.TemporaryDirectory() as d:
     steps = [r for r in recs if "loss" in r]
     assert [r["step"] for r in steps] == [1, 2, 3]
     assert all(k in steps[0] for k in ("loss", "lr", "tokens", "tokens_kept", "step_time")), steps[0]
+    # linear warmup (train.warmup=2, train.lr=3e-3), then the cosine starts at the peak
+    lrs = [r["lr"] for r in steps]
+    assert abs(lrs[0] - 1.5e-3) < 1e-9 and abs(lrs[1] - 3e-3) < 1e-9 and abs(lrs[2] - 3e-3) < 1e-9, lrs
 print("ok")

@@ -9,6 +9,9 @@
  *
  * Adding a command: write cli/cmd_<name>.c exporting `const sk_cmd
  * sk_cmd_<name>;` and add one line to `commands_[]` in cli/sk_cli.c.
+ * A command prints its results to stdout on rank 0 only (check
+ * sk_dist_info_get()->rank), logs with SK_LOG_* and reports progress with
+ * sk_progress (both rank-0 by default), and returns errors, never exits.
  * Adding a config section: export `const sk_cfg_section` from your module and
  * add one line to `sections_[]` in cli/sk_cli.c (so `shrink config` and every
  * config file know it), and list it in your command's `sections`.
@@ -16,8 +19,11 @@
  * Config order: every known section is filled from its defaults, then the
  * --config file, then each --set in command-line order. A config file may
  * hold sections another command reads; only names no section knows are
- * errors. The `run` and `log` sections are applied by the CLI itself (log
- * level, rank-0 logging, seed/threads are left to commands).
+ * errors. The CLI applies `log` (level, rank-0 logging, progress) and part
+ * of `run` itself before the command runs: run.threads (if > 0) sets the
+ * shim's intra-op threads, and run.device=cuda fails early when no CUDA
+ * device is usable, else selects the GPU of this rank's local index.
+ * run.seed, run.dtype and run.out_dir are for the commands to use.
  */
 #ifndef SK_CLI_H
 #define SK_CLI_H
@@ -54,6 +60,13 @@ typedef struct {
     int (*run)(sk_cli_ctx *ctx); /* 0 or SK_E* with the message set; never exits */
 } sk_cmd;
 
+/* The commands (cli/cmd_<name>.c); declared here so the table in sk_cli.c
+ * needs one line per command. */
+extern const sk_cmd sk_cmd_config;  /* cli/cmd_config.c */
+extern const sk_cmd sk_cmd_prepare; /* cli/cmd_prepare.c (dataset) */
+extern const sk_cmd sk_cmd_inspect; /* cli/cmd_inspect.c (dataset) */
+extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
+
 /* The command called `name`, or NULL (no error set). */
 const sk_cmd *sk_cmd_find(const char *name);
 
@@ -67,6 +80,15 @@ const sk_cfg_section *const *sk_cli_sections(int *n);
 /* Section `name` filled for this run, or NULL: lets a command read a section
  * (e.g. "run") that it did not list. Valid only while a command runs. */
 const void *sk_cli_section_values(const char *name);
+
+/* For a command's run(): report a bad command line (unknown flag, missing
+ * FILE). Sets the message like sk_error_set and makes `shrink` exit with
+ * SK_CLI_EXIT_USAGE instead of SK_CLI_EXIT_RUNTIME. Returns SK_EINVAL. */
+int sk_cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 /* The whole CLI after MPI init: parse argv, fill sections, apply run/log,
  * run the command. Prints help/version/command output to stdout. Returns an

@@ -1,0 +1,910 @@
+/* sk_corpus.c - writing, opening and reading shrink corpora (sk_corpus.h,
+ * docs/FORMAT.md). Parallel writes follow HDF5 1.10's rules for filtered
+ * datasets: collective H5Dwrite on every rank (empty selections included),
+ * chunk-aligned per-rank ranges, fill time never, early allocation. */
+#include "sk_corpus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <zstd.h>
+
+#include "sk_zstd_filter.h"
+
+/* ---- lock and HDF5 error text ------------------------------------------ */
+
+static pthread_mutex_t h5_mu_;
+static pthread_once_t h5_once_ = PTHREAD_ONCE_INIT;
+
+static void h5_init_(void) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h5_mu_, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+void sk_corpus_h5_lock(void) {
+    pthread_once(&h5_once_, h5_init_);
+    pthread_mutex_lock(&h5_mu_);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+}
+
+void sk_corpus_h5_unlock(void) { pthread_mutex_unlock(&h5_mu_); }
+
+static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data) {
+    char *buf = data;
+    if (n == 0 && e->desc) snprintf(buf, 256, "%s", e->desc);
+    return 0;
+}
+
+/* The innermost HDF5 error message (and the zstd reason, if any). */
+static const char *h5why_(void) {
+    static _Thread_local char why[600];
+    char inner[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb_, inner);
+    const char *z = sk_zstd_last_error();
+    if (z[0])
+        snprintf(why, sizeof why, "%s (%s)", inner[0] ? inner : "HDF5 error", z);
+    else
+        snprintf(why, sizeof why, "%s", inner[0] ? inner : "HDF5 error");
+    return why;
+}
+
+/* A read failure is corruption when a filter failed (zstd checksum,
+ * Fletcher32) or the file ends early; SK_EIO otherwise. */
+static int read_fail_code_(const char *why) {
+    if (strstr(why, "filter") || strstr(why, "zstd") || strstr(why, "checksum") || strstr(why, "truncated") ||
+        strstr(why, "Fletcher"))
+        return SK_ECORRUPT;
+    return SK_EIO;
+}
+
+/* ---- element types ------------------------------------------------------ */
+
+size_t sk_elem_size(sk_elem_type t) {
+    switch (t) {
+    case SK_ELEM_U8: return 1;
+    case SK_ELEM_U16: return 2;
+    case SK_ELEM_I32: return 4;
+    case SK_ELEM_I64: return 8;
+    case SK_ELEM_F32: return 4;
+    }
+    return 0;
+}
+
+static const char *const elem_names_[] = {"uint8", "uint16", "int32", "int64", "float32"};
+
+const char *sk_elem_name(sk_elem_type t) {
+    return (unsigned)t < sizeof elem_names_ / sizeof *elem_names_ ? elem_names_[t] : "?";
+}
+
+int sk_elem_parse(const char *name, sk_elem_type *out) {
+    for (int i = 0; i < 5; i++)
+        if (name && !strcmp(name, elem_names_[i])) {
+            *out = (sk_elem_type)i;
+            return SK_OK;
+        }
+    return sk_error_set(SK_EINVAL, "unknown element type '%s' (uint8|uint16|int32|int64|float32)", name ? name : "");
+}
+
+static hid_t h5type_(sk_elem_type t) { /* little-endian file and memory types */
+    switch (t) {
+    case SK_ELEM_U8: return H5T_STD_U8LE;
+    case SK_ELEM_U16: return H5T_STD_U16LE;
+    case SK_ELEM_I32: return H5T_STD_I32LE;
+    case SK_ELEM_I64: return H5T_STD_I64LE;
+    case SK_ELEM_F32: return H5T_IEEE_F32LE;
+    }
+    return H5I_INVALID_HID;
+}
+
+static int elem_from_h5_(hid_t ft, sk_elem_type *out) {
+    H5T_class_t cl = H5Tget_class(ft);
+    size_t sz = H5Tget_size(ft);
+    if (cl == H5T_INTEGER) {
+        H5T_sign_t sg = H5Tget_sign(ft);
+        if (sz == 1 && sg == H5T_SGN_NONE) *out = SK_ELEM_U8;
+        else if (sz == 2 && sg == H5T_SGN_NONE) *out = SK_ELEM_U16;
+        else if (sz == 4 && sg == H5T_SGN_2) *out = SK_ELEM_I32;
+        else if (sz == 8 && sg == H5T_SGN_2) *out = SK_ELEM_I64;
+        else return -1;
+        return 0;
+    }
+    if (cl == H5T_FLOAT && sz == 4) {
+        *out = SK_ELEM_F32;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static int attr_str_(hid_t obj, const char *name, const char *val) {
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
+    int ok = t >= 0 && s >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
+    if (ok) a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    const char *v = val ? val : "";
+    ok = ok && a >= 0 && H5Awrite(a, t, &v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    return ok ? 0 : -1;
+}
+
+static int attr_i64_(hid_t obj, const char *name, const int64_t *v, int n) {
+    hsize_t dim = (hsize_t)n;
+    hid_t s = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
+    hid_t a = s >= 0 ? H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (s >= 0) H5Sclose(s);
+    return ok ? 0 : -1;
+}
+
+/* Read a string attribute (fixed or variable length) into buf; -1 if absent. */
+static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len) {
+    buf[0] = '\0';
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ft = H5Aget_type(a);
+    int rc = -1;
+    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
+        if (H5Tis_variable_str(ft) > 0) {
+            char *v = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft));
+            if (H5Aread(a, mt, &v) >= 0) {
+                snprintf(buf, len, "%s", v ? v : "");
+                H5free_memory(v);
+                rc = 0;
+            }
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(ft);
+            char *tmp = calloc(1, sz + 1);
+            if (tmp && H5Aread(a, ft, tmp) >= 0) {
+                snprintf(buf, len, "%s", tmp);
+                rc = 0;
+            }
+            free(tmp);
+        }
+    }
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+/* Read an integer attribute (scalar or 1-D, up to max values); returns the
+ * number of values or -1. */
+static int get_attr_i64_(hid_t obj, const char *name, int64_t *v, int max) {
+    if (H5Aexists(obj, name) <= 0) return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t s = H5Aget_space(a), t = H5Aget_type(a);
+    hssize_t n = H5Sget_simple_extent_npoints(s);
+    int rc = -1;
+    if (H5Tget_class(t) == H5T_INTEGER && n >= 1 && n <= max && H5Aread(a, H5T_NATIVE_INT64, v) >= 0) rc = (int)n;
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Aclose(a);
+    return rc;
+}
+
+/* ---- validation of data to write --------------------------------------- */
+
+static int64_t id_at_(const void *p, sk_elem_type t, int64_t i) {
+    switch (t) {
+    case SK_ELEM_U8: return ((const uint8_t *)p)[i];
+    case SK_ELEM_U16: return ((const uint16_t *)p)[i];
+    case SK_ELEM_I32: return ((const int32_t *)p)[i];
+    case SK_ELEM_I64: return ((const int64_t *)p)[i];
+    default: return 0;
+    }
+}
+
+static int validate_(const char *path, const sk_corpus_data *d) {
+    if (d->kind == SK_CORPUS_TOKENS) {
+        if (d->type == SK_ELEM_F32 || sk_elem_size(d->type) == 0)
+            return sk_error_set(SK_EINVAL, "%s: token ids must be integers, got %s", path, sk_elem_name(d->type));
+        if (d->num_docs <= 0 || d->num_tokens <= 0 || !d->tokens || !d->offsets)
+            return sk_error_set(SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path,
+                                (long long)d->num_docs, (long long)d->num_tokens);
+        if (d->vocab_size <= 0) return sk_error_set(SK_EINVAL, "%s: vocab_size must be > 0", path);
+        if (d->offsets[0] != 0) return sk_error_set(SK_EINVAL, "%s: offsets[0] = %lld, must be 0", path, (long long)d->offsets[0]);
+        for (int64_t i = 0; i < d->num_docs; i++)
+            if (d->offsets[i + 1] < d->offsets[i])
+                return sk_error_set(SK_EINVAL, "%s: offsets decrease at document %lld (%lld -> %lld)", path,
+                                    (long long)i, (long long)d->offsets[i], (long long)d->offsets[i + 1]);
+        if (d->offsets[d->num_docs] != d->num_tokens)
+            return sk_error_set(SK_EINVAL, "%s: offsets end at %lld but there are %lld tokens", path,
+                                (long long)d->offsets[d->num_docs], (long long)d->num_tokens);
+        for (int64_t i = 0; i < d->num_tokens; i++) {
+            int64_t v = id_at_(d->tokens, d->type, i);
+            if (v < 0 || v >= d->vocab_size)
+                return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
+                                    path, (long long)v, (long long)i, (long long)d->vocab_size);
+        }
+    } else if (d->kind == SK_CORPUS_SAMPLES) {
+        if (sk_elem_size(d->type) == 0) return sk_error_set(SK_EINVAL, "%s: unknown sample element type", path);
+        if (d->num_samples <= 0 || !d->samples)
+            return sk_error_set(SK_EINVAL, "%s: empty input: 0 samples", path);
+        if (d->ndim < 1 || d->ndim > SK_CORPUS_MAX_DIMS)
+            return sk_error_set(SK_EINVAL, "%s: sample rank %d not in 1..%d", path, d->ndim, SK_CORPUS_MAX_DIMS);
+        for (int i = 0; i < d->ndim; i++)
+            if (d->shape[i] <= 0) return sk_error_set(SK_EINVAL, "%s: sample dim %d is %lld", path, i, (long long)d->shape[i]);
+    } else {
+        return sk_error_set(SK_EINVAL, "%s: unknown corpus kind %d", path, (int)d->kind);
+    }
+    int64_t nrows = d->kind == SK_CORPUS_TOKENS ? d->num_docs : d->num_samples;
+    if (d->labels) {
+        if (d->num_classes <= 0) return sk_error_set(SK_EINVAL, "%s: labels given but num_classes is %lld", path, (long long)d->num_classes);
+        for (int64_t i = 0; i < nrows; i++)
+            if (d->labels[i] < 0 || d->labels[i] >= d->num_classes)
+                return sk_error_set(SK_EINVAL, "%s: label %lld of sample %lld outside [0, %lld)", path,
+                                    (long long)d->labels[i], (long long)i, (long long)d->num_classes);
+    }
+    if (d->nscores < 0 || d->nscores > SK_CORPUS_MAX_SCORES) return sk_error_set(SK_EINVAL, "%s: too many score arrays", path);
+    for (int i = 0; i < d->nscores; i++)
+        if (!d->score_names[i] || !d->score_names[i][0] || strchr(d->score_names[i], '/') || !d->scores[i])
+            return sk_error_set(SK_EINVAL, "%s: score array %d needs a name without '/' and data", path, i);
+    if (d->kept) {
+        for (int64_t i = 0; i < d->num_kept; i++)
+            if (d->kept[i] < 0) return sk_error_set(SK_EINVAL, "%s: provenance index %lld is negative", path, (long long)i);
+    }
+    return SK_OK;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct {
+    const char *path; /* final path, for messages */
+    hid_t file, dxpl;
+    int rank, world;
+    const sk_corpus_write_opts *o;
+} wctx_;
+
+/* Create dataset `name` of nrows x row shape, filled from `buf`; each rank
+ * writes its chunk-aligned share of the rows. */
+static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank_dims,
+                     const hsize_t *dims, const void *buf, int compress) {
+    int rc = SK_OK;
+    hid_t dcpl = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    size_t esize = H5Tget_size(ftype);
+    hsize_t rowel = 1;
+    for (int i = 1; i < rank_dims; i++) rowel *= dims[i];
+    size_t rowbytes = (size_t)rowel * esize;
+    int64_t target = w->o->chunk_bytes > 0 ? w->o->chunk_bytes : (1 << 20);
+    hsize_t crow = (hsize_t)(target / (int64_t)rowbytes);
+    if (crow < 1) crow = 1;
+    if (crow > dims[0]) crow = dims[0];
+    hsize_t cdims[SK_CORPUS_MAX_DIMS + 1];
+    cdims[0] = crow;
+    for (int i = 1; i < rank_dims; i++) cdims[i] = dims[i];
+
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    SK_FAIL_IF(dcpl < 0 || H5Pset_chunk(dcpl, rank_dims, cdims) < 0, SK_EIO, "%s: /%s: cannot set chunking: %s",
+               w->path, name, h5why_());
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    if (w->o->fletcher32) SK_FAIL_IF(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
+    if (compress && w->o->byte_shuffle && w->o->compress != SK_COMPRESS_NONE && esize > 1)
+        SK_FAIL_IF(H5Pset_shuffle(dcpl) < 0, SK_EIO, "%s: /%s: shuffle: %s", w->path, name, h5why_());
+    if (compress && w->o->compress == SK_COMPRESS_ZSTD) {
+        unsigned lvl = (unsigned)(w->o->level > 0 ? w->o->level : SK_ZSTD_DEFAULT_LEVEL);
+        SK_FAIL_IF(H5Pset_filter(dcpl, SK_ZSTD_FILTER_ID, H5Z_FLAG_MANDATORY, 1, &lvl) < 0, SK_EIO,
+                   "%s: /%s: cannot set the zstd filter: %s", w->path, name, h5why_());
+    } else if (compress && w->o->compress == SK_COMPRESS_DEFLATE) {
+        SK_FAIL_IF(H5Pset_deflate(dcpl, (unsigned)(w->o->level > 0 ? w->o->level : 6)) < 0, SK_EIO,
+                   "%s: /%s: cannot set deflate: %s", w->path, name, h5why_());
+    }
+    fs = H5Screate_simple(rank_dims, dims, NULL);
+    ds = H5Dcreate2(loc, name, ftype, fs, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    SK_FAIL_IF(ds < 0, SK_EIO, "%s: cannot create dataset /%s: %s", w->path, name, h5why_());
+
+    /* this rank's chunk range */
+    hsize_t nchunks = (dims[0] + crow - 1) / crow;
+    hsize_t c0 = nchunks * (hsize_t)w->rank / (hsize_t)w->world;
+    hsize_t c1 = nchunks * (hsize_t)(w->rank + 1) / (hsize_t)w->world;
+    hsize_t r0 = c0 * crow, r1 = c1 * crow;
+    if (r1 > dims[0]) r1 = dims[0];
+    if (r0 > r1) r0 = r1;
+    hsize_t start[SK_CORPUS_MAX_DIMS + 1] = {0}, count[SK_CORPUS_MAX_DIMS + 1];
+    start[0] = r0;
+    count[0] = r1 - r0;
+    for (int i = 1; i < rank_dims; i++) count[i] = dims[i];
+    if (count[0] > 0) {
+        ms = H5Screate_simple(rank_dims, count, NULL);
+        SK_FAIL_IF(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0, SK_EIO,
+                   "%s: /%s: bad selection", w->path, name);
+    } else {
+        hsize_t one = 1;
+        ms = H5Screate_simple(1, &one, NULL);
+        H5Sselect_none(ms);
+        H5Sselect_none(fs);
+    }
+    const char *p = (const char *)buf + (size_t)r0 * rowbytes;
+    SK_FAIL_IF(H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0, SK_EIO, "%s: cannot write /%s: %s", w->path, name,
+               h5why_());
+done:
+    if (ds >= 0) H5Dclose(ds);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return rc;
+}
+
+static int write_body_(wctx_ *w, const sk_corpus_data *d) {
+    int rc = SK_OK;
+    hid_t root = w->file, g = H5I_INVALID_HID;
+    hid_t et = h5type_(d->type);
+    const char *kind = d->kind == SK_CORPUS_TOKENS ? "tokens" : "samples";
+    int64_t ver = SK_CORPUS_FORMAT_VERSION;
+    int bad = attr_str_(root, "shrink_format", "shrink-corpus") || attr_i64_(root, "format_version", &ver, 0) ||
+              attr_str_(root, "kind", kind) || attr_str_(root, "dtype", sk_elem_name(d->type)) ||
+              attr_str_(root, "source", d->source) || attr_str_(root, "command", d->command);
+    if (d->kind == SK_CORPUS_TOKENS) bad = bad || attr_i64_(root, "vocab_size", &d->vocab_size, 0);
+    else bad = bad || attr_i64_(root, "sample_shape", d->shape, d->ndim);
+    if (d->labels) bad = bad || attr_i64_(root, "num_classes", &d->num_classes, 0);
+    SK_FAIL_IF(bad, SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_());
+
+    int64_t nrows;
+    if (d->kind == SK_CORPUS_TOKENS) {
+        hsize_t nt = (hsize_t)d->num_tokens, no = (hsize_t)d->num_docs + 1;
+        SK_TRY(write_ds_(w, root, "tokens", et, et, 1, &nt, d->tokens, 1));
+        SK_TRY(write_ds_(w, root, "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &no, d->offsets, 1));
+        nrows = d->num_docs;
+    } else {
+        hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
+        dims[0] = (hsize_t)d->num_samples;
+        for (int i = 0; i < d->ndim; i++) dims[i + 1] = (hsize_t)d->shape[i];
+        SK_TRY(write_ds_(w, root, "samples", et, et, d->ndim + 1, dims, d->samples, 1));
+        nrows = d->num_samples;
+    }
+    hsize_t nr = (hsize_t)nrows;
+    if (d->labels) SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, d->labels, 1));
+    if (d->nscores > 0) {
+        g = H5Gcreate2(root, "scores", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        SK_FAIL_IF(g < 0, SK_EIO, "%s: cannot create /scores: %s", w->path, h5why_());
+        for (int i = 0; i < d->nscores; i++)
+            SK_TRY(write_ds_(w, g, d->score_names[i], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &nr, d->scores[i], 1));
+        H5Gclose(g);
+        g = H5I_INVALID_HID;
+    }
+    if (d->prov_source || d->kept) {
+        g = H5Gcreate2(root, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        SK_FAIL_IF(g < 0, SK_EIO, "%s: cannot create /provenance: %s", w->path, h5why_());
+        SK_FAIL_IF(attr_str_(g, "source_file", d->prov_source) || attr_str_(g, "method", d->prov_method), SK_EIO,
+                   "%s: /provenance attributes: %s", w->path, h5why_());
+        if (d->kept && d->num_kept > 0) {
+            hsize_t nk = (hsize_t)d->num_kept;
+            SK_TRY(write_ds_(w, g, "kept_indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nk, d->kept, 1));
+        }
+    }
+done:
+    if (g >= 0) H5Gclose(g);
+    return rc;
+}
+
+int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, MPI_Comm comm) {
+    int rc = SK_OK, rank = 0, world = 1, mpi_on = 0;
+    hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+    char tmp[4096] = "";
+    sk_corpus_write_opts o = {0};
+    if (opts) o = *opts;
+    if (!path || !d) return sk_error_set(SK_EINVAL, "sk_corpus_write: NULL path or data");
+    if (o.level < 0 || (o.compress == SK_COMPRESS_ZSTD && o.level > 22) || (o.compress == SK_COMPRESS_DEFLATE && o.level > 9))
+        return sk_error_set(SK_EINVAL, "%s: compression level %d out of range (zstd 1..22, deflate 1..9)", path, o.level);
+    SK_TRY(validate_(path, d));
+
+    MPI_Initialized(&mpi_on);
+    if (mpi_on) {
+        int fin = 0;
+        MPI_Finalized(&fin);
+        mpi_on = !fin;
+    }
+    if (mpi_on && comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &rank);
+        MPI_Comm_size(comm, &world);
+    }
+    /* the same temporary name on every rank: rank 0's pid */
+    long pid = (long)getpid();
+    if (world > 1) MPI_Bcast(&pid, 1, MPI_LONG, 0, comm);
+    SK_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, pid) >= (int)sizeof tmp, SK_EINVAL, "%s: path too long", path);
+
+    sk_corpus_h5_lock();
+    SK_TRY(sk_zstd_register());
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (world > 1) {
+        H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+        H5Pset_all_coll_metadata_ops(fapl, 1);
+        H5Pset_coll_metadata_write(fapl, 1);
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    }
+    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (file < 0) {
+        rc = sk_error_set(SK_EIO, "%s: cannot create output (temporary %s): %s%s%s", path, tmp, h5why_(),
+                          errno ? ": " : "", errno ? strerror(errno) : "");
+        tmp[0] = '\0'; /* nothing was created */
+        goto done;
+    }
+    wctx_ w = {path, file, dxpl, rank, world, &o};
+    rc = write_body_(&w, d);
+    if (H5Fclose(file) < 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: closing failed: %s", path, h5why_());
+    file = H5I_INVALID_HID;
+    if (rc < 0) goto done;
+    if (world > 1) MPI_Barrier(comm);
+    if (rank == 0 && rename(tmp, path) != 0)
+        rc = sk_error_set(SK_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    if (world > 1) {
+        int bad = rc < 0, anybad = 0;
+        MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
+        if (anybad && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: rank 0 could not rename the output", path);
+    }
+    if (rc == SK_OK) tmp[0] = '\0';
+done:
+    if (file >= 0) H5Fclose(file);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (dxpl >= 0) H5Pclose(dxpl);
+    if (tmp[0] && rank == 0) unlink(tmp); /* never leave half-written output */
+    sk_corpus_h5_unlock();
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+struct sk_corpus {
+    char *path;
+    hid_t file;
+    hid_t tokens, offsets, samples, labels, kept; /* H5I_INVALID_HID when absent */
+    sk_corpus_info info;
+    /* direct chunk decoding of /tokens (see read_direct_) */
+    hsize_t tok_chunk;   /* elements per chunk when the pipeline is [shuffle,] zstd, else 0 */
+    int tok_shuffled;    /* HDF5 byte shuffle precedes zstd */
+    void *ubuf;          /* shuffled bytes before unshuffling */
+    size_t ucap;
+    ZSTD_DCtx *dctx;
+    void *zbuf;
+    size_t zcap;
+};
+
+static hid_t open_ds_(sk_corpus *c, const char *name) {
+    if (H5Lexists(c->file, name, H5P_DEFAULT) <= 0) return H5I_INVALID_HID;
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    /* a big chunk cache: the loader revisits chunks for shuffled windows */
+    H5Pset_chunk_cache(dapl, 12421, (size_t)64 << 20, 1.0);
+    hid_t ds = H5Dopen2(c->file, name, dapl);
+    H5Pclose(dapl);
+    return ds;
+}
+
+/* dims of a dataset; returns rank or -1 */
+static int ds_dims_(hid_t ds, hsize_t *dims) {
+    hid_t s = H5Dget_space(ds);
+    int r = H5Sget_simple_extent_ndims(s);
+    if (r > 0 && r <= SK_CORPUS_MAX_DIMS + 1) H5Sget_simple_extent_dims(s, dims, NULL);
+    else r = -1;
+    H5Sclose(s);
+    return r;
+}
+
+static int check_int_ds_(sk_corpus *c, hid_t ds, const char *name, hsize_t want) {
+    hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
+    hid_t t = H5Dget_type(ds);
+    int isint = H5Tget_class(t) == H5T_INTEGER;
+    H5Tclose(t);
+    if (!isint) return sk_error_set(SK_EINVAL, "%s: /%s: wrong dtype, must be integer", c->path, name);
+    if (ds_dims_(ds, dims) != 1 || dims[0] != want)
+        return sk_error_set(SK_ECORRUPT, "%s: /%s: expected %llu values in one dimension", c->path, name, (unsigned long long)want);
+    return SK_OK;
+}
+
+static int open_body_(sk_corpus *c) {
+    int rc = SK_OK;
+    sk_corpus_info *in = &c->info;
+    char s[64];
+    hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
+    struct stat st;
+    SK_FAIL_IF(stat(c->path, &st) != 0, SK_ENOTFOUND, "%s: cannot open corpus: %s", c->path, strerror(errno));
+    SK_FAIL_IF(H5Fis_hdf5(c->path) <= 0, SK_ECORRUPT, "%s: not an HDF5 file (bad or missing signature)", c->path);
+    c->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    SK_FAIL_IF(c->file < 0, SK_ECORRUPT, "%s: cannot open HDF5 file: %s", c->path, h5why_());
+    SK_FAIL_IF(get_attr_str_(c->file, "shrink_format", s, sizeof s) < 0 || strcmp(s, "shrink-corpus"), SK_EINVAL,
+               "%s: not a shrink corpus (root attribute shrink_format missing)", c->path);
+    int64_t v = 0;
+    SK_FAIL_IF(get_attr_i64_(c->file, "format_version", &v, 1) != 1, SK_EINVAL, "%s: attribute format_version missing", c->path);
+    SK_FAIL_IF(v != SK_CORPUS_FORMAT_VERSION, SK_EVERSION, "%s: format_version %lld, this build reads %d", c->path,
+               (long long)v, SK_CORPUS_FORMAT_VERSION);
+    in->format_version = (int)v;
+    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing", c->path);
+    if (!strcmp(s, "tokens")) in->kind = SK_CORPUS_TOKENS;
+    else if (!strcmp(s, "samples")) in->kind = SK_CORPUS_SAMPLES;
+    else SK_FAIL_IF(1, SK_EINVAL, "%s: attribute kind = '%s', must be tokens|samples", c->path, s);
+    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing", c->path);
+    rc = sk_elem_parse(s, &in->type);
+    if (rc < 0) {
+        sk_error_prefix("%s: attribute dtype: ", c->path);
+        goto done;
+    }
+    get_attr_str_(c->file, "source", in->source, sizeof in->source);
+    get_attr_str_(c->file, "command", in->command, sizeof in->command);
+    const char *main_name = in->kind == SK_CORPUS_TOKENS ? "tokens" : "samples";
+    hid_t m = open_ds_(c, main_name);
+    SK_FAIL_IF(m < 0, SK_ECORRUPT, "%s: dataset /%s missing", c->path, main_name);
+    if (in->kind == SK_CORPUS_TOKENS) c->tokens = m;
+    else c->samples = m;
+    hid_t ft = H5Dget_type(m);
+    sk_elem_type got;
+    int bad = elem_from_h5_(ft, &got) < 0 || got != in->type;
+    H5Tclose(ft);
+    SK_FAIL_IF(bad, SK_EINVAL, "%s: /%s: wrong dtype, attribute says %s", c->path, main_name, sk_elem_name(in->type));
+    int r = ds_dims_(m, dims);
+    if (in->kind == SK_CORPUS_TOKENS) {
+        SK_FAIL_IF(in->type == SK_ELEM_F32, SK_EINVAL, "%s: /tokens: wrong dtype float32, token ids must be integers", c->path);
+        SK_FAIL_IF(r != 1, SK_ECORRUPT, "%s: /tokens must be one-dimensional", c->path);
+        in->num_tokens = (int64_t)dims[0];
+        /* direct decoding for the pipelines we write: [zstd] or [shuffle, zstd] */
+        hid_t dcpl = H5Dget_create_plist(m);
+        unsigned fl, cd[4];
+        size_t ncd = 4;
+        hsize_t cdim;
+        int nf = H5Pget_nfilters(dcpl);
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, &cdim) == 1 && (nf == 1 || nf == 2)) {
+            int ok = 1;
+            if (nf == 2) {
+                ncd = 4;
+                ok = H5Pget_filter2(dcpl, 0, &fl, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_SHUFFLE;
+                c->tok_shuffled = ok;
+            }
+            ncd = 4;
+            if (ok && H5Pget_filter2(dcpl, (unsigned)nf - 1, &fl, &ncd, cd, 0, NULL, NULL) == SK_ZSTD_FILTER_ID)
+                c->tok_chunk = cdim;
+        }
+        H5Pclose(dcpl);
+        SK_FAIL_IF(get_attr_i64_(c->file, "vocab_size", &in->vocab_size, 1) != 1 || in->vocab_size <= 0, SK_EINVAL,
+                   "%s: attribute vocab_size missing or not positive", c->path);
+        c->offsets = open_ds_(c, "offsets");
+        SK_FAIL_IF(c->offsets < 0, SK_ECORRUPT, "%s: dataset /offsets missing", c->path);
+        SK_FAIL_IF(ds_dims_(c->offsets, dims) != 1 || dims[0] < 2, SK_ECORRUPT,
+                   "%s: /offsets must be one-dimensional with at least 2 entries", c->path);
+        SK_TRY(check_int_ds_(c, c->offsets, "offsets", dims[0]));
+        in->num_docs = (int64_t)dims[0] - 1;
+        in->num_samples = in->num_docs;
+        /* cheap consistency: first and last offsets */
+        int64_t ends[2];
+        hsize_t st0 = 0, one = 1, stl = dims[0] - 1;
+        hid_t fs = H5Dget_space(c->offsets), ms = H5Screate_simple(1, &one, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st0, NULL, &one, NULL);
+        herr_t e1 = H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[0]);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &stl, NULL, &one, NULL);
+        herr_t e2 = e1 >= 0 ? H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[1]) : -1;
+        H5Sclose(ms);
+        H5Sclose(fs);
+        if (e1 < 0 || e2 < 0) {
+            const char *why = h5why_();
+            SK_FAIL_IF(1, read_fail_code_(why), "%s: /offsets: cannot read: %s", c->path, why);
+        }
+        SK_FAIL_IF(ends[0] != 0 || ends[1] != in->num_tokens, SK_ECORRUPT,
+                   "%s: /offsets do not add up: first %lld (must be 0), last %lld (must be %lld tokens)", c->path,
+                   (long long)ends[0], (long long)ends[1], (long long)in->num_tokens);
+    } else {
+        SK_FAIL_IF(r < 2, SK_ECORRUPT, "%s: /samples must have at least 2 dimensions", c->path);
+        in->num_samples = (int64_t)dims[0];
+        in->ndim = r - 1;
+        int64_t shp[SK_CORPUS_MAX_DIMS];
+        int n = get_attr_i64_(c->file, "sample_shape", shp, SK_CORPUS_MAX_DIMS);
+        SK_FAIL_IF(n != in->ndim, SK_EINVAL, "%s: attribute sample_shape missing or of the wrong rank", c->path);
+        for (int i = 0; i < n; i++) {
+            SK_FAIL_IF(shp[i] != (int64_t)dims[i + 1], SK_ECORRUPT, "%s: /samples shape disagrees with sample_shape", c->path);
+            in->shape[i] = shp[i];
+        }
+    }
+    c->labels = open_ds_(c, "labels");
+    if (c->labels >= 0) {
+        SK_TRY(check_int_ds_(c, c->labels, "labels", (hsize_t)in->num_samples));
+        in->has_labels = 1;
+        SK_FAIL_IF(get_attr_i64_(c->file, "num_classes", &in->num_classes, 1) != 1 || in->num_classes <= 0, SK_EINVAL,
+                   "%s: /labels present but attribute num_classes missing", c->path);
+    }
+    if (H5Lexists(c->file, "provenance", H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(c->file, "provenance", H5P_DEFAULT);
+        in->has_provenance = g >= 0;
+        if (g >= 0) {
+            get_attr_str_(g, "source_file", in->prov_source, sizeof in->prov_source);
+            get_attr_str_(g, "method", in->prov_method, sizeof in->prov_method);
+            H5Gclose(g);
+        }
+        c->kept = open_ds_(c, "provenance/kept_indices");
+        if (c->kept >= 0) {
+            SK_FAIL_IF(ds_dims_(c->kept, dims) != 1, SK_ECORRUPT, "%s: /provenance/kept_indices must be 1-D", c->path);
+            in->num_kept = (int64_t)dims[0];
+        }
+    }
+done:
+    return rc;
+}
+
+int sk_corpus_open(sk_corpus **out, const char *path) {
+    int rc = SK_OK;
+    *out = NULL;
+    if (!path || !path[0]) return sk_error_set(SK_EINVAL, "corpus path is empty");
+    sk_corpus *c = calloc(1, sizeof *c);
+    if (!c) return sk_error_set(SK_ENOMEM, "%s: out of memory", path);
+    c->file = c->tokens = c->offsets = c->samples = c->labels = c->kept = H5I_INVALID_HID;
+    c->path = strdup(path);
+    sk_corpus_h5_lock();
+    rc = sk_zstd_register();
+    if (rc == SK_OK) rc = c->path ? open_body_(c) : sk_error_set(SK_ENOMEM, "out of memory");
+    sk_corpus_h5_unlock();
+    if (rc < 0) {
+        sk_corpus_free(c);
+        return rc;
+    }
+    *out = c;
+    return SK_OK;
+}
+
+void sk_corpus_free(sk_corpus *c) {
+    if (!c) return;
+    sk_corpus_h5_lock();
+    hid_t ds[] = {c->tokens, c->offsets, c->samples, c->labels, c->kept};
+    for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
+        if (ds[i] >= 0) H5Dclose(ds[i]);
+    if (c->file >= 0) H5Fclose(c->file);
+    sk_corpus_h5_unlock();
+    ZSTD_freeDCtx(c->dctx);
+    free(c->zbuf);
+    free(c->ubuf);
+    free(c->path);
+    free(c);
+}
+
+const sk_corpus_info *sk_corpus_info_get(const sk_corpus *c) { return &c->info; }
+const char *sk_corpus_path(const sk_corpus *c) { return c->path; }
+
+/* Read rows [start, start+count) of a dataset (all trailing dims). */
+static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int64_t start, int64_t count, void *out) {
+    int rc = SK_OK;
+    hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
+    if (ds < 0) return sk_error_set(SK_ENOTFOUND, "%s: dataset /%s does not exist", c->path, name);
+    if (count == 0) return SK_OK;
+    sk_corpus_h5_lock();
+    hid_t fs = H5Dget_space(ds), ms = H5I_INVALID_HID;
+    int r = H5Sget_simple_extent_ndims(fs);
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    SK_FAIL_IF(start < 0 || count < 0 || (hsize_t)(start + count) > dims[0], SK_EINVAL,
+               "%s: /%s: rows [%lld, %lld) outside [0, %llu)", c->path, name, (long long)start,
+               (long long)(start + count), (unsigned long long)dims[0]);
+    hsize_t st[SK_CORPUS_MAX_DIMS + 1] = {0}, cnt[SK_CORPUS_MAX_DIMS + 1];
+    st[0] = (hsize_t)start;
+    cnt[0] = (hsize_t)count;
+    for (int i = 1; i < r; i++) cnt[i] = dims[i];
+    ms = H5Screate_simple(r, cnt, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cnt, NULL);
+    if (H5Dread(ds, mtype, ms, fs, H5P_DEFAULT, out) < 0) {
+        const char *why = h5why_();
+        rc = sk_error_set(read_fail_code_(why), "%s: /%s: cannot read rows [%lld, %lld): %s", c->path, name,
+                          (long long)start, (long long)(start + count), why);
+    }
+done:
+    if (ms >= 0) H5Sclose(ms);
+    H5Sclose(fs);
+    sk_corpus_h5_unlock();
+    return rc;
+}
+
+/* Whole chunks of a zstd-only /tokens are fetched raw (H5Dread_chunk) and
+ * decoded straight into the caller's buffer with one reused ZSTD_DCtx:
+ * the same bytes HDF5's pipeline would produce, without its per-chunk
+ * allocation and copy. The frame checksum is verified as usual. Edges that
+ * are not whole chunks go through H5Dread. */
+static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
+    int rc = SK_OK;
+    const size_t es = sk_elem_size(c->info.type);
+    const int64_t C = (int64_t)c->tok_chunk;
+    int64_t first = (start + C - 1) / C * C, last = (start + count) / C * C; /* whole chunks in [first, last) */
+    if (first >= last) return read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, count, out);
+    if (first > start) SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, first - start, out));
+    sk_corpus_h5_lock();
+    if (!c->dctx) c->dctx = ZSTD_createDCtx();
+    for (int64_t e = first; e < last && rc == SK_OK; e += C) {
+        hsize_t off = (hsize_t)e, zs = 0;
+        uint32_t mask = 0;
+        char *dst = out + (size_t)(e - start) * es;
+        const size_t want = (size_t)C * es;
+        if (H5Dget_chunk_storage_size(c->tokens, &off, &zs) < 0 || zs == 0) {
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld missing: %s", c->path, (long long)e, h5why_());
+            break;
+        }
+        if (zs > c->zcap) {
+            void *p = realloc(c->zbuf, (size_t)zs);
+            if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+            c->zbuf = p;
+            c->zcap = (size_t)zs;
+        }
+        if (H5Dread_chunk(c->tokens, H5P_DEFAULT, &off, &mask, c->zbuf) < 0) {
+            const char *why = h5why_();
+            rc = sk_error_set(read_fail_code_(why), "%s: /tokens: cannot read chunk at element %lld: %s", c->path, (long long)e, why);
+            break;
+        }
+        if (mask != 0) { /* a filter was skipped for this chunk: let HDF5 undo the rest */
+            rc = read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), e, C, dst);
+            continue;
+        }
+        char *zdst = dst;
+        if (c->tok_shuffled && es > 1) {
+            if (want > c->ucap) {
+                void *p = realloc(c->ubuf, want);
+                if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+                c->ubuf = p;
+                c->ucap = want;
+            }
+            zdst = c->ubuf;
+        }
+        size_t got = c->dctx ? ZSTD_decompressDCtx(c->dctx, zdst, want, c->zbuf, (size_t)zs) : 0;
+        if (!c->dctx || ZSTD_isError(got) || got != want) {
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: corrupt chunk at element %lld: zstd decode: %s", c->path, (long long)e,
+                              !c->dctx ? "no context" : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+            break;
+        }
+        if (zdst != dst) { /* undo HDF5's shuffle: byte k of element i sits at k*C + i */
+            const unsigned char *u = (const unsigned char *)zdst;
+            unsigned char *d = (unsigned char *)dst;
+            if (es == 2)
+                for (int64_t i = 0; i < C; i++) {
+                    d[2 * i] = u[i];
+                    d[2 * i + 1] = u[C + i];
+                }
+            else
+                for (size_t k = 0; k < es; k++)
+                    for (int64_t i = 0; i < C; i++) d[(size_t)i * es + k] = u[k * (size_t)C + (size_t)i];
+        }
+    }
+    sk_corpus_h5_unlock();
+    if (rc < 0) goto done;
+    if (last < start + count)
+        SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), last, start + count - last, out + (size_t)(last - start) * es));
+done:
+    return rc;
+}
+
+int sk_corpus_read_tokens(sk_corpus *c, int64_t start, int64_t count, void *out) {
+    if (c->tok_chunk > 0 && start >= 0 && count > 0 && start + count <= c->info.num_tokens)
+        return read_direct_(c, start, count, out);
+    return read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, count, out);
+}
+int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+    return read_rows_(c, c->offsets, "offsets", H5T_NATIVE_INT64, start, count, out);
+}
+int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out) {
+    return read_rows_(c, c->samples, "samples", h5type_(c->info.type), start, count, out);
+}
+int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+    return read_rows_(c, c->labels, "labels", H5T_NATIVE_INT64, start, count, out);
+}
+int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+    return read_rows_(c, c->kept, "provenance/kept_indices", H5T_NATIVE_INT64, start, count, out);
+}
+
+int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw, char *desc, size_t desc_len) {
+    int rc = SK_OK;
+    sk_corpus_h5_lock();
+    hid_t ds = H5Lexists(c->file, name, H5P_DEFAULT) > 0 ? H5Dopen2(c->file, name, H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t dcpl = H5I_INVALID_HID, t = H5I_INVALID_HID, s = H5I_INVALID_HID;
+    SK_FAIL_IF(ds < 0, SK_ENOTFOUND, "%s: dataset /%s does not exist", c->path, name);
+    dcpl = H5Dget_create_plist(ds);
+    t = H5Dget_type(ds);
+    s = H5Dget_space(ds);
+    if (stored) *stored = (int64_t)H5Dget_storage_size(ds);
+    if (raw) *raw = (int64_t)H5Sget_simple_extent_npoints(s) * (int64_t)H5Tget_size(t);
+    if (desc && desc_len) {
+        size_t used = 0;
+        desc[0] = '\0';
+        int nf = H5Pget_nfilters(dcpl);
+        for (int i = 0; i < nf; i++) {
+            unsigned fl, cd[8];
+            size_t ncd = 8;
+            char fname[64] = "";
+            H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &fl, &ncd, cd, sizeof fname, fname, NULL);
+            const char *nm = id == SK_ZSTD_FILTER_ID ? "zstd" : id == H5Z_FILTER_DEFLATE ? "deflate"
+                           : id == H5Z_FILTER_FLETCHER32 ? "fletcher32" : id == H5Z_FILTER_SHUFFLE ? "shuffle" : "filter";
+            if (ncd > 0 && id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
+                used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s(%u)", i ? "+" : "", nm, cd[0]);
+            else
+                used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s", i ? "+" : "", nm);
+        }
+        if (nf == 0) used += (size_t)snprintf(desc, desc_len, "uncompressed");
+        hsize_t cd[SK_CORPUS_MAX_DIMS + 1];
+        if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
+            int r = H5Pget_chunk(dcpl, SK_CORPUS_MAX_DIMS + 1, cd);
+            if (used < desc_len) used += (size_t)snprintf(desc + used, desc_len - used, ", chunk %llu", (unsigned long long)cd[0]);
+            for (int i = 1; i < r && used < desc_len; i++)
+                used += (size_t)snprintf(desc + used, desc_len - used, "x%llu", (unsigned long long)cd[i]);
+        }
+    }
+done:
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (ds >= 0) H5Dclose(ds);
+    sk_corpus_h5_unlock();
+    return rc;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+/* Read a dataset in pieces of `step` rows through `fn`. */
+static int verify_int_range_(sk_corpus *c, hid_t ds, const char *name, int64_t n, int64_t lo, int64_t hi, int monotone) {
+    int rc = SK_OK;
+    const int64_t step = 1 << 18;
+    int64_t *buf = malloc((size_t)step * sizeof *buf), prev = INT64_MIN;
+    SK_FAIL_IF(!buf, SK_ENOMEM, "out of memory");
+    for (int64_t s = 0; s < n; s += step) {
+        int64_t k = n - s < step ? n - s : step;
+        SK_TRY(read_rows_(c, ds, name, H5T_NATIVE_INT64, s, k, buf));
+        for (int64_t i = 0; i < k; i++) {
+            SK_FAIL_IF(buf[i] < lo || buf[i] >= hi, SK_ECORRUPT, "%s: /%s[%lld] = %lld outside [%lld, %lld)", c->path, name,
+                       (long long)(s + i), (long long)buf[i], (long long)lo, (long long)hi);
+            SK_FAIL_IF(monotone && buf[i] < prev, SK_ECORRUPT, "%s: /%s decreases at %lld (%lld -> %lld)", c->path, name,
+                       (long long)(s + i), (long long)prev, (long long)buf[i]);
+            prev = buf[i];
+        }
+    }
+done:
+    free(buf);
+    return rc;
+}
+
+int sk_corpus_verify(sk_corpus *c) {
+    int rc = SK_OK;
+    const sk_corpus_info *in = &c->info;
+    if (in->kind == SK_CORPUS_TOKENS) {
+        SK_TRY(verify_int_range_(c, c->offsets, "offsets", in->num_docs + 1, 0, in->num_tokens + 1, 1));
+        /* tokens read as int64 so one range check covers every dtype */
+        SK_TRY(verify_int_range_(c, c->tokens, "tokens", in->num_tokens, 0, in->vocab_size, 0));
+    } else {
+        size_t row = sk_elem_size(in->type);
+        for (int i = 0; i < in->ndim; i++) row *= (size_t)in->shape[i];
+        int64_t step = (int64_t)((64u << 20) / row);
+        if (step < 1) step = 1;
+        void *buf = malloc((size_t)step * row);
+        SK_FAIL_IF(!buf, SK_ENOMEM, "out of memory");
+        for (int64_t s = 0; s < in->num_samples && rc == SK_OK; s += step)
+            rc = sk_corpus_read_samples(c, s, in->num_samples - s < step ? in->num_samples - s : step, buf);
+        free(buf);
+        if (rc < 0) goto done;
+    }
+    if (in->has_labels) SK_TRY(verify_int_range_(c, c->labels, "labels", in->num_samples, 0, in->num_classes, 0));
+    if (c->kept >= 0) SK_TRY(verify_int_range_(c, c->kept, "provenance/kept_indices", in->num_kept, 0, INT64_MAX, 0));
+    if (H5Lexists(c->file, "scores", H5P_DEFAULT) > 0) {
+        /* decode every score array too */
+        sk_corpus_h5_lock();
+        hid_t g = H5Gopen2(c->file, "scores", H5P_DEFAULT);
+        H5G_info_t gi;
+        hsize_t nobj = (g >= 0 && H5Gget_info(g, &gi) >= 0) ? gi.nlinks : 0;
+        float *buf = malloc(((size_t)in->num_samples + 1) * sizeof *buf);
+        for (hsize_t i = 0; i < nobj && rc == SK_OK && buf; i++) {
+            char nm[256];
+            H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, sizeof nm, H5P_DEFAULT);
+            hid_t ds = H5Dopen2(g, nm, H5P_DEFAULT);
+            char full[300];
+            snprintf(full, sizeof full, "scores/%s", nm);
+            rc = ds >= 0 ? read_rows_(c, ds, full, H5T_NATIVE_FLOAT, 0, in->num_samples, buf)
+                         : sk_error_set(SK_ECORRUPT, "%s: /%s unreadable", c->path, full);
+            if (ds >= 0) H5Dclose(ds);
+        }
+        free(buf);
+        if (g >= 0) H5Gclose(g);
+        sk_corpus_h5_unlock();
+    }
+done:
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* sk_corpus.h - shrink corpus files: HDF5 + zstd (filter 32015), format
+ * specified in docs/FORMAT.md.
+ *
+ * defines: sk_corpus (opaque reader), sk_corpus_kind, sk_corpus_data (what
+ *          a writer stores), sk_corpus_write_opts, sk_corpus_info, and
+ *          sk_corpus_write / _open / _free / _info / _read_* / _verify,
+ *          sk_elem_size, sk_elem_name.
+ *
+ * Every function here serialises its HDF5 calls on one process-wide lock
+ * (HDF5 1.10 parallel builds are not thread-safe), so readers may be used
+ * from the loader's prefetch thread and the caller's thread at once.
+ * Errors name the file and the HDF5 object ("x.h5: /tokens: ...").
+ * Owner: dataset module.
+ */
+#ifndef SK_CORPUS_H
+#define SK_CORPUS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <mpi.h>
+
+#include "sk_error.h"
+#include "sk_loader.h" /* sk_elem_type */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SK_CORPUS_FORMAT_VERSION 1
+#define SK_CORPUS_MAX_DIMS 4
+#define SK_CORPUS_MAX_SCORES 8
+
+typedef enum { SK_CORPUS_TOKENS = 0, SK_CORPUS_SAMPLES = 1 } sk_corpus_kind;
+
+typedef enum { SK_COMPRESS_ZSTD = 0, SK_COMPRESS_NONE = 1, SK_COMPRESS_DEFLATE = 2 } sk_compress;
+
+/* In-memory corpus handed to sk_corpus_write (all pointers borrowed). */
+typedef struct {
+    sk_corpus_kind kind;
+    sk_elem_type type;        /* element type of tokens / samples */
+    int64_t vocab_size;       /* tokens: every id in [0, vocab_size) */
+    int ndim;                 /* samples: per-sample dims (1..4) */
+    int64_t shape[SK_CORPUS_MAX_DIMS];
+    /* tokens: flat array + num_docs+1 offsets (offsets[0]=0, last=num_tokens) */
+    const void *tokens;
+    int64_t num_tokens;
+    const int64_t *offsets;
+    int64_t num_docs;
+    /* samples: num_samples * prod(shape) elements, C order */
+    const void *samples;
+    int64_t num_samples;
+    /* optional: one label per document / sample in [0, num_classes) */
+    const int64_t *labels;
+    int64_t num_classes;
+    /* optional per-document / per-sample float32 scores, /scores/<name> */
+    int nscores;
+    const char *score_names[SK_CORPUS_MAX_SCORES];
+    const float *scores[SK_CORPUS_MAX_SCORES];
+    /* attributes */
+    const char *source;       /* what it was made from (file, format) */
+    const char *command;      /* the command line that made it */
+    /* provenance of derived corpora (NULL / 0 when not derived) */
+    const char *prov_source;  /* the corpus it was derived from */
+    const char *prov_method;  /* e.g. "coreset:kcenter", "dedup" */
+    const int64_t *kept;      /* indices kept from prov_source, num_kept */
+    int64_t num_kept;
+} sk_corpus_data;
+
+typedef struct {
+    sk_compress compress;     /* default (zero) zstd */
+    int level;                /* zstd 1..22 (0 -> 3); deflate 1..9 (0 -> 6) */
+    int64_t chunk_bytes;      /* target bytes per chunk (0 -> 1 MiB) */
+    int fletcher32;           /* also add HDF5's Fletcher32 checksum filter */
+    int byte_shuffle;         /* HDF5's built-in shuffle filter (ID 2) before compression */
+} sk_corpus_write_opts;
+
+/* Validate d (offsets add up, ids < vocab, labels < classes, non-empty) and
+ * write it to `path` atomically: a temporary name in the same directory,
+ * renamed on success, removed on failure. Collective over `comm` when MPI
+ * is initialised and comm has > 1 rank: every rank passes the same d and
+ * writes (compresses) its own chunk-aligned share with parallel HDF5; the
+ * file is identical to a one-rank write. comm may be MPI_COMM_NULL. */
+int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts,
+                    MPI_Comm comm);
+
+typedef struct sk_corpus sk_corpus;
+
+typedef struct {
+    sk_corpus_kind kind;
+    sk_elem_type type;
+    int format_version;
+    int64_t vocab_size;                /* tokens */
+    int ndim;                          /* samples */
+    int64_t shape[SK_CORPUS_MAX_DIMS];
+    int64_t num_docs, num_tokens;      /* tokens */
+    int64_t num_samples;               /* samples; tokens: == num_docs */
+    int has_labels;
+    int64_t num_classes;
+    int has_provenance;
+    int64_t num_kept;
+    char source[512], command[1024], prov_source[512], prov_method[128];
+} sk_corpus_info;
+
+/* Open and check a corpus (format attributes, dataset shapes and types).
+ * *out owned by the caller, release with sk_corpus_free (NULL ok). */
+int sk_corpus_open(sk_corpus **out, const char *path);
+void sk_corpus_free(sk_corpus *c);
+const sk_corpus_info *sk_corpus_info_get(const sk_corpus *c); /* borrowed */
+const char *sk_corpus_path(const sk_corpus *c);               /* borrowed */
+
+/* Read [start, start+count) of a dataset into caller memory (element type
+ * from info; offsets/labels/kept are int64). Corrupt chunks fail with
+ * SK_ECORRUPT naming the file and dataset. */
+int sk_corpus_read_tokens(sk_corpus *c, int64_t start, int64_t count, void *out);
+int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out);
+int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+
+/* Full consistency check: decodes every chunk of every dataset, checks
+ * offsets (start 0, non-decreasing, end = num_tokens), token ids < vocab,
+ * labels < num_classes, provenance indices. 0 or the first problem. */
+int sk_corpus_verify(sk_corpus *c);
+
+/* On-disk bytes of a dataset's chunks vs its decoded bytes, and a
+ * description of its filter pipeline / chunking ("zstd(3)+fletcher32,
+ * chunk 524288"). name is e.g. "tokens". 0 or SK_ENOTFOUND. */
+int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw,
+                      char *desc, size_t desc_len);
+
+/* Element size in bytes / name ("uint16") of an element type; 0 / "?" if unknown. */
+size_t sk_elem_size(sk_elem_type t);
+const char *sk_elem_name(sk_elem_type t);
+/* Parse "uint8|uint16|int32|int64|float32"; 0 or SK_EINVAL. */
+int sk_elem_parse(const char *name, sk_elem_type *out);
+
+/* Process-wide lock that all dataset code holds around HDF5 calls; for
+ * code outside this file that calls HDF5 directly (recursive). */
+void sk_corpus_h5_lock(void);
+void sk_corpus_h5_unlock(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_CORPUS_H */

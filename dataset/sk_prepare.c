@@ -1,0 +1,168 @@
+/* sk_prepare.c - importer/exporter tables and the `shrink prepare` driver
+ * (sk_prepare.h). */
+#include "sk_prepare.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "sk_log.h"
+
+static const sk_importer *const importers_[] = {&sk_importer_idx, &sk_importer_text, &sk_importer_jsonl,
+                                                 &sk_importer_megatron, &sk_importer_llmc, NULL};
+static const sk_exporter *const exporters_[] = {&sk_exporter_megatron, &sk_exporter_llmc, NULL};
+
+const sk_importer *const *sk_importer_list(void) { return importers_; }
+const sk_exporter *const *sk_exporter_list(void) { return exporters_; }
+
+const sk_importer *sk_importer_find(const char *name) {
+    for (int i = 0; name && importers_[i]; i++)
+        if (!strcmp(importers_[i]->name, name) && importers_[i]->version == SK_IMPORTER_VERSION) return importers_[i];
+    return NULL;
+}
+
+const sk_exporter *sk_exporter_find(const char *name) {
+    for (int i = 0; name && exporters_[i]; i++)
+        if (!strcmp(exporters_[i]->name, name) && exporters_[i]->version == SK_EXPORTER_VERSION) return exporters_[i];
+    return NULL;
+}
+
+void sk_prepare_config_defaults(sk_prepare_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->format, "idx");
+    strcpy(cfg->export_, "none");
+    cfg->level = 3;
+    cfg->chunk_kib = 1024;
+    strcpy(cfg->boundary, "%");
+    strcpy(cfg->jsonl_key, "text");
+    cfg->eod = 1;
+    cfg->byteshuffle = 1;
+}
+
+void sk_import_release(sk_corpus_data *d) {
+    if (!d) return;
+    free((void *)d->tokens);
+    free((void *)d->offsets);
+    free((void *)d->samples);
+    free((void *)d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+int sk_prepare_slurp_(const char *path, unsigned char **buf, size_t *len, int gz) {
+    int rc = SK_OK;
+    unsigned char *b = NULL;
+    size_t n = 0, cap = 0;
+    *buf = NULL;
+    *len = 0;
+    if (!path || !path[0]) return sk_error_set(SK_EINVAL, "no input file given (prepare.input)");
+    if (gz) { /* gzread reads plain files transparently */
+        gzFile f = gzopen(path, "rb");
+        SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+        for (;;) {
+            if (cap - n < (1u << 20)) {
+                size_t nc = cap ? cap * 2 : (4u << 20);
+                unsigned char *p = realloc(b, nc);
+                if (!p) {
+                    gzclose(f);
+                    SK_FAIL_IF(1, SK_ENOMEM, "%s: out of memory", path);
+                }
+                b = p;
+                cap = nc;
+            }
+            int got = gzread(f, b + n, (unsigned)(cap - n > (1u << 30) ? (1u << 30) : cap - n));
+            if (got < 0) {
+                int e;
+                const char *msg = gzerror(f, &e);
+                rc = sk_error_set(SK_EINVAL, "%s: corrupt gzip data: %s", path, msg);
+                gzclose(f);
+                goto done;
+            }
+            if (got == 0) break;
+            n += (size_t)got;
+        }
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "rb");
+        SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+        fseeko(f, 0, SEEK_END);
+        off_t sz = ftello(f);
+        fseeko(f, 0, SEEK_SET);
+        b = malloc(sz > 0 ? (size_t)sz : 1);
+        if (!b) {
+            fclose(f);
+            SK_FAIL_IF(1, SK_ENOMEM, "%s: out of memory (%lld bytes)", path, (long long)sz);
+        }
+        n = sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
+        int err = ferror(f);
+        fclose(f);
+        SK_FAIL_IF(err || (sz > 0 && n != (size_t)sz), SK_EIO, "%s: read failed", path);
+    }
+    *buf = b;
+    *len = n;
+    b = NULL;
+done:
+    free(b);
+    return rc;
+}
+
+int sk_prepare_commit_(const char *tmp, const char *path, int ok) {
+    if (!ok) {
+        unlink(tmp);
+        return SK_ERROR;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sk_error_set(SK_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+    }
+    return SK_OK;
+}
+
+static int do_export_(const sk_prepare_config *cfg, const sk_exporter *ex) {
+    int rc = SK_OK;
+    sk_corpus *c = NULL;
+    SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty (export target)");
+    SK_TRY(sk_corpus_open(&c, cfg->input));
+    SK_TRY(ex->export_(c, cfg->output));
+    SK_LOG_INFO("exported %s to %s (%s)", cfg->input, cfg->output, ex->name);
+done:
+    sk_corpus_free(c);
+    return rc;
+}
+
+int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
+    int rc = SK_OK, rank = 0, on = 0;
+    sk_corpus_data d;
+    memset(&d, 0, sizeof d);
+    MPI_Initialized(&on);
+    if (on && comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
+    SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
+    SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
+    SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty");
+    if (cfg->export_[0] && strcmp(cfg->export_, "none")) {
+        const sk_exporter *ex = sk_exporter_find(cfg->export_);
+        SK_FAIL_IF(!ex, SK_EINVAL, "prepare.export = '%s' is unknown (none|megatron|llmc)", cfg->export_);
+        if (rank == 0) rc = do_export_(cfg, ex);
+        goto done;
+    }
+    const sk_importer *im = sk_importer_find(cfg->format);
+    SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = '%s' is unknown (idx|text|jsonl|megatron|llmc)", cfg->format);
+    SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
+    SK_TRY(im->import(cfg, &d));
+    char source[2 * SK_PREPARE_STR_MAX + 32];
+    snprintf(source, sizeof source, "%s:%s%s%s", im->name, cfg->input, cfg->labels[0] ? " labels:" : "", cfg->labels);
+    d.source = source;
+    d.command = cfg->command;
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, (int)cfg->level, cfg->chunk_kib * 1024, cfg->fletcher32, cfg->byteshuffle};
+    SK_TRY(sk_corpus_write(cfg->output, &d, &o, on ? comm : MPI_COMM_NULL));
+    if (d.kind == SK_CORPUS_TOKENS)
+        SK_LOG_INFO("wrote %s: %lld documents, %lld tokens", cfg->output, (long long)d.num_docs, (long long)d.num_tokens);
+    else
+        SK_LOG_INFO("wrote %s: %lld samples", cfg->output, (long long)d.num_samples);
+done:
+    sk_import_release(&d);
+    return rc;
+}

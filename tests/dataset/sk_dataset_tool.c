@@ -1,0 +1,123 @@
+/* sk_dataset_tool.c - test driver for the dataset module (not the CLI):
+ *   sk_dataset_tool prepare key=value...   run sk_prepare_run (MPI-aware)
+ *   sk_dataset_tool inspect FILE [--verify]
+ *   sk_dataset_tool digest FILE            print attributes + FNV-1a of every decoded dataset
+ *   sk_dataset_tool tokens OUT N LEVEL     write a synthetic token corpus
+ * Used by the shell tests (h5py / h5dump interop, mpirun parallel prepare). */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sk_corpus.h"
+#include "sk_log.h"
+#include "sk_prepare.h"
+
+static int set_(sk_prepare_config *c, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq) return sk_error_set(SK_EINVAL, "expected key=value, got '%s'", kv);
+    size_t kl = (size_t)(eq - kv);
+    const char *v = eq + 1;
+#define S_(k, f) if (kl == strlen(k) && !strncmp(kv, k, kl)) { snprintf(c->f, sizeof c->f, "%s", v); return 0; }
+#define I_(k, f) if (kl == strlen(k) && !strncmp(kv, k, kl)) { c->f = atoll(v); return 0; }
+    S_("format", format) S_("input", input) S_("labels", labels) S_("output", output) S_("export", export_)
+    S_("boundary", boundary) S_("jsonl_key", jsonl_key) I_("level", level) I_("chunk_kib", chunk_kib)
+    I_("eod", eod) I_("vocab", vocab) I_("fletcher32", fletcher32) I_("byteshuffle", byteshuffle)
+    return sk_error_set(SK_EINVAL, "unknown key '%.*s'", (int)kl, kv);
+}
+
+static uint64_t fnv_(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int digest_(const char *path) {
+    int rc = SK_OK;
+    sk_corpus *c = NULL;
+    void *buf = NULL;
+    SK_TRY(sk_corpus_open(&c, path));
+    const sk_corpus_info *in = sk_corpus_info_get(c);
+    printf("kind=%d type=%s vocab=%lld ndim=%d docs=%lld tokens=%lld samples=%lld classes=%lld source=%s command=%s\n",
+           in->kind, sk_elem_name(in->type), (long long)in->vocab_size, in->ndim, (long long)in->num_docs,
+           (long long)in->num_tokens, (long long)in->num_samples, (long long)in->num_classes, in->source, in->command);
+    uint64_t h = 1469598103934665603ull;
+    if (in->kind == SK_CORPUS_TOKENS) {
+        size_t nb = (size_t)in->num_tokens * sk_elem_size(in->type);
+        buf = malloc(nb + (size_t)(in->num_docs + 1) * 8);
+        SK_TRY(sk_corpus_read_tokens(c, 0, in->num_tokens, buf));
+        h = fnv_(h, buf, nb);
+        printf("tokens %016llx\n", (unsigned long long)h);
+        SK_TRY(sk_corpus_read_offsets(c, 0, in->num_docs + 1, buf));
+        printf("offsets %016llx\n", (unsigned long long)fnv_(h, buf, (size_t)(in->num_docs + 1) * 8));
+    } else {
+        size_t row = sk_elem_size(in->type);
+        for (int i = 0; i < in->ndim; i++) row *= (size_t)in->shape[i];
+        buf = malloc(row * (size_t)in->num_samples + 8 * (size_t)in->num_samples);
+        SK_TRY(sk_corpus_read_samples(c, 0, in->num_samples, buf));
+        printf("samples %016llx\n", (unsigned long long)fnv_(h, buf, row * (size_t)in->num_samples));
+    }
+    if (in->has_labels) {
+        SK_TRY(sk_corpus_read_labels(c, 0, in->num_samples, buf));
+        printf("labels %016llx\n", (unsigned long long)fnv_(h, buf, 8 * (size_t)in->num_samples));
+    }
+done:
+    free(buf);
+    sk_corpus_free(c);
+    return rc;
+}
+
+static int tokens_(const char *out, int64_t n, int level) {
+    uint16_t *t = malloc((size_t)n * 2);
+    int64_t off[4] = {0, n / 3, n / 2, n};
+    for (int64_t i = 0; i < n; i++) t[i] = (uint16_t)((i * 7 + i / 13) % 1000);
+    sk_corpus_data d = {0};
+    d.kind = SK_CORPUS_TOKENS;
+    d.type = SK_ELEM_U16;
+    d.vocab_size = 1000;
+    d.tokens = t;
+    d.num_tokens = n;
+    d.offsets = off;
+    d.num_docs = 3;
+    d.source = "synthetic";
+    d.command = "sk_dataset_tool tokens";
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, level, 4096, 0, 0};
+    int rc = sk_corpus_write(out, &d, &o, MPI_COMM_NULL);
+    free(t);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    int rc = SK_OK, mpi = 0;
+    if (argc < 3) {
+        fprintf(stderr, "usage: sk_dataset_tool prepare|inspect|digest|tokens ...\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "prepare")) {
+        MPI_Init(&argc, &argv);
+        mpi = 1;
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        sk_log_set_rank(rank, 0);
+        sk_prepare_config c;
+        sk_prepare_config_defaults(&c);
+        c.command = "sk_dataset_tool prepare";
+        for (int i = 2; i < argc && rc == SK_OK; i++) rc = set_(&c, argv[i]);
+        if (rc == SK_OK) rc = sk_prepare_run(&c, MPI_COMM_WORLD);
+    } else if (!strcmp(argv[1], "inspect")) {
+        rc = sk_inspect_print(stdout, argv[2], argc > 3 && !strcmp(argv[3], "--verify"));
+    } else if (!strcmp(argv[1], "digest")) {
+        rc = digest_(argv[2]);
+    } else if (!strcmp(argv[1], "tokens") && argc == 5) {
+        rc = tokens_(argv[2], atoll(argv[3]), atoi(argv[4]));
+    } else {
+        fprintf(stderr, "sk_dataset_tool: unknown command %s\n", argv[1]);
+        return 2;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "sk_dataset_tool: %s\n", sk_error_last());
+        if (mpi) MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (mpi) MPI_Finalize();
+    return rc < 0 ? 1 : 0;
+}

@@ -9,6 +9,7 @@
 #include "sk_run_config.h"
 #include "sk_data_config.h"
 #include "sk_select_config.h"
+#include "sk_train.h"
 #include "sk_shim.h"
 
 #include <stdarg.h>
@@ -28,6 +29,7 @@ static const sk_cmd *const commands_[] = {
     &sk_cmd_config,
     &sk_cmd_prepare,
     &sk_cmd_inspect,
+    &sk_cmd_train,
 };
 
 static const sk_cfg_section *const sections_[] = {
@@ -35,6 +37,8 @@ static const sk_cfg_section *const sections_[] = {
     &sk_log_section,
     &sk_data_section,
     &sk_prepare_section,
+    &sk_model_section,
+    &sk_train_section,
     &sk_select_section,
 };
 

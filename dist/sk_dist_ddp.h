@@ -1,0 +1,73 @@
+/* sk_dist_ddp.h - data parallelism over MPI for models held as shim tensors.
+ *
+ * defines: sk_dist_ddp (gradient buckets), sk_dist_ddp_create / _free,
+ *          sk_dist_ddp_broadcast (parameters from rank 0),
+ *          sk_dist_ddp_allreduce_grads (average gradients over ranks),
+ *          sk_dist_ddp_stats, sk_dist_allreduce_sum, sk_dist_allreduce_max,
+ *          sk_dist_check_same, sk_dist_seed.
+ *
+ * Gradients. Parameters are assigned to buckets of about `bucket_bytes` in
+ * reverse parameter order (the order backward produces them, as PyTorch DDP
+ * does). sk_dist_ddp_allreduce_grads packs bucket 0 into a host buffer,
+ * starts a non-blocking MPI_Iallreduce on it, packs bucket 1 while bucket 0
+ * is in flight (driving MPI progress with MPI_Testall), and so on; then it
+ * waits and unpacks each bucket divided by the world size. Every rank
+ * launches the buckets in the same order. What overlaps: communication of
+ * bucket i with packing of bucket i+1 and unpacking of earlier buckets; not
+ * with the backward pass itself (libtorch grad hooks are not wired through
+ * the shim yet).
+ *
+ * All functions are collective (every rank calls them, in the same order)
+ * and are no-ops in a world of one. Float32 parameters only.
+ * Ownership: the bucket object borrows the parameter tensors (they must
+ * outlive it) and owns its host buffers.
+ */
+#ifndef SK_DIST_DDP_H
+#define SK_DIST_DDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_shim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_dist_ddp sk_dist_ddp;
+
+typedef struct {
+    int buckets;           /* number of buckets */
+    double pack_s;         /* seconds packing grads into host buffers (last call) */
+    double wait_s;         /* seconds blocked in MPI_Waitall (last call) */
+    double unpack_s;       /* seconds copying averaged grads back */
+    double total_s;        /* whole allreduce call */
+} sk_dist_ddp_stats;
+
+/* names: parameter names for messages (borrowed, may be NULL). */
+int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *const *names, int n,
+                       size_t bucket_bytes);
+void sk_dist_ddp_free(sk_dist_ddp *d);
+/* Overwrite every rank's parameters with rank 0's. */
+int sk_dist_ddp_broadcast(sk_dist_ddp *d);
+/* Replace each parameter's gradient by its mean over ranks. A parameter
+ * without a gradient is an error naming it (ranks would disagree on the
+ * bucket layout otherwise). */
+int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d);
+void sk_dist_ddp_stats_get(const sk_dist_ddp *d, sk_dist_ddp_stats *out);
+
+/* In-place sum / max of n doubles over ranks. */
+int sk_dist_allreduce_sum(double *vals, int n);
+int sk_dist_allreduce_max(double *vals, int n);
+/* Fail with a message naming `what` unless every rank passes the same v. */
+int sk_dist_check_same(int64_t v, const char *what);
+/* Bytes broadcast from rank 0 into buf on every rank. */
+int sk_dist_broadcast_bytes(void *buf, size_t len);
+/* A per-rank, per-purpose seed derived from one run seed (SplitMix64 of
+ * seed, rank and stream): independent streams, reproducible from `seed`. */
+uint64_t sk_dist_seed(uint64_t seed, int rank, uint64_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_DIST_DDP_H */

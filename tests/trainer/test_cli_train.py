@@ -1,0 +1,38 @@
+"""`shrink train` end to end through the CLI on a real corpus and the real
+loader: a Fashion-MNIST test-set corpus made by `shrink prepare`, a 2-rank
+run, a 2-rank run whose rank 1 is SIGKILLed at step 4 then resumed with
+--resume: bit-identical weights; and a bad --set value stops before work."""
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sk_trainer_testlib import ENV, mpirun, run  # noqa: E402
+
+shrink = sys.argv[1]
+F = "/usr/share/datasets/fashion-mnist"
+if not os.path.exists(f"{F}/t10k-images-idx3-ubyte.gz"):
+    print("no Fashion-MNIST here")
+    sys.exit(77)
+with tempfile.TemporaryDirectory() as d:
+    run([shrink, "prepare", "--set", "prepare.format=idx", "--set", f"prepare.input={F}/t10k-images-idx3-ubyte.gz",
+         "--set", f"prepare.labels={F}/t10k-labels-idx1-ubyte.gz", "--set", f"prepare.output={d}/fm.h5"])
+    cfg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "fmnist-vit.yaml")
+    sets = ["--set", f"train.data={d}/fm.h5", "--set", "train.eval_data=", "--set", "train.eval_fraction=0.1",
+            "--set", "train.steps=6", "--set", "train.warmup=2", "--set", "train.batch=32", "--set",
+            "train.eval_batches=2", "--set", "train.ckpt_every=1", "--set", "model.depth=2", "--set", "run.threads=1"]
+    run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/a"] + sets), timeout=120)
+    p = run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/b"] + sets),
+            env=dict(ENV, SK_FAULT_RANK_EXIT="1:4"), check=False, timeout=120)
+    assert p.returncode != 0
+    assert not os.path.exists(f"{d}/b/model.safetensors")
+    run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/b", "--resume", f"{d}/b/ckpt"]
+               + sets), timeout=120)
+    a = open(f"{d}/a/model.safetensors", "rb").read()
+    b = open(f"{d}/b/model.safetensors", "rb").read()
+    assert a == b, "resume through the CLI and the corpus loader is not bit-identical"
+    p = run([shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/c", "--set", "model.heads=5"] + sets[:2],
+            check=False)
+    assert p.returncode != 0 and "model.heads" in p.stderr, p.stderr
+    assert not os.path.exists(f"{d}/c")
+print("ok")

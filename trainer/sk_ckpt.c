@@ -1,0 +1,555 @@
+/* sk_ckpt.c - safetensors writer/reader and checkpoint directories
+ * (see sk_ckpt.h; format: huggingface/safetensors README). */
+#include "sk_ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *st_dtype_(sk_dtype dt)
+{
+    switch (dt) {
+    case SK_F32: return "F32";
+    case SK_F64: return "F64";
+    case SK_F16: return "F16";
+    case SK_BF16: return "BF16";
+    case SK_I64: return "I64";
+    case SK_I32: return "I32";
+    case SK_I16: return "I16";
+    case SK_U8: return "U8";
+    case SK_BOOL: return "BOOL";
+    }
+    return "?";
+}
+
+/* ---- small growable string ---- */
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf_;
+
+static void sb_put_(sbuf_ *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void sb_put_(sbuf_ *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) { b->oom = 1; return; }
+        if (b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->n + (size_t)k + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) { b->oom = 1; return; }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+static int write_file_atomic_(const char *path, const void *head, size_t hlen, void *const *bufs,
+                              const size_t *lens, int nbufs)
+{
+    int rc = SK_OK;
+    char tmp[8320];
+    FILE *f = NULL;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    f = fopen(tmp, "wb");
+    SK_FAIL_IF(!f, SK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    SK_FAIL_IF(hlen && fwrite(head, 1, hlen, f) != hlen, SK_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    for (int i = 0; i < nbufs; i++)
+        SK_FAIL_IF(lens[i] && fwrite(bufs[i], 1, lens[i], f) != lens[i], SK_EIO, "%s: write failed: %s", tmp,
+                   strerror(errno));
+    SK_FAIL_IF(fflush(f) != 0 || fsync(fileno(f)) != 0, SK_EIO, "%s: flush failed: %s", tmp, strerror(errno));
+    SK_FAIL_IF(fclose(f) != 0, SK_EIO, "%s: close failed: %s", tmp, strerror(errno));
+    f = NULL;
+    SK_FAIL_IF(rename(tmp, path) != 0, SK_EIO, "%s: rename failed: %s", path, strerror(errno));
+done:
+    if (f) fclose(f);
+    if (rc < 0) unlink(tmp);
+    return rc;
+}
+
+int sk_ckpt_write_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n,
+                              const char *const *meta, int nmeta)
+{
+    int rc = SK_OK;
+    sbuf_ h = {0};
+    void **bufs = calloc((size_t)(n + 1), sizeof *bufs);
+    size_t *lens = calloc((size_t)(n + 1), sizeof *lens);
+    SK_FAIL_IF(!bufs || !lens, SK_ENOMEM, "%s: out of memory", path);
+    sb_put_(&h, "{");
+    if (nmeta > 0) {
+        sb_put_(&h, "\"__metadata__\":{");
+        for (int i = 0; i < nmeta; i++)
+            sb_put_(&h, "%s\"%s\":\"%s\"", i ? "," : "", meta[2 * i], meta[2 * i + 1]);
+        sb_put_(&h, "}");
+    }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t shape[SK_SHIM_MAX_DIMS];
+        int nd = sk_shim_shape(ts[i], shape);
+        SK_FAIL_IF(nd < 0, SK_EINVAL, "%s: tensor %s: bad handle", path, names[i]);
+        size_t bytes = (size_t)sk_shim_numel(ts[i]) * sk_shim_dtype_size(sk_shim_dtype(ts[i]));
+        sb_put_(&h, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", (nmeta > 0 || i) ? "," : "", names[i],
+                st_dtype_(sk_shim_dtype(ts[i])));
+        for (int d = 0; d < nd; d++) sb_put_(&h, "%s%" PRId64, d ? "," : "", shape[d]);
+        sb_put_(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + bytes);
+        bufs[i + 1] = malloc(bytes ? bytes : 1);
+        SK_FAIL_IF(!bufs[i + 1], SK_ENOMEM, "%s: out of memory for %s", path, names[i]);
+        SK_TRY(sk_shim_to_host(ts[i], bufs[i + 1], bytes));
+        lens[i + 1] = bytes;
+        off += bytes;
+    }
+    sb_put_(&h, "}");
+    while (!h.oom && (h.n % 8) != 0) sb_put_(&h, " ");
+    SK_FAIL_IF(h.oom, SK_ENOMEM, "%s: out of memory", path);
+    uint64_t hl = (uint64_t)h.n;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++) le[i] = (unsigned char)(hl >> (8 * i));
+    bufs[0] = h.s;
+    lens[0] = h.n;
+    SK_TRY(write_file_atomic_(path, le, 8, bufs, lens, n + 1));
+done:
+    if (bufs)
+        for (int i = 1; i <= n; i++) free(bufs[i]);
+    free(bufs);
+    free(lens);
+    free(h.s);
+    return rc;
+}
+
+/* ---- reading: a minimal JSON scanner for the header ---- */
+typedef struct {
+    const char *p, *end;
+} js_;
+
+static void ws_(js_ *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\t' || *j->p == '\r')) j->p++;
+}
+static int lit_(js_ *j, char c)
+{
+    ws_(j);
+    if (j->p < j->end && *j->p == c) { j->p++; return 1; }
+    return 0;
+}
+/* String without escapes (our names never need them); returns length or -1. */
+static int str_(js_ *j, char *out, size_t cap)
+{
+    ws_(j);
+    if (j->p >= j->end || *j->p != '"') return -1;
+    j->p++;
+    size_t k = 0;
+    while (j->p < j->end && *j->p != '"') {
+        if (*j->p == '\\' && j->p + 1 < j->end) j->p++;
+        if (k + 1 < cap) out[k++] = *j->p;
+        j->p++;
+    }
+    if (j->p >= j->end) return -1;
+    j->p++;
+    out[k] = 0;
+    return (int)k;
+}
+static int int_(js_ *j, int64_t *v)
+{
+    ws_(j);
+    char *e;
+    long long x = strtoll(j->p, &e, 10);
+    if (e == j->p) return -1;
+    j->p = e;
+    *v = x;
+    return 0;
+}
+static int skip_value_(js_ *j)
+{
+    ws_(j);
+    if (j->p >= j->end) return -1;
+    char tmp[2];
+    if (*j->p == '"') return str_(j, tmp, 0 + 1) < 0 ? -1 : 0;
+    if (*j->p == '{' || *j->p == '[') {
+        char open = *j->p, close = open == '{' ? '}' : ']';
+        j->p++;
+        if (lit_(j, close)) return 0;
+        do {
+            if (open == '{') {
+                if (str_(j, tmp, 1) < 0 || !lit_(j, ':')) return -1;
+            }
+            if (skip_value_(j) < 0) return -1;
+        } while (lit_(j, ','));
+        return lit_(j, close) ? 0 : -1;
+    }
+    while (j->p < j->end && *j->p != ',' && *j->p != '}' && *j->p != ']') j->p++;
+    return 0;
+}
+
+typedef struct {
+    char name[256], dtype[8];
+    int64_t shape[SK_SHIM_MAX_DIMS];
+    int nd;
+    int64_t b, e;
+} entry_;
+
+static int parse_entry_(js_ *j, entry_ *en)
+{
+    char key[64];
+    en->nd = 0;
+    en->b = en->e = -1;
+    en->dtype[0] = 0;
+    if (!lit_(j, '{')) return -1;
+    if (lit_(j, '}')) return 0;
+    do {
+        if (str_(j, key, sizeof key) < 0 || !lit_(j, ':')) return -1;
+        if (!strcmp(key, "dtype")) {
+            if (str_(j, en->dtype, sizeof en->dtype) < 0) return -1;
+        } else if (!strcmp(key, "shape") || !strcmp(key, "data_offsets")) {
+            int64_t v[SK_SHIM_MAX_DIMS];
+            int k = 0;
+            if (!lit_(j, '[')) return -1;
+            if (!lit_(j, ']')) {
+                do {
+                    if (k >= SK_SHIM_MAX_DIMS || int_(j, &v[k]) < 0) return -1;
+                    k++;
+                } while (lit_(j, ','));
+                if (!lit_(j, ']')) return -1;
+            }
+            if (key[0] == 's') {
+                memcpy(en->shape, v, sizeof(int64_t) * (size_t)k);
+                en->nd = k;
+            } else {
+                if (k != 2) return -1;
+                en->b = v[0];
+                en->e = v[1];
+            }
+        } else if (skip_value_(j) < 0) {
+            return -1;
+        }
+    } while (lit_(j, ','));
+    return lit_(j, '}') ? 0 : -1;
+}
+
+int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n)
+{
+    int rc = SK_OK;
+    FILE *f = NULL;
+    char *head = NULL, *data = NULL;
+    entry_ *ents = NULL;
+    int nents = 0, cap = 0;
+    unsigned char le[8];
+    f = fopen(path, "rb");
+    SK_FAIL_IF(!f, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    SK_FAIL_IF(fread(le, 1, 8, f) != 8, SK_ECORRUPT, "%s: not a safetensors file (too short)", path);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)le[i] << (8 * i);
+    SK_FAIL_IF(hl == 0 || hl > 100000000, SK_ECORRUPT, "%s: bad safetensors header length %" PRIu64, path, hl);
+    head = malloc(hl + 1);
+    SK_FAIL_IF(!head, SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(fread(head, 1, hl, f) != hl, SK_ECORRUPT, "%s: truncated header", path);
+    head[hl] = 0;
+    js_ j = {head, head + hl};
+    SK_FAIL_IF(!lit_(&j, '{'), SK_ECORRUPT, "%s: header is not a JSON object", path);
+    if (!lit_(&j, '}')) {
+        do {
+            char key[256];
+            SK_FAIL_IF(str_(&j, key, sizeof key) < 0 || !lit_(&j, ':'), SK_ECORRUPT, "%s: bad header JSON", path);
+            if (!strcmp(key, "__metadata__")) {
+                SK_FAIL_IF(skip_value_(&j) < 0, SK_ECORRUPT, "%s: bad __metadata__", path);
+                continue;
+            }
+            if (nents == cap) {
+                cap = cap ? cap * 2 : 64;
+                entry_ *e2 = realloc(ents, (size_t)cap * sizeof *e2);
+                SK_FAIL_IF(!e2, SK_ENOMEM, "%s: out of memory", path);
+                ents = e2;
+            }
+            SK_FAIL_IF(parse_entry_(&j, &ents[nents]) < 0, SK_ECORRUPT, "%s: bad header entry for '%s'", path, key);
+            snprintf(ents[nents].name, sizeof ents[nents].name, "%s", key);
+            nents++;
+        } while (lit_(&j, ','));
+        SK_FAIL_IF(!lit_(&j, '}'), SK_ECORRUPT, "%s: bad header JSON", path);
+    }
+    /* Data buffer: the rest of the file. */
+    int64_t maxe = 0;
+    for (int i = 0; i < nents; i++) {
+        SK_FAIL_IF(ents[i].b < 0 || ents[i].e < ents[i].b, SK_ECORRUPT, "%s: bad data_offsets for '%s'", path,
+                   ents[i].name);
+        if (ents[i].e > maxe) maxe = ents[i].e;
+    }
+    data = malloc((size_t)maxe + 1);
+    SK_FAIL_IF(!data, SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(fread(data, 1, (size_t)maxe, f) != (size_t)maxe, SK_ECORRUPT, "%s: truncated data (need %" PRId64
+               " bytes)", path, maxe);
+    for (int i = 0; i < n; i++) {
+        int k = -1;
+        for (int e = 0; e < nents; e++)
+            if (!strcmp(ents[e].name, names[i])) { k = e; break; }
+        SK_FAIL_IF(k < 0, SK_ENOTFOUND, "%s: no tensor '%s'", path, names[i]);
+        entry_ *en = &ents[k];
+        int64_t shape[SK_SHIM_MAX_DIMS];
+        int nd = sk_shim_shape(ts[i], shape);
+        int same = nd == en->nd && !strcmp(en->dtype, st_dtype_(sk_shim_dtype(ts[i])));
+        for (int d = 0; same && d < nd; d++) same = shape[d] == en->shape[d];
+        SK_FAIL_IF(!same, SK_EINVAL, "%s: tensor '%s' has dtype %s and a different shape or dtype than the model's",
+                   path, names[i], en->dtype);
+        size_t bytes = (size_t)sk_shim_numel(ts[i]) * sk_shim_dtype_size(sk_shim_dtype(ts[i]));
+        SK_FAIL_IF((size_t)(en->e - en->b) != bytes, SK_ECORRUPT, "%s: '%s' holds %" PRId64 " bytes, expected %zu",
+                   path, names[i], en->e - en->b, bytes);
+        SK_TRY(sk_shim_copy_from_host(ts[i], data + en->b, bytes));
+    }
+done:
+    if (f) fclose(f);
+    free(head);
+    free(data);
+    free(ents);
+    return rc;
+}
+
+/* ---- checkpoint directories ---- */
+
+static int rmtree_(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+static int mkdirs_(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0777);
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return sk_error_set(SK_EIO, "%s: cannot create directory: %s", path, strerror(errno));
+    return SK_OK;
+}
+
+static int cmp_i64_(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted step numbers of root/step-* directories; caller frees. */
+static int list_steps_(const char *root, int64_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(root);
+    if (!d) return SK_OK;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long long s;
+        char tail;
+        if (sscanf(e->d_name, "step-%lld%c", &s, &tail) != 1) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *o2 = realloc(*out, (size_t)cap * sizeof *o2);
+            if (!o2) { closedir(d); return sk_error_set(SK_ENOMEM, "%s: out of memory", root); }
+            *out = o2;
+        }
+        (*out)[(*n)++] = s;
+    }
+    closedir(d);
+    if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_i64_);
+    return SK_OK;
+}
+
+int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
+{
+    int rc = SK_OK;
+    char tmp[4096], fin[4096], path[8192];
+    const char **names2 = NULL;
+    sk_tensor **t2 = NULL;
+    int64_t *steps = NULL;
+    int nsteps = 0;
+    sbuf_ js = {0};
+    SK_TRY(mkdirs_(root));
+    snprintf(tmp, sizeof tmp, "%s/tmp-step-%08lld", root, (long long)st->step);
+    snprintf(fin, sizeof fin, "%s/step-%08lld", root, (long long)st->step);
+    rmtree_(tmp);
+    SK_TRY(mkdirs_(tmp));
+    snprintf(path, sizeof path, "%s/model.safetensors", tmp);
+    char stepbuf[32];
+    snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)st->step);
+    const char *meta[4] = {"format", "pt", "step", stepbuf};
+    SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)p->names, p->t, p->n, meta, 2));
+    /* Optimizer moments. */
+    names2 = calloc((size_t)(2 * p->n), sizeof *names2);
+    t2 = calloc((size_t)(2 * p->n), sizeof *t2);
+    SK_FAIL_IF(!names2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
+    for (int i = 0; i < p->n; i++) {
+        char nm[300];
+        SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
+        snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
+        names2[2 * i] = strdup(nm);
+        snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
+        names2[2 * i + 1] = strdup(nm);
+        SK_FAIL_IF(!names2[2 * i] || !names2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
+    }
+    char ostep[32];
+    snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
+    const char *ometa[2] = {"adamw_step", ostep};
+    snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
+    SK_TRY(sk_ckpt_write_safetensors(path, names2, t2, 2 * p->n, ometa, 1));
+    /* state.json */
+    sb_put_(&js, "{\n  \"step\": %lld,\n  \"world\": %d,\n  \"seed\": %llu,\n", (long long)st->step, st->world,
+            (unsigned long long)st->seed);
+    sb_put_(&js, "  \"loader_epoch\": %lld,\n  \"loader_step\": %lld,\n", (long long)st->loader_epoch,
+            (long long)st->loader_step);
+    sb_put_(&js, "  \"tokens\": %.17g,\n  \"tokens_kept\": %.17g,\n  \"rng\": \"", st->tokens, st->tokens_kept);
+    for (size_t i = 0; i < st->rng_len; i++) sb_put_(&js, "%02x", st->rng[i]);
+    sb_put_(&js, "\",\n  \"config\": %s\n}\n", st->config[0] ? st->config : "{}");
+    SK_FAIL_IF(js.oom, SK_ENOMEM, "checkpoint: out of memory");
+    snprintf(path, sizeof path, "%s/state.json", tmp);
+    SK_TRY(write_file_atomic_(path, js.s, js.n, NULL, NULL, 0));
+    rmtree_(fin);
+    SK_FAIL_IF(rename(tmp, fin) != 0, SK_EIO, "%s: rename failed: %s", fin, strerror(errno));
+    /* keep-last-k */
+    if (keep_last > 0) {
+        SK_TRY(list_steps_(root, &steps, &nsteps));
+        for (int i = 0; i + keep_last < nsteps; i++) {
+            snprintf(path, sizeof path, "%s/step-%08lld", root, (long long)steps[i]);
+            rmtree_(path);
+        }
+    }
+done:
+    if (names2)
+        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
+    free(names2);
+    free(t2);
+    free(steps);
+    free(js.s);
+    return rc;
+}
+
+int sk_ckpt_latest(const char *dir, char *out, size_t cap)
+{
+    int rc = SK_OK;
+    int64_t *steps = NULL;
+    int n = 0;
+    char p[4096];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    if (stat(p, &sb) == 0) {
+        snprintf(out, cap, "%s", dir);
+        return SK_OK;
+    }
+    SK_FAIL_IF(stat(dir, &sb) != 0, SK_ENOTFOUND, "--resume %s: no such directory", dir);
+    SK_TRY(list_steps_(dir, &steps, &n));
+    SK_FAIL_IF(n == 0, SK_ENOTFOUND, "--resume %s: no checkpoint (no state.json, no step-* directory)", dir);
+    snprintf(out, cap, "%s/step-%08lld", dir, (long long)steps[n - 1]);
+done:
+    free(steps);
+    return rc;
+}
+
+static int json_num_(const char *js, const char *key, double *v)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(js, pat);
+    if (!p) return -1;
+    *v = strtod(p + strlen(pat), NULL);
+    return 0;
+}
+
+int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *st)
+{
+    int rc = SK_OK;
+    char path[8192];
+    char *js = NULL;
+    const char **names2 = NULL;
+    sk_tensor **t2 = NULL;
+    FILE *f = NULL;
+    memset(st, 0, sizeof *st);
+    snprintf(path, sizeof path, "%s/state.json", ckdir);
+    f = fopen(path, "rb");
+    SK_FAIL_IF(!f, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    js = malloc((size_t)len + 1);
+    SK_FAIL_IF(!js, SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(fread(js, 1, (size_t)len, f) != (size_t)len, SK_EIO, "%s: read failed", path);
+    js[len] = 0;
+    double v[7];
+    static const char *const keys[7] = {"step", "world", "seed", "loader_epoch", "loader_step", "tokens", "tokens_kept"};
+    for (int i = 0; i < 7; i++)
+        SK_FAIL_IF(json_num_(js, keys[i], &v[i]) < 0, SK_ECORRUPT, "%s: missing \"%s\"", path, keys[i]);
+    st->step = (int64_t)v[0];
+    st->world = (int)v[1];
+    /* The seed may exceed double precision: parse it as an integer. */
+    const char *sp = strstr(js, "\"seed\":");
+    st->seed = strtoull(sp + 7, NULL, 10);
+    st->loader_epoch = (int64_t)v[3];
+    st->loader_step = (int64_t)v[4];
+    st->tokens = v[5];
+    st->tokens_kept = v[6];
+    const char *r = strstr(js, "\"rng\": \"");
+    SK_FAIL_IF(!r, SK_ECORRUPT, "%s: missing \"rng\"", path);
+    r += 8;
+    while (st->rng_len < sizeof st->rng && r[0] != '"' && r[1]) {
+        unsigned x;
+        SK_FAIL_IF(sscanf(r, "%2x", &x) != 1, SK_ECORRUPT, "%s: bad \"rng\"", path);
+        st->rng[st->rng_len++] = (unsigned char)x;
+        r += 2;
+    }
+    const char *c = strstr(js, "\"config\": ");
+    if (c) {
+        snprintf(st->config, sizeof st->config, "%s", c + 10);
+        char *end = strrchr(st->config, '}'); /* drop the closing brace of state.json */
+        if (end) *end = 0;
+        end = strrchr(st->config, '}');
+        if (end) end[1] = 0;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", ckdir);
+    SK_TRY(sk_ckpt_read_safetensors(path, (const char *const *)p->names, p->t, p->n));
+    if (opt) {
+        names2 = calloc((size_t)(2 * p->n), sizeof *names2);
+        t2 = calloc((size_t)(2 * p->n), sizeof *t2);
+        SK_FAIL_IF(!names2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
+        for (int i = 0; i < p->n; i++) {
+            char nm[300];
+            SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
+            snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
+            names2[2 * i] = strdup(nm);
+            snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
+            names2[2 * i + 1] = strdup(nm);
+            SK_FAIL_IF(!names2[2 * i] || !names2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
+        }
+        snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
+        SK_TRY(sk_ckpt_read_safetensors(path, names2, t2, 2 * p->n));
+        SK_TRY(sk_adamw_set_step_count(opt, st->step));
+    }
+done:
+    if (f) fclose(f);
+    if (names2)
+        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
+    free(names2);
+    free(t2);
+    free(js);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/* sk_ckpt.h - checkpoints: safetensors files and training-state directories.
+ *
+ * defines: sk_ckpt_write_safetensors, sk_ckpt_read_safetensors,
+ *          sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
+ *
+ * safetensors (huggingface/safetensors): u64 little-endian header length N,
+ * N bytes of JSON header (padded with spaces to a multiple of 8),
+ * then the raw little-endian C-order tensor bytes, contiguous in header
+ * order from offset 0. Readable by safetensors.torch / numpy.
+ *
+ * A checkpoint is a directory <root>/step-<8 digits>/ holding
+ *   model.safetensors  parameters under their model names,
+ *   optim.safetensors  AdamW moments "<name>.exp_avg" / "<name>.exp_avg_sq",
+ *   state.json         step, world size, seed, loader position, RNG state,
+ *                      token counters and the model/train config.
+ * It is written under a temporary name and renamed into place (a killed
+ * writer leaves only a "tmp-" directory, which resume ignores); after that
+ * all but the newest keep_last step directories are removed.
+ */
+#ifndef SK_CKPT_H
+#define SK_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sk_params.h"
+
+/* Write tensors (float/int dtypes) with optional string metadata
+ * (meta: alternating key, value; nmeta pairs) atomically to path. */
+int sk_ckpt_write_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n,
+                              const char *const *meta, int nmeta);
+/* Load the named tensors from path into the existing tensors ts (same
+ * shape and dtype, checked; a missing name is an error naming it). */
+int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n);
+
+typedef struct {
+    int64_t step;            /* optimizer steps completed */
+    int world;               /* ranks that wrote it */
+    uint64_t seed;
+    int64_t loader_epoch, loader_step; /* position of the next training batch */
+    double tokens, tokens_kept;        /* counters so far */
+    unsigned char rng[8192]; /* trainer generator state (mt19937: ~5 KB) */
+    size_t rng_len;
+    char config[4096];       /* model + train config as JSON (for the record and for checks) */
+} sk_ckpt_state;
+
+/* Rank 0 only: write checkpoint `st->step` under root (created if needed). */
+int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last);
+/* Resolve dir to a checkpoint directory: dir itself when it holds a
+ * state.json, else its newest step-* subdirectory. */
+int sk_ckpt_latest(const char *dir, char *out, size_t cap);
+/* Read a checkpoint directory into p, opt and st. */
+int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *st);
+
+#endif /* SK_CKPT_H */

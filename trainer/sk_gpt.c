@@ -1,0 +1,106 @@
+/* sk_gpt.c - GPT-style causal decoder over the shim (see sk_gpt.h). */
+#include "sk_gpt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct sk_gpt {
+    sk_gpt_opts o;
+    sk_params p;
+    sk_tensor *wte, *wpe, *lnf_w, *lnf_b;
+    sk_block *blocks;
+};
+
+int sk_gpt_create(sk_gpt **out, const sk_gpt_opts *o, uint64_t seed)
+{
+    int rc = SK_OK;
+    sk_gpt *m = NULL;
+    sk_generator *g = NULL;
+    *out = NULL;
+    SK_FAIL_IF(o->width <= 0 || o->depth <= 0 || o->heads <= 0 || o->mlp_hidden <= 0, SK_EINVAL,
+               "model: width, depth, heads and mlp hidden size must be positive");
+    SK_FAIL_IF(o->width % o->heads, SK_EINVAL, "model.heads = %lld does not divide model.width = %lld",
+               (long long)o->heads, (long long)o->width);
+    SK_FAIL_IF(o->vocab < 2, SK_EINVAL, "model: vocabulary of %lld tokens (need >= 2)", (long long)o->vocab);
+    SK_FAIL_IF(o->seq_len < 1, SK_EINVAL, "model.seq_len = %lld (need >= 1)", (long long)o->seq_len);
+    m = calloc(1, sizeof *m);
+    SK_FAIL_IF(!m, SK_ENOMEM, "gpt: out of memory");
+    m->o = *o;
+    sk_params_init(&m->p);
+    m->blocks = calloc((size_t)o->depth, sizeof *m->blocks);
+    SK_FAIL_IF(!m->blocks, SK_ENOMEM, "gpt: out of memory");
+    SK_TRY(sk_generator_create(&g, seed, SK_CPU));
+    int64_t we[2] = {o->vocab, o->width}, pe[2] = {o->seq_len, o->width}, d1[1] = {o->width};
+    SK_TRY(sk_params_add(&m->p, "wte.weight", sk_params_normal(we, 2, 0.02, g), 1));
+    m->wte = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "wpe.weight", sk_params_normal(pe, 2, 0.01, g), 0));
+    m->wpe = m->p.t[m->p.n - 1];
+    for (int l = 0; l < o->depth; l++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d", l);
+        SK_TRY(sk_block_init(&m->blocks[l], &m->p, prefix, o->width, o->mlp_hidden, (int)o->depth, g));
+    }
+    SK_TRY(sk_params_add(&m->p, "ln_f.weight", sk_params_const(d1, 1, 1.0), 0));
+    m->lnf_w = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "ln_f.bias", sk_params_const(d1, 1, 0.0), 0));
+    m->lnf_b = m->p.t[m->p.n - 1];
+    *out = m;
+    m = NULL;
+done:
+    sk_generator_free(g);
+    sk_gpt_free(m);
+    return rc;
+}
+
+void sk_gpt_free(sk_gpt *m)
+{
+    if (!m) return;
+    sk_params_free(&m->p);
+    free(m->blocks);
+    free(m);
+}
+
+sk_params *sk_gpt_params(sk_gpt *m) { return &m->p; }
+
+sk_select_model sk_gpt_select_model(const sk_gpt *m)
+{
+    sk_select_model s = {0};
+    s.depth = (int)m->o.depth;
+    s.width = (int)m->o.width;
+    s.heads = (int)m->o.heads;
+    s.tokens = m->o.seq_len;
+    s.causal = 1;
+    return s;
+}
+
+int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
+                   sk_gpt_out *out)
+{
+    int rc = SK_OK;
+    int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
+    SK_FAIL_IF(B <= 0 || T != m->o.seq_len, SK_EINVAL, "gpt: got windows of %lld tokens, model.seq_len + 1 = %lld",
+               (long long)(T + 1), (long long)(m->o.seq_len + 1));
+    sk_tensor *inp = sk_shim_slice(windows, 1, 0, T);
+    sk_tensor *tgt = sk_shim_slice(windows, 1, 1, T + 1);
+    sk_tensor *pos = sk_shim_arange(T, SK_CPU);
+    sk_tensor *x = sk_shim_add(sk_shim_embedding(m->wte, inp), sk_shim_embedding(m->wpe, pos));
+    SK_TRY_T(x);
+    int64_t pe[2] = {B, T};
+    sk_seq seq = {0};
+    seq.x = x;
+    seq.pos = sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(pos, 0), pe, 2));
+    seq.causal = 1;
+    seq.training = training;
+    SK_TRY(sk_blocks_run(m->blocks, (int)m->o.depth, (int)m->o.heads, sel, step, &seq, &out->st));
+    int64_t N = sk_shim_size(seq.x, 1);
+    /* Score each processed position against its own next token. */
+    if (N != T) tgt = sk_shim_gather(tgt, 1, seq.pos);
+    sk_tensor *h = sk_shim_layer_norm(seq.x, m->lnf_w, m->lnf_b, 1e-5);
+    sk_tensor *logits = sk_shim_linear(h, m->wte, NULL);
+    int64_t l2[2] = {B * N, m->o.vocab}, t1[1] = {B * N};
+    out->loss = sk_shim_cross_entropy(sk_shim_reshape(logits, l2, 2), sk_shim_reshape(tgt, t1, 1), -100);
+    SK_TRY_T(out->loss);
+    out->targets = B * N;
+done:
+    return rc;
+}

@@ -1,0 +1,116 @@
+/* sk_train.h - the training run behind `shrink train`.
+ *
+ * defines: sk_model_config / sk_model_section ([model] config section),
+ *          sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
+ *          from), sk_train_opts, sk_train_result, sk_train_validate,
+ *          sk_train_run, sk_train_source_loader.
+ *
+ * sk_train_run reads top to bottom like llm.c's train loop: check the
+ * config, open the data, build the model (same seed on every rank, then a
+ * broadcast from rank 0), AdamW, optional resume from a checkpoint, then
+ * per step: warmup+cosine lr, `accum` micro-batches of forward/backward,
+ * bucketed gradient averaging over MPI, clipping, a non-finite check, the
+ * update, one metrics record (JSON Lines), evaluation every eval_every
+ * steps, checkpoints every ckpt_every steps. Under MPI every rank calls it;
+ * rank 0 writes files and the progress bar.
+ *
+ * Files under out_dir: metrics.jsonl (one record per step and per eval),
+ * summary.json, model.safetensors (final weights), ckpt/step-NNNNNNNN/ (checkpoints).
+ */
+#ifndef SK_TRAIN_H
+#define SK_TRAIN_H
+
+#include <stdint.h>
+
+#include "sk_config.h"
+#include "sk_loader.h"
+#include "sk_select.h"
+
+/* [model] */
+typedef struct sk_model_config {
+    char arch[SK_CFG_STR_MAX]; /* "vit" | "gpt" */
+    int64_t width, depth, heads;
+    int64_t mlp_ratio;         /* MLP hidden = mlp_ratio * width */
+    int64_t patch;             /* vit: patch side */
+    char pool[SK_CFG_STR_MAX]; /* vit: "cls" | "mean" */
+    int64_t seq_len;           /* gpt: context length */
+    int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
+    int64_t classes;           /* vit: 0 = the corpus's label count */
+} sk_model_config;
+
+/* [train] */
+typedef struct sk_train_config {
+    char data[SK_CFG_STR_MAX]; /* training corpus (shrink corpus file) */
+    int64_t steps;        /* optimizer steps */
+    int64_t batch;        /* global batch (samples per step over all ranks and micro-steps) */
+    int64_t accum;        /* micro-steps per step (gradient accumulation) */
+    double lr, min_lr;    /* peak and final learning rate */
+    int64_t warmup;       /* linear warmup steps, then cosine to min_lr */
+    double weight_decay, beta1, beta2, eps;
+    double clip;          /* global grad-norm clip (0: off) */
+    int64_t eval_every;   /* steps between evaluations (0: only at the end) */
+    int64_t eval_batches; /* eval batches per evaluation (0: the whole eval split) */
+    char eval_data[SK_CFG_STR_MAX]; /* held-out corpus; "" = hold out eval_fraction of the training corpus */
+    double eval_fraction;
+    int64_t ckpt_every;   /* steps between checkpoints (0: only at the end) */
+    int64_t keep_last;    /* checkpoints kept */
+    double bucket_mb;     /* gradient bucket size for the MPI allreduce */
+    double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
+    int shuffle;          /* shuffle the training corpus every epoch */
+} sk_train_config;
+
+/* The config sections (key tables in sk_train_config.c). */
+extern const sk_cfg_section sk_model_section;
+extern const sk_cfg_section sk_train_section;
+
+/* Fill with the same defaults as the key tables (for callers without the
+ * config engine, e.g. tests). */
+void sk_model_config_defaults(sk_model_config *m);
+void sk_train_config_defaults(sk_train_config *t);
+
+/* Where batches come from: the corpus loader (sk_train_source_loader) or a
+ * caller's synthetic source with the same contract (tests). */
+typedef struct {
+    int (*create)(void **ctx, const sk_loader_opts *o);
+    void (*free)(void *ctx);
+    int (*next)(void *ctx, const sk_batch **out);
+    sk_loader_pos (*tell)(void *ctx);
+    int (*seek)(void *ctx, sk_loader_pos pos);
+    int64_t (*steps_per_epoch)(void *ctx);
+    int64_t (*vocab_size)(void *ctx);
+    int64_t (*num_classes)(void *ctx);
+} sk_train_source;
+
+/* The sk_loader-backed source, or NULL when this build has no loader. */
+const sk_train_source *sk_train_source_loader(void);
+
+typedef struct {
+    const sk_model_config *model;
+    const sk_train_config *train;
+    const sk_select_config *select; /* NULL: no token selection */
+    const char *data_path;          /* training corpus (NULL: train->data) */
+    const char *out_dir;            /* outputs; created if needed */
+    const char *resume;             /* checkpoint root or step directory, or NULL */
+    uint64_t seed;
+    int threads;                    /* intra-op threads per rank (0: cores / ranks on this host) */
+    int progress;                   /* 1: rank-0 progress bar on stderr */
+    const sk_train_source *source;  /* NULL: sk_train_source_loader() */
+} sk_train_opts;
+
+typedef struct {
+    int64_t steps;         /* steps completed */
+    double loss;           /* last training loss */
+    double eval_loss, eval_acc, eval_bpb; /* last evaluation (acc: vit, bpb: gpt; NaN if n/a) */
+    double unigram_bpb;    /* gpt: unigram model's bits per byte on the eval split */
+    double seconds;        /* wall time of the training loop */
+    double steps_per_s;
+    double tokens, tokens_kept;
+} sk_train_result;
+
+/* Check config values and cross-key constraints for `world` ranks before
+ * any work; the message names the key. */
+int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int world);
+/* Run (collective under MPI). res may be NULL. */
+int sk_train_run(const sk_train_opts *o, sk_train_result *res);
+
+#endif /* SK_TRAIN_H */

@@ -1,0 +1,149 @@
+/* sk_vit.c - Vision Transformer over the shim (see sk_vit.h). */
+#include "sk_vit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct sk_vit {
+    sk_vit_opts o;
+    sk_params p;
+    sk_tensor *patch_w, *patch_b, *cls, *pos, *norm_w, *norm_b, *head_w, *head_b;
+    sk_block *blocks;
+};
+
+static int check_opts_(const sk_vit_opts *o)
+{
+    if (o->width <= 0 || o->depth <= 0 || o->heads <= 0 || o->mlp_hidden <= 0)
+        return sk_error_set(SK_EINVAL, "model: width, depth, heads and mlp hidden size must be positive");
+    if (o->width % o->heads)
+        return sk_error_set(SK_EINVAL, "model.heads = %lld does not divide model.width = %lld", (long long)o->heads,
+                            (long long)o->width);
+    if (o->patch <= 0 || o->image_h % o->patch || o->image_w % o->patch)
+        return sk_error_set(SK_EINVAL, "model.patch = %lld does not divide the %lldx%lld images", (long long)o->patch,
+                            (long long)o->image_h, (long long)o->image_w);
+    if (o->classes < 2) return sk_error_set(SK_EINVAL, "model: %lld classes (need >= 2)", (long long)o->classes);
+    if (o->channels <= 0) return sk_error_set(SK_EINVAL, "model: %lld image channels", (long long)o->channels);
+    return SK_OK;
+}
+
+int sk_vit_create(sk_vit **out, const sk_vit_opts *o, uint64_t seed)
+{
+    int rc = SK_OK;
+    sk_vit *m = NULL;
+    sk_generator *g = NULL;
+    *out = NULL;
+    SK_TRY(check_opts_(o));
+    m = calloc(1, sizeof *m);
+    SK_FAIL_IF(!m, SK_ENOMEM, "vit: out of memory");
+    m->o = *o;
+    sk_params_init(&m->p);
+    m->blocks = calloc((size_t)o->depth, sizeof *m->blocks);
+    SK_FAIL_IF(!m->blocks, SK_ENOMEM, "vit: out of memory");
+    SK_TRY(sk_generator_create(&g, seed, SK_CPU));
+    int64_t D = o->width, pd = o->channels * o->patch * o->patch;
+    int64_t np = (o->image_h / o->patch) * (o->image_w / o->patch), ntok = np + (o->cls_token ? 1 : 0);
+    int64_t pw[2] = {D, pd}, d1[1] = {D}, cs[3] = {1, 1, D}, ps[3] = {1, ntok, D}, hw[2] = {o->classes, D},
+            h1[1] = {o->classes};
+    SK_TRY(sk_params_add(&m->p, "patch_embed.proj.weight", sk_params_normal(pw, 2, 0.02, g), 1));
+    m->patch_w = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "patch_embed.proj.bias", sk_params_const(d1, 1, 0.0), 0));
+    m->patch_b = m->p.t[m->p.n - 1];
+    if (o->cls_token) {
+        SK_TRY(sk_params_add(&m->p, "cls_token", sk_params_normal(cs, 3, 0.02, g), 0));
+        m->cls = m->p.t[m->p.n - 1];
+    }
+    SK_TRY(sk_params_add(&m->p, "pos_embed", sk_params_normal(ps, 3, 0.02, g), 0));
+    m->pos = m->p.t[m->p.n - 1];
+    for (int l = 0; l < o->depth; l++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d", l);
+        SK_TRY(sk_block_init(&m->blocks[l], &m->p, prefix, D, o->mlp_hidden, (int)o->depth, g));
+    }
+    SK_TRY(sk_params_add(&m->p, "norm.weight", sk_params_const(d1, 1, 1.0), 0));
+    m->norm_w = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "norm.bias", sk_params_const(d1, 1, 0.0), 0));
+    m->norm_b = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "head.weight", sk_params_normal(hw, 2, 0.02, g), 1));
+    m->head_w = m->p.t[m->p.n - 1];
+    SK_TRY(sk_params_add(&m->p, "head.bias", sk_params_const(h1, 1, 0.0), 0));
+    m->head_b = m->p.t[m->p.n - 1];
+    *out = m;
+    m = NULL;
+done:
+    sk_generator_free(g);
+    sk_vit_free(m);
+    return rc;
+}
+
+void sk_vit_free(sk_vit *m)
+{
+    if (!m) return;
+    sk_params_free(&m->p);
+    free(m->blocks);
+    free(m);
+}
+
+sk_params *sk_vit_params(sk_vit *m) { return &m->p; }
+
+sk_select_model sk_vit_select_model(const sk_vit *m)
+{
+    sk_select_model s = {0};
+    s.depth = (int)m->o.depth;
+    s.width = (int)m->o.width;
+    s.heads = (int)m->o.heads;
+    s.grid_h = m->o.image_h / m->o.patch;
+    s.grid_w = m->o.image_w / m->o.patch;
+    s.n_protected = m->o.cls_token ? 1 : 0;
+    s.tokens = s.grid_h * s.grid_w + s.n_protected;
+    s.causal = 0;
+    return s;
+}
+
+int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, sk_selector *sel, int64_t step,
+                   int training, sk_vit_out *out)
+{
+    int rc = SK_OK;
+    const sk_vit_opts *o = &m->o;
+    int64_t B = sk_shim_size(images, 0), C = o->channels, P = o->patch;
+    int64_t gh = o->image_h / P, gw = o->image_w / P, np = gh * gw, D = o->width;
+    int64_t s6[6] = {B, C, gh, P, gw, P}, perm[6] = {0, 2, 4, 1, 3, 5}, s3[3] = {B, np, C * P * P};
+    /* uint8 pixels -> [-1, 1] */
+    sk_tensor *x = sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(images, SK_CPU, SK_F32), 2.0 / 255.0), -1.0);
+    x = sk_shim_reshape(sk_shim_permute(sk_shim_reshape(x, s6, 6), perm, 6), s3, 3);
+    x = sk_shim_linear(x, m->patch_w, m->patch_b);
+    if (o->cls_token) {
+        int64_t ce[3] = {B, 1, D};
+        sk_tensor *parts[2] = {sk_shim_expand(m->cls, ce, 3), x};
+        x = sk_shim_cat(parts, 2, 1);
+    }
+    x = sk_shim_add(x, m->pos);
+    SK_TRY_T(x);
+    int64_t N = sk_shim_size(x, 1), pe[2] = {B, N};
+    sk_seq seq = {0};
+    seq.x = x;
+    seq.pos = sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(N, SK_CPU), 0), pe, 2);
+    seq.n_protected = o->cls_token ? 1 : 0;
+    seq.causal = 0;
+    seq.training = training;
+    SK_TRY(sk_blocks_run(m->blocks, (int)o->depth, (int)o->heads, sel, step, &seq, &out->st));
+    x = sk_shim_layer_norm(seq.x, m->norm_w, m->norm_b, 1e-5);
+    sk_tensor *pooled;
+    int64_t d1[1] = {1};
+    if (o->cls_token) {
+        pooled = sk_shim_squeeze(sk_shim_slice(x, 1, 0, 1), 1);
+    } else if (seq.sizes) {
+        sk_tensor *w = sk_shim_unsqueeze(seq.sizes, -1);
+        pooled = sk_shim_div(sk_shim_sum(sk_shim_mul(x, w), d1, 1, 0), sk_shim_sum(w, d1, 1, 0));
+    } else {
+        pooled = sk_shim_mean(x, d1, 1, 0);
+    }
+    out->logits = sk_shim_linear(pooled, m->head_w, m->head_b);
+    out->loss = sk_shim_cross_entropy(out->logits, labels, -100);
+    sk_tensor *hit = sk_shim_sum(sk_shim_eq(sk_shim_argmax(out->logits, 1, 0), labels), NULL, 0, 0);
+    double c = 0;
+    SK_TRY(sk_shim_item(hit, &c));
+    SK_TRY_T(out->loss);
+    out->correct = (int64_t)c;
+done:
+    return rc;
+}

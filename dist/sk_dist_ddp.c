@@ -4,6 +4,7 @@
 #include "sk_dist_ddp.h"
 
 #include <mpi.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@ typedef struct {
     int first, last;  /* indices into order_ [first, last) */
     size_t count;     /* floats */
     float *buf;
+    int ready;        /* params of this bucket packed by hooks in this backward */
 } bucket_;
 
 struct sk_dist_ddp {
@@ -24,6 +26,16 @@ struct sk_dist_ddp {
     bucket_ *b;
     int nb;
     sk_dist_ddp_stats st;
+    /* Overlap with backward (sk_dist_ddp_arm): per-param bucket, offset in
+     * the bucket, hook handle and "packed" flag; buckets launch strictly in
+     * index order so every rank issues the same collective sequence. */
+    int *bucket_of, *hook;
+    size_t *offset;
+    unsigned char *packed;
+    MPI_Request *req;
+    int armed, next_launch, hook_error, hooked;
+    pthread_t owner;
+    double hook_pack_s;
 };
 
 static double now_(void)
@@ -34,6 +46,75 @@ static double now_(void)
 }
 
 static int world_(void) { return sk_dist_active() ? sk_dist_info_get()->world : 1; }
+
+static int launch_(sk_dist_ddp *d, int k)
+{
+    if (MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                       &d->req[k]) != MPI_SUCCESS)
+        return sk_error_set(SK_EMPI, "ddp: MPI_Iallreduce of gradient bucket %d failed", k);
+    return SK_OK;
+}
+
+/* Called by libtorch inside backward when param i's gradient is complete,
+ * before it is accumulated into .grad: the bucket gets .grad (earlier
+ * micro-batches) + the incoming gradient, the value .grad will hold. */
+static void grad_ready_(void *user, int i, sk_tensor *grad)
+{
+    sk_dist_ddp *d = user;
+    if (!d->armed || d->hook_error || d->packed[i]) return;
+    /* MPI is initialised FUNNELED: only the owning thread may call it. A
+     * gradient computed elsewhere (a device thread) is packed after
+     * backward instead. */
+    if (!pthread_equal(pthread_self(), d->owner)) return;
+    double t = now_();
+    bucket_ *bk = &d->b[d->bucket_of[i]];
+    float *dst = bk->buf + d->offset[i];
+    size_t n = (size_t)sk_shim_numel(d->params[i]);
+    sk_tensor *old = NULL;
+    if (sk_shim_to_host(grad, dst, n * sizeof(float)) < 0 || sk_shim_grad(d->params[i], &old) < 0) {
+        d->hook_error = 1;
+        return;
+    }
+    if (old) {
+        const float *o = sk_shim_data_ptr(old);
+        if (!o) {
+            d->hook_error = 1;
+        } else {
+            for (size_t k = 0; k < n; k++) dst[k] += o[k];
+        }
+        sk_tensor_free(old);
+        if (d->hook_error) return;
+    }
+    d->packed[i] = 1;
+    bk->ready++;
+    while (d->next_launch < d->nb && d->b[d->next_launch].ready == d->b[d->next_launch].last - d->b[d->next_launch].first) {
+        if (launch_(d, d->next_launch) < 0) {
+            d->hook_error = 1;
+            break;
+        }
+        d->next_launch++;
+        d->st.launched_in_backward++;
+    }
+    if (d->next_launch > 0) {
+        int flag = 0;
+        MPI_Testall(d->next_launch, d->req, &flag, MPI_STATUSES_IGNORE); /* drive progress */
+    }
+    d->hook_pack_s += now_() - t;
+}
+
+int sk_dist_ddp_arm(sk_dist_ddp *d)
+{
+    if (!d || !d->hooked) return SK_OK;
+    memset(d->packed, 0, (size_t)d->n);
+    for (int k = 0; k < d->nb; k++) d->b[k].ready = 0;
+    d->next_launch = 0;
+    d->hook_error = 0;
+    d->hook_pack_s = 0;
+    d->st.launched_in_backward = 0;
+    d->owner = pthread_self();
+    d->armed = 1;
+    return SK_OK;
+}
 
 int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *const *names, int n,
                        size_t bucket_bytes)
@@ -70,6 +151,28 @@ int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *
         SK_FAIL_IF(!bk->buf, SK_ENOMEM, "ddp: out of memory for a %zu-float bucket", bk->count);
     }
     d->st.buckets = d->nb;
+    d->req = malloc((size_t)d->nb * sizeof *d->req);
+    SK_FAIL_IF(!d->req, SK_ENOMEM, "ddp: out of memory");
+    if (world_() > 1 && sk_shim_device(params[0]) == SK_CPU) {
+        d->bucket_of = malloc((size_t)n * sizeof *d->bucket_of);
+        d->hook = malloc((size_t)n * sizeof *d->hook);
+        d->offset = malloc((size_t)n * sizeof *d->offset);
+        d->packed = calloc((size_t)n, 1);
+        SK_FAIL_IF(!d->bucket_of || !d->hook || !d->offset || !d->packed, SK_ENOMEM, "ddp: out of memory");
+        for (int k = 0; k < d->nb; k++) {
+            size_t off = 0;
+            for (int j = d->b[k].first; j < d->b[k].last; j++) {
+                int i = d->order[j];
+                d->bucket_of[i] = k;
+                d->offset[i] = off;
+                off += (size_t)sk_shim_numel(params[i]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            SK_TRY(sk_shim_add_grad_hook(params[i], grad_ready_, d, i, &d->hook[i]));
+            d->hooked = i + 1;
+        }
+    }
     *out = d;
     d = NULL;
 done:
@@ -80,6 +183,12 @@ done:
 void sk_dist_ddp_free(sk_dist_ddp *d)
 {
     if (!d) return;
+    for (int i = 0; i < d->hooked; i++) sk_shim_remove_grad_hook(d->params[i], d->hook[i]);
+    free(d->bucket_of);
+    free(d->hook);
+    free(d->offset);
+    free(d->packed);
+    free(d->req);
     if (d->b)
         for (int i = 0; i < d->nb; i++) free(d->b[i].buf);
     free(d->b);
@@ -159,31 +268,42 @@ done:
 
 int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
 {
-    int rc = SK_OK, W = world_(), launched = 0;
-    MPI_Request *req = NULL;
+    int rc = SK_OK, W = world_();
+    int armed = d->armed, launched = armed ? d->next_launch : 0, in_backward = armed ? d->st.launched_in_backward : 0;
     double t0 = now_(), t;
+    d->armed = 0;
     memset(&d->st, 0, sizeof d->st);
     d->st.buckets = d->nb;
+    d->st.launched_in_backward = in_backward;
     if (W == 1) return SK_OK;
-    req = malloc((size_t)d->nb * sizeof *req);
-    SK_FAIL_IF(!req, SK_ENOMEM, "ddp: out of memory");
-    for (int k = 0; k < d->nb; k++) {
+    SK_FAIL_IF(armed && d->hook_error, SK_EMPI, "ddp: packing a gradient inside backward failed: %s", sk_error_last());
+    d->st.pack_s = armed ? d->hook_pack_s : 0;
+    /* Buckets the hooks did not launch: pack what is missing from .grad
+     * (parameters whose gradient came on another thread), launch in order. */
+    for (int k = launched; k < d->nb; k++) {
         t = now_();
-        rc = pack_(d, &d->b[k]);
+        if (armed && d->b[k].ready > 0) {
+            bucket_ part = d->b[k];
+            for (int j = part.first; j < part.last; j++) {
+                int i = d->order[j];
+                if (d->packed[i]) continue;
+                part.first = j;
+                part.last = j + 1;
+                part.buf = d->b[k].buf + d->offset[i];
+                SK_TRY(pack_(d, &part));
+            }
+        } else {
+            SK_TRY(pack_(d, &d->b[k]));
+        }
         d->st.pack_s += now_() - t;
-        if (rc < 0) goto done;
-        SK_FAIL_IF(MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM,
-                                  MPI_COMM_WORLD, &req[k]) != MPI_SUCCESS,
-                   SK_EMPI, "ddp: MPI_Iallreduce of gradient bucket %d failed", k);
-        launched++;
+        SK_TRY(launch_(d, k));
         int flag = 0;
-        MPI_Testall(launched, req, &flag, MPI_STATUSES_IGNORE); /* drive progress */
+        MPI_Testall(k + 1, d->req, &flag, MPI_STATUSES_IGNORE); /* drive progress */
     }
     t = now_();
     for (int k = 0; k < d->nb; k++) {
-        SK_FAIL_IF(MPI_Wait(&req[k], MPI_STATUS_IGNORE) != MPI_SUCCESS, SK_EMPI,
+        SK_FAIL_IF(MPI_Wait(&d->req[k], MPI_STATUS_IGNORE) != MPI_SUCCESS, SK_EMPI,
                    "ddp: waiting for gradient bucket %d failed (a peer rank died?)", k);
-        launched--;
         double tu = now_();
         d->st.wait_s += tu - t;
         SK_TRY(unpack_(d, &d->b[k], 1.0f / (float)W));
@@ -193,7 +313,6 @@ int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
 done:
     /* On a local failure after some launches, peers are blocked in the same
      * collectives; the caller reports and sk_dist_abort() ends the job. */
-    free(req);
     d->st.total_s = now_() - t0;
     return rc;
 }

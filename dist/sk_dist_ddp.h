@@ -12,10 +12,17 @@
  * starts a non-blocking MPI_Iallreduce on it, packs bucket 1 while bucket 0
  * is in flight (driving MPI progress with MPI_Testall), and so on; then it
  * waits and unpacks each bucket divided by the world size. Every rank
- * launches the buckets in the same order. What overlaps: communication of
- * bucket i with packing of bucket i+1 and unpacking of earlier buckets; not
- * with the backward pass itself (libtorch grad hooks are not wired through
- * the shim yet).
+ * launches the buckets in the same order.
+ *
+ * Overlap with backward. On CPU with more than one rank, create() puts a
+ * gradient-ready hook on every parameter (sk_shim_add_grad_hook). After
+ * sk_dist_ddp_arm(), the backward pass packs each gradient into its bucket
+ * as soon as libtorch has it, and a bucket's MPI_Iallreduce starts inside
+ * backward once it and every earlier bucket are complete (strict bucket
+ * order keeps ranks' collective sequences identical). allreduce_grads then
+ * launches what is left, waits and unpacks. Arm only before the backward
+ * of the last micro-batch of a step (the hook packs .grad + the incoming
+ * gradient, i.e. the accumulated value).
  *
  * All functions are collective (every rank calls them, in the same order)
  * and are no-ops in a world of one. Float32 parameters only.
@@ -42,6 +49,7 @@ typedef struct {
     double wait_s;         /* seconds blocked in MPI_Waitall (last call) */
     double unpack_s;       /* seconds copying averaged grads back */
     double total_s;        /* whole allreduce call */
+    int launched_in_backward; /* buckets whose allreduce started inside backward (overlap) */
 } sk_dist_ddp_stats;
 
 /* names: parameter names for messages (borrowed, may be NULL). */
@@ -50,6 +58,10 @@ int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *
 void sk_dist_ddp_free(sk_dist_ddp *d);
 /* Overwrite every rank's parameters with rank 0's. */
 int sk_dist_ddp_broadcast(sk_dist_ddp *d);
+/* Let the next backward pass start gradient allreduces as buckets fill.
+ * Collective use: every rank arms before the same backward. No-op in a
+ * world of one. */
+int sk_dist_ddp_arm(sk_dist_ddp *d);
 /* Replace each parameter's gradient by its mean over ranks. A parameter
  * without a gradient is an error naming it (ranks would disagree on the
  * bucket layout otherwise). */

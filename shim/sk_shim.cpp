@@ -938,6 +938,32 @@ int sk_shim_set_grad_enabled(int on)
     return prev;
 }
 
+int sk_shim_add_grad_hook(sk_tensor *t, sk_grad_hook_fn cb, void *user, int index, int *handle)
+{
+    if (!cb || !handle) return sk_error_set(SK_EINVAL, "add_grad_hook: NULL callback or handle");
+    return op_int_("add_grad_hook", {t}, [&] {
+        *handle = (int)t->t.register_hook([cb, user, index](const at::Tensor &g) {
+            // The hook body must not throw into autograd's engine thread.
+            sk_scope *saved = cur_scope_;
+            cur_scope_ = nullptr;
+            sk_tensor h{g, nullptr, 0};
+            live_tensors_++;
+            cb(user, index, &h);
+            live_tensors_--;
+            cur_scope_ = saved;
+        });
+        return (int)SK_OK;
+    });
+}
+
+int sk_shim_remove_grad_hook(sk_tensor *t, int handle)
+{
+    return op_int_("remove_grad_hook", {t}, [&] {
+        t->t.remove_hook((unsigned)handle);
+        return (int)SK_OK;
+    });
+}
+
 int sk_shim_clip_grad_norm(sk_tensor *const *params, int n, double max_norm, double *norm)
 {
     try {

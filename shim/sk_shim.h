@@ -280,6 +280,17 @@ int sk_shim_zero_grad(sk_tensor *const *params, int n);
 /* Enable/disable gradient recording on this thread; returns the previous
  * setting so callers can restore it (the "no-grad scope"). */
 int sk_shim_set_grad_enabled(int on);
+/* Gradient-ready hooks (for overlapping communication with backward).
+ * cb(user, index, grad) runs inside backward when the gradient of leaf t
+ * for this backward pass is complete, *before* it is added to t's .grad:
+ * `grad` is the incoming gradient (borrowed, valid during the call; any
+ * tensors cb creates go to no scope and must be freed by cb). It runs on the
+ * thread libtorch uses for t's device (the calling thread for CPU tensors).
+ * *handle receives an id for sk_shim_remove_grad_hook. A hook must not
+ * outlive `user`. */
+typedef void (*sk_grad_hook_fn)(void *user, int index, sk_tensor *grad);
+int sk_shim_add_grad_hook(sk_tensor *t, sk_grad_hook_fn cb, void *user, int index, int *handle);
+int sk_shim_remove_grad_hook(sk_tensor *t, int handle);
 /* Clip the global L2 norm of the params' gradients to max_norm (if > 0) and
  * return the norm before clipping in *norm (may be NULL). */
 int sk_shim_clip_grad_norm(sk_tensor *const *params, int n, double max_norm, double *norm);

@@ -572,6 +572,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
                                   "parameters: %s",
                                   (long long)step, f.loss, rank, (long long)a, bad);
             }
+            /* the last micro-batch's backward starts the gradient allreduces */
+            if (rc >= 0 && a == tc->accum - 1) rc = sk_dist_ddp_arm(ddp);
             if (rc >= 0) rc = sk_shim_backward(sk_shim_mul_scalar(f.loss_t, 1.0 / (double)tc->accum));
             v[0] += f.loss / (double)tc->accum;
             v[1] += f.tokens;
@@ -600,8 +602,9 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             sk_dist_ddp_stats_get(ddp, &ds);
             fprintf(mf,
                     "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens\": %.0f, "
-                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f}\n",
-                    (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s);
+                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f, \"buckets_overlapped\": %d}\n",
+                    (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s,
+                    ds.launched_in_backward);
         }
         if (rank == 0 && o->progress && (tty || (step + 1) % 20 == 0 || step + 1 == tc->steps))
             progress_(step + 1, tc->steps, loss, v[1] / dt,

@@ -48,33 +48,39 @@ int main(int argc, char **argv)
                 sk_tensor_free(m);
             }
         }
-        /* loss = sum_i sum(p_i * (rank + 1) * (i + 1)) -> grad_i = (rank + 1) * (i + 1) */
-        sk_shim_zero_grad(p, 4);
-        sk_scope *sc = sk_shim_scope_begin();
-        sk_tensor *loss = NULL;
-        for (int i = 0; i < 4; i++) {
-            sk_tensor *t = sk_shim_sum(sk_shim_mul_scalar(p[i], (double)(rank + 1) * (i + 1)), NULL, 0, 0);
-            loss = loss ? sk_shim_add(loss, t) : t;
+        /* loss = sum_i sum(p_i * (rank + 1) * (i + 1)) -> grad_i = (rank + 1) * (i + 1).
+         * mode 0: plain allreduce after backward; mode 1: two accumulated
+         * micro-batches with the second backward armed, so every bucket's
+         * allreduce starts inside backward (grads are then doubled). */
+        for (int mode = 0; mode < 2; mode++) {
+            sk_shim_zero_grad(p, 4);
+            sk_scope *sc = sk_shim_scope_begin();
+            for (int micro = 0; micro <= mode; micro++) {
+                sk_tensor *loss = NULL;
+                for (int i = 0; i < 4; i++) {
+                    sk_tensor *t = sk_shim_sum(sk_shim_mul_scalar(p[i], (double)(rank + 1) * (i + 1)), NULL, 0, 0);
+                    loss = loss ? sk_shim_add(loss, t) : t;
+                }
+                if (micro == mode && mode == 1) CHECK(sk_dist_ddp_arm(d) == 0);
+                CHECK(sk_shim_backward(loss) == 0);
         }
-        CHECK(sk_shim_backward(loss) == 0);
         CHECK(sk_dist_ddp_allreduce_grads(d) == 0);
         sk_dist_ddp_stats st;
         sk_dist_ddp_stats_get(d, &st);
         CHECK(st.buckets == (s == 0 ? 4 : s == 1 ? 3 : 1));
-        double mean_rank = (world + 1) / 2.0;
+        CHECK(st.launched_in_backward == (mode == 1 ? st.buckets : 0));
+        double mean_rank = (world + 1) / 2.0 * (mode + 1);
         for (int i = 0; i < 4; i++) {
             sk_tensor *g = NULL;
             double lo, hi;
             sk_shim_grad(p[i], &g);
-            sk_tensor *mx = NULL, *mn = NULL;
-            int64_t d0 = 0;
-            (void)d0;
-            mx = sk_shim_sum(g, NULL, 0, 0);
-            mn = sk_shim_mean(g, NULL, 0, 0);
+            sk_tensor *mx = sk_shim_sum(g, NULL, 0, 0);
+            sk_tensor *mn = sk_shim_mean(g, NULL, 0, 0);
             CHECK(sk_shim_item(mn, &lo) == 0 && fabs(lo - mean_rank * (i + 1)) < 1e-5);
             CHECK(sk_shim_item(mx, &hi) == 0 && fabs(hi - mean_rank * (i + 1) * sk_shim_numel(p[i])) < 1e-2);
         }
         sk_shim_scope_end(sc);
+        }
         sk_dist_ddp_free(d);
     }
     /* a parameter without a gradient is named */

@@ -6,15 +6,11 @@
 #include "sk_cli.h"
 #include "sk_run_config.h"
 #include "sk_train.h"
-#if defined(SK_HAVE_SELECTORS)
 #include "sk_select_config.h"
-#endif
 
 static const sk_cfg_section *const sections_[] = {
     &sk_run_section, &sk_model_section, &sk_train_section,
-#if defined(SK_HAVE_SELECTORS)
     &sk_select_section,
-#endif
 };
 
 static int run_(sk_cli_ctx *ctx)
@@ -24,9 +20,7 @@ static int run_(sk_cli_ctx *ctx)
     memset(&o, 0, sizeof o);
     o.model = ctx->sections[1];
     o.train = ctx->sections[2];
-#if defined(SK_HAVE_SELECTORS)
     o.select = ctx->sections[3];
-#endif
     for (int i = 0; i < ctx->argc; i++) {
         if (!strcmp(ctx->argv[i], "--resume") && i + 1 < ctx->argc) {
             o.resume = ctx->argv[++i];

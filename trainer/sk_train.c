@@ -100,7 +100,6 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
 
 /* ---- the loader as a source ------------------------------------------------------ */
 
-#ifdef SK_HAVE_LOADER
 static int ld_create_(void **ctx, const sk_loader_opts *o) { return sk_loader_create((sk_loader **)ctx, o); }
 static void ld_free_(void *c) { sk_loader_free(c); }
 static int ld_next_(void *c, const sk_batch **b) { return sk_loader_next(c, b); }
@@ -112,9 +111,6 @@ static int64_t ld_classes_(void *c) { return sk_loader_num_classes(c); }
 static const sk_train_source loader_source_ = {ld_create_, ld_free_, ld_next_, ld_tell_, ld_seek_,
                                                ld_spe_,    ld_vocab_, ld_classes_};
 const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
-#else
-const sk_train_source *sk_train_source_loader(void) { return NULL; }
-#endif
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -404,14 +400,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     /* 1. Everything that can be checked before any work. */
     SK_TRY(sk_train_validate(mc, tc, world));
-    SK_FAIL_IF(!S, SK_EUNSUPPORTED, "train: this build has no corpus loader (dataset module) and no source was given");
     const char *data_path = o->data_path && o->data_path[0] ? o->data_path : tc->data;
     SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "train.data: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
     const int is_gpt = !strcmp(mc->arch, "gpt");
-#ifndef SK_HAVE_SELECTORS
-    SK_FAIL_IF(o->select != NULL, SK_EUNSUPPORTED, "select: token selectors are not part of this build");
-#endif
     SK_TRY(sk_dist_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_dist_check_same(tc->steps, "train.steps"));
 
@@ -484,12 +476,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         SK_TRY(S->seek(train_src, p0));
     }
     m.is_gpt = is_gpt;
-#ifdef SK_HAVE_SELECTORS
     if (o->select) {
         sk_select_model sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
         SK_TRY(sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2)));
     }
-#endif
     SK_TRY(sk_dist_ddp_create(&ddp, m.p->t, (const char *const *)m.p->names, m.p->n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
     SK_TRY(sk_dist_ddp_broadcast(ddp));
@@ -686,11 +676,7 @@ done:
     sk_generator_free(rng);
     sk_adamw_free(opt);
     sk_dist_ddp_free(ddp);
-#ifdef SK_HAVE_SELECTORS
     sk_selector_free(sel);
-#else
-    (void)sel;
-#endif
     sk_vit_free(m.vit);
     sk_gpt_free(m.gpt);
     if (eval_src) S->free(eval_src);

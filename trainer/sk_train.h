@@ -81,7 +81,7 @@ typedef struct {
     int64_t (*num_classes)(void *ctx);
 } sk_train_source;
 
-/* The sk_loader-backed source, or NULL when this build has no loader. */
+/* The sk_loader-backed source. */
 const sk_train_source *sk_train_source_loader(void);
 
 typedef struct {

@@ -164,8 +164,49 @@ typedef struct {
     sk_vit *vit;
     sk_gpt *gpt;
     sk_params *p;
+    /* What training updates: the model's parameters, then a learned
+     * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
+     * gradient clipping and checkpoints all run over it. */
+    sk_params all;
     int64_t image_h, image_w, channels;
 } model_;
+
+/* Fill m->all with the model's parameters followed by the selector's
+ * ("selector.<...>"), weight decay on matrices only, as in the model. */
+static int all_params_(model_ *m, sk_selector *sel)
+{
+    int rc = SK_OK;
+    sk_tensor *const *sp = NULL;
+    const char *const *sn = NULL;
+    int ns = 0;
+    SK_TRY(sk_selector_params(sel, &sp, &sn, &ns));
+    int n = m->p->n + ns;
+    m->all.t = calloc((size_t)n, sizeof *m->all.t);
+    m->all.names = calloc((size_t)n, sizeof *m->all.names);
+    m->all.decay = calloc((size_t)n, sizeof *m->all.decay);
+    SK_FAIL_IF(!m->all.t || !m->all.names || !m->all.decay, SK_ENOMEM, "train: out of memory");
+    for (int i = 0; i < m->p->n; i++) {
+        m->all.t[i] = m->p->t[i];
+        m->all.names[i] = m->p->names[i];
+        m->all.decay[i] = m->p->decay[i];
+    }
+    for (int i = 0; i < ns; i++) {
+        m->all.t[m->p->n + i] = sp[i];
+        m->all.names[m->p->n + i] = (char *)sn[i];
+        m->all.decay[m->p->n + i] = sk_shim_ndim(sp[i]) > 1;
+    }
+    m->all.n = m->all.cap = n;
+done:
+    return rc;
+}
+
+static void all_params_free_(model_ *m)
+{
+    free(m->all.t);
+    free(m->all.names);
+    free(m->all.decay);
+    memset(&m->all, 0, sizeof m->all);
+}
 
 typedef struct {
     double loss;   /* mean loss of the batch */
@@ -219,6 +260,14 @@ static int forward_(model_ *m, const sk_batch *b, sk_selector *sel, int64_t step
         f->count = (double)b->n;
         f->tokens = (double)o.st.tokens_in;
         f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
+    }
+    if (training) { /* a training-aware scorer's own objective (learned: its budget term) */
+        sk_tensor *aux = NULL;
+        SK_TRY(sk_selector_aux_loss(sel, &aux));
+        if (aux) {
+            f->loss_t = sk_shim_add(f->loss_t, aux);
+            SK_TRY_T(f->loss_t);
+        }
     }
     SK_TRY(sk_shim_item(f->loss_t, &f->loss));
 done:
@@ -480,11 +529,12 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         sk_select_model sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
         SK_TRY(sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2)));
     }
-    SK_TRY(sk_dist_ddp_create(&ddp, m.p->t, (const char *const *)m.p->names, m.p->n,
+    SK_TRY(all_params_(&m, sel));
+    SK_TRY(sk_dist_ddp_create(&ddp, m.all.t, (const char *const *)m.all.names, m.all.n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
     SK_TRY(sk_dist_ddp_broadcast(ddp));
     sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
-    SK_TRY(sk_adamw_create(&opt, m.p->t, m.p->decay, m.p->n, &ao));
+    SK_TRY(sk_adamw_create(&opt, m.all.t, m.all.decay, m.all.n, &ao));
     SK_TRY(sk_generator_create(&rng, sk_dist_seed(o->seed, rank, 1), SK_CPU));
 
     /* 5. Resume. */
@@ -495,7 +545,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
         SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
-        rc = sk_ckpt_load(ckdir, m.p, opt, cks);
+        rc = sk_ckpt_load(ckdir, &m.all, opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
@@ -548,7 +598,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             rc = sk_shim_copy_(m.p->t[0], bad);
             sk_shim_set_grad_enabled(prev);
         }
-        if (rc >= 0) rc = sk_shim_zero_grad(m.p->t, m.p->n);
+        if (rc >= 0) rc = sk_shim_zero_grad(m.all.t, m.all.n);
         for (int64_t a = 0; rc >= 0 && a < tc->accum; a++) {
             const sk_batch *b;
             fwd_ f;
@@ -556,7 +606,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             if (rc >= 0) rc = forward_(&m, b, sel, step, 1, &f);
             if (rc >= 0 && !isfinite(f.loss)) {
                 char bad[1024];
-                nonfinite_list_(m.p, 0, bad, sizeof bad);
+                nonfinite_list_(&m.all, 0, bad, sizeof bad);
                 rc = sk_error_set(SK_ENUMERIC,
                                   "step %lld: training loss is %g on rank %d (micro-batch %lld); non-finite "
                                   "parameters: %s",
@@ -570,10 +620,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         }
         if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(ddp);
         double gnorm = 0;
-        if (rc >= 0) rc = sk_shim_clip_grad_norm(m.p->t, m.p->n, tc->clip, &gnorm);
+        if (rc >= 0) rc = sk_shim_clip_grad_norm(m.all.t, m.all.n, tc->clip, &gnorm);
         if (rc >= 0 && !isfinite(gnorm)) {
             char bad[1024];
-            nonfinite_list_(m.p, 1, bad, sizeof bad);
+            nonfinite_list_(&m.all, 1, bad, sizeof bad);
             rc = sk_error_set(SK_ENUMERIC, "step %lld: gradient norm is %g; non-finite gradients: %s", (long long)step,
                               gnorm, bad);
         }
@@ -627,7 +677,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
                 cks->tokens_kept = r.tokens_kept;
                 SK_TRY(sk_generator_get_state(rng, cks->rng, sizeof cks->rng, &cks->rng_len));
                 config_json_(mc, tc, cks->config, sizeof cks->config);
-                SK_TRY(sk_ckpt_save(ckroot, m.p, opt, cks, (int)tc->keep_last));
+                SK_TRY(sk_ckpt_save(ckroot, &m.all, opt, cks, (int)tc->keep_last));
             }
         }
     }
@@ -647,7 +697,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     if (rank == 0) {
         snprintf(path, sizeof path, "%s/model.safetensors", o->out_dir);
         const char *meta[2] = {"format", "pt"};
-        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.p->names, m.p->t, m.p->n, meta, 1));
+        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta, 1));
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");
         SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -677,6 +727,7 @@ done:
     sk_adamw_free(opt);
     sk_dist_ddp_free(ddp);
     sk_selector_free(sel);
+    all_params_free_(&m);
     sk_vit_free(m.vit);
     sk_gpt_free(m.gpt);
     if (eval_src) S->free(eval_src);

@@ -2,7 +2,8 @@
  * key=value ...` with model.* / train.* keys and data=, out=, resume=,
  * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
- * for the loader. Runs under mpirun like `shrink train`: a failing rank
+ * for the loader. select.<key>=value configures a token selector (the
+ * [select] section, as `--set` does in the CLI). Runs under mpirun like `shrink train`: a failing rank
  * prints the message and aborts the job. */
 #include <stddef.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "sk_dist.h"
 #include "sk_log.h"
+#include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
 
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
     sk_model_config mc;
     sk_train_config tc;
     sk_train_opts o = {0};
+    sk_select_config sc;
+    const sk_cfg_section *const ssec[1] = {&sk_select_section};
+    void *const sbase[1] = {&sc};
+    int have_select = 0;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
     o.model = &mc;
@@ -49,8 +55,13 @@ int main(int argc, char **argv)
     }
     sk_log_set_rank(sk_dist_info_get()->rank, 0);
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
+    int rc = sk_cfg_defaults(ssec, 1, sbase);
+    for (int i = 1; rc == 0 && i < argc; i++) {
+        if (!strncmp(argv[i], "select.", 7)) {
+            rc = sk_cfg_apply_set(argv[i], ssec, 1, sbase);
+            have_select = 1;
+            continue;
+        }
         char *eq = strchr(argv[i], '=');
         if (!eq) {
             rc = sk_error_set(SK_EINVAL, "argument '%s': expected key=value", argv[i]);
@@ -87,6 +98,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (have_select) o.select = &sc;
     if (rc == 0 && o.data_path && !strncmp(o.data_path, "synth:", 6)) o.source = &sk_synth_source;
     sk_train_result r;
     if (rc == 0) rc = sk_train_run(&o, &r);

@@ -424,6 +424,74 @@ done:
     return rc;
 }
 
+static int cmp_double_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The honest speedup: forward+backward on one batch, with and without the
+ * selector, interleaved (one warm-up pair first) so drift in machine load
+ * hits both; no optimizer update, grads zeroed after. Also the analytic FLOP
+ * ratio of that batch. Every rank measures; the times are averaged. */
+static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_selector *sel,
+                            const sk_select_model *sm, double mlp_ratio, int64_t step, sk_train_result *r)
+{
+    int rc = SK_OK;
+    double t[2][SK_TRAIN_SPEEDUP_REPS], med[3];
+    const sk_batch *b;
+    SK_TRY(S->next(src, &b));
+    for (int rep = -1; rep < SK_TRAIN_SPEEDUP_REPS; rep++) {
+        for (int k = 0; k < 2; k++) {
+            sk_scope *sc = sk_shim_scope_begin();
+            SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
+            fwd_ f;
+            double t0 = now_();
+            rc = forward_(m, b, k ? NULL : sel, step, 1, &f);
+            if (rc >= 0) rc = sk_shim_backward(f.loss_t);
+            double dt = now_() - t0;
+            if (rc >= 0) rc = sk_shim_zero_grad(m->all.t, m->all.n);
+            if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass */
+                sk_select_stats ss;
+                sk_selector_stats(sel, &ss);
+                double fl = sk_select_flops(sm, mlp_ratio, ss.tokens_in);
+                r->flop_ratio = fl > 0 ? sk_select_flops(sm, mlp_ratio, NULL) / fl : NAN;
+            }
+            sk_shim_scope_end(sc);
+            if (rc < 0) goto done;
+            if (rep >= 0) t[k][rep] = dt;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        qsort(t[k], SK_TRAIN_SPEEDUP_REPS, sizeof t[k][0], cmp_double_);
+        med[k] = t[k][SK_TRAIN_SPEEDUP_REPS / 2];
+    }
+    med[2] = 1.0;
+    SK_TRY(sk_dist_allreduce_sum(med, 3));
+    r->step_time_select = med[0] / med[2];
+    r->step_time_full = med[1] / med[2];
+    r->measured_speedup = r->step_time_full / r->step_time_select;
+done:
+    return rc;
+}
+
+/* Per-layer token counts and analytic FLOPs of the last forward, as JSON
+ * fields appended to a step record. */
+static void layer_json_(const sk_selector *sel, const sk_select_model *sm, double mlp_ratio, char *buf, size_t cap)
+{
+    sk_select_stats ss;
+    sk_selector_stats(sel, &ss);
+    size_t k = (size_t)snprintf(buf, cap, ", \"layer_tokens\": [");
+    for (int l = 0; l < sm->depth && k < cap; l++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%.6g", l ? ", " : "", ss.tokens_real[l]);
+    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "], \"layer_tokens_padded\": [");
+    for (int l = 0; l < sm->depth && k < cap; l++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", l ? ", " : "", (long long)ss.tokens_in[l]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, "], \"flops\": %.6g, \"flops_full\": %.6g",
+                 sk_select_flops(sm, mlp_ratio, ss.tokens_in), sk_select_flops(sm, mlp_ratio, NULL));
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 int sk_train_run(const sk_train_opts *o, sk_train_result *res)
@@ -446,6 +514,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     sk_train_result r;
     memset(&r, 0, sizeof r);
     r.eval_loss = r.eval_acc = r.eval_bpb = r.unigram_bpb = NAN;
+    r.step_time_select = r.step_time_full = r.measured_speedup = r.flop_ratio = NAN;
+    sk_select_model sm;
+    memset(&sm, 0, sizeof sm);
+    char lj[4096];
 
     /* 1. Everything that can be checked before any work. */
     SK_TRY(sk_train_validate(mc, tc, world));
@@ -526,7 +598,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     }
     m.is_gpt = is_gpt;
     if (o->select) {
-        sk_select_model sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
+        sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
         SK_TRY(sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2)));
     }
     SK_TRY(all_params_(&m, sel));
@@ -638,10 +710,12 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         if (mf) {
             sk_dist_ddp_stats ds;
             sk_dist_ddp_stats_get(ddp, &ds);
+            lj[0] = 0;
+            if (sel) layer_json_(sel, &sm, (double)mc->mlp_ratio, lj, sizeof lj);
             fprintf(mf,
                     "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens\": %.0f, "
-                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f}\n",
-                    (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s);
+                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f%s}\n",
+                    (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s, lj);
         }
         if (rank == 0 && o->progress && (tty || (step + 1) % 20 == 0 || step + 1 == tc->steps))
             progress_(step + 1, tc->steps, loss, v[1] / dt,
@@ -686,7 +760,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     r.loss = loss;
     r.steps_per_s = step > start ? (double)(step - start) / r.seconds : 0;
 
-    /* 8. Final weights and summary (rank 0). */
+    /* 8. The measured speedup of the selector, then final weights and summary (rank 0). */
+    if (sel) SK_TRY(measure_speedup_(&m, S, train_src, sel, &sm, (double)mc->mlp_ratio, step, &r));
     if (is_gpt) {
         int64_t uni_nb = S->steps_per_epoch(train_src); /* one epoch, capped for huge corpora */
         if (uni_nb > 10000) uni_nb = 10000;
@@ -701,23 +776,28 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");
         SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
-        char num[6][32];
-        const double nv[6] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s};
-        for (int i = 0; i < 6; i++) { /* JSON has no NaN: not-applicable metrics are null */
+        char num[10][32];
+        const double nv[10] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s,
+                               r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full};
+        for (int i = 0; i < 10; i++) { /* JSON has no NaN: not-applicable metrics are null */
             if (isfinite(nv[i])) snprintf(num[i], sizeof num[i], "%.6g", nv[i]);
             else snprintf(num[i], sizeof num[i], "null");
         }
         fprintf(sf,
                 "{\"arch\": \"%s\", \"ranks\": %d, \"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %s, "
                 "\"loss\": %s, \"eval_loss\": %s, \"eval_acc\": %s, \"eval_bpb\": %s, \"unigram_bpb\": %s, "
-                "\"tokens\": %.0f, \"tokens_kept\": %.0f}\n",
+                "\"tokens\": %.0f, \"tokens_kept\": %.0f, \"flop_ratio\": %s, \"measured_speedup\": %s, "
+                "\"step_time_select\": %s, \"step_time_full\": %s}\n",
                 mc->arch, world, (long long)r.steps, r.seconds, num[5], num[0], num[1], num[2], num[3], num[4],
-                r.tokens, r.tokens_kept);
+                r.tokens, r.tokens_kept, num[6], num[7], num[8], num[9]);
         fclose(sf);
         SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f%s", (long long)r.steps, r.seconds,
                     r.steps_per_s, r.eval_loss, "");
         if (is_gpt) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r.eval_bpb, r.unigram_bpb);
         else SK_LOG_INFO("eval accuracy %.4f", r.eval_acc);
+        if (sel)
+            SK_LOG_INFO("selector: FLOP ratio %.2fx, measured speedup %.2fx (fwd+bwd %.4f s with, %.4f s without)",
+                        r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full);
     }
     if (res) *res = r;
 done:

@@ -16,6 +16,14 @@
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
  * summary.json, model.safetensors (final weights), ckpt/step-NNNNNNNN/ (checkpoints).
+ *
+ * With a token selector, each step record also holds layer_tokens (mean
+ * tokens per sample entering each block in the step's last forward on rank
+ * 0, padding excluded), layer_tokens_padded (what the block computed on),
+ * and flops / flops_full (sk_select_flops per sample per training step with
+ * and without compression); the run ends with a side-by-side timing of the
+ * same batch with and without the selector (sk_train_result), written to
+ * summary.json and the final log line next to the FLOP ratio.
  */
 #ifndef SK_TRAIN_H
 #define SK_TRAIN_H
@@ -105,7 +113,14 @@ typedef struct {
     double seconds;        /* wall time of the training loop */
     double steps_per_s;
     double tokens, tokens_kept;
+    /* With a selector (NaN without): side by side at the end of the run on
+     * one batch, forward+backward step time with and without the selector
+     * (median of SK_TRAIN_SPEEDUP_REPS interleaved passes, no update), their
+     * ratio, and the analytic FLOP ratio full / compressed of that batch. */
+    double step_time_select, step_time_full, measured_speedup, flop_ratio;
 } sk_train_result;
+
+#define SK_TRAIN_SPEEDUP_REPS 5
 
 /* Check config values and cross-key constraints for `world` ranks before
  * any work; the message names the key. */

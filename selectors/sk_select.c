@@ -26,7 +26,7 @@ struct sk_selector {
     int restore_layer;           /* -1 when the strategy does not restore */
     unsigned needs;
     sk_generator *gen;
-    uint64_t seed;               /* base of the per-apply seeds (see step_seed_) */
+    uint64_t seed;               /* base of the per-apply seeds (sk_select_apply_seed) */
     int64_t gen_step, micro;     /* step of the last forward, forwards seen at it */
     sk_select_saved saved;
     sk_tensor *aux;              /* summed aux loss of the current forward (scope-owned) */
@@ -236,12 +236,13 @@ static uint64_t mix_(uint64_t z)
  * step, layer): the generator is re-seeded at every apply, so a run resumed
  * from a checkpoint draws exactly what the uninterrupted run drew, with no
  * RNG state to save. The forward index keeps gradient-accumulation
- * micro-batches of one step from sharing a draw. */
-static uint64_t step_seed_(const sk_selector *sel, int64_t step, int layer)
+ * micro-batches of one step from sharing a draw. The generator made at
+ * create (from the seed itself) only initialises scorer parameters. */
+uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int layer)
 {
-    uint64_t h = mix_(sel->seed);
+    uint64_t h = mix_(seed);
     h = mix_(h ^ (uint64_t)step);
-    h = mix_(h ^ (uint64_t)sel->micro);
+    h = mix_(h ^ (uint64_t)forward);
     return mix_(h ^ (uint64_t)layer);
 }
 
@@ -269,7 +270,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
     sel->last_layer = layer;
     sk_generator_free(sel->gen);
     sel->gen = NULL;
-    SK_TRY(sk_generator_create(&sel->gen, step_seed_(sel, step, layer), SK_CPU));
+    SK_TRY(sk_generator_create(&sel->gen, sk_select_apply_seed(sel->seed, step, sel->micro, layer), SK_CPU));
     SK_FAIL_IF(sk_shim_ndim(seq->x) != 3, SK_EINVAL, "sk_selector_apply: seq.x must be [B, N, D]");
     int64_t n = sk_shim_size(seq->x, 1), p = seq->n_protected;
     int64_t mm = n - p;

@@ -30,14 +30,12 @@ void sk_model_config_defaults(sk_model_config *m)
     m->mlp_ratio = 4;
     m->patch = 7;
     snprintf(m->pool, sizeof m->pool, "cls");
-    m->seq_len = 128;
 }
 
 void sk_train_config_defaults(sk_train_config *t)
 {
     memset(t, 0, sizeof *t);
     t->steps = 1000;
-    t->batch = 64;
     t->accum = 1;
     t->lr = 1e-3;
     t->min_lr = 1e-5;
@@ -48,14 +46,12 @@ void sk_train_config_defaults(sk_train_config *t)
     t->eps = 1e-8;
     t->clip = 1.0;
     t->eval_batches = 0;
-    t->eval_fraction = 0.1;
     t->keep_last = 3;
     t->bucket_mb = 1.0;
     t->bytes_per_token = 1.0;
-    t->shuffle = 1;
 }
 
-int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int world)
+int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
     int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt");
     if (!is_vit && !is_gpt) return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit or gpt", m->arch);
@@ -69,14 +65,14 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
     if (is_vit && m->patch <= 0) return sk_error_set(SK_EINVAL, "model.patch = %lld: must be > 0", (long long)m->patch);
     if (is_vit && strcmp(m->pool, "cls") && strcmp(m->pool, "mean"))
         return sk_error_set(SK_EINVAL, "model.pool = '%s': expected cls or mean", m->pool);
-    if (is_gpt && m->seq_len <= 0) return sk_error_set(SK_EINVAL, "model.seq_len = %lld: must be > 0", (long long)m->seq_len);
+    if (is_gpt && d->seq_len <= 0) return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
     if (m->vocab < 0 || m->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
     if (t->steps <= 0) return sk_error_set(SK_EINVAL, "train.steps = %lld: must be > 0", (long long)t->steps);
     if (t->accum <= 0) return sk_error_set(SK_EINVAL, "train.accum = %lld: must be > 0", (long long)t->accum);
-    if (t->batch <= 0 || t->batch % ((int64_t)world * t->accum))
+    if (d->batch_size <= 0 || d->batch_size % ((int64_t)world * t->accum))
         return sk_error_set(SK_EINVAL,
-                            "train.batch = %lld: must be a positive multiple of ranks (%d) x train.accum (%lld)",
-                            (long long)t->batch, world, (long long)t->accum);
+                            "data.batch_size = %lld: must be a positive multiple of ranks (%d) x train.accum (%lld)",
+                            (long long)d->batch_size, world, (long long)t->accum);
     if (!(t->lr > 0) || !isfinite(t->lr)) return sk_error_set(SK_EINVAL, "train.lr = %g: must be > 0", t->lr);
     if (!(t->min_lr >= 0) || t->min_lr > t->lr)
         return sk_error_set(SK_EINVAL, "train.min_lr = %g: must be in [0, train.lr = %g]", t->min_lr, t->lr);
@@ -89,9 +85,10 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
     if (!(t->clip >= 0)) return sk_error_set(SK_EINVAL, "train.clip = %g: must be >= 0", t->clip);
     if (t->eval_every < 0 || t->eval_batches < 0 || t->ckpt_every < 0 || t->keep_last < 0)
         return sk_error_set(SK_EINVAL, "train.eval_every / eval_batches / ckpt_every / keep_last must be >= 0");
-    if (!t->eval_data[0] && !(t->eval_fraction > 0 && t->eval_fraction < 1))
-        return sk_error_set(SK_EINVAL, "train.eval_fraction = %g: must be in (0, 1) when train.eval_data is empty",
-                            t->eval_fraction);
+    if (!d->eval[0] && !(d->eval_fraction > 0 && d->eval_fraction < 1))
+        return sk_error_set(SK_EINVAL, "data.eval_fraction = %g: must be in (0, 1) when data.eval is empty",
+                            d->eval_fraction);
+    if (d->prefetch < 0) return sk_error_set(SK_EINVAL, "data.prefetch = %lld: must be >= 0", (long long)d->prefetch);
     if (!(t->bucket_mb > 0)) return sk_error_set(SK_EINVAL, "train.bucket_mb = %g: must be > 0", t->bucket_mb);
     if (!(t->bytes_per_token > 0))
         return sk_error_set(SK_EINVAL, "train.bytes_per_token = %g: must be > 0", t->bytes_per_token);
@@ -371,18 +368,20 @@ done:
     return rc;
 }
 
-static void config_json_(const sk_model_config *m, const sk_train_config *t, char *buf, size_t cap)
+static void config_json_(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, char *buf,
+                         size_t cap)
 {
     snprintf(buf, cap,
              "{\"model\": {\"arch\": \"%s\", \"width\": %lld, \"depth\": %lld, \"heads\": %lld, \"mlp_ratio\": %lld, "
-             "\"patch\": %lld, \"pool\": \"%s\", \"seq_len\": %lld, \"vocab\": %lld, \"classes\": %lld}, "
-             "\"train\": {\"steps\": %lld, \"batch\": %lld, \"accum\": %lld, \"lr\": %.17g, \"min_lr\": %.17g, "
+             "\"patch\": %lld, \"pool\": \"%s\", \"vocab\": %lld, \"classes\": %lld}, "
+             "\"data\": {\"batch_size\": %lld, \"seq_len\": %lld, \"shuffle\": %d}, "
+             "\"train\": {\"steps\": %lld, \"accum\": %lld, \"lr\": %.17g, \"min_lr\": %.17g, "
              "\"warmup\": %lld, \"weight_decay\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, \"eps\": %.17g, "
-             "\"clip\": %.17g, \"shuffle\": %d}}",
+             "\"clip\": %.17g}}",
              m->arch, (long long)m->width, (long long)m->depth, (long long)m->heads, (long long)m->mlp_ratio,
-             (long long)m->patch, m->pool, (long long)m->seq_len, (long long)m->vocab, (long long)m->classes,
-             (long long)t->steps, (long long)t->batch, (long long)t->accum, t->lr, t->min_lr, (long long)t->warmup,
-             t->weight_decay, t->beta1, t->beta2, t->eps, t->clip, t->shuffle);
+             (long long)m->patch, m->pool, (long long)m->vocab, (long long)m->classes, (long long)d->batch_size,
+             (long long)d->seq_len, d->shuffle, (long long)t->steps, (long long)t->accum, t->lr, t->min_lr,
+             (long long)t->warmup, t->weight_decay, t->beta1, t->beta2, t->eps, t->clip);
 }
 
 static void progress_(int64_t step, int64_t steps, double loss, double tok_s, double elapsed, int tty)
@@ -499,6 +498,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     int rc = SK_OK;
     const sk_model_config *mc = o->model;
     const sk_train_config *tc = o->train;
+    const sk_data_config *dc = o->data;
     const sk_dist_info *di = sk_dist_info_get();
     const int rank = di->rank, world = di->world;
     const sk_train_source *S = o->source ? o->source : sk_train_source_loader();
@@ -520,9 +520,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     char lj[4096];
 
     /* 1. Everything that can be checked before any work. */
-    SK_TRY(sk_train_validate(mc, tc, world));
-    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : tc->data;
-    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "train.data: no training corpus given");
+    SK_FAIL_IF(!mc || !tc || !dc, SK_EINVAL, "train: model, train or data config is NULL");
+    SK_TRY(sk_train_validate(mc, tc, dc, world));
+    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : dc->train;
+    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
     const int is_gpt = !strcmp(mc->arch, "gpt");
     SK_TRY(sk_dist_check_same((int64_t)o->seed, "run.seed"));
@@ -538,24 +539,14 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     sk_shim_set_num_threads(threads);
 
     /* 3. Data: per-rank micro-batches of the global batch. */
-    int64_t micro = tc->batch / world / tc->accum;
-    sk_loader_opts lo = {0};
+    int64_t micro = dc->batch_size / world / tc->accum;
+    sk_loader_opts lo, le;
+    sk_data_loader_opts(dc, SK_SPLIT_TRAIN, rank, world, o->seed, &lo);
     lo.path = data_path;
-    lo.rank = rank;
-    lo.world = world;
     lo.batch_size = micro;
-    lo.seq_len = mc->seq_len;
-    lo.seed = o->seed;
-    lo.shuffle = tc->shuffle;
-    lo.prefetch = 2;
-    lo.split = tc->eval_data[0] ? SK_SPLIT_ALL : SK_SPLIT_TRAIN;
-    lo.eval_fraction = tc->eval_fraction;
     SK_TRY(S->create(&train_src, &lo));
-    sk_loader_opts le = lo;
-    if (tc->eval_data[0]) le.path = tc->eval_data;
-    le.split = tc->eval_data[0] ? SK_SPLIT_ALL : SK_SPLIT_EVAL;
-    le.shuffle = 0;
-    le.batch_size = tc->batch / world;
+    sk_data_loader_opts(dc, SK_SPLIT_EVAL, rank, world, o->seed, &le);
+    if (!dc->eval[0]) le.path = data_path;
     rc = S->create(&eval_src, &le);
     if (rc < 0) { /* a small eval split may not fill a full global batch */
         le.batch_size = micro;
@@ -572,10 +563,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         sk_loader_pos p0 = S->tell(train_src);
         SK_TRY(S->next(train_src, &b));
         if (is_gpt) {
-            SK_FAIL_IF(b->ndim != 1 || b->shape[0] != mc->seq_len + 1, SK_EINVAL,
-                       "data: token windows of %lld tokens, model.seq_len + 1 = %lld", (long long)b->shape[0],
-                       (long long)(mc->seq_len + 1));
-            sk_gpt_opts go = {mc->vocab ? mc->vocab : S->vocab_size(train_src), mc->seq_len, mc->width, mc->depth,
+            SK_FAIL_IF(b->ndim != 1 || b->shape[0] != dc->seq_len + 1, SK_EINVAL,
+                       "data: token windows of %lld tokens, data.seq_len + 1 = %lld", (long long)b->shape[0],
+                       (long long)(dc->seq_len + 1));
+            sk_gpt_opts go = {mc->vocab ? mc->vocab : S->vocab_size(train_src), dc->seq_len, mc->width, mc->depth,
                               mc->heads, mc->mlp_ratio * mc->width};
             SK_FAIL_IF(go.vocab < 2, SK_EINVAL, "model.vocab: the corpus reports no vocabulary; set model.vocab");
             SK_FAIL_IF(mc->vocab && S->vocab_size(train_src) > mc->vocab, SK_EINVAL,
@@ -648,7 +639,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         SK_FAIL_IF(!mf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
     SK_LOG_INFO("%s: %lld parameters, %d rank(s) x %d thread(s), batch %lld = %d x %lld x %lld accum", mc->arch,
-                (long long)sk_params_numel(m.p), world, threads, (long long)tc->batch, world, (long long)micro,
+                (long long)sk_params_numel(m.p), world, threads, (long long)dc->batch_size, world, (long long)micro,
                 (long long)tc->accum);
 
     /* 7. The loop. */
@@ -750,7 +741,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
                 cks->tokens = r.tokens;
                 cks->tokens_kept = r.tokens_kept;
                 SK_TRY(sk_generator_get_state(rng, cks->rng, sizeof cks->rng, &cks->rng_len));
-                config_json_(mc, tc, cks->config, sizeof cks->config);
+                config_json_(mc, tc, dc, cks->config, sizeof cks->config);
                 SK_TRY(sk_ckpt_save(ckroot, &m.all, opt, cks, (int)tc->keep_last));
             }
         }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "sk_config.h"
+#include "sk_data_config.h"
 #include "sk_loader.h"
 #include "sk_select.h"
 
@@ -41,16 +42,13 @@ typedef struct sk_model_config {
     int64_t mlp_ratio;         /* MLP hidden = mlp_ratio * width */
     int64_t patch;             /* vit: patch side */
     char pool[SK_CFG_STR_MAX]; /* vit: "cls" | "mean" */
-    int64_t seq_len;           /* gpt: context length */
     int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
     int64_t classes;           /* vit: 0 = the corpus's label count */
 } sk_model_config;
 
 /* [train] */
 typedef struct sk_train_config {
-    char data[SK_CFG_STR_MAX]; /* training corpus (shrink corpus file) */
     int64_t steps;        /* optimizer steps */
-    int64_t batch;        /* global batch (samples per step over all ranks and micro-steps) */
     int64_t accum;        /* micro-steps per step (gradient accumulation) */
     double lr, min_lr;    /* peak and final learning rate */
     int64_t warmup;       /* linear warmup steps, then cosine to min_lr */
@@ -58,13 +56,10 @@ typedef struct sk_train_config {
     double clip;          /* global grad-norm clip (0: off) */
     int64_t eval_every;   /* steps between evaluations (0: only at the end) */
     int64_t eval_batches; /* eval batches per evaluation (0: the whole eval split) */
-    char eval_data[SK_CFG_STR_MAX]; /* held-out corpus; "" = hold out eval_fraction of the training corpus */
-    double eval_fraction;
     int64_t ckpt_every;   /* steps between checkpoints (0: only at the end) */
     int64_t keep_last;    /* checkpoints kept */
     double bucket_mb;     /* gradient bucket size for the MPI allreduce */
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
-    int shuffle;          /* shuffle the training corpus every epoch */
 } sk_train_config;
 
 /* The config sections (key tables in sk_train_config.c). */
@@ -95,8 +90,9 @@ const sk_train_source *sk_train_source_loader(void);
 typedef struct {
     const sk_model_config *model;
     const sk_train_config *train;
+    const sk_data_config *data;     /* [data]: corpora, global batch, seq_len (gpt context), shuffle */
     const sk_select_config *select; /* NULL: no token selection */
-    const char *data_path;          /* training corpus (NULL: train->data) */
+    const char *data_path;          /* training corpus (NULL: data->train) */
     const char *out_dir;            /* outputs; created if needed */
     const char *resume;             /* checkpoint root or step directory, or NULL */
     uint64_t seed;
@@ -124,7 +120,7 @@ typedef struct {
 
 /* Check config values and cross-key constraints for `world` ranks before
  * any work; the message names the key. */
-int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int world);
+int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world);
 /* Run (collective under MPI). res may be NULL. */
 int sk_train_run(const sk_train_opts *o, sk_train_result *res);
 

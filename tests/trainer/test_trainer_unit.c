@@ -25,19 +25,29 @@ static void tmpdir_(char *buf, size_t cap, const char *tag)
     snprintf(buf, cap, "/tmp/sk_trainer_unit_%s_%ld", tag, (long)getpid());
 }
 
+/* The [data] section at its table defaults. */
+static void data_defaults_(sk_data_config *d)
+{
+    const sk_cfg_section *const sec[1] = {&sk_data_section};
+    void *const base[1] = {d};
+    assert_int_equal(sk_cfg_defaults(sec, 1, base), 0);
+}
+
 static void test_vit_learns(void **state)
 {
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
     mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 150; tc.batch = 16; tc.lr = 3e-3; tc.warmup = 10; tc.eval_fraction = 0.2;
+    tc.steps = 150; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "vit");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 7; o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
@@ -61,15 +71,17 @@ static void test_gpt_learns(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
     snprintf(mc.arch, sizeof mc.arch, "gpt");
-    mc.width = 32; mc.depth = 2; mc.heads = 2; mc.seq_len = 16; mc.mlp_ratio = 2;
-    tc.steps = 200; tc.batch = 16; tc.lr = 3e-3; tc.warmup = 10; tc.eval_fraction = 0.2;
+    mc.width = 32; mc.depth = 2; mc.heads = 2; dc.seq_len = 16; mc.mlp_ratio = 2;
+    tc.steps = 200; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "gpt");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:tokens"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:tokens"; o.out_dir = out; o.seed = 7; o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
@@ -85,29 +97,31 @@ static void test_bad_config_rejected(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), 0);
+    data_defaults_(&dc);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), 0);
     mc.heads = 3;
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "model.heads"));
     mc.heads = 4;
-    tc.batch = 10;
-    assert_int_equal(sk_train_validate(&mc, &tc, 4), SK_EINVAL);
-    assert_non_null(strstr(sk_error_last(), "train.batch"));
-    tc.batch = 64;
+    dc.batch_size = 10;
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 4), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "data.batch_size"));
+    dc.batch_size = 64;
     tc.lr = NAN;
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "train.lr"));
     tc.lr = 1e-3;
     snprintf(mc.arch, sizeof mc.arch, "resnet");
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "model.arch"));
     /* sk_train_run checks before creating any output */
     char out[256];
     tmpdir_(out, sizeof out, "bad");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:images"; o.out_dir = out; o.source = &sk_synth_source;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.source = &sk_synth_source;
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
@@ -138,8 +152,11 @@ static void test_defaults_match_tables(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
+    (void)dc;
     check_defaults_(&sk_model_section, &mc);
     check_defaults_(&sk_train_section, &tc);
 }

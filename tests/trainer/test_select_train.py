@@ -72,6 +72,15 @@ with tempfile.TemporaryDirectory() as d:
             _, fin = read_safetensors(f"{out}/model.safetensors")
             assert all(k in fin for k in names)
 
+    # the learned scorer's aux loss is part of the training loss: only
+    # select.budget_weight differs, so the first step's loss differs
+    lw = []
+    for bw in ("0", "100"):
+        run([drv, f"out={d}/bw{bw}", "train.steps=1", "select.scorer=learned", "select.strategy=prune",
+             "select.keep=0.5", f"select.budget_weight={bw}"] + TINY_VIT + ["train.warmup=1"])
+        lw.append(steps_of(f"{d}/bw{bw}")[0]["loss"])
+    assert lw[1] > lw[0], lw
+
     # no selector: the speedup fields are there, and null
     run([drv, f"out={d}/none", "train.steps=2"] + TINY_VIT)
     s = json.load(open(f"{d}/none/summary.json"))

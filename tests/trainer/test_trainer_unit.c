@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "sk_block.h"
 #include "sk_ckpt.h"
 #include "sk_dist_ddp.h"
 #include "sk_gpt.h"
@@ -260,6 +261,57 @@ static void test_seed_streams(void **state)
     assert_true(a == sk_dist_seed(1, 0, 0));
 }
 
+/* Attention bias in a block: a token of size 2 (log(sizes), proportional
+ * attention) attends like two copies of itself, and a -inf padding key
+ * (seq.attn_bias) is invisible; both at once in one call. */
+static void test_block_sizes_and_padding(void **state)
+{
+    (void)state;
+    enum { D = 8, N = 4 };
+    sk_params p;
+    sk_params_init(&p);
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 5, SK_CPU), 0);
+    sk_block b;
+    assert_int_equal(sk_block_init(&b, &p, "b", D, 2 * D, 1, g), 0);
+    sk_scope *sc = sk_shim_scope_begin();
+    float tok[N + 1][D], dup[N + 1][D];
+    for (int i = 0; i <= N; i++)
+        for (int d = 0; d < D; d++) tok[i][d] = (float)sin(1.0 + 3.7 * i + 0.9 * d);
+    memcpy(dup, tok, sizeof dup);
+    memcpy(dup[N], tok[N - 1], sizeof dup[N]); /* [t0 .. t3, t3] */
+    float sizes[N + 1] = {1, 1, 1, 2, 1}, pad[N + 1] = {0, 0, 0, 0, -INFINITY};
+    int64_t sx[3] = {1, N + 1, D}, ss[2] = {1, N + 1}, sp[4] = {1, 1, 1, N + 1};
+    sk_tensor *xd = sk_shim_from_host(dup, sx, 3, SK_F32, SK_CPU);
+    sk_tensor *xt = sk_shim_from_host(tok, sx, 3, SK_F32, SK_CPU); /* t4 is padding */
+    sk_tensor *st = sk_shim_from_host(sizes, ss, 2, SK_F32, SK_CPU);
+    sk_tensor *pt = sk_shim_from_host(pad, sp, 4, SK_F32, SK_CPU);
+    sk_tensor *yd = sk_block_forward(&b, xd, NULL, NULL, 2, 0, NULL, NULL);
+    sk_tensor *yt = sk_block_forward(&b, xt, st, pt, 2, 0, NULL, NULL);
+    sk_tensor *yu = sk_block_forward(&b, xt, NULL, NULL, 2, 0, NULL, NULL); /* no bias: differs */
+    assert_non_null(yd);
+    assert_non_null(yt);
+    assert_non_null(yu);
+    float od[N + 1][D], ot[N + 1][D], ou[N + 1][D];
+    assert_int_equal(sk_shim_to_host(yd, od, sizeof od), 0);
+    assert_int_equal(sk_shim_to_host(yt, ot, sizeof ot), 0);
+    assert_int_equal(sk_shim_to_host(yu, ou, sizeof ou), 0);
+    double maxdiff = 0, maxdiff_u = 0;
+    for (int i = 0; i < N; i++)
+        for (int d = 0; d < D; d++) {
+            maxdiff = fmax(maxdiff, fabs(od[i][d] - ot[i][d]));
+            maxdiff_u = fmax(maxdiff_u, fabs(od[i][d] - ou[i][d]));
+        }
+    fprintf(stderr, "block bias: |with bias - copies| %.3g, |no bias - copies| %.3g\n", maxdiff, maxdiff_u);
+    /* small init makes attention's share of the output small: compare scales */
+    assert_true(maxdiff_u > 1e-6);
+    assert_true(maxdiff < 1e-2 * maxdiff_u);
+    sk_shim_scope_end(sc);
+    sk_generator_free(g);
+    sk_params_free(&p);
+    assert_int_equal(sk_shim_live_tensors(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
+        cmocka_unit_test(test_block_sizes_and_padding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

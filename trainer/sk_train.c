@@ -590,7 +590,12 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     m.is_gpt = is_gpt;
     if (o->select) {
         sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
-        SK_TRY(sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2)));
+        /* a scope for the scorers' init temporaries (they keep their parameters) */
+        sk_scope *sc = sk_shim_scope_begin();
+        SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
+        rc = sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2));
+        sk_shim_scope_end(sc);
+        if (rc < 0) goto done;
     }
     SK_TRY(all_params_(&m, sel));
     SK_TRY(sk_dist_ddp_create(&ddp, m.all.t, (const char *const *)m.all.names, m.all.n,

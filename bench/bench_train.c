@@ -108,24 +108,32 @@ int main(int argc, char **argv)
     int gpt = !strcmp(argv[1], "gpt");
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
+    const sk_cfg_section *const dsec[1] = {&sk_data_section};
+    void *const dbase[1] = {&dc};
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    if (sk_cfg_defaults(dsec, 1, dbase) < 0) {
+        fprintf(stderr, "bench_train: %s\n", sk_error_last());
+        return 1;
+    }
     if (gpt) {
         snprintf(mc.arch, sizeof mc.arch, "gpt");
-        mc.seq_len = 128; mc.width = 128; mc.depth = 4; mc.heads = 4; mc.mlp_ratio = 4;
-        tc.batch = 32;
+        dc.seq_len = 128; mc.width = 128; mc.depth = 4; mc.heads = 4; mc.mlp_ratio = 4;
+        dc.batch_size = 32;
     } else {
         mc.patch = 4; mc.width = 64; mc.depth = 4; mc.heads = 4; mc.mlp_ratio = 2;
-        tc.batch = 128;
+        dc.batch_size = 128;
     }
     tc.steps = atoll(argv[2]);
     tc.warmup = 1;
     tc.eval_batches = 1;
     tc.keep_last = 1;
-    snprintf(tc.eval_data, sizeof tc.eval_data, "%s", gpt ? "bench:gpt" : "bench:vit");
+    snprintf(dc.eval, sizeof dc.eval, "%s", gpt ? "bench:gpt" : "bench:vit");
     sk_train_opts o = {0};
     o.model = &mc;
     o.train = &tc;
+    o.data = &dc;
     o.data_path = gpt ? "bench:gpt" : "bench:vit";
     o.out_dir = argv[4];
     o.seed = 1;
@@ -152,7 +160,7 @@ int main(int argc, char **argv)
         if (n == 0) return 1;
         qsort(t, (size_t)n, sizeof *t, cmp_);
         double med = t[n / 2];
-        printf("shrink %s ranks %d step_ms %.3f samples_s %.1f\n", argv[1], world, med * 1e3, (double)tc.batch / med);
+        printf("shrink %s ranks %d step_ms %.3f samples_s %.1f\n", argv[1], world, med * 1e3, (double)dc.batch_size / med);
         free(t);
     }
     sk_dist_finalize();

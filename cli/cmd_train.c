@@ -4,17 +4,14 @@
 #include <string.h>
 
 #include "sk_cli.h"
+#include "sk_data_config.h"
 #include "sk_run_config.h"
 #include "sk_train.h"
-#if defined(SK_HAVE_SELECTORS)
 #include "sk_select_config.h"
-#endif
 
 static const sk_cfg_section *const sections_[] = {
-    &sk_run_section, &sk_model_section, &sk_train_section,
-#if defined(SK_HAVE_SELECTORS)
+    &sk_run_section, &sk_data_section, &sk_model_section, &sk_train_section,
     &sk_select_section,
-#endif
 };
 
 static int run_(sk_cli_ctx *ctx)
@@ -22,11 +19,10 @@ static int run_(sk_cli_ctx *ctx)
     const sk_run_config *run = ctx->sections[0];
     sk_train_opts o;
     memset(&o, 0, sizeof o);
-    o.model = ctx->sections[1];
-    o.train = ctx->sections[2];
-#if defined(SK_HAVE_SELECTORS)
-    o.select = ctx->sections[3];
-#endif
+    o.data = ctx->sections[1];
+    o.model = ctx->sections[2];
+    o.train = ctx->sections[3];
+    o.select = ctx->sections[4];
     for (int i = 0; i < ctx->argc; i++) {
         if (!strcmp(ctx->argv[i], "--resume") && i + 1 < ctx->argc) {
             o.resume = ctx->argv[++i];

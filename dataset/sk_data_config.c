@@ -15,9 +15,9 @@ static const sk_cfg_key data_keys_[] = {
      "evaluation corpus; empty = hold out data.eval_fraction of data.train"},
     {"eval_fraction", SK_CFG_FLOAT, D_(eval_fraction), "0.05", 0.0, 1.0, SK_CFG_EXCL_MIN | SK_CFG_EXCL_MAX, NULL,
      "share of data.train (last samples in corpus order) held out for evaluation when data.eval is empty"},
-    {"batch_size", SK_CFG_INT, D_(batch_size), "32", 1, 1e9, 0, NULL, "samples per rank per step"},
+    {"batch_size", SK_CFG_INT, D_(batch_size), "32", 1, 1e9, 0, NULL, "global batch: samples per step over all ranks (the trainer splits it into ranks x train.accum micro-batches)"},
     {"seq_len", SK_CFG_INT, D_(seq_len), "256", 1, 1e9, 0, NULL,
-     "token corpora: tokens per training window (each sample holds seq_len+1)"},
+     "token corpora: tokens per training window (each sample holds seq_len+1); the GPT's context length"},
     {"shuffle", SK_CFG_BOOL, D_(shuffle), "true", SK_CFG_UNBOUNDED, 0, NULL,
      "permute samples every epoch (order depends only on run.seed and epoch)"},
     {"prefetch", SK_CFG_INT, D_(prefetch), "4", 0, 1024, 0, NULL, "batches decoded ahead by the loader thread (0: synchronous)"},
@@ -61,7 +61,7 @@ void sk_data_loader_opts(const sk_data_config *d, sk_split which, int rank, int 
     out->path = which == SK_SPLIT_EVAL && separate ? d->eval : d->train;
     out->rank = rank;
     out->world = world;
-    out->batch_size = d->batch_size;
+    out->batch_size = world > 0 ? d->batch_size / world : d->batch_size; /* data.batch_size is global */
     out->seq_len = d->seq_len;
     out->seed = seed;
     out->shuffle = which == SK_SPLIT_EVAL ? 0 : d->shuffle;

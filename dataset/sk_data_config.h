@@ -7,7 +7,7 @@
  *   data.train          string  training corpus (.h5)
  *   data.eval           string  evaluation corpus; "" = hold out eval_fraction of train
  *   data.eval_fraction  float   in (0, 1), used when data.eval is ""
- *   data.batch_size     int     samples per rank per step
+ *   data.batch_size     int     global batch: samples per step over all ranks
  *   data.seq_len        int     token corpora: window length
  *   data.shuffle        bool    permute every epoch
  *   data.prefetch       int     batches decoded ahead by the loader thread
@@ -44,7 +44,8 @@ extern const sk_cfg_section sk_prepare_section; /* struct sk_prepare_config (sk_
 /* Loader options for `which` (SK_SPLIT_TRAIN or SK_SPLIT_EVAL) of the
  * `data` section: with data.eval set, TRAIN reads data.train whole and EVAL
  * reads data.eval whole; otherwise both read data.train, split by
- * data.eval_fraction. out->path borrows d's strings. */
+ * data.eval_fraction. out->batch_size = data.batch_size / world (the
+ * per-rank share of the global batch). out->path borrows d's strings. */
 void sk_data_loader_opts(const sk_data_config *d, sk_split which, int rank, int world, uint64_t seed,
                          sk_loader_opts *out);
 

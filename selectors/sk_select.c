@@ -26,6 +26,8 @@ struct sk_selector {
     int restore_layer;           /* -1 when the strategy does not restore */
     unsigned needs;
     sk_generator *gen;
+    uint64_t seed;               /* base of the per-apply seeds (sk_select_apply_seed) */
+    int64_t gen_step, micro;     /* step of the last forward, forwards seen at it */
     sk_select_saved saved;
     sk_tensor *aux;              /* summed aux loss of the current forward (scope-owned) */
     int last_layer;              /* last boundary seen, to detect a new forward */
@@ -135,7 +137,9 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
         s->restore_layer = (int)r;
     }
 
-    SK_TRY(sk_generator_create(&s->gen, seed + (uint64_t)cfg->seed_offset, SK_CPU));
+    s->seed = seed + (uint64_t)cfg->seed_offset;
+    s->gen_step = -1;
+    SK_TRY(sk_generator_create(&s->gen, s->seed, SK_CPU));
     for (int i = 0; i < cfg->layers.n; i++) {
         int l = (int)cfg->layers.v[i];
         if (s->scorer->create) {
@@ -219,6 +223,29 @@ static int real_tokens_(const sk_seq *seq, int64_t n, double *real)
     return sk_shim_item(cnt, real);
 }
 
+/* splitmix64 (Steele et al. 2014): a well-mixed 64-bit hash. */
+static uint64_t mix_(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Selection randomness is a pure function of (seed, step, forward within the
+ * step, layer): the generator is re-seeded at every apply, so a run resumed
+ * from a checkpoint draws exactly what the uninterrupted run drew, with no
+ * RNG state to save. The forward index keeps gradient-accumulation
+ * micro-batches of one step from sharing a draw. The generator made at
+ * create (from the seed itself) only initialises scorer parameters. */
+uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int layer)
+{
+    uint64_t h = mix_(seed);
+    h = mix_(h ^ (uint64_t)step);
+    h = mix_(h ^ (uint64_t)forward);
+    return mix_(h ^ (uint64_t)layer);
+}
+
 int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
 {
     int rc = SK_OK;
@@ -233,8 +260,17 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         sel->stats.forwards++;
         memset(&sel->saved, 0, sizeof sel->saved);
         account_(sel, 0, sel->model.tokens, (double)sel->model.tokens);
+        if (step != sel->gen_step) {
+            sel->gen_step = step;
+            sel->micro = 0;
+        } else {
+            sel->micro++;
+        }
     }
     sel->last_layer = layer;
+    sk_generator_free(sel->gen);
+    sel->gen = NULL;
+    SK_TRY(sk_generator_create(&sel->gen, sk_select_apply_seed(sel->seed, step, sel->micro, layer), SK_CPU));
     SK_FAIL_IF(sk_shim_ndim(seq->x) != 3, SK_EINVAL, "sk_selector_apply: seq.x must be [B, N, D]");
     int64_t n = sk_shim_size(seq->x, 1), p = seq->n_protected;
     int64_t mm = n - p;

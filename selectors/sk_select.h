@@ -92,7 +92,10 @@ typedef struct sk_select_config sk_select_config;
  * a NULL selector and then does nothing. Rejects, with a message naming the
  * key, configurations that cannot work for m (keep ratio outside (0, 1],
  * a layer out of range, attention asked for at layer 0, ...).
- * seed: this rank's selector RNG seed. */
+ * seed: this rank's selector RNG seed. Each apply draws from a generator
+ * re-seeded from (seed, step, forward index within the step, layer), so the
+ * draws at a step do not depend on what ran before it (bit-identical resume
+ * without saved RNG state). */
 int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
                        uint64_t seed);
 void sk_selector_free(sk_selector *sel);

@@ -125,6 +125,13 @@ const sk_scorer_vtable *sk_scorer_at(int i);
 int sk_strategy_count(void);
 const sk_strategy_vtable *sk_strategy_at(int i);
 
+/* The seed of the generator a scorer draws from at one apply: a hash of the
+ * selector seed (run seed + select.seed_offset), the training step, the
+ * forward's index within that step (gradient-accumulation micro-batches,
+ * from 0) and the layer. sk_selector_apply re-seeds with it every time, so
+ * selection randomness is a pure function of these (bit-identical resume). */
+uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int layer);
+
 /* ---- helpers shared by the built-in methods (sk_select_ops.c) ---------- */
 
 /* Rows of x [B, N, ...] at idx [B, K] along dim 1 -> [B, K, ...]. */

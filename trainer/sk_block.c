@@ -4,23 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 
-/* The selector library is built by another module; until it is part of the
- * build (SK_HAVE_SELECTORS), no selector can be created, so a NULL selector
- * is the only possible argument and the hook does nothing. */
-#ifdef SK_HAVE_SELECTORS
-static int wants_(const sk_selector *s, int l) { return s ? sk_selector_wants(s, l) : 0; }
-static int apply_(sk_selector *s, int l, int64_t step, sk_seq *q) { return sk_selector_apply(s, l, step, q); }
-static int restore_(sk_selector *s, int l, sk_seq *q) { return sk_selector_restore(s, l, q); }
-#else
-static int wants_(const sk_selector *s, int l) { (void)s; (void)l; return 0; }
-static int apply_(sk_selector *s, int l, int64_t step, sk_seq *q)
-{
-    (void)s; (void)l; (void)step; (void)q;
-    return sk_error_set(SK_EUNSUPPORTED, "token selectors are not part of this build");
-}
-static int restore_(sk_selector *s, int l, sk_seq *q) { return apply_(s, l, 0, q); }
-#endif
-
 int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, int64_t hidden, int depth,
                   sk_generator *g)
 {
@@ -52,8 +35,8 @@ done:
     return rc;
 }
 
-sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tensor *sizes, int heads, int causal,
-                            sk_tensor **attn, sk_tensor **keys)
+sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tensor *sizes, const sk_tensor *pad,
+                            int heads, int causal, sk_tensor **attn, sk_tensor **keys)
 {
     int64_t B = sk_shim_size(x, 0), N = sk_shim_size(x, 1), D = sk_shim_size(x, 2);
     if (B < 0 || N < 0 || D < 0 || heads <= 0 || D % heads) {
@@ -67,10 +50,15 @@ sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tens
     sk_tensor *q = sk_shim_squeeze(sk_shim_slice(qkv, 0, 0, 1), 0);
     sk_tensor *k = sk_shim_squeeze(sk_shim_slice(qkv, 0, 1, 2), 0);
     sk_tensor *v = sk_shim_squeeze(sk_shim_slice(qkv, 0, 2, 3), 0);
-    sk_tensor *bias = NULL;
+    /* Additive attention bias over keys: the key-padding mask of a per-sample
+     * threshold (0 / -inf) plus log(sizes), ToMe's proportional attention
+     * (Bolya et al. 2023), so a merged token weighs as the tokens it holds. */
+    sk_tensor *bias = (sk_tensor *)pad;
     if (sizes) {
         int64_t sb[4] = {B, 1, 1, N};
-        bias = sk_shim_reshape(sk_shim_log(sizes), sb, 4);
+        sk_tensor *ls = sk_shim_reshape(sk_shim_log(sizes), sb, 4);
+        if (!ls) return NULL;
+        bias = bias ? sk_shim_add(bias, ls) : ls;
         if (!bias) return NULL;
     }
     sk_tensor *a;
@@ -91,16 +79,16 @@ int sk_blocks_run(const sk_block *blocks, int depth, int heads, sk_selector *sel
     sk_blocks_stats s = {0, 0, depth};
     s.tokens_in = sk_shim_size(seq->x, 0) * sk_shim_size(seq->x, 1);
     for (int l = 0; l <= depth; l++) {
-        int w = wants_(sel, l);
-        if (w & SK_SELECT_RESTORE) SK_TRY(restore_(sel, l, seq));
+        int w = sk_selector_wants(sel, l);
+        if (w & SK_SELECT_RESTORE) SK_TRY(sk_selector_restore(sel, l, seq));
         if (l == depth) break;
-        if (w & SK_SELECT_APPLY) SK_TRY(apply_(sel, l, step, seq));
+        if (w & SK_SELECT_APPLY) SK_TRY(sk_selector_apply(sel, l, step, seq));
         seq->attn = NULL;
         seq->keys = NULL;
-        int next = wants_(sel, l + 1);
+        int next = sk_selector_wants(sel, l + 1);
         sk_tensor *attn = NULL, *keys = NULL;
         s.tokens_blocks += sk_shim_size(seq->x, 0) * sk_shim_size(seq->x, 1);
-        sk_tensor *x = sk_block_forward(&blocks[l], seq->x, seq->sizes, heads, seq->causal,
+        sk_tensor *x = sk_block_forward(&blocks[l], seq->x, seq->sizes, seq->attn_bias, heads, seq->causal,
                                         (next & SK_SELECT_NEEDS_ATTN) ? &attn : NULL,
                                         (next & SK_SELECT_NEEDS_KEYS) ? &keys : NULL);
         if (!x) {

@@ -32,11 +32,12 @@ int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, 
                   sk_generator *g);
 
 /* One block over x [B, N, D]. sizes: NULL or [B, N] f32 (proportional
- * attention). attn/keys: when non-NULL receive the attention probabilities
- * [B, H, N, N] / keys [B, H, N, Dh] (scope-owned). Returns the new x, or
- * NULL with the error set. */
-sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tensor *sizes, int heads, int causal,
-                            sk_tensor **attn, sk_tensor **keys);
+ * attention: log(sizes) is added to the logits). pad: NULL or the additive
+ * key-padding bias [B, 1, 1, N] (0 / -inf, sk_seq.attn_bias). attn/keys:
+ * when non-NULL receive the attention probabilities [B, H, N, N] / keys
+ * [B, H, N, Dh] (scope-owned). Returns the new x, or NULL with the error set. */
+sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tensor *sizes, const sk_tensor *pad,
+                            int heads, int causal, sk_tensor **attn, sk_tensor **keys);
 
 /* Token accounting of the last sk_blocks_run. */
 typedef struct {

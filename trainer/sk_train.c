@@ -30,14 +30,12 @@ void sk_model_config_defaults(sk_model_config *m)
     m->mlp_ratio = 4;
     m->patch = 7;
     snprintf(m->pool, sizeof m->pool, "cls");
-    m->seq_len = 128;
 }
 
 void sk_train_config_defaults(sk_train_config *t)
 {
     memset(t, 0, sizeof *t);
     t->steps = 1000;
-    t->batch = 64;
     t->accum = 1;
     t->lr = 1e-3;
     t->min_lr = 1e-5;
@@ -48,14 +46,12 @@ void sk_train_config_defaults(sk_train_config *t)
     t->eps = 1e-8;
     t->clip = 1.0;
     t->eval_batches = 0;
-    t->eval_fraction = 0.1;
     t->keep_last = 3;
     t->bucket_mb = 1.0;
     t->bytes_per_token = 1.0;
-    t->shuffle = 1;
 }
 
-int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int world)
+int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
     int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt");
     if (!is_vit && !is_gpt) return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit or gpt", m->arch);
@@ -69,14 +65,14 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
     if (is_vit && m->patch <= 0) return sk_error_set(SK_EINVAL, "model.patch = %lld: must be > 0", (long long)m->patch);
     if (is_vit && strcmp(m->pool, "cls") && strcmp(m->pool, "mean"))
         return sk_error_set(SK_EINVAL, "model.pool = '%s': expected cls or mean", m->pool);
-    if (is_gpt && m->seq_len <= 0) return sk_error_set(SK_EINVAL, "model.seq_len = %lld: must be > 0", (long long)m->seq_len);
+    if (is_gpt && d->seq_len <= 0) return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
     if (m->vocab < 0 || m->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
     if (t->steps <= 0) return sk_error_set(SK_EINVAL, "train.steps = %lld: must be > 0", (long long)t->steps);
     if (t->accum <= 0) return sk_error_set(SK_EINVAL, "train.accum = %lld: must be > 0", (long long)t->accum);
-    if (t->batch <= 0 || t->batch % ((int64_t)world * t->accum))
+    if (d->batch_size <= 0 || d->batch_size % ((int64_t)world * t->accum))
         return sk_error_set(SK_EINVAL,
-                            "train.batch = %lld: must be a positive multiple of ranks (%d) x train.accum (%lld)",
-                            (long long)t->batch, world, (long long)t->accum);
+                            "data.batch_size = %lld: must be a positive multiple of ranks (%d) x train.accum (%lld)",
+                            (long long)d->batch_size, world, (long long)t->accum);
     if (!(t->lr > 0) || !isfinite(t->lr)) return sk_error_set(SK_EINVAL, "train.lr = %g: must be > 0", t->lr);
     if (!(t->min_lr >= 0) || t->min_lr > t->lr)
         return sk_error_set(SK_EINVAL, "train.min_lr = %g: must be in [0, train.lr = %g]", t->min_lr, t->lr);
@@ -89,9 +85,10 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
     if (!(t->clip >= 0)) return sk_error_set(SK_EINVAL, "train.clip = %g: must be >= 0", t->clip);
     if (t->eval_every < 0 || t->eval_batches < 0 || t->ckpt_every < 0 || t->keep_last < 0)
         return sk_error_set(SK_EINVAL, "train.eval_every / eval_batches / ckpt_every / keep_last must be >= 0");
-    if (!t->eval_data[0] && !(t->eval_fraction > 0 && t->eval_fraction < 1))
-        return sk_error_set(SK_EINVAL, "train.eval_fraction = %g: must be in (0, 1) when train.eval_data is empty",
-                            t->eval_fraction);
+    if (!d->eval[0] && !(d->eval_fraction > 0 && d->eval_fraction < 1))
+        return sk_error_set(SK_EINVAL, "data.eval_fraction = %g: must be in (0, 1) when data.eval is empty",
+                            d->eval_fraction);
+    if (d->prefetch < 0) return sk_error_set(SK_EINVAL, "data.prefetch = %lld: must be >= 0", (long long)d->prefetch);
     if (!(t->bucket_mb > 0)) return sk_error_set(SK_EINVAL, "train.bucket_mb = %g: must be > 0", t->bucket_mb);
     if (!(t->bytes_per_token > 0))
         return sk_error_set(SK_EINVAL, "train.bytes_per_token = %g: must be > 0", t->bytes_per_token);
@@ -100,7 +97,6 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int wo
 
 /* ---- the loader as a source ------------------------------------------------------ */
 
-#ifdef SK_HAVE_LOADER
 static int ld_create_(void **ctx, const sk_loader_opts *o) { return sk_loader_create((sk_loader **)ctx, o); }
 static void ld_free_(void *c) { sk_loader_free(c); }
 static int ld_next_(void *c, const sk_batch **b) { return sk_loader_next(c, b); }
@@ -112,9 +108,6 @@ static int64_t ld_classes_(void *c) { return sk_loader_num_classes(c); }
 static const sk_train_source loader_source_ = {ld_create_, ld_free_, ld_next_, ld_tell_, ld_seek_,
                                                ld_spe_,    ld_vocab_, ld_classes_};
 const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
-#else
-const sk_train_source *sk_train_source_loader(void) { return NULL; }
-#endif
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -168,8 +161,49 @@ typedef struct {
     sk_vit *vit;
     sk_gpt *gpt;
     sk_params *p;
+    /* What training updates: the model's parameters, then a learned
+     * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
+     * gradient clipping and checkpoints all run over it. */
+    sk_params all;
     int64_t image_h, image_w, channels;
 } model_;
+
+/* Fill m->all with the model's parameters followed by the selector's
+ * ("selector.<...>"), weight decay on matrices only, as in the model. */
+static int all_params_(model_ *m, sk_selector *sel)
+{
+    int rc = SK_OK;
+    sk_tensor *const *sp = NULL;
+    const char *const *sn = NULL;
+    int ns = 0;
+    SK_TRY(sk_selector_params(sel, &sp, &sn, &ns));
+    int n = m->p->n + ns;
+    m->all.t = calloc((size_t)n, sizeof *m->all.t);
+    m->all.names = calloc((size_t)n, sizeof *m->all.names);
+    m->all.decay = calloc((size_t)n, sizeof *m->all.decay);
+    SK_FAIL_IF(!m->all.t || !m->all.names || !m->all.decay, SK_ENOMEM, "train: out of memory");
+    for (int i = 0; i < m->p->n; i++) {
+        m->all.t[i] = m->p->t[i];
+        m->all.names[i] = m->p->names[i];
+        m->all.decay[i] = m->p->decay[i];
+    }
+    for (int i = 0; i < ns; i++) {
+        m->all.t[m->p->n + i] = sp[i];
+        m->all.names[m->p->n + i] = (char *)sn[i];
+        m->all.decay[m->p->n + i] = sk_shim_ndim(sp[i]) > 1;
+    }
+    m->all.n = m->all.cap = n;
+done:
+    return rc;
+}
+
+static void all_params_free_(model_ *m)
+{
+    free(m->all.t);
+    free(m->all.names);
+    free(m->all.decay);
+    memset(&m->all, 0, sizeof m->all);
+}
 
 typedef struct {
     double loss;   /* mean loss of the batch */
@@ -223,6 +257,14 @@ static int forward_(model_ *m, const sk_batch *b, sk_selector *sel, int64_t step
         f->count = (double)b->n;
         f->tokens = (double)o.st.tokens_in;
         f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
+    }
+    if (training) { /* a training-aware scorer's own objective (learned: its budget term) */
+        sk_tensor *aux = NULL;
+        SK_TRY(sk_selector_aux_loss(sel, &aux));
+        if (aux) {
+            f->loss_t = sk_shim_add(f->loss_t, aux);
+            SK_TRY_T(f->loss_t);
+        }
     }
     SK_TRY(sk_shim_item(f->loss_t, &f->loss));
 done:
@@ -326,18 +368,20 @@ done:
     return rc;
 }
 
-static void config_json_(const sk_model_config *m, const sk_train_config *t, char *buf, size_t cap)
+static void config_json_(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, char *buf,
+                         size_t cap)
 {
     snprintf(buf, cap,
              "{\"model\": {\"arch\": \"%s\", \"width\": %lld, \"depth\": %lld, \"heads\": %lld, \"mlp_ratio\": %lld, "
-             "\"patch\": %lld, \"pool\": \"%s\", \"seq_len\": %lld, \"vocab\": %lld, \"classes\": %lld}, "
-             "\"train\": {\"steps\": %lld, \"batch\": %lld, \"accum\": %lld, \"lr\": %.17g, \"min_lr\": %.17g, "
+             "\"patch\": %lld, \"pool\": \"%s\", \"vocab\": %lld, \"classes\": %lld}, "
+             "\"data\": {\"batch_size\": %lld, \"seq_len\": %lld, \"shuffle\": %d}, "
+             "\"train\": {\"steps\": %lld, \"accum\": %lld, \"lr\": %.17g, \"min_lr\": %.17g, "
              "\"warmup\": %lld, \"weight_decay\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, \"eps\": %.17g, "
-             "\"clip\": %.17g, \"shuffle\": %d}}",
+             "\"clip\": %.17g}}",
              m->arch, (long long)m->width, (long long)m->depth, (long long)m->heads, (long long)m->mlp_ratio,
-             (long long)m->patch, m->pool, (long long)m->seq_len, (long long)m->vocab, (long long)m->classes,
-             (long long)t->steps, (long long)t->batch, (long long)t->accum, t->lr, t->min_lr, (long long)t->warmup,
-             t->weight_decay, t->beta1, t->beta2, t->eps, t->clip, t->shuffle);
+             (long long)m->patch, m->pool, (long long)m->vocab, (long long)m->classes, (long long)d->batch_size,
+             (long long)d->seq_len, d->shuffle, (long long)t->steps, (long long)t->accum, t->lr, t->min_lr,
+             (long long)t->warmup, t->weight_decay, t->beta1, t->beta2, t->eps, t->clip);
 }
 
 static void progress_(int64_t step, int64_t steps, double loss, double tok_s, double elapsed, int tty)
@@ -379,6 +423,74 @@ done:
     return rc;
 }
 
+static int cmp_double_(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The honest speedup: forward+backward on one batch, with and without the
+ * selector, interleaved (one warm-up pair first) so drift in machine load
+ * hits both; no optimizer update, grads zeroed after. Also the analytic FLOP
+ * ratio of that batch. Every rank measures; the times are averaged. */
+static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_selector *sel,
+                            const sk_select_model *sm, double mlp_ratio, int64_t step, sk_train_result *r)
+{
+    int rc = SK_OK;
+    double t[2][SK_TRAIN_SPEEDUP_REPS], med[3];
+    const sk_batch *b;
+    SK_TRY(S->next(src, &b));
+    for (int rep = -1; rep < SK_TRAIN_SPEEDUP_REPS; rep++) {
+        for (int k = 0; k < 2; k++) {
+            sk_scope *sc = sk_shim_scope_begin();
+            SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
+            fwd_ f;
+            double t0 = now_();
+            rc = forward_(m, b, k ? NULL : sel, step, 1, &f);
+            if (rc >= 0) rc = sk_shim_backward(f.loss_t);
+            double dt = now_() - t0;
+            if (rc >= 0) rc = sk_shim_zero_grad(m->all.t, m->all.n);
+            if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass */
+                sk_select_stats ss;
+                sk_selector_stats(sel, &ss);
+                double fl = sk_select_flops(sm, mlp_ratio, ss.tokens_in);
+                r->flop_ratio = fl > 0 ? sk_select_flops(sm, mlp_ratio, NULL) / fl : NAN;
+            }
+            sk_shim_scope_end(sc);
+            if (rc < 0) goto done;
+            if (rep >= 0) t[k][rep] = dt;
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        qsort(t[k], SK_TRAIN_SPEEDUP_REPS, sizeof t[k][0], cmp_double_);
+        med[k] = t[k][SK_TRAIN_SPEEDUP_REPS / 2];
+    }
+    med[2] = 1.0;
+    SK_TRY(sk_dist_allreduce_sum(med, 3));
+    r->step_time_select = med[0] / med[2];
+    r->step_time_full = med[1] / med[2];
+    r->measured_speedup = r->step_time_full / r->step_time_select;
+done:
+    return rc;
+}
+
+/* Per-layer token counts and analytic FLOPs of the last forward, as JSON
+ * fields appended to a step record. */
+static void layer_json_(const sk_selector *sel, const sk_select_model *sm, double mlp_ratio, char *buf, size_t cap)
+{
+    sk_select_stats ss;
+    sk_selector_stats(sel, &ss);
+    size_t k = (size_t)snprintf(buf, cap, ", \"layer_tokens\": [");
+    for (int l = 0; l < sm->depth && k < cap; l++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%.6g", l ? ", " : "", ss.tokens_real[l]);
+    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "], \"layer_tokens_padded\": [");
+    for (int l = 0; l < sm->depth && k < cap; l++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", l ? ", " : "", (long long)ss.tokens_in[l]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, "], \"flops\": %.6g, \"flops_full\": %.6g",
+                 sk_select_flops(sm, mlp_ratio, ss.tokens_in), sk_select_flops(sm, mlp_ratio, NULL));
+}
+
 /* ---- the run ----------------------------------------------------------------------------- */
 
 int sk_train_run(const sk_train_opts *o, sk_train_result *res)
@@ -386,6 +498,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     int rc = SK_OK;
     const sk_model_config *mc = o->model;
     const sk_train_config *tc = o->train;
+    const sk_data_config *dc = o->data;
     const sk_dist_info *di = sk_dist_info_get();
     const int rank = di->rank, world = di->world;
     const sk_train_source *S = o->source ? o->source : sk_train_source_loader();
@@ -401,17 +514,18 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     sk_train_result r;
     memset(&r, 0, sizeof r);
     r.eval_loss = r.eval_acc = r.eval_bpb = r.unigram_bpb = NAN;
+    r.step_time_select = r.step_time_full = r.measured_speedup = r.flop_ratio = NAN;
+    sk_select_model sm;
+    memset(&sm, 0, sizeof sm);
+    char lj[4096];
 
     /* 1. Everything that can be checked before any work. */
-    SK_TRY(sk_train_validate(mc, tc, world));
-    SK_FAIL_IF(!S, SK_EUNSUPPORTED, "train: this build has no corpus loader (dataset module) and no source was given");
-    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : tc->data;
-    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "train.data: no training corpus given");
+    SK_FAIL_IF(!mc || !tc || !dc, SK_EINVAL, "train: model, train or data config is NULL");
+    SK_TRY(sk_train_validate(mc, tc, dc, world));
+    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : dc->train;
+    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
     const int is_gpt = !strcmp(mc->arch, "gpt");
-#ifndef SK_HAVE_SELECTORS
-    SK_FAIL_IF(o->select != NULL, SK_EUNSUPPORTED, "select: token selectors are not part of this build");
-#endif
     SK_TRY(sk_dist_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_dist_check_same(tc->steps, "train.steps"));
 
@@ -425,24 +539,14 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     sk_shim_set_num_threads(threads);
 
     /* 3. Data: per-rank micro-batches of the global batch. */
-    int64_t micro = tc->batch / world / tc->accum;
-    sk_loader_opts lo = {0};
+    int64_t micro = dc->batch_size / world / tc->accum;
+    sk_loader_opts lo, le;
+    sk_data_loader_opts(dc, SK_SPLIT_TRAIN, rank, world, o->seed, &lo);
     lo.path = data_path;
-    lo.rank = rank;
-    lo.world = world;
     lo.batch_size = micro;
-    lo.seq_len = mc->seq_len;
-    lo.seed = o->seed;
-    lo.shuffle = tc->shuffle;
-    lo.prefetch = 2;
-    lo.split = tc->eval_data[0] ? SK_SPLIT_ALL : SK_SPLIT_TRAIN;
-    lo.eval_fraction = tc->eval_fraction;
     SK_TRY(S->create(&train_src, &lo));
-    sk_loader_opts le = lo;
-    if (tc->eval_data[0]) le.path = tc->eval_data;
-    le.split = tc->eval_data[0] ? SK_SPLIT_ALL : SK_SPLIT_EVAL;
-    le.shuffle = 0;
-    le.batch_size = tc->batch / world;
+    sk_data_loader_opts(dc, SK_SPLIT_EVAL, rank, world, o->seed, &le);
+    if (!dc->eval[0]) le.path = data_path;
     rc = S->create(&eval_src, &le);
     if (rc < 0) { /* a small eval split may not fill a full global batch */
         le.batch_size = micro;
@@ -459,10 +563,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         sk_loader_pos p0 = S->tell(train_src);
         SK_TRY(S->next(train_src, &b));
         if (is_gpt) {
-            SK_FAIL_IF(b->ndim != 1 || b->shape[0] != mc->seq_len + 1, SK_EINVAL,
-                       "data: token windows of %lld tokens, model.seq_len + 1 = %lld", (long long)b->shape[0],
-                       (long long)(mc->seq_len + 1));
-            sk_gpt_opts go = {mc->vocab ? mc->vocab : S->vocab_size(train_src), mc->seq_len, mc->width, mc->depth,
+            SK_FAIL_IF(b->ndim != 1 || b->shape[0] != dc->seq_len + 1, SK_EINVAL,
+                       "data: token windows of %lld tokens, data.seq_len + 1 = %lld", (long long)b->shape[0],
+                       (long long)(dc->seq_len + 1));
+            sk_gpt_opts go = {mc->vocab ? mc->vocab : S->vocab_size(train_src), dc->seq_len, mc->width, mc->depth,
                               mc->heads, mc->mlp_ratio * mc->width};
             SK_FAIL_IF(go.vocab < 2, SK_EINVAL, "model.vocab: the corpus reports no vocabulary; set model.vocab");
             SK_FAIL_IF(mc->vocab && S->vocab_size(train_src) > mc->vocab, SK_EINVAL,
@@ -484,17 +588,21 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         SK_TRY(S->seek(train_src, p0));
     }
     m.is_gpt = is_gpt;
-#ifdef SK_HAVE_SELECTORS
     if (o->select) {
-        sk_select_model sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
-        SK_TRY(sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2)));
+        sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
+        /* a scope for the scorers' init temporaries (they keep their parameters) */
+        sk_scope *sc = sk_shim_scope_begin();
+        SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
+        rc = sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2));
+        sk_shim_scope_end(sc);
+        if (rc < 0) goto done;
     }
-#endif
-    SK_TRY(sk_dist_ddp_create(&ddp, m.p->t, (const char *const *)m.p->names, m.p->n,
+    SK_TRY(all_params_(&m, sel));
+    SK_TRY(sk_dist_ddp_create(&ddp, m.all.t, (const char *const *)m.all.names, m.all.n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
     SK_TRY(sk_dist_ddp_broadcast(ddp));
     sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
-    SK_TRY(sk_adamw_create(&opt, m.p->t, m.p->decay, m.p->n, &ao));
+    SK_TRY(sk_adamw_create(&opt, m.all.t, m.all.decay, m.all.n, &ao));
     SK_TRY(sk_generator_create(&rng, sk_dist_seed(o->seed, rank, 1), SK_CPU));
 
     /* 5. Resume. */
@@ -505,7 +613,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
         SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
-        rc = sk_ckpt_load(ckdir, m.p, opt, cks);
+        rc = sk_ckpt_load(ckdir, &m.all, opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
@@ -536,7 +644,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         SK_FAIL_IF(!mf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
     SK_LOG_INFO("%s: %lld parameters, %d rank(s) x %d thread(s), batch %lld = %d x %lld x %lld accum", mc->arch,
-                (long long)sk_params_numel(m.p), world, threads, (long long)tc->batch, world, (long long)micro,
+                (long long)sk_params_numel(m.p), world, threads, (long long)dc->batch_size, world, (long long)micro,
                 (long long)tc->accum);
 
     /* 7. The loop. */
@@ -558,7 +666,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             rc = sk_shim_copy_(m.p->t[0], bad);
             sk_shim_set_grad_enabled(prev);
         }
-        if (rc >= 0) rc = sk_shim_zero_grad(m.p->t, m.p->n);
+        if (rc >= 0) rc = sk_shim_zero_grad(m.all.t, m.all.n);
         for (int64_t a = 0; rc >= 0 && a < tc->accum; a++) {
             const sk_batch *b;
             fwd_ f;
@@ -566,7 +674,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             if (rc >= 0) rc = forward_(&m, b, sel, step, 1, &f);
             if (rc >= 0 && !isfinite(f.loss)) {
                 char bad[1024];
-                nonfinite_list_(m.p, 0, bad, sizeof bad);
+                nonfinite_list_(&m.all, 0, bad, sizeof bad);
                 rc = sk_error_set(SK_ENUMERIC,
                                   "step %lld: training loss is %g on rank %d (micro-batch %lld); non-finite "
                                   "parameters: %s",
@@ -582,10 +690,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         }
         if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(ddp);
         double gnorm = 0;
-        if (rc >= 0) rc = sk_shim_clip_grad_norm(m.p->t, m.p->n, tc->clip, &gnorm);
+        if (rc >= 0) rc = sk_shim_clip_grad_norm(m.all.t, m.all.n, tc->clip, &gnorm);
         if (rc >= 0 && !isfinite(gnorm)) {
             char bad[1024];
-            nonfinite_list_(m.p, 1, bad, sizeof bad);
+            nonfinite_list_(&m.all, 1, bad, sizeof bad);
             rc = sk_error_set(SK_ENUMERIC, "step %lld: gradient norm is %g; non-finite gradients: %s", (long long)step,
                               gnorm, bad);
         }
@@ -600,11 +708,13 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         if (mf) {
             sk_dist_ddp_stats ds;
             sk_dist_ddp_stats_get(ddp, &ds);
+            lj[0] = 0;
+            if (sel) layer_json_(sel, &sm, (double)mc->mlp_ratio, lj, sizeof lj);
             fprintf(mf,
                     "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens\": %.0f, "
-                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f, \"buckets_overlapped\": %d}\n",
+                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f, \"buckets_overlapped\": %d%s}\n",
                     (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s,
-                    ds.launched_in_backward);
+                    ds.launched_in_backward, lj);
         }
         if (rank == 0 && o->progress && (tty || (step + 1) % 20 == 0 || step + 1 == tc->steps))
             progress_(step + 1, tc->steps, loss, v[1] / dt,
@@ -639,8 +749,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
                 cks->tokens = r.tokens;
                 cks->tokens_kept = r.tokens_kept;
                 SK_TRY(sk_generator_get_state(rng, cks->rng, sizeof cks->rng, &cks->rng_len));
-                config_json_(mc, tc, cks->config, sizeof cks->config);
-                SK_TRY(sk_ckpt_save(ckroot, m.p, opt, cks, (int)tc->keep_last));
+                config_json_(mc, tc, dc, cks->config, sizeof cks->config);
+                SK_TRY(sk_ckpt_save(ckroot, &m.all, opt, cks, (int)tc->keep_last));
             }
         }
     }
@@ -649,7 +759,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     r.loss = loss;
     r.steps_per_s = step > start ? (double)(step - start) / r.seconds : 0;
 
-    /* 8. Final weights and summary (rank 0). */
+    /* 8. The measured speedup of the selector, then final weights and summary (rank 0). */
+    if (sel) SK_TRY(measure_speedup_(&m, S, train_src, sel, &sm, (double)mc->mlp_ratio, step, &r));
     if (is_gpt) {
         int64_t uni_nb = S->steps_per_epoch(train_src); /* one epoch, capped for huge corpora */
         if (uni_nb > 10000) uni_nb = 10000;
@@ -660,27 +771,32 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     if (rank == 0) {
         snprintf(path, sizeof path, "%s/model.safetensors", o->out_dir);
         const char *meta[2] = {"format", "pt"};
-        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.p->names, m.p->t, m.p->n, meta, 1));
+        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta, 1));
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");
         SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
-        char num[6][32];
-        const double nv[6] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s};
-        for (int i = 0; i < 6; i++) { /* JSON has no NaN: not-applicable metrics are null */
+        char num[10][32];
+        const double nv[10] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s,
+                               r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full};
+        for (int i = 0; i < 10; i++) { /* JSON has no NaN: not-applicable metrics are null */
             if (isfinite(nv[i])) snprintf(num[i], sizeof num[i], "%.6g", nv[i]);
             else snprintf(num[i], sizeof num[i], "null");
         }
         fprintf(sf,
                 "{\"arch\": \"%s\", \"ranks\": %d, \"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %s, "
                 "\"loss\": %s, \"eval_loss\": %s, \"eval_acc\": %s, \"eval_bpb\": %s, \"unigram_bpb\": %s, "
-                "\"tokens\": %.0f, \"tokens_kept\": %.0f}\n",
+                "\"tokens\": %.0f, \"tokens_kept\": %.0f, \"flop_ratio\": %s, \"measured_speedup\": %s, "
+                "\"step_time_select\": %s, \"step_time_full\": %s}\n",
                 mc->arch, world, (long long)r.steps, r.seconds, num[5], num[0], num[1], num[2], num[3], num[4],
-                r.tokens, r.tokens_kept);
+                r.tokens, r.tokens_kept, num[6], num[7], num[8], num[9]);
         fclose(sf);
         SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f%s", (long long)r.steps, r.seconds,
                     r.steps_per_s, r.eval_loss, "");
         if (is_gpt) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r.eval_bpb, r.unigram_bpb);
         else SK_LOG_INFO("eval accuracy %.4f", r.eval_acc);
+        if (sel)
+            SK_LOG_INFO("selector: FLOP ratio %.2fx, measured speedup %.2fx (fwd+bwd %.4f s with, %.4f s without)",
+                        r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full);
     }
     if (res) *res = r;
 done:
@@ -689,11 +805,8 @@ done:
     sk_generator_free(rng);
     sk_adamw_free(opt);
     sk_dist_ddp_free(ddp);
-#ifdef SK_HAVE_SELECTORS
     sk_selector_free(sel);
-#else
-    (void)sel;
-#endif
+    all_params_free_(&m);
     sk_vit_free(m.vit);
     sk_gpt_free(m.gpt);
     if (eval_src) S->free(eval_src);

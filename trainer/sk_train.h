@@ -16,6 +16,14 @@
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
  * summary.json, model.safetensors (final weights), ckpt/step-NNNNNNNN/ (checkpoints).
+ *
+ * With a token selector, each step record also holds layer_tokens (mean
+ * tokens per sample entering each block in the step's last forward on rank
+ * 0, padding excluded), layer_tokens_padded (what the block computed on),
+ * and flops / flops_full (sk_select_flops per sample per training step with
+ * and without compression); the run ends with a side-by-side timing of the
+ * same batch with and without the selector (sk_train_result), written to
+ * summary.json and the final log line next to the FLOP ratio.
  */
 #ifndef SK_TRAIN_H
 #define SK_TRAIN_H
@@ -23,6 +31,7 @@
 #include <stdint.h>
 
 #include "sk_config.h"
+#include "sk_data_config.h"
 #include "sk_loader.h"
 #include "sk_select.h"
 
@@ -33,16 +42,13 @@ typedef struct sk_model_config {
     int64_t mlp_ratio;         /* MLP hidden = mlp_ratio * width */
     int64_t patch;             /* vit: patch side */
     char pool[SK_CFG_STR_MAX]; /* vit: "cls" | "mean" */
-    int64_t seq_len;           /* gpt: context length */
     int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
     int64_t classes;           /* vit: 0 = the corpus's label count */
 } sk_model_config;
 
 /* [train] */
 typedef struct sk_train_config {
-    char data[SK_CFG_STR_MAX]; /* training corpus (shrink corpus file) */
     int64_t steps;        /* optimizer steps */
-    int64_t batch;        /* global batch (samples per step over all ranks and micro-steps) */
     int64_t accum;        /* micro-steps per step (gradient accumulation) */
     double lr, min_lr;    /* peak and final learning rate */
     int64_t warmup;       /* linear warmup steps, then cosine to min_lr */
@@ -50,13 +56,10 @@ typedef struct sk_train_config {
     double clip;          /* global grad-norm clip (0: off) */
     int64_t eval_every;   /* steps between evaluations (0: only at the end) */
     int64_t eval_batches; /* eval batches per evaluation (0: the whole eval split) */
-    char eval_data[SK_CFG_STR_MAX]; /* held-out corpus; "" = hold out eval_fraction of the training corpus */
-    double eval_fraction;
     int64_t ckpt_every;   /* steps between checkpoints (0: only at the end) */
     int64_t keep_last;    /* checkpoints kept */
     double bucket_mb;     /* gradient bucket size for the MPI allreduce */
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
-    int shuffle;          /* shuffle the training corpus every epoch */
 } sk_train_config;
 
 /* The config sections (key tables in sk_train_config.c). */
@@ -81,14 +84,15 @@ typedef struct {
     int64_t (*num_classes)(void *ctx);
 } sk_train_source;
 
-/* The sk_loader-backed source, or NULL when this build has no loader. */
+/* The sk_loader-backed source. */
 const sk_train_source *sk_train_source_loader(void);
 
 typedef struct {
     const sk_model_config *model;
     const sk_train_config *train;
+    const sk_data_config *data;     /* [data]: corpora, global batch, seq_len (gpt context), shuffle */
     const sk_select_config *select; /* NULL: no token selection */
-    const char *data_path;          /* training corpus (NULL: train->data) */
+    const char *data_path;          /* training corpus (NULL: data->train) */
     const char *out_dir;            /* outputs; created if needed */
     const char *resume;             /* checkpoint root or step directory, or NULL */
     uint64_t seed;
@@ -105,11 +109,18 @@ typedef struct {
     double seconds;        /* wall time of the training loop */
     double steps_per_s;
     double tokens, tokens_kept;
+    /* With a selector (NaN without): side by side at the end of the run on
+     * one batch, forward+backward step time with and without the selector
+     * (median of SK_TRAIN_SPEEDUP_REPS interleaved passes, no update), their
+     * ratio, and the analytic FLOP ratio full / compressed of that batch. */
+    double step_time_select, step_time_full, measured_speedup, flop_ratio;
 } sk_train_result;
+
+#define SK_TRAIN_SPEEDUP_REPS 5
 
 /* Check config values and cross-key constraints for `world` ranks before
  * any work; the message names the key. */
-int sk_train_validate(const sk_model_config *m, const sk_train_config *t, int world);
+int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world);
 /* Run (collective under MPI). res may be NULL. */
 int sk_train_run(const sk_train_opts *o, sk_train_result *res);
 

@@ -1,4 +1,5 @@
-/* sk_train_config.c - the [model] and [train] config sections: one table
+/* sk_train_config.c - the [model] and [train] config sections (the data
+ * the trainer reads is the dataset module's [data] section): one table
  * each drives defaults, files, --set and --help (common/sk_config.h).
  * sk_model_config_defaults / sk_train_config_defaults in sk_train.c must
  * agree with the defaults here (a unit test checks). */
@@ -16,7 +17,6 @@ static const sk_cfg_key model_keys_[] = {
     MK_("mlp_ratio", SK_CFG_INT, mlp_ratio, "4", 1, 64, 0, NULL, "MLP hidden size = mlp_ratio * width"),
     MK_("patch", SK_CFG_INT, patch, "7", 1, 4096, 0, NULL, "vit: patch side in pixels (must divide the image)"),
     MK_("pool", SK_CFG_STRING, pool, "cls", 1, 0, 0, "cls|mean", "vit: class-token or mean pooling"),
-    MK_("seq_len", SK_CFG_INT, seq_len, "128", 1, 1 << 20, 0, NULL, "gpt: context length in tokens"),
     MK_("vocab", SK_CFG_INT, vocab, "0", 0, 1 << 24, 0, NULL, "gpt: vocabulary size (0: the corpus's)"),
     MK_("classes", SK_CFG_INT, classes, "0", 0, 1 << 24, 0, NULL, "vit: label classes (0: the corpus's)"),
 };
@@ -25,9 +25,7 @@ static const sk_cfg_key model_keys_[] = {
 #define TK_(name, type, field, def, lo, hi, flags, help) \
     {name, type, offsetof(sk_train_config, field), def, lo, hi, flags, NULL, help}
 static const sk_cfg_key train_keys_[] = {
-    TK_("data", SK_CFG_STRING, data, "", 1, 0, 0, "training corpus (shrink corpus file)"),
     TK_("steps", SK_CFG_INT, steps, "1000", 1, 1e12, 0, "optimizer steps"),
-    TK_("batch", SK_CFG_INT, batch, "64", 1, 1e9, 0, "global batch: samples per step over all ranks (multiple of ranks x accum)"),
     TK_("accum", SK_CFG_INT, accum, "1", 1, 1e6, 0, "gradient accumulation micro-steps per step"),
     TK_("lr", SK_CFG_FLOAT, lr, "1e-3", 0, 10, SK_CFG_EXCL_MIN, "peak learning rate"),
     TK_("min_lr", SK_CFG_FLOAT, min_lr, "1e-5", 0, 10, 0, "final learning rate of the cosine schedule"),
@@ -39,13 +37,10 @@ static const sk_cfg_key train_keys_[] = {
     TK_("clip", SK_CFG_FLOAT, clip, "1.0", 0, 1e9, 0, "clip the global gradient norm (0: off)"),
     TK_("eval_every", SK_CFG_INT, eval_every, "0", 0, 1e12, 0, "steps between evaluations (0: at the end only)"),
     TK_("eval_batches", SK_CFG_INT, eval_batches, "0", 0, 1e12, 0, "batches per evaluation (0: the whole eval split)"),
-    TK_("eval_data", SK_CFG_STRING, eval_data, "", 1, 0, 0, "held-out corpus (empty: hold out eval_fraction of train.data)"),
-    TK_("eval_fraction", SK_CFG_FLOAT, eval_fraction, "0.1", 0, 1, SK_CFG_EXCL_MIN | SK_CFG_EXCL_MAX, "held-out fraction when eval_data is empty"),
     TK_("ckpt_every", SK_CFG_INT, ckpt_every, "0", 0, 1e12, 0, "steps between checkpoints (0: at the end only)"),
     TK_("keep_last", SK_CFG_INT, keep_last, "3", 0, 1e6, 0, "checkpoints kept (0: all)"),
     TK_("bucket_mb", SK_CFG_FLOAT, bucket_mb, "1.0", 0, 1e4, SK_CFG_EXCL_MIN, "gradient allreduce bucket size in MiB"),
     TK_("bytes_per_token", SK_CFG_FLOAT, bytes_per_token, "1.0", 0, 1e6, SK_CFG_EXCL_MIN, "bytes per token, for bits per byte (1 for byte-level corpora)"),
-    TK_("shuffle", SK_CFG_BOOL, shuffle, "true", 1, 0, 0, "reshuffle the training corpus every epoch"),
 };
 #undef TK_
 

@@ -14,7 +14,7 @@ from sk_trainer_testlib import TINY_GPT, TINY_VIT, mpirun, read_safetensors, run
 drv = sys.argv[1]
 with tempfile.TemporaryDirectory() as d:
     for name, cfg in (("vit", TINY_VIT), ("gpt", TINY_GPT)):
-        common = cfg + ["train.steps=6", "train.batch=16", "train.warmup=1", "train.bucket_mb=0.01"]
+        common = cfg + ["train.steps=6", "data.batch_size=16", "train.warmup=1", "train.bucket_mb=0.01"]
         run([drv, f"out={d}/{name}1"] + common)
         run(mpirun(2, [drv, f"out={d}/{name}2"] + common), timeout=120)
         run([drv, f"out={d}/{name}acc", "train.accum=2"] + common)

@@ -91,8 +91,9 @@ static void host_i64_(const sk_tensor *t, int64_t *buf, size_t n)
     assert_int_equal(sk_shim_to_host(c, buf, n * sizeof *buf), 0);
 }
 
-/* The scores the selector's scorer sees: same seed, same RNG draw order
- * (scorer instance created first, then scored). */
+/* The scores the selector's scorer sees: parameters drawn from the seed,
+ * scores from the generator re-seeded for the first forward at step 0,
+ * layer 1 (sk_select_apply_seed). */
 static void ref_scores_(const sk_scorer_vtable *v, const sk_select_config *c, const sk_select_model *m,
                         const inputs *in, int64_t k, float *s)
 {
@@ -102,9 +103,12 @@ static void ref_scores_(const sk_scorer_vtable *v, const sk_select_config *c, co
     sk_scorer_init init = {m, c, 1, g};
     if (v->create) assert_int_equal(v->create(&st, &init), 0);
     sk_seq q = seq_(in);
-    sk_score_args a = {k, 0, g};
+    sk_generator *ga = NULL;
+    assert_int_equal(sk_generator_create(&ga, sk_select_apply_seed(SEED + (uint64_t)c->seed_offset, 0, 0, 1), SK_CPU), 0);
+    sk_score_args a = {k, 0, ga};
     sk_tensor *t = NULL;
     assert_int_equal(v->score(st, &q, &a, &t), 0);
+    sk_generator_free(ga);
     host_f32_(t, s, B * M);
     if (v->destroy) v->destroy(st);
     sk_generator_free(g);

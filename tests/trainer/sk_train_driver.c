@@ -2,7 +2,8 @@
  * key=value ...` with model.* / train.* keys and data=, out=, resume=,
  * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
- * for the loader. Runs under mpirun like `shrink train`: a failing rank
+ * for the loader (data.train). data.<key>=value and select.<key>=value set
+ * the [data] and [select] sections, as `--set` does in the CLI. Runs under mpirun like `shrink train`: a failing rank
  * prints the message and aborts the job. */
 #include <stddef.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 
 #include "sk_dist.h"
+#include "sk_data_config.h"
 #include "sk_log.h"
+#include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
 
@@ -24,12 +27,12 @@ typedef struct {
 #define M_(n, k) {"model." #n, k, 1, offsetof(sk_model_config, n)}
 #define T_(n, k) {"train." #n, k, 0, offsetof(sk_train_config, n)}
 static const key_ keys_[] = {
-    T_(data, 's'), M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
-    M_(patch, 'i'),  M_(pool, 's'),   M_(seq_len, 'i'),     M_(vocab, 'i'),      M_(classes, 'i'),
-    T_(steps, 'i'),  T_(batch, 'i'),  T_(accum, 'i'),       T_(lr, 'f'),         T_(min_lr, 'f'),
+    M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
+    M_(patch, 'i'),  M_(pool, 's'),   M_(vocab, 'i'),      M_(classes, 'i'),
+    T_(steps, 'i'),  T_(accum, 'i'),       T_(lr, 'f'),         T_(min_lr, 'f'),
     T_(warmup, 'i'), T_(weight_decay, 'f'), T_(beta1, 'f'), T_(beta2, 'f'),      T_(eps, 'f'),
-    T_(clip, 'f'),   T_(eval_every, 'i'), T_(eval_batches, 'i'), T_(eval_data, 's'), T_(eval_fraction, 'f'),
-    T_(ckpt_every, 'i'), T_(keep_last, 'i'), T_(bucket_mb, 'f'), T_(bytes_per_token, 'f'), T_(shuffle, 'b'),
+    T_(clip, 'f'),   T_(eval_every, 'i'), T_(eval_batches, 'i'),
+    T_(ckpt_every, 'i'), T_(keep_last, 'i'), T_(bucket_mb, 'f'), T_(bytes_per_token, 'f'),
 };
 
 int main(int argc, char **argv)
@@ -37,6 +40,11 @@ int main(int argc, char **argv)
     sk_model_config mc;
     sk_train_config tc;
     sk_train_opts o = {0};
+    sk_select_config sc;
+    sk_data_config dc;
+    const sk_cfg_section *const ssec[2] = {&sk_select_section, &sk_data_section};
+    void *const sbase[2] = {&sc, &dc};
+    int have_select = 0;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
     o.model = &mc;
@@ -49,8 +57,14 @@ int main(int argc, char **argv)
     }
     sk_log_set_rank(sk_dist_info_get()->rank, 0);
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
+    o.data = &dc;
+    int rc = sk_cfg_defaults(ssec, 2, sbase);
+    for (int i = 1; rc == 0 && i < argc; i++) {
+        if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5)) {
+            rc = sk_cfg_apply_set(argv[i], ssec, 2, sbase);
+            if (argv[i][0] == 's') have_select = 1;
+            continue;
+        }
         char *eq = strchr(argv[i], '=');
         if (!eq) {
             rc = sk_error_set(SK_EINVAL, "argument '%s': expected key=value", argv[i]);
@@ -87,6 +101,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (have_select) o.select = &sc;
     if (rc == 0 && o.data_path && !strncmp(o.data_path, "synth:", 6)) o.source = &sk_synth_source;
     sk_train_result r;
     if (rc == 0) rc = sk_train_run(&o, &r);

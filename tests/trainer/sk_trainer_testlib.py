@@ -56,8 +56,8 @@ def mpirun(n, args):
 
 
 TINY_VIT = ["data=synth:images", "model.width=32", "model.depth=2", "model.heads=2", "model.patch=4",
-            "model.mlp_ratio=2", "train.batch=16", "train.lr=3e-3", "train.warmup=2", "train.eval_fraction=0.2",
+            "model.mlp_ratio=2", "data.batch_size=16", "train.lr=3e-3", "train.warmup=2", "data.eval_fraction=0.2",
             "train.eval_batches=2", "threads=1"]
 TINY_GPT = ["data=synth:tokens", "model.arch=gpt", "model.width=32", "model.depth=2", "model.heads=2",
-            "model.seq_len=16", "model.mlp_ratio=2", "train.batch=16", "train.lr=3e-3", "train.warmup=2",
-            "train.eval_fraction=0.2", "train.eval_batches=2", "threads=1"]
+            "data.seq_len=16", "model.mlp_ratio=2", "data.batch_size=16", "train.lr=3e-3", "train.warmup=2",
+            "data.eval_fraction=0.2", "train.eval_batches=2", "threads=1"]

@@ -18,8 +18,8 @@ with tempfile.TemporaryDirectory() as d:
     run([shrink, "prepare", "--set", "prepare.format=idx", "--set", f"prepare.input={F}/t10k-images-idx3-ubyte.gz",
          "--set", f"prepare.labels={F}/t10k-labels-idx1-ubyte.gz", "--set", f"prepare.output={d}/fm.h5"])
     cfg = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "fmnist-vit.yaml")
-    sets = ["--set", f"train.data={d}/fm.h5", "--set", "train.eval_data=", "--set", "train.eval_fraction=0.1",
-            "--set", "train.steps=6", "--set", "train.warmup=2", "--set", "train.batch=32", "--set",
+    sets = ["--set", f"data.train={d}/fm.h5", "--set", "data.eval=", "--set", "data.eval_fraction=0.1",
+            "--set", "train.steps=6", "--set", "train.warmup=2", "--set", "data.batch_size=32", "--set",
             "train.eval_batches=2", "--set", "train.ckpt_every=1", "--set", "model.depth=2", "--set", "run.threads=1"]
     run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/a"] + sets), timeout=120)
     p = run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/b"] + sets),

@@ -30,7 +30,7 @@ with tempfile.TemporaryDirectory() as d:
     assert not os.path.exists(f"{d}/die/model.safetensors")
 
     # bad config values are rejected before anything is created
-    for bad, key in [("model.heads=3", "model.heads"), ("train.batch=15", "train.batch"),
+    for bad, key in [("model.heads=3", "model.heads"), ("data.batch_size=15", "data.batch_size"),
                      ("train.lr=-1", "train.lr"), ("model.patch=5", "model.patch"),
                      ("model.arch=rnn", "model.arch")]:
         p = run(mpirun(2, [drv, f"out={d}/bad", "train.steps=5"] + TINY_VIT + [bad]), check=False, timeout=90)

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "sk_block.h"
 #include "sk_ckpt.h"
 #include "sk_dist_ddp.h"
 #include "sk_gpt.h"
@@ -25,19 +26,29 @@ static void tmpdir_(char *buf, size_t cap, const char *tag)
     snprintf(buf, cap, "/tmp/sk_trainer_unit_%s_%ld", tag, (long)getpid());
 }
 
+/* The [data] section at its table defaults. */
+static void data_defaults_(sk_data_config *d)
+{
+    const sk_cfg_section *const sec[1] = {&sk_data_section};
+    void *const base[1] = {d};
+    assert_int_equal(sk_cfg_defaults(sec, 1, base), 0);
+}
+
 static void test_vit_learns(void **state)
 {
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
     mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 150; tc.batch = 16; tc.lr = 3e-3; tc.warmup = 10; tc.eval_fraction = 0.2;
+    tc.steps = 150; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "vit");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 7; o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
@@ -61,15 +72,17 @@ static void test_gpt_learns(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
     snprintf(mc.arch, sizeof mc.arch, "gpt");
-    mc.width = 32; mc.depth = 2; mc.heads = 2; mc.seq_len = 16; mc.mlp_ratio = 2;
-    tc.steps = 200; tc.batch = 16; tc.lr = 3e-3; tc.warmup = 10; tc.eval_fraction = 0.2;
+    mc.width = 32; mc.depth = 2; mc.heads = 2; dc.seq_len = 16; mc.mlp_ratio = 2;
+    tc.steps = 200; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "gpt");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:tokens"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:tokens"; o.out_dir = out; o.seed = 7; o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
@@ -85,29 +98,31 @@ static void test_bad_config_rejected(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), 0);
+    data_defaults_(&dc);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), 0);
     mc.heads = 3;
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "model.heads"));
     mc.heads = 4;
-    tc.batch = 10;
-    assert_int_equal(sk_train_validate(&mc, &tc, 4), SK_EINVAL);
-    assert_non_null(strstr(sk_error_last(), "train.batch"));
-    tc.batch = 64;
+    dc.batch_size = 10;
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 4), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "data.batch_size"));
+    dc.batch_size = 64;
     tc.lr = NAN;
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "train.lr"));
     tc.lr = 1e-3;
     snprintf(mc.arch, sizeof mc.arch, "resnet");
-    assert_int_equal(sk_train_validate(&mc, &tc, 1), SK_EINVAL);
+    assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "model.arch"));
     /* sk_train_run checks before creating any output */
     char out[256];
     tmpdir_(out, sizeof out, "bad");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data_path = "synth:images"; o.out_dir = out; o.source = &sk_synth_source;
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.source = &sk_synth_source;
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
@@ -138,8 +153,11 @@ static void test_defaults_match_tables(void **state)
     (void)state;
     sk_model_config mc;
     sk_train_config tc;
+    sk_data_config dc;
     sk_model_config_defaults(&mc);
     sk_train_config_defaults(&tc);
+    data_defaults_(&dc);
+    (void)dc;
     check_defaults_(&sk_model_section, &mc);
     check_defaults_(&sk_train_section, &tc);
 }
@@ -243,6 +261,57 @@ static void test_seed_streams(void **state)
     assert_true(a == sk_dist_seed(1, 0, 0));
 }
 
+/* Attention bias in a block: a token of size 2 (log(sizes), proportional
+ * attention) attends like two copies of itself, and a -inf padding key
+ * (seq.attn_bias) is invisible; both at once in one call. */
+static void test_block_sizes_and_padding(void **state)
+{
+    (void)state;
+    enum { D = 8, N = 4 };
+    sk_params p;
+    sk_params_init(&p);
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 5, SK_CPU), 0);
+    sk_block b;
+    assert_int_equal(sk_block_init(&b, &p, "b", D, 2 * D, 1, g), 0);
+    sk_scope *sc = sk_shim_scope_begin();
+    float tok[N + 1][D], dup[N + 1][D];
+    for (int i = 0; i <= N; i++)
+        for (int d = 0; d < D; d++) tok[i][d] = (float)sin(1.0 + 3.7 * i + 0.9 * d);
+    memcpy(dup, tok, sizeof dup);
+    memcpy(dup[N], tok[N - 1], sizeof dup[N]); /* [t0 .. t3, t3] */
+    float sizes[N + 1] = {1, 1, 1, 2, 1}, pad[N + 1] = {0, 0, 0, 0, -INFINITY};
+    int64_t sx[3] = {1, N + 1, D}, ss[2] = {1, N + 1}, sp[4] = {1, 1, 1, N + 1};
+    sk_tensor *xd = sk_shim_from_host(dup, sx, 3, SK_F32, SK_CPU);
+    sk_tensor *xt = sk_shim_from_host(tok, sx, 3, SK_F32, SK_CPU); /* t4 is padding */
+    sk_tensor *st = sk_shim_from_host(sizes, ss, 2, SK_F32, SK_CPU);
+    sk_tensor *pt = sk_shim_from_host(pad, sp, 4, SK_F32, SK_CPU);
+    sk_tensor *yd = sk_block_forward(&b, xd, NULL, NULL, 2, 0, NULL, NULL);
+    sk_tensor *yt = sk_block_forward(&b, xt, st, pt, 2, 0, NULL, NULL);
+    sk_tensor *yu = sk_block_forward(&b, xt, NULL, NULL, 2, 0, NULL, NULL); /* no bias: differs */
+    assert_non_null(yd);
+    assert_non_null(yt);
+    assert_non_null(yu);
+    float od[N + 1][D], ot[N + 1][D], ou[N + 1][D];
+    assert_int_equal(sk_shim_to_host(yd, od, sizeof od), 0);
+    assert_int_equal(sk_shim_to_host(yt, ot, sizeof ot), 0);
+    assert_int_equal(sk_shim_to_host(yu, ou, sizeof ou), 0);
+    double maxdiff = 0, maxdiff_u = 0;
+    for (int i = 0; i < N; i++)
+        for (int d = 0; d < D; d++) {
+            maxdiff = fmax(maxdiff, fabs(od[i][d] - ot[i][d]));
+            maxdiff_u = fmax(maxdiff_u, fabs(od[i][d] - ou[i][d]));
+        }
+    fprintf(stderr, "block bias: |with bias - copies| %.3g, |no bias - copies| %.3g\n", maxdiff, maxdiff_u);
+    /* small init makes attention's share of the output small: compare scales */
+    assert_true(maxdiff_u > 1e-6);
+    assert_true(maxdiff < 1e-2 * maxdiff_u);
+    sk_shim_scope_end(sc);
+    sk_generator_free(g);
+    sk_params_free(&p);
+    assert_int_equal(sk_shim_live_tensors(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
+        cmocka_unit_test(test_block_sizes_and_padding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

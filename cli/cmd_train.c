@@ -38,7 +38,8 @@ static int run_(sk_cli_ctx *ctx)
     o.seed = (uint64_t)run->seed;
     o.out_dir = run->out_dir;
     o.threads = (int)run->threads;
-    o.progress = 1;
+    const sk_log_config *log = sk_cli_section_values("log");
+    o.progress = log ? log->every : 10;
     return sk_train_run(&o, NULL);
 }
 

@@ -16,6 +16,7 @@
 #include "sk_dist_ddp.h"
 #include "sk_gpt.h"
 #include "sk_log.h"
+#include "sk_progress.h"
 #include "sk_vit.h"
 
 /* ---- defaults ---------------------------------------------------------------- */
@@ -384,19 +385,6 @@ static void config_json_(const sk_model_config *m, const sk_train_config *t, con
              (long long)t->warmup, t->weight_decay, t->beta1, t->beta2, t->eps, t->clip);
 }
 
-static void progress_(int64_t step, int64_t steps, double loss, double tok_s, double elapsed, int tty)
-{
-    int width = 24, fill = (int)((double)width * (double)step / (double)steps);
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
-    bar[width] = 0;
-    double eta = step > 0 ? elapsed / (double)step * (double)(steps - step) : 0;
-    fprintf(stderr, "%s[%s] step %lld/%lld loss %.4f %.0f tok/s eta %.0fs%s", tty ? "\r" : "", bar, (long long)step,
-            (long long)steps, loss, tok_s, eta, tty ? "" : "\n");
-    if (tty && step == steps) fputc('\n', stderr);
-    fflush(stderr);
-}
-
 /* On resume, drop the records a killed run wrote after its last checkpoint,
  * so metrics.jsonl keeps one record per step (rewritten atomically). */
 static int metrics_truncate_(const char *path, int64_t upto)
@@ -506,6 +494,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     model_ m = {0};
     sk_selector *sel = NULL;
     sk_adamw *opt = NULL;
+    sk_progress *prog = NULL;
     sk_dist_ddp *ddp = NULL;
     sk_generator *rng = NULL;
     FILE *mf = NULL;
@@ -651,9 +640,13 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     const int64_t kill_at = fault_exit_step_(rank);
     const char *nan_env = getenv("SK_FAULT_NAN_STEP");
     const int64_t nan_at = nan_env ? atoll(nan_env) : -1;
-    const int tty = isatty(fileno(stderr));
     double t_start = now_(), loss = NAN;
     int64_t step;
+    if (o->progress > 0 && rank == 0) {
+        /* counts from the resumed step so rate and ETA cover this run only */
+        sk_progress_opts po = {.label = "step", .total = tc->steps - start, .every = o->progress};
+        SK_TRY(sk_progress_create(&prog, &po));
+    }
     for (step = start; step < tc->steps; step++) {
         if (step == kill_at) raise(SIGKILL);
         double t0 = now_(), lr = lr_at_(tc, step);
@@ -716,9 +709,12 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
                     (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s,
                     ds.launched_in_backward, lj);
         }
-        if (rank == 0 && o->progress && (tty || (step + 1) % 20 == 0 || step + 1 == tc->steps))
-            progress_(step + 1, tc->steps, loss, v[1] / dt,
-                      now_() - t_start, tty);
+        if (prog) {
+            char extra[96];
+            snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", loss, v[1] / dt);
+            if (step + 1 == tc->steps) sk_progress_finish(prog, extra);
+            else sk_progress_update(prog, step + 1 - start, extra);
+        }
         int last = step + 1 == tc->steps;
         if ((tc->eval_every > 0 && (step + 1) % tc->eval_every == 0) || last) {
             double el, ea;
@@ -800,6 +796,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     }
     if (res) *res = r;
 done:
+    sk_progress_free(prog);
     if (mf) fclose(mf);
     free(cks);
     sk_generator_free(rng);

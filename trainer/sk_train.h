@@ -97,7 +97,8 @@ typedef struct {
     const char *resume;             /* checkpoint root or step directory, or NULL */
     uint64_t seed;
     int threads;                    /* intra-op threads per rank (0: cores / ranks on this host) */
-    int progress;                   /* 1: rank-0 progress bar on stderr */
+    int64_t progress;               /* rank-0 progress on stderr (sk_progress: a bar on a terminal, else one
+                                       line every `progress` steps); 0: none */
     const sk_train_source *source;  /* NULL: sk_train_source_loader() */
 } sk_train_opts;
 

@@ -2,6 +2,7 @@
  * Bucketing in reverse parameter order follows PyTorch DDP's Reducer
  * (Li et al., "PyTorch Distributed", VLDB 2020). */
 #include "sk_dist_ddp.h"
+#include "sk_time.h"
 
 #include <mpi.h>
 #include <pthread.h>
@@ -38,13 +39,6 @@ struct sk_dist_ddp {
     double hook_pack_s;
 };
 
-static double now_(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int world_(void) { return sk_dist_active() ? sk_dist_info_get()->world : 1; }
 
 static int launch_(sk_dist_ddp *d, int k)
@@ -66,7 +60,7 @@ static void grad_ready_(void *user, int i, sk_tensor *grad)
      * gradient computed elsewhere (a device thread) is packed after
      * backward instead. */
     if (!pthread_equal(pthread_self(), d->owner)) return;
-    double t = now_();
+    double t = sk_now();
     bucket_ *bk = &d->b[d->bucket_of[i]];
     float *dst = bk->buf + d->offset[i];
     size_t n = (size_t)sk_shim_numel(d->params[i]);
@@ -99,7 +93,7 @@ static void grad_ready_(void *user, int i, sk_tensor *grad)
         int flag = 0;
         MPI_Testall(d->next_launch, d->req, &flag, MPI_STATUSES_IGNORE); /* drive progress */
     }
-    d->hook_pack_s += now_() - t;
+    d->hook_pack_s += sk_now() - t;
 }
 
 int sk_dist_ddp_arm(sk_dist_ddp *d)
@@ -270,7 +264,7 @@ int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
 {
     int rc = SK_OK, W = world_();
     int armed = d->armed, launched = armed ? d->next_launch : 0, in_backward = armed ? d->st.launched_in_backward : 0;
-    double t0 = now_(), t;
+    double t0 = sk_now(), t;
     d->armed = 0;
     memset(&d->st, 0, sizeof d->st);
     d->st.buckets = d->nb;
@@ -281,7 +275,7 @@ int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
     /* Buckets the hooks did not launch: pack what is missing from .grad
      * (parameters whose gradient came on another thread), launch in order. */
     for (int k = launched; k < d->nb; k++) {
-        t = now_();
+        t = sk_now();
         if (armed && d->b[k].ready > 0) {
             bucket_ part = d->b[k];
             for (int j = part.first; j < part.last; j++) {
@@ -295,25 +289,25 @@ int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
         } else {
             SK_TRY(pack_(d, &d->b[k]));
         }
-        d->st.pack_s += now_() - t;
+        d->st.pack_s += sk_now() - t;
         SK_TRY(launch_(d, k));
         int flag = 0;
         MPI_Testall(k + 1, d->req, &flag, MPI_STATUSES_IGNORE); /* drive progress */
     }
-    t = now_();
+    t = sk_now();
     for (int k = 0; k < d->nb; k++) {
         SK_FAIL_IF(MPI_Wait(&d->req[k], MPI_STATUS_IGNORE) != MPI_SUCCESS, SK_EMPI,
                    "ddp: waiting for gradient bucket %d failed (a peer rank died?)", k);
-        double tu = now_();
+        double tu = sk_now();
         d->st.wait_s += tu - t;
         SK_TRY(unpack_(d, &d->b[k], 1.0f / (float)W));
-        t = now_();
+        t = sk_now();
         d->st.unpack_s += t - tu;
     }
 done:
     /* On a local failure after some launches, peers are blocked in the same
      * collectives; the caller reports and sk_dist_abort() ends the job. */
-    d->st.total_s = now_() - t0;
+    d->st.total_s = sk_now() - t0;
     return rc;
 }
 

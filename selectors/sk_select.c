@@ -5,6 +5,7 @@
  * Schedules follow EViT's keep-rate warm-up (Liang et al., ICLR 2022,
  * cosine) and random-LTD's linear length schedule (Yao et al., 2022). */
 #include "sk_select.h"
+#include "sk_time.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -37,13 +38,6 @@ struct sk_selector {
     const char *names[4 * MAX_LAYERS];
     int nparams;
 };
-
-static double now_(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
                        uint64_t seed)
@@ -250,7 +244,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
 {
     int rc = SK_OK;
     if (!sel) return SK_OK;
-    double t0 = now_();
+    double t0 = sk_now();
     SK_FAIL_IF(!seq || !seq->x, SK_EINVAL, "sk_selector_apply: seq or seq.x is NULL");
     SK_FAIL_IF(layer < 0 || layer >= sel->model.depth || !sel->apply_at[layer], SK_EINVAL,
                "sk_selector_apply: layer %d is not in select.layers", layer);
@@ -325,7 +319,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
     SK_TRY(real_tokens_(seq, n2, &real));
     account_(sel, layer, n2, real);
 done:
-    sel->stats.select_seconds += now_() - t0;
+    sel->stats.select_seconds += sk_now() - t0;
     return rc;
 }
 
@@ -333,7 +327,7 @@ int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq)
 {
     int rc = SK_OK;
     if (!sel) return SK_OK;
-    double t0 = now_();
+    double t0 = sk_now();
     SK_FAIL_IF(layer != sel->restore_layer || !sel->strategy->restore, SK_EINVAL,
                "sk_selector_restore: layer %d is not the restore layer", layer);
     SK_FAIL_IF(!seq || !sel->saved.active, SK_EINVAL,
@@ -343,7 +337,7 @@ int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq)
     sel->last_layer = layer;
     account_(sel, layer, sk_shim_size(seq->x, 1), (double)sk_shim_size(seq->x, 1));
 done:
-    sel->stats.select_seconds += now_() - t0;
+    sel->stats.select_seconds += sk_now() - t0;
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* sk_train.c - the training loop (see sk_train.h). */
 #include "sk_train.h"
+#include "sk_time.h"
 
 #include <errno.h>
 #include <math.h>
@@ -111,13 +112,6 @@ static const sk_train_source loader_source_ = {ld_create_, ld_free_, ld_next_, l
 const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-static double now_(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017). */
 static double lr_at_(const sk_train_config *t, int64_t step)
@@ -433,10 +427,10 @@ static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_s
             sk_scope *sc = sk_shim_scope_begin();
             SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
             fwd_ f;
-            double t0 = now_();
+            double t0 = sk_now();
             rc = forward_(m, b, k ? NULL : sel, step, 1, &f);
             if (rc >= 0) rc = sk_shim_backward(f.loss_t);
-            double dt = now_() - t0;
+            double dt = sk_now() - t0;
             if (rc >= 0) rc = sk_shim_zero_grad(m->all.t, m->all.n);
             if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass */
                 sk_select_stats ss;
@@ -640,7 +634,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     const int64_t kill_at = fault_exit_step_(rank);
     const char *nan_env = getenv("SK_FAULT_NAN_STEP");
     const int64_t nan_at = nan_env ? atoll(nan_env) : -1;
-    double t_start = now_(), loss = NAN;
+    double t_start = sk_now(), loss = NAN;
     int64_t step;
     if (o->progress > 0 && rank == 0) {
         /* counts from the resumed step so rate and ETA cover this run only */
@@ -649,7 +643,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     }
     for (step = start; step < tc->steps; step++) {
         if (step == kill_at) raise(SIGKILL);
-        double t0 = now_(), lr = lr_at_(tc, step);
+        double t0 = sk_now(), lr = lr_at_(tc, step);
         double v[4] = {0, 0, 0, 0}; /* loss, tokens, tokens_kept, samples */
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
@@ -697,7 +691,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         loss = v[0] / world;
         r.tokens += v[1];
         r.tokens_kept += v[2];
-        double dt = now_() - t0;
+        double dt = sk_now() - t0;
         if (mf) {
             sk_dist_ddp_stats ds;
             sk_dist_ddp_stats_get(ddp, &ds);
@@ -750,7 +744,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             }
         }
     }
-    r.seconds = now_() - t_start;
+    r.seconds = sk_now() - t_start;
     r.steps = step;
     r.loss = loss;
     r.steps_per_s = step > start ? (double)(step - start) / r.seconds : 0;

@@ -10,14 +10,11 @@
 
 #include "sk_select_registry.h"
 
-void sk_scorer_uniform_pattern_(int64_t m, int64_t k, int64_t gh, int64_t gw, float *out);
-
 typedef struct {
     int64_t gh, gw, p, n0;
-    int64_t m, k;
-    sk_tensor *s;      /* [1, M] anchor pattern */
-    sk_tensor *coords; /* [N0, 2] f32 (row, col) of every original position */
-    double tie_eps;    /* < 1/2 of the smallest squared-distance step over the largest row + col */
+    sk_uniform_cache cache; /* [1, M] anchor pattern */
+    sk_tensor *coords;      /* [N0, 2] f32 (row, col) of every original position */
+    double tie_eps;         /* < 1/2 of the smallest squared-distance step over the largest row + col */
 } pool_state;
 
 static int create_(void **state, const sk_scorer_init *in)
@@ -50,7 +47,7 @@ static void destroy_(void *state)
 {
     pool_state *u = state;
     if (!u) return;
-    sk_tensor_free(u->s);
+    sk_tensor_free(u->cache.s);
     sk_tensor_free(u->coords);
     free(u);
 }
@@ -58,20 +55,7 @@ static void destroy_(void *state)
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
 {
     pool_state *u = state;
-    int64_t b = sk_shim_size(seq->x, 0), m = sk_shim_size(seq->x, 1) - seq->n_protected;
-    if (!u->s || u->m != m || u->k != a->k) {
-        float *buf = malloc((size_t)m * sizeof *buf);
-        if (!buf) return sk_error_set(SK_ENOMEM, "pool: out of memory");
-        sk_scorer_uniform_pattern_(m, a->k, u->gh, u->gw, buf);
-        sk_tensor_free(u->s);
-        u->s = sk_shim_keep(sk_shim_from_host(buf, (int64_t[]){1, m}, 2, SK_F32, sk_shim_device(seq->x)));
-        free(buf);
-        if (!u->s) return sk_error_last_code();
-        u->m = m;
-        u->k = a->k;
-    }
-    *scores = sk_shim_contiguous(sk_shim_expand(u->s, (int64_t[]){b, m}, 2));
-    return *scores ? SK_OK : sk_error_last_code();
+    return sk_select_uniform_scores(&u->cache, u->gh, u->gw, seq, a->k, scores);
 }
 
 static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)

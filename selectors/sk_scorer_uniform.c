@@ -12,13 +12,11 @@
 
 typedef struct {
     int64_t gh, gw;
-    int64_t m, k;  /* cached pattern */
-    sk_tensor *s;  /* [1, M] kept tensor */
+    sk_uniform_cache cache;
 } uniform_state;
 
 /* Scores 1 at the chosen k of m indices, 0 elsewhere, into out[m]. */
-void sk_scorer_uniform_pattern_(int64_t m, int64_t k, int64_t gh, int64_t gw, float *out);
-void sk_scorer_uniform_pattern_(int64_t m, int64_t k, int64_t gh, int64_t gw, float *out)
+static void pattern_(int64_t m, int64_t k, int64_t gh, int64_t gw, float *out)
 {
     for (int64_t i = 0; i < m; i++) out[i] = 0.0f;
     int64_t bh = 0, bw = 0;
@@ -54,31 +52,37 @@ static int create_(void **state, const sk_scorer_init *in)
     return SK_OK;
 }
 
+int sk_select_uniform_scores(sk_uniform_cache *c, int64_t grid_h, int64_t grid_w, const sk_seq *seq, int64_t k,
+                             sk_tensor **scores)
+{
+    int64_t b = sk_shim_size(seq->x, 0), m = sk_shim_size(seq->x, 1) - seq->n_protected;
+    if (!c->s || c->m != m || c->k != k) {
+        float *buf = malloc((size_t)m * sizeof *buf);
+        if (!buf) return sk_error_set(SK_ENOMEM, "uniform pattern: out of memory");
+        pattern_(m, k, grid_h, grid_w, buf);
+        sk_tensor_free(c->s);
+        c->s = sk_shim_keep(sk_shim_from_host(buf, (int64_t[]){1, m}, 2, SK_F32, sk_shim_device(seq->x)));
+        free(buf);
+        if (!c->s) return sk_error_last_code();
+        c->m = m;
+        c->k = k;
+    }
+    *scores = sk_shim_contiguous(sk_shim_expand(c->s, (int64_t[]){b, m}, 2));
+    return *scores ? SK_OK : sk_error_last_code();
+}
+
 static void destroy_(void *state)
 {
     uniform_state *u = state;
     if (!u) return;
-    sk_tensor_free(u->s);
+    sk_tensor_free(u->cache.s);
     free(u);
 }
 
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
 {
     uniform_state *u = state;
-    int64_t b = sk_shim_size(seq->x, 0), m = sk_shim_size(seq->x, 1) - seq->n_protected;
-    if (!u->s || u->m != m || u->k != a->k) {
-        float *buf = malloc((size_t)m * sizeof *buf);
-        if (!buf) return sk_error_set(SK_ENOMEM, "uniform: out of memory");
-        sk_scorer_uniform_pattern_(m, a->k, u->gh, u->gw, buf);
-        sk_tensor_free(u->s);
-        u->s = sk_shim_keep(sk_shim_from_host(buf, (int64_t[]){1, m}, 2, SK_F32, sk_shim_device(seq->x)));
-        free(buf);
-        if (!u->s) return sk_error_last_code();
-        u->m = m;
-        u->k = a->k;
-    }
-    *scores = sk_shim_contiguous(sk_shim_expand(u->s, (int64_t[]){b, m}, 2));
-    return *scores ? SK_OK : sk_error_last_code();
+    return sk_select_uniform_scores(&u->cache, u->gh, u->gw, seq, a->k, scores);
 }
 
 const sk_scorer_vtable sk_scorer_uniform = {SK_SCORER_VERSION, "uniform", 0, SK_SCORER_NEEDS_K, create_, destroy_,

@@ -153,6 +153,17 @@ sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor
 /* Rows of x normalised to unit L2 norm along the last dim. */
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x);
 
+/* The evenly strided (spatially uniform on an image grid) choice of k of the
+ * unprotected tokens, as [B, M] scores 1 / 0; shared by the `uniform` and
+ * `pool` scorers (sk_scorer_uniform.c). The [1, M] pattern is cached per
+ * (M, k) in `c` (zero-initialise; free c->s with sk_tensor_free). */
+typedef struct {
+    int64_t m, k;
+    sk_tensor *s;
+} sk_uniform_cache;
+int sk_select_uniform_scores(sk_uniform_cache *c, int64_t grid_h, int64_t grid_w, const sk_seq *seq, int64_t k,
+                             sk_tensor **scores);
+
 #ifdef __cplusplus
 }
 #endif

@@ -377,6 +377,29 @@ static int list_steps_(const char *root, int64_t **out, int *n)
     return SK_OK;
 }
 
+/* The AdamW moments of every parameter as safetensors entries
+ * "<name>.exp_avg" / "<name>.exp_avg_sq" (tensors borrowed from the
+ * optimizer, names allocated): the same list for save and load. The caller
+ * frees *names (each entry, then the array) and *ts even on failure. */
+static int moments_(sk_adamw *opt, const sk_params *p, const char ***names, sk_tensor ***ts)
+{
+    int rc = SK_OK;
+    const char **n2 = *names = calloc((size_t)(2 * p->n), sizeof *n2);
+    sk_tensor **t2 = *ts = calloc((size_t)(2 * p->n), sizeof *t2);
+    SK_FAIL_IF(!n2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
+    for (int i = 0; i < p->n; i++) {
+        char nm[300];
+        SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
+        snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
+        n2[2 * i] = strdup(nm);
+        snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
+        n2[2 * i + 1] = strdup(nm);
+        SK_FAIL_IF(!n2[2 * i] || !n2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
+    }
+done:
+    return rc;
+}
+
 int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
 {
     int rc = SK_OK;
@@ -397,18 +420,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     const char *meta[4] = {"format", "pt", "step", stepbuf};
     SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)p->names, p->t, p->n, meta, 2));
     /* Optimizer moments. */
-    names2 = calloc((size_t)(2 * p->n), sizeof *names2);
-    t2 = calloc((size_t)(2 * p->n), sizeof *t2);
-    SK_FAIL_IF(!names2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
-    for (int i = 0; i < p->n; i++) {
-        char nm[300];
-        SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
-        snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
-        names2[2 * i] = strdup(nm);
-        snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
-        names2[2 * i + 1] = strdup(nm);
-        SK_FAIL_IF(!names2[2 * i] || !names2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
-    }
+    SK_TRY(moments_(opt, p, &names2, &t2));
     char ostep[32];
     snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
     const char *ometa[2] = {"adamw_step", ostep};
@@ -528,18 +540,7 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *
     snprintf(path, sizeof path, "%s/model.safetensors", ckdir);
     SK_TRY(sk_ckpt_read_safetensors(path, (const char *const *)p->names, p->t, p->n));
     if (opt) {
-        names2 = calloc((size_t)(2 * p->n), sizeof *names2);
-        t2 = calloc((size_t)(2 * p->n), sizeof *t2);
-        SK_FAIL_IF(!names2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
-        for (int i = 0; i < p->n; i++) {
-            char nm[300];
-            SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
-            snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
-            names2[2 * i] = strdup(nm);
-            snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
-            names2[2 * i + 1] = strdup(nm);
-            SK_FAIL_IF(!names2[2 * i] || !names2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
-        }
+        SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
         SK_TRY(sk_ckpt_read_safetensors(path, names2, t2, 2 * p->n));
         SK_TRY(sk_adamw_set_step_count(opt, st->step));

@@ -49,10 +49,14 @@ static int tb_end_doc_(tb_ *b, int eod) {
     return SK_OK;
 }
 
+/* Hands b's buffers to out (or frees them for empty input): either way b
+ * owns nothing afterwards. */
 static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out, const char *what) {
     if (b->ndoc == 0) {
         free(b->tok);
         free(b->off);
+        b->tok = NULL;
+        b->off = NULL;
         return sk_error_set(SK_EINVAL, "%s: empty input: no %s documents found", cfg->input, what);
     }
     memset(out, 0, sizeof *out);
@@ -63,6 +67,8 @@ static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out,
     out->num_tokens = b->ntok;
     out->offsets = b->off;
     out->num_docs = b->ndoc;
+    b->tok = NULL;
+    b->off = NULL;
     return SK_OK;
 }
 
@@ -93,8 +99,6 @@ static int text_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
     }
     SK_TRY(tb_end_doc_(&b, cfg->eod));
     rc = tb_finish_(&b, cfg, out, "text");
-    b.tok = NULL;
-    b.off = NULL;
 done:
     free(buf);
     free(b.tok);
@@ -222,8 +226,6 @@ static int jsonl_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
         i = j + 1;
     }
     rc = tb_finish_(&b, cfg, out, "JSON Lines");
-    b.tok = NULL;
-    b.off = NULL;
 done:
     free(buf);
     free(b.tok);

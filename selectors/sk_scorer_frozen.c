@@ -1,14 +1,27 @@
-/* sk_scorer_frozen.c - scorer "frozen" (training-agnostic): a scorer
- * network loaded from a safetensors checkpoint and never updated. The
- * network is the learned scorer's predictor (LN -> Linear -> GELU ->
- * Linear -> logit), so a checkpoint written from a "learned" run (tensors
- * "selector.learned.l<N>.{ln_w,ln_b,w1,b1,w2,b2}", sk_selector_params
- * names) serves as a frozen scorer for another run; select.checkpoint_layer
- * picks which layer's predictor. Scoring runs without autograd and nothing
- * is returned by sk_selector_params, so the optimizer never sees it.
- * Training-agnostic scoring with a fixed proxy follows the data-centric
- * survey's "training-agnostic" class (Liu et al., arXiv 2505.19147); the
- * text variant (surprisal under a small LM, Rho-1 style) is not done. */
+/* sk_scorer_frozen.c - scorer "frozen" (training-agnostic): a scoring model
+ * loaded from a safetensors file and never updated. Two kinds, chosen by the
+ * model the selector serves:
+ *
+ * Images (and any non-causal model): a scorer network, the learned scorer's
+ * predictor (LN -> Linear -> GELU -> Linear -> logit). A checkpoint written
+ * from a "learned" run (tensors "selector.learned.l<N>.{ln_w,ln_b,w1,b1,w2,
+ * b2}", sk_selector_params names) serves as a frozen scorer for another
+ * run; select.checkpoint_layer picks which layer's predictor.
+ *
+ * Text (causal LM): a small proxy language model trained by shrink itself
+ * (the model.safetensors a `shrink train` GPT run writes), loaded through
+ * the model owner's sk_select_lm_vtable. A position's score is the proxy's
+ * next-token loss there, -log p_proxy(x_{t+1} | x_<=t), in nats: with
+ * drop-restore, the positions whose next token is hard to predict get the
+ * full depth and the easy ones skip the middle blocks. Scoring tokens by a
+ * frozen reference LM's loss follows Rho-1 (Lin et al., "Not All Tokens Are
+ * What You Need", NeurIPS 2024), which uses it to choose the tokens that
+ * are trained; here it chooses the tokens that are computed.
+ *
+ * Scoring runs without autograd and sk_selector_params returns nothing, so
+ * the optimizer never sees the frozen model. Training-agnostic scoring with
+ * a fixed proxy is the data-centric survey's "training-agnostic" class
+ * (Liu et al., arXiv 2505.19147). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,7 +31,9 @@
 sk_tensor *sk_scorer_learned_mlp_(sk_tensor *const *p, const sk_seq *seq);
 
 typedef struct {
-    sk_tensor *p[6];
+    sk_tensor *p[6];                 /* scorer network (images) */
+    const sk_select_lm_vtable *lmv;  /* proxy LM (text) */
+    sk_select_lm *lm;
 } frozen_state;
 
 static void destroy_(void *state)
@@ -26,17 +41,14 @@ static void destroy_(void *state)
     frozen_state *s = state;
     if (!s) return;
     for (int i = 0; i < 6; i++) sk_tensor_free(s->p[i]);
+    if (s->lmv) s->lmv->close(s->lm);
     free(s);
 }
 
-static int create_(void **state, const sk_scorer_init *in)
+static int load_network_(frozen_state *s, const sk_scorer_init *in)
 {
     int rc = SK_OK;
     float *buf = NULL;
-    frozen_state *s = calloc(1, sizeof *s);
-    SK_FAIL_IF(!s, SK_ENOMEM, "frozen: out of memory");
-    SK_FAIL_IF(in->cfg->checkpoint[0] == '\0', SK_EINVAL,
-               "select.checkpoint: scorer 'frozen' needs a safetensors checkpoint with its network");
     int64_t d = in->model->width, h = d / 4 < 8 ? 8 : d / 4;
     int layer = in->cfg->checkpoint_layer >= 0 ? (int)in->cfg->checkpoint_layer : in->layer;
     static const char *const nm[6] = {"ln_w", "ln_b", "w1", "b1", "w2", "b2"};
@@ -55,12 +67,51 @@ static int create_(void **state, const sk_scorer_init *in)
         s->p[i] = sk_shim_keep(sk_shim_from_host(buf, shp[i], nd, SK_F32, in->model->device));
         SK_FAIL_IF(!s->p[i], SK_ETORCH, "frozen: %s", sk_error_last());
     }
+done:
+    free(buf);
+    return rc;
+}
+
+static int create_(void **state, const sk_scorer_init *in)
+{
+    int rc = SK_OK;
+    const sk_select_model *m = in->model;
+    frozen_state *s = calloc(1, sizeof *s);
+    SK_FAIL_IF(!s, SK_ENOMEM, "frozen: out of memory");
+    SK_FAIL_IF(in->cfg->checkpoint[0] == '\0', SK_EINVAL,
+               "select.checkpoint: scorer 'frozen' needs a safetensors file with its %s",
+               m->causal ? "proxy LM (a shrink GPT run's model.safetensors)" : "network");
+    if (m->causal) {
+        SK_FAIL_IF(!m->lm || m->lm->version != SK_SELECT_LM_VERSION, SK_EINVAL,
+                   "select.scorer: 'frozen' on a causal LM needs the model to load a frozen proxy LM, and this "
+                   "model provides no loader (version %u)", m->lm ? m->lm->version : 0u);
+        rc = m->lm->open(in->cfg->checkpoint, m->vocab, m->tokens, m->device, &s->lm);
+        if (rc < 0) {
+            sk_error_prefix("select.checkpoint: ");
+            goto done;
+        }
+        s->lmv = m->lm;
+    } else {
+        SK_TRY(load_network_(s, in));
+    }
     *state = s;
     s = NULL;
 done:
-    free(buf);
     destroy_(s);
     return rc;
+}
+
+/* Proxy loss at the original position of each unprotected token. */
+static sk_tensor *surprisal_(frozen_state *s, const sk_seq *seq)
+{
+    if (!seq->windows || !seq->pos) {
+        sk_error_set(SK_EINVAL, "frozen: a causal LM's sequence carries no token windows (seq.windows)");
+        return NULL;
+    }
+    sk_tensor *nll = NULL;
+    if (s->lmv->next_token_nll(s->lm, seq->windows, &nll) < 0) return NULL;
+    int64_t np = seq->n_protected, n = sk_shim_size(seq->pos, 1);
+    return sk_shim_gather(nll, 1, sk_shim_slice(seq->pos, 1, np, n));
 }
 
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
@@ -68,7 +119,7 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     (void)a;
     frozen_state *s = state;
     int prev = sk_shim_set_grad_enabled(0); /* frozen: no graph, no updates */
-    *scores = sk_scorer_learned_mlp_(s->p, seq);
+    *scores = s->lm ? surprisal_(s, seq) : sk_scorer_learned_mlp_(s->p, seq);
     sk_shim_set_grad_enabled(prev);
     return *scores ? SK_OK : sk_error_last_code();
 }

@@ -51,6 +51,11 @@ typedef struct {
      * sizes != NULL, "proportional attention") to its attention logits:
      * sdpa(q, k, v, attn_bias + log(sizes)[:, None, None, :]). */
     sk_tensor *attn_bias;
+    /* Causal LM only: the int64 [B, T+1] token windows of this forward
+     * (inputs [:, :T], next-token targets [:, 1:]), borrowed; NULL for
+     * images. Scorers that read tokens rather than hidden states (frozen
+     * LM surprisal) index them through seq.pos. */
+    sk_tensor *windows;
 } sk_seq;
 
 /* Bits returned by sk_selector_wants. */
@@ -60,6 +65,26 @@ enum {
     SK_SELECT_NEEDS_ATTN = 4, /* seq.attn must hold block l-1's attention probs */
     SK_SELECT_NEEDS_KEYS = 8  /* seq.keys must hold block l-1's keys */
 };
+
+/* A frozen language model that training-agnostic scorers read on text.
+ * selectors/ sits below the models in the dependency order, so the model
+ * owner (trainer/: the GPT, sk_gpt_lm.c) provides the loader through
+ * sk_select_model.lm; a scorer that needs one on a causal LM and finds
+ * none refuses to be created. */
+#define SK_SELECT_LM_VERSION 1u
+typedef struct sk_select_lm sk_select_lm;
+typedef struct {
+    unsigned version; /* SK_SELECT_LM_VERSION */
+    /* Load the LM saved in the safetensors file `path` for a model whose
+     * tokens are < vocab and whose windows hold up to seq_len inputs;
+     * *out is the caller's (close). Errors name the file and what does not
+     * fit. */
+    int (*open)(const char *path, int64_t vocab, int64_t seq_len, sk_device dev, sk_select_lm **out);
+    /* Next-token loss in nats at every input position, without autograd:
+     * windows int64 [B, T+1] -> *nll [B, T] f32 in the caller's scope. */
+    int (*next_token_nll)(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll);
+    void (*close)(sk_select_lm *lm); /* accepts NULL */
+} sk_select_lm_vtable;
 
 /* The model facts a selector is checked against. */
 typedef struct {
@@ -71,6 +96,8 @@ typedef struct {
     int causal;      /* causal LM */
     int64_t grid_h, grid_w; /* patch grid for images (0 for text): spatial scorers */
     sk_device device; /* added by selectors: where a learned scorer's parameters live (default CPU) */
+    int64_t vocab;    /* causal LM: vocabulary size (0 for images) */
+    const sk_select_lm_vtable *lm; /* causal LM: loader of a frozen LM (borrowed, static), or NULL */
 } sk_select_model;
 
 /* Per-layer accounting for the last apply/restore calls (honest FLOPs). */

@@ -36,7 +36,7 @@ struct sk_select_config {
     char norm_source[SK_CFG_STR_MAX]; /* norm: hidden | key */
     char merge_into[SK_CFG_STR_MAX];  /* merge: nearest (kept token) | fused (one extra token) */
     int64_t seed_offset;           /* added to the run seed for the selector RNG */
-    char checkpoint[SK_CFG_STR_MAX]; /* frozen: safetensors file with the scorer network */
+    char checkpoint[SK_CFG_STR_MAX]; /* frozen: safetensors file with the scorer network or proxy LM */
     int64_t checkpoint_layer;      /* frozen: load "selector.learned.l<this>.*" (-1: the apply layer) */
 };
 

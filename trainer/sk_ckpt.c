@@ -236,24 +236,34 @@ static int parse_entry_(js_ *j, entry_ *en)
     return lit_(j, '}') ? 0 : -1;
 }
 
-int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n)
+/* Open path and read its JSON header into *head (NUL-terminated, caller
+ * frees); *f is left at the start of the data. */
+static int read_head_(const char *path, FILE **f, char **head, uint64_t *hl)
 {
     int rc = SK_OK;
-    FILE *f = NULL;
-    char *head = NULL, *data = NULL;
-    entry_ *ents = NULL;
-    int nents = 0, cap = 0;
     unsigned char le[8];
-    f = fopen(path, "rb");
-    SK_FAIL_IF(!f, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
-    SK_FAIL_IF(fread(le, 1, 8, f) != 8, SK_ECORRUPT, "%s: not a safetensors file (too short)", path);
-    uint64_t hl = 0;
-    for (int i = 0; i < 8; i++) hl |= (uint64_t)le[i] << (8 * i);
-    SK_FAIL_IF(hl == 0 || hl > 100000000, SK_ECORRUPT, "%s: bad safetensors header length %" PRIu64, path, hl);
-    head = malloc(hl + 1);
-    SK_FAIL_IF(!head, SK_ENOMEM, "%s: out of memory", path);
-    SK_FAIL_IF(fread(head, 1, hl, f) != hl, SK_ECORRUPT, "%s: truncated header", path);
-    head[hl] = 0;
+    *f = fopen(path, "rb");
+    SK_FAIL_IF(!*f, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    SK_FAIL_IF(fread(le, 1, 8, *f) != 8, SK_ECORRUPT, "%s: not a safetensors file (too short)", path);
+    *hl = 0;
+    for (int i = 0; i < 8; i++) *hl |= (uint64_t)le[i] << (8 * i);
+    SK_FAIL_IF(*hl == 0 || *hl > 100000000, SK_ECORRUPT, "%s: bad safetensors header length %" PRIu64, path, *hl);
+    *head = malloc(*hl + 1);
+    SK_FAIL_IF(!*head, SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(fread(*head, 1, *hl, *f) != *hl, SK_ECORRUPT, "%s: truncated header", path);
+    (*head)[*hl] = 0;
+done:
+    return rc;
+}
+
+/* Parse the header JSON: every tensor entry into *ents (caller frees), and
+ * when meta_key is given, that __metadata__ string into val (*found = 1). */
+static int parse_header_(const char *path, char *head, uint64_t hl, entry_ **ents, int *nents, const char *meta_key,
+                         char *val, size_t cap, int *found)
+{
+    int rc = SK_OK, ncap = 0;
+    *ents = NULL;
+    *nents = 0;
     js_ j = {head, head + hl};
     SK_FAIL_IF(!lit_(&j, '{'), SK_ECORRUPT, "%s: header is not a JSON object", path);
     if (!lit_(&j, '}')) {
@@ -261,21 +271,67 @@ int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tens
             char key[256];
             SK_FAIL_IF(str_(&j, key, sizeof key) < 0 || !lit_(&j, ':'), SK_ECORRUPT, "%s: bad header JSON", path);
             if (!strcmp(key, "__metadata__")) {
-                SK_FAIL_IF(skip_value_(&j) < 0, SK_ECORRUPT, "%s: bad __metadata__", path);
+                SK_FAIL_IF(!lit_(&j, '{'), SK_ECORRUPT, "%s: __metadata__ is not an object", path);
+                if (lit_(&j, '}')) continue;
+                do {
+                    char mk[256];
+                    SK_FAIL_IF(str_(&j, mk, sizeof mk) < 0 || !lit_(&j, ':'), SK_ECORRUPT, "%s: bad __metadata__",
+                               path);
+                    if (meta_key && !strcmp(mk, meta_key)) {
+                        SK_FAIL_IF(str_(&j, val, cap) < 0, SK_ECORRUPT, "%s: __metadata__ '%s' is not a string",
+                                   path, mk);
+                        *found = 1;
+                    } else {
+                        SK_FAIL_IF(skip_value_(&j) < 0, SK_ECORRUPT, "%s: bad __metadata__", path);
+                    }
+                } while (lit_(&j, ','));
+                SK_FAIL_IF(!lit_(&j, '}'), SK_ECORRUPT, "%s: bad __metadata__", path);
                 continue;
             }
-            if (nents == cap) {
-                cap = cap ? cap * 2 : 64;
-                entry_ *e2 = realloc(ents, (size_t)cap * sizeof *e2);
+            if (*nents == ncap) {
+                ncap = ncap ? ncap * 2 : 64;
+                entry_ *e2 = realloc(*ents, (size_t)ncap * sizeof *e2);
                 SK_FAIL_IF(!e2, SK_ENOMEM, "%s: out of memory", path);
-                ents = e2;
+                *ents = e2;
             }
-            SK_FAIL_IF(parse_entry_(&j, &ents[nents]) < 0, SK_ECORRUPT, "%s: bad header entry for '%s'", path, key);
-            snprintf(ents[nents].name, sizeof ents[nents].name, "%s", key);
-            nents++;
+            entry_ *en = &(*ents)[*nents];
+            SK_FAIL_IF(parse_entry_(&j, en) < 0, SK_ECORRUPT, "%s: bad header entry for '%s'", path, key);
+            snprintf(en->name, sizeof en->name, "%s", key);
+            (*nents)++;
         } while (lit_(&j, ','));
         SK_FAIL_IF(!lit_(&j, '}'), SK_ECORRUPT, "%s: bad header JSON", path);
     }
+done:
+    return rc;
+}
+
+int sk_ckpt_read_safetensors_meta(const char *path, const char *key, char *val, size_t cap)
+{
+    int rc = SK_OK, found = 0, nents = 0;
+    FILE *f = NULL;
+    char *head = NULL;
+    entry_ *ents = NULL;
+    uint64_t hl = 0;
+    SK_TRY(read_head_(path, &f, &head, &hl));
+    SK_TRY(parse_header_(path, head, hl, &ents, &nents, key, val, cap, &found));
+    SK_FAIL_IF(!found, SK_ENOTFOUND, "%s: no __metadata__ key '%s'", path, key);
+done:
+    if (f) fclose(f);
+    free(head);
+    free(ents);
+    return rc;
+}
+
+int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n)
+{
+    int rc = SK_OK;
+    FILE *f = NULL;
+    char *head = NULL, *data = NULL;
+    entry_ *ents = NULL;
+    int nents = 0;
+    uint64_t hl = 0;
+    SK_TRY(read_head_(path, &f, &head, &hl));
+    SK_TRY(parse_header_(path, head, hl, &ents, &nents, NULL, NULL, 0, NULL));
     /* Data buffer: the rest of the file. */
     int64_t maxe = 0;
     for (int i = 0; i < nents; i++) {

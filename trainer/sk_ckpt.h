@@ -1,7 +1,7 @@
 /* sk_ckpt.h - checkpoints: safetensors files and training-state directories.
  *
  * defines: sk_ckpt_write_safetensors, sk_ckpt_read_safetensors,
- *          sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
+ *          sk_ckpt_read_safetensors_meta, sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
  *
  * safetensors (huggingface/safetensors): u64 little-endian header length N,
  * N bytes of JSON header (padded with spaces to a multiple of 8),
@@ -32,6 +32,11 @@ int sk_ckpt_write_safetensors(const char *path, const char *const *names, sk_ten
 /* Load the named tensors from path into the existing tensors ts (same
  * shape and dtype, checked; a missing name is an error naming it). */
 int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n);
+
+/* The string value of __metadata__ key `key` in the safetensors file path,
+ * copied into val (cap bytes, truncated); SK_ENOTFOUND naming the file and
+ * key when absent. */
+int sk_ckpt_read_safetensors_meta(const char *path, const char *key, char *val, size_t cap);
 
 typedef struct {
     int64_t step;            /* optimizer steps completed */

@@ -1,8 +1,12 @@
 /* sk_gpt.c - GPT-style causal decoder over the shim (see sk_gpt.h). */
 #include "sk_gpt.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sk_ckpt.h"
 
 struct sk_gpt {
     sk_gpt_opts o;
@@ -70,7 +74,36 @@ sk_select_model sk_gpt_select_model(const sk_gpt *m)
     s.heads = (int)m->o.heads;
     s.tokens = m->o.seq_len;
     s.causal = 1;
+    s.vocab = m->o.vocab;
+    s.lm = &sk_gpt_frozen_lm;
     return s;
+}
+
+/* Embeddings, the block stack (selector hooks included) and the tied
+ * output projection over windows [B, T+1] with T <= seq_len: *logits
+ * [B, N, vocab] for the N positions left after the blocks, seq->pos their
+ * original positions. */
+static int logits_(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_seq *seq,
+                   sk_tensor **logits, sk_blocks_stats *st)
+{
+    int rc = SK_OK;
+    int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
+    sk_tensor *inp = sk_shim_slice(windows, 1, 0, T);
+    sk_tensor *pos = sk_shim_arange(T, SK_CPU);
+    sk_tensor *x = sk_shim_add(sk_shim_embedding(m->wte, inp), sk_shim_embedding(m->wpe, pos));
+    SK_TRY_T(x);
+    int64_t pe[2] = {B, T};
+    memset(seq, 0, sizeof *seq);
+    seq->x = x;
+    seq->pos = sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(pos, 0), pe, 2));
+    seq->causal = 1;
+    seq->training = training;
+    seq->windows = (sk_tensor *)windows;
+    SK_TRY(sk_blocks_run(m->blocks, (int)m->o.depth, (int)m->o.heads, sel, step, seq, st));
+    *logits = sk_shim_linear(sk_shim_layer_norm(seq->x, m->lnf_w, m->lnf_b, 1e-5), m->wte, NULL);
+    SK_TRY_T(*logits);
+done:
+    return rc;
 }
 
 int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
@@ -80,27 +113,81 @@ int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_
     int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
     SK_FAIL_IF(B <= 0 || T != m->o.seq_len, SK_EINVAL, "gpt: got windows of %lld tokens, model.seq_len + 1 = %lld",
                (long long)(T + 1), (long long)(m->o.seq_len + 1));
-    sk_tensor *inp = sk_shim_slice(windows, 1, 0, T);
+    sk_seq seq;
+    sk_tensor *logits = NULL;
+    SK_TRY(logits_(m, windows, sel, step, training, &seq, &logits, &out->st));
     sk_tensor *tgt = sk_shim_slice(windows, 1, 1, T + 1);
-    sk_tensor *pos = sk_shim_arange(T, SK_CPU);
-    sk_tensor *x = sk_shim_add(sk_shim_embedding(m->wte, inp), sk_shim_embedding(m->wpe, pos));
-    SK_TRY_T(x);
-    int64_t pe[2] = {B, T};
-    sk_seq seq = {0};
-    seq.x = x;
-    seq.pos = sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(pos, 0), pe, 2));
-    seq.causal = 1;
-    seq.training = training;
-    SK_TRY(sk_blocks_run(m->blocks, (int)m->o.depth, (int)m->o.heads, sel, step, &seq, &out->st));
     int64_t N = sk_shim_size(seq.x, 1);
     /* Score each processed position against its own next token. */
     if (N != T) tgt = sk_shim_gather(tgt, 1, seq.pos);
-    sk_tensor *h = sk_shim_layer_norm(seq.x, m->lnf_w, m->lnf_b, 1e-5);
-    sk_tensor *logits = sk_shim_linear(h, m->wte, NULL);
     int64_t l2[2] = {B * N, m->o.vocab}, t1[1] = {B * N};
     out->loss = sk_shim_cross_entropy(sk_shim_reshape(logits, l2, 2), sk_shim_reshape(tgt, t1, 1), -100);
     SK_TRY_T(out->loss);
     out->targets = B * N;
+done:
+    return rc;
+}
+
+int sk_gpt_token_nll(sk_gpt *m, const sk_tensor *windows, sk_tensor **nll)
+{
+    int rc = SK_OK;
+    *nll = NULL;
+    int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
+    SK_FAIL_IF(sk_shim_ndim(windows) != 2 || B <= 0 || T < 1 || T > m->o.seq_len, SK_EINVAL,
+               "gpt: token loss of windows of %lld tokens, this model takes 2..%lld", (long long)(T + 1),
+               (long long)(m->o.seq_len + 1));
+    int prev = sk_shim_set_grad_enabled(0);
+    sk_seq seq;
+    sk_tensor *logits = NULL;
+    sk_blocks_stats st;
+    rc = logits_(m, windows, NULL, 0, 0, &seq, &logits, &st);
+    sk_shim_set_grad_enabled(prev);
+    if (rc < 0) goto done;
+    sk_tensor *tgt = sk_shim_unsqueeze(sk_shim_slice(windows, 1, 1, T + 1), -1);
+    *nll = sk_shim_neg(sk_shim_squeeze(sk_shim_gather(sk_shim_log_softmax(logits, -1), 2, tgt), -1));
+    SK_TRY_T(*nll);
+done:
+    return rc;
+}
+
+/* The architecture keys written as safetensors metadata, so a saved GPT
+ * can be rebuilt from its file alone (sk_gpt_frozen_lm). */
+static const struct {
+    const char *key;
+    size_t off;
+} meta_keys_[SK_GPT_META_N] = {
+    {"shrink.gpt.vocab", offsetof(sk_gpt_opts, vocab)},   {"shrink.gpt.seq_len", offsetof(sk_gpt_opts, seq_len)},
+    {"shrink.gpt.width", offsetof(sk_gpt_opts, width)},   {"shrink.gpt.depth", offsetof(sk_gpt_opts, depth)},
+    {"shrink.gpt.heads", offsetof(sk_gpt_opts, heads)},   {"shrink.gpt.mlp_hidden", offsetof(sk_gpt_opts, mlp_hidden)},
+};
+
+void sk_gpt_meta(const sk_gpt *m, char buf[SK_GPT_META_N][24], const char *kv[2 * SK_GPT_META_N])
+{
+    for (int i = 0; i < SK_GPT_META_N; i++) {
+        snprintf(buf[i], sizeof buf[i], "%lld", (long long)*(const int64_t *)((const char *)&m->o + meta_keys_[i].off));
+        kv[2 * i] = meta_keys_[i].key;
+        kv[2 * i + 1] = buf[i];
+    }
+}
+
+int sk_gpt_opts_from_file(const char *path, sk_gpt_opts *o)
+{
+    int rc = SK_OK;
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < SK_GPT_META_N; i++) {
+        char v[64], *e = NULL;
+        rc = sk_ckpt_read_safetensors_meta(path, meta_keys_[i].key, v, sizeof v);
+        if (rc == SK_ENOTFOUND) {
+            sk_error_set(rc, "%s: no GPT architecture metadata ('%s'): not the model.safetensors of a shrink GPT "
+                             "run", path, meta_keys_[i].key);
+            goto done;
+        }
+        if (rc < 0) goto done;
+        long long x = strtoll(v, &e, 10);
+        SK_FAIL_IF(e == v || *e || x < 1, SK_ECORRUPT, "%s: metadata '%s' = '%s' is not a positive integer", path,
+                   meta_keys_[i].key, v);
+        *(int64_t *)((char *)o + meta_keys_[i].off) = x;
+    }
 done:
     return rc;
 }

@@ -1,7 +1,9 @@
 /* sk_gpt.h - GPT-style causal decoder (Radford et al. 2019) over the shim.
  *
  * defines: sk_gpt, sk_gpt_opts, sk_gpt_out, sk_gpt_create, sk_gpt_free,
- *          sk_gpt_params, sk_gpt_select_model, sk_gpt_forward.
+ *          sk_gpt_params, sk_gpt_select_model, sk_gpt_forward,
+ *          sk_gpt_token_nll, sk_gpt_meta, sk_gpt_opts_from_file and
+ *          sk_gpt_frozen_lm (a saved GPT as the selectors' frozen proxy LM).
  *
  * Token + learned position embeddings, pre-LN causal blocks with the
  * selector hook between them (sk_block.h), final layer norm, output
@@ -40,5 +42,21 @@ sk_select_model sk_gpt_select_model(const sk_gpt *m);
 /* windows: int64 [B, seq_len + 1]; inputs are [:, :-1], targets [:, 1:]. */
 int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
                    sk_gpt_out *out);
+/* Next-token loss in nats at every position, no selector, no autograd:
+ * windows int64 [B, T+1] with 1 <= T <= seq_len -> *nll [B, T] f32 (scope). */
+int sk_gpt_token_nll(sk_gpt *m, const sk_tensor *windows, sk_tensor **nll);
+
+/* The architecture (sk_gpt_opts) as safetensors metadata: fills kv with
+ * SK_GPT_META_N (key, value) pairs whose values are written into buf;
+ * sk_gpt_opts_from_file reads them back from a file written with them
+ * (error naming the file and key when absent). */
+#define SK_GPT_META_N 6
+void sk_gpt_meta(const sk_gpt *m, char buf[SK_GPT_META_N][24], const char *kv[2 * SK_GPT_META_N]);
+int sk_gpt_opts_from_file(const char *path, sk_gpt_opts *o);
+
+/* A GPT saved by `shrink train` (its model.safetensors, with the metadata
+ * above) loaded as a frozen proxy LM for the selectors (sk_gpt_lm.c);
+ * sk_gpt_select_model points sk_select_model.lm at it. */
+extern const sk_select_lm_vtable sk_gpt_frozen_lm;
 
 #endif /* SK_GPT_H */

@@ -760,8 +760,12 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     }
     if (rank == 0) {
         snprintf(path, sizeof path, "%s/model.safetensors", o->out_dir);
-        const char *meta[2] = {"format", "pt"};
-        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta, 1));
+        /* a GPT's file records its architecture, so it can serve as a frozen proxy LM (sk_gpt_lm.c) */
+        char mbuf[SK_GPT_META_N][24];
+        const char *meta[2 + 2 * SK_GPT_META_N] = {"format", "pt"};
+        if (is_gpt) sk_gpt_meta(m.gpt, mbuf, meta + 2);
+        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
+                                         is_gpt ? 1 + SK_GPT_META_N : 1));
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");
         SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));

@@ -565,6 +565,134 @@ static void test_frozen_matches_learned(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* ---- frozen on text: a reference proxy LM the test controls ---------- */
+
+enum { TT = 16, VOCAB = 20 };
+struct sk_select_lm {
+    int opened;
+};
+static int ref_lm_closed_;
+
+/* The reference LM's "loss" at (b, t): a fixed function of the target token
+ * and the position, distinct within a row (no ties in the top-k). */
+static float ref_nll_(int64_t target, int64_t t) { return (float)((target * 31 + t * 7) % 97) + 0.001f * (float)t; }
+
+static int ref_open_(const char *path, int64_t vocab, int64_t seq_len, sk_device dev, sk_select_lm **out)
+{
+    (void)dev;
+    if (strcmp(path, "ref-lm") != 0) return sk_error_set(SK_EIO, "%s: cannot open", path);
+    if (vocab != VOCAB || seq_len != TT) return sk_error_set(SK_EINVAL, "%s: wrong model", path);
+    *out = calloc(1, sizeof **out);
+    (*out)->opened = 1;
+    return SK_OK;
+}
+
+static int ref_nll_tensor_(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll)
+{
+    assert_int_equal(lm->opened, 1);
+    int64_t b = sk_shim_size(windows, 0), t1 = sk_shim_size(windows, 1);
+    int64_t *w = malloc(sizeof(int64_t) * (size_t)(b * t1));
+    float *v = malloc(sizeof(float) * (size_t)(b * (t1 - 1)));
+    host_i64_(windows, w, (size_t)(b * t1));
+    for (int64_t i = 0; i < b; i++)
+        for (int64_t t = 0; t + 1 < t1; t++) v[i * (t1 - 1) + t] = ref_nll_(w[i * t1 + t + 1], t);
+    *nll = sk_shim_from_host(v, (int64_t[]){b, t1 - 1}, 2, SK_F32, SK_CPU);
+    free(w);
+    free(v);
+    return *nll ? SK_OK : sk_error_last_code();
+}
+
+static void ref_close_(sk_select_lm *lm)
+{
+    if (!lm) return;
+    ref_lm_closed_++;
+    free(lm);
+}
+
+static const sk_select_lm_vtable ref_lm_ = {SK_SELECT_LM_VERSION, ref_open_, ref_nll_tensor_, ref_close_};
+
+/* frozen on a causal LM with drop-restore keeps, per sample, the positions
+ * with the k highest proxy losses (in order), skips the rest through the
+ * middle blocks and brings them back; bad setups are refused clearly. */
+static void test_frozen_text_surprisal(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_model m = {0};
+    m.depth = DEPTH;
+    m.width = D;
+    m.heads = H;
+    m.tokens = TT;
+    m.causal = 1;
+    m.vocab = VOCAB;
+    m.lm = &ref_lm_;
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "frozen");
+    snprintf(c.strategy, sizeof c.strategy, "drop-restore");
+    snprintf(c.checkpoint, sizeof c.checkpoint, "ref-lm");
+    c.keep = 0.25;
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    c.restore_layer = 3;
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    sk_tensor *const *p = NULL;
+    const char *const *names = NULL;
+    int n = -1;
+    assert_int_equal(sk_selector_params(sel, &p, &names, &n), 0);
+    assert_int_equal(n, 0); /* frozen: nothing to train */
+
+    int64_t w[B * (TT + 1)];
+    for (int i = 0; i < B * (TT + 1); i++) w[i] = (i * 13 + 5) % VOCAB;
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 3, SK_CPU), 0);
+    sk_seq q = {0};
+    q.x = sk_shim_randn((int64_t[]){B, TT, D}, 3, SK_F32, SK_CPU, g);
+    q.pos = sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(TT, SK_CPU), 0), (int64_t[]){B, TT}, 2));
+    q.windows = sk_shim_from_host(w, (int64_t[]){B, TT + 1}, 2, SK_I64, SK_CPU);
+    q.causal = 1;
+    q.training = 1;
+    sk_generator_free(g);
+    sk_seq q0 = q;
+    assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+    enum { K = TT / 4 };
+    assert_int_equal(sk_shim_size(q.x, 1), K);
+    int64_t pos[B * K];
+    host_i64_(q.pos, pos, B * K);
+    for (int b = 0; b < B; b++) {
+        float s[TT];
+        int64_t ref[TT];
+        for (int t = 0; t < TT; t++) s[t] = ref_nll_(w[b * (TT + 1) + t + 1], t);
+        /* ref_topk_ works on M = 16 = TT scores */
+        ref_topk_(s, K, ref);
+        for (int j = 0; j < K; j++) assert_int_equal(pos[b * K + j], ref[j]);
+    }
+    assert_int_equal(sk_selector_restore(sel, 3, &q), 0);
+    assert_int_equal(sk_shim_size(q.x, 1), TT);
+    int64_t pr[B * TT];
+    host_i64_(q.pos, pr, B * TT);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < TT; t++) assert_int_equal(pr[b * TT + t], t);
+    /* a sequence without token windows: a clear error, not another scorer */
+    sk_seq qn = q0;
+    qn.windows = NULL;
+    assert_true(sk_selector_apply(sel, 1, 1, &qn) < 0);
+    assert_non_null(strstr(sk_error_last(), "seq.windows"));
+    int closed = ref_lm_closed_;
+    sk_selector_free(sel);
+    assert_int_equal(ref_lm_closed_, closed + 1);
+
+    snprintf(c.checkpoint, sizeof c.checkpoint, "other-lm");
+    assert_true(create_msg_(&c, &m, "select.checkpoint: other-lm: cannot open"));
+    c.checkpoint[0] = '\0';
+    assert_true(create_msg_(&c, &m, "proxy LM"));
+    snprintf(c.checkpoint, sizeof c.checkpoint, "ref-lm");
+    m.lm = NULL;
+    assert_true(create_msg_(&c, &m, "provides no loader"));
+    sk_shim_scope_end(sc);
+}
+
 /* uniform on a 4x4 grid at keep 1/4 keeps the 2x2 sub-grid (1,1),(1,3),
  * (3,1),(3,3); pool merges each 2x2 neighbourhood into its anchor: every
  * anchor ends up with size 4 and the mean of its 4 neighbours. */
@@ -690,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_schedule_and_flops),
         cmocka_unit_test(test_frozen_matches_learned),
+        cmocka_unit_test(test_frozen_text_surprisal),
         cmocka_unit_test(test_uniform_grid_and_pool),
         cmocka_unit_test(test_merge_fused),
     };

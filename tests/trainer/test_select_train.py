@@ -81,6 +81,28 @@ with tempfile.TemporaryDirectory() as d:
         lw.append(steps_of(f"{d}/bw{bw}")[0]["loss"])
     assert lw[1] > lw[0], lw
 
+    # frozen on text: a GPT trained by shrink is the proxy LM whose
+    # next-token loss picks the positions that go through the middle block
+    proxy = f"{d}/proxy"
+    run([drv, f"out={proxy}", "train.steps=20"] + TINY_GPT)
+    fz = TINY_GPT + ["model.depth=3", "select.scorer=frozen", "select.strategy=drop-restore", "select.keep=0.5",
+                     "select.restore_layer=2", f"select.checkpoint={proxy}/model.safetensors"]
+    run([drv, f"out={d}/fz", "train.steps=3"] + fz)
+    recs = steps_of(f"{d}/fz")
+    assert len(recs) == 3 and all(math.isfinite(r["loss"]) for r in recs), recs
+    lt = recs[-1]["layer_tokens"]
+    assert lt[1] < lt[0] and lt[2] == lt[0], lt
+    _, fw = read_safetensors(f"{d}/fz/model.safetensors")
+    assert not any(k.startswith("selector.") for k in fw), sorted(fw)  # the proxy is not trained or saved
+    assert json.load(open(f"{d}/fz/summary.json"))["flop_ratio"] > 1.0
+    # files that cannot serve as a proxy: clear one-line errors naming them
+    for bad, want in ((f"{d}/fz/nope.safetensors", "nope.safetensors"),
+                      (f"{d}/case0/model.safetensors", "no GPT architecture metadata")):
+        p = run([drv, f"out={d}/fzbad", "train.steps=2"] + fz + [f"select.checkpoint={bad}"], check=False)
+        assert p.returncode != 0 and want in p.stderr, (p.returncode, p.stderr[-500:])
+    p = run([drv, f"out={d}/fzbad", "train.steps=2"] + fz + ["data.seq_len=32"], check=False)
+    assert p.returncode != 0 and "data.seq_len = 32" in p.stderr, p.stderr[-500:]
+
     # no selector: the speedup fields are there, and null
     run([drv, f"out={d}/none", "train.steps=2"] + TINY_VIT)
     s = json.load(open(f"{d}/none/summary.json"))

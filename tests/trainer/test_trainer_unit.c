@@ -243,6 +243,84 @@ static void test_block_stack_no_selector(void **state)
     assert_int_equal(sk_shim_live_tensors(), 0);
 }
 
+/* A saved GPT as the selectors' frozen proxy LM: the file records its
+ * architecture, the per-position losses average to the model's own loss,
+ * a shorter window gives the losses of its prefix, and files that cannot
+ * serve are refused naming the file and the reason. */
+static void test_gpt_frozen_lm(void **state)
+{
+    (void)state;
+    char dir[256], path[512], bare[512];
+    tmpdir_(dir, sizeof dir, "lm");
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(bare, sizeof bare, "%s/bare.safetensors", dir);
+    sk_gpt_opts go = {13, 8, 16, 2, 2, 32};
+    sk_gpt *g = NULL;
+    assert_int_equal(sk_gpt_create(&g, &go, 7), 0);
+    sk_params *p = sk_gpt_params(g);
+    char mbuf[SK_GPT_META_N][24];
+    const char *meta[2 * SK_GPT_META_N];
+    sk_gpt_meta(g, mbuf, meta);
+    assert_int_equal(sk_ckpt_write_safetensors(path, (const char *const *)p->names, p->t, p->n, meta, SK_GPT_META_N), 0);
+    assert_int_equal(sk_ckpt_write_safetensors(bare, (const char *const *)p->names, p->t, p->n, NULL, 0), 0);
+    sk_gpt_opts back;
+    assert_int_equal(sk_gpt_opts_from_file(path, &back), 0);
+    assert_memory_equal(&back, &go, sizeof go);
+
+    sk_select_lm *lm = NULL;
+    assert_int_equal(sk_gpt_frozen_lm.open(path, 11, 8, SK_CPU, &lm), 0);
+    sk_scope *sc = sk_shim_scope_begin();
+    int64_t shape[2] = {3, 9}, tok[27];
+    for (int i = 0; i < 27; i++) tok[i] = (i * 5 + 3) % 11;
+    sk_tensor *w = sk_shim_from_host(tok, shape, 2, SK_I64, SK_CPU);
+    sk_tensor *nll = NULL;
+    assert_int_equal(sk_gpt_frozen_lm.next_token_nll(lm, w, &nll), 0);
+    assert_int_equal(sk_shim_size(nll, 0), 3);
+    assert_int_equal(sk_shim_size(nll, 1), 8);
+    assert_int_equal(sk_shim_requires_grad(nll), 0);
+    float v[24];
+    assert_int_equal(sk_shim_to_host(sk_shim_contiguous(nll), v, sizeof v), 0);
+    double mean = 0;
+    for (int i = 0; i < 24; i++) {
+        assert_true(v[i] > 0 && isfinite(v[i]));
+        mean += v[i] / 24;
+    }
+    sk_gpt_out o;
+    double l;
+    assert_int_equal(sk_gpt_forward(g, w, NULL, 0, 0, &o), 0);
+    assert_int_equal(sk_shim_item(o.loss, &l), 0);
+    assert_true(fabs(mean - l) < 1e-5);
+    /* causal: the first 4 positions of a 5-token window have the same losses */
+    sk_tensor *w5 = sk_shim_contiguous(sk_shim_slice(w, 1, 0, 5)), *nll5 = NULL;
+    assert_int_equal(sk_gpt_frozen_lm.next_token_nll(lm, w5, &nll5), 0);
+    float v5[12];
+    assert_int_equal(sk_shim_to_host(sk_shim_contiguous(nll5), v5, sizeof v5), 0);
+    for (int b = 0; b < 3; b++)
+        for (int t = 0; t < 4; t++) assert_true(fabs(v5[b * 4 + t] - v[b * 8 + t]) < 1e-5);
+    sk_shim_scope_end(sc);
+    sk_gpt_frozen_lm.close(lm);
+    sk_gpt_frozen_lm.close(NULL);
+
+    /* refused: no architecture metadata, a smaller vocabulary, shorter windows, no file */
+    lm = NULL;
+    assert_int_equal(sk_gpt_frozen_lm.open(bare, 11, 8, SK_CPU, &lm), SK_ENOTFOUND);
+    assert_non_null(strstr(sk_error_last(), "bare.safetensors"));
+    assert_non_null(strstr(sk_error_last(), "shrink.gpt.vocab"));
+    assert_int_equal(sk_gpt_frozen_lm.open(path, 50, 8, SK_CPU, &lm), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "vocabulary of 13"));
+    assert_int_equal(sk_gpt_frozen_lm.open(path, 11, 16, SK_CPU, &lm), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "data.seq_len = 16"));
+    assert_true(sk_gpt_frozen_lm.open("no/such/model.safetensors", 11, 8, SK_CPU, &lm) < 0);
+    assert_non_null(strstr(sk_error_last(), "no/such/model.safetensors"));
+    assert_null(lm);
+    sk_gpt_free(g);
+    unlink(path);
+    unlink(bare);
+    rmdir(dir);
+    assert_int_equal(sk_shim_live_tensors(), 0);
+}
+
 static void test_vit_rejects_bad_patch(void **state)
 {
     (void)state;
@@ -319,7 +397,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
-        cmocka_unit_test(test_block_sizes_and_padding),
+        cmocka_unit_test(test_block_sizes_and_padding), cmocka_unit_test(test_gpt_frozen_lm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "sk_ckpt.h"
 #include "sk_select.h"
 #include "sk_select_config.h"
 
@@ -224,6 +226,7 @@ int main(int argc, char **argv)
         {"random", "prune", 0},        {"uniform", "prune", 0},   {"pool", "merge", 0},
         {"norm", "prune", 0},          {"learned", "prune", 0},   {"attn-cls", "prune", 1},
         {"attn-received", "prune", 1}, {"tome", "merge", 1},      {"random-ltd", "drop-restore", 0},
+        {"frozen", "prune", 0},
     };
     enum { NK = sizeof kinds / sizeof kinds[0] };
     static const double keeps[2] = {0.5, 0.25};
@@ -241,6 +244,27 @@ int main(int argc, char **argv)
     sm.n_protected = 1;
     sm.grid_h = G;
     sm.grid_w = G;
+    /* frozen loads a scorer network: the predictor of a (fresh) learned
+     * scorer at layer 0, written where the rows below can find it */
+    char frozen_path[64];
+    snprintf(frozen_path, sizeof frozen_path, "/tmp/bench_select_frozen_%ld.safetensors", (long)getpid());
+    {
+        sk_select_config c;
+        const sk_cfg_section *secs[1] = {&sk_select_section};
+        void *bases[1] = {&c};
+        CHECK(sk_cfg_defaults(secs, 1, bases) == 0);
+        snprintf(c.scorer, sizeof c.scorer, "learned");
+        c.layers.n = 1;
+        c.layers.v[0] = 0;
+        sk_selector *ls = NULL;
+        sk_tensor *const *sp = NULL;
+        const char *const *nm = NULL;
+        int ns = 0;
+        CHECK(sk_selector_create(&ls, &c, &sm, 7) == 0);
+        CHECK(sk_selector_params(ls, &sp, &nm, &ns) == 0);
+        CHECK(sk_ckpt_write_safetensors(frozen_path, nm, sp, ns, NULL, 0) == 0);
+        sk_selector_free(ls);
+    }
     for (int r = 0; r < nr; r++) {
         row *w = &rows[r];
         sk_generator *g = NULL;
@@ -256,6 +280,7 @@ int main(int argc, char **argv)
         c.keep = w->keep;
         c.layers.n = 1;
         c.layers.v[0] = w->layer < 0 ? 0 : w->layer;
+        snprintf(c.checkpoint, sizeof c.checkpoint, "%s", frozen_path);
         CHECK(sk_selector_create(&w->sel, &c, &sm, 7) == 0);
         sk_tensor *ps[64 + 8 + L * BP];
         int np = 0;
@@ -327,6 +352,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < w->m.n; i++) sk_tensor_free(w->m.all[i]);
         free(w->ms);
     }
+    unlink(frozen_path);
     sk_tensor_free(pos);
     free(px);
     free(lab);

@@ -28,4 +28,4 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 }
 
 const sk_scorer_vtable sk_scorer_attn_cls = {SK_SCORER_VERSION, "attn-cls", SK_SELECT_NEEDS_ATTN, SK_SCORER_NEEDS_CLS,
-                                             NULL, NULL, score_, NULL, NULL, NULL, NULL};
+                                             NULL, NULL, score_, NULL, NULL, NULL, NULL, NULL};

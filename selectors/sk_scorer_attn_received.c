@@ -19,4 +19,4 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 }
 
 const sk_scorer_vtable sk_scorer_attn_received = {SK_SCORER_VERSION, "attn-received", SK_SELECT_NEEDS_ATTN, 0, NULL,
-                                                  NULL, score_, NULL, NULL, NULL, NULL};
+                                                  NULL, score_, NULL, NULL, NULL, NULL, NULL};

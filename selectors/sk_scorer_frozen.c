@@ -10,13 +10,22 @@
  *
  * Text (causal LM): a small proxy language model trained by shrink itself
  * (the model.safetensors a `shrink train` GPT run writes), loaded through
- * the model owner's sk_select_lm_vtable. A position's score is the proxy's
- * next-token loss there, -log p_proxy(x_{t+1} | x_<=t), in nats: with
- * drop-restore, the positions whose next token is hard to predict get the
- * full depth and the easy ones skip the middle blocks. Scoring tokens by a
- * frozen reference LM's loss follows Rho-1 (Lin et al., "Not All Tokens Are
- * What You Need", NeurIPS 2024), which uses it to choose the tokens that
- * are trained; here it chooses the tokens that are computed.
+ * the model owner's sk_select_lm_vtable. A position's score is the
+ * surprisal of its own token under the proxy, -log p_proxy(x_t | x_<t), in
+ * nats (the first position, with no context, scores highest): with
+ * drop-restore, the surprising tokens get the full depth and the
+ * predictable ones skip the middle blocks. Scoring tokens by a frozen
+ * reference LM's loss follows Rho-1 (Lin et al., "Not All Tokens Are What
+ * You Need", NeurIPS 2024), which uses it to choose the tokens that are
+ * trained; here it chooses the tokens that are computed.
+ *
+ * Why the input token and not the target: a position's score must depend
+ * on x_<=t only. Scoring t by the proxy's loss on x_{t+1} tells the model,
+ * through whether t went through the middle blocks, how hard its own next
+ * token is: a leak of the target (measured: the training loss fell well
+ * below the full model's). What remains non-causal is the top-k itself (a
+ * token's rank depends on later tokens' scores), as in Mixture-of-Depths
+ * routing (Raposo et al. 2024); random-ltd has no such dependence.
  *
  * Scoring runs without autograd and sk_selector_params returns nothing, so
  * the optimizer never sees the frozen model. Training-agnostic scoring with
@@ -101,7 +110,10 @@ done:
     return rc;
 }
 
-/* Proxy loss at the original position of each unprotected token. */
+/* Surprisal of the token at the original position of each unprotected
+ * token: the proxy's loss at position t-1 scores token t; token 0 has no
+ * context and gets a score above any loss (always kept first). */
+#define FIRST_SCORE_ 1e9
 static sk_tensor *surprisal_(frozen_state *s, const sk_seq *seq)
 {
     if (!seq->windows || !seq->pos) {
@@ -110,8 +122,12 @@ static sk_tensor *surprisal_(frozen_state *s, const sk_seq *seq)
     }
     sk_tensor *nll = NULL;
     if (s->lmv->next_token_nll(s->lm, seq->windows, &nll) < 0) return NULL;
+    int64_t b = sk_shim_size(nll, 0), t = sk_shim_size(nll, 1);
+    sk_tensor *parts[2] = {sk_shim_full((int64_t[]){b, 1}, 2, FIRST_SCORE_, SK_F32, sk_shim_device(nll)),
+                           sk_shim_slice(nll, 1, 0, t - 1)};
+    sk_tensor *tok = sk_shim_cat(parts, 2, 1); /* [B, T]: surprisal of input token t */
     int64_t np = seq->n_protected, n = sk_shim_size(seq->pos, 1);
-    return sk_shim_gather(nll, 1, sk_shim_slice(seq->pos, 1, np, n));
+    return sk_shim_gather(tok, 1, sk_shim_slice(seq->pos, 1, np, n));
 }
 
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
@@ -124,5 +140,14 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     return *scores ? SK_OK : sk_error_last_code();
 }
 
+/* The proxy LM's forward over the whole window, once per apply; the image
+ * network (two small linears per token) is negligible and not counted. */
+static double flops_(void *state, const sk_seq *seq)
+{
+    frozen_state *s = state;
+    if (!s->lm || !seq->windows) return 0.0;
+    return s->lmv->flops(s->lm, sk_shim_size(seq->windows, 1) - 1);
+}
+
 const sk_scorer_vtable sk_scorer_frozen = {SK_SCORER_VERSION, "frozen", 0, 0, create_, destroy_, score_, NULL,
-                                           NULL, NULL, NULL};
+                                           NULL, NULL, NULL, flops_};

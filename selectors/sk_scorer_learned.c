@@ -105,4 +105,4 @@ static int aux_loss_(void *state, const sk_tensor *scores, double keep, sk_tenso
 }
 
 const sk_scorer_vtable sk_scorer_learned = {SK_SCORER_VERSION, "learned", 0, SK_SCORER_GATED, create_, destroy_,
-                                            score_, NULL, params_, NULL, aux_loss_};
+                                            score_, NULL, params_, NULL, aux_loss_, NULL};

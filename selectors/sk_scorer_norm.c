@@ -31,4 +31,4 @@ static unsigned needs_for_(const sk_select_config *cfg)
 }
 
 const sk_scorer_vtable sk_scorer_norm = {SK_SCORER_VERSION, "norm", 0, 0, create_, NULL, score_, needs_for_,
-                                         NULL, NULL, NULL};
+                                         NULL, NULL, NULL, NULL};

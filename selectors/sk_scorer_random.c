@@ -21,4 +21,4 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 }
 
 const sk_scorer_vtable sk_scorer_random = {SK_SCORER_VERSION, "random", 0, 0, NULL, NULL, score_,
-                                           NULL, NULL, NULL, NULL};
+                                           NULL, NULL, NULL, NULL, NULL};

@@ -107,4 +107,4 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
 }
 
 const sk_scorer_vtable sk_scorer_tome = {SK_SCORER_VERSION, "tome", SK_SELECT_NEEDS_KEYS, 0, create_, destroy_,
-                                         score_, NULL, NULL, assign_, NULL};
+                                         score_, NULL, NULL, assign_, NULL, NULL};

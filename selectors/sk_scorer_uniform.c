@@ -86,4 +86,4 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
 }
 
 const sk_scorer_vtable sk_scorer_uniform = {SK_SCORER_VERSION, "uniform", 0, SK_SCORER_NEEDS_K, create_, destroy_,
-                                            score_, NULL, NULL, NULL, NULL};
+                                            score_, NULL, NULL, NULL, NULL, NULL};

@@ -251,6 +251,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
     if (layer <= sel->last_layer) { /* a new forward pass */
         sel->aux = NULL;
         sel->stats.select_seconds = 0.0;
+        sel->stats.scorer_flops = 0.0;
         sel->stats.forwards++;
         memset(&sel->saved, 0, sizeof sel->saved);
         account_(sel, 0, sel->model.tokens, (double)sel->model.tokens);
@@ -298,6 +299,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         sk_error_prefix("select: scorer '%s' at layer %d: ", sel->scorer->name, layer);
         goto done;
     }
+    if (sel->scorer->flops) sel->stats.scorer_flops += sel->scorer->flops(sel->state[layer], seq);
     SK_FAIL_IF(sk_shim_ndim(scores) != 2 || sk_shim_size(scores, 1) != mm, SK_EINVAL,
                "select: scorer '%s' returned scores of the wrong shape (want [B, %lld])", sel->scorer->name,
                (long long)mm);
@@ -380,4 +382,10 @@ double sk_select_flops(const sk_select_model *m, double mlp_ratio, const int64_t
         total += 8.0 * nn * d * d + 4.0 * nn * nn * d + 4.0 * mlp_ratio * nn * d * d;
     }
     return 3.0 * total;
+}
+
+double sk_selector_flops(const sk_selector *sel, double mlp_ratio)
+{
+    if (!sel) return 0.0;
+    return sk_select_flops(&sel->model, mlp_ratio, sel->stats.tokens_in) + sel->stats.scorer_flops;
 }

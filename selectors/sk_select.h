@@ -84,6 +84,9 @@ typedef struct {
      * windows int64 [B, T+1] -> *nll [B, T] f32 in the caller's scope. */
     int (*next_token_nll)(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll);
     void (*close)(sk_select_lm *lm); /* accepts NULL */
+    /* Analytic forward FLOPs per sample of one next_token_nll call on T
+     * inputs (counted in the selector's FLOPs: the proxy is not free). */
+    double (*flops)(const sk_select_lm *lm, int64_t T);
 } sk_select_lm_vtable;
 
 /* The model facts a selector is checked against. */
@@ -109,6 +112,8 @@ typedef struct {
     int64_t tokens_full;     /* N entering block 0 (the uncompressed length) */
     double select_seconds;   /* wall time spent in apply/restore in the last forward */
     int64_t forwards;        /* forward passes seen (apply at the first apply layer) */
+    double scorer_flops;     /* analytic FLOPs per sample the scorers themselves spent in the last
+                                forward (a frozen proxy LM's forward; 0 for the cheap scorers) */
 } sk_select_stats;
 
 /* The [select] config section; defined in sk_select_config.h. */
@@ -156,6 +161,11 @@ double sk_selector_keep_at(const sk_selector *sel, int64_t step);
  *   MLP 4*r*N*D^2.
  * Embeddings, heads and the selector itself are not counted. */
 double sk_select_flops(const sk_select_model *m, double mlp_ratio, const int64_t *tokens_in);
+/* The FLOPs per sample of one training step with this selector, as of its
+ * last forward: sk_select_flops over the tokens each block saw plus what
+ * the scorers spent (sk_select_stats.scorer_flops). A NULL selector gives
+ * 0 (use sk_select_flops(m, mlp_ratio, NULL) for the full sequence). */
+double sk_selector_flops(const sk_selector *sel, double mlp_ratio);
 
 #ifdef __cplusplus
 }

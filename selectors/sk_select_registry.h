@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define SK_SCORER_VERSION 1u
+#define SK_SCORER_VERSION 2u /* 2: optional flops */
 #define SK_STRATEGY_VERSION 1u
 
 /* sk_scorer_vtable.flags */
@@ -77,6 +77,9 @@ typedef struct {
                   sk_tensor **dst);
     /* Optional: auxiliary loss of the last scores (learned: budget term). */
     int (*aux_loss)(void *state, const sk_tensor *scores, double keep, sk_tensor **loss);
+    /* Optional: analytic FLOPs per sample of scoring seq (a model the scorer
+     * runs, e.g. frozen's proxy LM); NULL = negligible, not counted. */
+    double (*flops)(void *state, const sk_seq *seq);
 } sk_scorer_vtable;
 
 /* The saved full sequence of a drop-restore span (tensors in the caller's scope). */

@@ -191,3 +191,9 @@ int sk_gpt_opts_from_file(const char *path, sk_gpt_opts *o)
 done:
     return rc;
 }
+
+double sk_gpt_forward_flops(const sk_gpt *m, int64_t T)
+{
+    double t = (double)T, d = (double)m->o.width, h = (double)m->o.mlp_hidden, v = (double)m->o.vocab;
+    return (double)m->o.depth * (8.0 * t * d * d + 4.0 * t * t * d + 4.0 * t * d * h) + 2.0 * t * d * v;
+}

@@ -46,6 +46,11 @@ int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_
  * windows int64 [B, T+1] with 1 <= T <= seq_len -> *nll [B, T] f32 (scope). */
 int sk_gpt_token_nll(sk_gpt *m, const sk_tensor *windows, sk_tensor **nll);
 
+/* Analytic FLOPs of one forward per sample over T inputs, counted as in
+ * sk_select_flops (2 x multiply-adds of the matmuls): per block 8TD^2 +
+ * 4T^2D + 4TDH (H = mlp hidden), plus the output projection 2TDV. */
+double sk_gpt_forward_flops(const sk_gpt *m, int64_t T);
+
 /* The architecture (sk_gpt_opts) as safetensors metadata: fills kv with
  * SK_GPT_META_N (key, value) pairs whose values are written into buf;
  * sk_gpt_opts_from_file reads them back from a file written with them

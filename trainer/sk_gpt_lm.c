@@ -55,4 +55,9 @@ static int nll_(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll)
     return sk_gpt_token_nll(lm->gpt, windows, nll);
 }
 
-const sk_select_lm_vtable sk_gpt_frozen_lm = {SK_SELECT_LM_VERSION, open_, nll_, close_};
+static double flops_(const sk_select_lm *lm, int64_t T)
+{
+    return sk_gpt_forward_flops(lm->gpt, T);
+}
+
+const sk_select_lm_vtable sk_gpt_frozen_lm = {SK_SELECT_LM_VERSION, open_, nll_, close_, flops_};

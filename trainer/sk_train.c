@@ -432,10 +432,8 @@ static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_s
             if (rc >= 0) rc = sk_shim_backward(f.loss_t);
             double dt = sk_now() - t0;
             if (rc >= 0) rc = sk_shim_zero_grad(m->all.t, m->all.n);
-            if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass */
-                sk_select_stats ss;
-                sk_selector_stats(sel, &ss);
-                double fl = sk_select_flops(sm, mlp_ratio, ss.tokens_in);
+            if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass, scorers included */
+                double fl = sk_selector_flops(sel, mlp_ratio);
                 r->flop_ratio = fl > 0 ? sk_select_flops(sm, mlp_ratio, NULL) / fl : NAN;
             }
             sk_shim_scope_end(sc);
@@ -470,7 +468,7 @@ static void layer_json_(const sk_selector *sel, const sk_select_model *sm, doubl
         k += (size_t)snprintf(buf + k, cap - k, "%s%lld", l ? ", " : "", (long long)ss.tokens_in[l]);
     if (k < cap)
         snprintf(buf + k, cap - k, "], \"flops\": %.6g, \"flops_full\": %.6g",
-                 sk_select_flops(sm, mlp_ratio, ss.tokens_in), sk_select_flops(sm, mlp_ratio, NULL));
+                 sk_selector_flops(sel, mlp_ratio), sk_select_flops(sm, mlp_ratio, NULL));
 }
 
 /* ---- the run ----------------------------------------------------------------------------- */

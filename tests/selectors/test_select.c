@@ -609,7 +609,14 @@ static void ref_close_(sk_select_lm *lm)
     free(lm);
 }
 
-static const sk_select_lm_vtable ref_lm_ = {SK_SELECT_LM_VERSION, ref_open_, ref_nll_tensor_, ref_close_};
+static double ref_flops_(const sk_select_lm *lm, int64_t t)
+{
+    (void)lm;
+    return 1000.0 * (double)t;
+}
+
+static const sk_select_lm_vtable ref_lm_ = {SK_SELECT_LM_VERSION, ref_open_, ref_nll_tensor_, ref_close_,
+                                            ref_flops_};
 
 /* frozen on a causal LM with drop-restore keeps, per sample, the positions
  * with the k highest proxy losses (in order), skips the rest through the
@@ -663,13 +670,19 @@ static void test_frozen_text_surprisal(void **st)
     for (int b = 0; b < B; b++) {
         float s[TT];
         int64_t ref[TT];
-        for (int t = 0; t < TT; t++) s[t] = ref_nll_(w[b * (TT + 1) + t + 1], t);
+        /* token t's surprisal is the LM's loss at t-1; token 0 (no context) first */
+        for (int t = 0; t < TT; t++) s[t] = t ? ref_nll_(w[b * (TT + 1) + t], t - 1) : 1e9f;
         /* ref_topk_ works on M = 16 = TT scores */
         ref_topk_(s, K, ref);
         for (int j = 0; j < K; j++) assert_int_equal(pos[b * K + j], ref[j]);
     }
     assert_int_equal(sk_selector_restore(sel, 3, &q), 0);
     assert_int_equal(sk_shim_size(q.x, 1), TT);
+    /* the proxy's forward is counted in the selector's FLOPs */
+    sk_select_stats ss;
+    sk_selector_stats(sel, &ss);
+    assert_float_equal(ss.scorer_flops, 1000.0 * TT, 1e-9);
+    assert_float_equal(sk_selector_flops(sel, 4.0), sk_select_flops(&m, 4.0, ss.tokens_in) + 1000.0 * TT, 1e-6);
     int64_t pr[B * TT];
     host_i64_(q.pos, pr, B * TT);
     for (int b = 0; b < B; b++)
@@ -682,6 +695,38 @@ static void test_frozen_text_surprisal(void **st)
     int closed = ref_lm_closed_;
     sk_selector_free(sel);
     assert_int_equal(ref_lm_closed_, closed + 1);
+
+    /* causal: a position's score depends on tokens up to it only (scoring
+     * by the next token's loss would leak the target into the selection) */
+    const sk_scorer_vtable *v = sk_scorer_find("frozen");
+    assert_non_null(v);
+    sk_generator *gi = NULL;
+    assert_int_equal(sk_generator_create(&gi, 1, SK_CPU), 0);
+    sk_scorer_init init = {&m, &c, 1, gi};
+    void *fst = NULL;
+    assert_int_equal(v->create(&fst, &init), 0);
+    for (int j = 1; j < TT; j++) {
+        int64_t w2[B * (TT + 1)];
+        memcpy(w2, w, sizeof w);
+        for (int b = 0; b < B; b++) w2[b * (TT + 1) + j] = (w2[b * (TT + 1) + j] + 1) % VOCAB; /* input token j */
+        float s1[B * TT], s2[B * TT];
+        sk_tensor *sc1 = NULL, *sc2 = NULL;
+        sk_seq a1 = q0, a2 = q0;
+        a2.windows = sk_shim_from_host(w2, (int64_t[]){B, TT + 1}, 2, SK_I64, SK_CPU);
+        sk_score_args sa = {K, 0, gi};
+        assert_int_equal(v->score(fst, &a1, &sa, &sc1), 0);
+        assert_int_equal(v->score(fst, &a2, &sa, &sc2), 0);
+        host_f32_(sc1, s1, B * TT);
+        host_f32_(sc2, s2, B * TT);
+        int changed = 0;
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < j; t++) assert_float_equal(s1[b * TT + t], s2[b * TT + t], 0);
+            changed += s1[b * TT + j] != s2[b * TT + j];
+        }
+        assert_true(changed > 0); /* and token j's own score does see it */
+    }
+    v->destroy(fst);
+    sk_generator_free(gi);
 
     snprintf(c.checkpoint, sizeof c.checkpoint, "other-lm");
     assert_true(create_msg_(&c, &m, "select.checkpoint: other-lm: cannot open"));

@@ -299,6 +299,9 @@ static void test_gpt_frozen_lm(void **state)
     for (int b = 0; b < 3; b++)
         for (int t = 0; t < 4; t++) assert_true(fabs(v5[b * 4 + t] - v[b * 8 + t]) < 1e-5);
     sk_shim_scope_end(sc);
+    /* its forward FLOPs (counted as the selector's): 2 blocks of 8TD^2 + 4T^2D + 4TDH, and the head 2TDV */
+    assert_float_equal(sk_gpt_frozen_lm.flops(lm, 8),
+                       2.0 * (8 * 8 * 16 * 16 + 4 * 8 * 8 * 16 + 4 * 8 * 16 * 32) + 2.0 * 8 * 16 * 13, 1e-9);
     sk_gpt_frozen_lm.close(lm);
     sk_gpt_frozen_lm.close(NULL);
 

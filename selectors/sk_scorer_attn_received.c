@@ -1,8 +1,11 @@
 /* sk_scorer_attn_received.c - scorer "attn-received": the mean attention a
  * token receives from all queries and heads of the previous block, FastV
  * style (Chen et al., "An Image is Worth 1/2 Tokens After Layer 2", ECCV
- * 2024; the column-mean form of LTP, Kim et al., KDD 2022). Under a causal
- * mask this favours early tokens (H2O's known position bias). */
+ * 2024; the column-mean form of LTP, Kim et al., KDD 2022). The attention
+ * a token receives comes from the queries after it, so on a causal LM the
+ * choice would tell each position about the tokens it is to predict: the
+ * selector refuses it there (SK_SCORER_SEES_LATER); FastV applies it at
+ * inference, where no loss is taken. */
 #include "sk_select_registry.h"
 
 int sk_select_check_attn_(const sk_seq *seq);
@@ -18,5 +21,6 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
     return *scores ? SK_OK : sk_error_last_code();
 }
 
-const sk_scorer_vtable sk_scorer_attn_received = {SK_SCORER_VERSION, "attn-received", SK_SELECT_NEEDS_ATTN, 0, NULL,
+const sk_scorer_vtable sk_scorer_attn_received = {SK_SCORER_VERSION, "attn-received", SK_SELECT_NEEDS_ATTN,
+                                                  SK_SCORER_SEES_LATER, NULL,
                                                   NULL, score_, NULL, NULL, NULL, NULL, NULL};

@@ -97,6 +97,9 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF(m->causal && !(tf & SK_STRATEGY_CAUSAL_OK), SK_EINVAL,
                "select.strategy: '%s' removes positions, but a causal LM needs every position's output: "
                "use drop-restore", s->strategy->name);
+    SK_FAIL_IF(m->causal && (sf & SK_SCORER_SEES_LATER), SK_EINVAL,
+               "select.scorer: '%s' scores a token by what later tokens do with it; on a causal LM the selection "
+               "would leak the tokens to be predicted", s->scorer->name);
     SK_FAIL_IF((s->needs & SK_SELECT_NEEDS_ATTN) && m->causal && (sf & SK_SCORER_NEEDS_CLS), SK_EINVAL,
                "select.scorer: '%s' needs a class token; a causal LM has none", s->scorer->name);
 

@@ -38,7 +38,9 @@ enum {
     SK_SCORER_MERGE_ONLY = 2,   /* only meaningful with strategy merge (pool) */
     SK_SCORER_RESTORE_ONLY = 4, /* only with strategy drop-restore (random-ltd) */
     SK_SCORER_NEEDS_CLS = 8,    /* needs n_protected >= 1 (attn-cls) */
-    SK_SCORER_NEEDS_K = 16      /* needs the kept count up front: no threshold mode (uniform, pool) */
+    SK_SCORER_NEEDS_K = 16,     /* needs the kept count up front: no threshold mode (uniform, pool) */
+    SK_SCORER_SEES_LATER = 32   /* a token's score depends on later tokens (attention it receives):
+                                   refused on causal LMs, where it would leak what comes next */
 };
 
 /* What a scorer instance is created for (all borrowed for the call). */

@@ -419,6 +419,12 @@ static void test_bad_configs(void **st)
     assert_int_equal(sk_selector_create(&ok, &c, &causal, SEED), 0);
     assert_true(sk_selector_wants(ok, 3) & SK_SELECT_RESTORE);
     sk_selector_free(ok);
+    /* attention received comes from later tokens: a causal LM would see its targets in the choice */
+    snprintf(c.scorer, sizeof c.scorer, "attn-received");
+    c.layers.v[0] = 1;
+    assert_true(create_msg_(&c, &causal, "leak"));
+    assert_true(create_msg_(&c, &m, "") == 0); /* fine on images */
+    snprintf(c.scorer, sizeof c.scorer, "random");
     /* the config engine enforces the bounds too */
     const sk_cfg_section *secs[1] = {&sk_select_section};
     void *bases[1] = {&c};

@@ -9,16 +9,33 @@
 
 #include <torch/torch.h>
 #include <torch/version.h>
+// Named, not left to torch/torch.h's include chain, which differs between
+// releases: at::CPUGeneratorImpl (1.13 and 2.x both ship this header).
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <atomic>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
+
+// libtorch's optional arguments: c10::optional is its own type in 1.13, an
+// alias of std::optional from 2.4, and deprecated on its way out after that
+// (built with -DC10_NODEPRECATED it is gone). Name std::optional where it is
+// the same type; pass `{}` for "none" so no call site names either.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define SK_TORCH_STD_OPTIONAL 1
+#else
+#define SK_TORCH_STD_OPTIONAL 0
+#endif
 
 struct sk_scope;
 
@@ -203,9 +220,15 @@ std::vector<int64_t> shape_(const int64_t *shape, int ndim)
     return std::vector<int64_t>(shape, shape + ndim);
 }
 
-c10::optional<at::Tensor> opt_(const sk_tensor *t)
+#if SK_TORCH_STD_OPTIONAL
+using opt_tensor_ = std::optional<at::Tensor>;
+#else
+using opt_tensor_ = c10::optional<at::Tensor>;
+#endif
+
+opt_tensor_ opt_(const sk_tensor *t)
 {
-    if (!t) return c10::nullopt;
+    if (!t) return {};
     return t->t;
 }
 
@@ -307,7 +330,8 @@ int sk_shim_synchronize(sk_device dev)
 {
     if (dev != SK_CUDA) return SK_OK;
     try {
-        torch::cuda::synchronize();
+        // The device sk_shim_set_cuda_index chose, not whichever is current.
+        torch::cuda::synchronize(cuda_index_);
         return SK_OK;
     } catch (...) {
         return fail_("synchronize", "cuda");
@@ -730,7 +754,7 @@ sk_tensor *sk_shim_argmax(const sk_tensor *a, int64_t d, int keepdim)
 
 sk_tensor *sk_shim_norm(const sk_tensor *a, int64_t d, int keepdim)
 {
-    return op_("norm", {a}, [&] { return at::linalg_vector_norm(a->t, 2, at::IntArrayRef{d}, keepdim != 0, c10::nullopt); });
+    return op_("norm", {a}, [&] { return at::linalg_vector_norm(a->t, 2, at::IntArrayRef{d}, keepdim != 0, {}); });
 }
 
 sk_tensor *sk_shim_cumsum(const sk_tensor *a, int64_t d) { return op_("cumsum", {a}, [&] { return a->t.cumsum(d); }); }
@@ -782,7 +806,7 @@ sk_tensor *sk_shim_embedding(const sk_tensor *weight, const sk_tensor *idx)
 sk_tensor *sk_shim_cross_entropy(const sk_tensor *logits, const sk_tensor *targets, int64_t ignore_index)
 {
     return op_("cross_entropy", {logits, targets}, [&] {
-        return at::cross_entropy_loss(logits->t, targets->t.to(at::kLong), c10::nullopt, at::Reduction::Mean, ignore_index, 0.0);
+        return at::cross_entropy_loss(logits->t, targets->t.to(at::kLong), {}, at::Reduction::Mean, ignore_index, 0.0);
     });
 }
 
@@ -817,7 +841,7 @@ sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor 
 {
     return op_("sdpa", {q, k, v}, [&] {
 #if TORCH_VERSION_MAJOR >= 2
-        if (!attn_bias) return at::scaled_dot_product_attention(q->t, k->t, v->t, c10::nullopt, 0.0, causal != 0);
+        if (!attn_bias) return at::scaled_dot_product_attention(q->t, k->t, v->t, {}, 0.0, causal != 0);
         at::Tensor bias = attn_bias->t.to(q->t.scalar_type());
         if (causal) bias = bias + causal_bias_(q->t.size(-2), q->t.options());
         return at::scaled_dot_product_attention(q->t, k->t, v->t, bias, 0.0, false);
@@ -975,12 +999,12 @@ int sk_shim_clip_grad_norm(sk_tensor *const *params, int n, double max_norm, dou
             const at::Tensor &g = params[i]->t.grad();
             if (!g.defined()) continue;
             grads.push_back(g);
-            norms.push_back(at::linalg_vector_norm(g, 2, c10::nullopt, false, c10::nullopt));
+            norms.push_back(at::linalg_vector_norm(g, 2, {}, false, {}));
         }
         double total = 0.0;
         if (!norms.empty()) {
             // As torch.nn.utils.clip_grad_norm_: norm of the per-tensor norms.
-            at::Tensor tn = at::linalg_vector_norm(at::stack(norms), 2, c10::nullopt, false, c10::nullopt);
+            at::Tensor tn = at::linalg_vector_norm(at::stack(norms), 2, {}, false, {});
             total = tn.item<double>();
             if (max_norm > 0) {
                 at::Tensor coef = (max_norm / (tn + 1e-6)).clamp_max(1.0);

@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef SK_MINITEST
+#include "sk_minitest.h"
+#else
 #include <cmocka.h>
+#endif
 
 #include "sk_shim.h"
 

@@ -13,6 +13,8 @@ static int fail_(const char *what)
 
 int main(void)
 {
+    printf("shim built against libtorch %s (fused sdpa: %s)\n", sk_shim_torch_version(),
+           sk_shim_has_fused_sdpa() ? "yes" : "no");
     if (!sk_shim_cuda_available()) {
         printf("no CUDA device: skipped\n");
         return 77;

@@ -1,6 +1,8 @@
 /* sk_select_ops.c - batched index helpers shared by scorers and strategies
  * (declared in sk_select_registry.h). All are shim tensor ops: no per-sample
  * loops over tokens. */
+#include <stdlib.h>
+
 #include "sk_select_registry.h"
 
 sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx)
@@ -13,11 +15,32 @@ sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx)
         return NULL;
     }
     if (nd == 2) return sk_shim_gather(x, 1, idx);
-    int64_t k = sk_shim_size(idx, 1);
+    /* Whole rows: index_select on [B*N, ...] with flat indices b*N + idx is
+     * ~5x faster on CPU than gather with an index expanded over the row
+     * (libtorch 1.13), and its backward is an index_add, not a scatter. */
+    int64_t b = shape[0], n = shape[1], k = sk_shim_size(idx, 1);
+    sk_tensor *flat = sk_select_flat_index(idx, n);
+    shape[1] = b * n;
+    sk_tensor *rows = sk_shim_index_select(sk_shim_reshape(x, shape + 1, nd - 1), 0, flat);
+    shape[0] = b;
     shape[1] = k;
-    sk_tensor *e = sk_shim_reshape(idx, (int64_t[]){shape[0], k, 1, 1, 1, 1, 1, 1}, nd);
-    e = sk_shim_expand(e, shape, nd);
-    return sk_shim_gather(x, 1, e);
+    return sk_shim_reshape(rows, shape, nd);
+}
+
+sk_tensor *sk_select_flat_index(const sk_tensor *idx, int64_t n)
+{
+    if (!idx) return NULL;
+    int64_t b = sk_shim_size(idx, 0);
+    /* offsets b * n made on the host: int64 x double in libtorch would promote to float */
+    int64_t stack[256], *o = b <= 256 ? stack : malloc(sizeof(int64_t) * (size_t)b);
+    if (!o) {
+        sk_error_set(SK_ENOMEM, "select: out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < b; i++) o[i] = i * n;
+    sk_tensor *off = sk_shim_to(sk_shim_from_host(o, (int64_t[]){b, 1}, 2, SK_I64, SK_CPU), sk_shim_device(idx), SK_I64);
+    if (o != stack) free(o);
+    return sk_shim_reshape(sk_shim_add(idx, off), (int64_t[]){-1}, 1);
 }
 
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)

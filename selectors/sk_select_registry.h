@@ -141,6 +141,9 @@ uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int 
 
 /* Rows of x [B, N, ...] at idx [B, K] along dim 1 -> [B, K, ...]. */
 sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx);
+/* Positions idx [B, K] (int64, values < n) into a [B, n, ...] tensor as
+ * flat 1-D positions b * n + idx[b, j] into its [B * n, ...] reshape. */
+sk_tensor *sk_select_flat_index(const sk_tensor *idx, int64_t n);
 /* The k highest scores' indices per row of s [B, M], ascending (order kept). */
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
 /* The m - k lowest scores' indices per row, ascending. */

@@ -87,8 +87,13 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
     sk_tensor *xw = sk_shim_mul(sk_shim_slice(seq->x, 1, p, n), sk_shim_unsqueeze(su, -1));
-    sk_tensor *de = sk_shim_expand(sk_shim_unsqueeze(dst, -1), (int64_t[]){b, m - k, d}, 3);
-    sk_tensor *sumx = sk_shim_scatter_add(sk_select_gather_rows(xw, kept), 1, de, sk_select_gather_rows(xw, dropped));
+    /* sum the dropped rows into their kept rows: index_add over the [B*k, D]
+     * flattening (3x faster on CPU than scatter_add with an expanded index) */
+    sk_tensor *sumx = sk_shim_reshape(
+        sk_shim_index_add(sk_shim_reshape(sk_select_gather_rows(xw, kept), (int64_t[]){b * k, d}, 2), 0,
+                          sk_select_flat_index(dst, k),
+                          sk_shim_reshape(sk_select_gather_rows(xw, dropped), (int64_t[]){b * (m - k), d}, 2)),
+        (int64_t[]){b, k, d}, 3);
     sk_tensor *sums = sk_shim_scatter_add(sk_shim_gather(su, 1, kept), 1, dst, sk_shim_gather(su, 1, dropped));
     sk_tensor *xu = sk_select_gate(a, kept, sk_shim_div(sumx, sk_shim_unsqueeze(sums, -1)));
     sk_tensor *x = xu, *sizes = sums;

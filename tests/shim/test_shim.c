@@ -121,6 +121,14 @@ static void test_indexing(void **state)
     int64_t rows[] = {4, 0};
     sk_tensor *is = sk_shim_index_select(t, 1, sk_shim_from_host(rows, SHAPE(2), SK_I64, SK_CPU));
     assert_float_equal(at_(is, 0), 0.5, 1e-6);
+    /* index_add: repeated positions accumulate, x is not modified */
+    int64_t ia[] = {3, 1, 3};
+    float av[] = {1, 2, 4};
+    sk_tensor *ad = sk_shim_index_add(t, 1, sk_shim_from_host(ia, SHAPE(3), SK_I64, SK_CPU), f32_(av, SHAPE(1, 3)));
+    assert_float_equal(at_(ad, 3), 0.7 + 1 + 4, 1e-6);
+    assert_float_equal(at_(ad, 1), 0.9 + 2, 1e-6);
+    assert_float_equal(at_(ad, 0), 0.3, 1e-6);
+    assert_float_equal(at_(t, 3), 0.7, 1e-6);
     float e[] = {1, 2, 3, 4, 5, 6};
     int64_t ids[] = {2, 0};
     sk_tensor *emb = sk_shim_embedding(f32_(e, SHAPE(3, 2)), sk_shim_from_host(ids, SHAPE(2), SK_I64, SK_CPU));

@@ -92,9 +92,21 @@ with tempfile.TemporaryDirectory() as d:
     assert len(recs) == 3 and all(math.isfinite(r["loss"]) for r in recs), recs
     lt = recs[-1]["layer_tokens"]
     assert lt[1] < lt[0] and lt[2] == lt[0], lt
-    _, fw = read_safetensors(f"{d}/fz/model.safetensors")
+    fmeta, fw = read_safetensors(f"{d}/fz/model.safetensors")
     assert not any(k.startswith("selector.") for k in fw), sorted(fw)  # the proxy is not trained or saved
-    assert json.load(open(f"{d}/fz/summary.json"))["flop_ratio"] > 1.0
+    # the step's FLOPs are the blocks' on the tokens each saw (x3: forward +
+    # backward) plus the proxy's forward, from both files' architecture metadata
+    pmeta, _ = read_safetensors(f"{proxy}/model.safetensors")
+    g = lambda m, k: int(m["shrink.gpt." + k])
+    T, D, H = g(fmeta, "seq_len"), g(fmeta, "width"), g(fmeta, "mlp_hidden")
+    main = 3 * sum(8 * n * D * D + 4 * n * n * D + 4 * n * D * H for n in recs[-1]["layer_tokens_padded"])
+    Dp, Hp = g(pmeta, "width"), g(pmeta, "mlp_hidden")
+    prox = g(pmeta, "depth") * (8 * T * Dp * Dp + 4 * T * T * Dp + 4 * T * Dp * Hp) + 2 * T * Dp * g(pmeta, "vocab")
+    assert abs(recs[-1]["flops"] - (main + prox)) <= 1e-5 * (main + prox), (recs[-1]["flops"], main, prox)
+    full = 3 * g(fmeta, "depth") * (8 * T * D * D + 4 * T * T * D + 4 * T * D * H)
+    assert abs(recs[-1]["flops_full"] - full) <= 1e-5 * full
+    s = json.load(open(f"{d}/fz/summary.json"))
+    assert abs(s["flop_ratio"] - full / (main + prox)) < 1e-4 * s["flop_ratio"], s
     # files that cannot serve as a proxy: clear one-line errors naming them
     for bad, want in ((f"{d}/fz/nope.safetensors", "nope.safetensors"),
                       (f"{d}/case0/model.safetensors", "no GPT architecture metadata")):

@@ -86,7 +86,9 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
 
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
-    sk_tensor *xw = sk_shim_mul(sk_shim_slice(seq->x, 1, p, n), sk_shim_unsqueeze(su, -1));
+    /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
+    sk_tensor *xu0 = sk_shim_slice(seq->x, 1, p, n);
+    sk_tensor *xw = seq->sizes ? sk_shim_mul(xu0, sk_shim_unsqueeze(su, -1)) : xu0;
     /* sum the dropped rows into their kept rows: index_add over the [B*k, D]
      * flattening (3x faster on CPU than scatter_add with an expanded index) */
     sk_tensor *sumx = sk_shim_reshape(

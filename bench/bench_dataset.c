@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
     snprintf(pc.input, sizeof pc.input, "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
     snprintf(pc.labels, sizeof pc.labels, "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");
     sk_corpus_data img;
-    if (access(pc.input, R_OK) == 0 && sk_importer_idx.import(&pc, &img) == 0) {
+    if (access(pc.input, R_OK) == 0 && sk_importer_idx.import(&pc, &(sk_import_share){0, 1}, &img) == 0) {
         run_set_("Fashion-MNIST train images", dir, &img, (size_t)img.num_samples * 784, step_ms, 256, 0);
         sk_import_release(&img);
     }

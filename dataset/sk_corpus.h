@@ -144,6 +144,11 @@ int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out
 int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
 int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
 
+/* Rows per chunk of the main dataset (/tokens: tokens, /samples: samples),
+ * or 0 when it is not chunked. Reading whole chunks at multiples of it
+ * decodes each chunk once, with one call. */
+int64_t sk_corpus_chunk_rows(const sk_corpus *c);
+
 /* Full consistency check: decodes every chunk of every dataset, checks
  * offsets (start 0, non-decreasing, end = num_tokens), token ids < vocab,
  * labels < num_classes, provenance indices. 0 or the first problem. */

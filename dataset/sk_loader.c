@@ -67,7 +67,7 @@ static uint64_t feistel_apply_(const feistel_ *p, uint64_t x) {
  * the nb full blocks, consecutive runs of M of them form a group, and the
  * M*S samples of a group are permuted uniformly. So every batch mixes M
  * random places of the corpus while the chunks a group touches (M MiB)
- * stay in the HDF5 chunk cache and are decoded about once per epoch (the
+ * stay in the loader's chunk cache and are decoded about once per epoch (the
  * idea of MosaicML Streaming's shuffle blocks). Leftover blocks and the
  * tail (< S samples) form one last group. Small corpora (n <= M*S) get a
  * uniform permutation of everything. Still a bijection of [0, n) that

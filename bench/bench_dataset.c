@@ -4,8 +4,8 @@
  *   decoded read throughput on one core: sequential reads through
  *   sk_corpus_read_* for each variant, vs the same data uncompressed in
  *   HDF5, vs a plain memory-mapped binary file (Megatron .bin style);
- *   loader: shuffled batches/s with prefetch, and the stall share of a
- *   simulated training step.
+ *   loader: shuffled MB/s of batches with and without the prefetch thread,
+ *   and the stall share of a simulated training step.
  * Data: (1) real English text, the fortunes files as byte tokens (uint16,
  * tiled; the tiling period, 2x the text bytes, is larger than a chunk, so
  * no codec sees repeats inside a chunk), (2) i.i.d. Zipf(1.1) token ids
@@ -170,19 +170,10 @@ static void busy_ms_(double ms) {
     while ((now_() - t0) * 1e3 < ms) x += 1;
 }
 
-/* loader: shuffled, prefetch 4; returns samples/s without compute and the
- * stall share with a step of step_ms */
-static void loader_bench_(const char *path, int64_t batch, int64_t seq, double step_ms, double *mbs, double *stall_pct) {
+/* MB/s of one shuffled epoch of batches from a fresh loader, no compute */
+static double epoch_mbs_(const sk_loader_opts *o) {
     sk_loader *l = NULL;
-    sk_loader_opts o = {0};
-    o.path = path;
-    o.world = 1;
-    o.batch_size = batch;
-    o.seq_len = seq;
-    o.seed = 1;
-    o.shuffle = 1;
-    o.prefetch = 4;
-    die_(sk_loader_create(&l, &o));
+    die_(sk_loader_create(&l, o));
     int64_t steps = sk_loader_steps_per_epoch(l);
     const sk_batch *b;
     double t0 = now_();
@@ -193,13 +184,33 @@ static void loader_bench_(const char *path, int64_t batch, int64_t seq, double s
         for (int i = 0; i < b->ndim; i++) row *= (size_t)b->shape[i];
         bytes += row * (size_t)b->n;
     }
-    *mbs = (double)bytes / (now_() - t0) / 1e6;
+    double mbs = (double)bytes / (now_() - t0) / 1e6;
     sk_loader_free(l);
+    return mbs;
+}
+
+/* loader: shuffled; MB/s of batches without compute with prefetch 4 and
+ * with none (the read path alone, no thread hand-off per batch), and the
+ * stall share (prefetch 4) with a step of step_ms */
+static void loader_bench_(const char *path, int64_t batch, int64_t seq, double step_ms, double *mbs, double *sync_mbs,
+                          double *stall_pct) {
+    sk_loader *l = NULL;
+    sk_loader_opts o = {0};
+    o.path = path;
+    o.world = 1;
+    o.batch_size = batch;
+    o.seq_len = seq;
+    o.seed = 1;
+    o.shuffle = 1;
+    o.prefetch = 0;
+    *sync_mbs = epoch_mbs_(&o);
+    o.prefetch = 4;
+    *mbs = epoch_mbs_(&o);
+    const sk_batch *b;
     die_(sk_loader_create(&l, &o));
     int nsteps = 100;
     die_(sk_loader_next(l, &b)); /* warm: the first batch is always a wait */
-    double s0 = sk_loader_stall_seconds(l);
-    t0 = now_();
+    double s0 = sk_loader_stall_seconds(l), t0 = now_();
     for (int s = 0; s < nsteps; s++) {
         busy_ms_(step_ms);
         die_(sk_loader_next(l, &b));
@@ -213,8 +224,8 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
                      int64_t seq) {
     char path[NV][600], bin[600];
     printf("\n### %s (%.1f MB decoded)\n\n", label, (double)raw_bytes / 1e6);
-    printf("| variant | stored MB | vs raw | vs deflate 6 | write s | seq. read GB/s (1 core) | loader MB/s (shuffled) | loader stall, %.0f ms step |\n", step_ms);
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| variant | stored MB | vs raw | vs deflate 6 | write s | seq. read GB/s (1 core) | loader MB/s (shuffled, prefetch 4) | loader MB/s (shuffled, no prefetch) | loader stall, %.0f ms step |\n", step_ms);
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int64_t stored[NV];
     double wsec[NV];
     for (int v = 0; v < NV; v++) {
@@ -229,11 +240,11 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
         sk_corpus_free(c);
     }
     for (int v = 0; v < NV; v++) {
-        double gbs = read_gbs_(path[v]), lmbs, stall;
-        loader_bench_(path[v], batch, seq, step_ms, &lmbs, &stall);
-        printf("| %s | %.2f | %.1f%% | %+.1f%% | %.2f | %.2f | %.0f | %.3f%% |\n", variants_[v].name, (double)stored[v] / 1e6,
+        double gbs = read_gbs_(path[v]), lmbs, smbs, stall;
+        loader_bench_(path[v], batch, seq, step_ms, &lmbs, &smbs, &stall);
+        printf("| %s | %.2f | %.1f%% | %+.1f%% | %.2f | %.2f | %.0f | %.0f | %.3f%% |\n", variants_[v].name, (double)stored[v] / 1e6,
                100.0 * (double)stored[v] / (double)raw_bytes, 100.0 * ((double)stored[v] / (double)stored[NV - 1] - 1.0), wsec[v],
-               gbs, lmbs, stall);
+               gbs, lmbs, smbs, stall);
         fflush(stdout);
     }
     /* plain binary, memory-mapped (Megatron .bin style) */
@@ -241,7 +252,7 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
     FILE *f = fopen(bin, "wb");
     fwrite(d->kind == SK_CORPUS_TOKENS ? d->tokens : d->samples, 1, raw_bytes, f);
     fclose(f);
-    printf("| mmap plain .bin | %.2f | 100.0%% | | | %.2f | | |\n", (double)raw_bytes / 1e6, mmap_gbs_(bin, raw_bytes));
+    printf("| mmap plain .bin | %.2f | 100.0%% | | | %.2f | | | |\n", (double)raw_bytes / 1e6, mmap_gbs_(bin, raw_bytes));
     unlink(bin);
     for (int v = 0; v < NV; v++) unlink(path[v]);
 }
@@ -283,7 +294,7 @@ int main(int argc, char **argv) {
     snprintf(pc.input, sizeof pc.input, "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
     snprintf(pc.labels, sizeof pc.labels, "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");
     sk_corpus_data img;
-    if (access(pc.input, R_OK) == 0 && sk_importer_idx.import(&pc, &img) == 0) {
+    if (access(pc.input, R_OK) == 0 && sk_importer_idx.import(&pc, &(sk_import_share){0, 1}, &img) == 0) {
         run_set_("Fashion-MNIST train images", dir, &img, (size_t)img.num_samples * 784, step_ms, 256, 0);
         sk_import_release(&img);
     }

@@ -1,7 +1,7 @@
 /* cmd_prepare.c - `shrink prepare`: import a dataset into a shrink corpus
  * (IDX, text, JSON Lines, Megatron, llm.c) or export a corpus (Megatron,
  * llm.c). All the work is sk_prepare_run (dataset/sk_prepare.h); under
- * mpirun every rank parses and each compresses/writes its share. */
+ * mpirun each rank parses, compresses and writes its share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,5 +44,5 @@ const sk_cmd sk_cmd_prepare = {
     SK_CMD_VERSION, "prepare", "import a dataset into a shrink corpus (HDF5 + zstd), or export one",
     "  --set prepare.format=idx|text|jsonl|megatron|llmc prepare.input=FILE prepare.output=OUT.h5\n"
     "  --set prepare.export=megatron|llmc prepare.input=CORPUS.h5 prepare.output=PREFIX\n"
-    "  Under mpirun -np P the ranks share compression and write one corpus (parallel HDF5).",
+    "  Under mpirun -np P each rank parses and compresses its share of the input; they write one corpus (parallel HDF5).",
     prepare_sections_, 1, prepare_run_};

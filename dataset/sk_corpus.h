@@ -84,6 +84,32 @@ typedef struct {
 int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts,
                     MPI_Comm comm);
 
+/* Like sk_corpus_write, but each rank passes only its own slice of the
+ * corpus (collective over comm; with one rank it is sk_corpus_write). The
+ * slices follow each other in rank order: rank r's tokens, samples,
+ * labels, scores and kept indices come after rank r-1's, and the num_*
+ * fields count the slice. offsets holds the slice's num_docs + 1 values,
+ * relative to the slice's first token; rank 0's offsets[0] is the
+ * corpus's first entry, every other rank's offsets[0] is dropped (it is
+ * the previous rank's last end). So a document may start on one rank and
+ * have its end offset on another (llm.c: rank 0 holds the one document,
+ * every rank some of its tokens). vocab_size and num_classes may be each
+ * rank's own lower bound; the file records the maximum over ranks. A slice
+ * may be empty (no rows, offsets = {0}, num_docs = 0). Every rank's rows
+ * are sent to the rank that compresses their chunks (MPI point-to-point),
+ * then written as sk_corpus_write does; the file is the one a single rank
+ * would write from the concatenated slices. */
+int sk_corpus_write_part(const char *path, const sk_corpus_data *slice, const sk_corpus_write_opts *opts,
+                         MPI_Comm comm);
+
+/* Error agreement, collective over comm (returns rc untouched when comm is
+ * MPI_COMM_NULL, MPI is not running, or comm has one rank): every rank
+ * passes its own rc and all return the error code and message of the
+ * lowest failing rank, or SK_OK when none failed. Called before a
+ * collective step that a failed rank would skip, so no rank waits forever
+ * in a collective the others never enter. */
+int sk_corpus_agree(int rc, MPI_Comm comm);
+
 typedef struct sk_corpus sk_corpus;
 
 typedef struct {
@@ -117,6 +143,11 @@ int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *
 int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out);
 int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
 int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+
+/* Rows per chunk of the main dataset (/tokens: tokens, /samples: samples),
+ * or 0 when it is not chunked. Reading whole chunks at multiples of it
+ * decodes each chunk once, with one call. */
+int64_t sk_corpus_chunk_rows(const sk_corpus *c);
 
 /* Full consistency check: decodes every chunk of every dataset, checks
  * offsets (start 0, non-decreasing, end = num_tokens), token ids < vocab,

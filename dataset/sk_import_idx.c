@@ -2,9 +2,13 @@
  * .gz). Format (LeCun): big-endian magic 0x0000TTNN (TT = 0x08 ubyte, NN =
  * number of dims), NN big-endian uint32 dims, then the data. Images become
  * a `samples` corpus of uint8 [rows, cols]; a labels file (NN = 1) becomes
- * /labels with num_classes = max label + 1. */
+ * /labels with num_classes = max label + 1. Under MPI each rank reads only
+ * its share of the items (idx_rows_). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "sk_prepare.h"
 
@@ -12,9 +16,9 @@ static uint32_t be32_(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Parse the IDX header; returns data pointer via *hdr (bytes) and dims. */
-static int idx_header_(const char *path, const unsigned char *b, size_t len, int want_min, int want_max,
-                       int *nd, int64_t *dims, size_t *hdr) {
+/* Check the IDX header in b[0..len) (len >= 4 + 4 * dims); *hdr = bytes. */
+static int idx_header_(const char *path, const unsigned char *b, size_t len, int want_min, int want_max, int *nd,
+                       int64_t *dims, size_t *hdr) {
     if (len < 4) return sk_error_set(SK_EINVAL, "%s: truncated IDX file (%zu bytes)", path, len);
     if (b[0] != 0 || b[1] != 0)
         return sk_error_set(SK_EINVAL, "%s: not an IDX file (magic %02x%02x%02x%02x)", path, b[0], b[1], b[2], b[3]);
@@ -25,54 +29,94 @@ static int idx_header_(const char *path, const unsigned char *b, size_t len, int
         return sk_error_set(SK_EINVAL, "%s: IDX file has %d dimensions, expected %d..%d", path, *nd, want_min, want_max);
     *hdr = 4 + 4 * (size_t)*nd;
     if (len < *hdr) return sk_error_set(SK_EINVAL, "%s: truncated IDX header", path);
-    size_t total = 1;
-    for (int i = 0; i < *nd; i++) {
-        dims[i] = be32_(b + 4 + 4 * i);
-        total *= (size_t)dims[i];
-    }
+    for (int i = 0; i < *nd; i++) dims[i] = be32_(b + 4 + 4 * i);
     if (dims[0] == 0) return sk_error_set(SK_EINVAL, "%s: empty input: IDX file has 0 items", path);
-    if (len - *hdr != total)
-        return sk_error_set(SK_EINVAL, "%s: IDX size mismatch: header promises %zu bytes of data, file has %zu%s", path,
-                            total, len - *hdr, len - *hdr < total ? " (truncated)" : "");
     return SK_OK;
 }
 
-static int idx_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
+/* Read this rank's items [*r0, *r1) of an IDX file (plain or .gz) into
+ * *rows. A plain file is seeked; gzip has no random access, so zlib's
+ * gzseek decompresses and discards the bytes before the share: every rank
+ * still inflates everything up to its share's end (the last rank: the
+ * whole file), but holds and copies only its share. The last rank also
+ * checks that nothing follows the data; every rank, that its share is
+ * complete, so a short or long file fails on some rank. */
+static int idx_rows_(const char *path, int want_min, int want_max, const sk_import_share *sh, int *nd, int64_t *dims,
+                     unsigned char **rows, int64_t *r0, int64_t *r1) {
     int rc = SK_OK;
-    unsigned char *img = NULL, *lab = NULL;
-    size_t ilen = 0, llen = 0, ih = 0, lh = 0;
+    unsigned char h[4 + 4 * 4] = {0}, *b = NULL;
+    size_t hdr = 0;
+    *rows = NULL;
+    gzFile f = gzopen(path, "rb"); /* reads plain files transparently, and seeks them for real */
+    SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    int got = gzread(f, h, 4);
+    if (got == 4 && h[3] >= 1 && h[3] <= 4) got += gzread(f, h + 4, 4u * h[3]);
+    SK_FAIL_IF(got < 0, SK_EINVAL, "%s: corrupt gzip data", path);
+    SK_TRY(idx_header_(path, h, (size_t)got, want_min, want_max, nd, dims, &hdr));
+    size_t row = 1, total;
+    for (int i = 1; i < *nd; i++) row *= (size_t)dims[i];
+    total = row * (size_t)dims[0];
+    sk_prepare_share_(dims[0], sh, r0, r1);
+    size_t want = row * (size_t)(*r1 - *r0), have = 0, start = row * (size_t)*r0;
+    b = malloc(want ? want : 1);
+    SK_FAIL_IF(!b, SK_ENOMEM, "%s: out of memory", path);
+    if (want > 0 && gzseek(f, (z_off_t)(hdr + start), SEEK_SET) == (z_off_t)(hdr + start)) {
+        while (have < want) {
+            int k = gzread(f, b + have, (unsigned)(want - have > (1u << 30) ? (1u << 30) : want - have));
+            if (k <= 0) break;
+            have += (size_t)k;
+        }
+    }
+    size_t extra = 0;
+    if (sh->rank == sh->world - 1 && have == want) { /* count what follows the data */
+        unsigned char tail[4096];
+        int k;
+        while ((k = gzread(f, tail, sizeof tail)) > 0) extra += (size_t)k;
+    }
+    int e = 0;
+    gzerror(f, &e);
+    SK_FAIL_IF(e != Z_OK && e != Z_BUF_ERROR, SK_EINVAL, "%s: corrupt gzip data: %s", path, gzerror(f, &e));
+    SK_FAIL_IF(have != want || extra, SK_EINVAL, "%s: IDX size mismatch: header promises %zu bytes of data, file has %s%zu%s",
+               path, total, have != want && have == 0 ? "at most " : "", have != want ? start + have : total + extra,
+               have != want ? " (truncated)" : "");
+    *rows = b;
+    b = NULL;
+done:
+    if (f) gzclose(f);
+    free(b);
+    return rc;
+}
+
+static int idx_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+    int rc = SK_OK;
+    unsigned char *lab = NULL;
     int nd = 0, lnd = 0;
-    int64_t dims[4] = {0}, ldims[4] = {0};
+    int64_t dims[4] = {0}, ldims[4] = {0}, r0, r1, l0, l1;
+    void *samples = NULL;
     memset(out, 0, sizeof *out);
-    SK_TRY(sk_prepare_slurp_(cfg->input, &img, &ilen, 1));
-    SK_TRY(idx_header_(cfg->input, img, ilen, 2, 4, &nd, dims, &ih));
+    SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "no input file given (prepare.input)");
+    SK_TRY(idx_rows_(cfg->input, 2, 4, sh, &nd, dims, (unsigned char **)&samples, &r0, &r1));
     out->kind = SK_CORPUS_SAMPLES;
     out->type = SK_ELEM_U8;
-    out->num_samples = dims[0];
+    out->num_samples = r1 - r0;
     out->ndim = nd - 1;
     for (int i = 1; i < nd; i++) out->shape[i - 1] = dims[i];
-    size_t n = ilen - ih;
-    void *samples = malloc(n);
-    SK_FAIL_IF(!samples, SK_ENOMEM, "%s: out of memory", cfg->input);
-    memcpy(samples, img + ih, n);
     out->samples = samples;
     if (cfg->labels[0]) {
-        SK_TRY(sk_prepare_slurp_(cfg->labels, &lab, &llen, 1));
-        SK_TRY(idx_header_(cfg->labels, lab, llen, 1, 1, &lnd, ldims, &lh));
+        SK_TRY(idx_rows_(cfg->labels, 1, 1, sh, &lnd, ldims, &lab, &l0, &l1));
         SK_FAIL_IF(ldims[0] != dims[0], SK_EINVAL, "%s: %lld labels for %lld images in %s", cfg->labels,
                    (long long)ldims[0], (long long)dims[0], cfg->input);
-        int64_t *labels = malloc((size_t)ldims[0] * sizeof *labels);
+        int64_t *labels = malloc((size_t)(l1 - l0 + 1) * sizeof *labels);
         SK_FAIL_IF(!labels, SK_ENOMEM, "%s: out of memory", cfg->labels);
         int64_t mx = 0;
-        for (int64_t i = 0; i < ldims[0]; i++) {
-            labels[i] = lab[lh + (size_t)i];
+        for (int64_t i = 0; i < l1 - l0; i++) {
+            labels[i] = lab[i];
             if (labels[i] > mx) mx = labels[i];
         }
         out->labels = labels;
-        out->num_classes = mx + 1;
+        out->num_classes = mx + 1; /* this share's; the corpus records the maximum over ranks */
     }
 done:
-    free(img);
     free(lab);
     if (rc < 0) sk_import_release(out);
     return rc;

@@ -13,17 +13,21 @@
 #define LLMC_MAGIC_U16 20240520
 #define LLMC_MAGIC_U32 20240801
 
-static int llmc_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
+/* Under MPI each rank reads only its share of the tokens (a seek past the
+ * header); rank 0's slice holds the one document's offsets {0, n}. */
+static int llmc_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
     int rc = SK_OK;
     unsigned char *b = NULL;
-    size_t len = 0;
-    void *tok = NULL;
+    int64_t len = 0, t0, t1;
     int64_t *off = NULL;
     memset(out, 0, sizeof *out);
-    SK_TRY(sk_prepare_slurp_(cfg->input, &b, &len, 0));
-    SK_FAIL_IF(len < 1024, SK_EINVAL, "%s: truncated llm.c file (%zu bytes, header is 1024)", cfg->input, len);
+    SK_TRY(sk_prepare_file_size_(cfg->input, &len));
+    SK_FAIL_IF(len < 1024, SK_EINVAL, "%s: truncated llm.c file (%lld bytes, header is 1024)", cfg->input, (long long)len);
+    SK_TRY(sk_prepare_read_range_(cfg->input, 0, 12, &b));
     int32_t h[3];
     memcpy(h, b, sizeof h);
+    free(b);
+    b = NULL;
     int wide;
     if (h[0] == LLMC_MAGIC_U16 && h[1] == 1) wide = 0;
     else if (h[0] == LLMC_MAGIC_U32 && h[1] == 7) wide = 1;
@@ -31,41 +35,42 @@ static int llmc_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
     int64_t n = h[2];
     size_t isz = wide ? 4 : 2;
     SK_FAIL_IF(n <= 0, SK_EINVAL, "%s: empty input: header says %lld tokens", cfg->input, (long long)n);
-    SK_FAIL_IF(1024 + (size_t)n * isz != len, SK_EINVAL, "%s: header says %lld tokens (%zu bytes) but the file has %zu bytes of tokens%s",
-               cfg->input, (long long)n, (size_t)n * isz, len - 1024, len - 1024 < (size_t)n * isz ? " (truncated)" : "");
-    tok = malloc((size_t)n * isz);
+    SK_FAIL_IF(1024 + n * (int64_t)isz != len, SK_EINVAL,
+               "%s: header says %lld tokens (%zu bytes) but the file has %lld bytes of tokens%s", cfg->input, (long long)n,
+               (size_t)n * isz, (long long)(len - 1024), len - 1024 < n * (int64_t)isz ? " (truncated)" : "");
+    sk_prepare_share_(n, sh, &t0, &t1);
+    SK_TRY(sk_prepare_read_range_(cfg->input, 1024 + t0 * (int64_t)isz, (size_t)(t1 - t0) * isz, &b));
     off = malloc(2 * sizeof *off);
-    SK_FAIL_IF(!tok || !off, SK_ENOMEM, "%s: out of memory", cfg->input);
-    memcpy(tok, b + 1024, (size_t)n * isz);
+    SK_FAIL_IF(!off, SK_ENOMEM, "%s: out of memory", cfg->input);
     int64_t mx = 0;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < t1 - t0; i++) {
         int64_t v;
         if (wide) {
-            uint32_t x = ((uint32_t *)tok)[i];
-            SK_FAIL_IF(x > INT32_MAX, SK_EINVAL, "%s: token id %u at position %lld does not fit int32", cfg->input, x, (long long)i);
+            uint32_t x = ((uint32_t *)b)[i];
+            SK_FAIL_IF(x > INT32_MAX, SK_EINVAL, "%s: token id %u at position %lld does not fit int32", cfg->input, x,
+                       (long long)(t0 + i));
             v = x;
         } else {
-            v = ((uint16_t *)tok)[i];
+            v = ((uint16_t *)b)[i];
         }
         SK_FAIL_IF(cfg->vocab > 0 && v >= cfg->vocab, SK_EINVAL,
                    "%s: token id %lld at position %lld is outside the vocabulary [0, %lld) (prepare.vocab)", cfg->input,
-                   (long long)v, (long long)i, (long long)cfg->vocab);
+                   (long long)v, (long long)(t0 + i), (long long)cfg->vocab);
         if (v > mx) mx = v;
     }
     off[0] = 0;
     off[1] = n;
     out->kind = SK_CORPUS_TOKENS;
     out->type = wide ? SK_ELEM_I32 : SK_ELEM_U16;
-    out->vocab_size = cfg->vocab > 0 ? cfg->vocab : mx + 1;
-    out->tokens = tok;
-    out->num_tokens = n;
+    out->vocab_size = cfg->vocab > 0 ? cfg->vocab : mx + 1; /* this share's; the corpus records the maximum */
+    out->tokens = b;
+    out->num_tokens = t1 - t0;
     out->offsets = off;
-    out->num_docs = 1;
-    tok = NULL;
+    out->num_docs = sh->rank == 0 ? 1 : 0;
+    b = NULL;
     off = NULL;
 done:
     free(b);
-    free(tok);
     free(off);
     return rc;
 }

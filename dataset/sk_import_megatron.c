@@ -28,25 +28,33 @@ static void prefix_(const char *in, char *out, size_t n) {
     if (l > 4 && (!strcmp(out + l - 4, ".bin") || !strcmp(out + l - 4, ".idx"))) out[l - 4] = '\0';
 }
 
-static int mg_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
+/* Under MPI each rank reads the header, its share of the sequences'
+ * lengths and pointers (plus the entry before, to check that its first
+ * pointer follows the previous rank's last sequence) and only their bytes
+ * of the .bin. The chain of local checks is the same check as the whole
+ * file's: every pointer is the sum of the lengths before it. */
+static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
     int rc = SK_OK;
     char pre[SK_PREPARE_STR_MAX], ip[SK_PREPARE_STR_MAX + 8], bp[SK_PREPARE_STR_MAX + 8];
-    unsigned char *idx = NULL, *bin = NULL;
-    size_t ilen = 0, blen = 0;
+    unsigned char *idx = NULL, *lens = NULL, *ptrs = NULL, *bin = NULL;
+    int64_t ilen = 0, blen = 0, s0, s1;
     int64_t *off = NULL;
     void *tok = NULL;
     memset(out, 0, sizeof *out);
     prefix_(cfg->input, pre, sizeof pre);
     snprintf(ip, sizeof ip, "%s.idx", pre);
     snprintf(bp, sizeof bp, "%s.bin", pre);
-    SK_TRY(sk_prepare_slurp_(ip, &idx, &ilen, 0));
-    SK_FAIL_IF(ilen < 34 || memcmp(idx, magic_, 9), SK_EINVAL, "%s: not a Megatron index (bad magic or truncated)", ip);
+    SK_TRY(sk_prepare_file_size_(ip, &ilen));
+    SK_FAIL_IF(ilen < 34, SK_EINVAL, "%s: not a Megatron index (bad magic or truncated)", ip);
+    SK_TRY(sk_prepare_read_range_(ip, 0, 34, &idx));
+    SK_FAIL_IF(memcmp(idx, magic_, 9), SK_EINVAL, "%s: not a Megatron index (bad magic or truncated)", ip);
     SK_FAIL_IF(le64_(idx + 9) != 1, SK_EVERSION, "%s: index version %llu, expected 1", ip, (unsigned long long)le64_(idx + 9));
     int code = idx[17];
     uint64_t S = le64_(idx + 18), D = le64_(idx + 26);
     SK_FAIL_IF(S == 0, SK_EINVAL, "%s: empty input: 0 sequences", ip);
-    SK_FAIL_IF(S > ilen || 34 + 12 * S + 8 * D > ilen, SK_EINVAL, "%s: truncated index (%llu sequences, %llu documents, %zu bytes)",
-               ip, (unsigned long long)S, (unsigned long long)D, ilen);
+    SK_FAIL_IF(S > (uint64_t)ilen || D > (uint64_t)ilen || 34 + 12 * S + 8 * D > (uint64_t)ilen, SK_EINVAL,
+               "%s: truncated index (%llu sequences, %llu documents, %lld bytes)", ip, (unsigned long long)S,
+               (unsigned long long)D, (long long)ilen);
     size_t isz;
     sk_elem_type t;
     switch (code) {
@@ -60,28 +68,55 @@ static int mg_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
         SK_FAIL_IF(1, SK_EINVAL, "%s: dtype code %d (%s) is not a token id type (wrong dtype)", ip, code,
                    code == 6 ? "float64" : code == 7 ? "float32" : "unknown");
     }
-    SK_TRY(sk_prepare_slurp_(bp, &bin, &blen, 0));
-    off = malloc((S + 1) * sizeof *off);
+    sk_prepare_share_((int64_t)S, sh, &s0, &s1);
+    /* entries [e0, s1): the one before the share too (and the last one, for the total) */
+    int64_t e0 = s0 > 0 ? s0 - 1 : 0, ne = s1 - e0;
+    SK_TRY(sk_prepare_read_range_(ip, 34 + 4 * e0, (size_t)ne * 4, &lens));
+    SK_TRY(sk_prepare_read_range_(ip, 34 + 4 * (int64_t)S + 8 * e0, (size_t)ne * 8, &ptrs));
+    unsigned char last[12];
+    free(idx);
+    idx = NULL;
+    SK_TRY(sk_prepare_read_range_(ip, 34 + 4 * ((int64_t)S - 1), 4, &idx));
+    memcpy(last, idx, 4);
+    free(idx);
+    idx = NULL;
+    SK_TRY(sk_prepare_read_range_(ip, 34 + 4 * (int64_t)S + 8 * ((int64_t)S - 1), 8, &idx));
+    memcpy(last + 4, idx, 8);
+    off = malloc((size_t)(s1 - s0 + 1) * sizeof *off);
     SK_FAIL_IF(!off, SK_ENOMEM, "%s: out of memory", ip);
-    off[0] = 0;
-    for (uint64_t i = 0; i < S; i++) {
+    /* expect: the byte sequence i must point at (unknown for e0 > 0: the previous rank checks it);
+     * base: the byte of the share's first sequence */
+    int64_t expect = s0 == 0 ? 0 : -1, base = -1;
+    for (int64_t i = e0; i < s1; i++) {
         int32_t len;
-        memcpy(&len, idx + 34 + 4 * i, 4);
-        int64_t ptr = (int64_t)le64_(idx + 34 + 4 * S + 8 * i);
-        SK_FAIL_IF(len < 0, SK_EINVAL, "%s: sequence %llu has negative length %d", ip, (unsigned long long)i, len);
-        SK_FAIL_IF(ptr != off[i] * (int64_t)isz, SK_EINVAL,
-                   "%s: offsets do not add up: sequence %llu points at byte %lld, expected %lld", ip,
-                   (unsigned long long)i, (long long)ptr, (long long)(off[i] * (int64_t)isz));
-        off[i + 1] = off[i] + len;
+        memcpy(&len, lens + 4 * (i - e0), 4);
+        int64_t ptr = (int64_t)le64_(ptrs + 8 * (i - e0));
+        SK_FAIL_IF(len < 0, SK_EINVAL, "%s: sequence %lld has negative length %d", ip, (long long)i, len);
+        SK_FAIL_IF(expect >= 0 && ptr != expect, SK_EINVAL,
+                   "%s: offsets do not add up: sequence %lld points at byte %lld, expected %lld", ip, (long long)i,
+                   (long long)ptr, (long long)expect);
+        if (i >= s0) {
+            if (base < 0) base = ptr;
+            off[i - s0] = (ptr - base) / (int64_t)isz;
+        }
+        expect = ptr + (int64_t)len * (int64_t)isz;
     }
-    int64_t ntok = off[S];
-    SK_FAIL_IF((uint64_t)ntok * isz != blen, SK_EINVAL, "%s: offsets do not add up: index says %lld tokens (%lld bytes), %s has %zu bytes",
-               ip, (long long)ntok, (long long)ntok * (long long)isz, bp, blen);
+    int64_t b1 = expect, b0 = base >= 0 ? base : b1; /* this share's bytes of the .bin */
+    off[s1 - s0] = (b1 - b0) / (int64_t)isz;
+    int32_t llen;
+    memcpy(&llen, last, 4);
+    int64_t ntok = ((int64_t)le64_(last + 4) + (int64_t)llen * (int64_t)isz) / (int64_t)isz;
+    SK_TRY(sk_prepare_file_size_(bp, &blen));
+    SK_FAIL_IF(ntok * (int64_t)isz != blen, SK_EINVAL,
+               "%s: offsets do not add up: index says %lld tokens (%lld bytes), %s has %lld bytes", ip, (long long)ntok,
+               (long long)ntok * (long long)isz, bp, (long long)blen);
     SK_FAIL_IF(ntok == 0, SK_EINVAL, "%s: empty input: 0 tokens", bp);
-    tok = malloc((size_t)ntok * sk_elem_size(t));
+    int64_t n = off[s1 - s0], p0 = b0 / (int64_t)isz;
+    SK_TRY(sk_prepare_read_range_(bp, b0, (size_t)(b1 - b0), &bin));
+    tok = malloc((size_t)(n > 0 ? n : 1) * sk_elem_size(t));
     SK_FAIL_IF(!tok, SK_ENOMEM, "%s: out of memory", bp);
-    int64_t mx = 0, mn = 0;
-    for (int64_t i = 0; i < ntok; i++) {
+    int64_t mx = 0;
+    for (int64_t i = 0; i < n; i++) {
         int64_t v;
         switch (code) {
         case 1: v = bin[i]; ((uint8_t *)tok)[i] = (uint8_t)v; break;
@@ -92,23 +127,24 @@ static int mg_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
         default: { uint16_t x; memcpy(&x, bin + 2 * i, 2); v = x; ((uint16_t *)tok)[i] = x; break; }
         }
         if (v > mx) mx = v;
-        if (v < mn) mn = v;
-        SK_FAIL_IF(v < 0, SK_EINVAL, "%s: token id %lld at position %lld is negative", bp, (long long)v, (long long)i);
+        SK_FAIL_IF(v < 0, SK_EINVAL, "%s: token id %lld at position %lld is negative", bp, (long long)v, (long long)(p0 + i));
         SK_FAIL_IF(cfg->vocab > 0 && v >= cfg->vocab, SK_EINVAL,
                    "%s: token id %lld at position %lld is outside the vocabulary [0, %lld) (prepare.vocab)", bp,
-                   (long long)v, (long long)i, (long long)cfg->vocab);
+                   (long long)v, (long long)(p0 + i), (long long)cfg->vocab);
     }
     out->kind = SK_CORPUS_TOKENS;
     out->type = t;
-    out->vocab_size = cfg->vocab > 0 ? cfg->vocab : mx + 1;
+    out->vocab_size = cfg->vocab > 0 ? cfg->vocab : mx + 1; /* this share's; the corpus records the maximum */
     out->tokens = tok;
-    out->num_tokens = ntok;
+    out->num_tokens = n;
     out->offsets = off;
-    out->num_docs = (int64_t)S;
+    out->num_docs = s1 - s0;
     tok = NULL;
     off = NULL;
 done:
     free(idx);
+    free(lens);
+    free(ptrs);
     free(bin);
     free(tok);
     free(off);

@@ -7,7 +7,10 @@
  * the newline ending the last line of a document. Empty documents are
  * skipped. jsonl: one JSON object per line; the string field
  * prepare.jsonl_key (default "text") is the document, JSON escapes decoded
- * (\uXXXX to UTF-8). */
+ * (\uXXXX to UTF-8). Under MPI each rank parses only the documents that
+ * start in its even share of the file's bytes (read_share_). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,16 +52,10 @@ static int tb_end_doc_(tb_ *b, int eod) {
     return SK_OK;
 }
 
-/* Hands b's buffers to out (or frees them for empty input): either way b
- * owns nothing afterwards. */
-static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out, const char *what) {
-    if (b->ndoc == 0) {
-        free(b->tok);
-        free(b->off);
-        b->tok = NULL;
-        b->off = NULL;
-        return sk_error_set(SK_EINVAL, "%s: empty input: no %s documents found", cfg->input, what);
-    }
+/* Hands b's buffers to out: b owns nothing afterwards. A share may hold
+ * no document (offsets = {0}); sk_prepare_run reports an empty input. */
+static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out) {
+    if (!b->off && !(b->off = calloc(1, sizeof *b->off))) return sk_error_set(SK_ENOMEM, "%s: out of memory", cfg->input);
     memset(out, 0, sizeof *out);
     out->kind = SK_CORPUS_TOKENS;
     out->type = SK_ELEM_U16;
@@ -72,12 +69,98 @@ static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out,
     return SK_OK;
 }
 
-static int text_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
+/* ---- splitting the input between ranks ----------------------------------- */
+
+/* A text line (without its '\n') is a document boundary when, less one
+ * trailing '\r', it equals prepare.boundary. */
+static int is_boundary_(const unsigned char *line, size_t ll, const char *bnd, size_t blen) {
+    if (ll > 0 && line[ll - 1] == '\r') ll--;
+    return ll == blen && memcmp(line, bnd, blen) == 0;
+}
+
+/* The first place >= x where a parse may start with a fresh state: the
+ * start of a line (JSON Lines: bnd NULL) or of a line after a boundary line
+ * (text: the parser's state there is the same as at the file's start); 0
+ * and size always qualify. Reads forward from x, and back at most
+ * blen + 3 bytes to see whether the line before x is a boundary. This is
+ * the usual seek-to-offset, advance-to-the-next-boundary split: ranks
+ * compute their ends with the same function as the next rank's start, so
+ * the ranges tile the file with no document in two of them. */
+static int next_sync_(const char *path, FILE *f, int64_t size, int64_t x, const char *bnd, int64_t *out) {
+    int rc = SK_OK;
+    char *line = NULL;
+    size_t cap = 0;
+    *out = x <= 0 ? 0 : size;
+    if (x <= 0 || x >= size) return SK_OK;
+    SK_FAIL_IF(fseeko(f, (off_t)(x - 1), SEEK_SET) != 0, SK_EIO, "%s: cannot seek: %s", path, strerror(errno));
+    int c = getc(f);
+    int64_t ls = x; /* the first line start >= x */
+    if (c != '\n') {
+        ssize_t n = getline(&line, &cap, f);
+        ls = n > 0 ? x + n : size;
+    }
+    SK_FAIL_IF(ferror(f), SK_EIO, "%s: read failed: %s", path, strerror(errno));
+    if (!bnd || ls >= size) {
+        *out = ls;
+        goto done;
+    }
+    size_t blen = strlen(bnd);
+    unsigned char w[SK_PREPARE_STR_MAX + 3];
+    int64_t k = ls < (int64_t)blen + 3 ? ls : (int64_t)blen + 3; /* '\n', boundary, '\r', '\n' */
+    SK_FAIL_IF(fseeko(f, (off_t)(ls - k), SEEK_SET) != 0 || fread(w, 1, (size_t)k, f) != (size_t)k, SK_EIO,
+               "%s: read failed", path);
+    int64_t q = k - 2;
+    while (q >= 0 && w[q] != '\n') q--;
+    if ((q >= 0 || ls - k == 0) && is_boundary_(w + q + 1, (size_t)(k - 2 - q), bnd, blen)) {
+        *out = ls;
+        goto done;
+    }
+    SK_FAIL_IF(fseeko(f, (off_t)ls, SEEK_SET) != 0, SK_EIO, "%s: cannot seek: %s", path, strerror(errno));
+    ssize_t n;
+    int64_t pos = ls;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        pos += n;
+        if (is_boundary_((unsigned char *)line, (size_t)n - (line[n - 1] == '\n'), bnd, blen)) {
+            *out = pos;
+            goto done;
+        }
+    }
+    SK_FAIL_IF(ferror(f), SK_EIO, "%s: read failed: %s", path, strerror(errno));
+done:
+    free(line);
+    return rc;
+}
+
+/* Read this rank's part of cfg->input: the file's bytes split evenly, each
+ * cut moved forward to the next place a parse can start (next_sync_).
+ * *first is the part's first byte. */
+static int read_share_(const sk_prepare_config *cfg, const sk_import_share *sh, const char *bnd, unsigned char **buf,
+                       size_t *len, int64_t *first) {
+    int rc = SK_OK;
+    int64_t size = 0, lo, hi, p0, p1;
+    FILE *f = NULL;
+    SK_TRY(sk_prepare_file_size_(cfg->input, &size));
+    sk_prepare_share_(size, sh, &lo, &hi);
+    f = fopen(cfg->input, "rb");
+    SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", cfg->input, strerror(errno));
+    SK_TRY(next_sync_(cfg->input, f, size, lo, bnd, &p0));
+    SK_TRY(next_sync_(cfg->input, f, size, hi, bnd, &p1));
+    SK_TRY(sk_prepare_read_range_(cfg->input, p0, (size_t)(p1 - p0), buf));
+    *len = (size_t)(p1 - p0);
+    *first = p0;
+done:
+    if (f) fclose(f);
+    return rc;
+}
+
+static int text_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
     int rc = SK_OK;
     unsigned char *buf = NULL;
     size_t len = 0;
+    int64_t first = 0;
     tb_ b = {0};
-    SK_TRY(sk_prepare_slurp_(cfg->input, &buf, &len, 0));
+    SK_FAIL_IF(strchr(cfg->boundary, '\n'), SK_EINVAL, "prepare.boundary contains a newline; it is compared with one line");
+    SK_TRY(read_share_(cfg, sh, cfg->boundary, &buf, &len, &first));
     size_t blen = strlen(cfg->boundary);
     size_t i = 0;
     int pending_nl = 0; /* newline between lines of the current document */
@@ -86,7 +169,7 @@ static int text_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
         while (j < len && buf[j] != '\n') j++;
         size_t ll = j - i;
         if (ll > 0 && buf[i + ll - 1] == '\r') ll--;
-        if (ll == blen && memcmp(buf + i, cfg->boundary, blen) == 0) {
+        if (is_boundary_(buf + i, j - i, cfg->boundary, blen)) {
             SK_TRY(tb_end_doc_(&b, cfg->eod));
             pending_nl = 0;
         } else {
@@ -98,7 +181,7 @@ static int text_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
         i = j + 1;
     }
     SK_TRY(tb_end_doc_(&b, cfg->eod));
-    rc = tb_finish_(&b, cfg, out, "text");
+    rc = tb_finish_(&b, cfg, out);
 done:
     free(buf);
     free(b.tok);
@@ -198,34 +281,54 @@ static int jsonl_line_(const unsigned char *s, size_t i, size_t end, const char 
     return depth == 0 ? 0 : -1;
 }
 
-static int jsonl_import_(const sk_prepare_config *cfg, sk_corpus_data *out) {
+/* Newlines in the first n bytes of path: the line number a share starts
+ * at, needed only to name the line of an error. */
+static int64_t lines_before_(const char *path, int64_t n) {
+    FILE *f = fopen(path, "rb");
+    char buf[1 << 16];
+    int64_t lines = 0;
+    while (f && n > 0) {
+        size_t k = fread(buf, 1, n < (int64_t)sizeof buf ? (size_t)n : sizeof buf, f);
+        if (k == 0) break;
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + k - p))); p++) lines++;
+        n -= (int64_t)k;
+    }
+    if (f) fclose(f);
+    return lines;
+}
+
+static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
     int rc = SK_OK;
     unsigned char *buf = NULL;
     size_t len = 0, i = 0;
-    int64_t line = 0;
+    int64_t line = 0, first = 0;
+    int bad = 0; /* what is wrong with `line` */
     tb_ b = {0};
     const char *key = cfg->jsonl_key[0] ? cfg->jsonl_key : "text";
-    SK_TRY(sk_prepare_slurp_(cfg->input, &buf, &len, 0));
-    while (i < len) {
+    SK_TRY(read_share_(cfg, sh, NULL, &buf, &len, &first));
+    while (i < len && !bad) {
         size_t j = i;
         while (j < len && buf[j] != '\n') j++;
         line++;
         size_t k = i;
         while (k < j && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r')) k++;
         if (k < j) {
-            int found = 0;
-            SK_FAIL_IF(buf[k] != '{', SK_EINVAL, "%s:%lld: not a JSON object", cfg->input, (long long)line);
-            int r = jsonl_line_(buf, k, j, key, &b, &found);
-            SK_FAIL_IF(r == -3, SK_ENOMEM, "%s:%lld: out of memory", cfg->input, (long long)line);
-            SK_FAIL_IF(r == -2, SK_EINVAL, "%s:%lld: field \"%s\" is not a string", cfg->input, (long long)line, key);
-            SK_FAIL_IF(r < 0, SK_EINVAL, "%s:%lld: malformed JSON", cfg->input, (long long)line);
-            SK_FAIL_IF(!found, SK_EINVAL, "%s:%lld: no string field \"%s\" (set prepare.jsonl_key)", cfg->input,
-                       (long long)line, key);
-            SK_TRY(tb_end_doc_(&b, cfg->eod));
+            int found = 0, r = buf[k] != '{' ? -4 : jsonl_line_(buf, k, j, key, &b, &found);
+            bad = r < 0 ? r : !found ? -5 : 0;
+            if (!bad) SK_TRY(tb_end_doc_(&b, cfg->eod));
         }
         i = j + 1;
     }
-    rc = tb_finish_(&b, cfg, out, "JSON Lines");
+    if (bad) {
+        line += first > 0 ? lines_before_(cfg->input, first) : 0; /* the error names the file's line */
+        SK_FAIL_IF(bad == -4, SK_EINVAL, "%s:%lld: not a JSON object", cfg->input, (long long)line);
+        SK_FAIL_IF(bad == -3, SK_ENOMEM, "%s:%lld: out of memory", cfg->input, (long long)line);
+        SK_FAIL_IF(bad == -2, SK_EINVAL, "%s:%lld: field \"%s\" is not a string", cfg->input, (long long)line, key);
+        SK_FAIL_IF(bad == -5, SK_EINVAL, "%s:%lld: no string field \"%s\" (set prepare.jsonl_key)", cfg->input,
+                   (long long)line, key);
+        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON", cfg->input, (long long)line);
+    }
+    rc = tb_finish_(&b, cfg, out);
 done:
     free(buf);
     free(b.tok);

@@ -21,7 +21,10 @@
  * order, before shuffling) as the evaluation split.
  *
  * Prefetch. A background thread reads, decompresses and assembles the next
- * `prefetch` batches while the caller trains.
+ * `prefetch` batches while the caller trains. It reads whole chunks into a
+ * cache of decoded chunks (by default as many as one shuffle group
+ * touches, so each chunk is decoded about once per epoch) and copies
+ * samples out of it; the cache changes speed only, never the batches.
  *
  * Position. sk_loader_tell() returns the position of the next batch to be
  * returned; sk_loader_seek() on a loader created with the same options
@@ -62,6 +65,8 @@ typedef struct {
     int prefetch;          /* batches decoded ahead by the background thread (0: synchronous) */
     sk_split split;
     double eval_fraction;  /* for SK_SPLIT_TRAIN / SK_SPLIT_EVAL, in (0, 1) */
+    int64_t cache_bytes;   /* decoded-chunk cache (at least one chunk); 0: the chunks one shuffle group
+                              touches, at most 256 MiB (2 chunks without shuffle) */
 } sk_loader_opts;
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -108,6 +109,41 @@ done:
     return rc;
 }
 
+int sk_prepare_file_size_(const char *path, int64_t *size) {
+    struct stat st;
+    if (!path || !path[0]) return sk_error_set(SK_EINVAL, "no input file given (prepare.input)");
+    if (stat(path, &st) != 0) return sk_error_set(SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+    *size = (int64_t)st.st_size;
+    return SK_OK;
+}
+
+int sk_prepare_read_range_(const char *path, int64_t off, size_t len, unsigned char **buf) {
+    int rc = SK_OK;
+    FILE *f = NULL;
+    unsigned char *b = malloc(len ? len : 1);
+    *buf = NULL;
+    SK_FAIL_IF(!b, SK_ENOMEM, "%s: out of memory (%zu bytes)", path, len);
+    f = fopen(path, "rb");
+    SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+    SK_FAIL_IF(fseeko(f, (off_t)off, SEEK_SET) != 0, SK_EIO, "%s: cannot seek to byte %lld: %s", path, (long long)off,
+               strerror(errno));
+    size_t got = len ? fread(b, 1, len, f) : 0;
+    SK_FAIL_IF(ferror(f), SK_EIO, "%s: read failed: %s", path, strerror(errno));
+    SK_FAIL_IF(got != len, SK_EINVAL, "%s: truncated: bytes [%lld, %lld) wanted, the file ends at %lld", path,
+               (long long)off, (long long)(off + (int64_t)len), (long long)(off + (int64_t)got));
+    *buf = b;
+    b = NULL;
+done:
+    if (f) fclose(f);
+    free(b);
+    return rc;
+}
+
+void sk_prepare_share_(int64_t n, const sk_import_share *s, int64_t *lo, int64_t *hi) {
+    *lo = n / s->world * s->rank + (n % s->world) * s->rank / s->world;
+    *hi = n / s->world * (s->rank + 1) + (n % s->world) * (s->rank + 1) / s->world;
+}
+
 int sk_prepare_commit_(const char *tmp, const char *path, int ok) {
     if (!ok) {
         unlink(tmp);
@@ -134,11 +170,14 @@ done:
 }
 
 int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
-    int rc = SK_OK, rank = 0, on = 0;
+    int rc = SK_OK, rank = 0, world = 1, on = 0;
     sk_corpus_data d;
     memset(&d, 0, sizeof d);
     MPI_Initialized(&on);
-    if (on && comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
+    if (on && comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &rank);
+        MPI_Comm_size(comm, &world);
+    }
     SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
     SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
     SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty");
@@ -151,17 +190,24 @@ int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
     const sk_importer *im = sk_importer_find(cfg->format);
     SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = '%s' is unknown (idx|text|jsonl|megatron|llmc)", cfg->format);
     SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
-    SK_TRY(im->import(cfg, &d));
+    MPI_Comm wc = on && world > 1 ? comm : MPI_COMM_NULL;
+    const sk_import_share share = {rank, world};
+    /* a rank whose share fails must not leave the others in a collective */
+    SK_TRY(sk_corpus_agree(im->import(cfg, &share, &d), wc));
+    int64_t n[3] = {d.num_docs, d.num_tokens, d.num_samples}, tot[3] = {n[0], n[1], n[2]};
+    if (wc != MPI_COMM_NULL) MPI_Allreduce(n, tot, 3, MPI_INT64_T, MPI_SUM, wc);
+    SK_FAIL_IF(d.kind == SK_CORPUS_TOKENS && tot[0] == 0, SK_EINVAL, "%s: empty input: no %s documents found", cfg->input,
+               im->name);
     char source[2 * SK_PREPARE_STR_MAX + 32];
     snprintf(source, sizeof source, "%s:%s%s%s", im->name, cfg->input, cfg->labels[0] ? " labels:" : "", cfg->labels);
     d.source = source;
     d.command = cfg->command;
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, (int)cfg->level, cfg->chunk_kib * 1024, cfg->fletcher32, cfg->byteshuffle};
-    SK_TRY(sk_corpus_write(cfg->output, &d, &o, on ? comm : MPI_COMM_NULL));
+    SK_TRY(sk_corpus_write_part(cfg->output, &d, &o, wc));
     if (d.kind == SK_CORPUS_TOKENS)
-        SK_LOG_INFO("wrote %s: %lld documents, %lld tokens", cfg->output, (long long)d.num_docs, (long long)d.num_tokens);
+        SK_LOG_INFO("wrote %s: %lld documents, %lld tokens", cfg->output, (long long)tot[0], (long long)tot[1]);
     else
-        SK_LOG_INFO("wrote %s: %lld samples", cfg->output, (long long)d.num_samples);
+        SK_LOG_INFO("wrote %s: %lld samples", cfg->output, (long long)tot[2]);
 done:
     sk_import_release(&d);
     return rc;

@@ -7,9 +7,11 @@
  *          sk_importer_find, sk_exporter_find, sk_importer_list,
  *          sk_import_release, sk_prepare_run, sk_inspect_print.
  *
- * Importers read the whole input into memory (every rank under MPI) and
- * hand an sk_corpus_data to sk_corpus_write, which splits the compression
- * and writing across ranks. Owner: dataset module.
+ * Under MPI each rank's importer reads only its share of the input (IDX:
+ * its images; text / JSON Lines: the documents starting in its byte range;
+ * Megatron: its sequences; llm.c: its tokens) and hands that slice to
+ * sk_corpus_write_part, which moves rows to the rank that compresses their
+ * chunks. Owner: dataset module.
  */
 #ifndef SK_PREPARE_H
 #define SK_PREPARE_H
@@ -48,16 +50,24 @@ typedef struct {
 /* Fill cfg with the documented defaults (same as the config table). */
 void sk_prepare_config_defaults(sk_prepare_config *cfg);
 
-#define SK_IMPORTER_VERSION 1
+/* The share of the input an importer reads: rank `rank` of `world`. */
+typedef struct {
+    int rank, world;
+} sk_import_share;
+
+#define SK_IMPORTER_VERSION 2
 typedef struct {
     unsigned version;  /* SK_IMPORTER_VERSION */
     const char *name;  /* prepare.format value */
     const char *help;
     /* optional: 1 if `path` looks like this format */
     int (*detect)(const char *path);
-    /* parse cfg->input (and cfg->labels) into *out; arrays malloc'd, freed
-     * by sk_import_release. Errors name the input file. */
-    int (*import)(const sk_prepare_config *cfg, sk_corpus_data *out);
+    /* parse this rank's share of cfg->input (and cfg->labels) into *out, a
+     * slice as sk_corpus_write_part takes it (world 1: the whole input);
+     * arrays malloc'd, freed by sk_import_release. Makes no MPI calls, so
+     * sk_prepare_run can agree on errors before anything collective.
+     * Errors name the input file. */
+    int (*import)(const sk_prepare_config *cfg, const sk_import_share *share, sk_corpus_data *out);
 } sk_importer;
 
 #define SK_EXPORTER_VERSION 1
@@ -79,7 +89,7 @@ const sk_exporter *const *sk_exporter_list(void);
  * and zero *d. NULL is fine. */
 void sk_import_release(sk_corpus_data *d);
 
-/* Run `shrink prepare`: import (collective over comm: all ranks parse, each
+/* Run `shrink prepare`: import (collective over comm: each rank parses and
  * writes its share) or, with cfg->export_ != "none", export (rank 0). */
 int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm);
 
@@ -90,6 +100,13 @@ int sk_inspect_print(FILE *out, const char *path, int verify);
 /* ---- shared helpers for importers/exporters (dataset-internal) ---------- */
 /* Read a whole file (gz-compressed or plain) into a malloc'd buffer. */
 int sk_prepare_slurp_(const char *path, unsigned char **buf, size_t *len, int gz);
+/* Read bytes [off, off+len) of a plain file into a malloc'd buffer; fails
+ * naming the file when it is shorter. */
+int sk_prepare_read_range_(const char *path, int64_t off, size_t len, unsigned char **buf);
+/* Size of a plain file in bytes. */
+int sk_prepare_file_size_(const char *path, int64_t *size);
+/* This rank's part [*lo, *hi) of n items split evenly in rank order. */
+void sk_prepare_share_(int64_t n, const sk_import_share *s, int64_t *lo, int64_t *hi);
 /* Rename tmp -> path or remove tmp and fail; used by exporters. */
 int sk_prepare_commit_(const char *tmp, const char *path, int ok);
 

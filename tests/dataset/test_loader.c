@@ -355,6 +355,62 @@ static void test_grouped_permutation(void **st) {
     sk_loader_free(r1);
 }
 
+/* The decoded-chunk cache changes speed only: a one-chunk cache (a miss at
+ * almost every window, windows straddling chunks evicting their first
+ * chunk) and one holding the whole corpus give the batches of the default
+ * cache, for tokens and for samples with labels, across epochs and after
+ * a seek. */
+static void test_chunk_cache_sizes(void **st) {
+    (void)st;
+    const char *paths[2] = {TOK, IMG};
+    for (int c = 0; c < 2; c++) {
+        const int64_t B = c ? 8 : 10, nb = c ? 250 : 624; /* two epochs */
+        const size_t per = (size_t)B * (c ? 12 : SEQ + 1);
+        int32_t *ref = malloc((size_t)nb * per * 4), *got = malloc((size_t)nb * per * 4);
+        int64_t *lref = malloc((size_t)nb * (size_t)B * 8), *lgot = malloc((size_t)nb * (size_t)B * 8);
+        const int64_t sizes[3] = {0, 1, (int64_t)1 << 30};
+        for (int k = 0; k < 3; k++) {
+            sk_loader_opts o = opts_(paths[c], 0, 1, B);
+            o.cache_bytes = sizes[k];
+            o.prefetch = k; /* 0, 1, 2: synchronous and threaded */
+            sk_loader *l = NULL;
+            assert_int_equal(sk_loader_create(&l, &o), 0);
+            int32_t *out = k ? got : ref;
+            int64_t *lout = k ? lgot : lref;
+            for (int64_t i = 0; i < nb; i++) {
+                const sk_batch *b;
+                if (k == 1 && i == nb / 2) { /* resume mid-epoch 1 in the tiny cache */
+                    sk_loader_pos pos = sk_loader_tell(l);
+                    assert_int_equal(sk_loader_seek(l, (sk_loader_pos){0, 3}), 0);
+                    assert_int_equal(sk_loader_next(l, &b), 0);
+                    assert_memory_equal(b->data, ref + 3 * per, per * 4);
+                    assert_int_equal(sk_loader_seek(l, pos), 0);
+                }
+                assert_int_equal(sk_loader_next(l, &b), 0);
+                memcpy(out + (size_t)i * per, b->data, per * 4);
+                for (int64_t j = 0; j < B; j++) {
+                    if (c == 0) {
+                        win_((const int32_t *)b->data + j * (SEQ + 1));
+                    } else {
+                        int id = (int)((const float *)b->data)[j * 12];
+                        assert_int_equal(b->labels[j], id % 7);
+                        lout[i * B + j] = b->labels[j];
+                    }
+                }
+            }
+            sk_loader_free(l);
+            if (k) {
+                assert_memory_equal(ref, got, (size_t)nb * per * 4);
+                if (c) assert_memory_equal(lref, lgot, (size_t)nb * (size_t)B * 8);
+            }
+        }
+        free(ref);
+        free(got);
+        free(lref);
+        free(lgot);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_is_permutation),
@@ -363,6 +419,7 @@ int main(void) {
         cmocka_unit_test(test_samples_labels_splits),
         cmocka_unit_test(test_bad_options_and_corruption),
         cmocka_unit_test(test_grouped_permutation),
+        cmocka_unit_test(test_chunk_cache_sizes),
     };
     return cmocka_run_group_tests(tests, setup_, NULL);
 }

@@ -61,15 +61,28 @@ sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk)
     return sorted;
 }
 
-sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx)
+sk_tensor *sk_select_add_offset(const sk_tensor *idx, int64_t off)
 {
-    if (!t) return NULL;
-    int64_t n = sk_shim_size(t, 1);
-    sk_tensor *rest = sk_select_gather_rows(sk_shim_slice(t, 1, p, n), idx);
-    if (p == 0) return rest;
-    sk_tensor *parts[2] = {sk_shim_slice(t, 1, 0, p), rest};
+    /* an int64 tensor, not a double scalar: int64 + double would promote to float */
+    return off ? sk_shim_add(idx, sk_shim_full((int64_t[]){1}, 1, (double)off, SK_I64, sk_shim_device(idx))) : (sk_tensor *)idx;
+}
+
+sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p)
+{
+    if (!idx || p == 0) return (sk_tensor *)idx;
+    int64_t b = sk_shim_size(idx, 0);
+    sk_tensor *parts[2] = {sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(p, sk_shim_device(idx)), 0),
+                                          (int64_t[]){b, p}, 2),
+                           sk_select_add_offset(idx, p)};
     if (!parts[0] || !parts[1]) return NULL;
     return sk_shim_cat(parts, 2, 1);
+}
+
+sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx)
+{
+    /* one gather of the whole kept set (prefix included), no cat of row blocks */
+    if (!t) return NULL;
+    return sk_select_gather_rows(t, sk_select_full_index(idx, p));
 }
 
 sk_tensor *sk_select_keys_mean(const sk_tensor *keys)
@@ -87,11 +100,15 @@ sk_tensor *sk_select_l2_normalize(const sk_tensor *x)
     return sk_shim_div(x, sk_shim_add_scalar(sk_shim_norm(x, -1, 1), 1e-6));
 }
 
-sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, sk_tensor *rows)
+sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows)
 {
     if (!rows || !(a->scorer->flags & SK_SCORER_GATED)) return rows;
     sk_tensor *pk = sk_shim_sigmoid(sk_shim_gather(a->scores, 1, idx));
     sk_tensor *g = sk_shim_add_scalar(sk_shim_sub(pk, sk_shim_detach(pk)), 1.0);
+    if (p > 0) { /* protected rows pass with gate 1 */
+        sk_tensor *parts[2] = {sk_shim_ones((int64_t[]){sk_shim_size(g, 0), p}, 2, SK_F32, sk_shim_device(g)), g};
+        g = sk_shim_cat(parts, 2, 1);
+    }
     return sk_shim_mul(rows, sk_shim_unsqueeze(g, -1));
 }
 

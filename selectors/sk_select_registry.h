@@ -150,12 +150,18 @@ sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
 sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk);
 /* Keep the protected prefix and the unprotected rows idx of t [B, N, ...]. */
 sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx);
+/* [B, p + K] int64 positions in the whole sequence of the protected prefix
+ * and the unprotected indices idx [B, K]: 0..p-1 then idx + p (idx when p = 0). */
+sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p);
+/* idx + off for an int64 tensor, staying int64 (idx itself when off = 0). */
+sk_tensor *sk_select_add_offset(const sk_tensor *idx, int64_t off);
 /* Mean over heads of keys [B, H, N, Dh] -> [B, N, Dh], or NULL with error. */
 sk_tensor *sk_select_keys_mean(const sk_tensor *keys);
-/* Straight-through gate for SK_SCORER_GATED scorers: rows [B, K, D] of the
- * kept tokens idx times 1 + sigmoid(s) - sg(sigmoid(s)): the value is
- * unchanged, the gradient reaches the scores. Other scorers: rows as is. */
-sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, sk_tensor *rows);
+/* Straight-through gate for SK_SCORER_GATED scorers: rows [B, p + K, D]
+ * (p protected rows first, then the kept tokens idx [B, K]) with the kept
+ * rows times 1 + sigmoid(s) - sg(sigmoid(s)): the value is unchanged, the
+ * gradient reaches the scores. Other scorers: rows as is. */
+sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows);
 /* Keep attn_bias [B, 1, 1, N] entries of the protected prefix and idx. */
 sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx);
 /* Rows of x normalised to unit L2 norm along the last dim. */

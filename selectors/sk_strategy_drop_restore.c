@@ -35,13 +35,13 @@ static int dr_restore_(sk_select_saved *sv, sk_seq *seq)
     if (sk_shim_size(seq->x, 1) != p + k)
         return sk_error_set(SK_EINVAL, "drop-restore: seq has %lld tokens at restore, expected %lld",
                             (long long)sk_shim_size(seq->x, 1), (long long)(p + k));
-    sk_tensor *e = sk_shim_expand(sk_shim_unsqueeze(sv->idx, -1), (int64_t[]){b, k, d}, 3);
-    sk_tensor *xu = sk_shim_scatter(sk_shim_slice(sv->x, 1, p, n), 1, e, sk_shim_slice(seq->x, 1, p, p + k));
-    sk_tensor *x = xu;
-    if (p > 0) {
-        sk_tensor *parts[2] = {sk_shim_slice(seq->x, 1, 0, p), xu};
-        x = xu ? sk_shim_cat(parts, 2, 1) : NULL;
-    }
+    /* the processed rows (prefix included) over their saved originals: one
+     * index_copy on the [B * N, D] flattening (a row scatter with an expanded
+     * index is several times slower on CPU) */
+    sk_tensor *rows = sk_select_flat_index(sk_select_full_index(sv->idx, p), n);
+    sk_tensor *x = sk_shim_reshape(sk_shim_index_copy(sk_shim_reshape(sv->x, (int64_t[]){b * n, d}, 2), 0, rows,
+                                                      sk_shim_reshape(seq->x, (int64_t[]){b * (p + k), d}, 2)),
+                                   (int64_t[]){b, n, d}, 3);
     if (!x) return sk_error_last_code();
     seq->x = x;
     seq->sizes = sv->sizes;

@@ -43,7 +43,7 @@ static int fuse_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *fx = sk_shim_div(sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(ds, -1)),
                                             (int64_t[]){1}, 1, 1),
                                 sk_shim_unsqueeze(fs, -1));               /* [B, 1, D] */
-    sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, sk_select_gather_rows(xu, kept)), fx};
+    sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, 0, sk_select_gather_rows(xu, kept)), fx};
     sk_tensor *ss[3] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
                                    : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
                         sk_shim_gather(su, 1, kept), fs};
@@ -84,29 +84,32 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_shim_set_grad_enabled(prev);
     if (rc < 0) goto done;
 
-    sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
-                               : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
-    /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
-    sk_tensor *xu0 = sk_shim_slice(seq->x, 1, p, n);
-    sk_tensor *xw = seq->sizes ? sk_shim_mul(xu0, sk_shim_unsqueeze(su, -1)) : xu0;
-    /* sum the dropped rows into their kept rows: index_add over the [B*k, D]
-     * flattening (3x faster on CPU than scatter_add with an expanded index) */
-    sk_tensor *sumx = sk_shim_reshape(
-        sk_shim_index_add(sk_shim_reshape(sk_select_gather_rows(xw, kept), (int64_t[]){b * k, d}, 2), 0,
-                          sk_select_flat_index(dst, k),
-                          sk_shim_reshape(sk_select_gather_rows(xw, dropped), (int64_t[]){b * (m - k), d}, 2)),
-        (int64_t[]){b, k, d}, 3);
-    sk_tensor *sums = sk_shim_scatter_add(sk_shim_gather(su, 1, kept), 1, dst, sk_shim_gather(su, 1, dropped));
-    sk_tensor *xu = sk_select_gate(a, kept, sk_shim_div(sumx, sk_shim_unsqueeze(sums, -1)));
-    sk_tensor *x = xu, *sizes = sums;
+    /* Every token's slot in the merged sequence: protected tokens keep
+     * 0..p-1, kept token j is slot p + j, a dropped token goes to its
+     * partner's slot. Then the merge is one index_add of all (size-weighted)
+     * rows over the [B * (p + k), D] flattening and one scatter_add of the
+     * sizes: no per-set gathers, no cat of row blocks (CPU: index_add is ~3x
+     * faster than scatter_add with an expanded index). */
+    sk_device dev = sk_shim_device(seq->x);
+    sk_tensor *kslot = sk_shim_slice(sk_shim_arange(p + k, dev), 0, p, p + k);
+    sk_tensor *slot = sk_shim_scatter(
+        sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
+                        sk_shim_expand(sk_shim_unsqueeze(kslot, 0), (int64_t[]){b, k}, 2)),
+        1, dropped, sk_select_add_offset(dst, p));
     if (p > 0) {
-        sk_tensor *px[2] = {sk_shim_slice(seq->x, 1, 0, p), xu};
-        x = xu ? sk_shim_cat(px, 2, 1) : NULL;
-        sk_tensor *ps[2] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
-                                       : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
-                            sums};
-        sizes = sums ? sk_shim_cat(ps, 2, 1) : NULL;
+        sk_tensor *parts[2] = {sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(p, dev), 0), (int64_t[]){b, p}, 2),
+                               slot};
+        slot = sk_shim_cat(parts, 2, 1); /* [B, N] */
     }
+    sk_tensor *sz = seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev);
+    /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
+    sk_tensor *xw = seq->sizes ? sk_shim_mul(seq->x, sk_shim_unsqueeze(sz, -1)) : seq->x;
+    sk_tensor *sumx = sk_shim_reshape(
+        sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0,
+                          sk_select_flat_index(slot, p + k), sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
+        (int64_t[]){b, p + k, d}, 3);
+    sk_tensor *sizes = sk_shim_scatter_add(sk_shim_zeros((int64_t[]){b, p + k}, 2, SK_F32, dev), 1, slot, sz);
+    sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(sizes, -1)));
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
     SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,
                "%s", sk_error_last());

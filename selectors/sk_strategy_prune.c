@@ -13,13 +13,8 @@
 /* Replace seq's tensors by the protected prefix + the unprotected idx rows. */
 static int keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx)
 {
-    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
-    sk_tensor *xu = sk_select_gate(a, idx, sk_select_gather_rows(sk_shim_slice(seq->x, 1, p, n), idx));
-    sk_tensor *x = xu;
-    if (p > 0) {
-        sk_tensor *parts[2] = {sk_shim_slice(seq->x, 1, 0, p), xu};
-        x = (parts[0] && xu) ? sk_shim_cat(parts, 2, 1) : NULL;
-    }
+    int64_t p = seq->n_protected;
+    sk_tensor *x = sk_select_gate(a, idx, p, sk_select_keep_rows(seq->x, p, idx));
     sk_tensor *sizes = seq->sizes ? sk_select_keep_rows(seq->sizes, p, idx) : NULL;
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, idx) : NULL;
     sk_tensor *bias = seq->attn_bias ? sk_select_keep_bias(seq->attn_bias, p, idx) : NULL;

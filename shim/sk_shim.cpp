@@ -883,6 +883,11 @@ sk_tensor *sk_shim_index_add(const sk_tensor *x, int64_t d, const sk_tensor *idx
     return op_("index_add", {x, idx, src}, [&] { return x->t.index_add(d, idx->t, src->t); });
 }
 
+sk_tensor *sk_shim_index_copy(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src)
+{
+    return op_("index_copy", {x, idx, src}, [&] { return x->t.index_copy(d, idx->t, src->t); });
+}
+
 sk_tensor *sk_shim_index_select(const sk_tensor *x, int64_t d, const sk_tensor *idx)
 {
     return op_("index_select", {x, idx}, [&] { return x->t.index_select(d, idx->t); });

@@ -263,6 +263,9 @@ sk_tensor *sk_shim_index_select(const sk_tensor *x, int64_t d, const sk_tensor *
  * int64 positions idx along d (repeats accumulate). Much faster on CPU than
  * scatter_add with an expanded index for whole rows. */
 sk_tensor *sk_shim_index_add(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
+/* Out-of-place index-copy: copy of x with the slices of src written at the
+ * 1-D int64 positions idx along d (positions must be distinct). */
+sk_tensor *sk_shim_index_copy(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
 /* k largest (largest=1) or smallest along d; either output may be NULL. */
 int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sorted,
                  sk_tensor **values, sk_tensor **indices);

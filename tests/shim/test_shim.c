@@ -129,6 +129,13 @@ static void test_indexing(void **state)
     assert_float_equal(at_(ad, 1), 0.9 + 2, 1e-6);
     assert_float_equal(at_(ad, 0), 0.3, 1e-6);
     assert_float_equal(at_(t, 3), 0.7, 1e-6);
+    int64_t ic[] = {4, 0};
+    float cv[] = {8, 9};
+    sk_tensor *cp = sk_shim_index_copy(t, 1, sk_shim_from_host(ic, SHAPE(2), SK_I64, SK_CPU), f32_(cv, SHAPE(1, 2)));
+    assert_float_equal(at_(cp, 4), 8, 0);
+    assert_float_equal(at_(cp, 0), 9, 0);
+    assert_float_equal(at_(cp, 1), 0.9, 1e-6);
+    assert_float_equal(at_(t, 4), 0.5, 1e-6);
     float e[] = {1, 2, 3, 4, 5, 6};
     int64_t ids[] = {2, 0};
     sk_tensor *emb = sk_shim_embedding(f32_(e, SHAPE(3, 2)), sk_shim_from_host(ids, SHAPE(2), SK_I64, SK_CPU));

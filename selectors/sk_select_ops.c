@@ -95,6 +95,12 @@ sk_tensor *sk_select_keys_mean(const sk_tensor *keys)
     return sk_shim_mean(keys, &d, 1, 0);
 }
 
+sk_tensor *sk_select_nearest_kept(const sk_tensor *mu, const sk_tensor *kept, const sk_tensor *dropped)
+{
+    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped);
+    return sk_shim_argmax(sk_shim_matmul(md, sk_shim_transpose(mk, 1, 2)), -1, 0);
+}
+
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x)
 {
     return sk_shim_div(x, sk_shim_add_scalar(sk_shim_norm(x, -1, 1), 1e-6));

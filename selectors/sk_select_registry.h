@@ -164,6 +164,10 @@ sk_tensor *sk_select_keys_mean(const sk_tensor *keys);
 sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows);
 /* Keep attn_bias [B, 1, 1, N] entries of the protected prefix and idx. */
 sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx);
+/* For unit-norm metric rows mu [B, M, C]: the position 0..K-1 in the kept
+ * set kept [B, K] of the most similar kept row of each dropped row
+ * (dropped [B, M-K]) -> [B, M-K] int64. */
+sk_tensor *sk_select_nearest_kept(const sk_tensor *mu, const sk_tensor *kept, const sk_tensor *dropped);
 /* Rows of x normalised to unit L2 norm along the last dim. */
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x);
 

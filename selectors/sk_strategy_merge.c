@@ -23,9 +23,8 @@ static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_te
 {
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
     const sk_tensor *metric = seq->keys ? sk_select_keys_mean(seq->keys) : seq->x;
-    sk_tensor *mu = sk_select_l2_normalize(sk_shim_slice(metric, 1, p, n));
-    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped);
-    *dst = sk_shim_argmax(sk_shim_matmul(md, sk_shim_transpose(mk, 1, 2)), -1, 0);
+    sk_tensor *mu = sk_shim_slice(sk_select_l2_normalize(metric), 1, p, n);
+    *dst = sk_select_nearest_kept(mu, kept, dropped);
     return *dst ? SK_OK : sk_error_last_code();
 }
 

@@ -76,7 +76,8 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     int rc = indices_(t, m);
     if (rc < 0) return rc;
     sk_device dev = sk_shim_device(seq->x);
-    sk_tensor *mu = sk_shim_slice(sk_select_l2_normalize(sk_select_keys_mean(seq->keys)), 1, p, n);
+    /* contiguous once: the A/B split and the merge assignment index it three times */
+    sk_tensor *mu = sk_shim_contiguous(sk_shim_slice(sk_select_l2_normalize(sk_select_keys_mean(seq->keys)), 1, p, n));
     t->mu = mu;
     /* sets A and B in one index_select; [B, Ma, Mb] similarities, with a
      * contiguous right operand (the bmm is ~2x faster) */

@@ -23,7 +23,7 @@ static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_te
 {
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
     const sk_tensor *metric = seq->keys ? sk_select_keys_mean(seq->keys) : seq->x;
-    sk_tensor *mu = sk_shim_slice(sk_select_l2_normalize(metric), 1, p, n);
+    sk_tensor *mu = sk_shim_contiguous(sk_shim_slice(sk_select_l2_normalize(metric), 1, p, n)); /* indexed twice */
     *dst = sk_select_nearest_kept(mu, kept, dropped);
     return *dst ? SK_OK : sk_error_last_code();
 }

@@ -38,7 +38,7 @@ static const sk_cfg_key select_keys_[] = {
      "added to the run seed for the selector's RNG"},
     {"checkpoint", SK_CFG_STRING, OFF(checkpoint), "", SK_CFG_UNBOUNDED, 0, NULL,
      "frozen: safetensors file: for images a learned run's scorer (selector.learned.l<N>.*), for a GPT "
-     "the model.safetensors of a shrink GPT run, whose next-token loss scores each position"},
+     "the model.safetensors of a shrink GPT run, under which each token's surprisal -log p(x_t | x_<t) is its score"},
     {"checkpoint_layer", SK_CFG_INT, OFF(checkpoint_layer), "-1", -1, 63, 0, NULL,
      "frozen: which layer's predictor to load (-1: the layer it is applied at)"},
 };

@@ -1,6 +1,7 @@
 /* sk_gpt_lm.c - a GPT saved by `shrink train` as the selectors' frozen
  * proxy LM (sk_select_lm_vtable in selectors/sk_select.h): scorer "frozen"
- * on text scores each position by this model's next-token loss.
+ * on text scores each token by its surprisal under this model (the
+ * next-token losses this file computes, shifted by one position there).
  *
  * The file is the model.safetensors a GPT run writes at its end: the
  * architecture comes from its metadata (sk_gpt_meta), the weights are read

@@ -56,7 +56,6 @@ static int indices_(tome_state *t, int64_t m)
     for (int64_t i = 0; i < mb; i++) buf[ma + i] = 2 * i + 1;
     /* inverse of the permutation [even..., odd...] */
     for (int64_t i = 0; i < m; i++) buf[m + buf[i]] = i;
-    (void)mb;
     t->perm = sk_shim_keep(sk_shim_from_host(buf, (int64_t[]){m}, 1, SK_I64, SK_CPU));
     t->inv = sk_shim_keep(sk_shim_from_host(buf + m, (int64_t[]){m}, 1, SK_I64, SK_CPU));
     free(buf);
@@ -76,8 +75,7 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     int rc = indices_(t, m);
     if (rc < 0) return rc;
     sk_device dev = sk_shim_device(seq->x);
-    /* contiguous once: the A/B split and the merge assignment index it three times */
-    sk_tensor *mu = sk_shim_contiguous(sk_shim_slice(sk_select_l2_normalize(sk_select_keys_mean(seq->keys)), 1, p, n));
+    sk_tensor *mu = sk_select_unit_metric(sk_select_keys_mean(seq->keys), p);
     t->mu = mu;
     /* sets A and B in one index_select; [B, Ma, Mb] similarities, with a
      * contiguous right operand (the bmm is ~2x faster) */
@@ -102,7 +100,7 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
     sk_tensor *mu = t->mu;
     if (!mu || sk_shim_size(mu, 1) != n - p) /* m < 2 path or no score yet */
-        mu = sk_shim_slice(sk_select_l2_normalize(sk_select_keys_mean(seq->keys)), 1, p, n);
+        mu = sk_select_unit_metric(sk_select_keys_mean(seq->keys), p);
     *dst = sk_select_nearest_kept(mu, kept, dropped);
     t->mu = NULL;
     return *dst ? SK_OK : sk_error_last_code();

@@ -31,7 +31,8 @@ sk_tensor *sk_select_flat_index(const sk_tensor *idx, int64_t n)
 {
     if (!idx) return NULL;
     int64_t b = sk_shim_size(idx, 0);
-    /* offsets b * n made on the host: int64 x double in libtorch would promote to float */
+    /* offsets b * n made on the host: exact int64 (a double scalar would
+     * promote to float), and faster than arange * n as tensor ops */
     int64_t stack[256], *o = b <= 256 ? stack : malloc(sizeof(int64_t) * (size_t)b);
     if (!o) {
         sk_error_set(SK_ENOMEM, "select: out of memory");
@@ -61,7 +62,8 @@ sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk)
     return sorted;
 }
 
-sk_tensor *sk_select_add_offset(const sk_tensor *idx, int64_t off)
+/* idx + off for an int64 tensor, staying int64 (idx itself when off = 0). */
+static sk_tensor *add_offset_(const sk_tensor *idx, int64_t off)
 {
     /* an int64 tensor, not a double scalar: int64 + double would promote to float */
     return off ? sk_shim_add(idx, sk_shim_full((int64_t[]){1}, 1, (double)off, SK_I64, sk_shim_device(idx))) : (sk_tensor *)idx;
@@ -73,7 +75,7 @@ sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p)
     int64_t b = sk_shim_size(idx, 0);
     sk_tensor *parts[2] = {sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(p, sk_shim_device(idx)), 0),
                                           (int64_t[]){b, p}, 2),
-                           sk_select_add_offset(idx, p)};
+                           add_offset_(idx, p)};
     if (!parts[0] || !parts[1]) return NULL;
     return sk_shim_cat(parts, 2, 1);
 }
@@ -104,6 +106,15 @@ sk_tensor *sk_select_nearest_kept(const sk_tensor *mu, const sk_tensor *kept, co
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x)
 {
     return sk_shim_div(x, sk_shim_add_scalar(sk_shim_norm(x, -1, 1), 1e-6));
+}
+
+sk_tensor *sk_select_unit_metric(const sk_tensor *x, int64_t p)
+{
+    /* normalise all rows, then one contiguous copy of the unprotected ones:
+     * callers index it several times, and every gather of a strided slice
+     * would copy it again */
+    if (!x) return NULL;
+    return sk_shim_contiguous(sk_shim_slice(sk_select_l2_normalize(x), 1, p, sk_shim_size(x, 1)));
 }
 
 sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows)

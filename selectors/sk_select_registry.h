@@ -153,8 +153,6 @@ sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *i
 /* [B, p + K] int64 positions in the whole sequence of the protected prefix
  * and the unprotected indices idx [B, K]: 0..p-1 then idx + p (idx when p = 0). */
 sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p);
-/* idx + off for an int64 tensor, staying int64 (idx itself when off = 0). */
-sk_tensor *sk_select_add_offset(const sk_tensor *idx, int64_t off);
 /* Mean over heads of keys [B, H, N, Dh] -> [B, N, Dh], or NULL with error. */
 sk_tensor *sk_select_keys_mean(const sk_tensor *keys);
 /* Straight-through gate for SK_SCORER_GATED scorers: rows [B, p + K, D]
@@ -170,6 +168,9 @@ sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor
 sk_tensor *sk_select_nearest_kept(const sk_tensor *mu, const sk_tensor *kept, const sk_tensor *dropped);
 /* Rows of x normalised to unit L2 norm along the last dim. */
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x);
+/* The similarity metric of the unprotected tokens: x [B, N, C] rows at unit
+ * L2 norm, without the p protected ones, contiguous -> [B, N - p, C]. */
+sk_tensor *sk_select_unit_metric(const sk_tensor *x, int64_t p);
 
 /* The evenly strided (spatially uniform on an image grid) choice of k of the
  * unprotected tokens, as [B, M] scores 1 / 0; shared by the `uniform` and

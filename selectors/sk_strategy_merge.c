@@ -21,10 +21,8 @@ int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx
 
 static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
-    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
     const sk_tensor *metric = seq->keys ? sk_select_keys_mean(seq->keys) : seq->x;
-    sk_tensor *mu = sk_shim_contiguous(sk_shim_slice(sk_select_l2_normalize(metric), 1, p, n)); /* indexed twice */
-    *dst = sk_select_nearest_kept(mu, kept, dropped);
+    *dst = sk_select_nearest_kept(sk_select_unit_metric(metric, seq->n_protected), kept, dropped);
     return *dst ? SK_OK : sk_error_last_code();
 }
 
@@ -90,16 +88,11 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
      * sizes: no per-set gathers, no cat of row blocks (CPU: index_add is ~3x
      * faster than scatter_add with an expanded index). */
     sk_device dev = sk_shim_device(seq->x);
-    sk_tensor *kslot = sk_shim_slice(sk_shim_arange(p + k, dev), 0, p, p + k);
-    sk_tensor *slot = sk_shim_scatter(
+    sk_tensor *uslot = sk_shim_scatter( /* [B, M]: kept token j -> j, dropped -> its partner's j */
         sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
-                        sk_shim_expand(sk_shim_unsqueeze(kslot, 0), (int64_t[]){b, k}, 2)),
-        1, dropped, sk_select_add_offset(dst, p));
-    if (p > 0) {
-        sk_tensor *parts[2] = {sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(p, dev), 0), (int64_t[]){b, p}, 2),
-                               slot};
-        slot = sk_shim_cat(parts, 2, 1); /* [B, N] */
-    }
+                        sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2)),
+        1, dropped, dst);
+    sk_tensor *slot = sk_select_full_index(uslot, p); /* [B, N]: the prefix first, the rest shifted by p */
     sk_tensor *sz = seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev);
     /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
     sk_tensor *xw = seq->sizes ? sk_shim_mul(seq->x, sk_shim_unsqueeze(sz, -1)) : seq->x;

@@ -257,9 +257,10 @@ done:
 }
 
 /* Parse the header JSON: every tensor entry into *ents (caller frees), and
- * when meta_key is given, that __metadata__ string into val (*found = 1). */
-static int parse_header_(const char *path, char *head, uint64_t hl, entry_ **ents, int *nents, const char *meta_key,
-                         char *val, size_t cap, int *found)
+ * the __metadata__ strings named keys[0..nkeys) into vals + i * cap
+ * (found[i] = 1 for each one present). */
+static int parse_header_(const char *path, char *head, uint64_t hl, entry_ **ents, int *nents,
+                         const char *const *keys, int nkeys, char *vals, size_t cap, int *found)
 {
     int rc = SK_OK, ncap = 0;
     *ents = NULL;
@@ -277,10 +278,13 @@ static int parse_header_(const char *path, char *head, uint64_t hl, entry_ **ent
                     char mk[256];
                     SK_FAIL_IF(str_(&j, mk, sizeof mk) < 0 || !lit_(&j, ':'), SK_ECORRUPT, "%s: bad __metadata__",
                                path);
-                    if (meta_key && !strcmp(mk, meta_key)) {
-                        SK_FAIL_IF(str_(&j, val, cap) < 0, SK_ECORRUPT, "%s: __metadata__ '%s' is not a string",
-                                   path, mk);
-                        *found = 1;
+                    int ki = -1;
+                    for (int i = 0; i < nkeys && ki < 0; i++)
+                        if (!strcmp(mk, keys[i])) ki = i;
+                    if (ki >= 0) {
+                        SK_FAIL_IF(str_(&j, vals + (size_t)ki * cap, cap) < 0, SK_ECORRUPT,
+                                   "%s: __metadata__ '%s' is not a string", path, mk);
+                        found[ki] = 1;
                     } else {
                         SK_FAIL_IF(skip_value_(&j) < 0, SK_ECORRUPT, "%s: bad __metadata__", path);
                     }
@@ -305,20 +309,24 @@ done:
     return rc;
 }
 
-int sk_ckpt_read_safetensors_meta(const char *path, const char *key, char *val, size_t cap)
+int sk_ckpt_read_safetensors_meta(const char *path, const char *const *keys, int nkeys, char *vals, size_t cap)
 {
-    int rc = SK_OK, found = 0, nents = 0;
+    int rc = SK_OK, nents = 0;
     FILE *f = NULL;
     char *head = NULL;
     entry_ *ents = NULL;
+    int *found = calloc((size_t)(nkeys > 0 ? nkeys : 1), sizeof *found);
+    SK_FAIL_IF(!found, SK_ENOMEM, "%s: out of memory", path);
     uint64_t hl = 0;
     SK_TRY(read_head_(path, &f, &head, &hl));
-    SK_TRY(parse_header_(path, head, hl, &ents, &nents, key, val, cap, &found));
-    SK_FAIL_IF(!found, SK_ENOTFOUND, "%s: no __metadata__ key '%s'", path, key);
+    SK_TRY(parse_header_(path, head, hl, &ents, &nents, keys, nkeys, vals, cap, found));
+    for (int i = 0; i < nkeys; i++)
+        SK_FAIL_IF(!found[i], SK_ENOTFOUND, "%s: no __metadata__ key '%s'", path, keys[i]);
 done:
     if (f) fclose(f);
     free(head);
     free(ents);
+    free(found);
     return rc;
 }
 
@@ -331,7 +339,7 @@ int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tens
     int nents = 0;
     uint64_t hl = 0;
     SK_TRY(read_head_(path, &f, &head, &hl));
-    SK_TRY(parse_header_(path, head, hl, &ents, &nents, NULL, NULL, 0, NULL));
+    SK_TRY(parse_header_(path, head, hl, &ents, &nents, NULL, 0, NULL, 0, NULL));
     /* Data buffer: the rest of the file. */
     int64_t maxe = 0;
     for (int i = 0; i < nents; i++) {

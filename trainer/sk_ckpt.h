@@ -33,10 +33,11 @@ int sk_ckpt_write_safetensors(const char *path, const char *const *names, sk_ten
  * shape and dtype, checked; a missing name is an error naming it). */
 int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n);
 
-/* The string value of __metadata__ key `key` in the safetensors file path,
- * copied into val (cap bytes, truncated); SK_ENOTFOUND naming the file and
- * key when absent. */
-int sk_ckpt_read_safetensors_meta(const char *path, const char *key, char *val, size_t cap);
+/* The string values of the __metadata__ keys keys[0..nkeys) in the
+ * safetensors file path, read in one pass: value i is copied into
+ * vals + i * cap (cap bytes each, truncated); SK_ENOTFOUND naming the file
+ * and the first absent key. */
+int sk_ckpt_read_safetensors_meta(const char *path, const char *const *keys, int nkeys, char *vals, size_t cap);
 
 typedef struct {
     int64_t step;            /* optimizer steps completed */

@@ -173,16 +173,19 @@ void sk_gpt_meta(const sk_gpt *m, char buf[SK_GPT_META_N][24], const char *kv[2 
 int sk_gpt_opts_from_file(const char *path, sk_gpt_opts *o)
 {
     int rc = SK_OK;
+    const char *keys[SK_GPT_META_N];
+    char vals[SK_GPT_META_N][64];
     memset(o, 0, sizeof *o);
+    for (int i = 0; i < SK_GPT_META_N; i++) keys[i] = meta_keys_[i].key;
+    rc = sk_ckpt_read_safetensors_meta(path, keys, SK_GPT_META_N, vals[0], sizeof vals[0]);
+    if (rc == SK_ENOTFOUND) {
+        sk_error_prefix("no GPT architecture metadata (not the model.safetensors of a shrink GPT run): ");
+        goto done;
+    }
+    if (rc < 0) goto done;
     for (int i = 0; i < SK_GPT_META_N; i++) {
-        char v[64], *e = NULL;
-        rc = sk_ckpt_read_safetensors_meta(path, meta_keys_[i].key, v, sizeof v);
-        if (rc == SK_ENOTFOUND) {
-            sk_error_set(rc, "%s: no GPT architecture metadata ('%s'): not the model.safetensors of a shrink GPT "
-                             "run", path, meta_keys_[i].key);
-            goto done;
-        }
-        if (rc < 0) goto done;
+        const char *v = vals[i];
+        char *e = NULL;
         long long x = strtoll(v, &e, 10);
         SK_FAIL_IF(e == v || *e || x < 1, SK_ECORRUPT, "%s: metadata '%s' = '%s' is not a positive integer", path,
                    meta_keys_[i].key, v);

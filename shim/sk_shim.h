@@ -263,6 +263,11 @@ sk_tensor *sk_shim_index_select(const sk_tensor *x, int64_t d, const sk_tensor *
  * int64 positions idx along d (repeats accumulate). Much faster on CPU than
  * scatter_add with an expanded index for whole rows. */
 sk_tensor *sk_shim_index_add(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
+/* Straight-through gate: a copy of rows [B, p + K, D] (values unchanged)
+ * whose backward also sends the gated rows' gradient to logits [B, K] (int
+ * p >= 0 rows first pass ungated), as rows[:, p:] * (1 + sigmoid(l) -
+ * sg(sigmoid(l))) would: d l = sum_d(grad * rows) * sigmoid'(l). One node. */
+sk_tensor *sk_shim_st_gate(const sk_tensor *rows, const sk_tensor *logits, int64_t p);
 /* Out-of-place index-copy: copy of x with the slices of src written at the
  * 1-D int64 positions idx along d (positions must be distinct). */
 sk_tensor *sk_shim_index_copy(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);

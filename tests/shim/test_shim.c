@@ -239,6 +239,60 @@ static void test_gradcheck(void **state)
     sk_shim_scope_end(s);
 }
 
+/* st_gate: values pass unchanged; gradients to rows and logits equal those
+ * of the explicit rows[:, p:] * (1 + sigmoid(l) - sg(sigmoid(l))). */
+static sk_tensor *st_loss_(sk_tensor *y, sk_tensor *w)
+{
+    return sk_shim_sum(sk_shim_mul(sk_shim_mul(y, y), w), NULL, 0, 0);
+}
+
+static void test_st_gate(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 5, SK_CPU), 0);
+    enum { B = 2, P = 1, K = 3, D = 4 };
+    sk_tensor *w = sk_shim_randn(SHAPE(B, P + K, D), SK_F64, SK_CPU, g);
+    sk_tensor *r[2], *l[2], *gr[2], *gl[2];
+    for (int v = 0; v < 2; v++) { /* two identical leaves per version */
+        sk_generator *g2 = NULL;
+        assert_int_equal(sk_generator_create(&g2, 9, SK_CPU), 0);
+        r[v] = sk_shim_randn(SHAPE(B, P + K, D), SK_F64, SK_CPU, g2);
+        l[v] = sk_shim_randn(SHAPE(B, K), SK_F64, SK_CPU, g2);
+        sk_generator_free(g2);
+        assert_int_equal(sk_shim_set_requires_grad(r[v], 1), 0);
+        assert_int_equal(sk_shim_set_requires_grad(l[v], 1), 0);
+    }
+    sk_tensor *y0 = sk_shim_st_gate(r[0], l[0], P);
+    sk_tensor *pk = sk_shim_sigmoid(l[1]);
+    sk_tensor *gate = sk_shim_add_scalar(sk_shim_sub(pk, sk_shim_detach(pk)), 1.0);
+    sk_tensor *parts[2] = {sk_shim_ones(SHAPE(B, P), SK_F64, SK_CPU), gate};
+    sk_tensor *y1 = sk_shim_mul(r[1], sk_shim_unsqueeze(sk_shim_cat(parts, 2, 1), -1));
+    assert_non_null(y0);
+    assert_non_null(y1);
+    for (int i = 0; i < B * (P + K) * D; i++) assert_float_equal(at_(y0, i), at_(y1, i), 1e-12);
+    assert_int_equal(sk_shim_backward(st_loss_(y0, w)), 0);
+    assert_int_equal(sk_shim_backward(st_loss_(y1, w)), 0);
+    for (int v = 0; v < 2; v++) {
+        assert_int_equal(sk_shim_grad(r[v], &gr[v]), 0);
+        assert_int_equal(sk_shim_grad(l[v], &gl[v]), 0);
+        assert_non_null(gr[v]);
+        assert_non_null(gl[v]);
+    }
+    for (int i = 0; i < B * (P + K) * D; i++) assert_float_equal(at_(gr[0], i), at_(gr[1], i), 1e-12);
+    double nz = 0;
+    for (int i = 0; i < B * K; i++) {
+        assert_float_equal(at_(gl[0], i), at_(gl[1], i), 1e-12);
+        nz += fabs(at_(gl[0], i));
+    }
+    assert_true(nz > 0); /* the logits do get a gradient */
+    assert_null(sk_shim_st_gate(r[0], l[0], 2)); /* p + K != rows */
+    assert_non_null(strstr(sk_error_last(), "st_gate"));
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
 /* ---- scopes: many training steps leak nothing ------------------------ */
 
 static void test_scope_leak(void **state)
@@ -402,7 +456,7 @@ int main(void)
         cmocka_unit_test(test_indexing),      cmocka_unit_test(test_attention),
         cmocka_unit_test(test_gradcheck),     cmocka_unit_test(test_scope_leak),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_generator),
-        cmocka_unit_test(test_adamw),
+        cmocka_unit_test(test_adamw),         cmocka_unit_test(test_st_gate),
     };
     return cmocka_run_group_tests_name("shim", tests, setup_, NULL);
 }

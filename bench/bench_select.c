@@ -11,7 +11,9 @@
  * form); random-ltd drops before block 0 and restores before block 3.
  * merge rows add log(size) to the attention logits (proportional attention).
  *
- * usage: bench_select [batch] [rounds] [threads]
+ * usage: bench_select [batch] [rounds] [threads] [scorers]
+ * scorers: a comma-separated list to run only those rows (and the full
+ * row they are compared with), e.g. "tome,random"; default all.
  * prints one row per config: step ms, ratio to full, FLOP ratio, the
  * speedup's share of the FLOP-predicted speedup, selection overhead. */
 #include <math.h>
@@ -47,6 +49,20 @@ static int cmp_(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Whether `name` is one of the comma-separated `list` (NULL: all). */
+static int listed_(const char *list, const char *name)
+{
+    if (!list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
 }
 
 /* ---- model ---------------------------------------------------------- */
@@ -210,6 +226,7 @@ int main(int argc, char **argv)
     int bsz = argc > 1 ? atoi(argv[1]) : 32;
     int rounds = argc > 2 ? atoi(argv[2]) : 7;
     int threads = argc > 3 ? atoi(argv[3]) : 2;
+    const char *only = argc > 4 ? argv[4] : NULL;
     const char *dir = getenv("SK_FASHION_MNIST") ? getenv("SK_FASHION_MNIST") : "/usr/share/datasets/fashion-mnist";
     sk_shim_set_num_threads(threads);
     sk_shim_tune_host_allocator((size_t)64 << 20);
@@ -234,7 +251,8 @@ int main(int argc, char **argv)
     int nr = 0;
     rows[nr++] = (row){"none", "-", 1.0, -1, NULL, NULL, {0}, NULL, 0, 0, {0}};
     for (int kk = 0; kk < 2; kk++)
-        for (int i = 0; i < NK; i++) rows[nr++] = (row){kinds[i].sc, kinds[i].st, keeps[kk], kinds[i].layer, NULL, NULL, {0}, NULL, 0, 0, {0}};
+        for (int i = 0; i < NK; i++)
+            if (listed_(only, kinds[i].sc)) rows[nr++] = (row){kinds[i].sc, kinds[i].st, keeps[kk], kinds[i].layer, NULL, NULL, {0}, NULL, 0, 0, {0}};
 
     sk_select_model sm = {0};
     sm.depth = L;

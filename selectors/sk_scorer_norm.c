@@ -20,8 +20,8 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 {
     (void)a;
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
-    const sk_tensor *src = st ? sk_select_keys_mean(seq->keys) : seq->x;
-    *scores = sk_shim_norm(sk_shim_slice(src, 1, p, n), -1, 0);
+    const sk_tensor *src = st ? sk_select_keys_mean(seq->keys, p) : sk_shim_slice(seq->x, 1, p, n);
+    *scores = sk_shim_norm(src, -1, 0);
     return *scores ? SK_OK : sk_error_last_code();
 }
 

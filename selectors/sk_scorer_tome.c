@@ -4,13 +4,16 @@
  * A token's score is minus the cosine similarity of its best B partner
  * (head-mean keys of the previous block), so the A tokens with the most
  * similar partner are the ones dropped, exactly ToMe's top-r edges. B
- * tokens score 2 - their best A similarity, above every A token, so with
- * keep >= 1/2 (ToMe's r <= N/2) all of B is kept; below 1/2 the B tokens
- * most similar to A go next (an extension: ToMe caps r at half per layer).
- * With strategy merge each dropped token is averaged (size-weighted) into
- * the kept token its key is most similar to, which for keep >= 1/2 is its
- * best B partner unless an unmerged A token is closer. Kept tokens stay in
- * sequence order (ToMe reorders to [unmerged A, B]). */
+ * tokens score 3 - their best A similarity, strictly above every A token
+ * (cosines are in [-1, 1]), so with keep >= 1/2 (ToMe's r <= N/2) all of B
+ * is kept; below 1/2 the B tokens most similar to A go next (an extension:
+ * ToMe caps r at half per layer).
+ * With strategy merge (assign_) a dropped A token is averaged (size-
+ * weighted) into its best B partner, as ToMe merges along its edges; below
+ * keep 1/2 a dropped B token goes to the kept B token its key is most
+ * similar to, and the A tokens matched to it follow it there (two rounds of
+ * matching in one layer). Kept tokens stay in sequence order (ToMe
+ * reorders to [unmerged A, B]). */
 #include <stdlib.h>
 
 #include "sk_select_registry.h"
@@ -18,8 +21,10 @@
 typedef struct {
     int64_t m;
     sk_tensor *perm, *inv; /* [even..., odd...] positions of M tokens and its inverse */
-    sk_tensor *mu; /* normalised metric of the last score call (borrowed from the caller's scope,
-                      used by assign within the same apply) */
+    /* of the last score call, borrowed from the caller's scope and used by
+     * assign within the same apply: the unit metric [B, M, C] and, when
+     * every B is kept, each A token's best B partner [B, Ma] (0..Mb-1) */
+    sk_tensor *mu, *partner;
 } tome_state;
 
 static int create_(void **state, const sk_scorer_init *in)
@@ -65,9 +70,9 @@ static int indices_(tome_state *t, int64_t m)
 
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
 {
-    (void)a;
     tome_state *t = state;
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1), m = n - p, b = sk_shim_size(seq->x, 0);
+    t->mu = t->partner = NULL;
     if (m < 2) { /* nothing to match */
         *scores = sk_shim_zeros((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
         return *scores ? SK_OK : sk_error_last_code();
@@ -75,34 +80,54 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     int rc = indices_(t, m);
     if (rc < 0) return rc;
     sk_device dev = sk_shim_device(seq->x);
-    sk_tensor *mu = sk_select_unit_metric(sk_select_keys_mean(seq->keys), p);
-    t->mu = mu;
+    sk_tensor *mu = sk_select_l2_normalize(sk_select_keys_mean(seq->keys, p));
     /* sets A and B in one index_select; [B, Ma, Mb] similarities, with a
      * contiguous right operand (the bmm is ~2x faster) */
     int64_t ma = (m + 1) / 2;
     sk_tensor *ab = sk_shim_index_select(mu, 1, sk_shim_to(t->perm, dev, SK_I64));
     sk_tensor *sim = sk_shim_matmul(sk_shim_slice(ab, 1, 0, ma),
                                     sk_shim_contiguous(sk_shim_transpose(sk_shim_slice(ab, 1, ma, m), 1, 2)));
-    sk_tensor *amax = NULL, *bmax = NULL;
-    if (!sim || sk_shim_max(sim, 2, 0, &amax, NULL) < 0 || sk_shim_max(sim, 1, 0, &bmax, NULL) < 0)
+    /* the partners are needed only when every B is kept (assign_), and max
+     * with indices costs ~4x amax on CPU */
+    int edges = a->k >= m / 2;
+    sk_tensor *amax = NULL, *bmax = NULL, *partner = NULL;
+    if (!sim || sk_shim_max(sim, 2, 0, &amax, edges ? &partner : NULL) < 0 || sk_shim_max(sim, 1, 0, &bmax, NULL) < 0)
         return sk_error_last_code();
-    sk_tensor *parts[2] = {sk_shim_neg(amax), sk_shim_add_scalar(sk_shim_neg(bmax), 2.0)};
+    sk_tensor *parts[2] = {sk_shim_neg(amax), sk_shim_add_scalar(sk_shim_neg(bmax), 3.0)};
     if (!parts[0] || !parts[1]) return sk_error_last_code();
     *scores = sk_shim_index_select(sk_shim_cat(parts, 2, 1), 1, sk_shim_to(t->inv, dev, SK_I64));
-    return *scores ? SK_OK : sk_error_last_code();
+    if (!*scores) return sk_error_last_code();
+    t->mu = mu;
+    t->partner = partner;
+    return SK_OK;
 }
 
-/* Each dropped token goes to the kept token with the most similar key,
- * reusing the metric computed by score_ in this same apply. */
+/* keep >= 1/2 (all of B kept): ToMe's merge along the matched edges, each
+ * dropped A token into its best B partner. Below 1/2 (every kept token is a
+ * B): each dropped token, A or B, into the kept token its key is most
+ * similar to. */
 static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
     tome_state *t = state;
-    int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1);
-    sk_tensor *mu = t->mu;
-    if (!mu || sk_shim_size(mu, 1) != n - p) /* m < 2 path or no score yet */
-        mu = sk_select_unit_metric(sk_select_keys_mean(seq->keys), p);
-    *dst = sk_select_nearest_kept(mu, kept, dropped);
-    t->mu = NULL;
+    int64_t p = seq->n_protected, m = sk_shim_size(seq->x, 1) - p, b = sk_shim_size(seq->x, 0);
+    int64_t k = sk_shim_size(kept, 1), ma = (m + 1) / 2;
+    if (!t->mu || t->m != m) /* m < 2 (nothing to match) or no score yet */
+        return sk_error_set(SK_EINVAL, "tome: assign without a score of the same sequence");
+    if (!t->partner) {
+        *dst = sk_select_nearest_kept(t->mu, kept, dropped);
+    } else {
+        /* the slot of each kept token at its position, read at the B positions */
+        sk_device dev = sk_shim_device(seq->x);
+        sk_tensor *slot = sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
+                                          sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2));
+        sk_tensor *bslot = sk_shim_slice(sk_shim_index_select(slot, 1, sk_shim_to(t->perm, dev, SK_I64)), 1, ma, m);
+        /* A token i goes to the slot of B token partner[i] (a B token to its
+         * own, which only a dropped B would use: none is) */
+        sk_tensor *parts[2] = {sk_shim_gather(bslot, 1, t->partner), bslot};
+        sk_tensor *all = sk_shim_index_select(sk_shim_cat(parts, 2, 1), 1, sk_shim_to(t->inv, dev, SK_I64));
+        *dst = sk_shim_gather(all, 1, dropped);
+    }
+    t->mu = t->partner = NULL;
     return *dst ? SK_OK : sk_error_last_code();
 }
 

@@ -7,41 +7,59 @@
 
 sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx)
 {
-    int64_t shape[SK_SHIM_MAX_DIMS];
     if (!x || !idx) return NULL;
-    int nd = sk_shim_shape(x, shape);
-    if (nd < 2) {
+    if (sk_shim_ndim(x) < 2) {
         sk_error_set(SK_EINVAL, "select: gather_rows needs a [B, N, ...] tensor");
         return NULL;
     }
-    if (nd == 2) return sk_shim_gather(x, 1, idx);
-    /* Whole rows: index_select on [B*N, ...] with flat indices b*N + idx is
-     * ~5x faster on CPU than gather with an index expanded over the row
-     * (libtorch 1.13), and its backward is an index_add, not a scatter. */
-    int64_t b = shape[0], n = shape[1], k = sk_shim_size(idx, 1);
-    sk_tensor *flat = sk_select_flat_index(idx, n);
-    shape[1] = b * n;
-    sk_tensor *rows = sk_shim_index_select(sk_shim_reshape(x, shape + 1, nd - 1), 0, flat);
-    shape[0] = b;
-    shape[1] = k;
-    return sk_shim_reshape(rows, shape, nd);
+    if (sk_shim_ndim(x) == 2) return sk_shim_gather(x, 1, idx);
+    return sk_select_take_rows(x, sk_select_keep_index(idx, 0, sk_shim_size(x, 1)));
 }
 
-sk_tensor *sk_select_flat_index(const sk_tensor *idx, int64_t n)
+sk_tensor *sk_select_keep_index(const sk_tensor *idx, int64_t p, int64_t n)
 {
     if (!idx) return NULL;
     int64_t b = sk_shim_size(idx, 0);
-    /* offsets b * n made on the host: exact int64 (a double scalar would
-     * promote to float), and faster than arange * n as tensor ops */
-    int64_t stack[256], *o = b <= 256 ? stack : malloc(sizeof(int64_t) * (size_t)b);
+    sk_device dev = sk_shim_device(idx);
+    /* The prefix rows b*n + 0..p-1 and the offsets b*n + p are made on the
+     * host: exact int64 (a double scalar would promote to float), and a few
+     * ops instead of arange/expand/add/cat chains (after a block has evicted
+     * libtorch's code from cache, each op costs ~10 us however small). */
+    size_t cnt = (size_t)b * (size_t)(p + 1);
+    int64_t stack[512], *o = cnt <= 512 ? stack : malloc(sizeof(int64_t) * cnt);
     if (!o) {
         sk_error_set(SK_ENOMEM, "select: out of memory");
         return NULL;
     }
-    for (int64_t i = 0; i < b; i++) o[i] = i * n;
-    sk_tensor *off = sk_shim_to(sk_shim_from_host(o, (int64_t[]){b, 1}, 2, SK_I64, SK_CPU), sk_shim_device(idx), SK_I64);
+    for (int64_t i = 0; i < b; i++) {
+        o[i] = i * n + p;
+        for (int64_t j = 0; j < p; j++) o[b + i * p + j] = i * n + j;
+    }
+    sk_tensor *off = sk_shim_to(sk_shim_from_host(o, (int64_t[]){b, 1}, 2, SK_I64, SK_CPU), dev, SK_I64);
+    sk_tensor *pre = p ? sk_shim_to(sk_shim_from_host(o + b, (int64_t[]){b, p}, 2, SK_I64, SK_CPU), dev, SK_I64) : NULL;
     if (o != stack) free(o);
-    return sk_shim_reshape(sk_shim_add(idx, off), (int64_t[]){-1}, 1);
+    sk_tensor *rest = sk_shim_add(idx, off);
+    if (p) {
+        sk_tensor *parts[2] = {pre, rest};
+        rest = pre && rest ? sk_shim_cat(parts, 2, 1) : NULL;
+    }
+    return sk_shim_reshape(rest, (int64_t[]){-1}, 1);
+}
+
+sk_tensor *sk_select_take_rows(const sk_tensor *t, const sk_tensor *flat)
+{
+    int64_t shape[SK_SHIM_MAX_DIMS];
+    if (!t || !flat) return NULL;
+    int nd = sk_shim_shape(t, shape);
+    int64_t b = shape[0];
+    /* index_select on the [B*N, ...] flattening: ~5x faster on CPU than
+     * gather with an index expanded over the row (libtorch 1.13), and its
+     * backward is an index_add, not a scatter */
+    shape[1] *= b;
+    sk_tensor *rows = sk_shim_index_select(sk_shim_reshape(t, shape + 1, nd - 1), 0, flat);
+    shape[0] = b;
+    shape[1] = sk_shim_size(flat, 0) / b;
+    return sk_shim_reshape(rows, shape, nd);
 }
 
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)
@@ -53,54 +71,65 @@ sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)
     return sorted;
 }
 
-sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk)
+int sk_select_split(const sk_tensor *s, int64_t k, sk_tensor **kept, sk_tensor **dropped)
 {
-    sk_tensor *idx = NULL, *sorted = NULL;
-    if (!s) return NULL;
-    if (sk_shim_topk(s, mk, 1, 0, 0, NULL, &idx) < 0) return NULL;
-    if (sk_shim_sort(idx, 1, 0, &sorted, NULL) < 0) return NULL;
-    return sorted;
-}
-
-/* idx + off for an int64 tensor, staying int64 (idx itself when off = 0). */
-static sk_tensor *add_offset_(const sk_tensor *idx, int64_t off)
-{
-    /* an int64 tensor, not a double scalar: int64 + double would promote to float */
-    return off ? sk_shim_add(idx, sk_shim_full((int64_t[]){1}, 1, (double)off, SK_I64, sk_shim_device(idx))) : (sk_tensor *)idx;
-}
-
-sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p)
-{
-    if (!idx || p == 0) return (sk_tensor *)idx;
-    int64_t b = sk_shim_size(idx, 0);
-    sk_tensor *parts[2] = {sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(p, sk_shim_device(idx)), 0),
-                                          (int64_t[]){b, p}, 2),
-                           add_offset_(idx, p)};
-    if (!parts[0] || !parts[1]) return NULL;
-    return sk_shim_cat(parts, 2, 1);
+    *kept = *dropped = NULL;
+    if (!s) return sk_error_last_code();
+    /* One topk, then a stable descending sort of the kept mask: its indices
+     * are [kept ascending, dropped ascending]. A partition even when scores
+     * tie (a topk and a separate bottom-k could both take a tied token, and
+     * background patches of an image tie exactly), and fewer ops than
+     * topk + sort + bottom-k + sort: after a block evicted libtorch's code
+     * from cache, each op costs ~10 us however small its tensors. */
+    int64_t b = sk_shim_size(s, 0), m = sk_shim_size(s, 1);
+    sk_device dev = sk_shim_device(s);
+    sk_tensor *idx = NULL, *order = NULL;
+    if (sk_shim_topk(s, k, 1, 1, 0, NULL, &idx) < 0) return sk_error_last_code();
+    sk_tensor *mask = sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_F32, dev), 1, idx,
+                                      sk_shim_ones((int64_t[]){b, k}, 2, SK_F32, dev));
+    if (!mask || sk_shim_sort(mask, 1, 1, NULL, &order) < 0) return sk_error_last_code(); /* stable */
+    *kept = sk_shim_slice(order, 1, 0, k);
+    *dropped = sk_shim_slice(order, 1, k, m);
+    return (*kept && *dropped) ? SK_OK : sk_error_last_code();
 }
 
 sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx)
 {
-    /* one gather of the whole kept set (prefix included), no cat of row blocks */
-    if (!t) return NULL;
-    return sk_select_gather_rows(t, sk_select_full_index(idx, p));
+    if (!t || !idx) return NULL;
+    int64_t n = sk_shim_size(t, 1);
+    if (sk_shim_ndim(t) == 2 && p > 0) { /* [B, N] (positions): prefix + one gather, fewer ops than a flat index */
+        sk_tensor *parts[2] = {sk_shim_slice(t, 1, 0, p), sk_shim_gather(sk_shim_slice(t, 1, p, n), 1, idx)};
+        return parts[0] && parts[1] ? sk_shim_cat(parts, 2, 1) : NULL;
+    }
+    return sk_select_take_rows(t, sk_select_keep_index(idx, p, n));
 }
 
-sk_tensor *sk_select_keys_mean(const sk_tensor *keys)
+sk_tensor *sk_select_keys_mean(const sk_tensor *keys, int64_t p)
 {
     if (!keys) {
         sk_error_set(SK_EINVAL, "select: the scorer needs seq.keys but the model passed none");
         return NULL;
     }
-    int64_t d = 1;
-    return sk_shim_mean(keys, &d, 1, 0);
+    /* A chain of adds of the per-head slices, not mean(dim 1): keys are
+     * usually a strided view into the fused qkv projection, and libtorch
+     * 1.13's reduction over that layout is ~2x slower than the adds
+     * (measured in bench_select: 0.80 ms of tome's 2.7 ms). Slicing the rows
+     * first makes the result contiguous, so no later copy is needed. */
+    int64_t h = sk_shim_size(keys, 1), n = sk_shim_size(keys, 2);
+    sk_tensor *k = p ? sk_shim_slice(keys, 2, p, n) : (sk_tensor *)keys;
+    sk_tensor *acc = sk_shim_squeeze(sk_shim_slice(k, 1, 0, 1), 1);
+    for (int64_t i = 1; i < h; i++) acc = sk_shim_add(acc, sk_shim_squeeze(sk_shim_slice(k, 1, i, i + 1), 1));
+    return h > 1 ? sk_shim_mul_scalar(acc, 1.0 / (double)h) : sk_shim_contiguous(acc);
 }
 
 sk_tensor *sk_select_nearest_kept(const sk_tensor *mu, const sk_tensor *kept, const sk_tensor *dropped)
 {
-    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped);
-    return sk_shim_argmax(sk_shim_matmul(md, sk_shim_transpose(mk, 1, 2)), -1, 0);
+    sk_tensor *mk = sk_select_gather_rows(mu, kept), *md = sk_select_gather_rows(mu, dropped), *best = NULL;
+    /* a contiguous right operand (bmm ~15% faster), and max with indices:
+     * libtorch 1.13's argmax over a short last dim is ~1.7x slower */
+    sk_tensor *sim = sk_shim_matmul(md, sk_shim_contiguous(sk_shim_transpose(mk, 1, 2)));
+    if (!sim || sk_shim_max(sim, -1, 0, NULL, &best) < 0) return NULL;
+    return best;
 }
 
 sk_tensor *sk_select_l2_normalize(const sk_tensor *x)
@@ -120,20 +149,16 @@ sk_tensor *sk_select_unit_metric(const sk_tensor *x, int64_t p)
 sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows)
 {
     if (!rows || !(a->scorer->flags & SK_SCORER_GATED)) return rows;
-    sk_tensor *pk = sk_shim_sigmoid(sk_shim_gather(a->scores, 1, idx));
-    sk_tensor *g = sk_shim_add_scalar(sk_shim_sub(pk, sk_shim_detach(pk)), 1.0);
-    if (p > 0) { /* protected rows pass with gate 1 */
-        sk_tensor *parts[2] = {sk_shim_ones((int64_t[]){sk_shim_size(g, 0), p}, 2, SK_F32, sk_shim_device(g)), g};
-        g = sk_shim_cat(parts, 2, 1);
-    }
-    return sk_shim_mul(rows, sk_shim_unsqueeze(g, -1));
+    /* one autograd node instead of sigmoid/detach/sub/add/ones/cat/mul: ~0.1
+     * ms less per apply in bench_select, where every op is paid cold */
+    return sk_shim_st_gate(rows, sk_shim_gather(a->scores, 1, idx), p);
 }
 
-sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx)
+sk_tensor *sk_select_keep_bias(const sk_tensor *bias, const sk_tensor *flat)
 {
-    if (!bias) return NULL;
+    if (!bias || !flat) return NULL;
     int64_t b = sk_shim_size(bias, 0), n = sk_shim_size(bias, -1);
-    sk_tensor *flat = sk_select_keep_rows(sk_shim_reshape(bias, (int64_t[]){b, n}, 2), p, idx);
-    if (!flat) return NULL;
-    return sk_shim_reshape(flat, (int64_t[]){b, 1, 1, sk_shim_size(flat, 1)}, 4);
+    sk_tensor *kept = sk_select_take_rows(sk_shim_reshape(bias, (int64_t[]){b, n}, 2), flat);
+    if (!kept) return NULL;
+    return sk_shim_reshape(kept, (int64_t[]){b, 1, 1, sk_shim_size(kept, 1)}, 4);
 }

@@ -141,27 +141,31 @@ uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int 
 
 /* Rows of x [B, N, ...] at idx [B, K] along dim 1 -> [B, K, ...]. */
 sk_tensor *sk_select_gather_rows(const sk_tensor *x, const sk_tensor *idx);
-/* Positions idx [B, K] (int64, values < n) into a [B, n, ...] tensor as
- * flat 1-D positions b * n + idx[b, j] into its [B * n, ...] reshape. */
-sk_tensor *sk_select_flat_index(const sk_tensor *idx, int64_t n);
+/* The protected prefix and the unprotected positions idx [B, K] (int64,
+ * values < n - p) of a [B, n, ...] tensor as 1-D positions into its
+ * [B * n, ...] flattening: row b gives b*n + 0..p-1, then b*n + p + idx[b, j]
+ * -> [B * (p + K)] (p = 0: just the flat idx). */
+sk_tensor *sk_select_keep_index(const sk_tensor *idx, int64_t p, int64_t n);
+/* The rows flat (from sk_select_keep_index) of t [B, n, ...] -> [B, len / B, ...]. */
+sk_tensor *sk_select_take_rows(const sk_tensor *t, const sk_tensor *flat);
 /* The k highest scores' indices per row of s [B, M], ascending (order kept). */
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
-/* The m - k lowest scores' indices per row, ascending. */
-sk_tensor *sk_select_bottomk_sorted(const sk_tensor *s, int64_t mk);
+/* Split the rows of s [B, M] into the k highest scores' indices *kept
+ * [B, k] and the other M - k *dropped [B, M - k], both ascending and
+ * disjoint (ties broken by topk). Tensors in the caller's scope. */
+int sk_select_split(const sk_tensor *s, int64_t k, sk_tensor **kept, sk_tensor **dropped);
 /* Keep the protected prefix and the unprotected rows idx of t [B, N, ...]. */
 sk_tensor *sk_select_keep_rows(const sk_tensor *t, int64_t p, const sk_tensor *idx);
-/* [B, p + K] int64 positions in the whole sequence of the protected prefix
- * and the unprotected indices idx [B, K]: 0..p-1 then idx + p (idx when p = 0). */
-sk_tensor *sk_select_full_index(const sk_tensor *idx, int64_t p);
-/* Mean over heads of keys [B, H, N, Dh] -> [B, N, Dh], or NULL with error. */
-sk_tensor *sk_select_keys_mean(const sk_tensor *keys);
+/* Mean over heads of keys [B, H, N, Dh] for the rows from p on, contiguous
+ * -> [B, N - p, Dh], or NULL with error when keys is NULL. */
+sk_tensor *sk_select_keys_mean(const sk_tensor *keys, int64_t p);
 /* Straight-through gate for SK_SCORER_GATED scorers: rows [B, p + K, D]
  * (p protected rows first, then the kept tokens idx [B, K]) with the kept
  * rows times 1 + sigmoid(s) - sg(sigmoid(s)): the value is unchanged, the
  * gradient reaches the scores. Other scorers: rows as is. */
 sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows);
-/* Keep attn_bias [B, 1, 1, N] entries of the protected prefix and idx. */
-sk_tensor *sk_select_keep_bias(const sk_tensor *bias, int64_t p, const sk_tensor *idx);
+/* Keep the attn_bias [B, 1, 1, N] entries at flat (sk_select_keep_index). */
+sk_tensor *sk_select_keep_bias(const sk_tensor *bias, const sk_tensor *flat);
 /* For unit-norm metric rows mu [B, M, C]: the position 0..K-1 in the kept
  * set kept [B, K] of the most similar kept row of each dropped row
  * (dropped [B, M-K]) -> [B, M-K] int64. */

@@ -38,7 +38,7 @@ static int dr_restore_(sk_select_saved *sv, sk_seq *seq)
     /* the processed rows (prefix included) over their saved originals: one
      * index_copy on the [B * N, D] flattening (a row scatter with an expanded
      * index is several times slower on CPU) */
-    sk_tensor *rows = sk_select_flat_index(sk_select_full_index(sv->idx, p), n);
+    sk_tensor *rows = sk_select_keep_index(sv->idx, p, n);
     sk_tensor *x = sk_shim_reshape(sk_shim_index_copy(sk_shim_reshape(sv->x, (int64_t[]){b * n, d}, 2), 0, rows,
                                                       sk_shim_reshape(seq->x, (int64_t[]){b * (p + k), d}, 2)),
                                    (int64_t[]){b, n, d}, 3);

@@ -21,8 +21,9 @@ int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx
 
 static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
-    const sk_tensor *metric = seq->keys ? sk_select_keys_mean(seq->keys) : seq->x;
-    *dst = sk_select_nearest_kept(sk_select_unit_metric(metric, seq->n_protected), kept, dropped);
+    int64_t p = seq->n_protected;
+    sk_tensor *mu = seq->keys ? sk_select_l2_normalize(sk_select_keys_mean(seq->keys, p)) : sk_select_unit_metric(seq->x, p);
+    *dst = sk_select_nearest_kept(mu, kept, dropped);
     return *dst ? SK_OK : sk_error_last_code();
 }
 
@@ -30,8 +31,8 @@ static int fuse_apply_(const sk_strategy_args *a, sk_seq *seq)
 {
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1), m = n - p;
     int64_t b = sk_shim_size(seq->x, 0), k = a->k;
-    sk_tensor *kept = sk_select_topk_sorted(a->scores, k - 1);
-    sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - (k - 1));
+    sk_tensor *kept = NULL, *dropped = NULL;
+    if (sk_select_split(a->scores, k - 1, &kept, &dropped) < 0) return sk_error_last_code();
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
     sk_tensor *xu = sk_shim_slice(seq->x, 1, p, n);
@@ -70,11 +71,8 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
         return all ? sk_select_keep_(a, seq, all) : sk_error_last_code();
     }
     if (a->fused) return fuse_apply_(a, seq);
-    sk_tensor *kept = sk_select_topk_sorted(a->scores, k);
-    if (!kept) return sk_error_last_code();
-    sk_tensor *dropped = sk_select_bottomk_sorted(a->scores, m - k);
-    sk_tensor *dst = NULL;
-    if (!dropped) return sk_error_last_code();
+    sk_tensor *kept = NULL, *dropped = NULL, *dst = NULL;
+    if (sk_select_split(a->scores, k, &kept, &dropped) < 0) return sk_error_last_code();
     int prev = sk_shim_set_grad_enabled(0); /* the assignment is indices only */
     rc = a->scorer->assign ? a->scorer->assign(a->scorer_state, seq, kept, dropped, &dst)
                            : default_assign_(seq, kept, dropped, &dst);
@@ -84,23 +82,25 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     /* Every token's slot in the merged sequence: protected tokens keep
      * 0..p-1, kept token j is slot p + j, a dropped token goes to its
      * partner's slot. Then the merge is one index_add of all (size-weighted)
-     * rows over the [B * (p + k), D] flattening and one scatter_add of the
-     * sizes: no per-set gathers, no cat of row blocks (CPU: index_add is ~3x
-     * faster than scatter_add with an expanded index). */
+     * rows over the [B * (p + k), D] flattening and one of the sizes over the
+     * same flat slots: no per-set gathers, no cat of row blocks (CPU:
+     * index_add is ~3x faster than scatter_add with an expanded index). */
     sk_device dev = sk_shim_device(seq->x);
     sk_tensor *uslot = sk_shim_scatter( /* [B, M]: kept token j -> j, dropped -> its partner's j */
         sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
                         sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2)),
         1, dropped, dst);
-    sk_tensor *slot = sk_select_full_index(uslot, p); /* [B, N]: the prefix first, the rest shifted by p */
-    sk_tensor *sz = seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev);
+    sk_tensor *slot = sk_select_keep_index(uslot, p, p + k); /* [B * N] into the [B * (p + k)] merged rows */
     /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
-    sk_tensor *xw = seq->sizes ? sk_shim_mul(seq->x, sk_shim_unsqueeze(sz, -1)) : seq->x;
+    sk_tensor *xw = seq->sizes ? sk_shim_mul(seq->x, sk_shim_unsqueeze(seq->sizes, -1)) : seq->x;
     sk_tensor *sumx = sk_shim_reshape(
-        sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0,
-                          sk_select_flat_index(slot, p + k), sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
+        sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0, slot,
+                          sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
         (int64_t[]){b, p + k, d}, 3);
-    sk_tensor *sizes = sk_shim_scatter_add(sk_shim_zeros((int64_t[]){b, p + k}, 2, SK_F32, dev), 1, slot, sz);
+    sk_tensor *sz = seq->sizes ? sk_shim_reshape(seq->sizes, (int64_t[]){b * n}, 1)
+                               : sk_shim_ones((int64_t[]){b * n}, 1, SK_F32, dev);
+    sk_tensor *sizes = sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k)}, 1, SK_F32, dev), 0, slot, sz),
+                                       (int64_t[]){b, p + k}, 2);
     sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(sizes, -1)));
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
     SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,

@@ -852,6 +852,141 @@ static void test_merge_fused(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* tome + merge against a naive ToMe: head-mean keys at unit norm, A = even
+ * and B = odd unprotected tokens, A scores -max sim, B 3 - max sim. At keep
+ * 1/2 and above every B is kept and each dropped A merges into its best B
+ * partner (ToMe's edges, even when an unmerged A is closer); at keep 1/4 every dropped token merges into its most
+ * similar kept token. Merged rows are size-weighted means. */
+static void test_tome_matches_naive(void **st)
+{
+    (void)st;
+    static const double keeps[3] = {0.75, 0.5, 0.25}; /* unmerged A tokens kept; B kept; B merged */
+    for (int kk = 0; kk < 3; kk++) {
+        sk_scope *sc = sk_shim_scope_begin();
+        sk_select_config c;
+        defaults_(&c);
+        snprintf(c.scorer, sizeof c.scorer, "tome");
+        snprintf(c.strategy, sizeof c.strategy, "merge");
+        c.keep = keeps[kk];
+        c.layers.n = 1;
+        c.layers.v[0] = 1;
+        sk_select_model m = model_();
+        inputs in = inputs_(91 + (uint64_t)kk);
+        sk_selector *sel = NULL;
+        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+        sk_seq q = seq_(&in);
+        assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+        int64_t k = expected_k_(c.keep), n2 = P + k;
+        assert_int_equal(sk_shim_size(q.x, 1), n2);
+        float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
+        host_f32_(in.x, x0, B * N * D);
+        host_f32_(in.keys, keys, B * H * N * DH);
+        host_f32_(q.x, x, B * (size_t)n2 * D);
+        host_f32_(q.sizes, sz, B * (size_t)n2);
+        for (int b = 0; b < B; b++) {
+            double mu[M][DH], sim[M][M];
+            for (int t = 0; t < M; t++) {
+                double nrm = 0;
+                for (int e = 0; e < DH; e++) {
+                    double v = 0;
+                    for (int h = 0; h < H; h++) v += keys[((b * H + h) * N + P + t) * DH + e];
+                    mu[t][e] = v / H;
+                    nrm += mu[t][e] * mu[t][e];
+                }
+                for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm) + 1e-6;
+            }
+            for (int t = 0; t < M; t++)
+                for (int u = 0; u < M; u++) {
+                    sim[t][u] = 0;
+                    for (int e = 0; e < DH; e++) sim[t][u] += mu[t][e] * mu[u][e];
+                }
+            float s[M];
+            int partner[M];
+            for (int t = 0; t < M; t++) { /* A: t even, against odd u; B: t odd, against even u */
+                double best = -INFINITY;
+                for (int u = (t % 2 == 0); u < M; u += 2)
+                    if (sim[t][u] > best) best = sim[t][u], partner[t] = u;
+                s[t] = (float)(t % 2 == 0 ? -best : 3.0 - best);
+            }
+            int64_t kept[M], slot[M];
+            ref_topk_(s, k, kept);
+            for (int t = 0; t < M; t++) slot[t] = -1;
+            for (int64_t j = 0; j < k; j++) slot[kept[j]] = j;
+            double acc[M][D] = {{0}}, cnt[M] = {0};
+            for (int t = 0; t < M; t++) {
+                int64_t j = slot[t];
+                if (j < 0 && k >= M / 2) { /* ToMe: along the edge to the best B */
+                    assert_true(t % 2 == 0);
+                    j = slot[partner[t]];
+                } else if (j < 0) { /* the most similar kept token */
+                    double best = -INFINITY;
+                    for (int64_t i = 0; i < k; i++)
+                        if (sim[t][kept[i]] > best) best = sim[t][kept[i]], j = i;
+                }
+                assert_true(j >= 0);
+                cnt[j] += 1;
+                for (int d = 0; d < D; d++) acc[j][d] += x0[(b * N + P + t) * D + d];
+            }
+            for (int64_t j = 0; j < k; j++) {
+                assert_float_equal(sz[b * n2 + P + j], cnt[j], 1e-6);
+                for (int d = 0; d < D; d++)
+                    assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / cnt[j], 1e-4);
+            }
+        }
+        sk_selector_free(sel);
+        sk_shim_scope_end(sc);
+    }
+}
+
+/* Exactly tied scores (identical tokens: background patches do this) must
+ * still split into disjoint kept and merged sets: the norm of identical
+ * hidden states ties everywhere, and every token is counted once. */
+static void test_merge_tied_scores(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_config c;
+    defaults_(&c);
+    snprintf(c.scorer, sizeof c.scorer, "norm");
+    snprintf(c.strategy, sizeof c.strategy, "merge");
+    c.keep = 0.5;
+    c.layers.n = 1;
+    c.layers.v[0] = 1;
+    sk_select_model m = model_();
+    inputs in = inputs_(5);
+    /* a few larger tokens, then a tied group that the budget cuts through */
+    float xs[B * N * D];
+    for (int i = 0; i < B * N * D; i++) xs[i] = (i / D) % N < 1 + 5 ? 2.0f : 0.75f;
+    in.x = sk_shim_from_host(xs, (int64_t[]){B, N, D}, 3, SK_F32, SK_CPU);
+    in.keys = NULL;
+    for (int f = 0; f < 2; f++) {
+        snprintf(c.merge_into, sizeof c.merge_into, "%s", f ? "fused" : "nearest");
+        sk_selector *sel = NULL;
+        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+        sk_seq q = seq_(&in);
+        assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+        int64_t n2 = sk_shim_size(q.x, 1), pos[B * N];
+        float sz[B * N], xo[B * N * D];
+        assert_int_equal(n2, P + expected_k_(c.keep));
+        host_f32_(q.sizes, sz, B * (size_t)n2);
+        host_i64_(q.pos, pos, B * (size_t)n2);
+        host_f32_(q.x, xo, B * (size_t)n2 * D);
+        for (int i = 0; i < B * n2 * D; i++) /* means of 2 and 0.75 (a kept token merged away leaves 0/0) */
+            assert_true(xo[i] >= 0.75f - 1e-5f && xo[i] <= 2.0f + 1e-5f);
+        for (int b = 0; b < B; b++) {
+            double tot = 0;
+            for (int64_t j = 0; j < n2; j++) {
+                assert_true(sz[b * n2 + j] >= 1.0f); /* each slot holds at least its own token */
+                tot += sz[b * n2 + j];
+            }
+            assert_float_equal(tot, N, 1e-5);
+            for (int64_t j = P + 1; j < n2 - f; j++) assert_true(pos[b * n2 + j] > pos[b * n2 + j - 1]);
+        }
+        sk_selector_free(sel);
+    }
+    sk_shim_scope_end(sc);
+}
+
 int main(void)
 {
     {
@@ -872,6 +1007,8 @@ int main(void)
         cmocka_unit_test(test_frozen_text_surprisal),
         cmocka_unit_test(test_uniform_grid_and_pool),
         cmocka_unit_test(test_merge_fused),
+        cmocka_unit_test(test_tome_matches_naive),
+        cmocka_unit_test(test_merge_tied_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,5 +22,5 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 }
 
 const sk_scorer_vtable sk_scorer_attn_received = {SK_SCORER_VERSION, "attn-received", SK_SELECT_NEEDS_ATTN,
-                                                  SK_SCORER_SEES_LATER, NULL,
+                                                  SK_SCORER_SEES_LATER | SK_SCORER_NONNEG, NULL,
                                                   NULL, score_, NULL, NULL, NULL, NULL, NULL};

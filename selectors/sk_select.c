@@ -108,6 +108,16 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF(strcmp(cfg->merge_into, "fused") == 0 && s->scorer->assign, SK_EINVAL,
                "select.merge_into: scorer '%s' chooses merge partners itself; use merge_into=nearest",
                s->scorer->name);
+    SK_FAIL_IF(strcmp(cfg->merge_weight, "size") != 0 && strcmp(cfg->merge_weight, "score") != 0, SK_EINVAL,
+               "select.merge_weight: unknown mode '%s' (size|score)", cfg->merge_weight);
+    if (strcmp(cfg->merge_weight, "score") == 0) {
+        SK_FAIL_IF(strcmp(s->strategy->name, "merge") != 0, SK_EINVAL,
+                   "select.merge_weight=score weights merged tokens; strategy '%s' merges none (use merge)",
+                   s->strategy->name);
+        SK_FAIL_IF(!(sf & SK_SCORER_NONNEG), SK_EINVAL,
+                   "select.merge_weight=score needs nonnegative scores (random, norm, attn-cls, attn-received); "
+                   "scorer '%s' has others", s->scorer->name);
+    }
     SK_FAIL_IF(cfg->layers.n < 1, SK_EINVAL, "select.layers: empty list");
     for (int i = 0; i < cfg->layers.n; i++) {
         int64_t l = cfg->layers.v[i];
@@ -313,7 +323,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         SK_FAIL_IF(!sel->aux, SK_ETORCH, "select: aux loss: %s", sk_error_last());
     }
     sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved,
-                          strcmp(sel->cfg.merge_into, "fused") == 0};
+                          strcmp(sel->cfg.merge_into, "fused") == 0, strcmp(sel->cfg.merge_weight, "score") == 0};
     rc = sel->strategy->apply(&a, seq);
     if (rc < 0) {
         sk_error_prefix("select: strategy '%s' at layer %d: ", sel->strategy->name, layer);

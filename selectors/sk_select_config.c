@@ -34,6 +34,9 @@ static const sk_cfg_key select_keys_[] = {
      "norm: L2 norm of the hidden state or of the key vector (needs keys)"},
     {"merge_into", SK_CFG_STRING, OFF(merge_into), "nearest", SK_CFG_UNBOUNDED, 0, "nearest|fused",
      "merge: into the most similar kept token, or all dropped into one fused token (EViT)"},
+    {"merge_weight", SK_CFG_STRING, OFF(merge_weight), "size", SK_CFG_UNBOUNDED, 0, "size|score",
+     "merge: a token's weight in its merged mean: size (ToMe: the tokens it stands for) or score "
+     "(w_t = s_t size_t / sum, EViT's attention-weighted fusion; scorers with nonnegative scores)"},
     {"seed_offset", SK_CFG_INT, OFF(seed_offset), "0", 0, 1e15, 0, NULL,
      "added to the run seed for the selector's RNG"},
     {"checkpoint", SK_CFG_STRING, OFF(checkpoint), "", SK_CFG_UNBOUNDED, 0, NULL,

@@ -35,6 +35,7 @@ struct sk_select_config {
     double budget_weight;          /* learned: weight of the (mean keep prob - keep)^2 term */
     char norm_source[SK_CFG_STR_MAX]; /* norm: hidden | key */
     char merge_into[SK_CFG_STR_MAX];  /* merge: nearest (kept token) | fused (one extra token) */
+    char merge_weight[SK_CFG_STR_MAX]; /* merge: size | score */
     int64_t seed_offset;           /* added to the run seed for the selector RNG */
     char checkpoint[SK_CFG_STR_MAX]; /* frozen: safetensors file with the scorer network or proxy LM */
     int64_t checkpoint_layer;      /* frozen: load "selector.learned.l<this>.*" (-1: the apply layer) */

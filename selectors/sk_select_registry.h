@@ -39,8 +39,9 @@ enum {
     SK_SCORER_RESTORE_ONLY = 4, /* only with strategy drop-restore (random-ltd) */
     SK_SCORER_NEEDS_CLS = 8,    /* needs n_protected >= 1 (attn-cls) */
     SK_SCORER_NEEDS_K = 16,     /* needs the kept count up front: no threshold mode (uniform, pool) */
-    SK_SCORER_SEES_LATER = 32   /* a token's score depends on later tokens (attention it receives):
+    SK_SCORER_SEES_LATER = 32,  /* a token's score depends on later tokens (attention it receives):
                                    refused on causal LMs, where it would leak what comes next */
+    SK_SCORER_NONNEG = 64       /* scores are >= 0 and usable as merge weights (select.merge_weight=score) */
 };
 
 /* What a scorer instance is created for (all borrowed for the call). */
@@ -101,6 +102,7 @@ typedef struct {
     double tau;              /* threshold mode */
     sk_select_saved *saved;  /* drop-restore slot for this span */
     int fused;               /* merge: select.merge_into = fused */
+    int score_weights;       /* merge: select.merge_weight = score (w_t proportional to size_t * s_t) */
 } sk_strategy_args;
 
 /* sk_strategy_vtable.flags */

@@ -2,22 +2,36 @@
  * other token is merged into the kept token it is most similar to (cosine
  * of the head-mean keys when the model passes keys, else of the hidden
  * states; a scorer may override the assignment: tome, pool). Merging is
- * the size-weighted average x'_m = sum_t w_t x_t, w_t = s_t / sum s, with
- * s_t the number of original tokens t stands for; seq.sizes carries the
- * new sizes so attention can add log(size) ("proportional attention").
+ * the weighted average x'_m = sum_t w_t x_t over the tokens t merged into
+ * m (the kept one included), w_t = c_t / sum c, where c_t is
+ *   select.merge_weight=size (default): the size of t, the number of
+ *     original tokens it stands for (ToMe's merge_wavg), or
+ *   select.merge_weight=score: size_t * s_t with s_t the token's score, for
+ *     scorers whose scores are >= 0 weights (attention, norms): EViT's
+ *     attention-weighted fusion (Liang et al., ICLR 2022), normalised.
+ * seq.sizes carries the new sizes (sums of sizes) in both modes, so
+ * attention can add log(size) ("proportional attention").
  *
  * ToMe (Bolya et al., "Token Merging: Your ViT But Faster", ICLR 2023),
  * merge_wavg with size tracking; generalised to any scorer's kept set.
  *
  * select.merge_into=fused: the k-1 best tokens are kept and all others are
  * fused into one token appended last (so k tokens remain), as EViT's
- * inattentive-token fusion (Liang et al., ICLR 2022), but weighted by size,
- * w_t = s_t / sum s, where EViT uses raw, unnormalised attention weights.
- * The fused token carries the summed size and the position of the first
- * token fused into it. */
+ * inattentive-token fusion, with the same weights c_t normalised over the
+ * fused tokens. The fused token carries the summed size and the position
+ * of the first token fused into it. */
+#include <math.h>
+
 #include "sk_select_registry.h"
 
 int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
+
+/* A token's score as a merge weight: a tiny floor keeps a group whose
+ * scores are all exactly 0 at its size-weighted mean instead of 0/0. */
+static sk_tensor *score_weight_(const sk_tensor *s)
+{
+    return sk_shim_add_scalar(sk_shim_clamp(s, 0.0, INFINITY), 1e-12);
+}
 
 static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
@@ -36,11 +50,13 @@ static int fuse_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
     sk_tensor *xu = sk_shim_slice(seq->x, 1, p, n);
-    sk_tensor *ds = sk_shim_gather(su, 1, dropped);                       /* [B, Md] */
+    sk_tensor *ds = sk_shim_gather(su, 1, dropped);                       /* [B, Md] sizes */
     sk_tensor *fs = sk_shim_sum(ds, (int64_t[]){1}, 1, 1);                /* [B, 1] */
-    sk_tensor *fx = sk_shim_div(sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(ds, -1)),
+    sk_tensor *dw = a->score_weights ? sk_shim_mul(ds, score_weight_(sk_shim_gather(a->scores, 1, dropped))) : ds;
+    sk_tensor *fw = a->score_weights ? sk_shim_sum(dw, (int64_t[]){1}, 1, 1) : fs;
+    sk_tensor *fx = sk_shim_div(sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(dw, -1)),
                                             (int64_t[]){1}, 1, 1),
-                                sk_shim_unsqueeze(fs, -1));               /* [B, 1, D] */
+                                sk_shim_unsqueeze(fw, -1));               /* [B, 1, D] */
     sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, 0, sk_select_gather_rows(xu, kept)), fx};
     sk_tensor *ss[3] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
                                    : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
@@ -91,8 +107,15 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
                         sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2)),
         1, dropped, dst);
     sk_tensor *slot = sk_select_keep_index(uslot, p, p + k); /* [B * N] into the [B * (p + k)] merged rows */
-    /* size-weighted rows; all sizes are 1 until a first merge: skip the product */
-    sk_tensor *xw = seq->sizes ? sk_shim_mul(seq->x, sk_shim_unsqueeze(seq->sizes, -1)) : seq->x;
+    /* each token's weight c_t: its size (all 1 until a first merge: no
+     * product then), times its score in score mode (protected tokens 1) */
+    sk_tensor *c = seq->sizes;
+    if (a->score_weights) {
+        sk_tensor *parts[2] = {sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, dev), score_weight_(a->scores)};
+        sk_tensor *sw = p ? sk_shim_cat(parts, 2, 1) : parts[1];
+        c = c ? sk_shim_mul(c, sw) : sw;
+    }
+    sk_tensor *xw = c ? sk_shim_mul(seq->x, sk_shim_unsqueeze(c, -1)) : seq->x;
     sk_tensor *sumx = sk_shim_reshape(
         sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0, slot,
                           sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
@@ -101,7 +124,12 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
                                : sk_shim_ones((int64_t[]){b * n}, 1, SK_F32, dev);
     sk_tensor *sizes = sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k)}, 1, SK_F32, dev), 0, slot, sz),
                                        (int64_t[]){b, p + k}, 2);
-    sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(sizes, -1)));
+    sk_tensor *wsum = sizes; /* the sum of the weights c_t per slot: the sizes in size mode */
+    if (a->score_weights)
+        wsum = sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k)}, 1, SK_F32, dev), 0, slot,
+                                                 sk_shim_reshape(c, (int64_t[]){b * n}, 1)),
+                               (int64_t[]){b, p + k}, 2);
+    sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(wsum, -1)));
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
     SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,
                "%s", sk_error_last());

@@ -852,6 +852,31 @@ static void test_merge_fused(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* Host copies of a merge's input (x0, keys) and output (x, sizes). */
+static void host_merge_(const inputs *in, const sk_seq *q, int64_t n2, float *x0, float *keys, float *x, float *sz)
+{
+    host_f32_(in->x, x0, B * N * D);
+    host_f32_(in->keys, keys, B * H * N * DH);
+    host_f32_(q->x, x, B * (size_t)n2 * D);
+    host_f32_(q->sizes, sz, B * (size_t)n2);
+}
+
+/* Reference metric: head-mean keys of the unprotected tokens of sample b,
+ * at unit L2 norm (+1e-6, as the selectors). */
+static void ref_unit_keys_(const float *keys, int b, double mu[M][DH])
+{
+    for (int t = 0; t < M; t++) {
+        double nrm = 0;
+        for (int e = 0; e < DH; e++) {
+            mu[t][e] = 0;
+            for (int h = 0; h < H; h++) mu[t][e] += keys[((b * H + h) * N + P + t) * DH + e];
+            mu[t][e] /= H;
+            nrm += mu[t][e] * mu[t][e];
+        }
+        for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm) + 1e-6;
+    }
+}
+
 /* tome + merge against a naive ToMe: head-mean keys at unit norm, A = even
  * and B = odd unprotected tokens, A scores -max sim, B 3 - max sim. At keep
  * 1/2 and above every B is kept and each dropped A merges into its best B
@@ -879,22 +904,10 @@ static void test_tome_matches_naive(void **st)
         int64_t k = expected_k_(c.keep), n2 = P + k;
         assert_int_equal(sk_shim_size(q.x, 1), n2);
         float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
-        host_f32_(in.x, x0, B * N * D);
-        host_f32_(in.keys, keys, B * H * N * DH);
-        host_f32_(q.x, x, B * (size_t)n2 * D);
-        host_f32_(q.sizes, sz, B * (size_t)n2);
+        host_merge_(&in, &q, n2, x0, keys, x, sz);
         for (int b = 0; b < B; b++) {
             double mu[M][DH], sim[M][M];
-            for (int t = 0; t < M; t++) {
-                double nrm = 0;
-                for (int e = 0; e < DH; e++) {
-                    double v = 0;
-                    for (int h = 0; h < H; h++) v += keys[((b * H + h) * N + P + t) * DH + e];
-                    mu[t][e] = v / H;
-                    nrm += mu[t][e] * mu[t][e];
-                }
-                for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm) + 1e-6;
-            }
+            ref_unit_keys_(keys, b, mu);
             for (int t = 0; t < M; t++)
                 for (int u = 0; u < M; u++) {
                     sim[t][u] = 0;
@@ -987,6 +1000,80 @@ static void test_merge_tied_scores(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* merge_weight=score: each merged row is sum_t s_t x_t / sum_t s_t over the
+ * tokens merged into it (sizes still add up), for the nearest kept token
+ * (head-mean key cosine) and for the fused token, against a naive loop. */
+static void test_merge_score_weights(void **st)
+{
+    (void)st;
+    for (int f = 0; f < 2; f++) {
+        sk_scope *sc = sk_shim_scope_begin();
+        sk_select_config c;
+        defaults_(&c);
+        snprintf(c.scorer, sizeof c.scorer, "attn-cls");
+        snprintf(c.strategy, sizeof c.strategy, "merge");
+        snprintf(c.merge_weight, sizeof c.merge_weight, "score");
+        snprintf(c.merge_into, sizeof c.merge_into, "%s", f ? "fused" : "nearest");
+        c.keep = 0.5;
+        c.layers.n = 1;
+        c.layers.v[0] = 1;
+        sk_select_model m = model_();
+        inputs in = inputs_(33 + (uint64_t)f);
+        int64_t k = expected_k_(c.keep), n2 = P + k;
+        float s[B * M];
+        ref_scores_(sk_scorer_find("attn-cls"), &c, &m, &in, k, s);
+        sk_selector *sel = NULL;
+        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+        sk_seq q = seq_(&in);
+        assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+        assert_int_equal(sk_shim_size(q.x, 1), n2);
+        float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
+        host_merge_(&in, &q, n2, x0, keys, x, sz);
+        for (int b = 0; b < B; b++) {
+            int64_t kept[M], slot[M], nk = f ? k - 1 : k;
+            ref_topk_(s + b * M, nk, kept);
+            for (int t = 0; t < M; t++) slot[t] = -1;
+            for (int64_t j = 0; j < nk; j++) slot[kept[j]] = j;
+            double mu[M][DH];
+            ref_unit_keys_(keys, b, mu);
+            double acc[M][D] = {{0}}, wsum[M] = {0}, cnt[M] = {0};
+            for (int t = 0; t < M; t++) {
+                int64_t j = slot[t];
+                if (j < 0 && f) j = nk; /* the fused token, last */
+                if (j < 0) {
+                    double best = -INFINITY;
+                    for (int64_t i = 0; i < nk; i++) {
+                        double dot = 0;
+                        for (int e = 0; e < DH; e++) dot += mu[t][e] * mu[kept[i]][e];
+                        if (dot > best) best = dot, j = i;
+                    }
+                }
+                double w = (f && slot[t] >= 0) ? 1.0 : s[b * M + t]; /* kept tokens pass as they are when fused */
+                cnt[j] += 1;
+                wsum[j] += w;
+                for (int d = 0; d < D; d++) acc[j][d] += w * x0[(b * N + P + t) * D + d];
+            }
+            for (int64_t j = 0; j < k; j++) {
+                assert_float_equal(sz[b * n2 + P + j], cnt[j], 1e-6);
+                for (int d = 0; d < D; d++)
+                    assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / wsum[j], 1e-4);
+            }
+        }
+        sk_selector_free(sel);
+        /* only for merge, and only with nonnegative scores */
+        snprintf(c.scorer, sizeof c.scorer, "tome");
+        snprintf(c.merge_into, sizeof c.merge_into, "nearest");
+        assert_true(create_msg_(&c, &m, "nonnegative"));
+        snprintf(c.scorer, sizeof c.scorer, "attn-cls");
+        snprintf(c.strategy, sizeof c.strategy, "prune");
+        assert_true(create_msg_(&c, &m, "merges none"));
+        snprintf(c.strategy, sizeof c.strategy, "merge");
+        snprintf(c.merge_weight, sizeof c.merge_weight, "mass");
+        assert_true(create_msg_(&c, &m, "select.merge_weight"));
+        sk_shim_scope_end(sc);
+    }
+}
+
 int main(void)
 {
     {
@@ -1009,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_merge_fused),
         cmocka_unit_test(test_tome_matches_naive),
         cmocka_unit_test(test_merge_tied_scores),
+        cmocka_unit_test(test_merge_score_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

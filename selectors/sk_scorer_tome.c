@@ -8,12 +8,11 @@
  * (cosines are in [-1, 1]), so with keep >= 1/2 (ToMe's r <= N/2) all of B
  * is kept; below 1/2 the B tokens most similar to A go next (an extension:
  * ToMe caps r at half per layer).
- * With strategy merge (assign_) a dropped A token is averaged (size-
- * weighted) into its best B partner, as ToMe merges along its edges; below
- * keep 1/2 a dropped B token goes to the kept B token its key is most
- * similar to, and the A tokens matched to it follow it there (two rounds of
- * matching in one layer). Kept tokens stay in sequence order (ToMe
- * reorders to [unmerged A, B]). */
+ * With strategy merge (assign_), at keep >= 1/2 a dropped A token is
+ * averaged (size-weighted) into its best B partner, as ToMe merges along
+ * its edges; below 1/2 (every kept token is a B) each dropped token, A or
+ * B, goes to the kept token its key is most similar to. Kept tokens stay
+ * in sequence order (ToMe reorders to [unmerged A, B]). */
 #include <stdlib.h>
 
 #include "sk_select_registry.h"

@@ -1074,6 +1074,91 @@ static void test_merge_score_weights(void **st)
     }
 }
 
+/* The score formulas against naive loops over the same inputs: norm of the
+ * hidden state and of the head-mean key, the class token's attention
+ * (attn-cls), the attention received (attn-received), and the learned
+ * predictor LN -> Linear -> GELU -> Linear with its own parameters. */
+static void test_scores_match_naive(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_model m = model_();
+    inputs in = inputs_(47);
+    float x0[B * N * D], keys[B * H * N * DH], attn[B * H * N * N], s[B * M];
+    host_f32_(in.x, x0, B * N * D);
+    host_f32_(in.keys, keys, B * H * N * DH);
+    host_f32_(in.attn, attn, B * H * N * N);
+    static const char *const names[5] = {"norm", "norm", "attn-cls", "attn-received", "learned"};
+    for (int v = 0; v < 5; v++) {
+        sk_select_config c;
+        defaults_(&c);
+        snprintf(c.scorer, sizeof c.scorer, "%s", names[v]);
+        if (v == 1) snprintf(c.norm_source, sizeof c.norm_source, "key");
+        const sk_scorer_vtable *vt = sk_scorer_find(names[v]);
+        assert_non_null(vt);
+        /* the scorer instance, made as the selector makes it (learned: its parameters) */
+        sk_generator *g = NULL;
+        void *state = NULL;
+        assert_int_equal(sk_generator_create(&g, SEED, SK_CPU), 0);
+        sk_scorer_init init = {&m, &c, 1, g};
+        if (vt->create) assert_int_equal(vt->create(&state, &init), 0);
+        sk_seq q = seq_(&in);
+        sk_score_args a = {expected_k_(0.5), 0, g};
+        sk_tensor *t = NULL;
+        assert_int_equal(vt->score(state, &q, &a, &t), 0);
+        host_f32_(t, s, B * M);
+        float w[6][D * D];
+        int hid = 0;
+        if (v == 4) {
+            sk_tensor *const *pp = NULL;
+            const char *const *nm = NULL;
+            int np = 0;
+            assert_int_equal(vt->params(state, &pp, &nm, &np), 0);
+            assert_int_equal(np, 6);
+            hid = (int)sk_shim_size(pp[2], 0);
+            assert_true(hid * D <= D * D);
+            for (int i = 0; i < 6; i++) host_f32_(pp[i], w[i], (size_t)sk_shim_numel(pp[i]));
+        }
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < M; i++) {
+                int tok = P + i;
+                double ref = 0;
+                if (v == 0) {
+                    for (int d = 0; d < D; d++) ref += (double)x0[(b * N + tok) * D + d] * x0[(b * N + tok) * D + d];
+                    ref = sqrt(ref);
+                } else if (v == 1) {
+                    for (int e = 0; e < DH; e++) {
+                        double mk = 0;
+                        for (int h = 0; h < H; h++) mk += keys[((b * H + h) * N + tok) * DH + e] / H;
+                        ref += mk * mk;
+                    }
+                    ref = sqrt(ref);
+                } else if (v == 2) {
+                    for (int h = 0; h < H; h++) ref += attn[((b * H + h) * N + 0) * N + tok] / H;
+                } else if (v == 3) {
+                    for (int h = 0; h < H; h++)
+                        for (int qr = 0; qr < N; qr++) ref += attn[((b * H + h) * N + qr) * N + tok] / (H * N);
+                } else {
+                    const float *xt = x0 + (b * N + tok) * D;
+                    double mu = 0, var = 0, ln[D];
+                    for (int d = 0; d < D; d++) mu += xt[d] / D;
+                    for (int d = 0; d < D; d++) var += (xt[d] - mu) * (xt[d] - mu) / D;
+                    for (int d = 0; d < D; d++) ln[d] = (xt[d] - mu) / sqrt(var + 1e-5) * w[0][d] + w[1][d];
+                    ref = w[5][0];
+                    for (int j = 0; j < hid; j++) {
+                        double z = w[3][j];
+                        for (int d = 0; d < D; d++) z += w[2][j * D + d] * ln[d];
+                        ref += w[4][j] * 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+                    }
+                }
+                assert_float_equal(s[b * M + i], ref, 1e-5 * (1 + fabs(ref)));
+            }
+        if (vt->destroy) vt->destroy(state);
+        sk_generator_free(g);
+    }
+    sk_shim_scope_end(sc);
+}
+
 int main(void)
 {
     {
@@ -1097,6 +1182,7 @@ int main(void)
         cmocka_unit_test(test_tome_matches_naive),
         cmocka_unit_test(test_merge_tied_scores),
         cmocka_unit_test(test_merge_score_weights),
+        cmocka_unit_test(test_scores_match_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,15 @@
 """The block of bench_shim.c in PyTorch eager (Debian's python3-torch, the
 same libtorch build). usage: bench_shim_torch.py [threads] [steps]
 prints: "py step_ms <median> op_us <median>"."""
+import os
 import statistics
 import sys
 import time
 
-import torch
+# OpenBLAS's own thread pool held at 1, as sk_shim_set_num_threads does (it
+# is read when the library loads, so before torch is imported)
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 B, N, D, H, FF = 8, 64, 128, 4, 512

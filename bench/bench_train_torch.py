@@ -7,9 +7,14 @@ One step = what the shrink trainer times: make the batch, forward, loss,
 backward, clip the global grad norm to 1.0, AdamW (foreach=False, as the
 shim), zero grads, read the loss (and, for the ViT, the accuracy count)."""
 import math
+import os
 import statistics
 import sys
 import time
+
+# OpenBLAS's own thread pool held at 1, as sk_shim_set_num_threads does (it
+# is read when the library loads, so before torch is imported)
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import torch
 import torch.nn.functional as F

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #if defined(__GLIBC__)
+#include <dlfcn.h>
 #include <malloc.h>
 #endif
 #include <cmath>
@@ -272,7 +273,20 @@ int sk_shim_cuda_available(void)
 
 void sk_shim_set_num_threads(int n)
 {
-    if (n > 0) at::set_num_threads(n);
+    if (n <= 0) return;
+    at::set_num_threads(n);
+    /* OpenBLAS (pthreads build) starts one thread per core, which
+     * at::set_num_threads does not reach: "1 thread" ran GEMMs on every
+     * core, and MPI ranks sharing a host oversubscribed it. Its pool is set
+     * to 1, not n: next to libtorch's OpenMP pool both spin, and n BLAS
+     * threads measured slower than 1 at every n tried (bench_train ViT at 2
+     * threads: 374-487 vs 877-977 samples/s; bench_shim at 2: 9.6-11.7 vs
+     * 8.7-9.6 ms). Looked up at run time, so a libtorch on MKL (or a BLAS
+     * without this entry point) is left as it is. */
+    using blas_threads_fn = void (*)(int);
+    static blas_threads_fn blas_threads =
+        reinterpret_cast<blas_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (blas_threads) blas_threads(1);
 }
 
 int sk_shim_get_num_threads(void) { return at::get_num_threads(); }

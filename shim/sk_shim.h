@@ -68,7 +68,12 @@ const char *sk_shim_torch_version(void);
 int sk_shim_has_fused_sdpa(void);
 /* 1 when a CUDA device is usable. */
 int sk_shim_cuda_available(void);
-/* Intra-op thread count (0 or negative: leave libtorch's default). */
+/* Intra-op thread count (0 or negative: leave libtorch's default). When
+ * libtorch's BLAS is OpenBLAS (as Debian's is), also sets OpenBLAS's own
+ * pool, which at::set_num_threads does not reach, to 1 thread: libtorch's
+ * n threads are then all the threads (measured faster than n BLAS threads
+ * beside them, see sk_shim.cpp), and MPI ranks sharing a host do not
+ * oversubscribe it. */
 void sk_shim_set_num_threads(int n);
 int sk_shim_get_num_threads(void);
 /* Keep freed host buffers of up to `bytes` (at most 32 MiB) in the heap

@@ -1,6 +1,8 @@
 /* test_shim.c - the libtorch C shim: numerics against known values,
  * gradients against finite differences, scope leak checks, error model,
  * RNG determinism and AdamW against a hand-written reference. */
+#define _GNU_SOURCE /* dlsym's RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +295,21 @@ static void test_st_gate(void **state)
     sk_shim_scope_end(s);
 }
 
+/* Thread count reaches libtorch, and OpenBLAS's own pool (which
+ * at::set_num_threads leaves at one per core), where libtorch's BLAS is
+ * OpenBLAS, is held at 1. */
+static void test_threads(void **state)
+{
+    (void)state;
+    int (*blas)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    for (int n = 2; n >= 1; n--) {
+        sk_shim_set_num_threads(n);
+        assert_int_equal(sk_shim_get_num_threads(), n);
+        if (blas) assert_int_equal(blas(), 1);
+    }
+    if (!blas) fprintf(stderr, "  libtorch's BLAS is not OpenBLAS here: only the libtorch count checked\n");
+}
+
 /* ---- scopes: many training steps leak nothing ------------------------ */
 
 static void test_scope_leak(void **state)
@@ -457,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck),     cmocka_unit_test(test_scope_leak),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_generator),
         cmocka_unit_test(test_adamw),         cmocka_unit_test(test_st_gate),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("shim", tests, setup_, NULL);
 }

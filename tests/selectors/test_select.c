@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -19,7 +20,7 @@
 enum { B = 3, P = 1, M = 16, N = P + M, D = 8, H = 2, DH = 4, DEPTH = 4 };
 #define SEED 1234u
 /* the scorer network "frozen" loads, written by main() from a learned scorer */
-static const char ckpt_[] = "test_select_frozen.safetensors";
+static char ckpt_[256]; /* under $TMPDIR (or /tmp), per process; removed at the end */
 
 static void defaults_(sk_select_config *c)
 {
@@ -1161,6 +1162,8 @@ static void test_scores_match_naive(void **st)
 
 int main(void)
 {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(ckpt_, sizeof ckpt_, "%s/test_select_frozen_%ld.safetensors", tmp && *tmp ? tmp : "/tmp", (long)getpid());
     {
         sk_selector *ls = learned_();
         sk_tensor *const *p = NULL;
@@ -1184,5 +1187,7 @@ int main(void)
         cmocka_unit_test(test_merge_score_weights),
         cmocka_unit_test(test_scores_match_naive),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    remove(ckpt_);
+    return failed;
 }

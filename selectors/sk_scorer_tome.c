@@ -108,8 +108,7 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
 static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
     tome_state *t = state;
-    int64_t p = seq->n_protected, m = sk_shim_size(seq->x, 1) - p, b = sk_shim_size(seq->x, 0);
-    int64_t k = sk_shim_size(kept, 1), ma = (m + 1) / 2;
+    int64_t p = seq->n_protected, m = sk_shim_size(seq->x, 1) - p, ma = (m + 1) / 2;
     if (!t->mu || t->m != m) /* m < 2 (nothing to match) or no score yet */
         return sk_error_set(SK_EINVAL, "tome: assign without a score of the same sequence");
     if (!t->partner) {
@@ -117,9 +116,8 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
     } else {
         /* the slot of each kept token at its position, read at the B positions */
         sk_device dev = sk_shim_device(seq->x);
-        sk_tensor *slot = sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
-                                          sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2));
-        sk_tensor *bslot = sk_shim_slice(sk_shim_index_select(slot, 1, sk_shim_to(t->perm, dev, SK_I64)), 1, ma, m);
+        sk_tensor *bslot = sk_shim_slice(sk_shim_index_select(sk_select_kept_slots(kept, m), 1, sk_shim_to(t->perm, dev, SK_I64)),
+                                         1, ma, m);
         /* A token i goes to the slot of B token partner[i] (a B token to its
          * own, which only a dropped B would use: none is) */
         sk_tensor *parts[2] = {sk_shim_gather(bslot, 1, t->partner), bslot};

@@ -62,6 +62,15 @@ sk_tensor *sk_select_take_rows(const sk_tensor *t, const sk_tensor *flat)
     return sk_shim_reshape(rows, shape, nd);
 }
 
+sk_tensor *sk_select_kept_slots(const sk_tensor *kept, int64_t m)
+{
+    if (!kept) return NULL;
+    int64_t b = sk_shim_size(kept, 0), k = sk_shim_size(kept, 1);
+    sk_device dev = sk_shim_device(kept);
+    return sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
+                           sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2));
+}
+
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)
 {
     sk_tensor *idx = NULL, *sorted = NULL;

@@ -152,6 +152,9 @@ sk_tensor *sk_select_keep_index(const sk_tensor *idx, int64_t p, int64_t n);
 sk_tensor *sk_select_take_rows(const sk_tensor *t, const sk_tensor *flat);
 /* The k highest scores' indices per row of s [B, M], ascending (order kept). */
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
+/* [B, M] int64: j at the position kept[b, j] of each kept token (kept
+ * [B, K], values < M), 0 elsewhere: each kept token's slot. */
+sk_tensor *sk_select_kept_slots(const sk_tensor *kept, int64_t m);
 /* Split the rows of s [B, M] into the k highest scores' indices *kept
  * [B, k] and the other M - k *dropped [B, M - k], both ascending and
  * disjoint (ties broken by topk). Tensors in the caller's scope. */

@@ -33,6 +33,16 @@ static sk_tensor *score_weight_(const sk_tensor *s)
     return sk_shim_add_scalar(sk_shim_clamp(s, 0.0, INFINITY), 1e-12);
 }
 
+/* Per-sample sums of v [B, N] into the slots (flat positions into the
+ * [B * r] merged rows, from sk_select_keep_index) -> [B, r]. */
+static sk_tensor *slot_sums_(const sk_tensor *slot, const sk_tensor *v, int64_t r)
+{
+    int64_t b = sk_shim_size(v, 0);
+    sk_tensor *flat = sk_shim_reshape(v, (int64_t[]){-1}, 1);
+    return sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * r}, 1, SK_F32, sk_shim_device(v)), 0, slot, flat),
+                           (int64_t[]){b, r}, 2);
+}
+
 static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
     int64_t p = seq->n_protected;
@@ -102,10 +112,8 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
      * same flat slots: no per-set gathers, no cat of row blocks (CPU:
      * index_add is ~3x faster than scatter_add with an expanded index). */
     sk_device dev = sk_shim_device(seq->x);
-    sk_tensor *uslot = sk_shim_scatter( /* [B, M]: kept token j -> j, dropped -> its partner's j */
-        sk_shim_scatter(sk_shim_zeros((int64_t[]){b, m}, 2, SK_I64, dev), 1, kept,
-                        sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(k, dev), 0), (int64_t[]){b, k}, 2)),
-        1, dropped, dst);
+    /* [B, M]: kept token j -> j, dropped -> its partner's j */
+    sk_tensor *uslot = sk_shim_scatter(sk_select_kept_slots(kept, m), 1, dropped, dst);
     sk_tensor *slot = sk_select_keep_index(uslot, p, p + k); /* [B * N] into the [B * (p + k)] merged rows */
     /* each token's weight c_t: its size (all 1 until a first merge: no
      * product then), times its score in score mode (protected tokens 1) */
@@ -120,15 +128,9 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
         sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0, slot,
                           sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
         (int64_t[]){b, p + k, d}, 3);
-    sk_tensor *sz = seq->sizes ? sk_shim_reshape(seq->sizes, (int64_t[]){b * n}, 1)
-                               : sk_shim_ones((int64_t[]){b * n}, 1, SK_F32, dev);
-    sk_tensor *sizes = sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k)}, 1, SK_F32, dev), 0, slot, sz),
-                                       (int64_t[]){b, p + k}, 2);
-    sk_tensor *wsum = sizes; /* the sum of the weights c_t per slot: the sizes in size mode */
-    if (a->score_weights)
-        wsum = sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k)}, 1, SK_F32, dev), 0, slot,
-                                                 sk_shim_reshape(c, (int64_t[]){b * n}, 1)),
-                               (int64_t[]){b, p + k}, 2);
+    sk_tensor *sizes = slot_sums_(slot, seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev), p + k);
+    /* the sum of the weights c_t per slot: the sizes in size mode */
+    sk_tensor *wsum = a->score_weights ? slot_sums_(slot, c, p + k) : sizes;
     sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(wsum, -1)));
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
     SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,

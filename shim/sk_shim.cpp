@@ -14,8 +14,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <atomic>
+#include <dlfcn.h> // dlsym: OpenBLAS's thread setting, when present
 #if defined(__GLIBC__)
-#include <dlfcn.h>
 #include <malloc.h>
 #endif
 #include <cmath>

@@ -29,6 +29,17 @@ static void defaults_(sk_select_config *c)
     assert_int_equal(sk_cfg_defaults(secs, 1, bases), 0);
 }
 
+/* Defaults with one scorer x strategy at keep, applied before block `layer`. */
+static void config_(sk_select_config *c, const char *scorer, const char *strategy, double keep, int layer)
+{
+    defaults_(c);
+    snprintf(c->scorer, sizeof c->scorer, "%s", scorer);
+    snprintf(c->strategy, sizeof c->strategy, "%s", strategy);
+    c->keep = keep;
+    c->layers.n = 1;
+    c->layers.v[0] = layer;
+}
+
 static sk_select_model model_(void)
 {
     sk_select_model m = {0};
@@ -136,12 +147,7 @@ static int64_t expected_k_(double keep) { return (int64_t)ceil(keep * M - 1e-9);
 static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
 {
     sk_select_config c;
-    defaults_(&c);
-    snprintf(c.scorer, sizeof c.scorer, "%s", v->name);
-    snprintf(c.strategy, sizeof c.strategy, "%s", st->name);
-    c.keep = 0.5;
-    c.layers.n = 1;
-    c.layers.v[0] = 1;
+    config_(&c, v->name, st->name, 0.5, 1);
     c.restore_layer = 3;
     if (strcmp(v->name, "norm") == 0) snprintf(c.norm_source, sizeof c.norm_source, "key");
     snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ckpt_);
@@ -890,12 +896,7 @@ static void test_tome_matches_naive(void **st)
     for (int kk = 0; kk < 3; kk++) {
         sk_scope *sc = sk_shim_scope_begin();
         sk_select_config c;
-        defaults_(&c);
-        snprintf(c.scorer, sizeof c.scorer, "tome");
-        snprintf(c.strategy, sizeof c.strategy, "merge");
-        c.keep = keeps[kk];
-        c.layers.n = 1;
-        c.layers.v[0] = 1;
+        config_(&c, "tome", "merge", keeps[kk], 1);
         sk_select_model m = model_();
         inputs in = inputs_(91 + (uint64_t)kk);
         sk_selector *sel = NULL;
@@ -960,12 +961,7 @@ static void test_merge_tied_scores(void **st)
     (void)st;
     sk_scope *sc = sk_shim_scope_begin();
     sk_select_config c;
-    defaults_(&c);
-    snprintf(c.scorer, sizeof c.scorer, "norm");
-    snprintf(c.strategy, sizeof c.strategy, "merge");
-    c.keep = 0.5;
-    c.layers.n = 1;
-    c.layers.v[0] = 1;
+    config_(&c, "norm", "merge", 0.5, 1);
     sk_select_model m = model_();
     inputs in = inputs_(5);
     /* a few larger tokens, then a tied group that the budget cuts through */
@@ -1010,14 +1006,9 @@ static void test_merge_score_weights(void **st)
     for (int f = 0; f < 2; f++) {
         sk_scope *sc = sk_shim_scope_begin();
         sk_select_config c;
-        defaults_(&c);
-        snprintf(c.scorer, sizeof c.scorer, "attn-cls");
-        snprintf(c.strategy, sizeof c.strategy, "merge");
+        config_(&c, "attn-cls", "merge", 0.5, 1);
         snprintf(c.merge_weight, sizeof c.merge_weight, "score");
         snprintf(c.merge_into, sizeof c.merge_into, "%s", f ? "fused" : "nearest");
-        c.keep = 0.5;
-        c.layers.n = 1;
-        c.layers.v[0] = 1;
         sk_select_model m = model_();
         inputs in = inputs_(33 + (uint64_t)f);
         int64_t k = expected_k_(c.keep), n2 = P + k;

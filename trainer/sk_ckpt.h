@@ -1,12 +1,6 @@
-/* sk_ckpt.h - checkpoints: safetensors files and training-state directories.
+/* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_safetensors.h).
  *
- * defines: sk_ckpt_write_safetensors, sk_ckpt_read_safetensors,
- *          sk_ckpt_read_safetensors_meta, sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
- *
- * safetensors (huggingface/safetensors): u64 little-endian header length N,
- * N bytes of JSON header (padded with spaces to a multiple of 8),
- * then the raw little-endian C-order tensor bytes, contiguous in header
- * order from offset 0. Readable by safetensors.torch / numpy.
+ * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
  *   model.safetensors  parameters under their model names,
@@ -24,20 +18,6 @@
 #include <stdint.h>
 
 #include "sk_params.h"
-
-/* Write tensors (float/int dtypes) with optional string metadata
- * (meta: alternating key, value; nmeta pairs) atomically to path. */
-int sk_ckpt_write_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n,
-                              const char *const *meta, int nmeta);
-/* Load the named tensors from path into the existing tensors ts (same
- * shape and dtype, checked; a missing name is an error naming it). */
-int sk_ckpt_read_safetensors(const char *path, const char *const *names, sk_tensor *const *ts, int n);
-
-/* The string values of the __metadata__ keys keys[0..nkeys) in the
- * safetensors file path, read in one pass: value i is copied into
- * vals + i * cap (cap bytes each, truncated); SK_ENOTFOUND naming the file
- * and the first absent key. */
-int sk_ckpt_read_safetensors_meta(const char *path, const char *const *keys, int nkeys, char *vals, size_t cap);
 
 typedef struct {
     int64_t step;            /* optimizer steps completed */

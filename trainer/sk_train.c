@@ -14,10 +14,12 @@
 
 #include "sk_ckpt.h"
 #include "sk_dist.h"
+#include "sk_fs.h"
 #include "sk_dist_ddp.h"
 #include "sk_gpt.h"
 #include "sk_log.h"
 #include "sk_progress.h"
+#include "sk_safetensors.h"
 #include "sk_vit.h"
 
 /* ---- defaults ---------------------------------------------------------------- */
@@ -121,21 +123,6 @@ static double lr_at_(const sk_train_config *t, int64_t step)
     double p = span > 0 ? (double)(step - t->warmup) / span : 1.0;
     if (p > 1) p = 1;
     return t->min_lr + 0.5 * (t->lr - t->min_lr) * (1.0 + cos(3.14159265358979323846 * p));
-}
-
-static int mkdir_p_(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0777);
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return sk_error_set(SK_EIO, "%s: cannot create directory: %s", path, strerror(errno));
-    return SK_OK;
 }
 
 /* Test-only fault injection (documented in tests/trainer): SK_FAULT_RANK_EXIT
@@ -618,7 +605,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     /* 6. Outputs (rank 0). */
     if (rank == 0) {
-        SK_TRY(mkdir_p_(o->out_dir));
+        SK_TRY(sk_fs_mkdir_p(o->out_dir));
         snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
         if (start > 0) SK_TRY(metrics_truncate_(path, start));
         mf = fopen(path, start > 0 ? "a" : "w");
@@ -762,7 +749,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         char mbuf[SK_GPT_META_N][24];
         const char *meta[2 + 2 * SK_GPT_META_N] = {"format", "pt"};
         if (is_gpt) sk_gpt_meta(m.gpt, mbuf, meta + 2);
-        SK_TRY(sk_ckpt_write_safetensors(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
+        SK_TRY(sk_safetensors_write(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
                                          is_gpt ? 1 + SK_GPT_META_N : 1));
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");

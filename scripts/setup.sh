@@ -24,6 +24,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libzstd-dev zlib1g-dev
   libyaml-dev                       # config files (YAML)
+  libjansson-dev                    # every JSON document shrink reads or writes
   libcmocka-dev                     # C unit tests
   gnuplot-nox                       # plots in reports
   dataset-fashion-mnist fortunes    # real data for demos and tests

@@ -76,65 +76,56 @@ static char *choices_of_(const char *line)
     return out;
 }
 
-static void test_every_scorer_is_a_choice(void **st)
+/* Every name of a registry (name_at) is accepted by select.<key> and listed
+ * on its --help line, which lists nothing else but `extra` (or NULL). */
+static void check_registry_key_(const char *key, const char *(*name_at)(int), const char *extra)
 {
-    (void)st;
     sk_select_config c;
-    char set[256];
+    char set[256], start[64];
     char *help = capture_(sk_cfg_print_help);
-    char *line = line_(help, "select.scorer ");
+    snprintf(start, sizeof start, "select.%s ", key);
+    char *line = line_(help, start);
     char *choices = choices_of_(line);
-    assert_true(sk_scorer_count() >= 10);
-    for (int i = 0; i < sk_scorer_count(); i++) {
-        const char *name = sk_scorer_at(i)->name;
-        defaults_(&c);
-        snprintf(set, sizeof set, "select.scorer=%s", name);
-        assert_int_equal(set_(&c, set), SK_OK);
-        assert_string_equal(c.scorer, name);
-        if (!lists_(choices, name)) fail_msg("select.scorer --help lacks '%s': %s", name, line);
-    }
-    /* "none" plus the registry, nothing else */
-    int n = 1;
+    int n = 1, count = 0;
     for (const char *p = choices; *p; p++) n += *p == '|';
-    assert_int_equal(n, 1 + sk_scorer_count());
-    assert_true(lists_(choices, "none"));
+    for (; name_at(count); count++) {
+        const char *name = name_at(count);
+        defaults_(&c);
+        snprintf(set, sizeof set, "select.%s=%s", key, name);
+        assert_int_equal(set_(&c, set), SK_OK);
+        assert_string_equal((const char *)&c + sk_cfg_find_key(&sk_select_section, key)->offset, name);
+        if (!lists_(choices, name)) fail_msg("select.%s --help lacks '%s': %s", key, name, line);
+    }
+    assert_int_equal(n, count + (extra ? 1 : 0));
+    if (extra) assert_true(lists_(choices, extra));
     free(choices);
     free(line);
     free(help);
 }
 
+static void test_every_scorer_is_a_choice(void **st)
+{
+    (void)st;
+    assert_true(sk_scorer_count() >= 10);
+    for (int i = 0; i < sk_scorer_count(); i++) assert_string_equal(sk_scorer_name_at(i), sk_scorer_at(i)->name);
+    assert_null(sk_scorer_name_at(sk_scorer_count()));
+    check_registry_key_("scorer", sk_scorer_name_at, "none");
+}
+
 static void test_every_strategy_is_a_choice(void **st)
 {
     (void)st;
-    sk_select_config c;
-    char set[256];
-    char *help = capture_(sk_cfg_print_help);
-    char *md = capture_(sk_cfg_print_markdown);
-    char *line = line_(help, "select.strategy ");
-    char *choices = choices_of_(line);
-    int n = 1;
-    for (const char *p = choices; *p; p++) n += *p == '|';
-    assert_int_equal(n, sk_strategy_count());
-    for (int i = 0; i < sk_strategy_count(); i++) {
-        const char *name = sk_strategy_at(i)->name;
-        defaults_(&c);
-        snprintf(set, sizeof set, "select.strategy=%s", name);
-        assert_int_equal(set_(&c, set), SK_OK);
-        assert_string_equal(c.strategy, name);
-        if (!lists_(choices, name)) fail_msg("select.strategy --help lacks '%s': %s", name, line);
-        assert_string_equal(sk_strategy_name_at(i), name);
-    }
+    for (int i = 0; i < sk_strategy_count(); i++)
+        assert_string_equal(sk_strategy_name_at(i), sk_strategy_at(i)->name);
     assert_null(sk_strategy_name_at(sk_strategy_count()));
-    assert_null(sk_scorer_name_at(sk_scorer_count()));
+    check_registry_key_("strategy", sk_strategy_name_at, NULL);
     /* the docs table lists them too, '|' escaped */
+    char *md = capture_(sk_cfg_print_markdown);
     char *mdline = line_(md, "| `select.strategy` |");
     for (int i = 0; i < sk_strategy_count(); i++) assert_non_null(strstr(mdline, sk_strategy_at(i)->name));
     assert_non_null(strstr(mdline, "\\|"));
     free(mdline);
-    free(choices);
-    free(line);
     free(md);
-    free(help);
 }
 
 /* A bad name: the registered names and the closest one, in one line. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sk_corpus.h"
+#include "sk_data_config.h"
 #include "sk_loader.h"
 #include "sk_prepare.h"
 
@@ -290,7 +291,9 @@ int main(int argc, char **argv) {
     free(t);
 
     sk_prepare_config pc;
-    sk_prepare_config_defaults(&pc);
+    const sk_cfg_section *const psec[1] = {&sk_prepare_section};
+    void *const pbase[1] = {&pc};
+    die_(sk_cfg_defaults(psec, 1, pbase));
     snprintf(pc.input, sizeof pc.input, "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
     snprintf(pc.labels, sizeof pc.labels, "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");
     sk_corpus_data img;

@@ -15,6 +15,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The command table (sk_cli.c) as Markdown, so the docs list what exists. */
+static void print_commands_markdown_(FILE *f)
+{
+    int n;
+    const sk_cmd *const *cmds = sk_cli_commands(&n);
+    fprintf(f, "### Commands\n\n| command | what it does |\n|---|---|\n");
+    for (int i = 0; i < n; i++) fprintf(f, "| `%s` | %s |\n", cmds[i]->name, cmds[i]->summary);
+    fputc('\n', f);
+}
+
 static int run_config_(sk_cli_ctx *ctx)
 {
     int mode = 0; /* 0 values, 1 keys, 2 markdown */
@@ -35,6 +45,7 @@ static int run_config_(sk_cli_ctx *ctx)
     if (mode == 1) {
         sk_cfg_print_help(stdout, secs, n);
     } else if (mode == 2) {
+        print_commands_markdown_(stdout);
         sk_cfg_print_markdown(stdout, secs, n);
     } else {
         printf("# effective shrink config%s%s\n", ctx->config_path ? ": " : " (defaults)",

@@ -42,7 +42,8 @@ done:
 
 const sk_cmd sk_cmd_prepare = {
     SK_CMD_VERSION, "prepare", "import a dataset into a shrink corpus (HDF5 + zstd), or export one",
-    "  --set prepare.format=idx|text|jsonl|megatron|llmc prepare.input=FILE prepare.output=OUT.h5\n"
-    "  --set prepare.export=megatron|llmc prepare.input=CORPUS.h5 prepare.output=PREFIX\n"
+    "  --set prepare.format=FORMAT prepare.input=FILE prepare.output=OUT.h5\n"
+    "  --set prepare.export=FORMAT prepare.input=CORPUS.h5 prepare.output=PREFIX\n"
+    "  (the formats each key takes are listed with the keys below)\n"
     "  Under mpirun -np P each rank parses and compresses its share of the input; they write one corpus (parallel HDF5).",
     prepare_sections_, 1, prepare_run_};

@@ -8,6 +8,7 @@
 #include "sk_run_config.h"
 #include "sk_train.h"
 #include "sk_select_config.h"
+#include "sk_shim.h"
 
 static const sk_cfg_section *const sections_[] = {
     &sk_run_section, &sk_data_section, &sk_model_section, &sk_train_section,
@@ -31,10 +32,11 @@ static int run_(sk_cli_ctx *ctx)
                                            "[--set key=value]... [--resume DIR])", ctx->argv[i]);
         }
     }
-    if (strcmp(run->device, "cpu") != 0)
-        return sk_error_set(SK_EUNSUPPORTED, "run.device = %s: the trainer runs on CPU in this version", run->device);
-    if (strcmp(run->dtype, "f32") != 0)
-        return sk_error_set(SK_EUNSUPPORTED, "run.dtype = %s: the trainer trains in f32 in this version", run->dtype);
+    if ((sk_device)run->device != SK_CPU)
+        return sk_error_set(SK_EUNSUPPORTED, "run.device = cuda: the trainer runs on CPU in this version");
+    if ((sk_dtype)run->dtype != SK_F32)
+        return sk_error_set(SK_EUNSUPPORTED, "run.dtype = %s: the trainer trains in f32 in this version",
+                            sk_shim_dtype_name((sk_dtype)run->dtype));
     o.seed = (uint64_t)run->seed;
     o.out_dir = run->out_dir;
     o.threads = (int)run->threads;

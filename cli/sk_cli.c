@@ -44,6 +44,12 @@ static const sk_cfg_section *const sections_[] = {
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* run.device / run.dtype hold the index of their choice, "cpu|cuda" and
+ * "f32|bf16" (common/ cannot see the shim): the same numbers as the shim's
+ * enums. tests/cli checks the names against sk_shim_parse_device/_dtype. */
+_Static_assert(SK_CPU == 0 && SK_CUDA == 1 && SK_F32 == 0 && SK_BF16 == 1,
+               "run.device / run.dtype choices must follow sk_device / sk_dtype");
+
 const sk_cmd *const *sk_cli_commands(int *n)
 {
     *n = COUNT_(commands_);
@@ -56,11 +62,12 @@ const sk_cfg_section *const *sk_cli_sections(int *n)
     return sections_;
 }
 
+const char *sk_cmd_name_at(int i) { return i >= 0 && i < COUNT_(commands_) ? commands_[i]->name : NULL; }
+
 const sk_cmd *sk_cmd_find(const char *name)
 {
-    for (int i = 0; i < COUNT_(commands_); i++)
-        if (strcmp(commands_[i]->name, name) == 0) return commands_[i];
-    return NULL;
+    int i = sk_cfg_choice_index(sk_cmd_name_at, name);
+    return i < 0 ? NULL : commands_[i];
 }
 
 /* ---- state of the running command ------------------------------------------ */
@@ -285,7 +292,7 @@ int sk_cli_main(int argc, char **argv)
          * commands that create generators and models. */
         const sk_run_config *run = sk_cli_section_values("run");
         if (run->threads > 0) sk_shim_set_num_threads((int)run->threads);
-        if (strcmp(run->device, "cuda") == 0) {
+        if ((sk_device)run->device == SK_CUDA) {
             SK_FAIL_IF(!sk_shim_cuda_available(), SK_EUNSUPPORTED,
                        "run.device is 'cuda' but no CUDA device is usable in this build/machine (use run.device=cpu)");
             sk_shim_set_cuda_index(d->local_rank); /* one GPU per rank on a host */

@@ -1,7 +1,7 @@
 /* sk_cli.h - the `shrink` command line: command vtable, command table,
  * the table of config sections the CLI knows, and the CLI entry point.
  *
- * defines: SK_CMD_VERSION, sk_cli_ctx, sk_cmd, sk_cmd_find, sk_cli_commands,
+ * defines: SK_CMD_VERSION, sk_cli_ctx, sk_cmd, sk_cmd_find, sk_cmd_name_at, sk_cli_commands,
  *          sk_cli_sections, sk_cli_main, SK_CLI_EXIT_*.
  *
  *   shrink [--help|--version] <command> [--config FILE] [--set sec.key=value]...
@@ -69,6 +69,8 @@ extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
 
 /* The command called `name`, or NULL (no error set). */
 const sk_cmd *sk_cmd_find(const char *name);
+/* The name of command i of the table, NULL past the last. */
+const char *sk_cmd_name_at(int i);
 
 /* The command table (static, borrowed); *n gets its length. */
 const sk_cmd *const *sk_cli_commands(int *n);

@@ -29,6 +29,7 @@ static const char *type_name_(sk_cfg_type t)
     case SK_CFG_STRING: return "string";
     case SK_CFG_INT_LIST: return "int list";
     case SK_CFG_FLOAT_LIST: return "float list";
+    case SK_CFG_ENUM: return "enum";
     }
     return "?";
 }
@@ -189,10 +190,13 @@ static int parse_bool_(const char *full, const char *s, int *out)
     return sk_error_set(SK_EINVAL, "%s: expected true or false, got '%s'", full, s);
 }
 
+/* Bounds apply unless min > max (SK_CFG_UNBOUNDED) or both are 0 (omitted). */
+static int bounded_(const sk_cfg_key *k) { return k->min <= k->max && (k->min != 0.0 || k->max != 0.0); }
+
 static int check_bounds_(const char *full, const sk_cfg_key *k, double v, const char *text)
 {
     char b[64];
-    if (k->min > k->max) return SK_OK;
+    if (!bounded_(k)) return SK_OK;
     if (k->flags & SK_CFG_EXCL_MIN ? !(v > k->min) : v < k->min) {
         fmt_double_(b, sizeof b, k->min);
         if (k->flags & SK_CFG_EXCL_MIN) return sk_error_set(SK_EINVAL, "%s: %s must be greater than %s", full, text, b);
@@ -206,25 +210,82 @@ static int check_bounds_(const char *full, const sk_cfg_key *k, double v, const 
     return SK_OK;
 }
 
-static int check_choice_(const char *full, const sk_cfg_key *k, const char *s)
+/* ---- choices (ENUM keys, STRING keys with a fixed or registered set) ------ */
+
+static int has_choices_(const sk_cfg_key *k) { return k->choice_at || k->choices; }
+
+/* The i-th allowed value of k into buf; 0 past the last. */
+static int choice_name_(const sk_cfg_key *k, int i, char *buf, size_t n)
 {
-    if (!k->choices) return SK_OK;
+    if (k->choice_at) {
+        const char *name = i >= 0 ? k->choice_at(i) : NULL;
+        if (!name) return 0;
+        snprintf(buf, n, "%s", name);
+        return 1;
+    }
     const char *p = k->choices;
-    char best_name[SK_CFG_STR_MAX] = "";
-    int best = 1 << 30;
-    while (*p) {
+    for (int j = 0; p && *p; j++) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        char cand[SK_CFG_STR_MAX];
-        snprintf(cand, sizeof cand, "%.*s", (int)len, p);
-        if (strcmp(cand, s) == 0) return SK_OK;
-        if (near_(s, cand, &best)) snprintf(best_name, sizeof best_name, "%s", cand);
+        if (j == i) {
+            snprintf(buf, n, "%.*s", (int)len, p);
+            return 1;
+        }
         p += len + (bar ? 1 : 0);
     }
+    return 0;
+}
+
+/* "a|b|c" into buf (truncated to n). */
+static void choices_text_(const sk_cfg_key *k, char *buf, size_t n)
+{
+    char name[SK_CFG_STR_MAX];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; len < n && choice_name_(k, i, name, sizeof name); i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? "|" : "", name);
+}
+
+/* Set `code`: "<full>: '<s>' is not one of a|b|c (did you mean 'b'?)". */
+static int choice_error_(int code, const char *full, const sk_cfg_key *k, const char *s)
+{
+    char cand[SK_CFG_STR_MAX], best_name[SK_CFG_STR_MAX] = "", all[2048];
+    int best = 1 << 30;
+    for (int i = 0; choice_name_(k, i, cand, sizeof cand); i++)
+        if (near_(s, cand, &best)) snprintf(best_name, sizeof best_name, "%s", cand);
+    choices_text_(k, all, sizeof all);
     if (best_name[0])
-        return sk_error_set(SK_EINVAL, "%s: '%s' is not one of %s (did you mean '%s'?)", full, s, k->choices,
-                            best_name);
-    return sk_error_set(SK_EINVAL, "%s: '%s' is not one of %s", full, s, k->choices);
+        return sk_error_set(code, "%s: '%s' is not one of %s (did you mean '%s'?)", full, s, all, best_name);
+    return sk_error_set(code, "%s: '%s' is not one of %s", full, s, all);
+}
+
+/* The index of s among k's choices into *index, or the one-line error. */
+static int check_choice_(const char *full, const sk_cfg_key *k, const char *s, int *index)
+{
+    char cand[SK_CFG_STR_MAX];
+    for (int i = 0; choice_name_(k, i, cand, sizeof cand); i++) {
+        if (strcmp(cand, s) == 0) {
+            *index = i;
+            return SK_OK;
+        }
+    }
+    return choice_error_(SK_EINVAL, full, k, s);
+}
+
+int sk_cfg_choice_index(const char *(*choice_at)(int i), const char *name)
+{
+    for (int i = 0; choice_at && name; i++) {
+        const char *cand = choice_at(i);
+        if (!cand) break;
+        if (strcmp(cand, name) == 0) return i;
+    }
+    return -1;
+}
+
+int sk_cfg_choice_error(int code, const char *what, const char *value, const char *(*choice_at)(int i))
+{
+    const sk_cfg_key k = {.name = what, .type = SK_CFG_STRING, .choice_at = choice_at};
+    return choice_error_(code, what, &k, value ? value : "");
 }
 
 /* Assign one scalar text to a non-list key. `full` is "section.key". */
@@ -254,12 +315,21 @@ static int assign_scalar_(const char *full, const sk_cfg_key *k, void *base, con
         memcpy(field, &v, sizeof v);
         break;
     }
-    case SK_CFG_STRING:
+    case SK_CFG_STRING: {
+        int unused = 0;
         SK_FAIL_IF(len >= SK_CFG_STR_MAX, SK_EINVAL, "%s: string is too long (%zu bytes, max %d)", full, len,
                    SK_CFG_STR_MAX - 1);
-        SK_TRY(check_choice_(full, k, s));
+        if (has_choices_(k)) SK_TRY(check_choice_(full, k, s, &unused));
         memcpy(field, s, len + 1);
         break;
+    }
+    case SK_CFG_ENUM: {
+        int v = -1;
+        SK_FAIL_IF(!has_choices_(k), SK_EINVAL, "%s: internal: enum key without choices", full);
+        SK_TRY(check_choice_(full, k, s, &v));
+        memcpy(field, &v, sizeof v);
+        break;
+    }
     default:
         rc = sk_error_set(SK_EINVAL, "%s: internal: not a scalar key", full);
     }
@@ -454,6 +524,7 @@ static int read_value_(reader_ *r, const char *full, const sk_cfg_key *k, void *
                           : k->type == SK_CFG_FLOAT ? "a number"
                           : k->type == SK_CFG_BOOL ? "true or false"
                           : k->type == SK_CFG_STRING ? "a string"
+                          : k->type == SK_CFG_ENUM   ? "a name"
                                                      : "a list",
                           event_what_(&r->ev));
     }
@@ -665,6 +736,14 @@ static void write_value_(FILE *f, const sk_cfg_key *k, const void *base)
         break;
     }
     case SK_CFG_STRING: write_quoted_(f, field); break;
+    case SK_CFG_ENUM: {
+        int v = 0;
+        char name[SK_CFG_STR_MAX];
+        memcpy(&v, field, sizeof v);
+        if (choice_name_(k, v, name, sizeof name)) write_quoted_(f, name);
+        else fprintf(f, "%d", v); /* not a valid index: loading it back fails, naming the key */
+        break;
+    }
     case SK_CFG_INT_LIST: {
         const sk_cfg_int_list *l = (const sk_cfg_int_list *)(const void *)field;
         fputc('[', f);
@@ -714,15 +793,15 @@ static void constraint_(char *buf, size_t n, const sk_cfg_key *k)
 {
     char lo[64], hi[64];
     buf[0] = '\0';
-    if (k->type == SK_CFG_STRING) {
-        if (k->choices) snprintf(buf, n, "%s", k->choices);
+    if (k->type == SK_CFG_STRING || k->type == SK_CFG_ENUM) {
+        choices_text_(k, buf, n);
         return;
     }
     if (k->type == SK_CFG_BOOL) {
         snprintf(buf, n, "true|false");
         return;
     }
-    if (k->min > k->max) return;
+    if (!bounded_(k)) return;
     fmt_bound_(lo, sizeof lo, k->min);
     fmt_bound_(hi, sizeof hi, k->max);
     snprintf(buf, n, "%c%s, %s%c", (k->flags & SK_CFG_EXCL_MIN) ? '(' : '[', lo, hi,
@@ -737,7 +816,7 @@ static const char *default_text_(const sk_cfg_key *k)
 
 void sk_cfg_print_help(FILE *f, const sk_cfg_section *const *secs, int n)
 {
-    char full[2 * SK_CFG_STR_MAX], cons[256];
+    char full[2 * SK_CFG_STR_MAX], cons[2048];
     int wname = 0, wtype = 0, wdef = 0, wcons = 0;
     /* Column widths over every key, so all sections line up. */
     for (int i = 0; i < n; i++) {
@@ -765,7 +844,7 @@ void sk_cfg_print_help(FILE *f, const sk_cfg_section *const *secs, int n)
 
 void sk_cfg_print_markdown(FILE *f, const sk_cfg_section *const *secs, int n)
 {
-    char cons[256];
+    char cons[2048];
     for (int i = 0; i < n; i++) {
         fprintf(f, "### `%s`%s%s\n\n", secs[i]->name, secs[i]->help ? ": " : "", secs[i]->help ? secs[i]->help : "");
         fprintf(f, "| key | type | default | allowed | description |\n|---|---|---|---|---|\n");

@@ -10,20 +10,16 @@ static sk_log_level level_ = SK_LOG_LEVEL_INFO;
 static int rank_ = 0;
 static int all_ranks_ = 0;
 
-static const char *const names_[] = {"error", "warn", "info", "debug"};
+static const char *const names_[] = {
+    [SK_LOG_LEVEL_ERROR] = "error", [SK_LOG_LEVEL_WARN] = "warn", [SK_LOG_LEVEL_INFO] = "info",
+    [SK_LOG_LEVEL_DEBUG] = "debug"};
 
 void sk_log_set_level(sk_log_level level) { level_ = level; }
 sk_log_level sk_log_get_level(void) { return level_; }
 
-int sk_log_parse_level(const char *name, sk_log_level *out)
+const char *sk_log_level_name(int level)
 {
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(name, names_[i]) == 0) {
-            *out = (sk_log_level)i;
-            return SK_OK;
-        }
-    }
-    return sk_error_set(SK_EINVAL, "unknown log level '%s' (expected error, warn, info or debug)", name);
+    return level >= 0 && level < (int)(sizeof names_ / sizeof *names_) ? names_[level] : NULL;
 }
 
 void sk_log_set_rank(int rank, int all_ranks)

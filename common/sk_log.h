@@ -1,6 +1,6 @@
 /* sk_log.h - leveled logging, rank-aware.
  *
- * defines: sk_log_level, sk_log_set_level, sk_log_set_rank, sk_log_msg and the
+ * defines: sk_log_level, sk_log_set_level, sk_log_level_name, sk_log_set_rank, sk_log_msg and the
  *          SK_LOG_{ERROR,WARN,INFO,DEBUG} macros.
  *
  * Under MPI only rank 0 prints by default (errors print on every rank, tagged
@@ -25,8 +25,9 @@ typedef enum {
 void sk_log_set_level(sk_log_level level);
 sk_log_level sk_log_get_level(void);
 
-/* Parse "error|warn|info|debug"; returns 0 or SK_EINVAL (message set). */
-int sk_log_parse_level(const char *name, sk_log_level *out);
+/* "error", "warn", "info", "debug" for each sk_log_level; NULL past the
+ * last (the choices of the log.level config key). */
+const char *sk_log_level_name(int level);
 
 /* Tell the logger which rank this process is. all_ranks=0: only rank 0
  * prints non-error messages. */

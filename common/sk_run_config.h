@@ -26,13 +26,13 @@ extern "C" {
 typedef struct {
     int64_t seed;
     char out_dir[SK_CFG_STR_MAX];
-    char device[SK_CFG_STR_MAX]; /* "cpu" or "cuda" */
-    char dtype[SK_CFG_STR_MAX];  /* "f32" or "bf16" */
+    int device;                  /* sk_device of the shim: SK_CPU or SK_CUDA */
+    int dtype;                   /* sk_dtype of the shim: SK_F32 or SK_BF16 */
     int64_t threads;
 } sk_run_config;
 
 typedef struct {
-    char level[SK_CFG_STR_MAX]; /* "error" | "warn" | "info" | "debug" */
+    int level; /* sk_log_level */
     int64_t every;
     int all_ranks;
 } sk_log_config;

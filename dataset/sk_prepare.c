@@ -10,37 +10,50 @@
 
 #include <zlib.h>
 
+#include "sk_config.h"
 #include "sk_log.h"
 
-static const sk_importer *const importers_[] = {&sk_importer_idx, &sk_importer_text, &sk_importer_jsonl,
-                                                 &sk_importer_megatron, &sk_importer_llmc, NULL};
-static const sk_exporter *const exporters_[] = {&sk_exporter_megatron, &sk_exporter_llmc, NULL};
+/* Tables indexed by the config enums (zstd style), so prepare.format and
+ * prepare.export parse straight into the entry's index. */
+static const sk_importer *const importers_[SK_FORMAT_COUNT] = {
+    [SK_FORMAT_IDX] = &sk_importer_idx,           [SK_FORMAT_TEXT] = &sk_importer_text,
+    [SK_FORMAT_JSONL] = &sk_importer_jsonl,       [SK_FORMAT_MEGATRON] = &sk_importer_megatron,
+    [SK_FORMAT_LLMC] = &sk_importer_llmc,
+};
+static const sk_exporter *const exporters_[SK_EXPORT_COUNT] = {
+    [SK_EXPORT_NONE] = NULL, /* import instead */
+    [SK_EXPORT_MEGATRON] = &sk_exporter_megatron,
+    [SK_EXPORT_LLMC] = &sk_exporter_llmc,
+};
 
-const sk_importer *const *sk_importer_list(void) { return importers_; }
-const sk_exporter *const *sk_exporter_list(void) { return exporters_; }
+const sk_importer *sk_importer_at(int format) {
+    return format >= 0 && format < SK_FORMAT_COUNT && importers_[format]->version == SK_IMPORTER_VERSION
+               ? importers_[format]
+               : NULL;
+}
+
+const char *sk_importer_name_at(int format) {
+    return format >= 0 && format < SK_FORMAT_COUNT ? importers_[format]->name : NULL;
+}
 
 const sk_importer *sk_importer_find(const char *name) {
-    for (int i = 0; name && importers_[i]; i++)
-        if (!strcmp(importers_[i]->name, name) && importers_[i]->version == SK_IMPORTER_VERSION) return importers_[i];
-    return NULL;
+    return sk_importer_at(sk_cfg_choice_index(sk_importer_name_at, name));
+}
+
+const sk_exporter *sk_exporter_at(int export_) {
+    return export_ > SK_EXPORT_NONE && export_ < SK_EXPORT_COUNT &&
+                   exporters_[export_]->version == SK_EXPORTER_VERSION
+               ? exporters_[export_]
+               : NULL;
+}
+
+const char *sk_prepare_export_name(int export_) {
+    if (export_ == SK_EXPORT_NONE) return "none";
+    return export_ > SK_EXPORT_NONE && export_ < SK_EXPORT_COUNT ? exporters_[export_]->name : NULL;
 }
 
 const sk_exporter *sk_exporter_find(const char *name) {
-    for (int i = 0; name && exporters_[i]; i++)
-        if (!strcmp(exporters_[i]->name, name) && exporters_[i]->version == SK_EXPORTER_VERSION) return exporters_[i];
-    return NULL;
-}
-
-void sk_prepare_config_defaults(sk_prepare_config *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    strcpy(cfg->format, "idx");
-    strcpy(cfg->export_, "none");
-    cfg->level = 3;
-    cfg->chunk_kib = 1024;
-    strcpy(cfg->boundary, "%");
-    strcpy(cfg->jsonl_key, "text");
-    cfg->eod = 1;
-    cfg->byteshuffle = 1;
+    return sk_exporter_at(sk_cfg_choice_index(sk_prepare_export_name, name));
 }
 
 void sk_import_release(sk_corpus_data *d) {
@@ -181,14 +194,14 @@ int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
     SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
     SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
     SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty");
-    if (cfg->export_[0] && strcmp(cfg->export_, "none")) {
-        const sk_exporter *ex = sk_exporter_find(cfg->export_);
-        SK_FAIL_IF(!ex, SK_EINVAL, "prepare.export = '%s' is unknown (none|megatron|llmc)", cfg->export_);
+    if (cfg->export_ != SK_EXPORT_NONE) {
+        const sk_exporter *ex = sk_exporter_at(cfg->export_);
+        SK_FAIL_IF(!ex, SK_EINVAL, "prepare.export = %d is not an exporter", cfg->export_);
         if (rank == 0) rc = do_export_(cfg, ex);
         goto done;
     }
-    const sk_importer *im = sk_importer_find(cfg->format);
-    SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = '%s' is unknown (idx|text|jsonl|megatron|llmc)", cfg->format);
+    const sk_importer *im = sk_importer_at(cfg->format);
+    SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = %d is not an importer", cfg->format);
     SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
     MPI_Comm wc = on && world > 1 ? comm : MPI_COMM_NULL;
     const sk_import_share share = {rank, world};

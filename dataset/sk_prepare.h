@@ -3,9 +3,11 @@
  * and `shrink inspect`.
  *
  * defines: sk_prepare_config (the `prepare` config section struct),
- *          sk_importer / sk_exporter (versioned vtables, found by name),
- *          sk_importer_find, sk_exporter_find, sk_importer_list,
- *          sk_import_release, sk_prepare_run, sk_inspect_print.
+ *          sk_prepare_format / sk_prepare_export (its two fixed-choice
+ *          keys), sk_importer / sk_exporter (versioned vtables in tables
+ *          indexed by those enums), sk_importer_at/_name_at/_find,
+ *          sk_exporter_at/_find, sk_prepare_export_name, sk_import_release,
+ *          sk_prepare_run, sk_inspect_print.
  *
  * Under MPI each rank's importer reads only its share of the input (IDX:
  * its images; text / JSON Lines: the documents starting in its byte range;
@@ -29,13 +31,28 @@ extern "C" {
 
 #define SK_PREPARE_STR_MAX 512 /* == SK_CFG_STR_MAX of the config engine */
 
-/* The `prepare` section (field types follow the config engine contract). */
+/* prepare.format: which importer (the index into the importer table, whose
+ * names are the key's choices). */
+typedef enum {
+    SK_FORMAT_IDX,
+    SK_FORMAT_TEXT,
+    SK_FORMAT_JSONL,
+    SK_FORMAT_MEGATRON,
+    SK_FORMAT_LLMC,
+    SK_FORMAT_COUNT
+} sk_prepare_format;
+
+/* prepare.export: none (import), or which exporter. */
+typedef enum { SK_EXPORT_NONE, SK_EXPORT_MEGATRON, SK_EXPORT_LLMC, SK_EXPORT_COUNT } sk_prepare_export;
+
+/* The `prepare` section (field types follow the config engine contract;
+ * defaults: sk_cfg_defaults over sk_prepare_section, sk_data_config.h). */
 typedef struct {
-    char format[SK_PREPARE_STR_MAX];    /* idx|text|jsonl|megatron|llmc (import) */
+    int format;                         /* sk_prepare_format (import) */
     char input[SK_PREPARE_STR_MAX];     /* input file (megatron: prefix or .bin/.idx path) */
     char labels[SK_PREPARE_STR_MAX];    /* idx: labels file ("" = none) */
     char output[SK_PREPARE_STR_MAX];    /* output corpus (export: output file / prefix) */
-    char export_[SK_PREPARE_STR_MAX];   /* none|megatron|llmc: export `input` (a corpus) instead */
+    int export_;                        /* sk_prepare_export: export `input` (a corpus) instead */
     int64_t level;                      /* zstd level 1..22 */
     int64_t chunk_kib;                  /* target chunk size in KiB */
     char boundary[SK_PREPARE_STR_MAX];  /* text: a line equal to this ends a document ("" = blank line) */
@@ -46,9 +63,6 @@ typedef struct {
     int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes; default on) */
     const char *command;                /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
 } sk_prepare_config;
-
-/* Fill cfg with the documented defaults (same as the config table). */
-void sk_prepare_config_defaults(sk_prepare_config *cfg);
 
 /* The share of the input an importer reads: rank `rank` of `world`. */
 typedef struct {
@@ -79,18 +93,24 @@ typedef struct {
     int (*export_)(sk_corpus *c, const char *out);
 } sk_exporter;
 
-const sk_importer *sk_importer_find(const char *name); /* NULL if unknown */
+/* The registries, in the idiom of the others (sk_scorer_*): the entry for
+ * an enum value (NULL out of range, and for SK_EXPORT_NONE), the name of
+ * entry i (NULL past the last: the choice_at of prepare.format), and lookup
+ * by name (NULL if unknown, no error set). sk_prepare_export_name gives
+ * "none" then the exporters' names: the choice_at of prepare.export. */
+const sk_importer *sk_importer_at(int format);
+const char *sk_importer_name_at(int format);
+const sk_importer *sk_importer_find(const char *name);
+const sk_exporter *sk_exporter_at(int export_);
+const char *sk_prepare_export_name(int export_);
 const sk_exporter *sk_exporter_find(const char *name);
-/* NULL-terminated tables, for --help and tests */
-const sk_importer *const *sk_importer_list(void);
-const sk_exporter *const *sk_exporter_list(void);
 
 /* Free the arrays an importer allocated (tokens, offsets, samples, labels)
  * and zero *d. NULL is fine. */
 void sk_import_release(sk_corpus_data *d);
 
 /* Run `shrink prepare`: import (collective over comm: each rank parses and
- * writes its share) or, with cfg->export_ != "none", export (rank 0). */
+ * writes its share) or, with cfg->export_ != SK_EXPORT_NONE, export (rank 0). */
 int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm);
 
 /* `shrink inspect`: print counts, shapes, dtype, compression, attributes

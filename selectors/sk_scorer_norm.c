@@ -12,7 +12,7 @@ static const int use_key_ = 1; /* the state is &use_key_ for norm_source=key, NU
 
 static int create_(void **state, const sk_scorer_init *in)
 {
-    *state = strcmp(in->cfg->norm_source, "key") == 0 ? (void *)&use_key_ : NULL;
+    *state = in->cfg->norm_source == SK_NORM_KEY ? (void *)&use_key_ : NULL;
     return SK_OK;
 }
 
@@ -27,7 +27,7 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
 
 static unsigned needs_for_(const sk_select_config *cfg)
 {
-    return strcmp(cfg->norm_source, "key") == 0 ? SK_SELECT_NEEDS_KEYS : 0;
+    return cfg->norm_source == SK_NORM_KEY ? SK_SELECT_NEEDS_KEYS : 0;
 }
 
 const sk_scorer_vtable sk_scorer_norm = {SK_SCORER_VERSION, "norm", 0, SK_SCORER_NONNEG, create_, NULL, score_, needs_for_,

@@ -25,22 +25,19 @@ int sk_scorer_count(void) { return (int)(sizeof scorers_ / sizeof scorers_[0]); 
 
 const sk_scorer_vtable *sk_scorer_at(int i) { return i >= 0 && i < sk_scorer_count() ? scorers_[i] : NULL; }
 
+const char *sk_scorer_name_at(int i) { return i >= 0 && i < sk_scorer_count() ? scorers_[i]->name : NULL; }
+
 const sk_scorer_vtable *sk_scorer_find(const char *name)
 {
-    char list[512] = "";
-    for (int i = 0; i < sk_scorer_count(); i++) {
-        const sk_scorer_vtable *v = scorers_[i];
-        if (name && strcmp(v->name, name) == 0) {
-            if (v->version != SK_SCORER_VERSION) {
-                sk_error_set(SK_EVERSION, "scorer '%s' has vtable version %u, this build expects %u", name,
-                             v->version, SK_SCORER_VERSION);
-                return NULL;
-            }
-            return v;
-        }
-        size_t l = strlen(list);
-        snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", v->name);
+    int i = sk_cfg_choice_index(sk_scorer_name_at, name);
+    if (i < 0) {
+        sk_cfg_choice_error(SK_ENOTFOUND, "scorer", name ? name : "(null)", sk_scorer_name_at);
+        return NULL;
     }
-    sk_error_set(SK_ENOTFOUND, "unknown scorer '%s' (registered: %s)", name ? name : "(null)", list);
-    return NULL;
+    if (scorers_[i]->version != SK_SCORER_VERSION) {
+        sk_error_set(SK_EVERSION, "scorer '%s' has vtable version %u, this build expects %u", name,
+                     scorers_[i]->version, SK_SCORER_VERSION);
+        return NULL;
+    }
+    return scorers_[i];
 }

@@ -57,10 +57,13 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF(!(cfg->keep > 0.0 && cfg->keep <= 1.0), SK_EINVAL,
                "select.keep: %g is outside (0, 1]", cfg->keep);
     SK_FAIL_IF(cfg->budget < 0, SK_EINVAL, "select.budget: %lld is negative", (long long)cfg->budget);
-    SK_FAIL_IF(strcmp(cfg->schedule, "none") != 0 && strcmp(cfg->schedule, "linear") != 0 &&
-                   strcmp(cfg->schedule, "cosine") != 0,
-               SK_EINVAL, "select.schedule: unknown schedule '%s' (none|linear|cosine)", cfg->schedule);
-    SK_FAIL_IF(strcmp(cfg->schedule, "none") != 0 &&
+    /* The enums are checked when a config is parsed; a struct filled by
+     * hand gets its range checked here. */
+    SK_FAIL_IF((unsigned)cfg->schedule > SK_SCHEDULE_COSINE, SK_EINVAL, "select.schedule: %d is not a schedule",
+               cfg->schedule);
+    SK_FAIL_IF((unsigned)cfg->norm_source > SK_NORM_KEY, SK_EINVAL, "select.norm_source: %d is not a source",
+               cfg->norm_source);
+    SK_FAIL_IF(cfg->schedule != SK_SCHEDULE_NONE &&
                    (!(cfg->keep_start > 0.0 && cfg->keep_start <= 1.0) || cfg->schedule_steps < 1),
                SK_EINVAL, "select.keep_start: %g must be in (0, 1] and select.schedule_steps >= 1",
                cfg->keep_start);
@@ -72,12 +75,12 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     s->last_layer = MAX_LAYERS;
     s->scorer = sk_scorer_find(cfg->scorer);
     if (!s->scorer) {
-        rc = sk_error_prefix("select.scorer: ");
+        rc = sk_error_prefix("select."); /* "select.scorer: 'x' is not one of ...", as from a config */
         goto done;
     }
     s->strategy = sk_strategy_find(cfg->strategy);
     if (!s->strategy) {
-        rc = sk_error_prefix("select.strategy: ");
+        rc = sk_error_prefix("select.");
         goto done;
     }
     unsigned sf = s->scorer->flags, tf = s->strategy->flags;
@@ -103,14 +106,14 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF((s->needs & SK_SELECT_NEEDS_ATTN) && m->causal && (sf & SK_SCORER_NEEDS_CLS), SK_EINVAL,
                "select.scorer: '%s' needs a class token; a causal LM has none", s->scorer->name);
 
-    SK_FAIL_IF(strcmp(cfg->merge_into, "nearest") != 0 && strcmp(cfg->merge_into, "fused") != 0, SK_EINVAL,
-               "select.merge_into: unknown mode '%s' (nearest|fused)", cfg->merge_into);
-    SK_FAIL_IF(strcmp(cfg->merge_into, "fused") == 0 && s->scorer->assign, SK_EINVAL,
+    SK_FAIL_IF((unsigned)cfg->merge_into > SK_MERGE_FUSED, SK_EINVAL, "select.merge_into: %d is not a mode",
+               cfg->merge_into);
+    SK_FAIL_IF(cfg->merge_into == SK_MERGE_FUSED && s->scorer->assign, SK_EINVAL,
                "select.merge_into: scorer '%s' chooses merge partners itself; use merge_into=nearest",
                s->scorer->name);
-    SK_FAIL_IF(strcmp(cfg->merge_weight, "size") != 0 && strcmp(cfg->merge_weight, "score") != 0, SK_EINVAL,
-               "select.merge_weight: unknown mode '%s' (size|score)", cfg->merge_weight);
-    if (strcmp(cfg->merge_weight, "score") == 0) {
+    SK_FAIL_IF((unsigned)cfg->merge_weight > SK_MERGE_BY_SCORE, SK_EINVAL, "select.merge_weight: %d is not a mode",
+               cfg->merge_weight);
+    if (cfg->merge_weight == SK_MERGE_BY_SCORE) {
         SK_FAIL_IF(strcmp(s->strategy->name, "merge") != 0, SK_EINVAL,
                    "select.merge_weight=score weights merged tokens; strategy '%s' merges none (use merge)",
                    s->strategy->name);
@@ -203,10 +206,10 @@ double sk_selector_keep_at(const sk_selector *sel, int64_t step)
 {
     if (!sel) return 1.0;
     const sk_select_config *c = &sel->cfg;
-    if (strcmp(c->schedule, "none") == 0) return c->keep;
+    if (c->schedule == SK_SCHEDULE_NONE) return c->keep;
     double t = step <= 0 ? 0.0 : (double)step / (double)c->schedule_steps;
     if (t > 1.0) t = 1.0;
-    double f = strcmp(c->schedule, "cosine") == 0 ? 0.5 * (1.0 - cos(3.14159265358979323846 * t)) : t;
+    double f = c->schedule == SK_SCHEDULE_COSINE ? 0.5 * (1.0 - cos(3.14159265358979323846 * t)) : t;
     return c->keep_start + (c->keep - c->keep_start) * f;
 }
 
@@ -323,7 +326,7 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         SK_FAIL_IF(!sel->aux, SK_ETORCH, "select: aux loss: %s", sk_error_last());
     }
     sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved,
-                          strcmp(sel->cfg.merge_into, "fused") == 0, strcmp(sel->cfg.merge_weight, "score") == 0};
+                          sel->cfg.merge_into == SK_MERGE_FUSED, sel->cfg.merge_weight == SK_MERGE_BY_SCORE};
     rc = sel->strategy->apply(&a, seq);
     if (rc < 0) {
         sk_error_prefix("select: strategy '%s' at layer %d: ", sel->strategy->name, layer);

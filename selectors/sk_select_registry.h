@@ -2,7 +2,8 @@
  * (rate tokens) and strategies (act on the ratings), looked up by name.
  *
  * defines: sk_scorer_vtable, sk_strategy_vtable, sk_scorer_find,
- *          sk_strategy_find, sk_scorer_count/_at, sk_strategy_count/_at,
+ *          sk_strategy_find, sk_scorer_count/_at/_name_at,
+ *          sk_strategy_count/_at/_name_at,
  *          and the helpers the built-in methods share (sk_select_gather_
  *          ..., see below). Owner: selectors/.
  *
@@ -122,15 +123,19 @@ typedef struct {
     int (*restore)(sk_select_saved *saved, sk_seq *seq);
 } sk_strategy_vtable;
 
-/* Lookup by name: the entry, or NULL with SK_ENOTFOUND (message lists the
- * registered names) or SK_EVERSION set. */
+/* Lookup by name: the entry, or NULL with SK_ENOTFOUND ("scorer: 'x' is
+ * not one of <registered names> (did you mean ...)") or SK_EVERSION set. */
 const sk_scorer_vtable *sk_scorer_find(const char *name);
 const sk_strategy_vtable *sk_strategy_find(const char *name);
-/* Enumerate the registered entries (tests run every one). */
+/* Enumerate the registered entries (tests run every one). *_name_at is
+ * the entry's name, NULL past the last: the select.scorer / select.strategy
+ * keys' choice_at, so --help and docs/CONFIG.md list what is registered. */
 int sk_scorer_count(void);
 const sk_scorer_vtable *sk_scorer_at(int i);
+const char *sk_scorer_name_at(int i);
 int sk_strategy_count(void);
 const sk_strategy_vtable *sk_strategy_at(int i);
+const char *sk_strategy_name_at(int i);
 
 /* The seed of the generator a scorer draws from at one apply: a hash of the
  * selector seed (run seed + select.seed_offset), the training step, the

@@ -19,22 +19,19 @@ int sk_strategy_count(void) { return (int)(sizeof strategies_ / sizeof strategie
 
 const sk_strategy_vtable *sk_strategy_at(int i) { return i >= 0 && i < sk_strategy_count() ? strategies_[i] : NULL; }
 
+const char *sk_strategy_name_at(int i) { return i >= 0 && i < sk_strategy_count() ? strategies_[i]->name : NULL; }
+
 const sk_strategy_vtable *sk_strategy_find(const char *name)
 {
-    char list[256] = "";
-    for (int i = 0; i < sk_strategy_count(); i++) {
-        const sk_strategy_vtable *v = strategies_[i];
-        if (name && strcmp(v->name, name) == 0) {
-            if (v->version != SK_STRATEGY_VERSION) {
-                sk_error_set(SK_EVERSION, "strategy '%s' has vtable version %u, this build expects %u", name,
-                             v->version, SK_STRATEGY_VERSION);
-                return NULL;
-            }
-            return v;
-        }
-        size_t l = strlen(list);
-        snprintf(list + l, sizeof list - l, "%s%s", i ? "|" : "", v->name);
+    int i = sk_cfg_choice_index(sk_strategy_name_at, name);
+    if (i < 0) {
+        sk_cfg_choice_error(SK_ENOTFOUND, "strategy", name ? name : "(null)", sk_strategy_name_at);
+        return NULL;
     }
-    sk_error_set(SK_ENOTFOUND, "unknown strategy '%s' (registered: %s)", name ? name : "(null)", list);
-    return NULL;
+    if (strategies_[i]->version != SK_STRATEGY_VERSION) {
+        sk_error_set(SK_EVERSION, "strategy '%s' has vtable version %u, this build expects %u", name,
+                     strategies_[i]->version, SK_STRATEGY_VERSION);
+        return NULL;
+    }
+    return strategies_[i];
 }

@@ -7,8 +7,9 @@
 
 #include "sk_train.h"
 
-#define MK_(name, type, field, def, lo, hi, flags, choices, help) \
-    {name, type, offsetof(sk_model_config, field), def, lo, hi, flags, choices, help}
+#define MK_(n_, t_, field, d_, lo, hi, f_, c_, h_) \
+    {.name = n_, .type = t_, .offset = offsetof(sk_model_config, field), .def = d_, .min = lo, .max = hi, \
+     .flags = f_, .choices = c_, .help = h_}
 static const sk_cfg_key model_keys_[] = {
     MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, 0, "vit|gpt", "model: vit (images) or gpt (tokens)"),
     MK_("width", SK_CFG_INT, width, "128", 1, 65536, 0, NULL, "hidden size D"),
@@ -22,8 +23,9 @@ static const sk_cfg_key model_keys_[] = {
 };
 #undef MK_
 
-#define TK_(name, type, field, def, lo, hi, flags, help) \
-    {name, type, offsetof(sk_train_config, field), def, lo, hi, flags, NULL, help}
+#define TK_(n_, t_, field, d_, lo, hi, f_, h_) \
+    {.name = n_, .type = t_, .offset = offsetof(sk_train_config, field), .def = d_, .min = lo, .max = hi, \
+     .flags = f_, .help = h_}
 static const sk_cfg_key train_keys_[] = {
     TK_("steps", SK_CFG_INT, steps, "1000", 1, 1e12, 0, "optimizer steps"),
     TK_("accum", SK_CFG_INT, accum, "1", 1, 1e6, 0, "gradient accumulation micro-steps per step"),

@@ -16,7 +16,9 @@
 #include "cli_run_util.h"
 #include "sk_cli.h"
 #include "sk_error.h"
+#include "sk_prepare.h"
 #include "sk_run_config.h"
+#include "sk_select_registry.h"
 #include "sk_shim.h"
 
 #ifndef SK_SHRINK_BIN
@@ -154,7 +156,64 @@ static void test_command_help(void **state)
     assert_int_equal(CLI_("shrink", "config", "--keys"), SK_CLI_EXIT_OK);
     assert_non_null(strstr(captured_, "log.all_ranks"));
     assert_int_equal(CLI_("shrink", "config", "--markdown"), SK_CLI_EXIT_OK);
-    assert_non_null(strstr(captured_, "| `run.device` | string | `cpu` | cpu\\|cuda |"));
+    assert_non_null(strstr(captured_, "| `run.device` | enum | `cpu` | cpu\\|cuda |"));
+}
+
+/* The line of captured_ holding `what` (malloc'd). */
+static char *captured_line_(const char *what)
+{
+    const char *p = strstr(captured_, what);
+    if (!p) fail_msg("'%s' not in the output", what);
+    while (p > captured_ && p[-1] != '\n') p--;
+    size_t n = strcspn(p, "\n");
+    char *line = malloc(n + 1);
+    memcpy(line, p, n);
+    line[n] = '\0';
+    return line;
+}
+
+/* Names shown by --help and docs/CONFIG.md come from the registries: every
+ * scorer, strategy, importer and command, and the run keys' names are the
+ * shim's own (their index is the sk_device / sk_dtype value). */
+static void test_names_from_registries(void **state)
+{
+    (void)state;
+    assert_int_equal(CLI_("shrink", "train", "--help"), SK_CLI_EXIT_OK);
+    char *scorers = captured_line_("  select.scorer ");
+    for (int i = 0; i < sk_scorer_count(); i++) assert_non_null(strstr(scorers, sk_scorer_at(i)->name));
+    char *strategies = captured_line_("  select.strategy ");
+    for (int i = 0; i < sk_strategy_count(); i++) assert_non_null(strstr(strategies, sk_strategy_at(i)->name));
+    free(scorers);
+    free(strategies);
+    assert_int_equal(CLI_("shrink", "config", "--markdown"), SK_CLI_EXIT_OK);
+    char *formats = captured_line_("| `prepare.format` |");
+    for (int i = 0; sk_importer_name_at(i); i++) assert_non_null(strstr(formats, sk_importer_name_at(i)));
+    free(formats);
+    int n;
+    const sk_cmd *const *cmds = sk_cli_commands(&n);
+    char row[256];
+    for (int i = 0; i < n; i++) {
+        snprintf(row, sizeof row, "| `%s` | %s |", cmds[i]->name, cmds[i]->summary);
+        assert_non_null(strstr(captured_, row));
+        assert_string_equal(sk_cmd_name_at(i), cmds[i]->name);
+    }
+    assert_null(sk_cmd_name_at(n));
+    const char *keys[2] = {"device", "dtype"};
+    for (int k = 0; k < 2; k++) {
+        const sk_cfg_key *key = sk_cfg_find_key(&sk_run_section, keys[k]);
+        assert_true(key && key->type == SK_CFG_ENUM && key->choices);
+        char names[64], *save = NULL;
+        snprintf(names, sizeof names, "%s", key->choices);
+        int i = 0;
+        for (char *t = strtok_r(names, "|", &save); t; t = strtok_r(NULL, "|", &save), i++) {
+            sk_device d = SK_CPU;
+            sk_dtype dt = SK_F32;
+            int rc = k == 0 ? sk_shim_parse_device(t, &d) : sk_shim_parse_dtype(t, &dt);
+            assert_int_equal(rc, SK_OK);
+            assert_int_equal(k == 0 ? (int)d : (int)dt, i);
+        }
+        assert_true(i >= 2);
+    }
 }
 
 /* ---- usage errors: exit 2 and a one-line message ---------------------------------- */
@@ -216,7 +275,7 @@ static void test_config_command(void **state)
     free(b);
     assert_int_equal(run.seed, 9);              /* last --set wins */
     assert_string_equal(run.out_dir, "runs/test"); /* from the file */
-    assert_string_equal(run.dtype, "bf16");     /* from the file */
+    assert_int_equal(run.dtype, SK_BF16);       /* from the file */
     assert_int_equal(log.every, 3);             /* --set= form over the file's 5 */
     assert_int_equal(log.all_ranks, 0);         /* default */
     /* the effective config is also readable while a command runs */
@@ -270,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_section_table),
         cmocka_unit_test(test_main_help),
         cmocka_unit_test(test_command_help),
+        cmocka_unit_test(test_names_from_registries),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_config_command),
         cmocka_unit_test(test_binary),

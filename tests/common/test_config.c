@@ -33,25 +33,49 @@ typedef struct {
     sk_cfg_float_list ws;
     double frac;
     char mode[SK_CFG_STR_MAX];
+    int sched; /* test_sched: index into "none|linear|cosine" */
+    int fruit; /* index into the fruit registry */
+    char pick[SK_CFG_STR_MAX]; /* a registered fruit, kept as text */
 } train_t;
 
+typedef enum { SCHED_NONE, SCHED_LINEAR, SCHED_COSINE } test_sched;
+
+/* A registry as modules have them: names in a table, read through
+ * choice_at; nfruits_ grows it in test_registry_choices. */
+static const char *const fruits_[] = {"apple", "pear", "plum", "quince"};
+static int nfruits_ = 3;
+static const char *fruit_at_(int i) { return i >= 0 && i < nfruits_ ? fruits_[i] : NULL; }
+
+#define T_(f) offsetof(train_t, f)
 static const sk_cfg_key train_keys_[] = {
-    {"steps", SK_CFG_INT, offsetof(train_t, steps), "100", 1, 1e6, 0, NULL, "optimizer steps"},
-    {"lr", SK_CFG_FLOAT, offsetof(train_t, lr), "3e-4", 0, 1, SK_CFG_EXCL_MIN, NULL, "learning rate"},
-    {"flag", SK_CFG_BOOL, offsetof(train_t, flag), "false", SK_CFG_UNBOUNDED, 0, NULL, "a switch"},
-    {"name", SK_CFG_STRING, offsetof(train_t, name), "abc", SK_CFG_UNBOUNDED, 0, NULL, "free text"},
-    {"layers", SK_CFG_INT_LIST, offsetof(train_t, layers), "[2, 3]", 0, 63, 0, NULL, "layer indices"},
-    {"ws", SK_CFG_FLOAT_LIST, offsetof(train_t, ws), "", SK_CFG_UNBOUNDED, 0, NULL, "weights"},
-    {"frac", SK_CFG_FLOAT, offsetof(train_t, frac), "0.5", 0, 1, SK_CFG_EXCL_MAX, NULL, "kept fraction"},
-    {"mode", SK_CFG_STRING, offsetof(train_t, mode), "prune", SK_CFG_UNBOUNDED, 0, "prune|merge", "strategy"},
+    {.name = "steps", .type = SK_CFG_INT, .offset = T_(steps), .def = "100", .min = 1, .max = 1e6,
+     .help = "optimizer steps"},
+    {.name = "lr", .type = SK_CFG_FLOAT, .offset = T_(lr), .def = "3e-4", .min = 0, .max = 1,
+     .flags = SK_CFG_EXCL_MIN, .help = "learning rate"},
+    {.name = "flag", .type = SK_CFG_BOOL, .offset = T_(flag), .def = "false", .help = "a switch"},
+    {.name = "name", .type = SK_CFG_STRING, .offset = T_(name), .def = "abc", .help = "free text"},
+    {.name = "layers", .type = SK_CFG_INT_LIST, .offset = T_(layers), .def = "[2, 3]", .min = 0, .max = 63,
+     .help = "layer indices"},
+    {.name = "ws", .type = SK_CFG_FLOAT_LIST, .offset = T_(ws), .def = "", .help = "weights"},
+    {.name = "frac", .type = SK_CFG_FLOAT, .offset = T_(frac), .def = "0.5", .min = 0, .max = 1,
+     .flags = SK_CFG_EXCL_MAX, .help = "kept fraction"},
+    {.name = "mode", .type = SK_CFG_STRING, .offset = T_(mode), .def = "prune", .choices = "prune|merge",
+     .help = "strategy"},
+    {.name = "sched", .type = SK_CFG_ENUM, .offset = T_(sched), .def = "none", .choices = "none|linear|cosine",
+     .help = "an enum from a fixed list"},
+    {.name = "fruit", .type = SK_CFG_ENUM, .offset = T_(fruit), .def = "pear", .choice_at = fruit_at_,
+     .help = "an enum over a registry"},
+    {.name = "pick", .type = SK_CFG_STRING, .offset = T_(pick), .def = "apple", .choice_at = fruit_at_,
+     .help = "a string checked against a registry"},
 };
-static const sk_cfg_section train_sec_ = {"train", "training", train_keys_, 8, sizeof(train_t)};
+static const sk_cfg_section train_sec_ = {"train", "training", train_keys_,
+                                          (int)(sizeof train_keys_ / sizeof *train_keys_), sizeof(train_t)};
 
 typedef struct {
     int64_t seed;
 } other_t;
 static const sk_cfg_key other_keys_[] = {
-    {"seed", SK_CFG_INT, offsetof(other_t, seed), "7", SK_CFG_UNBOUNDED, 0, NULL, "seed"},
+    {.name = "seed", .type = SK_CFG_INT, .offset = offsetof(other_t, seed), .def = "7", .help = "seed"},
 };
 static const sk_cfg_section other_sec_ = {"other", "other things", other_keys_, 1, sizeof(other_t)};
 
@@ -333,6 +357,9 @@ static void test_round_trip(void **state)
     assert_int_equal(set_("train.ws=[0.3, -2.5e-310, 1e300, 0]"), SK_OK);
     assert_int_equal(set_("train.frac=0.30000000000000004"), SK_OK);
     assert_int_equal(set_("other.seed=-9223372036854775808"), SK_OK);
+    assert_int_equal(set_("train.sched=cosine"), SK_OK);
+    assert_int_equal(set_("train.fruit=plum"), SK_OK);
+    assert_int_equal(set_("train.pick=pear"), SK_OK);
     /* a string YAML would otherwise mangle */
     strcpy(tr_.name, "quote \" back\\slash: #hash\n\ttab 'single' \x01 ~");
     train_t t0 = tr_;
@@ -416,13 +443,130 @@ static void test_lookup(void **state)
 static void test_bad_default(void **state)
 {
     (void)state;
-    static const sk_cfg_key k[] = {{"n", SK_CFG_INT, 0, "0", 1, 10, 0, NULL, "n"}};
+    static const sk_cfg_key k[] = {{.name = "n", .type = SK_CFG_INT, .def = "0", .min = 1, .max = 10, .help = "n"}};
     static const sk_cfg_section s = {"bad", "", k, 1, sizeof(int64_t)};
     const sk_cfg_section *ss[] = {&s};
     int64_t v;
     void *b[] = {&v};
     assert_int_equal(sk_cfg_defaults(ss, 1, b), SK_EINVAL);
     assert_string_equal(sk_error_last(), "default of bad.n: 0 is below the minimum 1");
+    /* an ENUM needs its names */
+    static const sk_cfg_key e[] = {{.name = "e", .type = SK_CFG_ENUM, .def = "a", .help = "e"}};
+    static const sk_cfg_section se = {"bad", "", e, 1, sizeof(int)};
+    const sk_cfg_section *sse[] = {&se};
+    assert_int_equal(sk_cfg_defaults(sse, 1, b), SK_EINVAL);
+    assert_string_equal(sk_error_last(), "default of bad.e: internal: enum key without choices");
+}
+
+/* ---- ENUM keys and registry-backed choices ------------------------------------ */
+
+/* An ENUM parses once into the index of its name: defaults, files and --set. */
+static void test_enum_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(tr_.sched, SCHED_NONE);
+    assert_int_equal(tr_.fruit, 1); /* "pear" */
+    assert_string_equal(tr_.pick, "apple");
+    assert_int_equal(set_("train.sched=cosine"), SK_OK);
+    assert_int_equal(tr_.sched, SCHED_COSINE);
+    assert_int_equal(load_("train:\n  sched: linear\n  fruit: plum\n  pick: \"pear\"\n"), SK_OK);
+    assert_int_equal(tr_.sched, SCHED_LINEAR);
+    assert_int_equal(tr_.fruit, 2);
+    assert_string_equal(tr_.pick, "pear");
+}
+
+/* Unknown values: one line naming the key, the valid names and a near miss. */
+static void test_enum_errors(void **state)
+{
+    (void)state;
+    BAD_SET_("train.sched=cosin",
+             "--set train.sched=cosin: train.sched: 'cosin' is not one of none|linear|cosine (did you mean 'cosine'?)");
+    BAD_("train:\n  fruit: kiwi\n", "t.yaml:2: train.fruit: 'kiwi' is not one of apple|pear|plum");
+    BAD_("train:\n  pick: plumm\n", "t.yaml:2: train.pick: 'plumm' is not one of apple|pear|plum (did you mean 'plum'?)");
+    BAD_("train:\n  sched: [none]\n", "t.yaml:2: train.sched: expected a name, got a list");
+    BAD_SET_("train.sched=", "--set train.sched=: train.sched: '' is not one of none|linear|cosine");
+    BAD_SET_("train.sched=1", "--set train.sched=1: train.sched: '1' is not one of none|linear|cosine");
+    assert_int_equal(tr_.sched, SCHED_NONE); /* a rejected value leaves the field */
+}
+
+/* sk_cfg_write writes the name back; the file loads to the same index. A
+ * field holding no valid index is written as a number that fails to load. */
+static void test_enum_write(void **state)
+{
+    (void)state;
+    assert_int_equal(set_("train.sched=linear"), SK_OK);
+    assert_int_equal(set_("train.fruit=apple"), SK_OK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(sk_cfg_write(f, secs_, 2, bases_), SK_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, "  sched: \"linear\"  # an enum from a fixed list\n"));
+    assert_non_null(strstr(buf, "  fruit: \"apple\""));
+    assert_int_equal(sk_cfg_defaults(secs_, 2, bases_), SK_OK);
+    assert_int_equal(sk_cfg_load_string("written", buf, len, secs_, 2, bases_), SK_OK);
+    assert_int_equal(tr_.sched, SCHED_LINEAR);
+    assert_int_equal(tr_.fruit, 0);
+    free(buf);
+    tr_.sched = 7;
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    assert_int_equal(sk_cfg_write(f, secs_, 2, bases_), SK_OK);
+    fclose(f);
+    assert_non_null(strstr(buf, "  sched: 7  #"));
+    assert_int_equal(sk_cfg_load_string("w", buf, len, secs_, 2, bases_), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "train.sched: '7' is not one of none|linear|cosine"));
+    free(buf);
+}
+
+/* The --help line of key `full` into line; 0 if absent. */
+static int help_line_(const char *h, const char *full, char *line, size_t n)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "  %s ", full);
+    const char *p = strstr(h, pat);
+    if (!p) return 0;
+    size_t len = strcspn(p, "\n");
+    snprintf(line, n, "%.*s", (int)len, p);
+    return 1;
+}
+
+/* Choices read through choice_at follow the registry: an entry added to it
+ * is accepted and listed by --help and the docs without touching the key. */
+static void test_registry_choices(void **state)
+{
+    (void)state;
+    char *h = capture_(sk_cfg_print_help);
+    char *md = capture_(sk_cfg_print_markdown);
+    char line[1024];
+    assert_true(help_line_(h, "train.fruit", line, sizeof line));
+    assert_non_null(strstr(line, " enum "));
+    assert_non_null(strstr(line, "default pear "));
+    assert_non_null(strstr(line, " apple|pear|plum "));
+    assert_true(help_line_(h, "train.pick", line, sizeof line));
+    assert_non_null(strstr(line, " string "));
+    assert_non_null(strstr(line, " apple|pear|plum "));
+    assert_null(strstr(h, "quince"));
+    assert_non_null(strstr(md, "| `train.fruit` | enum | `pear` | apple\\|pear\\|plum |"));
+    assert_non_null(strstr(md, "| `train.pick` | string | `apple` | apple\\|pear\\|plum |"));
+    free(h);
+    free(md);
+    BAD_SET_("train.pick=quince", "--set train.pick=quince: train.pick: 'quince' is not one of apple|pear|plum");
+    nfruits_ = 4;
+    assert_int_equal(set_("train.pick=quince"), SK_OK);
+    assert_int_equal(set_("train.fruit=quince"), SK_OK);
+    assert_int_equal(tr_.fruit, 3);
+    h = capture_(sk_cfg_print_help);
+    assert_non_null(strstr(h, "apple|pear|plum|quince"));
+    free(h);
+    nfruits_ = 3;
+    /* the lookup and the message registries share */
+    assert_int_equal(sk_cfg_choice_index(fruit_at_, "plum"), 2);
+    assert_int_equal(sk_cfg_choice_index(fruit_at_, "quince"), -1);
+    assert_int_equal(sk_cfg_choice_index(fruit_at_, NULL), -1);
+    assert_int_equal(sk_cfg_choice_error(SK_ENOTFOUND, "fruit", "peer", fruit_at_), SK_ENOTFOUND);
+    assert_string_equal(sk_error_last(), "fruit: 'peer' is not one of apple|pear|plum (did you mean 'pear'?)");
+    assert_int_equal(sk_error_last_code(), SK_ENOTFOUND);
 }
 
 /* ---- run / log sections ------------------------------------------------------ */
@@ -435,10 +579,10 @@ static void test_run_log_sections(void **state)
     sk_log_config log;
     void *b[] = {&run, &log};
     assert_int_equal(sk_cfg_defaults(s, 2, b), SK_OK);
-    assert_string_equal(run.device, "cpu");
-    assert_string_equal(run.dtype, "f32");
+    assert_int_equal(run.device, 0); /* "cpu": SK_CPU (tests/cli checks the shim agrees) */
+    assert_int_equal(run.dtype, 0);  /* "f32": SK_F32 */
     assert_int_equal(run.threads, 0);
-    assert_string_equal(log.level, "info");
+    assert_int_equal(log.level, SK_LOG_LEVEL_INFO);
     assert_int_equal(log.all_ranks, 0);
     assert_true(log.every >= 1);
     assert_int_equal(sk_cfg_apply_set("log.level=debug", s, 2, b), SK_OK);
@@ -448,7 +592,16 @@ static void test_run_log_sections(void **state)
     assert_int_equal(sk_log_config_apply(&log, 0), SK_OK);
     assert_int_equal(sk_log_get_level(), SK_LOG_LEVEL_WARN);
     sk_log_set_level(SK_LOG_LEVEL_INFO);
+    for (int l = 0; sk_log_level_name(l); l++) { /* the choices are the logger's names, in its order */
+        char set[64];
+        snprintf(set, sizeof set, "log.level=%s", sk_log_level_name(l));
+        assert_int_equal(sk_cfg_apply_set(set, s, 2, b), SK_OK);
+        assert_int_equal(log.level, l);
+    }
+    assert_int_equal(sk_cfg_apply_set("log.level=loud", s, 2, b), SK_EINVAL);
+    assert_string_equal(sk_error_last(), "--set log.level=loud: log.level: 'loud' is not one of error|warn|info|debug");
     assert_int_equal(sk_cfg_apply_set("run.device=cuda", s, 2, b), SK_OK);
+    assert_int_equal(run.device, 1);
     assert_int_equal(sk_cfg_apply_set("run.dtype=f16", s, 2, b), SK_EINVAL);
     assert_string_equal(sk_error_last(),
                         "--set run.dtype=f16: run.dtype: 'f16' is not one of f32|bf16 (did you mean 'bf16'?)");
@@ -558,6 +711,10 @@ int main(void)
         cmocka_unit_test_setup(test_set_precedence, setup_),
         cmocka_unit_test_setup(test_set_errors, setup_),
         cmocka_unit_test_setup(test_round_trip, setup_),
+        cmocka_unit_test_setup(test_enum_parse, setup_),
+        cmocka_unit_test_setup(test_enum_errors, setup_),
+        cmocka_unit_test_setup(test_enum_write, setup_),
+        cmocka_unit_test_setup(test_registry_choices, setup_),
         cmocka_unit_test_setup(test_help, setup_),
         cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_lookup),

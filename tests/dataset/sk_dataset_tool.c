@@ -10,20 +10,17 @@
 #include <string.h>
 
 #include "sk_corpus.h"
+#include "sk_data_config.h"
 #include "sk_log.h"
 #include "sk_prepare.h"
 
+/* key=value is `--set prepare.key=value`: the section's own table parses it. */
 static int set_(sk_prepare_config *c, const char *kv) {
-    const char *eq = strchr(kv, '=');
-    if (!eq) return sk_error_set(SK_EINVAL, "expected key=value, got '%s'", kv);
-    size_t kl = (size_t)(eq - kv);
-    const char *v = eq + 1;
-#define S_(k, f) if (kl == strlen(k) && !strncmp(kv, k, kl)) { snprintf(c->f, sizeof c->f, "%s", v); return 0; }
-#define I_(k, f) if (kl == strlen(k) && !strncmp(kv, k, kl)) { c->f = atoll(v); return 0; }
-    S_("format", format) S_("input", input) S_("labels", labels) S_("output", output) S_("export", export_)
-    S_("boundary", boundary) S_("jsonl_key", jsonl_key) I_("level", level) I_("chunk_kib", chunk_kib)
-    I_("eod", eod) I_("vocab", vocab) I_("fletcher32", fletcher32) I_("byteshuffle", byteshuffle)
-    return sk_error_set(SK_EINVAL, "unknown key '%.*s'", (int)kl, kv);
+    char assignment[2 * SK_CFG_STR_MAX];
+    const sk_cfg_section *const secs[1] = {&sk_prepare_section};
+    void *const bases[1] = {c};
+    snprintf(assignment, sizeof assignment, "prepare.%s", kv);
+    return sk_cfg_apply_set(assignment, secs, 1, bases);
 }
 
 static uint64_t fnv_(uint64_t h, const void *p, size_t n) {
@@ -100,7 +97,9 @@ int main(int argc, char **argv) {
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         sk_log_set_rank(rank, 0);
         sk_prepare_config c;
-        sk_prepare_config_defaults(&c);
+        const sk_cfg_section *const secs[1] = {&sk_prepare_section};
+        void *const bases[1] = {&c};
+        rc = sk_cfg_defaults(secs, 1, bases);
         c.command = "sk_dataset_tool prepare";
         for (int i = 2; i < argc && rc == SK_OK; i++) rc = set_(&c, argv[i]);
         if (rc == SK_OK) rc = sk_prepare_run(&c, MPI_COMM_WORLD);

@@ -19,10 +19,13 @@
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 #define FORTUNE "/usr/share/games/fortunes/computers"
 
+/* The section's defaults (its key table), then format/input/output. */
 static sk_prepare_config cfg_(const char *format, const char *input, const char *output) {
     sk_prepare_config c;
-    sk_prepare_config_defaults(&c);
-    snprintf(c.format, sizeof c.format, "%s", format);
+    const sk_cfg_section *const secs[1] = {&sk_prepare_section};
+    void *const bases[1] = {&c};
+    assert_int_equal(sk_cfg_defaults(secs, 1, bases), SK_OK);
+    c.format = sk_cfg_choice_index(sk_importer_name_at, format);
     snprintf(c.input, sizeof c.input, "%s", input);
     snprintf(c.output, sizeof c.output, "%s", output);
     c.command = "test_import";
@@ -63,12 +66,23 @@ static void test_registry(void **st) {
     assert_null(sk_importer_find("csv"));
     assert_non_null(sk_exporter_find("megatron"));
     assert_non_null(sk_exporter_find("llmc"));
-    int n = 0;
-    for (const sk_importer *const *p = sk_importer_list(); *p; p++) n++;
-    assert_int_equal(n, 5);
-    sk_prepare_config c = cfg_("csv", "x", TMP "x.h5");
+    assert_null(sk_exporter_find("none"));
+    /* the tables are indexed by the config enums */
+    for (int i = 0; i < SK_FORMAT_COUNT; i++) assert_ptr_equal(sk_importer_find(names[i]), sk_importer_at(i));
+    assert_null(sk_importer_name_at(SK_FORMAT_COUNT));
+    assert_ptr_equal(sk_exporter_find("megatron"), sk_exporter_at(SK_EXPORT_MEGATRON));
+    assert_ptr_equal(sk_exporter_find("llmc"), sk_exporter_at(SK_EXPORT_LLMC));
+    assert_null(sk_exporter_at(SK_EXPORT_NONE));
+    /* an unknown name stops at the config; a bad enum in a hand-filled struct at the run */
+    sk_prepare_config c = cfg_("idx", "x", TMP "x.h5");
+    const sk_cfg_section *const secs[1] = {&sk_prepare_section};
+    void *const bases[1] = {&c};
+    assert_int_equal(sk_cfg_apply_set("prepare.format=csv", secs, 1, bases), SK_EINVAL);
+    assert_string_equal(sk_error_last(),
+                        "--set prepare.format=csv: prepare.format: 'csv' is not one of idx|text|jsonl|megatron|llmc");
+    c.format = SK_FORMAT_COUNT;
     assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
-    assert_non_null(strstr(sk_error_last(), "prepare.format = 'csv'"));
+    assert_non_null(strstr(sk_error_last(), "prepare.format = 5"));
 }
 
 static void test_fashion_mnist(void **st) {
@@ -177,7 +191,7 @@ static void test_fortunes_text(void **st) {
 
     /* export to Megatron and llm.c, import back, same tokens */
     sk_prepare_config e = cfg_("idx", TMP "fort.h5", TMP "fort_mg");
-    snprintf(e.export_, sizeof e.export_, "megatron");
+    e.export_ = SK_EXPORT_MEGATRON;
     assert_int_equal(sk_prepare_run(&e, MPI_COMM_NULL), 0);
     unsigned char hdr[34];
     f = fopen(TMP "fort_mg.idx", "rb");
@@ -202,7 +216,7 @@ static void test_fortunes_text(void **st) {
     assert_memory_equal(off, off2, (size_t)(nd + 1) * 8);
     sk_corpus_free(k);
     e = cfg_("idx", TMP "fort.h5", TMP "fort.llmc.bin");
-    snprintf(e.export_, sizeof e.export_, "llmc");
+    e.export_ = SK_EXPORT_LLMC;
     assert_int_equal(sk_prepare_run(&e, MPI_COMM_NULL), 0);
     m = cfg_("llmc", TMP "fort.llmc.bin", TMP "fort_llmc.h5");
     assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), 0);
@@ -317,36 +331,32 @@ static void test_jsonl_and_empty(void **st) {
     assert_non_null(strstr(sk_error_last(), "prepare.level"));
 }
 
-/* sk_prepare_config_defaults must agree with the `prepare` config table,
- * and every key of both sections must lie inside its struct. */
+/* Every key of both sections lies inside its struct; format and export
+ * offer exactly the registered importers / exporters (plus "none"). */
 static void test_config_tables(void **st) {
     (void)st;
-    sk_prepare_config c;
-    sk_prepare_config_defaults(&c);
     const sk_cfg_section *secs[] = {&sk_prepare_section, &sk_data_section};
     for (int i = 0; i < 2; i++) {
         assert_true(secs[i]->nkeys > 0);
-        for (int k = 0; k < secs[i]->nkeys; k++) {
-            const sk_cfg_key *key = &secs[i]->keys[k];
-            assert_true(key->offset < secs[i]->size);
-            if (i != 0) continue;
-            const char *f = (const char *)&c + key->offset;
-            switch (key->type) {
-            case SK_CFG_STRING: assert_string_equal(f, key->def); break;
-            case SK_CFG_INT: assert_int_equal(*(const int64_t *)f, atoll(key->def)); break;
-            case SK_CFG_BOOL: assert_int_equal(*(const int *)f, !strcmp(key->def, "true")); break;
-            default: fail_msg("unexpected key type for prepare.%s", key->name);
-            }
-            if (key->type == SK_CFG_STRING && key->choices) assert_non_null(strstr(key->choices, key->def));
-        }
+        for (int k = 0; k < secs[i]->nkeys; k++) assert_true(secs[i]->keys[k].offset < secs[i]->size);
     }
-    /* every importer/exporter name is an allowed choice of its key */
-    for (int k = 0; k < sk_prepare_section.nkeys; k++) {
-        const sk_cfg_key *key = &sk_prepare_section.keys[k];
-        if (!strcmp(key->name, "format"))
-            for (const sk_importer *const *p = sk_importer_list(); *p; p++) assert_non_null(strstr(key->choices, (*p)->name));
-        if (!strcmp(key->name, "export"))
-            for (const sk_exporter *const *p = sk_exporter_list(); *p; p++) assert_non_null(strstr(key->choices, (*p)->name));
+    const sk_cfg_key *fmt = sk_cfg_find_key(&sk_prepare_section, "format");
+    const sk_cfg_key *exp = sk_cfg_find_key(&sk_prepare_section, "export");
+    assert_true(fmt && fmt->type == SK_CFG_ENUM && fmt->choice_at == sk_importer_name_at);
+    assert_true(exp && exp->type == SK_CFG_ENUM && exp->choice_at == sk_prepare_export_name);
+    sk_prepare_config c;
+    void *const bases[1] = {&c};
+    for (int i = 0; i < SK_FORMAT_COUNT; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "prepare.format=%s", sk_importer_at(i)->name);
+        assert_int_equal(sk_cfg_apply_set(set, (const sk_cfg_section *const *)secs, 1, bases), SK_OK);
+        assert_int_equal(c.format, i);
+    }
+    for (int i = SK_EXPORT_NONE; i < SK_EXPORT_COUNT; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "prepare.export=%s", i == SK_EXPORT_NONE ? "none" : sk_exporter_at(i)->name);
+        assert_int_equal(sk_cfg_apply_set(set, (const sk_cfg_section *const *)secs, 1, bases), SK_OK);
+        assert_int_equal(c.export_, i);
     }
     /* data -> loader options */
     sk_data_config d = {0};

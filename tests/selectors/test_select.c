@@ -149,7 +149,7 @@ static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
     sk_select_config c;
     config_(&c, v->name, st->name, 0.5, 1);
     c.restore_layer = 3;
-    if (strcmp(v->name, "norm") == 0) snprintf(c.norm_source, sizeof c.norm_source, "key");
+    if (strcmp(v->name, "norm") == 0) c.norm_source = SK_NORM_KEY;
     snprintf(c.checkpoint, sizeof c.checkpoint, "%s", ckpt_);
     sk_select_model m = model_();
     inputs in = inputs_(77);
@@ -411,7 +411,7 @@ static void test_bad_configs(void **st)
     nocls.n_protected = 0;
     assert_true(create_msg_(&c, &nocls, "class token"));
     snprintf(c.scorer, sizeof c.scorer, "nope");
-    assert_true(create_msg_(&c, &m, "unknown scorer 'nope'"));
+    assert_true(create_msg_(&c, &m, "select.scorer: 'nope' is not one of random|"));
     snprintf(c.scorer, sizeof c.scorer, "random");
     snprintf(c.strategy, sizeof c.strategy, "drop-restore");
     c.restore_layer = 1;
@@ -456,7 +456,7 @@ static void test_schedule_and_flops(void **st)
     sk_select_config c;
     defaults_(&c);
     snprintf(c.scorer, sizeof c.scorer, "random");
-    snprintf(c.schedule, sizeof c.schedule, "linear");
+    c.schedule = SK_SCHEDULE_LINEAR;
     c.keep = 0.25;
     c.keep_start = 1.0;
     c.schedule_steps = 100;
@@ -813,7 +813,7 @@ static void test_merge_fused(void **st)
     defaults_(&c);
     snprintf(c.scorer, sizeof c.scorer, "norm");
     snprintf(c.strategy, sizeof c.strategy, "merge");
-    snprintf(c.merge_into, sizeof c.merge_into, "fused");
+    c.merge_into = SK_MERGE_FUSED;
     c.keep = 0.5;
     c.layers.n = 1;
     c.layers.v[0] = 0;
@@ -970,7 +970,7 @@ static void test_merge_tied_scores(void **st)
     in.x = sk_shim_from_host(xs, (int64_t[]){B, N, D}, 3, SK_F32, SK_CPU);
     in.keys = NULL;
     for (int f = 0; f < 2; f++) {
-        snprintf(c.merge_into, sizeof c.merge_into, "%s", f ? "fused" : "nearest");
+        c.merge_into = f ? SK_MERGE_FUSED : SK_MERGE_NEAREST;
         sk_selector *sel = NULL;
         assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
         sk_seq q = seq_(&in);
@@ -1007,8 +1007,8 @@ static void test_merge_score_weights(void **st)
         sk_scope *sc = sk_shim_scope_begin();
         sk_select_config c;
         config_(&c, "attn-cls", "merge", 0.5, 1);
-        snprintf(c.merge_weight, sizeof c.merge_weight, "score");
-        snprintf(c.merge_into, sizeof c.merge_into, "%s", f ? "fused" : "nearest");
+        c.merge_weight = SK_MERGE_BY_SCORE;
+        c.merge_into = f ? SK_MERGE_FUSED : SK_MERGE_NEAREST;
         sk_select_model m = model_();
         inputs in = inputs_(33 + (uint64_t)f);
         int64_t k = expected_k_(c.keep), n2 = P + k;
@@ -1054,13 +1054,13 @@ static void test_merge_score_weights(void **st)
         sk_selector_free(sel);
         /* only for merge, and only with nonnegative scores */
         snprintf(c.scorer, sizeof c.scorer, "tome");
-        snprintf(c.merge_into, sizeof c.merge_into, "nearest");
+        c.merge_into = SK_MERGE_NEAREST;
         assert_true(create_msg_(&c, &m, "nonnegative"));
         snprintf(c.scorer, sizeof c.scorer, "attn-cls");
         snprintf(c.strategy, sizeof c.strategy, "prune");
         assert_true(create_msg_(&c, &m, "merges none"));
         snprintf(c.strategy, sizeof c.strategy, "merge");
-        snprintf(c.merge_weight, sizeof c.merge_weight, "mass");
+        c.merge_weight = 2; /* not a mode: a hand-filled struct is range-checked */
         assert_true(create_msg_(&c, &m, "select.merge_weight"));
         sk_shim_scope_end(sc);
     }
@@ -1085,7 +1085,7 @@ static void test_scores_match_naive(void **st)
         sk_select_config c;
         defaults_(&c);
         snprintf(c.scorer, sizeof c.scorer, "%s", names[v]);
-        if (v == 1) snprintf(c.norm_source, sizeof c.norm_source, "key");
+        if (v == 1) c.norm_source = SK_NORM_KEY;
         const sk_scorer_vtable *vt = sk_scorer_find(names[v]);
         assert_non_null(vt);
         /* the scorer instance, made as the selector makes it (learned: its parameters) */

@@ -19,8 +19,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <mpi.h>
-
 #include "sk_corpus.h"
 
 #ifdef __cplusplus
@@ -89,9 +87,10 @@ const sk_exporter *const *sk_exporter_list(void);
  * and zero *d. NULL is fine. */
 void sk_import_release(sk_corpus_data *d);
 
-/* Run `shrink prepare`: import (collective over comm: each rank parses and
- * writes its share) or, with cfg->export_ != "none", export (rank 0). */
-int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm);
+/* Run `shrink prepare`: import (collective over the MPI world, sk_mpi.h:
+ * each rank parses and writes its share) or, with cfg->export_ != "none",
+ * export (rank 0). Serial before sk_mpi_init. */
+int sk_prepare_run(const sk_prepare_config *cfg);
 
 /* `shrink inspect`: print counts, shapes, dtype, compression, attributes
  * and provenance of `path` to out; verify=1 also runs sk_corpus_verify. */

@@ -233,7 +233,7 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
         snprintf(path[v], sizeof path[v], "%s/bench_%s_%d.h5", dir, label[0] == 'F' ? "img" : label[0] == 'E' ? "txt" : "zipf", v);
         sk_corpus_write_opts o = {variants_[v].c, variants_[v].level, variants_[v].chunk, 0, variants_[v].shuffle};
         double t0 = now_();
-        die_(sk_corpus_write(path[v], d, &o, MPI_COMM_NULL));
+        die_(sk_corpus_write(path[v], d, &o));
         wsec[v] = now_() - t0;
         sk_corpus *c = NULL;
         die_(sk_corpus_open(&c, path[v]));

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_log.h"
 #include "sk_train.h"
 
@@ -97,11 +97,11 @@ static int cmp_(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (sk_dist_init(&argc, &argv) < 0 || argc != 5) {
+    if (sk_mpi_init(&argc, &argv) < 0 || argc != 5) {
         fprintf(stderr, "usage: bench_train vit|gpt STEPS THREADS OUT_DIR\n");
         return 2;
     }
-    const int rank = sk_dist_info_get()->rank, world = sk_dist_info_get()->world;
+    const int rank = sk_mpi_info_get()->rank, world = sk_mpi_info_get()->world;
     sk_log_set_rank(rank, 0);
     sk_log_set_level(SK_LOG_LEVEL_WARN);
     sk_shim_tune_host_allocator((size_t)32 << 20);
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     sk_train_result r;
     if (sk_train_run(&o, &r) < 0) {
         fprintf(stderr, "bench_train: %s\n", sk_error_last());
-        sk_dist_abort(1, sk_error_last());
+        sk_mpi_abort(1, sk_error_last());
         return 1;
     }
     if (rank == 0) {
@@ -163,6 +163,6 @@ int main(int argc, char **argv)
         printf("shrink %s ranks %d step_ms %.3f samples_s %.1f\n", argv[1], world, med * 1e3, (double)dc.batch_size / med);
         free(t);
     }
-    sk_dist_finalize();
+    sk_mpi_finalize();
     return 0;
 }

@@ -9,7 +9,7 @@
  * Only rank 0 prints, so `mpirun -np N shrink config` prints once.
  */
 #include "sk_cli.h"
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_error.h"
 
 #include <stdio.h>
@@ -41,7 +41,7 @@ static int run_config_(sk_cli_ctx *ctx)
         bases[i] = (void *)sk_cli_section_values(secs[i]->name);
         if (!bases[i]) return sk_error_set(SK_ENOTFOUND, "config: section '%s' was not filled", secs[i]->name);
     }
-    if (sk_dist_info_get()->rank != 0) return SK_OK;
+    if (sk_mpi_info_get()->rank != 0) return SK_OK;
     if (mode == 1) {
         sk_cfg_print_help(stdout, secs, n);
     } else if (mode == 2) {

@@ -34,7 +34,7 @@ static int prepare_run_(sk_cli_ctx *ctx) {
     SK_FAIL_IF(ctx->argc > 0, SK_EINVAL, "prepare: unexpected argument '%s' (use --set prepare.key=value)", ctx->argv[0]);
     cmd = command_text_(ctx);
     cfg.command = cmd ? cmd : "shrink prepare";
-    rc = sk_prepare_run(&cfg, MPI_COMM_WORLD);
+    rc = sk_prepare_run(&cfg);
 done:
     free(cmd);
     return rc;

@@ -2,7 +2,7 @@
  * `shrink` executable (see sk_cli.h). main() lives in sk_main.c so tests
  * can drive sk_cli_main() in-process. */
 #include "sk_cli.h"
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_error.h"
 #include "sk_log.h"
 #include "sk_progress.h"
@@ -285,7 +285,7 @@ int sk_cli_main(int argc, char **argv)
     cur_n_ = nall;
     {
         const sk_log_config *log = sk_cli_section_values("log");
-        const sk_dist_info *d = sk_dist_info_get();
+        const sk_mpi_info *d = sk_mpi_info_get();
         SK_TRY(sk_log_config_apply(log, d->rank));
         sk_progress_set_rank(d->rank, log->all_ranks);
         /* run: settings every command shares; seed and dtype stay with the

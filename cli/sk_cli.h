@@ -10,7 +10,7 @@
  * Adding a command: write cli/cmd_<name>.c exporting `const sk_cmd
  * sk_cmd_<name>;` and add one line to `commands_[]` in cli/sk_cli.c.
  * A command prints its results to stdout on rank 0 only (check
- * sk_dist_info_get()->rank), logs with SK_LOG_* and reports progress with
+ * sk_mpi_info_get()->rank), logs with SK_LOG_* and reports progress with
  * sk_progress (both rank-0 by default), and returns errors, never exits.
  * Adding a config section: export `const sk_cfg_section` from your module and
  * add one line to `sections_[]` in cli/sk_cli.c (so `shrink config` and every

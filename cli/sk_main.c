@@ -2,7 +2,7 @@
  * report a failure (aborting the whole MPI job when there are peers, so no
  * rank hangs in a collective), MPI down. The only place that exits. */
 #include "sk_cli.h"
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_error.h"
 #include "sk_shim.h"
 
@@ -10,7 +10,7 @@
 
 int main(int argc, char **argv)
 {
-    if (sk_dist_init(&argc, &argv) < 0) {
+    if (sk_mpi_init(&argc, &argv) < 0) {
         fprintf(stderr, "shrink: %s\n", sk_error_last());
         return SK_CLI_EXIT_RUNTIME;
     }
@@ -20,9 +20,9 @@ int main(int argc, char **argv)
     int code = sk_cli_main(argc, argv);
     if (code != SK_CLI_EXIT_OK) {
         fflush(stdout);
-        if (sk_dist_info_get()->world > 1) sk_dist_abort(code, sk_error_last()); /* does not return */
+        if (sk_mpi_info_get()->world > 1) sk_mpi_abort(code, sk_error_last()); /* does not return */
         fprintf(stderr, "shrink: %s\n", sk_error_last());
     }
-    sk_dist_finalize();
+    sk_mpi_finalize();
     return code;
 }

@@ -14,6 +14,8 @@
 #include <hdf5.h>
 #include <zstd.h>
 
+#include "sk_mpi.h"
+#include "sk_mpi_h5.h"
 #include "sk_zstd_filter.h"
 
 /* ---- lock and HDF5 error text ------------------------------------------ */
@@ -309,7 +311,6 @@ typedef struct {
     hid_t file, dxpl;
     int rank, world;
     const sk_corpus_write_opts *o;
-    MPI_Comm comm;
     const pieces_ *pc; /* NULL: every rank holds all the data */
 } wctx_;
 
@@ -324,35 +325,18 @@ static void share_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t *r
     if (*r0 > *r1) *r0 = *r1;
 }
 
-/* Post a send or receive of `bytes` in pieces MPI's int counts can hold. */
-static int post_(MPI_Request **rq, int *nrq, int *cap, int send, char *p, size_t bytes, int peer, MPI_Comm comm) {
-    const size_t step = (size_t)1 << 30;
-    for (size_t s = 0; s < bytes; s += step) {
-        if (*nrq == *cap) {
-            int nc = *cap ? *cap * 2 : 16;
-            MPI_Request *q = realloc(*rq, (size_t)nc * sizeof *q);
-            if (!q) return sk_error_set(SK_ENOMEM, "out of memory");
-            *rq = q;
-            *cap = nc;
-        }
-        int k = (int)(bytes - s < step ? bytes - s : step);
-        if (send) MPI_Isend(p + s, k, MPI_BYTE, peer, 0x5c, comm, &(*rq)[(*nrq)++]);
-        else MPI_Irecv(p + s, k, MPI_BYTE, peer, 0x5c, comm, &(*rq)[(*nrq)++]);
-    }
-    return SK_OK;
-}
-
 /* Slice write: gather the rows [r0, r1) this rank writes from the ranks
  * whose slices hold them (rows are numbered by concatenating the slices in
  * rank order). *out is malloc'd. Collective. */
 static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, size_t rowbytes, hsize_t r0, hsize_t r1,
                         char **out) {
-    int rc = SK_OK, nrq = 0, cap = 0;
-    MPI_Request *rq = NULL;
+    int rc = SK_OK, ns = 0, nr = 0;
     int64_t *cnt = malloc((size_t)w->world * sizeof *cnt), mine = pc->n;
+    sk_mpi_msg *msg = malloc(2 * (size_t)w->world * sizeof *msg), *recv = msg + w->world; /* sends, then receives */
     char *dst = malloc((size_t)(r1 - r0) * rowbytes + 1);
-    SK_FAIL_IF(!cnt || !dst, SK_ENOMEM, "%s: out of memory", w->path);
-    MPI_Allgather(&mine, 1, MPI_INT64_T, cnt, 1, MPI_INT64_T, w->comm);
+    if (!cnt || !msg || !dst) rc = sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_allgather_i64(&mine, 1, cnt));
     hsize_t s0 = 0, total = 0; /* this rank's first row; all rows */
     for (int q = 0; q < w->world; q++) {
         if (q < w->rank) s0 += (hsize_t)cnt[q];
@@ -361,7 +345,7 @@ static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, siz
     SK_FAIL_IF(total != n, SK_EINVAL, "%s: slices hold %llu rows, expected %llu", w->path, (unsigned long long)total,
                (unsigned long long)n);
     hsize_t q0 = 0; /* first row of rank q's slice */
-    for (int q = 0; q < w->world && rc == SK_OK; q0 += (hsize_t)cnt[q], q++) {
+    for (int q = 0; q < w->world; q0 += (hsize_t)cnt[q], q++) {
         hsize_t w0, w1;
         share_rows_(n, crow, q, w->world, &w0, &w1);
         /* mine -> q: my slice [s0, s0+mine) within q's write range */
@@ -372,18 +356,14 @@ static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, siz
             if (a < b) memcpy(dst + (size_t)(a - r0) * rowbytes, (const char *)pc->buf + (size_t)(a - s0) * rowbytes, (size_t)(b - a) * rowbytes);
             continue;
         }
-        if (a < b)
-            rc = post_(&rq, &nrq, &cap, 1, (char *)pc->buf + (size_t)(a - s0) * rowbytes, (size_t)(b - a) * rowbytes, q, w->comm);
-        if (rc == SK_OK && c < e)
-            rc = post_(&rq, &nrq, &cap, 0, dst + (size_t)(c - r0) * rowbytes, (size_t)(e - c) * rowbytes, q, w->comm);
+        if (a < b) msg[ns++] = (sk_mpi_msg){(char *)pc->buf + (size_t)(a - s0) * rowbytes, (size_t)(b - a) * rowbytes, q};
+        if (c < e) recv[nr++] = (sk_mpi_msg){dst + (size_t)(c - r0) * rowbytes, (size_t)(e - c) * rowbytes, q};
     }
-    if (nrq) MPI_Waitall(nrq, rq, MPI_STATUSES_IGNORE);
-    if (rc == SK_OK) {
-        *out = dst;
-        dst = NULL;
-    }
+    SK_TRY(sk_mpi_exchange(msg, ns, recv, nr));
+    *out = dst;
+    dst = NULL;
 done:
-    free(rq);
+    free(msg);
     free(cnt);
     free(dst);
     return rc;
@@ -432,7 +412,7 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
     hsize_t r0, r1;
     share_rows_(dims[0], crow, w->rank, w->world, &r0, &r1);
     if (pc) { /* every rank must reach the collective H5Dwrite, so agree first */
-        rc = sk_corpus_agree(gather_rows_(w, pc, dims[0], crow, rowbytes, r0, r1, &mine), w->comm);
+        rc = sk_mpi_agree(gather_rows_(w, pc, dims[0], crow, rowbytes, r0, r1, &mine));
         if (rc < 0) goto done;
     }
     hsize_t start[SK_CORPUS_MAX_DIMS + 1] = {0}, count[SK_CORPUS_MAX_DIMS + 1];
@@ -514,32 +494,10 @@ done:
     return rc;
 }
 
-/* rank and size of comm; 0 and 1 without MPI running or with MPI_COMM_NULL */
-static void comm_shape_(MPI_Comm comm, int *rank, int *world) {
-    int on = 0, fin = 0;
-    *rank = 0;
-    *world = 1;
-    MPI_Initialized(&on);
-    if (on) MPI_Finalized(&fin);
-    if (on && !fin && comm != MPI_COMM_NULL) {
-        MPI_Comm_rank(comm, rank);
-        MPI_Comm_size(comm, world);
-    }
-}
-
-int sk_corpus_agree(int rc, MPI_Comm comm) {
-    int rank, world;
-    comm_shape_(comm, &rank, &world);
-    if (world == 1) return rc;
-    int mine = rc < 0 ? rank : world, first = world;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == world) return SK_OK;
-    char msg[1024];
-    int code = rc;
-    snprintf(msg, sizeof msg, "%s", rank == first ? sk_error_last() : "");
-    MPI_Bcast(&code, 1, MPI_INT, first, comm);
-    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
-    return sk_error_set(code, "%s", msg);
+/* This rank and the world's size (0 and 1 outside sk_mpi_init .. _finalize). */
+static void world_shape_(int *rank, int *world) {
+    *rank = sk_mpi_info_get()->rank;
+    *world = sk_mpi_info_get()->world;
 }
 
 static int check_opts_(const char *path, const sk_corpus_write_opts *o) {
@@ -550,28 +508,22 @@ static int check_opts_(const char *path, const sk_corpus_write_opts *o) {
 
 /* Write validated d (in a slice write: the corpus-wide counts, rows from
  * pc) to a temporary name and rename it into place. */
-static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, MPI_Comm comm,
-                       const pieces_ *pc) {
+static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc) {
     int rc = SK_OK, rank = 0, world = 1;
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     char tmp[4096] = "";
     const sk_corpus_write_opts o = *opts;
-    comm_shape_(comm, &rank, &world);
+    world_shape_(&rank, &world);
+    sk_corpus_h5_lock(); /* first: every exit below unlocks */
     /* the same temporary name on every rank: rank 0's pid */
     long pid = (long)getpid();
-    if (world > 1) MPI_Bcast(&pid, 1, MPI_LONG, 0, comm);
+    SK_TRY(sk_mpi_bcast(&pid, sizeof pid, 0));
     SK_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, pid) >= (int)sizeof tmp, SK_EINVAL, "%s: path too long", path);
 
-    sk_corpus_h5_lock();
     SK_TRY(sk_zstd_register());
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (world > 1) {
-        H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-        H5Pset_all_coll_metadata_ops(fapl, 1);
-        H5Pset_coll_metadata_write(fapl, 1);
-        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    }
+    SK_TRY(sk_mpi_h5_collective(fapl, dxpl));
     file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (file < 0) {
         rc = sk_error_set(SK_EIO, "%s: cannot create output (temporary %s): %s%s%s", path, tmp, h5why_(),
@@ -579,19 +531,15 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
         tmp[0] = '\0'; /* nothing was created */
         goto done;
     }
-    wctx_ w = {path, file, dxpl, rank, world, &o, comm, pc};
+    wctx_ w = {path, file, dxpl, rank, world, &o, pc};
     rc = write_body_(&w, d);
     if (H5Fclose(file) < 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: closing failed: %s", path, h5why_());
     file = H5I_INVALID_HID;
-    if (rc < 0) goto done;
-    if (world > 1) MPI_Barrier(comm);
+    /* every rank has closed the file (and none failed) before rank 0 renames it */
+    SK_TRY(sk_mpi_agree(rc));
     if (rank == 0 && rename(tmp, path) != 0)
         rc = sk_error_set(SK_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    if (world > 1) {
-        int bad = rc < 0, anybad = 0;
-        MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
-        if (anybad && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: rank 0 could not rename the output", path);
-    }
+    SK_TRY(sk_mpi_agree(rc));
     if (rc == SK_OK) tmp[0] = '\0';
 done:
     if (file >= 0) H5Fclose(file);
@@ -602,14 +550,14 @@ done:
     return rc;
 }
 
-int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, MPI_Comm comm) {
+int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
     int rc = SK_OK;
     sk_corpus_write_opts o = {0};
     if (opts) o = *opts;
     if (!path || !d) return sk_error_set(SK_EINVAL, "sk_corpus_write: NULL path or data");
     SK_TRY(check_opts_(path, &o));
     SK_TRY(validate_(path, d));
-    rc = write_file_(path, d, &o, comm, NULL);
+    rc = write_file_(path, d, &o, NULL);
 done:
     return rc;
 }
@@ -618,13 +566,13 @@ done:
 enum { H_KIND, H_TYPE, H_NDIM, H_SHAPE, H_NTOK = H_SHAPE + SK_CORPUS_MAX_DIMS, H_NDOC, H_NSAMP, H_VOCAB, H_CLASSES,
        H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_N };
 
-int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, MPI_Comm comm) {
+int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
     int rc = SK_OK, rank, world;
     int64_t *all = NULL, *off = NULL;
     sk_corpus_write_opts o = {0};
     if (opts) o = *opts;
-    comm_shape_(comm, &rank, &world);
-    if (world == 1) return sk_corpus_write(path, d, opts, comm);
+    world_shape_(&rank, &world);
+    if (world == 1) return sk_corpus_write(path, d, opts);
     if (!path || !d) return sk_error_set(SK_EINVAL, "sk_corpus_write_part: NULL path or data");
     const int tok = d->kind == SK_CORPUS_TOKENS;
     int64_t h[H_N] = {0};
@@ -647,9 +595,8 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     }
     all = malloc((size_t)world * H_N * sizeof *all);
     if (!all) rc = sk_error_set(SK_ENOMEM, "%s: out of memory", path);
-    rc = sk_corpus_agree(rc, comm);
-    if (rc < 0) goto done;
-    MPI_Allgather(h, H_N, MPI_INT64_T, all, H_N, MPI_INT64_T, comm);
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_allgather_i64(h, H_N, all));
 
     /* the corpus-wide view: sums of the counts, maxima of the bounds */
     sk_corpus_data g = *d;
@@ -711,9 +658,8 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     pc.labels = (piece_){d->labels, d->labels ? nrows : 0};
     pc.kept = (piece_){d->kept, d->kept ? d->num_kept : 0};
     for (int i = 0; i < d->nscores; i++) pc.scores[i] = (piece_){d->scores[i], nrows};
-    rc = sk_corpus_agree(rc, comm);
-    if (rc < 0) goto done;
-    rc = write_file_(path, &g, &o, comm, &pc);
+    SK_TRY(sk_mpi_agree(rc));
+    rc = write_file_(path, &g, &o, &pc);
 done:
     free(all);
     free(off);

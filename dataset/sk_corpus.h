@@ -18,8 +18,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <mpi.h>
-
 #include "sk_error.h"
 #include "sk_loader.h" /* sk_elem_type */
 
@@ -77,15 +75,14 @@ typedef struct {
 
 /* Validate d (offsets add up, ids < vocab, labels < classes, non-empty) and
  * write it to `path` atomically: a temporary name in the same directory,
- * renamed on success, removed on failure. Collective over `comm` when MPI
- * is initialised and comm has > 1 rank: every rank passes the same d and
+ * renamed on success, removed on failure. Collective when the MPI world
+ * (sk_mpi.h) has more than one rank: every rank passes the same d and
  * writes (compresses) its own chunk-aligned share with parallel HDF5; the
- * file is identical to a one-rank write. comm may be MPI_COMM_NULL. */
-int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts,
-                    MPI_Comm comm);
+ * file is identical to a one-rank write. Serial before sk_mpi_init. */
+int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts);
 
 /* Like sk_corpus_write, but each rank passes only its own slice of the
- * corpus (collective over comm; with one rank it is sk_corpus_write). The
+ * corpus (collective; with one rank it is sk_corpus_write). The
  * slices follow each other in rank order: rank r's tokens, samples,
  * labels, scores and kept indices come after rank r-1's, and the num_*
  * fields count the slice. offsets holds the slice's num_docs + 1 values,
@@ -99,16 +96,7 @@ int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_w
  * are sent to the rank that compresses their chunks (MPI point-to-point),
  * then written as sk_corpus_write does; the file is the one a single rank
  * would write from the concatenated slices. */
-int sk_corpus_write_part(const char *path, const sk_corpus_data *slice, const sk_corpus_write_opts *opts,
-                         MPI_Comm comm);
-
-/* Error agreement, collective over comm (returns rc untouched when comm is
- * MPI_COMM_NULL, MPI is not running, or comm has one rank): every rank
- * passes its own rc and all return the error code and message of the
- * lowest failing rank, or SK_OK when none failed. Called before a
- * collective step that a failed rank would skip, so no rank waits forever
- * in a collective the others never enter. */
-int sk_corpus_agree(int rc, MPI_Comm comm);
+int sk_corpus_write_part(const char *path, const sk_corpus_data *slice, const sk_corpus_write_opts *opts);
 
 typedef struct sk_corpus sk_corpus;
 

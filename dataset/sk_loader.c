@@ -25,15 +25,9 @@
 #include <time.h>
 
 #include "sk_corpus.h"
+#include "sk_rand.h"
 
 /* ---- keyed permutation ------------------------------------------------- */
-
-static uint64_t mix64_(uint64_t z) { /* splitmix64 finaliser */
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 typedef struct {
     uint64_t n, key[4];
@@ -45,7 +39,7 @@ static void feistel_init_(feistel_ *p, uint64_t n, uint64_t seed, uint64_t tweak
     int bits = 1;
     while (bits < 64 && ((uint64_t)1 << bits) < n) bits++;
     p->half = (bits + 1) / 2;
-    for (int i = 0; i < 4; i++) p->key[i] = mix64_(seed ^ mix64_(tweak * 4 + (uint64_t)i + 0x5bd1e995ull));
+    for (int i = 0; i < 4; i++) p->key[i] = sk_splitmix64(seed ^ sk_splitmix64(tweak * 4 + (uint64_t)i + 0x5bd1e995ull));
 }
 
 static uint64_t feistel_apply_(const feistel_ *p, uint64_t x) {
@@ -54,7 +48,7 @@ static uint64_t feistel_apply_(const feistel_ *p, uint64_t x) {
         uint64_t l = x >> p->half, r = x & mask;
         for (int i = 0; i < 4; i++) {
             uint64_t t = r;
-            r = l ^ (mix64_(r ^ p->key[i]) & mask);
+            r = l ^ (sk_splitmix64(r ^ p->key[i]) & mask);
             l = t;
         }
         x = l << p->half | r;
@@ -105,7 +99,7 @@ static uint64_t perm_apply_(const perm_ *p, uint64_t g) {
         i = g - full;
         size = p->n - full;
     }
-    feistel_init_(&in, size, p->seed, ((uint64_t)p->epoch << 32) ^ mix64_(k + 1));
+    feistel_init_(&in, size, p->seed, ((uint64_t)p->epoch << 32) ^ sk_splitmix64(k + 1));
     uint64_t q = feistel_apply_(&in, i);
     uint64_t inblocks = (g < full ? p->M : p->nb - p->ng * p->M) * p->S;
     if (q < inblocks) {

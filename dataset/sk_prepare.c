@@ -12,6 +12,7 @@
 
 #include "sk_config.h"
 #include "sk_log.h"
+#include "sk_mpi.h"
 
 /* Tables indexed by the config enums (zstd style), so prepare.format and
  * prepare.export parse straight into the entry's index. */
@@ -182,15 +183,11 @@ done:
     return rc;
 }
 
-int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
-    int rc = SK_OK, rank = 0, world = 1, on = 0;
+int sk_prepare_run(const sk_prepare_config *cfg) {
+    int rc = SK_OK;
+    const int rank = sk_mpi_info_get()->rank, world = sk_mpi_info_get()->world;
     sk_corpus_data d;
     memset(&d, 0, sizeof d);
-    MPI_Initialized(&on);
-    if (on && comm != MPI_COMM_NULL) {
-        MPI_Comm_rank(comm, &rank);
-        MPI_Comm_size(comm, &world);
-    }
     SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
     SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
     SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty");
@@ -203,12 +200,11 @@ int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
     const sk_importer *im = sk_importer_at(cfg->format);
     SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = %d is not an importer", cfg->format);
     SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
-    MPI_Comm wc = on && world > 1 ? comm : MPI_COMM_NULL;
     const sk_import_share share = {rank, world};
     /* a rank whose share fails must not leave the others in a collective */
-    SK_TRY(sk_corpus_agree(im->import(cfg, &share, &d), wc));
-    int64_t n[3] = {d.num_docs, d.num_tokens, d.num_samples}, tot[3] = {n[0], n[1], n[2]};
-    if (wc != MPI_COMM_NULL) MPI_Allreduce(n, tot, 3, MPI_INT64_T, MPI_SUM, wc);
+    SK_TRY(sk_mpi_agree(im->import(cfg, &share, &d)));
+    int64_t tot[3] = {d.num_docs, d.num_tokens, d.num_samples};
+    SK_TRY(sk_mpi_allreduce_sum_i64(tot, 3));
     SK_FAIL_IF(d.kind == SK_CORPUS_TOKENS && tot[0] == 0, SK_EINVAL, "%s: empty input: no %s documents found", cfg->input,
                im->name);
     char source[2 * SK_PREPARE_STR_MAX + 32];
@@ -216,7 +212,7 @@ int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm) {
     d.source = source;
     d.command = cfg->command;
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, (int)cfg->level, cfg->chunk_kib * 1024, cfg->fletcher32, cfg->byteshuffle};
-    SK_TRY(sk_corpus_write_part(cfg->output, &d, &o, wc));
+    SK_TRY(sk_corpus_write_part(cfg->output, &d, &o));
     if (d.kind == SK_CORPUS_TOKENS)
         SK_LOG_INFO("wrote %s: %lld documents, %lld tokens", cfg->output, (long long)tot[0], (long long)tot[1]);
     else

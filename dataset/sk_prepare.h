@@ -21,8 +21,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <mpi.h>
-
 #include "sk_corpus.h"
 
 #ifdef __cplusplus
@@ -109,9 +107,10 @@ const sk_exporter *sk_exporter_find(const char *name);
  * and zero *d. NULL is fine. */
 void sk_import_release(sk_corpus_data *d);
 
-/* Run `shrink prepare`: import (collective over comm: each rank parses and
- * writes its share) or, with cfg->export_ != SK_EXPORT_NONE, export (rank 0). */
-int sk_prepare_run(const sk_prepare_config *cfg, MPI_Comm comm);
+/* Run `shrink prepare`: import (collective over the MPI world, sk_mpi.h:
+ * each rank parses and writes its share) or, with cfg->export_ != SK_EXPORT_NONE,
+ * export (rank 0). Serial before sk_mpi_init. */
+int sk_prepare_run(const sk_prepare_config *cfg);
 
 /* `shrink inspect`: print counts, shapes, dtype, compression, attributes
  * and provenance of `path` to out; verify=1 also runs sk_corpus_verify. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sk_dist.h"
+#include "sk_mpi.h"
 
 typedef struct {
     int first, last;  /* indices into order_ [first, last) */
@@ -39,7 +39,7 @@ struct sk_dist_ddp {
     double hook_pack_s;
 };
 
-static int world_(void) { return sk_dist_active() ? sk_dist_info_get()->world : 1; }
+static int world_(void) { return sk_mpi_active() ? sk_mpi_info_get()->world : 1; }
 
 static int launch_(sk_dist_ddp *d, int k)
 {
@@ -306,62 +306,9 @@ int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
     }
 done:
     /* On a local failure after some launches, peers are blocked in the same
-     * collectives; the caller reports and sk_dist_abort() ends the job. */
+     * collectives; the caller reports and sk_mpi_abort() ends the job. */
     d->st.total_s = sk_now() - t0;
     return rc;
 }
 
 void sk_dist_ddp_stats_get(const sk_dist_ddp *d, sk_dist_ddp_stats *out) { *out = d->st; }
-
-int sk_dist_allreduce_sum(double *vals, int n)
-{
-    if (world_() == 1) return SK_OK;
-    if (MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return sk_error_set(SK_EMPI, "MPI_Allreduce(sum) of %d metrics failed", n);
-    return SK_OK;
-}
-
-int sk_dist_allreduce_max(double *vals, int n)
-{
-    if (world_() == 1) return SK_OK;
-    if (MPI_Allreduce(MPI_IN_PLACE, vals, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return sk_error_set(SK_EMPI, "MPI_Allreduce(max) of %d metrics failed", n);
-    return SK_OK;
-}
-
-int sk_dist_check_same(int64_t v, const char *what)
-{
-    if (world_() == 1) return SK_OK;
-    long long mm[2] = {(long long)v, -(long long)v};
-    if (MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return sk_error_set(SK_EMPI, "MPI_Allreduce checking %s failed", what);
-    if (mm[0] != -mm[1])
-        return sk_error_set(SK_EINVAL, "ranks disagree on %s (values from %lld to %lld)", what, -mm[1], mm[0]);
-    return SK_OK;
-}
-
-int sk_dist_broadcast_bytes(void *buf, size_t len)
-{
-    if (world_() == 1) return SK_OK;
-    if (MPI_Bcast(buf, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return sk_error_set(SK_EMPI, "MPI_Bcast of %zu bytes failed", len);
-    return SK_OK;
-}
-
-static uint64_t splitmix_(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-uint64_t sk_dist_seed(uint64_t seed, int rank, uint64_t stream)
-{
-    uint64_t s = seed;
-    uint64_t a = splitmix_(&s);
-    s = a ^ ((uint64_t)(uint32_t)rank * 0xd1b54a32d192ed03ULL);
-    uint64_t b = splitmix_(&s);
-    s = b ^ (stream * 0x8cb92ba72f3d8dd7ULL);
-    return splitmix_(&s);
-}

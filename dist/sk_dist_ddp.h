@@ -3,8 +3,7 @@
  * defines: sk_dist_ddp (gradient buckets), sk_dist_ddp_create / _free,
  *          sk_dist_ddp_broadcast (parameters from rank 0),
  *          sk_dist_ddp_allreduce_grads (average gradients over ranks),
- *          sk_dist_ddp_stats, sk_dist_allreduce_sum, sk_dist_allreduce_max,
- *          sk_dist_check_same, sk_dist_seed.
+ *          sk_dist_ddp_arm, sk_dist_ddp_stats / _stats_get.
  *
  * Gradients. Parameters are assigned to buckets of about `bucket_bytes` in
  * reverse parameter order (the order backward produces them, as PyTorch DDP
@@ -25,7 +24,8 @@
  * gradient, i.e. the accumulated value).
  *
  * All functions are collective (every rank calls them, in the same order)
- * and are no-ops in a world of one. Float32 parameters only.
+ * and are no-ops in a world of one. Rank facts, metric reductions, error
+ * agreement and seeds are in sk_mpi.h, below this layer. Float32 parameters only.
  * Ownership: the bucket object borrows the parameter tensors (they must
  * outlive it) and owns its host buffers.
  */
@@ -67,17 +67,6 @@ int sk_dist_ddp_arm(sk_dist_ddp *d);
  * bucket layout otherwise). */
 int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d);
 void sk_dist_ddp_stats_get(const sk_dist_ddp *d, sk_dist_ddp_stats *out);
-
-/* In-place sum / max of n doubles over ranks. */
-int sk_dist_allreduce_sum(double *vals, int n);
-int sk_dist_allreduce_max(double *vals, int n);
-/* Fail with a message naming `what` unless every rank passes the same v. */
-int sk_dist_check_same(int64_t v, const char *what);
-/* Bytes broadcast from rank 0 into buf on every rank. */
-int sk_dist_broadcast_bytes(void *buf, size_t len);
-/* A per-rank, per-purpose seed derived from one run seed (SplitMix64 of
- * seed, rank and stream): independent streams, reproducible from `seed`. */
-uint64_t sk_dist_seed(uint64_t seed, int rank, uint64_t stream);
 
 #ifdef __cplusplus
 }

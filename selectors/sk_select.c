@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sk_rand.h"
 #include "sk_select_config.h"
 #include "sk_select_registry.h"
 
@@ -233,15 +234,6 @@ static int real_tokens_(const sk_seq *seq, int64_t n, double *real)
     return sk_shim_item(cnt, real);
 }
 
-/* splitmix64 (Steele et al. 2014): a well-mixed 64-bit hash. */
-static uint64_t mix_(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Selection randomness is a pure function of (seed, step, forward within the
  * step, layer): the generator is re-seeded at every apply, so a run resumed
  * from a checkpoint draws exactly what the uninterrupted run drew, with no
@@ -250,10 +242,10 @@ static uint64_t mix_(uint64_t z)
  * create (from the seed itself) only initialises scorer parameters. */
 uint64_t sk_select_apply_seed(uint64_t seed, int64_t step, int64_t forward, int layer)
 {
-    uint64_t h = mix_(seed);
-    h = mix_(h ^ (uint64_t)step);
-    h = mix_(h ^ (uint64_t)forward);
-    return mix_(h ^ (uint64_t)layer);
+    uint64_t h = sk_splitmix64(seed);
+    h = sk_splitmix64(h ^ (uint64_t)step);
+    h = sk_splitmix64(h ^ (uint64_t)forward);
+    return sk_splitmix64(h ^ (uint64_t)layer);
 }
 
 int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)

@@ -27,6 +27,6 @@ rc, out = run(lambda t: t)
 assert rc == 0, out
 rc, out = run(lambda t: t.replace("common <- shim <- selectors", "common <- selectors", 1))
 assert rc == 1 and "diagram lacks shim <- selectors" in out, out
-rc, out = run(lambda t: t.replace("common <- dataset <- trainer", "common <- dataset <- trainer\nselectors <- dataset", 1))
+rc, out = run(lambda t: t.replace("common <- shim <- selectors", "selectors <- dataset\ncommon <- shim <- selectors", 1))
 assert rc == 1 and "CMake has no such link" in out, out
 print("1 passed, 0 failed")

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "sk_ckpt.h"
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_fs.h"
 #include "sk_dist_ddp.h"
 #include "sk_gpt.h"
@@ -293,7 +293,7 @@ static int evaluate_(model_ *m, const sk_train_source *S, void *src, int64_t nb,
         v[1] += f.correct;
         v[2] += f.count;
     }
-    SK_TRY(sk_dist_allreduce_sum(v, 3));
+    SK_TRY(sk_mpi_allreduce_sum(v, 3));
     *loss = v[2] > 0 ? v[0] / v[2] : NAN;
     *acc = v[2] > 0 ? v[1] / v[2] : NAN;
 done:
@@ -315,7 +315,7 @@ static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntra
         int64_t nb = pass ? neval : ntrain;
         double tot = 0, nll = 0, n = 0, ev[2];
         if (pass) {
-            SK_TRY(sk_dist_allreduce_sum(cnt, (int)vocab));
+            SK_TRY(sk_mpi_allreduce_sum(cnt, (int)vocab));
             for (int64_t v = 0; v < vocab; v++) tot += cnt[v] + 1.0;
         }
         SK_TRY(S->seek(src, zero));
@@ -341,7 +341,7 @@ static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntra
         if (pass) {
             ev[0] = nll;
             ev[1] = n;
-            SK_TRY(sk_dist_allreduce_sum(ev, 2));
+            SK_TRY(sk_mpi_allreduce_sum(ev, 2));
             *bits = ev[1] > 0 ? ev[0] / ev[1] : NAN;
         }
     }
@@ -433,7 +433,7 @@ static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_s
         med[k] = t[k][SK_TRAIN_SPEEDUP_REPS / 2];
     }
     med[2] = 1.0;
-    SK_TRY(sk_dist_allreduce_sum(med, 3));
+    SK_TRY(sk_mpi_allreduce_sum(med, 3));
     r->step_time_select = med[0] / med[2];
     r->step_time_full = med[1] / med[2];
     r->measured_speedup = r->step_time_full / r->step_time_select;
@@ -466,7 +466,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     const sk_model_config *mc = o->model;
     const sk_train_config *tc = o->train;
     const sk_data_config *dc = o->data;
-    const sk_dist_info *di = sk_dist_info_get();
+    const sk_mpi_info *di = sk_mpi_info_get();
     const int rank = di->rank, world = di->world;
     const sk_train_source *S = o->source ? o->source : sk_train_source_loader();
     void *train_src = NULL, *eval_src = NULL;
@@ -494,8 +494,8 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
     const int is_gpt = !strcmp(mc->arch, "gpt");
-    SK_TRY(sk_dist_check_same((int64_t)o->seed, "run.seed"));
-    SK_TRY(sk_dist_check_same(tc->steps, "train.steps"));
+    SK_TRY(sk_mpi_check_same((int64_t)o->seed, "run.seed"));
+    SK_TRY(sk_mpi_check_same(tc->steps, "train.steps"));
 
     /* 2. Threads: the cores of this host shared by its ranks. */
     int threads = o->threads;
@@ -561,7 +561,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         /* a scope for the scorers' init temporaries (they keep their parameters) */
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
-        rc = sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2));
+        rc = sk_selector_create(&sel, o->select, &sm, sk_mpi_seed(o->seed, rank, 2));
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
     }
@@ -571,7 +571,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
     SK_TRY(sk_dist_ddp_broadcast(ddp));
     sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
     SK_TRY(sk_adamw_create(&opt, m.all.t, m.all.decay, m.all.n, &ao));
-    SK_TRY(sk_generator_create(&rng, sk_dist_seed(o->seed, rank, 1), SK_CPU));
+    SK_TRY(sk_generator_create(&rng, sk_mpi_seed(o->seed, rank, 1), SK_CPU));
 
     /* 5. Resume. */
     cks = calloc(1, sizeof *cks);
@@ -672,7 +672,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         if (rc >= 0) rc = sk_adamw_step(opt, lr);
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
-        SK_TRY(sk_dist_allreduce_sum(v, 4));
+        SK_TRY(sk_mpi_allreduce_sum(v, 4));
         loss = v[0] / world;
         r.tokens += v[1];
         r.tokens_kept += v[2];

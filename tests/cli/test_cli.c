@@ -25,7 +25,7 @@
 #error "SK_SHRINK_BIN must name the shrink executable"
 #endif
 /* In the sanitizer build, Open MPI's own allocations (MCA plugins unloaded at
- * MPI_Finalize) would fail LeakSanitizer in the child; our code's leaks are
+ * when MPI finalises) would fail LeakSanitizer in the child; our code's leaks are
  * checked in-process above, where MPI is never started. */
 #define BIN_ "ASAN_OPTIONS=detect_leaks=0 " SK_SHRINK_BIN
 

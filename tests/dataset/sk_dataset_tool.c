@@ -4,13 +4,13 @@
  *   sk_dataset_tool digest FILE            print attributes + FNV-1a of every decoded dataset
  *   sk_dataset_tool tokens OUT N LEVEL     write a synthetic token corpus
  * Used by the shell tests (h5py / h5dump interop, mpirun parallel prepare). */
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sk_corpus.h"
 #include "sk_data_config.h"
+#include "sk_mpi.h"
 #include "sk_log.h"
 #include "sk_prepare.h"
 
@@ -79,7 +79,7 @@ static int tokens_(const char *out, int64_t n, int level) {
     d.source = "synthetic";
     d.command = "sk_dataset_tool tokens";
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, level, 4096, 0, 0};
-    int rc = sk_corpus_write(out, &d, &o, MPI_COMM_NULL);
+    int rc = sk_corpus_write(out, &d, &o);
     free(t);
     return rc;
 }
@@ -91,18 +91,16 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(argv[1], "prepare")) {
-        MPI_Init(&argc, &argv);
+        rc = sk_mpi_init(&argc, &argv);
         mpi = 1;
-        int rank = 0;
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        sk_log_set_rank(rank, 0);
+        sk_log_set_rank(sk_mpi_info_get()->rank, 0);
         sk_prepare_config c;
         const sk_cfg_section *const secs[1] = {&sk_prepare_section};
         void *const bases[1] = {&c};
         rc = sk_cfg_defaults(secs, 1, bases);
         c.command = "sk_dataset_tool prepare";
         for (int i = 2; i < argc && rc == SK_OK; i++) rc = set_(&c, argv[i]);
-        if (rc == SK_OK) rc = sk_prepare_run(&c, MPI_COMM_WORLD);
+        if (rc == SK_OK) rc = sk_prepare_run(&c);
     } else if (!strcmp(argv[1], "inspect")) {
         rc = sk_inspect_print(stdout, argv[2], argc > 3 && !strcmp(argv[3], "--verify"));
     } else if (!strcmp(argv[1], "digest")) {
@@ -114,9 +112,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (rc < 0) {
+        if (mpi && sk_mpi_info_get()->world > 1) sk_mpi_abort(1, sk_error_last()); /* does not return */
         fprintf(stderr, "sk_dataset_tool: %s\n", sk_error_last());
-        if (mpi) MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    if (mpi) MPI_Finalize();
+    if (mpi) sk_mpi_finalize();
     return rc < 0 ? 1 : 0;
 }

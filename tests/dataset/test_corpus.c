@@ -68,7 +68,7 @@ static void test_tokens_round_trip(void **st) {
     d.prov_method = "test";
     d.kept = kept;
     d.num_kept = 5;
-    assert_int_equal(sk_corpus_write(TMP "tok.h5", &d, &small_chunks_, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "tok.h5", &d, &small_chunks_), 0);
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "tok.h5"), 0);
     const sk_corpus_info *in = sk_corpus_info_get(c);
@@ -124,7 +124,7 @@ static void test_samples_round_trip(void **st) {
     d.labels = lab;
     d.num_classes = 10;
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 5, 16384, 1, 1}; /* with fletcher32 and byte shuffle */
-    assert_int_equal(sk_corpus_write(TMP "img.h5", &d, &o, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "img.h5", &d, &o), 0);
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "img.h5"), 0);
     const sk_corpus_info *in = sk_corpus_info_get(c);
@@ -179,7 +179,7 @@ static void test_corrupt_chunk_detected(void **st) {
     uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
     int64_t off[4];
     sk_corpus_data d = tok_data_(t, n, off);
-    assert_int_equal(sk_corpus_write(TMP "bad.h5", &d, &small_chunks_, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "bad.h5", &d, &small_chunks_), 0);
     flip_chunk_byte_(TMP "bad.h5", "tokens", 2);
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "bad.h5"), 0); /* metadata intact */
@@ -193,7 +193,7 @@ static void test_corrupt_chunk_detected(void **st) {
 
     /* the same with the Fletcher32 filter and uncompressed data */
     sk_corpus_write_opts o = {SK_COMPRESS_NONE, 0, 8192, 1, 0};
-    assert_int_equal(sk_corpus_write(TMP "badf.h5", &d, &o, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "badf.h5", &d, &o), 0);
     flip_chunk_byte_(TMP "badf.h5", "tokens", 1);
     assert_int_equal(sk_corpus_open(&c, TMP "badf.h5"), 0);
     assert_int_equal(sk_corpus_read_tokens(c, 0, n, back), SK_ECORRUPT);
@@ -209,7 +209,7 @@ static void test_truncated_and_garbage(void **st) {
     uint16_t *t = mk_tokens_(n);
     int64_t off[4];
     sk_corpus_data d = tok_data_(t, n, off);
-    assert_int_equal(sk_corpus_write(TMP "trunc.h5", &d, &small_chunks_, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "trunc.h5", &d, &small_chunks_), 0);
     assert_int_equal(truncate(TMP "trunc.h5", 30000), 0);
     sk_corpus *c = NULL;
     int rc = sk_corpus_open(&c, TMP "trunc.h5");
@@ -252,25 +252,25 @@ static void test_offsets_and_vocab_checks(void **st) {
     sk_corpus_data d = tok_data_(t, n, off);
     /* writer refuses inconsistent data */
     off[3] = n + 1;
-    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "offsets end at"));
     off[3] = n;
     off[2] = 1; /* decreasing */
-    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "offsets decrease"));
     off[2] = n / 4;
     d.vocab_size = 100;
-    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "outside the vocabulary"));
     d.vocab_size = 300;
     /* a file whose last offset does not match the token count */
-    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "o.h5", &d, NULL), 0);
     poke_i64_(TMP "o.h5", "offsets", 3, n + 7);
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "o.h5"), SK_ECORRUPT);
     assert_non_null(strstr(sk_error_last(), "/offsets do not add up"));
     /* a decreasing middle offset is found by verify */
-    assert_int_equal(sk_corpus_write(TMP "o2.h5", &d, NULL, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "o2.h5", &d, NULL), 0);
     poke_i64_(TMP "o2.h5", "offsets", 1, n - 1);
     assert_int_equal(sk_corpus_open(&c, TMP "o2.h5"), 0);
     assert_int_equal(sk_corpus_verify(c), SK_ECORRUPT);
@@ -282,7 +282,7 @@ static void test_offsets_and_vocab_checks(void **st) {
     for (int64_t i = 0; i < n; i++) t64[i] = t[i];
     d64.type = SK_ELEM_I64;
     d64.tokens = t64;
-    assert_int_equal(sk_corpus_write(TMP "v.h5", &d64, NULL, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "v.h5", &d64, NULL), 0);
     poke_i64_(TMP "v.h5", "tokens", 777, 5000);
     assert_int_equal(sk_corpus_open(&c, TMP "v.h5"), 0);
     assert_int_equal(sk_corpus_verify(c), SK_ECORRUPT);
@@ -304,7 +304,7 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     d.num_tokens = 10;
     d.offsets = off;
     d.num_docs = 1;
-    assert_int_equal(sk_corpus_write(TMP "f.h5", &d, NULL, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "f.h5", &d, NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "must be integers"));
     /* a file that claims float32 tokens */
     sk_corpus_h5_lock();
@@ -352,7 +352,7 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     e.vocab_size = 10;
     e.tokens = t;
     e.offsets = zoff;
-    assert_int_equal(sk_corpus_write(TMP "e.h5", &e, NULL, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "e.h5", &e, NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "empty input"));
     assert_int_equal(access(TMP "e.h5", F_OK), -1);
 
@@ -363,13 +363,13 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     e.num_tokens = 4;
     e.offsets = of;
     e.num_docs = 1;
-    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/no/such/dir/x.h5", &e, NULL, MPI_COMM_NULL), SK_EIO);
+    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/no/such/dir/x.h5", &e, NULL), SK_EIO);
     assert_non_null(strstr(sk_error_last(), "/no/such/dir/x.h5"));
     /* bad level */
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 40, 0, 0, 0};
-    assert_int_equal(sk_corpus_write(TMP "l.h5", &e, &o, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_corpus_write(TMP "l.h5", &e, &o), SK_EINVAL);
     /* a good write leaves exactly the output, no temporaries */
-    assert_int_equal(sk_corpus_write(TMP "ok.h5", &e, NULL, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "ok.h5", &e, NULL), 0);
     DIR *dir = opendir(SK_TEST_TMP);
     struct dirent *de;
     /* only this suite's files: other suites write into the same folder concurrently (ctest -j) */
@@ -389,7 +389,7 @@ static void test_filter_conventions(void **st) {
     int64_t off[4];
     sk_corpus_data d = tok_data_(t, n, off);
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 7, 8192, 0, 0};
-    assert_int_equal(sk_corpus_write(TMP "conv.h5", &d, &o, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(TMP "conv.h5", &d, &o), 0);
     sk_corpus_h5_lock();
     hid_t f = H5Fopen(TMP "conv.h5", H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t ds = H5Dopen2(f, "tokens", H5P_DEFAULT), dcpl = H5Dget_create_plist(ds);
@@ -452,7 +452,7 @@ static void test_shuffle_round_trip(void **st) {
             d.type = SK_ELEM_I64;
             d.tokens = t64;
         }
-        assert_int_equal(sk_corpus_write(TMP "shuf.h5", &d, &o, MPI_COMM_NULL), 0);
+        assert_int_equal(sk_corpus_write(TMP "shuf.h5", &d, &o), 0);
         sk_corpus *c = NULL;
         assert_int_equal(sk_corpus_open(&c, TMP "shuf.h5"), 0);
         char desc[128];

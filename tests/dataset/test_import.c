@@ -81,7 +81,7 @@ static void test_registry(void **st) {
     assert_string_equal(sk_error_last(),
                         "--set prepare.format=csv: prepare.format: 'csv' is not one of idx|text|jsonl|megatron|llmc");
     c.format = SK_FORMAT_COUNT;
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "prepare.format = 5"));
 }
 
@@ -90,7 +90,7 @@ static void test_fashion_mnist(void **st) {
     if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0) skip();
     sk_prepare_config c = cfg_("idx", FMNIST "t10k-images-idx3-ubyte.gz", TMP "fm.h5");
     snprintf(c.labels, sizeof c.labels, FMNIST "t10k-labels-idx1-ubyte.gz");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&c), 0);
     sk_corpus *k = NULL;
     assert_int_equal(sk_corpus_open(&k, TMP "fm.h5"), 0);
     const sk_corpus_info *in = sk_corpus_info_get(k);
@@ -126,18 +126,18 @@ static void test_fashion_mnist(void **st) {
     /* bad: labels for another image file, truncated IDX, wrong IDX dtype */
     snprintf(c.labels, sizeof c.labels, FMNIST "train-labels-idx1-ubyte.gz");
     snprintf(c.output, sizeof c.output, TMP "fm_bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "60000 labels for 10000 images"));
     assert_int_equal(access(TMP "fm_bad.h5", F_OK), -1);
     write_file_(TMP "trunc.idx3", img, 16 + 5000);
     c = cfg_("idx", TMP "trunc.idx3", TMP "fm_bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "truncated"));
     assert_non_null(strstr(sk_error_last(), TMP "trunc.idx3"));
     img[2] = 0x0D; /* float IDX */
     write_file_(TMP "float.idx3", img, 16 + 784);
     c = cfg_("idx", TMP "float.idx3", TMP "fm_bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "wrong dtype"));
     free(img);
     free(lab);
@@ -150,7 +150,7 @@ static void test_fortunes_text(void **st) {
     (void)st;
     if (access(FORTUNE, R_OK) != 0) skip();
     sk_prepare_config c = cfg_("text", FORTUNE, TMP "fort.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&c), 0);
     sk_corpus *k = NULL;
     assert_int_equal(sk_corpus_open(&k, TMP "fort.h5"), 0);
     const sk_corpus_info *in = sk_corpus_info_get(k);
@@ -192,7 +192,7 @@ static void test_fortunes_text(void **st) {
     /* export to Megatron and llm.c, import back, same tokens */
     sk_prepare_config e = cfg_("idx", TMP "fort.h5", TMP "fort_mg");
     e.export_ = SK_EXPORT_MEGATRON;
-    assert_int_equal(sk_prepare_run(&e, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&e), 0);
     unsigned char hdr[34];
     f = fopen(TMP "fort_mg.idx", "rb");
     assert_int_equal(fread(hdr, 1, 34, f), 34);
@@ -204,7 +204,7 @@ static void test_fortunes_text(void **st) {
     assert_int_equal(S, (uint64_t)nd);
     sk_prepare_config m = cfg_("megatron", TMP "fort_mg.bin", TMP "fort_mg.h5");
     m.vocab = 257;
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&m), 0);
     assert_int_equal(sk_corpus_open(&k, TMP "fort_mg.h5"), 0);
     assert_int_equal(sk_corpus_info_get(k)->num_docs, nd);
     assert_int_equal(sk_corpus_info_get(k)->vocab_size, 257);
@@ -217,9 +217,9 @@ static void test_fortunes_text(void **st) {
     sk_corpus_free(k);
     e = cfg_("idx", TMP "fort.h5", TMP "fort.llmc.bin");
     e.export_ = SK_EXPORT_LLMC;
-    assert_int_equal(sk_prepare_run(&e, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&e), 0);
     m = cfg_("llmc", TMP "fort.llmc.bin", TMP "fort_llmc.h5");
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&m), 0);
     assert_int_equal(sk_corpus_open(&k, TMP "fort_llmc.h5"), 0);
     assert_int_equal(sk_corpus_info_get(k)->num_docs, 1);
     assert_int_equal(sk_corpus_info_get(k)->num_tokens, nt);
@@ -239,18 +239,18 @@ static void test_fortunes_text(void **st) {
     assert_int_equal(sk_prepare_slurp_(TMP "fort_mg.bin", &bin, &bl, 0), 0);
     write_file_(TMP "bad_mg.bin", bin, bl);
     m = cfg_("megatron", TMP "bad_mg", TMP "bad.h5");
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&m), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "offsets do not add up"));
     assert_non_null(strstr(sk_error_last(), "bad_mg.idx"));
     free(idx);
     assert_int_equal(sk_prepare_slurp_(TMP "fort_mg.idx", &idx, &il, 0), 0);
     idx[17] = 7;
     write_file_(TMP "bad_mg.idx", idx, il);
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&m), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "wrong dtype"));
     m = cfg_("megatron", TMP "fort_mg", TMP "bad.h5");
     m.vocab = 200;
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&m), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "outside the vocabulary [0, 200)"));
     /* bad llm.c: truncated */
     write_file_(TMP "trunc.llmc.bin", bin, 1024 + 10);
@@ -259,7 +259,7 @@ static void test_fortunes_text(void **st) {
     assert_int_equal(sk_prepare_slurp_(TMP "fort.llmc.bin", &lb, &lbl, 0), 0);
     write_file_(TMP "trunc.llmc.bin", lb, lbl - 100);
     m = cfg_("llmc", TMP "trunc.llmc.bin", TMP "bad.h5");
-    assert_int_equal(sk_prepare_run(&m, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&m), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "truncated"));
     assert_int_equal(access(TMP "bad.h5", F_OK), -1);
     free(idx);
@@ -280,7 +280,7 @@ static void test_jsonl_and_empty(void **st) {
                      "{\"text\": \"second\", \"x\": [1, {\"text\": 2}]}\n";
     write_file_(TMP "a.jsonl", js, strlen(js));
     sk_prepare_config c = cfg_("jsonl", TMP "a.jsonl", TMP "js.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&c), 0);
     sk_corpus *k = NULL;
     assert_int_equal(sk_corpus_open(&k, TMP "js.h5"), 0);
     const sk_corpus_info *in = sk_corpus_info_get(k);
@@ -297,22 +297,22 @@ static void test_jsonl_and_empty(void **st) {
     const char *bad = "{\"body\": \"x\"}\n";
     write_file_(TMP "b.jsonl", bad, strlen(bad));
     c = cfg_("jsonl", TMP "b.jsonl", TMP "bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "b.jsonl:1: no string field \"text\""));
     write_file_(TMP "c.jsonl", "{\"text\": \"unterminated}\n", 24);
     c = cfg_("jsonl", TMP "c.jsonl", TMP "bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "c.jsonl:1: malformed JSON"));
     write_file_(TMP "empty.txt", "", 0);
     c = cfg_("text", TMP "empty.txt", TMP "bad.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "empty input"));
     /* a configurable boundary: blank lines */
     write_file_(TMP "p.txt", "one\ntwo\n\nthree\n", 15);
     c = cfg_("text", TMP "p.txt", TMP "p.h5");
     c.boundary[0] = '\0';
     c.eod = 0;
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_prepare_run(&c), 0);
     assert_int_equal(sk_corpus_open(&k, TMP "p.h5"), 0);
     assert_int_equal(sk_corpus_info_get(k)->num_docs, 2);
     assert_int_equal(sk_corpus_info_get(k)->num_tokens, 7 + 5);
@@ -320,14 +320,14 @@ static void test_jsonl_and_empty(void **st) {
     sk_corpus_free(k);
     /* unwritable output and a missing input */
     c = cfg_("text", TMP "p.txt", SK_TEST_TMP "/nope/p.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EIO);
+    assert_int_equal(sk_prepare_run(&c), SK_EIO);
     assert_non_null(strstr(sk_error_last(), "/nope/p.h5"));
     c = cfg_("text", TMP "missing.txt", TMP "m.h5");
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_ENOTFOUND);
+    assert_int_equal(sk_prepare_run(&c), SK_ENOTFOUND);
     assert_non_null(strstr(sk_error_last(), "missing.txt"));
     c = cfg_("text", TMP "p.txt", TMP "m.h5");
     c.level = 30;
-    assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+    assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "prepare.level"));
 }
 

@@ -34,7 +34,7 @@ static int setup_(void **st) {
     d.offsets = off;
     d.num_docs = 2;
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 3, 16384, 0, 1} /* byte shuffle + zstd */;
-    if (sk_corpus_write(TOK, &d, &o, MPI_COMM_NULL) < 0) return -1;
+    if (sk_corpus_write(TOK, &d, &o) < 0) return -1;
     free(t);
     const int n = 1000;
     float *img = malloc(n * 3 * 4 * 4);
@@ -53,7 +53,7 @@ static int setup_(void **st) {
     s.num_samples = n;
     s.labels = lab;
     s.num_classes = 7;
-    int rc = sk_corpus_write(IMG, &s, &o, MPI_COMM_NULL);
+    int rc = sk_corpus_write(IMG, &s, &o);
     free(img);
     free(lab);
     return rc;
@@ -319,7 +319,7 @@ static void test_grouped_permutation(void **st) {
     d.samples = x;
     d.num_samples = n;
     sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 1, 1 << 20, 0, 0};
-    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/loader_big.h5", &d, &o, MPI_COMM_NULL), 0);
+    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/loader_big.h5", &d, &o), 0);
     free(x);
     sk_loader *l = NULL, *r1 = NULL;
     sk_loader_opts lo = opts_(SK_TEST_TMP "/loader_big.h5", 0, 1, 20);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sk_rand.h"
+
 #define NSAMP_ 640
 #define IMG_ 16
 #define VOCAB_ 16
@@ -20,21 +22,13 @@ typedef struct {
     sk_batch b;
 } synth_;
 
-static uint64_t mix_(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static void make_perm_(synth_ *s, int64_t epoch)
 {
     for (int64_t i = 0; i < s->n; i++) s->perm[i] = s->lo + i;
     if (s->o.shuffle) {
-        uint64_t st = mix_(s->o.seed ^ mix_((uint64_t)epoch));
+        uint64_t st = sk_splitmix64(s->o.seed ^ sk_splitmix64((uint64_t)epoch));
         for (int64_t i = s->n - 1; i > 0; i--) {
-            st = mix_(st);
+            st = sk_splitmix64(st);
             int64_t j = (int64_t)(st % (uint64_t)(i + 1)), t = s->perm[i];
             s->perm[i] = s->perm[j];
             s->perm[j] = t;
@@ -103,7 +97,7 @@ static int synth_next_(void *c, const sk_batch **out)
     int64_t B = s->o.batch_size, base = s->pos.step * B * s->o.world + (int64_t)s->o.rank * B;
     for (int64_t i = 0; i < B; i++) {
         int64_t id = s->perm[base + i];
-        uint64_t h = mix_((uint64_t)id * 7919u + 13u);
+        uint64_t h = sk_splitmix64((uint64_t)id * 7919u + 13u);
         if (s->tokens) {
             int64_t stride = 1 + (int64_t)(h % 3), t = (int64_t)((h >> 8) % VOCAB_);
             for (int64_t j = 0; j <= s->o.seq_len; j++) {
@@ -115,7 +109,7 @@ static int synth_next_(void *c, const sk_batch **out)
             s->lab[i] = cls;
             for (int y = 0; y < IMG_; y++)
                 for (int x = 0; x < IMG_; x++) {
-                    h = mix_(h);
+                    h = sk_splitmix64(h);
                     int q = (y >= IMG_ / 2) * 2 + (x >= IMG_ / 2);
                     int v = (int)(h % 96) + (q == cls ? 128 : 0);
                     s->img[i * IMG_ * IMG_ + y * IMG_ + x] = (unsigned char)v;

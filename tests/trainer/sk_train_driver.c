@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sk_dist.h"
+#include "sk_mpi.h"
 #include "sk_data_config.h"
 #include "sk_log.h"
 #include "sk_select_config.h"
@@ -51,11 +51,11 @@ int main(int argc, char **argv)
     o.train = &tc;
     o.seed = 1234;
     o.progress = 0;
-    if (sk_dist_init(&argc, &argv) < 0) {
+    if (sk_mpi_init(&argc, &argv) < 0) {
         fprintf(stderr, "sk_train_driver: %s\n", sk_error_last());
         return 1;
     }
-    sk_log_set_rank(sk_dist_info_get()->rank, 0);
+    sk_log_set_rank(sk_mpi_info_get()->rank, 0);
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
     o.data = &dc;
     int rc = sk_cfg_defaults(ssec, 2, sbase);
@@ -107,15 +107,15 @@ int main(int argc, char **argv)
     if (rc == 0) rc = sk_train_run(&o, &r);
     if (rc < 0) {
         fprintf(stderr, "shrink: %s\n", sk_error_last());
-        sk_dist_abort(1, sk_error_last());
-        sk_dist_finalize();
+        sk_mpi_abort(1, sk_error_last());
+        sk_mpi_finalize();
         return 1;
     }
-    if (sk_dist_info_get()->rank == 0)
+    if (sk_mpi_info_get()->rank == 0)
         printf("steps=%lld loss=%.6f eval_loss=%.6f eval_acc=%.6f eval_bpb=%.6f unigram_bpb=%.6f seconds=%.3f "
                "steps_per_s=%.4f\n",
                (long long)r.steps, r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.seconds,
                r.steps_per_s);
-    sk_dist_finalize();
+    sk_mpi_finalize();
     return 0;
 }

@@ -16,7 +16,7 @@
 #include "sk_block.h"
 #include "sk_ckpt.h"
 #include "sk_safetensors.h"
-#include "sk_dist_ddp.h"
+#include "sk_mpi.h"
 #include "sk_gpt.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
@@ -338,9 +338,9 @@ static void test_vit_rejects_bad_patch(void **state)
 static void test_seed_streams(void **state)
 {
     (void)state;
-    uint64_t a = sk_dist_seed(1, 0, 0), b = sk_dist_seed(1, 1, 0), c = sk_dist_seed(1, 0, 1), d = sk_dist_seed(2, 0, 0);
+    uint64_t a = sk_mpi_seed(1, 0, 0), b = sk_mpi_seed(1, 1, 0), c = sk_mpi_seed(1, 0, 1), d = sk_mpi_seed(2, 0, 0);
     assert_true(a != b && a != c && a != d && b != c);
-    assert_true(a == sk_dist_seed(1, 0, 0));
+    assert_true(a == sk_mpi_seed(1, 0, 0));
 }
 
 /* Attention bias in a block: a token of size 2 (log(sizes), proportional

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sk_fs.h"
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 
 static int rmtree_(const char *dir)
 {
@@ -103,14 +103,14 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     char stepbuf[32];
     snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)st->step);
     const char *meta[4] = {"format", "pt", "step", stepbuf};
-    SK_TRY(sk_safetensors_write(path, (const char *const *)p->names, p->t, p->n, meta, 2));
+    SK_TRY(sk_weights_write(path, (const char *const *)p->names, p->t, p->n, meta, 2));
     /* Optimizer moments. */
     SK_TRY(moments_(opt, p, &names2, &t2));
     char ostep[32];
     snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
     const char *ometa[2] = {"adamw_step", ostep};
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    SK_TRY(sk_safetensors_write(path, names2, t2, 2 * p->n, ometa, 1));
+    SK_TRY(sk_weights_write(path, names2, t2, 2 * p->n, ometa, 1));
     /* state.json */
     ms = open_memstream(&js, &jn);
     SK_FAIL_IF(!ms, SK_ENOMEM, "checkpoint: out of memory");
@@ -230,11 +230,11 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *
         if (end) end[1] = 0;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", ckdir);
-    SK_TRY(sk_safetensors_read(path, (const char *const *)p->names, p->t, p->n));
+    SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
     if (opt) {
         SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
-        SK_TRY(sk_safetensors_read(path, names2, t2, 2 * p->n));
+        SK_TRY(sk_weights_read(path, names2, t2, 2 * p->n));
         SK_TRY(sk_adamw_set_step_count(opt, st->step));
     }
 done:

@@ -5,11 +5,12 @@
  * text: a line equal to prepare.boundary (fortune files: "%"; "" = a blank
  * line) ends a document; the boundary line itself is not stored, nor are
  * the newline ending the last line of a document. Empty documents are
- * skipped. jsonl: one JSON object per line; the string field
- * prepare.jsonl_key (default "text") is the document, JSON escapes decoded
- * (\uXXXX to UTF-8). Under MPI each rank parses only the documents that
+ * skipped. jsonl: one JSON object per line (strict JSON, parsed by
+ * jansson); the string field prepare.jsonl_key (default "text") is the
+ * document, as UTF-8 bytes. Under MPI each rank parses only the documents that
  * start in its even share of the file's bytes (read_share_). */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,96 +190,23 @@ done:
     return rc;
 }
 
-static int hexv_(unsigned char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static int utf8_push_(tb_ *b, uint32_t cp) {
-    int rc = SK_OK;
-    if (cp < 0x80) return tb_push_(b, (uint16_t)cp);
-    if (cp < 0x800) {
-        SK_TRY(tb_push_(b, (uint16_t)(0xC0 | cp >> 6)));
-    } else {
-        if (cp < 0x10000) SK_TRY(tb_push_(b, (uint16_t)(0xE0 | cp >> 12)));
-        else {
-            SK_TRY(tb_push_(b, (uint16_t)(0xF0 | cp >> 18)));
-            SK_TRY(tb_push_(b, (uint16_t)(0x80 | ((cp >> 12) & 0x3F))));
-        }
-        SK_TRY(tb_push_(b, (uint16_t)(0x80 | ((cp >> 6) & 0x3F))));
-    }
-    rc = tb_push_(b, (uint16_t)(0x80 | (cp & 0x3F)));
-done:
-    return rc;
-}
-
-/* Parse the JSON string at p (after the opening quote) into tokens (or skip
- * when b is NULL); returns the index after the closing quote or 0. */
-static size_t json_str_(const unsigned char *s, size_t p, size_t end, tb_ *b, int *err) {
-    while (p < end && s[p] != '"') {
-        if (s[p] == '\\') {
-            if (++p >= end) return 0;
-            unsigned char c = s[p++];
-            uint32_t cp = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
-            if (c == 'u') {
-                if (p + 4 > end) return 0;
-                cp = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexv_(s[p++]);
-                    if (h < 0) return 0;
-                    cp = cp << 4 | (uint32_t)h;
-                }
-                if (cp >= 0xD800 && cp < 0xDC00 && p + 6 <= end && s[p] == '\\' && s[p + 1] == 'u') {
-                    uint32_t lo = 0;
-                    for (int k = 0; k < 4; k++) {
-                        int h = hexv_(s[p + 2 + k]);
-                        if (h < 0) return 0;
-                        lo = lo << 4 | (uint32_t)h;
-                    }
-                    if (lo >= 0xDC00 && lo < 0xE000) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        p += 6;
-                    }
-                }
-            }
-            if (b && utf8_push_(b, cp) < 0) { *err = 1; return 0; }
-        } else {
-            if (b && tb_push_(b, s[p]) < 0) { *err = 1; return 0; }
-            p++;
-        }
-    }
-    return p < end ? p + 1 : 0;
-}
-
-/* Find "key": "<string>" at the top level of the object in s[i..end). A
- * small scanner, not a full JSON parser: nested values are skipped by
- * bracket depth, strings by their escapes. */
-static int jsonl_line_(const unsigned char *s, size_t i, size_t end, const char *key, tb_ *b, int *found) {
-    size_t klen = strlen(key);
-    int depth = 0, err = 0;
-    *found = 0;
-    while (i < end) {
-        unsigned char c = s[i];
-        if (c == '"') {
-            size_t q = i + 1, close = json_str_(s, q, end, NULL, &err);
-            if (!close) return -1;
-            size_t k = close;
-            while (k < end && (s[k] == ' ' || s[k] == '\t')) k++;
-            if (depth == 1 && k < end && s[k] == ':' && close - 1 - q == klen && !memcmp(s + q, key, klen)) {
-                k++;
-                while (k < end && (s[k] == ' ' || s[k] == '\t')) k++;
-                if (k >= end || s[k] != '"') return -2; /* key present, not a string */
-                if (!json_str_(s, k + 1, end, b, &err)) return err ? -3 : -1;
-                *found = 1;
-                return 0;
-            }
-            i = close;
-            continue;
-        }
-        if (c == '{' || c == '[') depth++;
-        if (c == '}' || c == ']') depth--;
-        i++;
-    }
-    return depth == 0 ? 0 : -1;
+/* One JSON Lines record s[0..n) (a line less its newline): the string
+ * field key of its top-level object is the document, pushed as its UTF-8
+ * bytes. jansson parses the whole line, so an unclosed object, trailing
+ * garbage or a bare word is malformed (-1, jansson's reason in *err);
+ * JSON_ALLOW_NUL keeps an escaped U+0000 as byte 0. Returns 0, -1
+ * malformed, -2 the field is not a string, -3 out of memory, -4 not an
+ * object, -5 no such field. */
+static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b, json_error_t *err) {
+    json_t *o = json_loadb((const char *)s, n, JSON_ALLOW_NUL, err);
+    if (!o) return -1;
+    const json_t *v = json_object_get(o, key);
+    int r = !json_is_object(o) ? -4 : !v ? -5 : !json_is_string(v) ? -2 : 0;
+    const unsigned char *t = r ? NULL : (const unsigned char *)json_string_value(v);
+    for (size_t k = 0, len = t ? json_string_length(v) : 0; k < len && !r; k++)
+        if (tb_push_(b, t[k]) < 0) r = -3;
+    json_decref(o);
+    return r;
 }
 
 /* Newlines in the first n bytes of path: the line number a share starts
@@ -303,6 +231,7 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
     size_t len = 0, i = 0;
     int64_t line = 0, first = 0;
     int bad = 0; /* what is wrong with `line` */
+    json_error_t err;
     tb_ b = {0};
     const char *key = cfg->jsonl_key[0] ? cfg->jsonl_key : "text";
     SK_TRY(read_share_(cfg, sh, NULL, &buf, &len, &first));
@@ -313,8 +242,7 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
         size_t k = i;
         while (k < j && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r')) k++;
         if (k < j) {
-            int found = 0, r = buf[k] != '{' ? -4 : jsonl_line_(buf, k, j, key, &b, &found);
-            bad = r < 0 ? r : !found ? -5 : 0;
+            bad = jsonl_line_(buf + k, j - k, key, &b, &err);
             if (!bad) SK_TRY(tb_end_doc_(&b, cfg->eod));
         }
         i = j + 1;
@@ -326,7 +254,7 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
         SK_FAIL_IF(bad == -2, SK_EINVAL, "%s:%lld: field \"%s\" is not a string", cfg->input, (long long)line, key);
         SK_FAIL_IF(bad == -5, SK_EINVAL, "%s:%lld: no string field \"%s\" (set prepare.jsonl_key)", cfg->input,
                    (long long)line, key);
-        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON", cfg->input, (long long)line);
+        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON: %s", cfg->input, (long long)line, err.text);
     }
     rc = tb_finish_(&b, cfg, out);
 done:

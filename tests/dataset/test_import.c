@@ -289,6 +289,20 @@ static void test_jsonl_and_empty(void **st) {
     c = cfg_("jsonl", TMP "c.jsonl", TMP "bad.h5");
     assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "c.jsonl:1: malformed JSON"));
+    /* an unclosed object, trailing garbage and a bare word, each on line 3 */
+    static const char *const broken[3][2] = {{"unclosed", "{\"text\": \"x\""},
+                                             {"trailing", "{\"text\": \"x\"} {\"text\": \"y\"}"},
+                                             {"bare", "hello"}};
+    for (int i = 0; i < 3; i++) {
+        char path[256], text[256], want[300];
+        snprintf(path, sizeof path, TMP "%s.jsonl", broken[i][0]);
+        snprintf(text, sizeof text, "{\"text\": \"a\"}\n\n%s\n{\"text\": \"b\"}\n", broken[i][1]);
+        write_file_(path, text, strlen(text));
+        c = cfg_("jsonl", path, TMP "bad.h5");
+        assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);
+        snprintf(want, sizeof want, "%s:3: malformed JSON", path);
+        if (!strstr(sk_error_last(), want)) fail_msg("'%s' lacks '%s'", sk_error_last(), want);
+    }
     write_file_(TMP "empty.txt", "", 0);
     c = cfg_("text", TMP "empty.txt", TMP "bad.h5");
     assert_int_equal(sk_prepare_run(&c, MPI_COMM_NULL), SK_EINVAL);

@@ -5,12 +5,11 @@
  * text: a line equal to prepare.boundary (fortune files: "%"; "" = a blank
  * line) ends a document; the boundary line itself is not stored, nor are
  * the newline ending the last line of a document. Empty documents are
- * skipped. jsonl: one JSON object per line (strict JSON, parsed by
- * jansson); the string field prepare.jsonl_key (default "text") is the
- * document, as UTF-8 bytes. Under MPI each rank parses only the documents that
+ * skipped. jsonl: one JSON object per line, checked against the JSON
+ * grammar by a dedicated scanner (jsonl_line_); the string field
+ * prepare.jsonl_key (default "text") is the document, as UTF-8 bytes. Under MPI each rank parses only the documents that
  * start in its even share of the file's bytes (read_share_). */
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,23 +189,195 @@ done:
     return rc;
 }
 
-/* One JSON Lines record s[0..n) (a line less its newline): the string
- * field key of its top-level object is the document, pushed as its UTF-8
- * bytes. jansson parses the whole line, so an unclosed object, trailing
- * garbage or a bare word is malformed (-1, jansson's reason in *err);
- * JSON_ALLOW_NUL keeps an escaped U+0000 as byte 0. Returns 0, -1
- * malformed, -2 the field is not a string, -3 out of memory, -4 not an
- * object, -5 no such field. */
-static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b, json_error_t *err) {
-    json_t *o = json_loadb((const char *)s, n, JSON_ALLOW_NUL, err);
-    if (!o) return -1;
-    const json_t *v = json_object_get(o, key);
-    int r = !json_is_object(o) ? -4 : !v ? -5 : !json_is_string(v) ? -2 : 0;
-    const unsigned char *t = r ? NULL : (const unsigned char *)json_string_value(v);
-    for (size_t k = 0, len = t ? json_string_length(v) : 0; k < len && !r; k++)
-        if (tb_push_(b, t[k]) < 0) r = -3;
-    json_decref(o);
-    return r;
+static int hexv_(unsigned char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int utf8_push_(tb_ *b, uint32_t cp) {
+    int rc = SK_OK;
+    if (cp < 0x80) return tb_push_(b, (uint16_t)cp);
+    if (cp < 0x800) {
+        SK_TRY(tb_push_(b, (uint16_t)(0xC0 | cp >> 6)));
+    } else {
+        if (cp < 0x10000) SK_TRY(tb_push_(b, (uint16_t)(0xE0 | cp >> 12)));
+        else {
+            SK_TRY(tb_push_(b, (uint16_t)(0xF0 | cp >> 18)));
+            SK_TRY(tb_push_(b, (uint16_t)(0x80 | ((cp >> 12) & 0x3F))));
+        }
+        SK_TRY(tb_push_(b, (uint16_t)(0x80 | ((cp >> 6) & 0x3F))));
+    }
+    rc = tb_push_(b, (uint16_t)(0x80 | (cp & 0x3F)));
+done:
+    return rc;
+}
+
+/* Four hex digits at s[p..p+4) as a code unit, or -1. */
+static int32_t hex4_(const unsigned char *s, size_t p, size_t end) {
+    int32_t v = 0;
+    for (size_t k = p; k < p + 4; k++) {
+        int h = k < end ? hexv_(s[k]) : -1;
+        if (h < 0) return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+/* The JSON string at p (after the opening quote) decoded into tokens (or
+ * only checked when b is NULL): RFC 8259 escapes, a surrogate pair as one
+ * code point (a lone one is an error), no raw control character. Returns the index after the
+ * closing quote, or 0 (*oom set when b ran out of memory). */
+static size_t json_str_(const unsigned char *s, size_t p, size_t end, tb_ *b, int *oom) {
+    while (p < end && s[p] != '"') {
+        uint32_t cp = s[p++];
+        if (cp < 0x20) return 0;
+        if (cp == '\\') {
+            unsigned char c = p < end ? s[p++] : 0;
+            if (!c || !memchr("\"\\/bfnrtu", c, 9)) return 0;
+            cp = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
+            if (c == 'u') {
+                int32_t u = hex4_(s, p, end), lo = -1;
+                if (u < 0) return 0;
+                p += 4;
+                if (u >= 0xD800 && u < 0xDC00 && p + 6 <= end && s[p] == '\\' && s[p + 1] == 'u')
+                    lo = hex4_(s, p + 2, end);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+                if (u >= 0xD800 && u < 0xE000) return 0; /* a lone surrogate is no code point (as jansson) */
+                cp = (uint32_t)u;
+            }
+            if (b && utf8_push_(b, cp) < 0) return *oom = 1, 0;
+        } else if (b && tb_push_(b, (uint16_t)cp) < 0) {
+            return *oom = 1, 0;
+        }
+    }
+    return p < end ? p + 1 : 0;
+}
+
+/* A strict JSON Lines scanner: the whole line is checked against the JSON
+ * grammar (RFC 8259) and only the wanted field is decoded, with no object
+ * built. jansson, building every object, measured 4.7x slower on this
+ * job (bench/bench_jsonl.c, docs/BENCHMARKS.md), so this one stays. */
+typedef struct {
+    const unsigned char *s;
+    size_t p, end;
+    const char *key;
+    size_t klen;
+    tb_ *b;
+    int found; /* the key's string is in b */
+    int err;   /* the first jsonl_line_ code hit */
+} jl_;
+
+static int jl_fail_(jl_ *j, int code) {
+    if (!j->err) j->err = code;
+    return -1;
+}
+
+static int jl_at_(const jl_ *j, char c) { return j->p < j->end && j->s[j->p] == (unsigned char)c; }
+
+static void jl_ws_(jl_ *j) {
+    while (j->p < j->end && (j->s[j->p] == ' ' || j->s[j->p] == '\t' || j->s[j->p] == '\r' || j->s[j->p] == '\n')) j->p++;
+}
+
+static int jl_string_(jl_ *j, tb_ *b) {
+    int oom = 0;
+    size_t q = json_str_(j->s, j->p + 1, j->end, b, &oom);
+    if (!q) return jl_fail_(j, oom ? -3 : -1);
+    j->p = q;
+    return 0;
+}
+
+static int jl_digits_(jl_ *j) {
+    size_t p0 = j->p;
+    while (j->p < j->end && j->s[j->p] >= '0' && j->s[j->p] <= '9') j->p++;
+    return j->p > p0 ? 0 : jl_fail_(j, -1);
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int jl_number_(jl_ *j) {
+    if (jl_at_(j, '-')) j->p++;
+    if (jl_at_(j, '0')) j->p++;
+    else if (jl_digits_(j) < 0) return -1;
+    if (jl_at_(j, '.') && (j->p++, jl_digits_(j) < 0)) return -1;
+    if (jl_at_(j, 'e') || jl_at_(j, 'E')) {
+        j->p++;
+        if (jl_at_(j, '+') || jl_at_(j, '-')) j->p++;
+        if (jl_digits_(j) < 0) return -1;
+    }
+    return 0;
+}
+
+static int jl_word_(jl_ *j, const char *w) {
+    size_t n = strlen(w);
+    if (j->end - j->p < n || memcmp(j->s + j->p, w, n)) return jl_fail_(j, -1);
+    j->p += n;
+    return 0;
+}
+
+static int jl_value_(jl_ *j, int depth);
+
+/* An object or array at j->p; members of the top-level object (depth 0)
+ * are compared with the key, whose first occurrence is decoded. */
+static int jl_container_(jl_ *j, int depth) {
+    char close = j->s[j->p++] == '{' ? '}' : ']';
+    jl_ws_(j);
+    if (jl_at_(j, close)) return j->p++, 0;
+    for (;;) {
+        jl_ws_(j);
+        if (close == '}') {
+            size_t k0 = j->p + 1;
+            if (!jl_at_(j, '"') || jl_string_(j, NULL) < 0) return jl_fail_(j, -1);
+            int want = depth == 0 && !j->found && j->p - 1 - k0 == j->klen && !memcmp(j->s + k0, j->key, j->klen);
+            jl_ws_(j);
+            if (!jl_at_(j, ':')) return jl_fail_(j, -1);
+            j->p++;
+            jl_ws_(j);
+            if (want && !jl_at_(j, '"')) return jl_fail_(j, -2);
+            if (want && jl_string_(j, j->b) < 0) return -1;
+            j->found |= want;
+            if (!want && jl_value_(j, depth + 1) < 0) return -1;
+        } else if (jl_value_(j, depth + 1) < 0) {
+            return -1;
+        }
+        jl_ws_(j);
+        if (jl_at_(j, close)) return j->p++, 0;
+        if (!jl_at_(j, ',')) return jl_fail_(j, -1);
+        j->p++;
+    }
+}
+
+static int jl_value_(jl_ *j, int depth) {
+    jl_ws_(j);
+    if (depth > 512 || j->p >= j->end) return jl_fail_(j, -1);
+    switch (j->s[j->p]) {
+    case '{':
+    case '[': return jl_container_(j, depth);
+    case '"': return jl_string_(j, NULL);
+    case 't': return jl_word_(j, "true");
+    case 'f': return jl_word_(j, "false");
+    case 'n': return jl_word_(j, "null");
+    default: return jl_number_(j);
+    }
+}
+
+/* One JSON Lines record s[0..n) (a line less its newline): its top-level
+ * object's string field key is the document, pushed into b as UTF-8 bytes.
+ * An unclosed object, trailing garbage or a bare word is malformed. Returns
+ * 0, -1 malformed (*col: the 1-based byte where it failed), -2 the field
+ * is not a string, -3 out of memory, -4 valid JSON but not an object, -5
+ * no such field. */
+static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b, size_t *col) {
+    jl_ j = {.s = s, .end = n, .key = key, .klen = strlen(key), .b = b};
+    int object = n > 0 && s[0] == '{';
+    if (jl_value_(&j, object ? 0 : 1) == 0) {
+        jl_ws_(&j);
+        if (j.p < j.end) jl_fail_(&j, -1); /* trailing garbage */
+        else if (!object) jl_fail_(&j, -4);
+        else if (!j.found) jl_fail_(&j, -5);
+    }
+    *col = j.p + 1;
+    return j.err;
 }
 
 /* Newlines in the first n bytes of path: the line number a share starts
@@ -231,7 +402,7 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
     size_t len = 0, i = 0;
     int64_t line = 0, first = 0;
     int bad = 0; /* what is wrong with `line` */
-    json_error_t err;
+    size_t col = 0;
     tb_ b = {0};
     const char *key = cfg->jsonl_key[0] ? cfg->jsonl_key : "text";
     SK_TRY(read_share_(cfg, sh, NULL, &buf, &len, &first));
@@ -242,7 +413,8 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
         size_t k = i;
         while (k < j && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r')) k++;
         if (k < j) {
-            bad = jsonl_line_(buf + k, j - k, key, &b, &err);
+            bad = jsonl_line_(buf + k, j - k, key, &b, &col);
+            col += k - i; /* counted from the line's start */
             if (!bad) SK_TRY(tb_end_doc_(&b, cfg->eod));
         }
         i = j + 1;
@@ -254,7 +426,8 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
         SK_FAIL_IF(bad == -2, SK_EINVAL, "%s:%lld: field \"%s\" is not a string", cfg->input, (long long)line, key);
         SK_FAIL_IF(bad == -5, SK_EINVAL, "%s:%lld: no string field \"%s\" (set prepare.jsonl_key)", cfg->input,
                    (long long)line, key);
-        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON: %s", cfg->input, (long long)line, err.text);
+        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON (at byte %zu of the line)", cfg->input, (long long)line,
+                   col);
     }
     rc = tb_finish_(&b, cfg, out);
 done:

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 #include "sk_select.h"
 #include "sk_select_config.h"
 
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
         int ns = 0;
         CHECK(sk_selector_create(&ls, &c, &sm, 7) == 0);
         CHECK(sk_selector_params(ls, &sp, &nm, &ns) == 0);
-        CHECK(sk_safetensors_write(frozen_path, nm, sp, ns, NULL, 0) == 0);
+        CHECK(sk_weights_write(frozen_path, nm, sp, ns, NULL, 0) == 0);
         sk_selector_free(ls);
     }
     for (int r = 0; r < nr; r++) {

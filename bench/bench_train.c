@@ -9,6 +9,7 @@
  * AdamW; evaluation and checkpoints are outside the step). Shapes:
  *   vit: 28x28 uint8 images, 10 classes, patch 4, width 64, depth 4, heads 4, mlp 2x, batch 128
  *   gpt: byte tokens (vocab 257), seq_len 128, width 128, depth 4, heads 4, mlp 4x, batch 32 */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +154,10 @@ int main(int argc, char **argv)
         double *t = calloc((size_t)tc.steps, sizeof *t);
         int n = 0, k = 0;
         while (f && t && fgets(line, sizeof line, f)) {
-            char *p = strstr(line, "\"step_time\": ");
-            if (p && k++ >= 3 && n < tc.steps) t[n++] = atof(p + 13);
+            json_t *rec = json_loads(line, 0, NULL); /* step records carry "step_time", eval records not */
+            const json_t *st = json_object_get(rec, "step_time");
+            if (json_is_number(st) && k++ >= 3 && n < tc.steps) t[n++] = json_number_value(st);
+            json_decref(rec);
         }
         if (f) fclose(f);
         if (n == 0) return 1;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 
 struct sk_gpt {
     sk_gpt_opts o;
@@ -177,7 +177,7 @@ int sk_gpt_opts_from_file(const char *path, sk_gpt_opts *o)
     char vals[SK_GPT_META_N][64];
     memset(o, 0, sizeof *o);
     for (int i = 0; i < SK_GPT_META_N; i++) keys[i] = meta_keys_[i].key;
-    rc = sk_safetensors_read_meta(path, keys, SK_GPT_META_N, vals[0], sizeof vals[0]);
+    rc = sk_weights_read_meta(path, keys, SK_GPT_META_N, vals[0], sizeof vals[0]);
     if (rc == SK_ENOTFOUND) {
         sk_error_prefix("no GPT architecture metadata (not the model.safetensors of a shrink GPT run): ");
         goto done;

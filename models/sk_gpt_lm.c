@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 #include "sk_gpt.h"
 
 struct sk_select_lm {
@@ -42,7 +42,7 @@ static int open_(const char *path, int64_t vocab, int64_t seq_len, sk_device dev
     SK_FAIL_IF(!lm, SK_ENOMEM, "%s: out of memory", path);
     SK_TRY(sk_gpt_create(&lm->gpt, &o, 0));
     sk_params *p = sk_gpt_params(lm->gpt);
-    SK_TRY(sk_safetensors_read(path, (const char *const *)p->names, p->t, p->n));
+    SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
     for (int i = 0; i < p->n; i++) SK_TRY(sk_shim_set_requires_grad(p->t[i], 0));
     *out = lm;
     lm = NULL;

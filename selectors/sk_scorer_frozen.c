@@ -33,8 +33,9 @@
  * (Liu et al., arXiv 2505.19147). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "sk_safetensors_read.h"
+#include "sk_safetensors.h"
 #include "sk_select_registry.h"
 
 sk_tensor *sk_scorer_learned_mlp_(sk_tensor *const *p, const sk_seq *seq);
@@ -54,29 +55,49 @@ static void destroy_(void *state)
     free(s);
 }
 
+/* Tensor name of st as an F32 tensor of the given shape on dev. */
+static int load_f32_(const sk_safetensors *st, const char *path, const char *name, const int64_t *shape, int nd,
+                     sk_device dev, float *buf, size_t cap, sk_tensor **out)
+{
+    int rc = SK_OK;
+    const sk_safetensors_entry *e = sk_safetensors_find(st, name);
+    SK_FAIL_IF(!e, SK_ENOTFOUND, "%s: no tensor '%s'", path, name);
+    int same = !strcmp(e->dtype, "F32") && e->ndim == nd;
+    for (int d = 0; same && d < nd; d++) same = e->shape[d] == shape[d];
+    char want[64];
+    if (nd > 1) snprintf(want, sizeof want, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
+    else snprintf(want, sizeof want, "[%lld]", (long long)shape[0]);
+    SK_FAIL_IF(!same, SK_EINVAL, "%s: tensor '%s' is %s of %d dims, the scorer needs F32 %s", path, name, e->dtype,
+               e->ndim, want);
+    SK_TRY(sk_safetensors_read(st, e, buf, cap));
+    *out = sk_shim_keep(sk_shim_from_host(buf, shape, nd, SK_F32, dev));
+    SK_FAIL_IF(!*out, SK_ETORCH, "frozen: %s", sk_error_last());
+done:
+    return rc;
+}
+
 static int load_network_(frozen_state *s, const sk_scorer_init *in)
 {
     int rc = SK_OK;
     float *buf = NULL;
+    sk_safetensors *st = NULL;
+    const char *path = in->cfg->checkpoint;
     int64_t d = in->model->width, h = d / 4 < 8 ? 8 : d / 4;
     int layer = in->cfg->checkpoint_layer >= 0 ? (int)in->cfg->checkpoint_layer : in->layer;
     static const char *const nm[6] = {"ln_w", "ln_b", "w1", "b1", "w2", "b2"};
     const int64_t shp[6][2] = {{d, 0}, {d, 0}, {h, d}, {h, 0}, {1, h}, {1, 0}};
-    buf = malloc(sizeof(float) * (size_t)(h * d));
+    size_t cap = sizeof(float) * (size_t)(h * d);
+    buf = malloc(cap);
     SK_FAIL_IF(!buf, SK_ENOMEM, "frozen: out of memory");
-    for (int i = 0; i < 6; i++) {
+    rc = sk_safetensors_open(&st, path);
+    for (int i = 0; i < 6 && rc >= 0; i++) {
         char name[96];
-        int nd = shp[i][1] ? 2 : 1;
         snprintf(name, sizeof name, "selector.learned.l%d.%s", layer, nm[i]);
-        rc = sk_safetensors_read_f32(in->cfg->checkpoint, name, shp[i], nd, buf);
-        if (rc < 0) {
-            sk_error_prefix("select.checkpoint: ");
-            goto done;
-        }
-        s->p[i] = sk_shim_keep(sk_shim_from_host(buf, shp[i], nd, SK_F32, in->model->device));
-        SK_FAIL_IF(!s->p[i], SK_ETORCH, "frozen: %s", sk_error_last());
+        rc = load_f32_(st, path, name, shp[i], shp[i][1] ? 2 : 1, in->model->device, buf, cap, &s->p[i]);
     }
+    if (rc < 0) sk_error_prefix("select.checkpoint: ");
 done:
+    sk_safetensors_free(st);
     free(buf);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include <unistd.h>
 
 #include "sk_fs.h"
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 
 static int rmtree_(const char *dir)
 {
@@ -83,6 +84,114 @@ done:
     return rc;
 }
 
+/* state.json: the counters, the RNG state as lowercase hex and the run
+ * config (JSON text from the trainer) as a nested object; *out is the
+ * document (caller frees). */
+static int state_dump_(const char *path, const sk_ckpt_state *st, char **out)
+{
+    int rc = SK_OK;
+    json_error_t err;
+    json_t *cfg = NULL, *root = NULL;
+    char *hex = malloc(2 * st->rng_len + 1);
+    SK_FAIL_IF(!hex, SK_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < st->rng_len; i++) snprintf(hex + 2 * i, 3, "%02x", st->rng[i]);
+    hex[2 * st->rng_len] = '\0';
+    cfg = json_loads(st->config[0] ? st->config : "{}", 0, &err);
+    SK_FAIL_IF(!json_is_object(cfg), SK_EINVAL, "%s: the run config is not a JSON object: %s", path, err.text);
+    root = json_pack("{s:I, s:i, s:I, s:I, s:I, s:f, s:f, s:s, s:o}", "step", (json_int_t)st->step, "world",
+                     st->world, "seed", (json_int_t)st->seed, "loader_epoch", (json_int_t)st->loader_epoch,
+                     "loader_step", (json_int_t)st->loader_step, "tokens", st->tokens, "tokens_kept",
+                     st->tokens_kept, "rng", hex, "config", cfg);
+    cfg = NULL; /* json_pack's "o" took it, even on failure */
+    SK_FAIL_IF(!root || !(*out = json_dumps(root, JSON_INDENT(2))), SK_ENOMEM,
+               "%s: cannot build the document (out of memory or a non-finite token counter)", path);
+done:
+    json_decref(cfg);
+    json_decref(root);
+    free(hex);
+    return rc;
+}
+
+/* An integer member key of state.json, within [lo, hi]. */
+static int state_int_(const char *path, const json_t *root, const char *key, int64_t lo, int64_t hi, int64_t *v)
+{
+    int rc = SK_OK;
+    const json_t *x = json_object_get(root, key);
+    SK_FAIL_IF(!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi, SK_ECORRUPT,
+               "%s: \"%s\" is missing or not an integer in [%lld, %lld]", path, key, (long long)lo, (long long)hi);
+    *v = (int64_t)json_integer_value(x);
+done:
+    return rc;
+}
+
+static int state_num_(const char *path, const json_t *root, const char *key, double *v)
+{
+    int rc = SK_OK;
+    const json_t *x = json_object_get(root, key);
+    SK_FAIL_IF(!json_is_number(x) || json_number_value(x) < 0, SK_ECORRUPT,
+               "%s: \"%s\" is missing or not a non-negative number", path, key);
+    *v = json_number_value(x);
+done:
+    return rc;
+}
+
+static int hexv_(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int state_rng_(const char *path, const json_t *root, sk_ckpt_state *st)
+{
+    int rc = SK_OK;
+    const char *r = json_string_value(json_object_get(root, "rng"));
+    size_t n = r ? strlen(r) : 0;
+    SK_FAIL_IF(!r || n % 2 || n / 2 > sizeof st->rng, SK_ECORRUPT,
+               "%s: \"rng\" is missing or not a hex string of at most %zu bytes", path, sizeof st->rng);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexv_(r[2 * i]), lo = hexv_(r[2 * i + 1]);
+        SK_FAIL_IF(hi < 0 || lo < 0, SK_ECORRUPT, "%s: \"rng\" has a non-hex digit at %zu", path, 2 * i);
+        st->rng[i] = (unsigned char)(hi << 4 | lo);
+    }
+    st->rng_len = n / 2;
+done:
+    return rc;
+}
+
+/* Parse the state.json at path into st (every key required). */
+static int state_load_(const char *path, sk_ckpt_state *st)
+{
+    int rc = SK_OK;
+    json_error_t err;
+    char *cfg = NULL;
+    int64_t world = 0, seed = 0;
+    json_t *root = json_load_file(path, 0, &err);
+    SK_FAIL_IF(!root && json_error_code(&err) == json_error_cannot_open_file, SK_EIO, "%s: cannot open: %s", path,
+               err.text);
+    SK_FAIL_IF(!json_is_object(root), SK_ECORRUPT, "%s: not a JSON object: %s (line %d, column %d)", path,
+               root ? "" : err.text, err.line, err.column);
+    SK_TRY(state_int_(path, root, "step", 0, INT64_MAX, &st->step));
+    SK_TRY(state_int_(path, root, "world", 1, INT32_MAX, &world));
+    SK_TRY(state_int_(path, root, "seed", 0, INT64_MAX, &seed));
+    SK_TRY(state_int_(path, root, "loader_epoch", 0, INT64_MAX, &st->loader_epoch));
+    SK_TRY(state_int_(path, root, "loader_step", 0, INT64_MAX, &st->loader_step));
+    SK_TRY(state_num_(path, root, "tokens", &st->tokens));
+    SK_TRY(state_num_(path, root, "tokens_kept", &st->tokens_kept));
+    SK_TRY(state_rng_(path, root, st));
+    st->world = (int)world;
+    st->seed = (uint64_t)seed;
+    const json_t *c = json_object_get(root, "config");
+    SK_FAIL_IF(!json_is_object(c), SK_ECORRUPT, "%s: \"config\" is missing or not an object", path);
+    cfg = json_dumps(c, JSON_COMPACT);
+    SK_FAIL_IF(!cfg, SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(strlen(cfg) >= sizeof st->config, SK_ECORRUPT, "%s: \"config\" is longer than %zu bytes", path,
+               sizeof st->config - 1);
+    memcpy(st->config, cfg, strlen(cfg) + 1);
+done:
+    free(cfg);
+    json_decref(root);
+    return rc;
+}
+
 int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
 {
     int rc = SK_OK;
@@ -92,8 +201,6 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     int64_t *steps = NULL;
     int nsteps = 0;
     char *js = NULL;
-    size_t jn = 0;
-    FILE *ms = NULL;
     SK_TRY(sk_fs_mkdir_p(root));
     snprintf(tmp, sizeof tmp, "%s/tmp-step-%08lld", root, (long long)st->step);
     snprintf(fin, sizeof fin, "%s/step-%08lld", root, (long long)st->step);
@@ -103,29 +210,19 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     char stepbuf[32];
     snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)st->step);
     const char *meta[4] = {"format", "pt", "step", stepbuf};
-    SK_TRY(sk_safetensors_write(path, (const char *const *)p->names, p->t, p->n, meta, 2));
+    SK_TRY(sk_weights_write(path, (const char *const *)p->names, p->t, p->n, meta, 2));
     /* Optimizer moments. */
     SK_TRY(moments_(opt, p, &names2, &t2));
     char ostep[32];
     snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
     const char *ometa[2] = {"adamw_step", ostep};
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    SK_TRY(sk_safetensors_write(path, names2, t2, 2 * p->n, ometa, 1));
-    /* state.json */
-    ms = open_memstream(&js, &jn);
-    SK_FAIL_IF(!ms, SK_ENOMEM, "checkpoint: out of memory");
-    fprintf(ms, "{\n  \"step\": %lld,\n  \"world\": %d,\n  \"seed\": %llu,\n", (long long)st->step, st->world,
-            (unsigned long long)st->seed);
-    fprintf(ms, "  \"loader_epoch\": %lld,\n  \"loader_step\": %lld,\n", (long long)st->loader_epoch,
-            (long long)st->loader_step);
-    fprintf(ms, "  \"tokens\": %.17g,\n  \"tokens_kept\": %.17g,\n  \"rng\": \"", st->tokens, st->tokens_kept);
-    for (size_t i = 0; i < st->rng_len; i++) fprintf(ms, "%02x", st->rng[i]);
-    fprintf(ms, "\",\n  \"config\": %s\n}\n", st->config[0] ? st->config : "{}");
-    SK_FAIL_IF(fclose(ms) != 0, SK_ENOMEM, "checkpoint: out of memory");
-    ms = NULL;
+    SK_TRY(sk_weights_write(path, names2, t2, 2 * p->n, ometa, 1));
     snprintf(path, sizeof path, "%s/state.json", tmp);
+    SK_TRY(state_dump_(path, st, &js));
     {
         const void *part = js;
+        size_t jn = strlen(js);
         SK_TRY(sk_fs_write_atomic(path, &part, &jn, 1));
     }
     rmtree_(fin);
@@ -144,7 +241,6 @@ done:
     free(names2);
     free(t2);
     free(steps);
-    if (ms) fclose(ms);
     free(js);
     return rc;
 }
@@ -170,79 +266,27 @@ done:
     return rc;
 }
 
-static int json_num_(const char *js, const char *key, double *v)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(js, pat);
-    if (!p) return -1;
-    *v = strtod(p + strlen(pat), NULL);
-    return 0;
-}
-
 int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *st)
 {
     int rc = SK_OK;
     char path[8192];
-    char *js = NULL;
     const char **names2 = NULL;
     sk_tensor **t2 = NULL;
-    FILE *f = NULL;
     memset(st, 0, sizeof *st);
     snprintf(path, sizeof path, "%s/state.json", ckdir);
-    f = fopen(path, "rb");
-    SK_FAIL_IF(!f, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    js = malloc((size_t)len + 1);
-    SK_FAIL_IF(!js, SK_ENOMEM, "%s: out of memory", path);
-    SK_FAIL_IF(fread(js, 1, (size_t)len, f) != (size_t)len, SK_EIO, "%s: read failed", path);
-    js[len] = 0;
-    double v[7];
-    static const char *const keys[7] = {"step", "world", "seed", "loader_epoch", "loader_step", "tokens", "tokens_kept"};
-    for (int i = 0; i < 7; i++)
-        SK_FAIL_IF(json_num_(js, keys[i], &v[i]) < 0, SK_ECORRUPT, "%s: missing \"%s\"", path, keys[i]);
-    st->step = (int64_t)v[0];
-    st->world = (int)v[1];
-    /* The seed may exceed double precision: parse it as an integer. */
-    const char *sp = strstr(js, "\"seed\":");
-    st->seed = strtoull(sp + 7, NULL, 10);
-    st->loader_epoch = (int64_t)v[3];
-    st->loader_step = (int64_t)v[4];
-    st->tokens = v[5];
-    st->tokens_kept = v[6];
-    const char *r = strstr(js, "\"rng\": \"");
-    SK_FAIL_IF(!r, SK_ECORRUPT, "%s: missing \"rng\"", path);
-    r += 8;
-    while (st->rng_len < sizeof st->rng && r[0] != '"' && r[1]) {
-        unsigned x;
-        SK_FAIL_IF(sscanf(r, "%2x", &x) != 1, SK_ECORRUPT, "%s: bad \"rng\"", path);
-        st->rng[st->rng_len++] = (unsigned char)x;
-        r += 2;
-    }
-    const char *c = strstr(js, "\"config\": ");
-    if (c) {
-        snprintf(st->config, sizeof st->config, "%s", c + 10);
-        char *end = strrchr(st->config, '}'); /* drop the closing brace of state.json */
-        if (end) *end = 0;
-        end = strrchr(st->config, '}');
-        if (end) end[1] = 0;
-    }
+    SK_TRY(state_load_(path, st));
     snprintf(path, sizeof path, "%s/model.safetensors", ckdir);
-    SK_TRY(sk_safetensors_read(path, (const char *const *)p->names, p->t, p->n));
+    SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
     if (opt) {
         SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
-        SK_TRY(sk_safetensors_read(path, names2, t2, 2 * p->n));
+        SK_TRY(sk_weights_read(path, names2, t2, 2 * p->n));
         SK_TRY(sk_adamw_set_step_count(opt, st->step));
     }
 done:
-    if (f) fclose(f);
     if (names2)
         for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
     free(names2);
     free(t2);
-    free(js);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_safetensors.h).
+/* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_weights.h).
  *
  * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
  *

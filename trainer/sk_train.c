@@ -19,7 +19,7 @@
 #include "sk_gpt.h"
 #include "sk_log.h"
 #include "sk_progress.h"
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 #include "sk_vit.h"
 
 /* ---- defaults ---------------------------------------------------------------- */
@@ -749,7 +749,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         char mbuf[SK_GPT_META_N][24];
         const char *meta[2 + 2 * SK_GPT_META_N] = {"format", "pt"};
         if (is_gpt) sk_gpt_meta(m.gpt, mbuf, meta + 2);
-        SK_TRY(sk_safetensors_write(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
+        SK_TRY(sk_weights_write(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
                                          is_gpt ? 1 + SK_GPT_META_N : 1));
         snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
         FILE *sf = fopen(path, "w");

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <jansson.h>
+
 #include "sk_data_config.h"
 #include "sk_prepare.h"
 
@@ -303,6 +305,20 @@ static void test_jsonl_and_empty(void **st) {
     c = cfg_("jsonl", TMP "c.jsonl", TMP "bad.h5");
     assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "c.jsonl:1: malformed JSON"));
+    /* an unclosed object, trailing garbage and a bare word, each on line 3 */
+    static const char *const broken[3][2] = {{"unclosed", "{\"text\": \"x\""},
+                                             {"trailing", "{\"text\": \"x\"} {\"text\": \"y\"}"},
+                                             {"bare", "hello"}};
+    for (int i = 0; i < 3; i++) {
+        char path[256], text[256], want[300];
+        snprintf(path, sizeof path, TMP "%s.jsonl", broken[i][0]);
+        snprintf(text, sizeof text, "{\"text\": \"a\"}\n\n%s\n{\"text\": \"b\"}\n", broken[i][1]);
+        write_file_(path, text, strlen(text));
+        c = cfg_("jsonl", path, TMP "bad.h5");
+        assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
+        snprintf(want, sizeof want, "%s:3: malformed JSON", path);
+        if (!strstr(sk_error_last(), want)) fail_msg("'%s' lacks '%s'", sk_error_last(), want);
+    }
     write_file_(TMP "empty.txt", "", 0);
     c = cfg_("text", TMP "empty.txt", TMP "bad.h5");
     assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
@@ -381,6 +397,69 @@ static void test_config_tables(void **st) {
     assert_int_equal(o.shuffle, 1);
 }
 
+/* The JSON Lines scanner accepts exactly what jansson accepts (an object
+ * whose "text" is a string) and yields the same bytes: a differential test
+ * over valid lines and single-byte mutations of them. */
+static int jansson_text_(const char *line, char *out, size_t cap, size_t *n) {
+    json_t *o = json_loads(line, JSON_ALLOW_NUL, NULL);
+    const json_t *v = json_object_get(o, "text");
+    int ok = json_is_string(v) && json_string_length(v) < cap;
+    if (ok) memcpy(out, json_string_value(v), *n = json_string_length(v));
+    json_decref(o);
+    return ok;
+}
+
+static void test_jsonl_matches_jansson(void **st) {
+    (void)st;
+    static const char *const seeds[] = {
+        "{\"text\": \"a\\u00e9\\ud83d\\ude00\\/\\\\\\\"\\b\\f\\n\\r\\t\\u0000z\"}",
+        "{\"id\": -12.5e+3, \"ok\": [true, false, null, {}, [], {\"text\": 1}], \"text\": \"x y\"}",
+        " {\"a\": {\"b\": [1, 2, {\"c\": \"\\\"}\"}]}, \"text\" : \"\"}\t\r",
+        "{\"text\": \"t\", \"n\": 0, \"m\": 1E5, \"k\": -0.0}",
+    };
+    static const char alphabet[] = "{}[]\",:\\ 0123456789.-+eEtrufalsnx/ubfn";
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    const char *path = TMP "diff.jsonl";
+    int accepted = 0, rejected = 0;
+    for (int t = 0; t < 3000; t++) {
+        char line[256];
+        snprintf(line, sizeof line, "%s", seeds[t % 4]);
+        size_t n = strlen(line);
+        for (int m = t < 4 ? 0 : 1 + t % 2; m > 0; m--) { /* 1 or 2 edits: replace, delete or insert */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            char c = alphabet[(x >> 20) % (sizeof alphabet - 1)];
+            int op = (int)((x >> 40) % 3);
+            if (op == 0) line[at] = c;
+            else if (op == 1) memmove(line + at, line + at + 1, n-- - at);
+            else if (n + 1 < sizeof line) memmove(line + at + 1, line + at, ++n - at), line[at] = c;
+        }
+        char want[256];
+        size_t wn = 0;
+        int ok = jansson_text_(line, want, sizeof want, &wn);
+        char text[300];
+        snprintf(text, sizeof text, "%s\n", line);
+        write_file_(path, text, strlen(text));
+        sk_prepare_config c = cfg_("jsonl", path, TMP "unused.h5");
+        c.eod = 0;
+        sk_corpus_data d;
+        int rc = sk_importer_find("jsonl")->import(&c, &(sk_import_share){0, 1}, &d);
+        if ((rc == 0) != ok) fail_msg("line <%s>: jansson %s, the scanner %s (%s)", line, ok ? "accepts" : "rejects",
+                                      rc == 0 ? "accepts" : "rejects", rc == 0 ? "" : sk_error_last());
+        if (ok) {
+            assert_int_equal(d.num_tokens, (int64_t)wn);
+            const uint16_t *tok = d.tokens;
+            for (size_t i = 0; i < wn; i++) assert_int_equal(tok[i], (unsigned char)want[i]);
+            sk_import_release(&d);
+            accepted++;
+        } else {
+            assert_non_null(strstr(sk_error_last(), "diff.jsonl:1: "));
+            rejected++;
+        }
+    }
+    assert_true(accepted > 200 && rejected > 200); /* both sides exercised */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
@@ -388,6 +467,7 @@ int main(void) {
         cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_fortunes_text),
         cmocka_unit_test(test_jsonl_and_empty),
+        cmocka_unit_test(test_jsonl_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,10 @@ same txt format=text input=$TXT chunk_kib=16
 # the 2-rank text corpus spans many chunks, so both ranks really wrote
 "$TOOL" inspect "$WORK/txt2.h5" | grep -q "chunk 8192"
 
-# JSON Lines: every fortune line a document (quotes and backslashes escaped)
-awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "{\"id\": %d, \"text\": \"%s \\u00e9\"}\n", NR, $0 }' $TXT > "$WORK/f.jsonl"
+# JSON Lines: every fortune line a document (written by Python's json, so tabs,
+# backspaces and backslashes in the fortunes are valid escapes)
+/usr/bin/python3 -c 'import json, sys
+for i, l in enumerate(open(sys.argv[1], encoding="latin-1", newline="").read().split("\n")[:-1]): print(json.dumps({"id": i + 1, "text": l + " \u00e9"}))' $TXT > "$WORK/f.jsonl"
 same js format=jsonl input="$WORK/f.jsonl" chunk_kib=16
 
 # text edge cases. "hello world\n%\n" is 14 bytes; padding of 10, 12, 14

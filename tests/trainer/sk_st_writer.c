@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "sk_safetensors.h"
+#include "sk_weights.h"
 
 int main(int argc, char **argv)
 {
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
                         sk_shim_from_host(idx, si, 1, SK_I64, SK_CPU)};
     const char *names[3] = {"layer.weight", "layer.bias", "idx"};
     const char *meta[2] = {"format", "pt"};
-    if (sk_safetensors_write(argv[1], names, ts, 3, meta, 1) < 0) {
+    if (sk_weights_write(argv[1], names, ts, 3, meta, 1) < 0) {
         fprintf(stderr, "sk_st_writer: %s\n", sk_error_last());
         return 1;
     }

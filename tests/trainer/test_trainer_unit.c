@@ -15,8 +15,8 @@
 
 #include "sk_block.h"
 #include "sk_ckpt.h"
-#include "sk_safetensors.h"
 #include "sk_mpi.h"
+#include "sk_weights.h"
 #include "sk_gpt.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
@@ -178,9 +178,9 @@ static void test_safetensors_roundtrip(void **state)
     sk_tensor *ts[2] = {sk_shim_from_host(a, s1, 2, SK_F32, SK_CPU), sk_shim_from_host(b, s2, 1, SK_I64, SK_CPU)};
     const char *names[2] = {"a.weight", "b"};
     const char *meta[2] = {"format", "pt"};
-    assert_int_equal(sk_safetensors_write(path, names, ts, 2, meta, 1), 0);
+    assert_int_equal(sk_weights_write(path, names, ts, 2, meta, 1), 0);
     sk_tensor *rd[2] = {sk_shim_zeros(s1, 2, SK_F32, SK_CPU), sk_shim_zeros(s2, 1, SK_I64, SK_CPU)};
-    assert_int_equal(sk_safetensors_read(path, names, rd, 2), 0);
+    assert_int_equal(sk_weights_read(path, names, rd, 2), 0);
     float a2[15];
     int64_t b2[7];
     assert_int_equal(sk_shim_to_host(rd[0], a2, sizeof a2), 0);
@@ -190,9 +190,9 @@ static void test_safetensors_roundtrip(void **state)
     /* a wrong shape and a missing name are errors naming the tensor */
     sk_tensor *wrong = sk_shim_zeros(s2, 1, SK_F32, SK_CPU);
     const char *n1[1] = {"a.weight"}, *n2[1] = {"nope"};
-    assert_int_equal(sk_safetensors_read(path, n1, &wrong, 1), SK_EINVAL);
+    assert_int_equal(sk_weights_read(path, n1, &wrong, 1), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "a.weight"));
-    assert_int_equal(sk_safetensors_read(path, n2, &wrong, 1), SK_ENOTFOUND);
+    assert_int_equal(sk_weights_read(path, n2, &wrong, 1), SK_ENOTFOUND);
     assert_non_null(strstr(sk_error_last(), "nope"));
     /* header length is a multiple of 8 and the file holds exactly the data */
     FILE *f = fopen(path, "rb");
@@ -263,8 +263,8 @@ static void test_gpt_frozen_lm(void **state)
     char mbuf[SK_GPT_META_N][24];
     const char *meta[2 * SK_GPT_META_N];
     sk_gpt_meta(g, mbuf, meta);
-    assert_int_equal(sk_safetensors_write(path, (const char *const *)p->names, p->t, p->n, meta, SK_GPT_META_N), 0);
-    assert_int_equal(sk_safetensors_write(bare, (const char *const *)p->names, p->t, p->n, NULL, 0), 0);
+    assert_int_equal(sk_weights_write(path, (const char *const *)p->names, p->t, p->n, meta, SK_GPT_META_N), 0);
+    assert_int_equal(sk_weights_write(bare, (const char *const *)p->names, p->t, p->n, NULL, 0), 0);
     sk_gpt_opts back;
     assert_int_equal(sk_gpt_opts_from_file(path, &back), 0);
     assert_memory_equal(&back, &go, sizeof go);

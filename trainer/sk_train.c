@@ -57,20 +57,10 @@ void sk_train_config_defaults(sk_train_config *t)
 
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
-    int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt");
-    if (!is_vit && !is_gpt) return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit or gpt", m->arch);
-    if (m->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)m->width);
-    if (m->depth <= 0 || m->depth > 64)
-        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)m->depth);
-    if (m->heads <= 0 || m->width % m->heads)
-        return sk_error_set(SK_EINVAL, "model.heads = %lld: must be > 0 and divide model.width = %lld",
-                            (long long)m->heads, (long long)m->width);
-    if (m->mlp_ratio <= 0) return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
-    if (is_vit && m->patch <= 0) return sk_error_set(SK_EINVAL, "model.patch = %lld: must be > 0", (long long)m->patch);
-    if (is_vit && strcmp(m->pool, "cls") && strcmp(m->pool, "mean"))
-        return sk_error_set(SK_EINVAL, "model.pool = '%s': expected cls or mean", m->pool);
-    if (is_gpt && d->seq_len <= 0) return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
-    if (m->vocab < 0 || m->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
+    int rc = sk_model_config_check(m);
+    if (rc < 0) return rc;
+    if ((sk_model_find(m->arch)->flags & SK_MODEL_LM) && d->seq_len <= 0)
+        return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
     if (t->steps <= 0) return sk_error_set(SK_EINVAL, "train.steps = %lld: must be > 0", (long long)t->steps);
     if (t->accum <= 0) return sk_error_set(SK_EINVAL, "train.accum = %lld: must be > 0", (long long)t->accum);
     if (d->batch_size <= 0 || d->batch_size % ((int64_t)world * t->accum))

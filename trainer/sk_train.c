@@ -22,39 +22,6 @@
 #include "sk_safetensors.h"
 #include "sk_vit.h"
 
-/* ---- defaults ---------------------------------------------------------------- */
-
-void sk_model_config_defaults(sk_model_config *m)
-{
-    memset(m, 0, sizeof *m);
-    snprintf(m->arch, sizeof m->arch, "vit");
-    m->width = 128;
-    m->depth = 4;
-    m->heads = 4;
-    m->mlp_ratio = 4;
-    m->patch = 7;
-    snprintf(m->pool, sizeof m->pool, "cls");
-}
-
-void sk_train_config_defaults(sk_train_config *t)
-{
-    memset(t, 0, sizeof *t);
-    t->steps = 1000;
-    t->accum = 1;
-    t->lr = 1e-3;
-    t->min_lr = 1e-5;
-    t->warmup = 100;
-    t->weight_decay = 0.05;
-    t->beta1 = 0.9;
-    t->beta2 = 0.999;
-    t->eps = 1e-8;
-    t->clip = 1.0;
-    t->eval_batches = 0;
-    t->keep_last = 3;
-    t->bucket_mb = 1.0;
-    t->bytes_per_token = 1.0;
-}
-
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
     int rc = sk_model_config_check(m);

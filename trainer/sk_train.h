@@ -55,11 +55,6 @@ typedef struct sk_train_config {
  * models/sk_model_config.h. */
 extern const sk_cfg_section sk_train_section;
 
-/* Fill with the same defaults as the key tables (for callers without the
- * config engine, e.g. tests). */
-void sk_model_config_defaults(sk_model_config *m);
-void sk_train_config_defaults(sk_train_config *t);
-
 /* Where batches come from: the corpus loader (sk_train_source_loader) or a
  * caller's synthetic source with the same contract (tests). */
 typedef struct {

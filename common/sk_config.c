@@ -272,6 +272,11 @@ static int check_choice_(const char *full, const sk_cfg_key *k, const char *s, i
     return choice_error_(SK_EINVAL, full, k, s);
 }
 
+const char *sk_cfg_enum_name(const sk_cfg_key *k, int v, char *buf, size_t n)
+{
+    return choice_name_(k, v, buf, n) ? buf : NULL;
+}
+
 int sk_cfg_choice_index(const char *(*choice_at)(int i), const char *name)
 {
     for (int i = 0; choice_at && name; i++) {

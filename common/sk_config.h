@@ -5,7 +5,7 @@
  *          sk_cfg_section, sk_cfg_defaults, sk_cfg_load_file,
  *          sk_cfg_load_string, sk_cfg_apply_set, sk_cfg_write,
  *          sk_cfg_print_help, sk_cfg_print_markdown, sk_cfg_find_section,
- *          sk_cfg_find_key, sk_cfg_choice_index, sk_cfg_choice_error,
+ *          sk_cfg_find_key, sk_cfg_choice_index, sk_cfg_choice_error, sk_cfg_enum_name,
  *          sk_cfg_edit_distance.
  *
  * A config file is YAML restricted to one shape: a mapping of sections, each
@@ -153,6 +153,11 @@ void sk_cfg_print_markdown(FILE *f, const sk_cfg_section *const *secs, int n);
 const sk_cfg_section *sk_cfg_find_section(const sk_cfg_section *const *secs, int n,
                                           const char *name, int *index);
 const sk_cfg_key *sk_cfg_find_key(const sk_cfg_section *sec, const char *name);
+
+/* The name of value v of ENUM key k (its v-th choice) into buf (n bytes);
+ * NULL when v is not a valid index. For writers of a config's values
+ * (checkpoint records, safetensors metadata). */
+const char *sk_cfg_enum_name(const sk_cfg_key *k, int v, char *buf, size_t n);
 
 /* Index of `name` among choice_at(0), choice_at(1), ...; -1 when it is not
  * one of them (no error set). The one name lookup registries share. */

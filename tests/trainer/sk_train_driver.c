@@ -1,10 +1,24 @@
 /* sk_train_driver.c - test driver for sk_train_run: `sk_train_driver
- * key=value ...` with model.* / train.* keys and data=, out=, resume=,
+ * key=value ...` with model.* / train.* / data.* / select.* keys (the
+ * sections' own tables, as `--set` in the CLI) and data=, out=, resume=,
  * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
  * for the loader (data.train). data.<key>=value and select.<key>=value set
- * the [data] and [select] sections, as `--set` does in the CLI. Runs under mpirun like `shrink train`: a failing rank
- * prints the message and aborts the job. */
+ * the [data] and [select] sections, as `--set` does in the CLI; config=FILE
+ * first loads a `shrink train` YAML file (run.* keys then give seed,
+ * out_dir and threads unless seed=/out=/threads= follow). Runs under
+ * mpirun like `shrink train`: a failing rank prints the message and aborts
+ * the job.
+ *
+ * Fault injection, through sk_train_opts.on_step (the library reads no
+ * environment for it):
+ *   SK_FAULT_RANK_EXIT=rank:step  that rank kills itself with SIGKILL at
+ *                                 the start of that step (0-based);
+ *   SK_FAULT_NAN_STEP=step        every rank overwrites the first
+ *                                 parameter with NaN at the start of that
+ *                                 step (the run must stop naming it). */
+#include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,27 +27,40 @@
 #include "sk_mpi.h"
 #include "sk_data_config.h"
 #include "sk_log.h"
+#include "sk_run_config.h"
 #include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
 
 typedef struct {
-    const char *name;
-    char kind; /* i: int64, f: double, s: string, b: int */
-    int model; /* 1: model section, 0: train */
-    size_t off;
-} key_;
+    int64_t kill_step, nan_step; /* -1: none */
+} faults_;
 
-#define M_(n, k) {"model." #n, k, 1, offsetof(sk_model_config, n)}
-#define T_(n, k) {"train." #n, k, 0, offsetof(sk_train_config, n)}
-static const key_ keys_[] = {
-    M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
-    M_(patch, 'i'),  M_(pool, 's'),   M_(vocab, 'i'),      M_(classes, 'i'),
-    T_(steps, 'i'),  T_(accum, 'i'),       T_(lr, 'f'),         T_(min_lr, 'f'),
-    T_(warmup, 'i'), T_(weight_decay, 'f'), T_(beta1, 'f'), T_(beta2, 'f'),      T_(eps, 'f'),
-    T_(clip, 'f'),   T_(eval_every, 'i'), T_(eval_batches, 'i'),
-    T_(ckpt_every, 'i'), T_(keep_last, 'i'), T_(bucket_mb, 'f'), T_(bytes_per_token, 'f'),
-};
+static void faults_from_env_(faults_ *f, int rank)
+{
+    const char *e = getenv("SK_FAULT_RANK_EXIT"), *n = getenv("SK_FAULT_NAN_STEP");
+    int r;
+    long long s;
+    f->kill_step = f->nan_step = -1;
+    if (e && sscanf(e, "%d:%lld", &r, &s) == 2 && r == rank) f->kill_step = s;
+    if (n) f->nan_step = atoll(n);
+}
+
+static int on_step_(void *ctx, int64_t step, sk_train_hook *h)
+{
+    const faults_ *f = ctx;
+    int rc = 0;
+    if (step == f->kill_step) raise(SIGKILL);
+    if (step == f->nan_step) {
+        sk_scope *sc = sk_shim_scope_begin();
+        int prev = sk_shim_set_grad_enabled(0);
+        sk_tensor *bad = sk_shim_mul_scalar(h->params->t[0], NAN);
+        rc = bad ? sk_shim_copy_(h->params->t[0], bad) : sk_error_last_code();
+        sk_shim_set_grad_enabled(prev);
+        sk_shim_scope_end(sc);
+    }
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -42,11 +69,13 @@ int main(int argc, char **argv)
     sk_train_opts o = {0};
     sk_select_config sc;
     sk_data_config dc;
-    const sk_cfg_section *const ssec[2] = {&sk_select_section, &sk_data_section};
-    void *const sbase[2] = {&sc, &dc};
+    sk_run_config run;
+    faults_ faults;
+    /* every default comes from the sections' key tables */
+    const sk_cfg_section *const ssec[5] = {&sk_select_section, &sk_data_section, &sk_model_section,
+                                           &sk_train_section, &sk_run_section};
+    void *const sbase[5] = {&sc, &dc, &mc, &tc, &run};
     int have_select = 0;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
     o.model = &mc;
     o.train = &tc;
     o.seed = 1234;
@@ -56,12 +85,28 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_log_set_rank(sk_mpi_info_get()->rank, 0);
+    faults_from_env_(&faults, sk_mpi_info_get()->rank);
+    o.on_step = on_step_;
+    o.on_step_ctx = &faults;
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
     o.data = &dc;
-    int rc = sk_cfg_defaults(ssec, 2, sbase);
+    int rc = sk_cfg_defaults(ssec, 5, sbase);
     for (int i = 1; rc == 0 && i < argc; i++) {
-        if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5)) {
-            rc = sk_cfg_apply_set(argv[i], ssec, 2, sbase);
+        if (!strncmp(argv[i], "config=", 7)) {
+            rc = sk_cfg_load_file(argv[i] + 7, ssec, 5, sbase);
+            o.seed = (uint64_t)run.seed;
+            o.out_dir = run.out_dir;
+            o.threads = (int)run.threads;
+            continue;
+        }
+        if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5) || !strncmp(argv[i], "model.", 6) ||
+            !strncmp(argv[i], "train.", 6) || !strncmp(argv[i], "run.", 4)) {
+            rc = sk_cfg_apply_set(argv[i], ssec, 5, sbase);
+            if (!strncmp(argv[i], "run.", 4)) {
+                o.seed = (uint64_t)run.seed;
+                o.out_dir = run.out_dir;
+                o.threads = (int)run.threads;
+            }
             if (argv[i][0] == 's') have_select = 1;
             continue;
         }
@@ -78,28 +123,8 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "threads")) o.threads = atoi(v);
         else if (!strcmp(k, "progress")) o.progress = atoi(v);
-        else {
-            size_t j;
-            for (j = 0; j < sizeof keys_ / sizeof *keys_; j++)
-                if (!strcmp(keys_[j].name, k)) break;
-            if (j == sizeof keys_ / sizeof *keys_) {
-                rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
-                break;
-            }
-            char *base = keys_[j].model ? (char *)&mc : (char *)&tc;
-            void *f = base + keys_[j].off;
-            char *end;
-            switch (keys_[j].kind) {
-            case 'i': *(int64_t *)f = strtoll(v, &end, 10); break;
-            case 'f': *(double *)f = strtod(v, &end); break;
-            case 'b': *(int *)f = atoi(v); end = (char *)v + strlen(v); break;
-            default: snprintf((char *)f, SK_CFG_STR_MAX, "%s", v); end = (char *)v + strlen(v); break;
-            }
-            if (*end) {
-                rc = sk_error_set(SK_EINVAL, "%s = '%s': not a number", k, v);
-                break;
-            }
-        }
+        else rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
+        if (rc < 0) break;
     }
     if (have_select) o.select = &sc;
     if (rc == 0 && o.data_path && !strncmp(o.data_path, "synth:", 6)) o.source = &sk_synth_source;

@@ -984,6 +984,11 @@ sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending)
     return op_("argsort", {x}, [&] { return std::get<1>(x->t.sort(true, d, descending != 0)); });
 }
 
+sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descending)
+{
+    return op_("argsort", {x}, [&] { return x->t.argsort(d, descending != 0); });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on)

@@ -282,6 +282,10 @@ int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sort
 /* Stable sort along d; either output may be NULL. */
 int sk_shim_sort(const sk_tensor *x, int64_t d, int descending, sk_tensor **values, sk_tensor **indices);
 sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending);
+/* torch.argsort's default (stable=False): ties come out in the order the
+ * backend's sort leaves them, as in Python code that calls x.argsort()
+ * (ToMe's edge order, which reference parity has to reproduce). */
+sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descending);
 
 /* ---- autograd ------------------------------------------------------------------------ */
 

@@ -1046,6 +1046,108 @@ static void test_tome_below_half(void **st)
     sk_shim_scope_end(sc);
 }
 
+/* A toy block l on whatever rows it is given: x * (l + 2) + (l + 1). */
+static double toy_block_(int l, double x) { return x * (l + 2) + (l + 1); }
+
+/* Run the blocks 0..DEPTH-1 of a random-ltd x drop-restore span 0..3 under
+ * sk_select.h's calling protocol with the toy blocks, against a naive
+ * DeepSpeed random-LTD (each block gathers its subset of the full sequence,
+ * runs, and scatters back; the rest pass unchanged). Subsets: pos [B, P + k]
+ * per block into subs. */
+static void run_ltd_span_(sk_selector *sel, const inputs *in, int64_t step, int64_t k, int64_t subs[3][B][N])
+{
+    sk_seq q = seq_(in);
+    float full[B * N * D], got[B * N * D];
+    host_f32_(in->x, full, B * N * D);
+    for (int l = 0; l <= DEPTH; l++) {
+        int w = sk_selector_wants(sel, l);
+        if (w & SK_SELECT_RESTORE) {
+            assert_int_equal(sk_selector_restore(sel, l, &q), 0);
+            assert_int_equal(sk_shim_size(q.x, 1), N);
+            host_f32_(q.x, got, B * N * D); /* the full sequence after blocks < l */
+            for (int i = 0; i < B * N * D; i++) assert_float_equal(got[i], full[i], 1e-3);
+        }
+        if (l == DEPTH) break;
+        if (w & SK_SELECT_APPLY) {
+            assert_int_equal(sk_selector_apply(sel, l, step, &q), 0);
+            assert_int_equal(sk_shim_size(q.x, 1), P + k);
+            host_i64_(q.pos, subs[l][0], B * (size_t)(P + k));
+            host_f32_(q.x, got, B * (size_t)(P + k) * D);
+            for (int b = 0; b < B; b++) {
+                const int64_t *s = subs[l][0] + b * (P + k);
+                assert_int_equal(s[0], 0); /* class token always in */
+                for (int64_t j = 1; j < P + k; j++) assert_true(s[j] > s[j - 1]); /* sorted, distinct */
+                for (int64_t j = 0; j < P + k; j++) /* gathered from the full sequence */
+                    for (int d = 0; d < D; d++)
+                        assert_float_equal(got[(b * (P + k) + j) * D + d], full[(b * N + s[j]) * D + d], 1e-3);
+                for (int64_t j = 0; j < P + k; j++) /* naive: the block on the subset, scattered back */
+                    for (int d = 0; d < D; d++) {
+                        float *v = &full[(b * N + s[j]) * D + d];
+                        *v = (float)toy_block_(l, *v);
+                    }
+            }
+        } else {
+            for (int i = 0; i < B * N * D; i++) full[i] = (float)toy_block_(l, full[i]);
+        }
+        q.x = sk_shim_add_scalar(sk_shim_mul_scalar(q.x, l + 2), l + 1);
+    }
+    host_f32_(q.x, got, B * N * D);
+    for (int i = 0; i < B * N * D; i++) assert_float_equal(got[i], full[i], 1e-3);
+}
+
+/* random-ltd draws an independent sorted subset of the configured size for
+ * every block of its span (DeepSpeed's RandomLayerTokenDrop), dropped tokens
+ * pass each block unchanged, draws are a function of (seed, step), and the
+ * FLOPs count every block at the length it ran; drop-restore with another
+ * scorer keeps one subset over the span. */
+static void test_random_ltd_per_block(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_config c;
+    config_(&c, "random-ltd", "drop-restore", 0.5, 0);
+    c.restore_layer = 3;
+    sk_select_model m = model_();
+    inputs in = inputs_(55);
+    int64_t k = expected_k_(c.keep);
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    assert_int_equal(sk_selector_wants(sel, 0), SK_SELECT_APPLY);
+    assert_int_equal(sk_selector_wants(sel, 1), SK_SELECT_APPLY | SK_SELECT_RESTORE);
+    assert_int_equal(sk_selector_wants(sel, 2), SK_SELECT_APPLY | SK_SELECT_RESTORE);
+    assert_int_equal(sk_selector_wants(sel, 3), SK_SELECT_RESTORE);
+    static int64_t s1[3][B][N], s2[3][B][N], s3[3][B][N];
+    size_t per = sizeof(int64_t) * B * (size_t)(P + k);
+    run_ltd_span_(sel, &in, 7, k, s1);
+    for (int l = 0; l < 2; l++) /* a new draw at every block */
+        for (int l2 = l + 1; l2 < 3; l2++) assert_memory_not_equal(s1[l][0], s1[l2][0], per);
+    sk_select_stats ss;
+    sk_selector_stats(sel, &ss);
+    int64_t want[DEPTH] = {P + k, P + k, P + k, N};
+    for (int l = 0; l < DEPTH; l++) assert_int_equal(ss.tokens_in[l], want[l]);
+    assert_int_equal(ss.forwards, 1);
+    assert_float_equal(sk_selector_flops(sel, 4.0), sk_select_flops(&m, 4.0, want), 1e-6);
+    /* the same (seed, step): the same subsets */
+    sk_selector *sel2 = NULL;
+    assert_int_equal(sk_selector_create(&sel2, &c, &m, SEED), 0);
+    run_ltd_span_(sel2, &in, 7, k, s2);
+    for (int l = 0; l < 3; l++) assert_memory_equal(s1[l][0], s2[l][0], per);
+    run_ltd_span_(sel2, &in, 8, k, s3); /* another step: other subsets */
+    for (int l = 0; l < 3; l++) assert_memory_not_equal(s1[l][0], s3[l][0], per);
+    sk_selector_stats(sel2, &ss);
+    assert_int_equal(ss.forwards, 2);
+    sk_selector_free(sel2);
+    sk_selector_free(sel);
+    /* drop-restore with another scorer: one subset for the whole span */
+    snprintf(c.scorer, sizeof c.scorer, "random");
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    assert_int_equal(sk_selector_wants(sel, 1), 0);
+    assert_int_equal(sk_selector_wants(sel, 2), 0);
+    assert_int_equal(sk_selector_wants(sel, 3), SK_SELECT_RESTORE);
+    sk_selector_free(sel);
+    sk_shim_scope_end(sc);
+}
+
 /* Exactly tied scores (identical tokens: background patches do this) must
  * still split into disjoint kept and merged sets: the norm of identical
  * hidden states ties everywhere, and every token is counted once. */
@@ -1268,6 +1370,7 @@ int main(void)
         cmocka_unit_test(test_merge_fused),
         cmocka_unit_test(test_tome_matches_naive),
         cmocka_unit_test(test_tome_below_half),
+        cmocka_unit_test(test_random_ltd_per_block),
         cmocka_unit_test(test_merge_tied_scores),
         cmocka_unit_test(test_merge_score_weights),
         cmocka_unit_test(test_scores_match_naive),

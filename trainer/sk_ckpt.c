@@ -60,27 +60,54 @@ static int list_steps_(const char *root, int64_t **out, int *n)
     return SK_OK;
 }
 
-/* The AdamW moments of every parameter as safetensors entries
+/* The AdamW state of every parameter as safetensors entries
  * "<name>.exp_avg" / "<name>.exp_avg_sq" (tensors borrowed from the
- * optimizer, names allocated): the same list for save and load. The caller
- * frees *names (each entry, then the array) and *ts even on failure. */
+ * optimizer) and "<name>.step" (I64 [1], its own step count, torch's
+ * state['step']; a tensor made here holding the optimizer's count, read
+ * back by steps_load_), names allocated: the same list for save and load.
+ * The caller frees the lists with moments_free_ even on failure. */
+#define NSTATE_ 3
 static int moments_(sk_adamw *opt, const sk_params *p, const char ***names, sk_tensor ***ts)
 {
     int rc = SK_OK;
-    const char **n2 = *names = calloc((size_t)(2 * p->n), sizeof *n2);
-    sk_tensor **t2 = *ts = calloc((size_t)(2 * p->n), sizeof *t2);
+    const char **n2 = *names = calloc((size_t)(NSTATE_ * p->n), sizeof *n2);
+    sk_tensor **t2 = *ts = calloc((size_t)(NSTATE_ * p->n), sizeof *t2);
     SK_FAIL_IF(!n2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
     for (int i = 0; i < p->n; i++) {
+        static const char *const suffix[NSTATE_] = {"exp_avg", "exp_avg_sq", "step"};
         char nm[300];
-        SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
-        snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
-        n2[2 * i] = strdup(nm);
-        snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
-        n2[2 * i + 1] = strdup(nm);
-        SK_FAIL_IF(!n2[2 * i] || !n2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
+        SK_TRY(sk_adamw_state(opt, i, &t2[NSTATE_ * i], &t2[NSTATE_ * i + 1]));
+        int64_t st = sk_adamw_param_step(opt, i);
+        t2[NSTATE_ * i + 2] = sk_shim_keep(sk_shim_from_host(&st, (int64_t[]){1}, 1, SK_I64, SK_CPU));
+        SK_FAIL_IF(!t2[NSTATE_ * i + 2], sk_error_last_code(), "checkpoint: %s", sk_error_last());
+        for (int j = 0; j < NSTATE_; j++) {
+            snprintf(nm, sizeof nm, "%s.%s", p->names[i], suffix[j]);
+            SK_FAIL_IF(!(n2[NSTATE_ * i + j] = strdup(nm)), SK_ENOMEM, "checkpoint: out of memory");
+        }
     }
 done:
     return rc;
+}
+
+static void moments_free_(const sk_params *p, const char **names, sk_tensor **ts)
+{
+    for (int i = 0; names && i < NSTATE_ * p->n; i++) free((void *)names[i]);
+    for (int i = 0; ts && i < p->n; i++) sk_tensor_free(ts[NSTATE_ * i + 2]); /* the step tensors made here */
+    free(names);
+    free(ts);
+}
+
+/* The per-parameter step counts read into the "<name>.step" tensors. */
+static int steps_load_(sk_adamw *opt, const sk_params *p, sk_tensor **ts)
+{
+    for (int i = 0; i < p->n; i++) {
+        int64_t st = 0;
+        int rc = sk_shim_to_host(ts[NSTATE_ * i + 2], &st, sizeof st);
+        if (rc < 0) return rc;
+        rc = sk_adamw_set_param_step(opt, i, st);
+        if (rc < 0) return sk_error_prefix("checkpoint: %s.step: ", p->names[i]);
+    }
+    return SK_OK;
 }
 
 int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
@@ -110,7 +137,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
     const char *ometa[2] = {"adamw_step", ostep};
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    SK_TRY(sk_safetensors_write(path, names2, t2, 2 * p->n, ometa, 1));
+    SK_TRY(sk_safetensors_write(path, names2, t2, NSTATE_ * p->n, ometa, 1));
     /* state.json */
     ms = open_memstream(&js, &jn);
     SK_FAIL_IF(!ms, SK_ENOMEM, "checkpoint: out of memory");
@@ -121,8 +148,9 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     fprintf(ms, "  \"tokens\": %.17g,\n  \"tokens_kept\": %.17g,\n  \"rng\": \"", st->tokens, st->tokens_kept);
     for (size_t i = 0; i < st->rng_len; i++) fprintf(ms, "%02x", st->rng[i]);
     fprintf(ms, "\",\n  \"config\": %s\n}\n", st->config[0] ? st->config : "{}");
-    SK_FAIL_IF(fclose(ms) != 0, SK_ENOMEM, "checkpoint: out of memory");
-    ms = NULL;
+    int closed = fclose(ms);
+    ms = NULL; /* closed even when fclose fails: never closed twice at done */
+    SK_FAIL_IF(closed != 0, SK_ENOMEM, "checkpoint: out of memory");
     snprintf(path, sizeof path, "%s/state.json", tmp);
     {
         const void *part = js;
@@ -139,10 +167,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
         }
     }
 done:
-    if (names2)
-        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
-    free(names2);
-    free(t2);
+    moments_free_(p, names2, t2);
     free(steps);
     if (ms) fclose(ms);
     free(js);
@@ -234,15 +259,13 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *
     if (opt) {
         SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
-        SK_TRY(sk_safetensors_read(path, names2, t2, 2 * p->n));
+        SK_TRY(sk_safetensors_read(path, names2, t2, NSTATE_ * p->n));
+        SK_TRY(steps_load_(opt, p, t2));
         SK_TRY(sk_adamw_set_step_count(opt, st->step));
     }
 done:
     if (f) fclose(f);
-    if (names2)
-        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
-    free(names2);
-    free(t2);
+    moments_free_(p, names2, t2);
     free(js);
     return rc;
 }

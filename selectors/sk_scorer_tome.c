@@ -20,7 +20,7 @@
  *   - the merge runs between blocks on the keys of the block just run
  *     (ToMe: inside each block, between attention and MLP);
  *   - kept tokens stay in sequence order (ToMe returns [unmerged A, B]);
- *   - keys are normalised by |k| + 1e-6 (ToMe: |k|, NaN for a zero key);
+ *   - a zero key's norm is clamped at 1e-12 (ToMe divides by 0: NaN);
  *   - below keep 1/2 (an extension: ToMe caps r at half per layer) the B
  *     tokens most similar to A go next, and each dropped token, A or B,
  *     merges into the kept token its key is most similar to. */
@@ -112,6 +112,19 @@ static sk_tensor *on_(const sk_tensor *t, sk_device dev)
     return sk_shim_to(t, dev, sk_shim_dtype(t));
 }
 
+/* ToMe's metric, op for op: k.mean(1), then metric / metric.norm(-1) (the
+ * norm clamped at 1e-12 so that a zero key gives 0, not NaN). The same ops
+ * round the same way, so exact and near ties order as in ToMe. */
+static sk_tensor *metric_(const sk_tensor *keys)
+{
+    if (!keys) {
+        sk_error_set(SK_EINVAL, "tome: the scorer needs seq.keys but the model passed none");
+        return NULL;
+    }
+    sk_tensor *k = sk_shim_mean(keys, (int64_t[]){1}, 1, 0);
+    return sk_shim_div(k, sk_shim_clamp(sk_shim_norm(k, -1, 1), 1e-12, INFINITY));
+}
+
 static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_tensor **scores)
 {
     tome_state *t = state;
@@ -125,7 +138,7 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     if (rc < 0) return rc;
     sk_device dev = sk_shim_device(seq->x);
     int64_t na = (n + 1) / 2, nb_u = n / 2 - p / 2; /* unprotected B tokens */
-    sk_tensor *mu = sk_select_l2_normalize(sk_select_keys_mean(seq->keys, 0));
+    sk_tensor *mu = metric_(seq->keys);
     /* sets A and B in one index_select; [B, Na, Nb] similarities, with a
      * contiguous right operand (the bmm is ~2x faster) */
     sk_tensor *ab = sk_shim_index_select(mu, 1, on_(t->perm, dev));

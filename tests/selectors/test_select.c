@@ -886,7 +886,7 @@ static void ref_unit_keys_(const float *keys, int b, double mu[M][DH])
 
 /* Naive ToMe (facebookresearch/ToMe, tome/merge.py bipartite_soft_matching
  * + merge_wavg) on sample b with p protected leading tokens: unit
- * head-mean keys (+1e-6, as the selectors) of ALL tokens, A = even and B =
+ * head-mean keys of ALL tokens, A = even and B =
  * odd positions of the whole sequence, protected rows / columns -inf,
  * node_max / node_idx = max over B, the r A tokens of largest node_max
  * merge into their node_idx, size-weighted. Out: dst[t] = the position
@@ -902,7 +902,7 @@ static int tome_naive_(const float *keys, int b, int p, int64_t r, int dst[N])
             mu[t][e] /= H;
             nrm += mu[t][e] * mu[t][e];
         }
-        for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm) + 1e-6;
+        for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm);
     }
     enum { NA = (N + 1) / 2, NB = N / 2 };
     double node_max[NA];

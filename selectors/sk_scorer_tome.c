@@ -12,10 +12,11 @@
  *   - with strategy merge, merged A token i is averaged (size-weighted,
  *     ToMe's merge_wavg) into B token node_idx[i].
  * A token scores are their rank in that order (rank - |A|: ToMe's merge
- * order exactly, ties included), B tokens 3 - their best A similarity,
- * above every A token. So at keep >= 1/2 (ToMe's r <= (N - protected) / 2,
- * r = M - k) all of B is kept and the same tokens merge into the same
- * partners as in ToMe.
+ * order exactly, ties included; with prune-threshold, which has no k,
+ * minus node_max, so select.tau bounds the similarity), B tokens 3 - their
+ * best A similarity, above every A token. So at keep >= 1/2 (ToMe's
+ * r <= (N - protected) / 2, r = M - k) all of B is kept and the same tokens
+ * merge into the same partners as in ToMe.
  * Deliberate differences from ToMe:
  *   - the merge runs between blocks on the keys of the block just run
  *     (ToMe: inside each block, between attention and MLP);
@@ -151,10 +152,13 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     if (!sim || sk_shim_max(sim, 2, 0, &node_max, edges ? &partner : NULL) < 0 ||
         sk_shim_max(sim, 1, 0, &bmax, NULL) < 0)
         return sk_error_last_code();
-    /* A token at place q of ToMe's edge order scores q - Na */
-    sk_tensor *edge = sk_shim_argsort_unstable(node_max, 1, 1);
-    sk_tensor *sa = sk_shim_scatter(sk_shim_zeros((int64_t[]){b, na}, 2, SK_F32, dev), 1, edge,
-                                    sk_shim_expand(on_(t->rank, dev), (int64_t[]){b, na}, 2));
+    /* A token at place q of ToMe's edge order scores q - Na; in threshold
+     * mode (no k) minus its similarity, so tau is a similarity bound */
+    sk_tensor *sa = sk_shim_neg(node_max);
+    if (a->k >= 0)
+        sa = sk_shim_scatter(sk_shim_zeros((int64_t[]){b, na}, 2, SK_F32, dev), 1,
+                             sk_shim_argsort_unstable(node_max, 1, 1),
+                             sk_shim_expand(on_(t->rank, dev), (int64_t[]){b, na}, 2));
     sk_tensor *parts[2] = {sa, sk_shim_add_scalar(sk_shim_neg(bmax), 3.0)};
     if (!parts[0] || !parts[1]) return sk_error_last_code();
     sk_tensor *all = sk_shim_index_select(sk_shim_cat(parts, 2, 1), 1, on_(t->inv, dev));

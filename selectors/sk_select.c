@@ -25,7 +25,9 @@ struct sk_selector {
     const sk_strategy_vtable *strategy;
     void *state[MAX_LAYERS];     /* scorer instance per apply layer */
     int apply_at[MAX_LAYERS];    /* 1 at apply layers */
-    int restore_layer;           /* -1 when the strategy does not restore */
+    int restore_at[MAX_LAYERS];  /* 1 at restore layers: the span's end, and every boundary inside a
+                                    per-block span (SK_SCORER_PER_BLOCK) */
+    int restore_layer;           /* the span's end; -1 when the strategy does not restore */
     unsigned needs;
     sk_generator *gen;
     uint64_t seed;               /* base of the per-apply seeds (sk_select_apply_seed) */
@@ -146,13 +148,17 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
                    "select.restore_layer: %lld must be after the apply layer %lld and at most %d (depth - 1)",
                    (long long)r, (long long)cfg->layers.v[0], m->depth - 1);
         s->restore_layer = (int)r;
+        s->restore_at[r] = 1;
+        /* random-LTD: a new subset before every block of the span */
+        for (int l = (int)cfg->layers.v[0] + 1; (sf & SK_SCORER_PER_BLOCK) && l < r; l++)
+            s->apply_at[l] = s->restore_at[l] = 1;
     }
 
     s->seed = seed + (uint64_t)cfg->seed_offset;
     s->gen_step = -1;
     SK_TRY(sk_generator_create(&s->gen, s->seed, SK_CPU));
-    for (int i = 0; i < cfg->layers.n; i++) {
-        int l = (int)cfg->layers.v[i];
+    for (int l = 0; l < m->depth; l++) {
+        if (!s->apply_at[l]) continue;
         if (s->scorer->create) {
             sk_scorer_init in = {m, cfg, l, s->gen};
             rc = s->scorer->create(&s->state[l], &in);
@@ -199,7 +205,7 @@ int sk_selector_wants(const sk_selector *sel, int layer)
     if (!sel || layer < 0 || layer >= sel->model.depth) return 0;
     int w = 0;
     if (sel->apply_at[layer]) w |= SK_SELECT_APPLY | (int)sel->needs;
-    if (layer == sel->restore_layer) w |= SK_SELECT_RESTORE;
+    if (sel->restore_at[layer]) w |= SK_SELECT_RESTORE;
     return w;
 }
 
@@ -338,13 +344,14 @@ int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq)
     int rc = SK_OK;
     if (!sel) return SK_OK;
     double t0 = sk_now();
-    SK_FAIL_IF(layer != sel->restore_layer || !sel->strategy->restore, SK_EINVAL,
-               "sk_selector_restore: layer %d is not the restore layer", layer);
+    SK_FAIL_IF(layer < 0 || layer >= sel->model.depth || !sel->restore_at[layer] || !sel->strategy->restore,
+               SK_EINVAL, "sk_selector_restore: layer %d is not a restore layer", layer);
     SK_FAIL_IF(!seq || !sel->saved.active, SK_EINVAL,
                "sk_selector_restore: no tokens saved (apply at layer %lld was not called in this forward)",
                (long long)sel->cfg.layers.v[0]);
     SK_TRY(sel->strategy->restore(&sel->saved, seq));
-    sel->last_layer = layer;
+    /* inside a per-block span the apply that follows at this layer belongs to the same forward */
+    if (layer == sel->restore_layer) sel->last_layer = layer;
     account_(sel, layer, sk_shim_size(seq->x, 1), (double)sk_shim_size(seq->x, 1));
 done:
     sel->stats.select_seconds += sk_now() - t0;

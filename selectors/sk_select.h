@@ -12,10 +12,19 @@
  *     if (sk_selector_wants(sel, l) & SK_SELECT_RESTORE) sk_selector_restore(sel, l, &seq);
  *     if (sk_selector_wants(sel, l) & SK_SELECT_APPLY)   sk_selector_apply(sel, l, step, &seq);
  *
- * and, when sk_selector_wants(sel, l) says SK_SELECT_NEEDS_ATTN or
- * SK_SELECT_NEEDS_KEYS, fills seq.attn / seq.keys from block l-1 (the block
- * just run) before the call. Layer 0 never has attention (no block ran yet):
+ * (restore first: a boundary may want both, see below) and, when
+ * sk_selector_wants(sel, l) says SK_SELECT_NEEDS_ATTN or SK_SELECT_NEEDS_KEYS,
+ * fills seq.attn / seq.keys from block l-1 (the block just run) before the
+ * call. Layer 0 never has attention (no block ran yet):
  * sk_selector_create rejects a configuration that asks for it there.
+ *
+ * Drop-and-restore spans (strategy drop-restore, apply layer a, restore
+ * layer r): with most scorers one subset is chosen before block a and runs
+ * through blocks a..r-1. Scorer random-ltd draws a new one for every block,
+ * as DeepSpeed's random-LTD does (each block gathers its own sorted random
+ * subset of the full sequence and scatters its output back; the others
+ * pass that block unchanged): every boundary a < l < r then wants RESTORE
+ * and APPLY, and the draw at l is seeded by l (sk_select_apply_seed).
  *
  * Tensors in sk_seq are borrowed from / returned into the caller's current
  * shim scope: apply and restore replace seq->x, seq->sizes, seq->pos with

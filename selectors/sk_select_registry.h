@@ -42,7 +42,12 @@ enum {
     SK_SCORER_NEEDS_K = 16,     /* needs the kept count up front: no threshold mode (uniform, pool) */
     SK_SCORER_SEES_LATER = 32,  /* a token's score depends on later tokens (attention it receives):
                                    refused on causal LMs, where it would leak what comes next */
-    SK_SCORER_NONNEG = 64       /* scores are >= 0 and usable as merge weights (select.merge_weight=score) */
+    SK_SCORER_NONNEG = 64,      /* scores are >= 0 and usable as merge weights (select.merge_weight=score) */
+    SK_SCORER_PER_BLOCK = 128   /* with a restoring strategy: a new subset for every block of the span
+                                   (random-ltd, as DeepSpeed's RandomLayerTokenDrop): each boundary inside
+                                   the span restores the full sequence, then applies again. Without it
+                                   (drop-restore with any other scorer) one subset, chosen at the apply
+                                   layer, runs through the whole span. */
 };
 
 /* What a scorer instance is created for (all borrowed for the call). */

@@ -3,6 +3,11 @@
  * every token is scattered back in place so each position still gets its
  * output (and its loss in a causal LM).
  *
+ * With most scorers one subset, chosen at the apply layer, runs through
+ * every block of the span. A SK_SCORER_PER_BLOCK scorer (random-ltd) gets
+ * a restore and a new apply before every block inside the span, so each
+ * block runs on its own subset of the full sequence (sk_select.h).
+ *
  * random-LTD (Yao et al., "Random-LTD: Random and Layerwise Token Dropping
  * Brings Efficient Training for Large-scale Transformers", 2022). The
  * out-of-place scatter gives the overwrite gradient semantics random-LTD's

@@ -61,7 +61,8 @@ struct sk_adamw {
     std::vector<int> decay;
     std::vector<sk_tensor *> exp_avg, exp_avg_sq; // caller-visible handles, owned here
     sk_adamw_opts opts;
-    int64_t step;
+    int64_t step;                // sk_adamw_step calls
+    std::vector<int64_t> pstep;  // per parameter: steps it took (torch's state['step'])
 };
 
 namespace {
@@ -984,6 +985,11 @@ sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending)
     return op_("argsort", {x}, [&] { return std::get<1>(x->t.sort(true, d, descending != 0)); });
 }
 
+sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descending)
+{
+    return op_("argsort", {x}, [&] { return x->t.argsort(d, descending != 0); });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on)
@@ -1109,6 +1115,7 @@ int sk_adamw_create(sk_adamw **out, sk_tensor *const *params, const int *decay, 
         }
         o->exp_avg.assign(n, nullptr);
         o->exp_avg_sq.assign(n, nullptr);
+        o->pstep.assign(n, 0);
         *out = o;
         return SK_OK;
     } catch (...) {
@@ -1142,14 +1149,18 @@ int sk_adamw_step(sk_adamw *o, double lr)
         at::NoGradGuard ng;
         o->step++;
         const double b1 = o->opts.beta1, b2 = o->opts.beta2, eps = o->opts.eps, wd = o->opts.weight_decay;
-        const double bc1 = 1.0 - std::pow(b1, (double)o->step);
-        const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, (double)o->step));
-        const double step_size = lr / bc1;
         for (size_t i = 0; i < o->params.size(); i++) {
             at::Tensor &p = o->params[i];
             const at::Tensor &g = p.grad();
             if (!g.defined()) continue;
             ensure_state_(o, i);
+            // Bias correction by this parameter's own step count, as torch
+            // (state['step'] advances only with a gradient): a parameter
+            // whose first gradient comes late takes a full first step.
+            const double t = (double)++o->pstep[i];
+            const double bc1 = 1.0 - std::pow(b1, t);
+            const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
+            const double step_size = lr / bc1;
             at::Tensor &m = o->exp_avg[i]->t, &v = o->exp_avg_sq[i]->t;
             // torch.optim.AdamW (single-tensor path): decoupled decay first.
             if (o->decay[i] && wd != 0.0) p.mul_(1.0 - lr * wd);
@@ -1170,6 +1181,20 @@ int sk_adamw_set_step_count(sk_adamw *opt, int64_t step)
 {
     if (!opt || step < 0) return sk_error_set(SK_EINVAL, "adamw_set_step_count: bad arguments");
     opt->step = step;
+    return SK_OK;
+}
+
+int64_t sk_adamw_param_step(const sk_adamw *opt, int i)
+{
+    return (opt && i >= 0 && (size_t)i < opt->pstep.size()) ? opt->pstep[i] : 0;
+}
+
+int sk_adamw_set_param_step(sk_adamw *opt, int i, int64_t step)
+{
+    if (!opt || i < 0 || (size_t)i >= opt->pstep.size() || step < 0)
+        return sk_error_set(SK_EINVAL, "adamw_set_param_step: parameter %d or step %lld out of range", i,
+                            (long long)step);
+    opt->pstep[i] = step;
     return SK_OK;
 }
 

@@ -282,6 +282,10 @@ int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sort
 /* Stable sort along d; either output may be NULL. */
 int sk_shim_sort(const sk_tensor *x, int64_t d, int descending, sk_tensor **values, sk_tensor **indices);
 sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending);
+/* torch.argsort's default (stable=False): ties come out in the order the
+ * backend's sort leaves them, as in Python code that calls x.argsort()
+ * (ToMe's edge order, which reference parity has to reproduce). */
+sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descending);
 
 /* ---- autograd ------------------------------------------------------------------------ */
 
@@ -329,10 +333,16 @@ int sk_adamw_create(sk_adamw **out, sk_tensor *const *params, const int *decay, 
 void sk_adamw_free(sk_adamw *opt);
 /* One update with learning rate lr; params without a grad are skipped. */
 int sk_adamw_step(sk_adamw *opt, double lr);
-/* State for checkpoints: the step count and per-param moment tensors
- * (borrowed, owned by the optimizer; NULL before the first step). */
+/* State for checkpoints: the step count (sk_adamw_step calls) and per-param
+ * moment tensors (borrowed, owned by the optimizer; NULL before the first
+ * step). */
 int64_t sk_adamw_step_count(const sk_adamw *opt);
 int sk_adamw_set_step_count(sk_adamw *opt, int64_t step);
+/* The steps param i took (torch's per-parameter state['step']: it advances
+ * only in steps where the param has a gradient, and sets its bias
+ * correction); 0 for a bad index. Set on resume. */
+int64_t sk_adamw_param_step(const sk_adamw *opt, int i);
+int sk_adamw_set_param_step(sk_adamw *opt, int i, int64_t step);
 /* Moments of param i; created (zeros) on demand so they can be loaded. */
 int sk_adamw_state(sk_adamw *opt, int i, sk_tensor **exp_avg, sk_tensor **exp_avg_sq);
 

@@ -61,24 +61,30 @@ static int list_steps_(const char *root, int64_t **out, int *n)
     return SK_OK;
 }
 
-/* The AdamW moments of every parameter as safetensors entries
+/* The AdamW state of every parameter as safetensors entries
  * "<name>.exp_avg" / "<name>.exp_avg_sq" (tensors borrowed from the
- * optimizer, names allocated): the same list for save and load. The caller
- * frees *names (each entry, then the array) and *ts even on failure. */
+ * optimizer) and "<name>.step" (I64 [1], its own step count, torch's
+ * state['step']; a tensor made here holding the optimizer's count, read
+ * back by steps_load_), names allocated: the same list for save and load.
+ * The caller frees the lists with moments_free_ even on failure. */
+#define NSTATE_ 3
 static int moments_(sk_adamw *opt, const sk_params *p, const char ***names, sk_tensor ***ts)
 {
     int rc = SK_OK;
-    const char **n2 = *names = calloc((size_t)(2 * p->n), sizeof *n2);
-    sk_tensor **t2 = *ts = calloc((size_t)(2 * p->n), sizeof *t2);
+    const char **n2 = *names = calloc((size_t)(NSTATE_ * p->n), sizeof *n2);
+    sk_tensor **t2 = *ts = calloc((size_t)(NSTATE_ * p->n), sizeof *t2);
     SK_FAIL_IF(!n2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
     for (int i = 0; i < p->n; i++) {
+        static const char *const suffix[NSTATE_] = {"exp_avg", "exp_avg_sq", "step"};
         char nm[300];
-        SK_TRY(sk_adamw_state(opt, i, &t2[2 * i], &t2[2 * i + 1]));
-        snprintf(nm, sizeof nm, "%s.exp_avg", p->names[i]);
-        n2[2 * i] = strdup(nm);
-        snprintf(nm, sizeof nm, "%s.exp_avg_sq", p->names[i]);
-        n2[2 * i + 1] = strdup(nm);
-        SK_FAIL_IF(!n2[2 * i] || !n2[2 * i + 1], SK_ENOMEM, "checkpoint: out of memory");
+        SK_TRY(sk_adamw_state(opt, i, &t2[NSTATE_ * i], &t2[NSTATE_ * i + 1]));
+        int64_t st = sk_adamw_param_step(opt, i);
+        t2[NSTATE_ * i + 2] = sk_shim_keep(sk_shim_from_host(&st, (int64_t[]){1}, 1, SK_I64, SK_CPU));
+        SK_FAIL_IF(!t2[NSTATE_ * i + 2], sk_error_last_code(), "checkpoint: %s", sk_error_last());
+        for (int j = 0; j < NSTATE_; j++) {
+            snprintf(nm, sizeof nm, "%s.%s", p->names[i], suffix[j]);
+            SK_FAIL_IF(!(n2[NSTATE_ * i + j] = strdup(nm)), SK_ENOMEM, "checkpoint: out of memory");
+        }
     }
 done:
     return rc;
@@ -192,6 +198,27 @@ done:
     return rc;
 }
 
+static void moments_free_(const sk_params *p, const char **names, sk_tensor **ts)
+{
+    for (int i = 0; names && i < NSTATE_ * p->n; i++) free((void *)names[i]);
+    for (int i = 0; ts && i < p->n; i++) sk_tensor_free(ts[NSTATE_ * i + 2]); /* the step tensors made here */
+    free(names);
+    free(ts);
+}
+
+/* The per-parameter step counts read into the "<name>.step" tensors. */
+static int steps_load_(sk_adamw *opt, const sk_params *p, sk_tensor **ts)
+{
+    for (int i = 0; i < p->n; i++) {
+        int64_t st = 0;
+        int rc = sk_shim_to_host(ts[NSTATE_ * i + 2], &st, sizeof st);
+        if (rc < 0) return rc;
+        rc = sk_adamw_set_param_step(opt, i, st);
+        if (rc < 0) return sk_error_prefix("checkpoint: %s.step: ", p->names[i]);
+    }
+    return SK_OK;
+}
+
 int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
 {
     int rc = SK_OK;
@@ -217,7 +244,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
     const char *ometa[2] = {"adamw_step", ostep};
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    SK_TRY(sk_weights_write(path, names2, t2, 2 * p->n, ometa, 1));
+    SK_TRY(sk_weights_write(path, names2, t2, NSTATE_ * p->n, ometa, 1));
     snprintf(path, sizeof path, "%s/state.json", tmp);
     SK_TRY(state_dump_(path, st, &js));
     {
@@ -236,10 +263,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
         }
     }
 done:
-    if (names2)
-        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
-    free(names2);
-    free(t2);
+    moments_free_(p, names2, t2);
     free(steps);
     free(js);
     return rc;
@@ -280,13 +304,11 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *
     if (opt) {
         SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
-        SK_TRY(sk_weights_read(path, names2, t2, 2 * p->n));
+        SK_TRY(sk_weights_read(path, names2, t2, NSTATE_ * p->n));
+        SK_TRY(steps_load_(opt, p, t2));
         SK_TRY(sk_adamw_set_step_count(opt, st->step));
     }
 done:
-    if (names2)
-        for (int i = 0; i < 2 * p->n; i++) free((void *)names2[i]);
-    free(names2);
-    free(t2);
+    moments_free_(p, names2, t2);
     return rc;
 }

@@ -4,7 +4,10 @@
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
  *   model.safetensors  parameters under their model names,
- *   optim.safetensors  AdamW moments "<name>.exp_avg" / "<name>.exp_avg_sq",
+ *   optim.safetensors  AdamW moments "<name>.exp_avg" / "<name>.exp_avg_sq"
+ *                      and each parameter's own step count "<name>.step"
+ *                      (I64 [1], torch's state['step']), metadata
+ *                      adamw_step (optimizer steps taken),
  *   state.json         step, world size, seed, loader position, RNG state,
  *                      token counters and the model/train config.
  * It is written under a temporary name and renamed into place (a killed

@@ -884,73 +884,268 @@ static void ref_unit_keys_(const float *keys, int b, double mu[M][DH])
     }
 }
 
-/* tome + merge against a naive ToMe: head-mean keys at unit norm, A = even
- * and B = odd unprotected tokens, A scores -max sim, B 3 - max sim. At keep
- * 1/2 and above every B is kept and each dropped A merges into its best B
- * partner (ToMe's edges, even when an unmerged A is closer); at keep 1/4 every dropped token merges into its most
- * similar kept token. Merged rows are size-weighted means. */
+/* Naive ToMe (facebookresearch/ToMe, tome/merge.py bipartite_soft_matching
+ * + merge_wavg) on sample b with p protected leading tokens: unit
+ * head-mean keys of ALL tokens, A = even and B =
+ * odd positions of the whole sequence, protected rows / columns -inf,
+ * node_max / node_idx = max over B, the r A tokens of largest node_max
+ * merge into their node_idx, size-weighted. Out: dst[t] = the position
+ * token t ends up in (itself when unmerged). Returns r. */
+static int tome_naive_(const float *keys, int b, int p, int64_t r, int dst[N])
+{
+    double mu[N][DH];
+    for (int t = 0; t < N; t++) {
+        double nrm = 0;
+        for (int e = 0; e < DH; e++) {
+            mu[t][e] = 0;
+            for (int h = 0; h < H; h++) mu[t][e] += keys[((b * H + h) * N + t) * DH + e];
+            mu[t][e] /= H;
+            nrm += mu[t][e] * mu[t][e];
+        }
+        for (int e = 0; e < DH; e++) mu[t][e] /= sqrt(nrm);
+    }
+    enum { NA = (N + 1) / 2, NB = N / 2 };
+    double node_max[NA];
+    int node_idx[NA], order[NA], used[NA] = {0};
+    for (int i = 0; i < NA; i++) {
+        node_max[i] = -INFINITY;
+        node_idx[i] = 0;
+        for (int j = 0; j < NB; j++) {
+            double s = 0;
+            for (int e = 0; e < DH; e++) s += mu[2 * i][e] * mu[2 * j + 1][e];
+            if (2 * i < p || 2 * j + 1 < p) s = -INFINITY;
+            if (s > node_max[i]) node_max[i] = s, node_idx[i] = j;
+        }
+    }
+    for (int q = 0; q < NA; q++) { /* argsort descending (random keys: no ties) */
+        int best = -1;
+        for (int i = 0; i < NA; i++)
+            if (!used[i] && (best < 0 || node_max[i] > node_max[best])) best = i;
+        used[best] = 1;
+        order[q] = best;
+    }
+    for (int t = 0; t < N; t++) dst[t] = t;
+    for (int64_t q = 0; q < r; q++) dst[2 * order[q]] = 2 * node_idx[order[q]] + 1;
+    return (int)r;
+}
+
+/* tome + merge against naive ToMe for every r up to ToMe's cap (N - p) / 2,
+ * with a class token (p = 1, which ToMe puts in set A and never merges) and
+ * without (p = 0), on non-uniform input sizes: the same tokens merge, into
+ * the same partners, as the size-weighted mean; sizes add up; the kept
+ * tokens and their positions come out in sequence order. */
 static void test_tome_matches_naive(void **st)
 {
     (void)st;
-    static const double keeps[3] = {0.75, 0.5, 0.25}; /* unmerged A tokens kept; B kept; B merged */
-    for (int kk = 0; kk < 3; kk++) {
-        sk_scope *sc = sk_shim_scope_begin();
-        sk_select_config c;
-        config_(&c, "tome", "merge", keeps[kk], 1);
-        sk_select_model m = model_();
-        inputs in = inputs_(91 + (uint64_t)kk);
-        sk_selector *sel = NULL;
-        assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
-        sk_seq q = seq_(&in);
-        assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
-        int64_t k = expected_k_(c.keep), n2 = P + k;
-        assert_int_equal(sk_shim_size(q.x, 1), n2);
-        float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
-        host_merge_(&in, &q, n2, x0, keys, x, sz);
-        for (int b = 0; b < B; b++) {
-            double mu[M][DH], sim[M][M];
-            ref_unit_keys_(keys, b, mu);
-            for (int t = 0; t < M; t++)
-                for (int u = 0; u < M; u++) {
-                    sim[t][u] = 0;
-                    for (int e = 0; e < DH; e++) sim[t][u] += mu[t][e] * mu[u][e];
+    for (int p = 0; p <= 1; p++) {
+        int64_t mu_ = N - p;
+        for (int64_t r = 1; r <= mu_ / 2; r++) {
+            sk_scope *sc = sk_shim_scope_begin();
+            sk_select_config c;
+            config_(&c, "tome", "merge", 1.0, 1);
+            c.budget = mu_ - r;
+            sk_select_model m = model_();
+            m.n_protected = p;
+            inputs in = inputs_(91 + (uint64_t)(r + 20 * p));
+            float s0[B * N];
+            for (int i = 0; i < B * N; i++) s0[i] = (float)(1 + (i * 7) % 3);
+            sk_selector *sel = NULL;
+            assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+            sk_seq q = seq_(&in);
+            q.n_protected = p;
+            q.sizes = sk_shim_from_host(s0, (int64_t[]){B, N}, 2, SK_F32, SK_CPU);
+            assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+            int64_t n2 = N - r;
+            assert_int_equal(sk_shim_size(q.x, 1), n2);
+            float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
+            int64_t pos[B * N];
+            host_merge_(&in, &q, n2, x0, keys, x, sz);
+            host_i64_(q.pos, pos, B * (size_t)n2);
+            for (int b = 0; b < B; b++) {
+                int dst[N];
+                tome_naive_(keys, b, p, r, dst);
+                int64_t j = 0;
+                for (int t = 0; t < N; t++) {
+                    if (dst[t] != t) continue; /* merged away */
+                    assert_int_equal(pos[b * n2 + j], t);
+                    double acc[D] = {0}, w = 0;
+                    for (int u = 0; u < N; u++)
+                        if (dst[u] == t) {
+                            w += s0[b * N + u];
+                            for (int d = 0; d < D; d++) acc[d] += s0[b * N + u] * x0[(b * N + u) * D + d];
+                        }
+                    assert_float_equal(sz[b * n2 + j], w, 1e-6);
+                    for (int d = 0; d < D; d++) assert_float_equal(x[(b * n2 + j) * D + d], acc[d] / w, 1e-4);
+                    j++;
                 }
-            float s[M];
-            int partner[M];
-            for (int t = 0; t < M; t++) { /* A: t even, against odd u; B: t odd, against even u */
-                double best = -INFINITY;
-                for (int u = (t % 2 == 0); u < M; u += 2)
-                    if (sim[t][u] > best) best = sim[t][u], partner[t] = u;
-                s[t] = (float)(t % 2 == 0 ? -best : 3.0 - best);
+                assert_int_equal(j, n2);
+                if (p) assert_int_equal(dst[0], 0); /* the class token is never merged */
             }
-            int64_t kept[M], slot[M];
-            ref_topk_(s, k, kept);
-            for (int t = 0; t < M; t++) slot[t] = -1;
-            for (int64_t j = 0; j < k; j++) slot[kept[j]] = j;
-            double acc[M][D] = {{0}}, cnt[M] = {0};
-            for (int t = 0; t < M; t++) {
-                int64_t j = slot[t];
-                if (j < 0 && k >= M / 2) { /* ToMe: along the edge to the best B */
-                    assert_true(t % 2 == 0);
-                    j = slot[partner[t]];
-                } else if (j < 0) { /* the most similar kept token */
-                    double best = -INFINITY;
-                    for (int64_t i = 0; i < k; i++)
-                        if (sim[t][kept[i]] > best) best = sim[t][kept[i]], j = i;
-                }
-                assert_true(j >= 0);
-                cnt[j] += 1;
-                for (int d = 0; d < D; d++) acc[j][d] += x0[(b * N + P + t) * D + d];
-            }
-            for (int64_t j = 0; j < k; j++) {
-                assert_float_equal(sz[b * n2 + P + j], cnt[j], 1e-6);
-                for (int d = 0; d < D; d++)
-                    assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / cnt[j], 1e-4);
-            }
+            sk_selector_free(sel);
+            sk_shim_scope_end(sc);
         }
-        sk_selector_free(sel);
-        sk_shim_scope_end(sc);
     }
+}
+
+/* Below ToMe's cap (keep 1/4, an extension): every B is scored 3 - its best
+ * (unprotected) A similarity, A tokens below all B, and each dropped token
+ * merges into the most similar kept token. */
+static void test_tome_below_half(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_config c;
+    config_(&c, "tome", "merge", 0.25, 1);
+    sk_select_model m = model_();
+    inputs in = inputs_(93);
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    sk_seq q = seq_(&in);
+    assert_int_equal(sk_selector_apply(sel, 1, 0, &q), 0);
+    int64_t k = expected_k_(c.keep), n2 = P + k;
+    assert_int_equal(sk_shim_size(q.x, 1), n2);
+    float x0[B * N * D], keys[B * H * N * DH], x[B * N * D], sz[B * N];
+    host_merge_(&in, &q, n2, x0, keys, x, sz);
+    for (int b = 0; b < B; b++) {
+        double mu[M][DH], sim[M][M];
+        ref_unit_keys_(keys, b, mu);
+        for (int t = 0; t < M; t++)
+            for (int u = 0; u < M; u++) {
+                sim[t][u] = 0;
+                for (int e = 0; e < DH; e++) sim[t][u] += mu[t][e] * mu[u][e];
+            }
+        float s[M];
+        for (int t = 0; t < M; t++) { /* position P + t: B when odd */
+            int is_b = (P + t) % 2 == 1;
+            double best = -INFINITY;
+            for (int u = 0; u < M; u++)
+                if (((P + u) % 2 == 1) != is_b && sim[t][u] > best) best = sim[t][u];
+            s[t] = is_b ? (float)(3.0 - best) : -1.0f;
+        }
+        int64_t kept[M], slot[M];
+        ref_topk_(s, k, kept);
+        for (int t = 0; t < M; t++) slot[t] = -1;
+        for (int64_t j = 0; j < k; j++) slot[kept[j]] = j;
+        double acc[M][D] = {{0}}, cnt[M] = {0};
+        for (int t = 0; t < M; t++) {
+            int64_t j = slot[t];
+            if (j < 0) {
+                double best = -INFINITY;
+                for (int64_t i = 0; i < k; i++)
+                    if (sim[t][kept[i]] > best) best = sim[t][kept[i]], j = i;
+            }
+            cnt[j] += 1;
+            for (int d = 0; d < D; d++) acc[j][d] += x0[(b * N + P + t) * D + d];
+        }
+        for (int64_t j = 0; j < k; j++) {
+            assert_float_equal(sz[b * n2 + P + j], cnt[j], 1e-6);
+            for (int d = 0; d < D; d++) assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / cnt[j], 1e-4);
+        }
+    }
+    sk_selector_free(sel);
+    sk_shim_scope_end(sc);
+}
+
+/* A toy block l on whatever rows it is given: x * (l + 2) + (l + 1). */
+static double toy_block_(int l, double x) { return x * (l + 2) + (l + 1); }
+
+/* Run the blocks 0..DEPTH-1 of a random-ltd x drop-restore span 0..3 under
+ * sk_select.h's calling protocol with the toy blocks, against a naive
+ * DeepSpeed random-LTD (each block gathers its subset of the full sequence,
+ * runs, and scatters back; the rest pass unchanged). Subsets: pos [B, P + k]
+ * per block into subs. */
+static void run_ltd_span_(sk_selector *sel, const inputs *in, int64_t step, int64_t k, int64_t subs[3][B][N])
+{
+    sk_seq q = seq_(in);
+    float full[B * N * D], got[B * N * D];
+    host_f32_(in->x, full, B * N * D);
+    for (int l = 0; l <= DEPTH; l++) {
+        int w = sk_selector_wants(sel, l);
+        if (w & SK_SELECT_RESTORE) {
+            assert_int_equal(sk_selector_restore(sel, l, &q), 0);
+            assert_int_equal(sk_shim_size(q.x, 1), N);
+            host_f32_(q.x, got, B * N * D); /* the full sequence after blocks < l */
+            for (int i = 0; i < B * N * D; i++) assert_float_equal(got[i], full[i], 1e-3);
+        }
+        if (l == DEPTH) break;
+        if (w & SK_SELECT_APPLY) {
+            assert_int_equal(sk_selector_apply(sel, l, step, &q), 0);
+            assert_int_equal(sk_shim_size(q.x, 1), P + k);
+            host_i64_(q.pos, subs[l][0], B * (size_t)(P + k));
+            host_f32_(q.x, got, B * (size_t)(P + k) * D);
+            for (int b = 0; b < B; b++) {
+                const int64_t *s = subs[l][0] + b * (P + k);
+                assert_int_equal(s[0], 0); /* class token always in */
+                for (int64_t j = 1; j < P + k; j++) assert_true(s[j] > s[j - 1]); /* sorted, distinct */
+                for (int64_t j = 0; j < P + k; j++) /* gathered from the full sequence */
+                    for (int d = 0; d < D; d++)
+                        assert_float_equal(got[(b * (P + k) + j) * D + d], full[(b * N + s[j]) * D + d], 1e-3);
+                for (int64_t j = 0; j < P + k; j++) /* naive: the block on the subset, scattered back */
+                    for (int d = 0; d < D; d++) {
+                        float *v = &full[(b * N + s[j]) * D + d];
+                        *v = (float)toy_block_(l, *v);
+                    }
+            }
+        } else {
+            for (int i = 0; i < B * N * D; i++) full[i] = (float)toy_block_(l, full[i]);
+        }
+        q.x = sk_shim_add_scalar(sk_shim_mul_scalar(q.x, l + 2), l + 1);
+    }
+    host_f32_(q.x, got, B * N * D);
+    for (int i = 0; i < B * N * D; i++) assert_float_equal(got[i], full[i], 1e-3);
+}
+
+/* random-ltd draws an independent sorted subset of the configured size for
+ * every block of its span (DeepSpeed's RandomLayerTokenDrop), dropped tokens
+ * pass each block unchanged, draws are a function of (seed, step), and the
+ * FLOPs count every block at the length it ran; drop-restore with another
+ * scorer keeps one subset over the span. */
+static void test_random_ltd_per_block(void **st)
+{
+    (void)st;
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_select_config c;
+    config_(&c, "random-ltd", "drop-restore", 0.5, 0);
+    c.restore_layer = 3;
+    sk_select_model m = model_();
+    inputs in = inputs_(55);
+    int64_t k = expected_k_(c.keep);
+    sk_selector *sel = NULL;
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    assert_int_equal(sk_selector_wants(sel, 0), SK_SELECT_APPLY);
+    assert_int_equal(sk_selector_wants(sel, 1), SK_SELECT_APPLY | SK_SELECT_RESTORE);
+    assert_int_equal(sk_selector_wants(sel, 2), SK_SELECT_APPLY | SK_SELECT_RESTORE);
+    assert_int_equal(sk_selector_wants(sel, 3), SK_SELECT_RESTORE);
+    static int64_t s1[3][B][N], s2[3][B][N], s3[3][B][N];
+    size_t per = sizeof(int64_t) * B * (size_t)(P + k);
+    run_ltd_span_(sel, &in, 7, k, s1);
+    for (int l = 0; l < 2; l++) /* a new draw at every block */
+        for (int l2 = l + 1; l2 < 3; l2++) assert_memory_not_equal(s1[l][0], s1[l2][0], per);
+    sk_select_stats ss;
+    sk_selector_stats(sel, &ss);
+    int64_t want[DEPTH] = {P + k, P + k, P + k, N};
+    for (int l = 0; l < DEPTH; l++) assert_int_equal(ss.tokens_in[l], want[l]);
+    assert_int_equal(ss.forwards, 1);
+    assert_float_equal(sk_selector_flops(sel, 4.0), sk_select_flops(&m, 4.0, want), 1e-6);
+    /* the same (seed, step): the same subsets */
+    sk_selector *sel2 = NULL;
+    assert_int_equal(sk_selector_create(&sel2, &c, &m, SEED), 0);
+    run_ltd_span_(sel2, &in, 7, k, s2);
+    for (int l = 0; l < 3; l++) assert_memory_equal(s1[l][0], s2[l][0], per);
+    run_ltd_span_(sel2, &in, 8, k, s3); /* another step: other subsets */
+    for (int l = 0; l < 3; l++) assert_memory_not_equal(s1[l][0], s3[l][0], per);
+    sk_selector_stats(sel2, &ss);
+    assert_int_equal(ss.forwards, 2);
+    sk_selector_free(sel2);
+    sk_selector_free(sel);
+    /* drop-restore with another scorer: one subset for the whole span */
+    snprintf(c.scorer, sizeof c.scorer, "random");
+    assert_int_equal(sk_selector_create(&sel, &c, &m, SEED), 0);
+    assert_int_equal(sk_selector_wants(sel, 1), 0);
+    assert_int_equal(sk_selector_wants(sel, 2), 0);
+    assert_int_equal(sk_selector_wants(sel, 3), SK_SELECT_RESTORE);
+    sk_selector_free(sel);
+    sk_shim_scope_end(sc);
 }
 
 /* Exactly tied scores (identical tokens: background patches do this) must
@@ -1174,6 +1369,8 @@ int main(void)
         cmocka_unit_test(test_uniform_grid_and_pool),
         cmocka_unit_test(test_merge_fused),
         cmocka_unit_test(test_tome_matches_naive),
+        cmocka_unit_test(test_tome_below_half),
+        cmocka_unit_test(test_random_ltd_per_block),
         cmocka_unit_test(test_merge_tied_scores),
         cmocka_unit_test(test_merge_score_weights),
         cmocka_unit_test(test_scores_match_naive),

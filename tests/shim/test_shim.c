@@ -466,6 +466,71 @@ static void test_adamw(void **state)
     sk_tensor_free(p);
 }
 
+/* torch.optim.AdamW (single-tensor path) on one element: step t is the
+ * parameter's own count (state['step']). */
+static void adamw_ref_(double *p, double *m, double *v, double g, int64_t t, double lr, double wd)
+{
+    *p *= 1 - lr * wd;
+    *m = 0.9 * *m + 0.1 * g;
+    *v = 0.999 * *v + 0.001 * g * g;
+    double denom = sqrt(*v) / sqrt(1 - pow(0.999, (double)t)) + 1e-8;
+    *p -= lr / (1 - pow(0.9, (double)t)) * *m / denom;
+}
+
+/* Per-parameter step counts: p2 gets its first gradient at step 3 and takes
+ * a full first step there (bias correction with its own t = 1, so the
+ * update is lr * g / (|g| + eps) besides the decay), while p1's trajectory
+ * continues with t = 3, 4, 5; both against the reference. */
+static void test_adamw_late_param(void **state)
+{
+    (void)state;
+    float a0[] = {1.0f, -2.0f}, b0[] = {0.5f, -3.0f};
+    sk_tensor *ps[2] = {sk_shim_keep(f32_(a0, SHAPE(2))), sk_shim_keep(f32_(b0, SHAPE(2)))};
+    sk_shim_set_requires_grad(ps[0], 1);
+    sk_shim_set_requires_grad(ps[1], 1);
+    sk_adamw *opt = NULL;
+    const double lr = 0.1, wd = 0.5;
+    sk_adamw_opts o = {lr, 0.9, 0.999, 1e-8, wd};
+    assert_int_equal(sk_adamw_create(&opt, ps, NULL, 2, &o), 0);
+    double ref[2][2] = {{1.0, -2.0}, {0.5, -3.0}}, m[2][2] = {{0}}, v[2][2] = {{0}};
+    int64_t t[2] = {0, 0};
+    for (int step = 1; step <= 5; step++) {
+        sk_scope *s = sk_shim_scope_begin();
+        /* loss = sum(p1^2) / 2 (grad p1), plus sum(p2^3) / 3 (grad p2^2) from step 3 on */
+        sk_tensor *loss = sk_shim_mul_scalar(sk_shim_sum(sk_shim_mul(ps[0], ps[0]), NULL, 0, 0), 0.5);
+        if (step >= 3)
+            loss = sk_shim_add(loss, sk_shim_mul_scalar(sk_shim_sum(sk_shim_pow_scalar(ps[1], 3), NULL, 0, 0), 1.0 / 3));
+        assert_int_equal(sk_shim_backward(loss), 0);
+        assert_int_equal(sk_adamw_step(opt, lr), 0);
+        assert_int_equal(sk_shim_zero_grad(ps, 2), 0);
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && step < 3) { /* no gradient: untouched, no decay, no step counted */
+                for (int i = 0; i < 2; i++) assert_float_equal(at_(ps[1], i), ref[1][i], 0);
+                continue;
+            }
+            t[k]++;
+            for (int i = 0; i < 2; i++) {
+                double before = ref[k][i], g = k == 0 ? before : before * before;
+                adamw_ref_(&ref[k][i], &m[k][i], &v[k][i], g, t[k], lr, wd);
+                if (k == 1 && step == 3) /* a full first step */
+                    assert_float_equal(ref[k][i], before * (1 - lr * wd) - lr * g / (fabs(g) + 1e-8), 1e-12);
+                assert_float_equal(at_(ps[k], i), ref[k][i], 1e-5);
+            }
+        }
+        sk_shim_scope_end(s);
+    }
+    assert_int_equal(sk_adamw_step_count(opt), 5);
+    assert_int_equal(sk_adamw_param_step(opt, 0), 5);
+    assert_int_equal(sk_adamw_param_step(opt, 1), 3);
+    assert_int_equal(sk_adamw_set_param_step(opt, 1, 7), 0);
+    assert_int_equal(sk_adamw_param_step(opt, 1), 7);
+    assert_int_equal(sk_adamw_set_param_step(opt, 2, 1), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "parameter 2"));
+    sk_adamw_free(opt);
+    sk_tensor_free(ps[0]);
+    sk_tensor_free(ps[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,7 +538,8 @@ int main(void)
         cmocka_unit_test(test_indexing),      cmocka_unit_test(test_attention),
         cmocka_unit_test(test_gradcheck),     cmocka_unit_test(test_scope_leak),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_generator),
-        cmocka_unit_test(test_adamw),         cmocka_unit_test(test_st_gate),
+        cmocka_unit_test(test_adamw),         cmocka_unit_test(test_adamw_late_param),
+        cmocka_unit_test(test_st_gate),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("shim", tests, setup_, NULL);

@@ -43,7 +43,9 @@ with tempfile.TemporaryDirectory() as d:
         np.testing.assert_array_equal(w[k], w2[k])
     ometa, opt = read_safetensors(os.path.join(ck, "optim.safetensors"))
     assert ometa["adamw_step"] == "3", ometa
-    assert set(opt) == {k + s for k in w for s in (".exp_avg", ".exp_avg_sq")}
+    assert set(opt) == {k + s for k in w for s in (".exp_avg", ".exp_avg_sq", ".step")}
+    # every parameter had a gradient in each of the 3 steps: its own count is 3
+    assert all(opt[k + ".step"].dtype == np.int64 and opt[k + ".step"].tolist() == [3] for k in w), opt
     state = json.load(open(os.path.join(ck, "state.json")))
     assert state["step"] == 3 and state["world"] == 1 and state["config"]["model"]["width"] == 32, state
     summary = json.load(open(os.path.join(out, "summary.json")))  # valid JSON: NaN metrics are null

@@ -443,6 +443,74 @@ static void test_block_sizes_and_padding(void **state)
     assert_int_equal(sk_shim_live_tensors(), 0);
 }
 
+/* One AdamW step on params a, b: loss sum(a^2)/2, plus sum(b^3)/3 from step 3 on. */
+static void late_step_(sk_params *p, sk_adamw *opt, int step)
+{
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_tensor *loss = sk_shim_mul_scalar(sk_shim_sum(sk_shim_mul(p->t[0], p->t[0]), NULL, 0, 0), 0.5);
+    if (step >= 3)
+        loss = sk_shim_add(loss, sk_shim_mul_scalar(sk_shim_sum(sk_shim_pow_scalar(p->t[1], 3), NULL, 0, 0), 1.0 / 3));
+    assert_int_equal(sk_shim_backward(loss), 0);
+    assert_int_equal(sk_adamw_step(opt, 0.1), 0);
+    assert_int_equal(sk_shim_zero_grad(p->t, p->n), 0);
+    sk_shim_scope_end(sc);
+}
+
+static void late_params_(sk_params *p, sk_adamw **opt)
+{
+    sk_params_init(p);
+    assert_int_equal(sk_params_add(p, "a", sk_params_const((int64_t[]){2}, 1, 1.5), 1), 0);
+    assert_int_equal(sk_params_add(p, "b", sk_params_const((int64_t[]){2}, 1, -0.5), 1), 0);
+    sk_adamw_opts o = {0.1, 0.9, 0.999, 1e-8, 0.1};
+    assert_int_equal(sk_adamw_create(opt, p->t, p->decay, p->n, &o), 0);
+}
+
+/* A checkpoint keeps each parameter's own AdamW step count: b, whose first
+ * gradient came at step 3, resumes at its count 1 (not the optimizer's 3),
+ * and the resumed run continues bit-identically. */
+static void test_ckpt_param_steps(void **state)
+{
+    (void)state;
+    char root[256], ck[512], f[700];
+    tmpdir_(root, sizeof root, "ckpt_steps");
+    sk_params p, q;
+    sk_adamw *opt = NULL, *opt2 = NULL;
+    late_params_(&p, &opt);
+    for (int s = 1; s <= 3; s++) late_step_(&p, opt, s);
+    assert_int_equal(sk_adamw_param_step(opt, 0), 3);
+    assert_int_equal(sk_adamw_param_step(opt, 1), 1);
+    sk_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    st.step = 3;
+    st.world = 1;
+    assert_int_equal(sk_ckpt_save(root, &p, opt, &st, 0), 0);
+    for (int s = 4; s <= 5; s++) late_step_(&p, opt, s);
+
+    late_params_(&q, &opt2);
+    assert_int_equal(sk_ckpt_latest(root, ck, sizeof ck), 0);
+    assert_int_equal(sk_ckpt_load(ck, &q, opt2, &st), 0);
+    assert_int_equal(sk_adamw_param_step(opt2, 0), 3);
+    assert_int_equal(sk_adamw_param_step(opt2, 1), 1);
+    for (int s = 4; s <= 5; s++) late_step_(&q, opt2, s);
+    for (int i = 0; i < 2; i++) {
+        float x[2], y[2];
+        assert_int_equal(sk_shim_to_host(p.t[i], x, sizeof x), 0);
+        assert_int_equal(sk_shim_to_host(q.t[i], y, sizeof y), 0);
+        assert_memory_equal(x, y, sizeof x);
+    }
+    static const char *const files[3] = {"model.safetensors", "optim.safetensors", "state.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f, sizeof f, "%s/%s", ck, files[i]);
+        unlink(f);
+    }
+    rmdir(ck);
+    rmdir(root);
+    sk_adamw_free(opt);
+    sk_adamw_free(opt2);
+    sk_params_free(&p);
+    sk_params_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
         cmocka_unit_test(test_block_sizes_and_padding), cmocka_unit_test(test_gpt_frozen_lm),
+        cmocka_unit_test(test_ckpt_param_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

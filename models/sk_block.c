@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, int64_t hidden, int depth,
                   sk_generator *g)
@@ -31,6 +32,38 @@ int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, 
     ADD_(fc2_w, "mlp.fc2.weight", sk_params_normal(fc2, 2, pstd, g), 1);
     ADD_(fc2_b, "mlp.fc2.bias", sk_params_const(d1, 1, 0.0), 0);
 #undef ADD_
+done:
+    return rc;
+}
+
+int sk_blocks_create(sk_block **out, sk_params *p, int depth, int64_t width, int64_t hidden, sk_generator *g)
+{
+    int rc = SK_OK;
+    sk_block *b = calloc((size_t)depth, sizeof *b);
+    SK_FAIL_IF(!b, SK_ENOMEM, "model: out of memory");
+    for (int l = 0; l < depth; l++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d", l);
+        SK_TRY(sk_block_init(&b[l], p, prefix, width, hidden, depth, g));
+    }
+    *out = b;
+    b = NULL;
+done:
+    free(b);
+    return rc;
+}
+
+int sk_block_norm_init(sk_params *p, const char *prefix, int64_t width, sk_tensor **w, sk_tensor **b)
+{
+    int rc = SK_OK;
+    char name[96];
+    int64_t d1[1] = {width};
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    SK_TRY(sk_params_add(p, name, sk_params_const(d1, 1, 1.0), 0));
+    *w = p->t[p->n - 1];
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    SK_TRY(sk_params_add(p, name, sk_params_const(d1, 1, 0.0), 0));
+    *b = p->t[p->n - 1];
 done:
     return rc;
 }

@@ -1,7 +1,8 @@
 /* sk_block.h - the pre-LN transformer block shared by the ViT and the GPT,
  * and the block stack that calls the token-selector hook between blocks.
  *
- * defines: sk_block (parameters of one block), sk_block_init,
+ * defines: sk_block (parameters of one block), sk_block_init, sk_blocks_create,
+ *          sk_block_norm_init,
  *          sk_block_forward, sk_blocks_run (the stack with selector hooks),
  *          sk_blocks_stats, sk_blocks_check_config (the [model] keys every
  *          transformer reads).
@@ -32,6 +33,14 @@ typedef struct {
  * norms. */
 int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, int64_t hidden, int depth,
                   sk_generator *g);
+
+/* Allocate `depth` blocks (*out, caller frees) with their parameters
+ * "blocks.<i>.*" in p, initialised as sk_block_init. */
+int sk_blocks_create(sk_block **out, sk_params *p, int depth, int64_t width, int64_t hidden, sk_generator *g);
+
+/* A layer norm over width features: unit "<prefix>.weight" and zero
+ * "<prefix>.bias" added to p, returned borrowed in *w / *b. */
+int sk_block_norm_init(sk_params *p, const char *prefix, int64_t width, sk_tensor **w, sk_tensor **b);
 
 /* One block over x [B, N, D]. sizes: NULL or [B, N] f32 (proportional
  * attention: log(sizes) is added to the logits). pad: NULL or the additive

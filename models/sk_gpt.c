@@ -32,23 +32,14 @@ int sk_gpt_create(sk_gpt **out, const sk_gpt_opts *o, uint64_t seed)
     SK_FAIL_IF(!m, SK_ENOMEM, "gpt: out of memory");
     m->o = *o;
     sk_params_init(&m->p);
-    m->blocks = calloc((size_t)o->depth, sizeof *m->blocks);
-    SK_FAIL_IF(!m->blocks, SK_ENOMEM, "gpt: out of memory");
     SK_TRY(sk_generator_create(&g, seed, SK_CPU));
-    int64_t we[2] = {o->vocab, o->width}, pe[2] = {o->seq_len, o->width}, d1[1] = {o->width};
+    int64_t we[2] = {o->vocab, o->width}, pe[2] = {o->seq_len, o->width};
     SK_TRY(sk_params_add(&m->p, "wte.weight", sk_params_normal(we, 2, 0.02, g), 1));
     m->wte = m->p.t[m->p.n - 1];
     SK_TRY(sk_params_add(&m->p, "wpe.weight", sk_params_normal(pe, 2, 0.01, g), 0));
     m->wpe = m->p.t[m->p.n - 1];
-    for (int l = 0; l < o->depth; l++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "blocks.%d", l);
-        SK_TRY(sk_block_init(&m->blocks[l], &m->p, prefix, o->width, o->mlp_hidden, (int)o->depth, g));
-    }
-    SK_TRY(sk_params_add(&m->p, "ln_f.weight", sk_params_const(d1, 1, 1.0), 0));
-    m->lnf_w = m->p.t[m->p.n - 1];
-    SK_TRY(sk_params_add(&m->p, "ln_f.bias", sk_params_const(d1, 1, 0.0), 0));
-    m->lnf_b = m->p.t[m->p.n - 1];
+    SK_TRY(sk_blocks_create(&m->blocks, &m->p, (int)o->depth, o->width, o->mlp_hidden, g));
+    SK_TRY(sk_block_norm_init(&m->p, "ln_f", o->width, &m->lnf_w, &m->lnf_b));
     *out = m;
     m = NULL;
 done:

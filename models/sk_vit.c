@@ -40,8 +40,6 @@ int sk_vit_create(sk_vit **out, const sk_vit_opts *o, uint64_t seed)
     SK_FAIL_IF(!m, SK_ENOMEM, "vit: out of memory");
     m->o = *o;
     sk_params_init(&m->p);
-    m->blocks = calloc((size_t)o->depth, sizeof *m->blocks);
-    SK_FAIL_IF(!m->blocks, SK_ENOMEM, "vit: out of memory");
     SK_TRY(sk_generator_create(&g, seed, SK_CPU));
     int64_t D = o->width, pd = o->channels * o->patch * o->patch;
     int64_t np = (o->image_h / o->patch) * (o->image_w / o->patch), ntok = np + (o->cls_token ? 1 : 0);
@@ -57,15 +55,8 @@ int sk_vit_create(sk_vit **out, const sk_vit_opts *o, uint64_t seed)
     }
     SK_TRY(sk_params_add(&m->p, "pos_embed", sk_params_normal(ps, 3, 0.02, g), 0));
     m->pos = m->p.t[m->p.n - 1];
-    for (int l = 0; l < o->depth; l++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "blocks.%d", l);
-        SK_TRY(sk_block_init(&m->blocks[l], &m->p, prefix, D, o->mlp_hidden, (int)o->depth, g));
-    }
-    SK_TRY(sk_params_add(&m->p, "norm.weight", sk_params_const(d1, 1, 1.0), 0));
-    m->norm_w = m->p.t[m->p.n - 1];
-    SK_TRY(sk_params_add(&m->p, "norm.bias", sk_params_const(d1, 1, 0.0), 0));
-    m->norm_b = m->p.t[m->p.n - 1];
+    SK_TRY(sk_blocks_create(&m->blocks, &m->p, (int)o->depth, D, o->mlp_hidden, g));
+    SK_TRY(sk_block_norm_init(&m->p, "norm", D, &m->norm_w, &m->norm_b));
     SK_TRY(sk_params_add(&m->p, "head.weight", sk_params_normal(hw, 2, 0.02, g), 1));
     m->head_w = m->p.t[m->p.n - 1];
     SK_TRY(sk_params_add(&m->p, "head.bias", sk_params_const(h1, 1, 0.0), 0));

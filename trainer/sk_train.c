@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sk_ckpt.h"
+#include "sk_convnet.h"
 #include "sk_dist.h"
 #include "sk_fs.h"
 #include "sk_dist_ddp.h"
@@ -20,7 +21,22 @@
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_safetensors.h"
+#include "sk_select_config.h"
 #include "sk_vit.h"
+
+/* model.norm / model.pooling as the ConvNet's enums; SK_EINVAL naming the key. */
+static int convnet_choices_(const sk_model_config *m, sk_convnet_norm *norm, sk_convnet_pool *pool)
+{
+    int n = -1, p = -1;
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(m->norm, sk_convnet_norm_name((sk_convnet_norm)i))) n = i;
+        if (!strcmp(m->pooling, sk_convnet_pool_name((sk_convnet_pool)i))) p = i;
+    }
+    if (n < 0) return sk_error_set(SK_EINVAL, "model.norm = '%s': expected instance, batch or none", m->norm);
+    if (p < 0) return sk_error_set(SK_EINVAL, "model.pooling = '%s': expected avg, max or none", m->pooling);
+    *norm = (sk_convnet_norm)n, *pool = (sk_convnet_pool)p;
+    return SK_OK;
+}
 
 /* ---- defaults ---------------------------------------------------------------- */
 
@@ -34,6 +50,8 @@ void sk_model_config_defaults(sk_model_config *m)
     m->mlp_ratio = 4;
     m->patch = 7;
     snprintf(m->pool, sizeof m->pool, "cls");
+    snprintf(m->norm, sizeof m->norm, "instance");
+    snprintf(m->pooling, sizeof m->pooling, "avg");
 }
 
 void sk_train_config_defaults(sk_train_config *t)
@@ -57,12 +75,16 @@ void sk_train_config_defaults(sk_train_config *t)
 
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
-    int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt");
-    if (!is_vit && !is_gpt) return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit or gpt", m->arch);
+    int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt"), is_cnn = !strcmp(m->arch, "convnet");
+    if (!is_vit && !is_gpt && !is_cnn)
+        return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit, gpt or convnet", m->arch);
+    sk_convnet_norm cn;
+    sk_convnet_pool cp;
+    if (is_cnn && convnet_choices_(m, &cn, &cp) < 0) return sk_error_last_code();
     if (m->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)m->width);
     if (m->depth <= 0 || m->depth > 64)
         return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)m->depth);
-    if (m->heads <= 0 || m->width % m->heads)
+    if (!is_cnn && (m->heads <= 0 || m->width % m->heads))
         return sk_error_set(SK_EINVAL, "model.heads = %lld: must be > 0 and divide model.width = %lld",
                             (long long)m->heads, (long long)m->width);
     if (m->mlp_ratio <= 0) return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
@@ -142,6 +164,7 @@ typedef struct {
     int is_gpt;
     sk_vit *vit;
     sk_gpt *gpt;
+    sk_convnet *cnn;
     sk_params *p;
     /* What training updates: the model's parameters, then a learned
      * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
@@ -232,13 +255,21 @@ static int forward_(model_ *m, const sk_batch *b, sk_selector *sel, int64_t step
         sk_tensor *lab = sk_shim_from_host(b->labels, ls, 1, SK_I64, SK_CPU);
         SK_TRY_T(img);
         SK_TRY_T(lab);
-        sk_vit_out o = {0};
-        SK_TRY(sk_vit_forward(m->vit, img, lab, sel, step, training, &o));
-        f->loss_t = o.loss;
-        f->correct = (double)o.correct;
+        if (m->cnn) { /* a ConvNet sees whole images: one "token" per sample */
+            sk_convnet_out o = {0};
+            SK_TRY(sk_convnet_forward(m->cnn, img, lab, training, &o));
+            f->loss_t = o.loss;
+            f->correct = (double)o.correct;
+            f->tokens = f->tokens_kept = (double)b->n;
+        } else {
+            sk_vit_out o = {0};
+            SK_TRY(sk_vit_forward(m->vit, img, lab, sel, step, training, &o));
+            f->loss_t = o.loss;
+            f->correct = (double)o.correct;
+            f->tokens = (double)o.st.tokens_in;
+            f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
+        }
         f->count = (double)b->n;
-        f->tokens = (double)o.st.tokens_in;
-        f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
     }
     if (training) { /* a training-aware scorer's own objective (learned: its budget term) */
         sk_tensor *aux = NULL;
@@ -547,16 +578,26 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             m.channels = b->ndim == 3 ? b->shape[0] : 1;
             m.image_h = b->shape[b->ndim - 2];
             m.image_w = b->shape[b->ndim - 1];
-            sk_vit_opts vo = {m.image_h, m.image_w, m.channels, mc->patch, mc->width, mc->depth, mc->heads,
-                              mc->mlp_ratio * mc->width, mc->classes ? mc->classes : S->num_classes(train_src),
-                              !strcmp(mc->pool, "cls")};
-            SK_TRY(sk_vit_create(&m.vit, &vo, o->seed));
-            m.p = sk_vit_params(m.vit);
+            int64_t classes = mc->classes ? mc->classes : S->num_classes(train_src);
+            if (!strcmp(mc->arch, "convnet")) {
+                sk_convnet_opts co = {m.image_h, m.image_w, m.channels, mc->width, mc->depth, 0, 0, classes};
+                SK_TRY(convnet_choices_(mc, &co.norm, &co.pool));
+                SK_TRY(sk_convnet_create(&m.cnn, &co, o->seed));
+                m.p = sk_convnet_params(m.cnn);
+            } else {
+                sk_vit_opts vo = {m.image_h, m.image_w, m.channels, mc->patch, mc->width, mc->depth, mc->heads,
+                                  mc->mlp_ratio * mc->width, classes, !strcmp(mc->pool, "cls")};
+                SK_TRY(sk_vit_create(&m.vit, &vo, o->seed));
+                m.p = sk_vit_params(m.vit);
+            }
         }
         SK_TRY(S->seek(train_src, p0));
     }
     m.is_gpt = is_gpt;
-    if (o->select) {
+    SK_FAIL_IF(m.cnn && o->select && o->select->scorer[0] && strcmp(o->select->scorer, "none"), SK_EINVAL,
+               "select.scorer = %s: model.arch = convnet has no token sequence to select from (token selection "
+               "needs vit or gpt)", o->select->scorer);
+    if (o->select && !m.cnn) {
         sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
         /* a scope for the scorers' init temporaries (they keep their parameters) */
         sk_scope *sc = sk_shim_scope_begin();
@@ -789,6 +830,7 @@ done:
     all_params_free_(&m);
     sk_vit_free(m.vit);
     sk_gpt_free(m.gpt);
+    sk_convnet_free(m.cnn);
     if (eval_src) S->free(eval_src);
     if (train_src) S->free(train_src);
     return rc;

@@ -37,13 +37,15 @@
 
 /* [model] */
 typedef struct sk_model_config {
-    char arch[SK_CFG_STR_MAX]; /* "vit" | "gpt" */
+    char arch[SK_CFG_STR_MAX]; /* "vit" | "gpt" | "convnet" */
     int64_t width, depth, heads;
     int64_t mlp_ratio;         /* MLP hidden = mlp_ratio * width */
     int64_t patch;             /* vit: patch side */
     char pool[SK_CFG_STR_MAX]; /* vit: "cls" | "mean" */
     int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
-    int64_t classes;           /* vit: 0 = the corpus's label count */
+    int64_t classes;           /* vit, convnet: 0 = the corpus's label count */
+    char norm[SK_CFG_STR_MAX];    /* convnet: "instance" | "batch" | "none" */
+    char pooling[SK_CFG_STR_MAX]; /* convnet: "avg" | "max" | "none" */
 } sk_model_config;
 
 /* [train] */

@@ -10,7 +10,8 @@
 #define MK_(name, type, field, def, lo, hi, flags, choices, help) \
     {name, type, offsetof(sk_model_config, field), def, lo, hi, flags, choices, help}
 static const sk_cfg_key model_keys_[] = {
-    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, 0, "vit|gpt", "model: vit (images) or gpt (tokens)"),
+    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, 0, "vit|gpt|convnet",
+        "model: vit or convnet (images) or gpt (tokens)"),
     MK_("width", SK_CFG_INT, width, "128", 1, 65536, 0, NULL, "hidden size D"),
     MK_("depth", SK_CFG_INT, depth, "4", 1, 64, 0, NULL, "transformer blocks"),
     MK_("heads", SK_CFG_INT, heads, "4", 1, 1024, 0, NULL, "attention heads (must divide width)"),
@@ -18,7 +19,9 @@ static const sk_cfg_key model_keys_[] = {
     MK_("patch", SK_CFG_INT, patch, "7", 1, 4096, 0, NULL, "vit: patch side in pixels (must divide the image)"),
     MK_("pool", SK_CFG_STRING, pool, "cls", 1, 0, 0, "cls|mean", "vit: class-token or mean pooling"),
     MK_("vocab", SK_CFG_INT, vocab, "0", 0, 1 << 24, 0, NULL, "gpt: vocabulary size (0: the corpus's)"),
-    MK_("classes", SK_CFG_INT, classes, "0", 0, 1 << 24, 0, NULL, "vit: label classes (0: the corpus's)"),
+    MK_("classes", SK_CFG_INT, classes, "0", 0, 1 << 24, 0, NULL, "vit, convnet: label classes (0: the corpus's)"),
+    MK_("norm", SK_CFG_STRING, norm, "instance", 1, 0, 0, "instance|batch|none", "convnet: norm after each conv"),
+    MK_("pooling", SK_CFG_STRING, pooling, "avg", 1, 0, 0, "avg|max|none", "convnet: 2x2 pooling after each conv"),
 };
 #undef MK_
 

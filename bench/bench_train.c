@@ -109,11 +109,9 @@ int main(int argc, char **argv)
     sk_model_config mc;
     sk_train_config tc;
     sk_data_config dc;
-    const sk_cfg_section *const dsec[1] = {&sk_data_section};
-    void *const dbase[1] = {&dc};
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
-    if (sk_cfg_defaults(dsec, 1, dbase) < 0) {
+    const sk_cfg_section *const dsec[3] = {&sk_model_section, &sk_train_section, &sk_data_section};
+    void *const dbase[3] = {&mc, &tc, &dc};
+    if (sk_cfg_defaults(dsec, 3, dbase) < 0) {
         fprintf(stderr, "bench_train: %s\n", sk_error_last());
         return 1;
     }

@@ -3,7 +3,8 @@
  *
  * defines: sk_block (parameters of one block), sk_block_init,
  *          sk_block_forward, sk_blocks_run (the stack with selector hooks),
- *          sk_blocks_stats.
+ *          sk_blocks_stats, sk_blocks_check_config (the [model] keys every
+ *          transformer reads).
  *
  * Block: x + proj(attn(ln1(x))), then x + fc2(gelu(fc1(ln2(x)))).
  * Attention is sk_shim_sdpa, or sk_shim_attention_probs when the selector
@@ -17,6 +18,7 @@
 #ifndef SK_BLOCK_H
 #define SK_BLOCK_H
 
+#include "sk_model_config.h"
 #include "sk_params.h"
 #include "sk_select.h"
 
@@ -53,5 +55,9 @@ typedef struct {
  * sel may be NULL (no selection). */
 int sk_blocks_run(const sk_block *blocks, int depth, int heads, sk_selector *sel, int64_t step, sk_seq *seq,
                   sk_blocks_stats *st);
+
+/* model.width, depth, heads, mlp_ratio usable by a block stack (depth at
+ * most 64: the selector's per-layer accounting); message names the key. */
+int sk_blocks_check_config(const sk_model_config *c);
 
 #endif /* SK_BLOCK_H */

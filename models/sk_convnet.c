@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sk_model.h"
 
 /* nn.GroupNorm's and nn.BatchNorm2d's defaults. */
 #define NORM_EPS 1e-5
@@ -24,16 +27,15 @@ struct sk_convnet {
     int64_t feat_h, feat_w; /* spatial size of the last layer's output */
 };
 
-const char *sk_convnet_norm_name(sk_convnet_norm n)
-{
-    static const char *const names[] = {"instance", "batch", "none"};
-    return (unsigned)n < 3 ? names[n] : "?";
-}
+/* Config spellings of the enums, in enum order (model.norm, model.pooling). */
+static const char *const norm_names_[] = {"instance", "batch", "none"};
+static const char *const pool_names_[] = {"avg", "max", "none"};
 
-const char *sk_convnet_pool_name(sk_convnet_pool p)
+static int name_index_(const char *const *names, const char *s)
 {
-    static const char *const names[] = {"avg", "max", "none"};
-    return (unsigned)p < 3 ? names[p] : "?";
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
 }
 
 /* The reference pads the first conv by 3 on 1-channel images (networks.py
@@ -236,3 +238,88 @@ int sk_convnet_forward(sk_convnet *m, const sk_tensor *images, const sk_tensor *
 done:
     return rc;
 }
+
+/* ---- the registry entry (sk_model.h) ---------------------------------------- */
+
+static int vt_check_(const sk_model_config *c)
+{
+    if (c->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)c->width);
+    if (c->depth <= 0 || c->depth > 64)
+        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)c->depth);
+    if (name_index_(norm_names_, c->norm) < 0)
+        return sk_error_set(SK_EINVAL, "model.norm = '%s': expected instance, batch or none", c->norm);
+    if (name_index_(pool_names_, c->pooling) < 0)
+        return sk_error_set(SK_EINVAL, "model.pooling = '%s': expected avg, max or none", c->pooling);
+    return SK_OK;
+}
+
+static int vt_create_(void **self, const sk_model_config *c, const sk_model_data *d, uint64_t seed)
+{
+    *self = NULL;
+    if (d->kind != SK_SAMPLE_IMAGE || (d->ndim != 2 && d->ndim != 3))
+        return sk_error_set(SK_EINVAL, "data: convnet needs image samples ([H, W] or [C, H, W]), got %d dims",
+                            d->ndim);
+    sk_convnet_opts o = {d->shape[d->ndim - 2],
+                         d->shape[d->ndim - 1],
+                         d->ndim == 3 ? d->shape[0] : 1,
+                         c->width,
+                         c->depth,
+                         (sk_convnet_norm)name_index_(norm_names_, c->norm),
+                         (sk_convnet_pool)name_index_(pool_names_, c->pooling),
+                         c->classes ? c->classes : d->classes};
+    if (o.classes < 2)
+        return sk_error_set(SK_EINVAL, "model.classes = %lld: the corpus has %lld label classes; a classifier needs >= 2",
+                            (long long)c->classes, (long long)d->classes);
+    return sk_convnet_create((sk_convnet **)self, &o, seed);
+}
+
+static void vt_destroy_(void *self) { sk_convnet_free(self); }
+static sk_params *vt_params_(void *self) { return sk_convnet_params(self); }
+static double vt_flops_(const void *self) { return sk_convnet_forward_flops(self); }
+
+static void vt_info_(const void *self, sk_model_info *out)
+{
+    const sk_convnet *m = self;
+    out->outputs = m->o.classes;
+    out->features = sk_convnet_feature_dim(m);
+}
+
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
+                       int training, sk_model_out *out)
+{
+    int rc = SK_OK;
+    (void)step;
+    SK_FAIL_IF(sel, SK_EINVAL, "select: model.arch = 'convnet' has no token sequence to select from");
+    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8, SK_EINVAL, "convnet: image batches must hold uint8 pixels");
+    SK_FAIL_IF(!y, SK_EINVAL, "convnet: the corpus has no labels");
+    sk_convnet_out o = {0};
+    SK_TRY(sk_convnet_forward(self, x, y, training, &o));
+    out->loss = o.loss;
+    out->logits = o.logits;
+    out->correct = o.correct;
+    out->count = sk_shim_size(x, 0);
+done:
+    return rc;
+}
+
+/* Evaluation mode: batch norm reads its running statistics, so a sample's
+ * features do not depend on the rest of its batch (coreset geometry). */
+static int vt_embed_(void *self, const sk_tensor *x, sk_tensor **feat) { return sk_convnet_embed(self, x, 0, feat); }
+
+/* No select_model slot: a ConvNet has no token sequence, so the registry
+ * refuses a [select] section for it (sk_model_select_model). */
+const sk_model_vtable sk_model_convnet = {
+    .version = SK_MODEL_VERSION,
+    .name = "convnet",
+    .flags = SK_MODEL_CLASSIFIER | SK_MODEL_IMAGES,
+    .help = "ConvNet-3 of dataset distillation (images): depth x [3x3 conv, norm, ReLU, 2x2 pool], linear",
+    .keys = "width depth norm pooling classes",
+    .check = vt_check_,
+    .create = vt_create_,
+    .destroy = vt_destroy_,
+    .params = vt_params_,
+    .info = vt_info_,
+    .forward = vt_forward_,
+    .embed = vt_embed_,
+    .forward_flops = vt_flops_,
+};

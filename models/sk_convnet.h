@@ -4,8 +4,10 @@
  * defines: sk_convnet, sk_convnet_opts, sk_convnet_norm, sk_convnet_pool,
  *          sk_convnet_out, sk_convnet_create, sk_convnet_free,
  *          sk_convnet_params, sk_convnet_buffers, sk_convnet_forward,
- *          sk_convnet_embed, sk_convnet_feature_dim, sk_convnet_forward_flops,
- *          sk_convnet_norm_name, sk_convnet_pool_name.
+ *          sk_convnet_embed, sk_convnet_feature_dim, sk_convnet_forward_flops;
+ *          its registry entry (sk_model_convnet, sk_model.h: model.arch =
+ *          convnet, keys width depth norm pooling classes; no selector hook,
+ *          so select.* is refused for it).
  *
  * ConvNet-3 as Zhao et al. define it for dataset condensation (ICLR 2021;
  * VICO-UoE/DatasetCondensation networks.py ConvNet, get_network's defaults
@@ -85,9 +87,5 @@ int sk_convnet_embed(sk_convnet *m, const sk_tensor *images, int training, sk_te
  * the convolutions and the classifier (norms, ReLU, pooling left out, as
  * sk_gpt_forward_flops leaves out everything but the matmuls). */
 double sk_convnet_forward_flops(const sk_convnet *m);
-
-/* Config spellings ("instance", "batch", "none"; "avg", "max", "none"). */
-const char *sk_convnet_norm_name(sk_convnet_norm n);
-const char *sk_convnet_pool_name(sk_convnet_pool p);
 
 #endif /* SK_CONVNET_H */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sk_model.h"
 #include "sk_safetensors.h"
 
 struct sk_gpt {
@@ -79,12 +80,11 @@ sk_select_model sk_gpt_select_model(const sk_gpt *m)
     return s;
 }
 
-/* Embeddings, the block stack (selector hooks included) and the tied
- * output projection over windows [B, T+1] with T <= seq_len: *logits
- * [B, N, vocab] for the N positions left after the blocks, seq->pos their
- * original positions. */
-static int logits_(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_seq *seq,
-                   sk_tensor **logits, sk_blocks_stats *st)
+/* Embeddings and the block stack over windows [B, T+1] with T <= seq_len,
+ * then the final norm: seq->x [B, N, D] for the N positions left after the
+ * blocks, seq->pos their original positions; *h the normed states. */
+static int hidden_(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_seq *seq,
+                   sk_tensor **h, sk_blocks_stats *st)
 {
     int rc = SK_OK;
     int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
@@ -100,7 +100,21 @@ static int logits_(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_
     seq->training = training;
     seq->windows = (sk_tensor *)windows;
     SK_TRY(sk_blocks_run(m->blocks, (int)m->o.depth, (int)m->o.heads, sel, step, seq, st));
-    *logits = sk_shim_linear(sk_shim_layer_norm(seq->x, m->lnf_w, m->lnf_b, 1e-5), m->wte, NULL);
+    *h = sk_shim_layer_norm(seq->x, m->lnf_w, m->lnf_b, 1e-5);
+    SK_TRY_T(*h);
+done:
+    return rc;
+}
+
+/* hidden_ and the output projection tied to the token embedding:
+ * *logits [B, N, vocab]. */
+static int logits_(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_seq *seq,
+                   sk_tensor **logits, sk_blocks_stats *st)
+{
+    int rc = SK_OK;
+    sk_tensor *h = NULL;
+    SK_TRY(hidden_(m, windows, sel, step, training, seq, &h, st));
+    *logits = sk_shim_linear(h, m->wte, NULL);
     SK_TRY_T(*logits);
 done:
     return rc;
@@ -123,6 +137,7 @@ int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_
     int64_t l2[2] = {B * N, m->o.vocab}, t1[1] = {B * N};
     out->loss = sk_shim_cross_entropy(sk_shim_reshape(logits, l2, 2), sk_shim_reshape(tgt, t1, 1), -100);
     SK_TRY_T(out->loss);
+    out->logits = logits;
     out->targets = B * N;
 done:
     return rc;
@@ -200,3 +215,126 @@ double sk_gpt_forward_flops(const sk_gpt *m, int64_t T)
     double t = (double)T, d = (double)m->o.width, h = (double)m->o.mlp_hidden, v = (double)m->o.vocab;
     return (double)m->o.depth * (8.0 * t * d * d + 4.0 * t * t * d + 4.0 * t * d * h) + 2.0 * t * d * v;
 }
+
+int sk_gpt_embed(sk_gpt *m, const sk_tensor *windows, sk_tensor **feat)
+{
+    int rc = SK_OK;
+    int64_t T = sk_shim_size(windows, 1) - 1, d1[1] = {1};
+    SK_FAIL_IF(sk_shim_ndim(windows) != 2 || T < 1 || T > m->o.seq_len, SK_EINVAL,
+               "gpt: features of windows of %lld tokens, this model takes 2..%lld", (long long)(T + 1),
+               (long long)(m->o.seq_len + 1));
+    sk_seq seq;
+    sk_tensor *h = NULL;
+    sk_blocks_stats st;
+    SK_TRY(hidden_(m, windows, NULL, 0, 0, &seq, &h, &st));
+    *feat = sk_shim_mean(h, d1, 1, 0);
+    SK_TRY_T(*feat);
+done:
+    return rc;
+}
+
+/* ---- the registry entry (sk_model.h) ---------------------------------------- */
+
+static int vt_check_(const sk_model_config *c) { return sk_blocks_check_config(c); }
+
+static int vt_create_(void **self, const sk_model_config *c, const sk_model_data *d, uint64_t seed)
+{
+    *self = NULL;
+    if (d->kind != SK_SAMPLE_TOKENS || d->ndim != 1 || d->shape[0] < 2)
+        return sk_error_set(SK_EINVAL, "data: gpt needs token windows of at least 2 tokens, got %d-dim samples",
+                            d->ndim);
+    sk_gpt_opts go = {c->vocab ? c->vocab : d->vocab, d->shape[0] - 1, c->width, c->depth,
+                      c->heads, c->mlp_ratio * c->width};
+    if (go.vocab < 2) return sk_error_set(SK_EINVAL, "model.vocab: the corpus reports no vocabulary; set model.vocab");
+    if (c->vocab && d->vocab > c->vocab)
+        return sk_error_set(SK_EINVAL, "model.vocab = %lld is smaller than the corpus vocabulary %lld",
+                            (long long)c->vocab, (long long)d->vocab);
+    return sk_gpt_create((sk_gpt **)self, &go, seed);
+}
+
+static void vt_destroy_(void *self) { sk_gpt_free(self); }
+static sk_params *vt_params_(void *self) { return sk_gpt_params(self); }
+
+static void vt_info_(const void *self, sk_model_info *out)
+{
+    const sk_gpt *m = self;
+    out->outputs = m->o.vocab;
+    out->features = m->o.width;
+}
+
+/* Token windows in any integer dtype -> int64, the embedding's index type. */
+static int windows_(const sk_tensor *x, sk_tensor **w)
+{
+    sk_dtype dt = sk_shim_dtype(x);
+    if (sk_shim_ndim(x) != 2 || (dt != SK_I64 && dt != SK_I32))
+        return sk_error_set(SK_EINVAL, "gpt: token batches must hold integer tokens [B, seq_len + 1]");
+    *w = sk_shim_to(x, SK_CPU, SK_I64);
+    return *w ? SK_OK : sk_error_last_code();
+}
+
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
+                       int training, sk_model_out *out)
+{
+    int rc = SK_OK;
+    sk_tensor *w = NULL;
+    (void)y; /* the targets are the windows shifted by one */
+    SK_TRY(windows_(x, &w));
+    sk_gpt_out o = {0};
+    SK_TRY(sk_gpt_forward(self, w, sel, step, training, &o));
+    out->loss = o.loss;
+    out->logits = o.logits;
+    out->count = o.targets;
+    out->tokens_in = o.st.tokens_in;
+    out->tokens_blocks = o.st.tokens_blocks;
+    out->depth = o.st.depth;
+done:
+    return rc;
+}
+
+static int vt_embed_(void *self, const sk_tensor *x, sk_tensor **feat)
+{
+    int rc = SK_OK;
+    sk_tensor *w = NULL;
+    SK_TRY(windows_(x, &w));
+    SK_TRY(sk_gpt_embed(self, w, feat));
+done:
+    return rc;
+}
+
+static int vt_select_model_(const void *self, sk_select_model *out)
+{
+    *out = sk_gpt_select_model(self);
+    return SK_OK;
+}
+
+static double vt_flops_(const void *self)
+{
+    const sk_gpt *m = self;
+    return sk_gpt_forward_flops(m, m->o.seq_len);
+}
+
+/* The shrink.gpt.* keys, so the file also serves as a frozen proxy LM. */
+static int vt_extra_meta_(const void *self, char (*buf)[24], const char **kv, int cap)
+{
+    if (cap < SK_GPT_META_N) return 0;
+    sk_gpt_meta(self, buf, kv);
+    return SK_GPT_META_N;
+}
+
+const sk_model_vtable sk_model_gpt = {
+    .version = SK_MODEL_VERSION,
+    .name = "gpt",
+    .flags = SK_MODEL_LM | SK_MODEL_TOKENS,
+    .help = "GPT causal decoder (token windows)",
+    .keys = "width depth heads mlp_ratio vocab",
+    .check = vt_check_,
+    .create = vt_create_,
+    .destroy = vt_destroy_,
+    .params = vt_params_,
+    .info = vt_info_,
+    .forward = vt_forward_,
+    .embed = vt_embed_,
+    .select_model = vt_select_model_,
+    .forward_flops = vt_flops_,
+    .extra_meta = vt_extra_meta_,
+};

@@ -3,7 +3,8 @@
  * defines: sk_gpt, sk_gpt_opts, sk_gpt_out, sk_gpt_create, sk_gpt_free,
  *          sk_gpt_params, sk_gpt_select_model, sk_gpt_forward,
  *          sk_gpt_token_nll, sk_gpt_meta, sk_gpt_opts_from_file and
- *          sk_gpt_frozen_lm (a saved GPT as the selectors' frozen proxy LM).
+ *          sk_gpt_embed, sk_gpt_frozen_lm (a saved GPT as the selectors'
+ *          frozen proxy LM); its registry entry is sk_model_gpt (sk_model.h).
  *
  * Token + learned position embeddings, pre-LN causal blocks with the
  * selector hook between them (sk_block.h), final layer norm, output
@@ -31,6 +32,7 @@ typedef struct {
 
 typedef struct {
     sk_tensor *loss;      /* scalar mean next-token cross-entropy in nats (scope-owned) */
+    sk_tensor *logits;    /* [B, N, vocab] for the N processed positions (scope-owned) */
     int64_t targets;      /* number of scored predictions */
     sk_blocks_stats st;
 } sk_gpt_out;
@@ -42,6 +44,9 @@ sk_select_model sk_gpt_select_model(const sk_gpt *m);
 /* windows: int64 [B, seq_len + 1]; inputs are [:, :-1], targets [:, 1:]. */
 int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
                    sk_gpt_out *out);
+/* Mean over positions of the final-norm hidden states, [B, width], no
+ * selector: windows int64 [B, T+1] with 1 <= T <= seq_len (scope). */
+int sk_gpt_embed(sk_gpt *m, const sk_tensor *windows, sk_tensor **feat);
 /* Next-token loss in nats at every position, no selector, no autograd:
  * windows int64 [B, T+1] with 1 <= T <= seq_len -> *nll [B, T] f32 (scope). */
 int sk_gpt_token_nll(sk_gpt *m, const sk_tensor *windows, sk_tensor **nll);

@@ -3,6 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "sk_model.h"
 
 struct sk_vit {
     sk_vit_opts o;
@@ -99,8 +102,10 @@ sk_select_model sk_vit_select_model(const sk_vit *m)
     return s;
 }
 
-int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, sk_selector *sel, int64_t step,
-                   int training, sk_vit_out *out)
+/* Patch embedding, blocks (selector hooks included), final norm and
+ * pooling: *pooled [B, D], the penultimate features. */
+static int features_(sk_vit *m, const sk_tensor *images, sk_selector *sel, int64_t step, int training,
+                     sk_tensor **pooled, sk_blocks_stats *st)
 {
     int rc = SK_OK;
     const sk_vit_opts *o = &m->o;
@@ -125,18 +130,28 @@ int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, 
     seq.n_protected = o->cls_token ? 1 : 0;
     seq.causal = 0;
     seq.training = training;
-    SK_TRY(sk_blocks_run(m->blocks, (int)o->depth, (int)o->heads, sel, step, &seq, &out->st));
+    SK_TRY(sk_blocks_run(m->blocks, (int)o->depth, (int)o->heads, sel, step, &seq, st));
     x = sk_shim_layer_norm(seq.x, m->norm_w, m->norm_b, 1e-5);
-    sk_tensor *pooled;
     int64_t d1[1] = {1};
     if (o->cls_token) {
-        pooled = sk_shim_squeeze(sk_shim_slice(x, 1, 0, 1), 1);
+        *pooled = sk_shim_squeeze(sk_shim_slice(x, 1, 0, 1), 1);
     } else if (seq.sizes) {
         sk_tensor *w = sk_shim_unsqueeze(seq.sizes, -1);
-        pooled = sk_shim_div(sk_shim_sum(sk_shim_mul(x, w), d1, 1, 0), sk_shim_sum(w, d1, 1, 0));
+        *pooled = sk_shim_div(sk_shim_sum(sk_shim_mul(x, w), d1, 1, 0), sk_shim_sum(w, d1, 1, 0));
     } else {
-        pooled = sk_shim_mean(x, d1, 1, 0);
+        *pooled = sk_shim_mean(x, d1, 1, 0);
     }
+    SK_TRY_T(*pooled);
+done:
+    return rc;
+}
+
+int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, sk_selector *sel, int64_t step,
+                   int training, sk_vit_out *out)
+{
+    int rc = SK_OK;
+    sk_tensor *pooled = NULL;
+    SK_TRY(features_(m, images, sel, step, training, &pooled, &out->st));
     out->logits = sk_shim_linear(pooled, m->head_w, m->head_b);
     out->loss = sk_shim_cross_entropy(out->logits, labels, -100);
     sk_tensor *hit = sk_shim_sum(sk_shim_eq(sk_shim_argmax(out->logits, 1, 0), labels), NULL, 0, 0);
@@ -147,3 +162,85 @@ int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, 
 done:
     return rc;
 }
+
+int sk_vit_embed(sk_vit *m, const sk_tensor *images, sk_tensor **feat)
+{
+    sk_blocks_stats st;
+    return features_(m, images, NULL, 0, 0, feat, &st);
+}
+
+/* ---- the registry entry (sk_model.h) ---------------------------------------- */
+
+static int vt_check_(const sk_model_config *c)
+{
+    int rc = sk_blocks_check_config(c);
+    if (rc < 0) return rc;
+    if (c->patch <= 0) return sk_error_set(SK_EINVAL, "model.patch = %lld: must be > 0", (long long)c->patch);
+    if (strcmp(c->pool, "cls") && strcmp(c->pool, "mean"))
+        return sk_error_set(SK_EINVAL, "model.pool = '%s': expected cls or mean", c->pool);
+    return SK_OK;
+}
+
+static int vt_create_(void **self, const sk_model_config *c, const sk_model_data *d, uint64_t seed)
+{
+    *self = NULL;
+    if (d->kind != SK_SAMPLE_IMAGE || (d->ndim != 2 && d->ndim != 3))
+        return sk_error_set(SK_EINVAL, "data: vit needs image samples, got %d dims", d->ndim);
+    sk_vit_opts vo = {d->shape[d->ndim - 2], d->shape[d->ndim - 1], d->ndim == 3 ? d->shape[0] : 1, c->patch,
+                      c->width, c->depth, c->heads, c->mlp_ratio * c->width, c->classes ? c->classes : d->classes,
+                      !strcmp(c->pool, "cls")};
+    return sk_vit_create((sk_vit **)self, &vo, seed);
+}
+
+static void vt_destroy_(void *self) { sk_vit_free(self); }
+static sk_params *vt_params_(void *self) { return sk_vit_params(self); }
+
+static void vt_info_(const void *self, sk_model_info *out)
+{
+    const sk_vit *m = self;
+    out->outputs = m->o.classes;
+    out->features = m->o.width;
+}
+
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
+                       int training, sk_model_out *out)
+{
+    int rc = SK_OK;
+    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8, SK_EINVAL, "vit: image batches must hold uint8 pixels");
+    SK_FAIL_IF(!y, SK_EINVAL, "vit: the corpus has no labels");
+    sk_vit_out o = {0};
+    SK_TRY(sk_vit_forward(self, x, y, sel, step, training, &o));
+    out->loss = o.loss;
+    out->logits = o.logits;
+    out->correct = o.correct;
+    out->count = sk_shim_size(x, 0);
+    out->tokens_in = o.st.tokens_in;
+    out->tokens_blocks = o.st.tokens_blocks;
+    out->depth = o.st.depth;
+done:
+    return rc;
+}
+
+static int vt_embed_(void *self, const sk_tensor *x, sk_tensor **feat) { return sk_vit_embed(self, x, feat); }
+
+static int vt_select_model_(const void *self, sk_select_model *out)
+{
+    *out = sk_vit_select_model(self);
+    return SK_OK;
+}
+
+const sk_model_vtable sk_model_vit = {
+    .version = SK_MODEL_VERSION,
+    .name = "vit",
+    .flags = SK_MODEL_CLASSIFIER | SK_MODEL_IMAGES,
+    .help = "Vision Transformer (images)",
+    .keys = "width depth heads mlp_ratio patch pool classes",
+    .check = vt_check_,
+    .create = vt_create_,
+    .destroy = vt_destroy_,
+    .params = vt_params_,
+    .info = vt_info_,
+    .forward = vt_forward_,
+    .embed = vt_embed_,
+    .select_model = vt_select_model_,
+};

@@ -1,7 +1,8 @@
 /* sk_vit.h - Vision Transformer (Dosovitskiy et al. 2021) over the shim.
  *
  * defines: sk_vit, sk_vit_opts, sk_vit_out, sk_vit_create, sk_vit_free,
- *          sk_vit_params, sk_vit_forward.
+ *          sk_vit_params, sk_vit_forward, sk_vit_embed; its registry entry
+ *          (sk_model_vit, sk_model.h) maps the [model] keys onto sk_vit_opts.
  *
  * Patch embedding (a linear over non-overlapping patch x patch pixels),
  * learned position embedding, optional class token, pre-LN blocks with the
@@ -43,5 +44,8 @@ sk_select_model sk_vit_select_model(const sk_vit *m);
 /* Forward + loss on images (uint8 tensor) and labels (int64 [B]). */
 int sk_vit_forward(sk_vit *m, const sk_tensor *images, const sk_tensor *labels, sk_selector *sel, int64_t step,
                    int training, sk_vit_out *out);
+/* The pooled final-norm features before the head, [B, width], no selector
+ * (scope-owned). */
+int sk_vit_embed(sk_vit *m, const sk_tensor *images, sk_tensor **feat);
 
 #endif /* SK_VIT_H */

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "sk_ckpt.h"
-#include "sk_convnet.h"
 #include "sk_dist.h"
 #include "sk_fs.h"
 #include "sk_dist_ddp.h"
@@ -24,75 +23,12 @@
 #include "sk_select_config.h"
 #include "sk_vit.h"
 
-/* model.norm / model.pooling as the ConvNet's enums; SK_EINVAL naming the key. */
-static int convnet_choices_(const sk_model_config *m, sk_convnet_norm *norm, sk_convnet_pool *pool)
-{
-    int n = -1, p = -1;
-    for (int i = 0; i < 3; i++) {
-        if (!strcmp(m->norm, sk_convnet_norm_name((sk_convnet_norm)i))) n = i;
-        if (!strcmp(m->pooling, sk_convnet_pool_name((sk_convnet_pool)i))) p = i;
-    }
-    if (n < 0) return sk_error_set(SK_EINVAL, "model.norm = '%s': expected instance, batch or none", m->norm);
-    if (p < 0) return sk_error_set(SK_EINVAL, "model.pooling = '%s': expected avg, max or none", m->pooling);
-    *norm = (sk_convnet_norm)n, *pool = (sk_convnet_pool)p;
-    return SK_OK;
-}
-
-/* ---- defaults ---------------------------------------------------------------- */
-
-void sk_model_config_defaults(sk_model_config *m)
-{
-    memset(m, 0, sizeof *m);
-    snprintf(m->arch, sizeof m->arch, "vit");
-    m->width = 128;
-    m->depth = 4;
-    m->heads = 4;
-    m->mlp_ratio = 4;
-    m->patch = 7;
-    snprintf(m->pool, sizeof m->pool, "cls");
-    snprintf(m->norm, sizeof m->norm, "instance");
-    snprintf(m->pooling, sizeof m->pooling, "avg");
-}
-
-void sk_train_config_defaults(sk_train_config *t)
-{
-    memset(t, 0, sizeof *t);
-    t->steps = 1000;
-    t->accum = 1;
-    t->lr = 1e-3;
-    t->min_lr = 1e-5;
-    t->warmup = 100;
-    t->weight_decay = 0.05;
-    t->beta1 = 0.9;
-    t->beta2 = 0.999;
-    t->eps = 1e-8;
-    t->clip = 1.0;
-    t->eval_batches = 0;
-    t->keep_last = 3;
-    t->bucket_mb = 1.0;
-    t->bytes_per_token = 1.0;
-}
-
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
-    int is_vit = !strcmp(m->arch, "vit"), is_gpt = !strcmp(m->arch, "gpt"), is_cnn = !strcmp(m->arch, "convnet");
-    if (!is_vit && !is_gpt && !is_cnn)
-        return sk_error_set(SK_EINVAL, "model.arch = '%s': expected vit, gpt or convnet", m->arch);
-    sk_convnet_norm cn;
-    sk_convnet_pool cp;
-    if (is_cnn && convnet_choices_(m, &cn, &cp) < 0) return sk_error_last_code();
-    if (m->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)m->width);
-    if (m->depth <= 0 || m->depth > 64)
-        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)m->depth);
-    if (!is_cnn && (m->heads <= 0 || m->width % m->heads))
-        return sk_error_set(SK_EINVAL, "model.heads = %lld: must be > 0 and divide model.width = %lld",
-                            (long long)m->heads, (long long)m->width);
-    if (m->mlp_ratio <= 0) return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
-    if (is_vit && m->patch <= 0) return sk_error_set(SK_EINVAL, "model.patch = %lld: must be > 0", (long long)m->patch);
-    if (is_vit && strcmp(m->pool, "cls") && strcmp(m->pool, "mean"))
-        return sk_error_set(SK_EINVAL, "model.pool = '%s': expected cls or mean", m->pool);
-    if (is_gpt && d->seq_len <= 0) return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
-    if (m->vocab < 0 || m->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
+    int rc = sk_model_config_check(m);
+    if (rc < 0) return rc;
+    if ((sk_model_find(m->arch)->flags & SK_MODEL_LM) && d->seq_len <= 0)
+        return sk_error_set(SK_EINVAL, "data.seq_len = %lld: must be > 0", (long long)d->seq_len);
     if (t->steps <= 0) return sk_error_set(SK_EINVAL, "train.steps = %lld: must be > 0", (long long)t->steps);
     if (t->accum <= 0) return sk_error_set(SK_EINVAL, "train.accum = %lld: must be > 0", (long long)t->accum);
     if (d->batch_size <= 0 || d->batch_size % ((int64_t)world * t->accum))
@@ -164,7 +100,7 @@ typedef struct {
     int is_gpt;
     sk_vit *vit;
     sk_gpt *gpt;
-    sk_convnet *cnn;
+    sk_model *gen; /* an arch reached through the sk_model registry (convnet) */
     sk_params *p;
     /* What training updates: the model's parameters, then a learned
      * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
@@ -255,9 +191,9 @@ static int forward_(model_ *m, const sk_batch *b, sk_selector *sel, int64_t step
         sk_tensor *lab = sk_shim_from_host(b->labels, ls, 1, SK_I64, SK_CPU);
         SK_TRY_T(img);
         SK_TRY_T(lab);
-        if (m->cnn) { /* a ConvNet sees whole images: one "token" per sample */
-            sk_convnet_out o = {0};
-            SK_TRY(sk_convnet_forward(m->cnn, img, lab, training, &o));
+        if (m->gen) { /* a ConvNet sees whole images: one "token" per sample */
+            sk_model_out o = {0};
+            SK_TRY(sk_model_forward(m->gen, img, lab, NULL, step, training, &o));
             f->loss_t = o.loss;
             f->correct = (double)o.correct;
             f->tokens = f->tokens_kept = (double)b->n;
@@ -580,10 +516,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
             m.image_w = b->shape[b->ndim - 1];
             int64_t classes = mc->classes ? mc->classes : S->num_classes(train_src);
             if (!strcmp(mc->arch, "convnet")) {
-                sk_convnet_opts co = {m.image_h, m.image_w, m.channels, mc->width, mc->depth, 0, 0, classes};
-                SK_TRY(convnet_choices_(mc, &co.norm, &co.pool));
-                SK_TRY(sk_convnet_create(&m.cnn, &co, o->seed));
-                m.p = sk_convnet_params(m.cnn);
+                sk_model_data md = {SK_SAMPLE_IMAGE, b->ndim, {0}, 0, classes};
+                for (int i = 0; i < b->ndim; i++) md.shape[i] = b->shape[i];
+                SK_TRY(sk_model_create(&m.gen, mc, &md, o->seed));
+                m.p = sk_model_params(m.gen);
             } else {
                 sk_vit_opts vo = {m.image_h, m.image_w, m.channels, mc->patch, mc->width, mc->depth, mc->heads,
                                   mc->mlp_ratio * mc->width, classes, !strcmp(mc->pool, "cls")};
@@ -594,10 +530,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
         SK_TRY(S->seek(train_src, p0));
     }
     m.is_gpt = is_gpt;
-    SK_FAIL_IF(m.cnn && o->select && o->select->scorer[0] && strcmp(o->select->scorer, "none"), SK_EINVAL,
-               "select.scorer = %s: model.arch = convnet has no token sequence to select from (token selection "
-               "needs vit or gpt)", o->select->scorer);
-    if (o->select && !m.cnn) {
+    /* a token selector (scorer other than none) on a model without the hook: the registry's message */
+    if (o->select && m.gen && o->select->scorer[0] && strcmp(o->select->scorer, "none"))
+        SK_TRY(sk_model_select_model(m.gen, &sm));
+    if (o->select && !m.gen) {
         sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
         /* a scope for the scorers' init temporaries (they keep their parameters) */
         sk_scope *sc = sk_shim_scope_begin();
@@ -830,7 +766,7 @@ done:
     all_params_free_(&m);
     sk_vit_free(m.vit);
     sk_gpt_free(m.gpt);
-    sk_convnet_free(m.cnn);
+    sk_model_free(m.gen);
     if (eval_src) S->free(eval_src);
     if (train_src) S->free(train_src);
     return rc;

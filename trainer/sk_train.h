@@ -1,7 +1,6 @@
 /* sk_train.h - the training run behind `shrink train`.
  *
- * defines: sk_model_config / sk_model_section ([model] config section),
- *          sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
+ * defines: sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
  *          from), sk_train_opts, sk_train_result, sk_train_validate,
  *          sk_train_run, sk_train_source_loader.
  *
@@ -33,20 +32,8 @@
 #include "sk_config.h"
 #include "sk_data_config.h"
 #include "sk_loader.h"
+#include "sk_model.h"
 #include "sk_select.h"
-
-/* [model] */
-typedef struct sk_model_config {
-    char arch[SK_CFG_STR_MAX]; /* "vit" | "gpt" | "convnet" */
-    int64_t width, depth, heads;
-    int64_t mlp_ratio;         /* MLP hidden = mlp_ratio * width */
-    int64_t patch;             /* vit: patch side */
-    char pool[SK_CFG_STR_MAX]; /* vit: "cls" | "mean" */
-    int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
-    int64_t classes;           /* vit, convnet: 0 = the corpus's label count */
-    char norm[SK_CFG_STR_MAX];    /* convnet: "instance" | "batch" | "none" */
-    char pooling[SK_CFG_STR_MAX]; /* convnet: "avg" | "max" | "none" */
-} sk_model_config;
 
 /* [train] */
 typedef struct sk_train_config {
@@ -64,14 +51,9 @@ typedef struct sk_train_config {
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
 } sk_train_config;
 
-/* The config sections (key tables in sk_train_config.c). */
-extern const sk_cfg_section sk_model_section;
+/* The [train] config section (key table in sk_train_config.c); [model] is
+ * models/sk_model_config.h. */
 extern const sk_cfg_section sk_train_section;
-
-/* Fill with the same defaults as the key tables (for callers without the
- * config engine, e.g. tests). */
-void sk_model_config_defaults(sk_model_config *m);
-void sk_train_config_defaults(sk_train_config *t);
 
 /* Where batches come from: the corpus loader (sk_train_source_loader) or a
  * caller's synthetic source with the same contract (tests). */

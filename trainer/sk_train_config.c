@@ -1,29 +1,9 @@
-/* sk_train_config.c - the [model] and [train] config sections (the data
- * the trainer reads is the dataset module's [data] section): one table
- * each drives defaults, files, --set and --help (common/sk_config.h).
- * sk_model_config_defaults / sk_train_config_defaults in sk_train.c must
- * agree with the defaults here (a unit test checks). */
+/* sk_train_config.c - the [train] config section (the model's is
+ * models/sk_model_config.c, the data's the dataset module's [data]): one
+ * table drives defaults, files, --set and --help (common/sk_config.h). */
 #include <stddef.h>
 
 #include "sk_train.h"
-
-#define MK_(name, type, field, def, lo, hi, flags, choices, help) \
-    {name, type, offsetof(sk_model_config, field), def, lo, hi, flags, choices, help}
-static const sk_cfg_key model_keys_[] = {
-    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, 0, "vit|gpt|convnet",
-        "model: vit or convnet (images) or gpt (tokens)"),
-    MK_("width", SK_CFG_INT, width, "128", 1, 65536, 0, NULL, "hidden size D"),
-    MK_("depth", SK_CFG_INT, depth, "4", 1, 64, 0, NULL, "transformer blocks"),
-    MK_("heads", SK_CFG_INT, heads, "4", 1, 1024, 0, NULL, "attention heads (must divide width)"),
-    MK_("mlp_ratio", SK_CFG_INT, mlp_ratio, "4", 1, 64, 0, NULL, "MLP hidden size = mlp_ratio * width"),
-    MK_("patch", SK_CFG_INT, patch, "7", 1, 4096, 0, NULL, "vit: patch side in pixels (must divide the image)"),
-    MK_("pool", SK_CFG_STRING, pool, "cls", 1, 0, 0, "cls|mean", "vit: class-token or mean pooling"),
-    MK_("vocab", SK_CFG_INT, vocab, "0", 0, 1 << 24, 0, NULL, "gpt: vocabulary size (0: the corpus's)"),
-    MK_("classes", SK_CFG_INT, classes, "0", 0, 1 << 24, 0, NULL, "vit, convnet: label classes (0: the corpus's)"),
-    MK_("norm", SK_CFG_STRING, norm, "instance", 1, 0, 0, "instance|batch|none", "convnet: norm after each conv"),
-    MK_("pooling", SK_CFG_STRING, pooling, "avg", 1, 0, 0, "avg|max|none", "convnet: 2x2 pooling after each conv"),
-};
-#undef MK_
 
 #define TK_(name, type, field, def, lo, hi, flags, help) \
     {name, type, offsetof(sk_train_config, field), def, lo, hi, flags, NULL, help}
@@ -47,7 +27,5 @@ static const sk_cfg_key train_keys_[] = {
 };
 #undef TK_
 
-const sk_cfg_section sk_model_section = {"model", "model architecture (trainer)", model_keys_,
-                                         (int)(sizeof model_keys_ / sizeof *model_keys_), sizeof(sk_model_config)};
 const sk_cfg_section sk_train_section = {"train", "training loop (trainer)", train_keys_,
                                          (int)(sizeof train_keys_ / sizeof *train_keys_), sizeof(sk_train_config)};

@@ -1,5 +1,6 @@
 /* sk_train_driver.c - test driver for sk_train_run: `sk_train_driver
- * key=value ...` with model.* / train.* keys and data=, out=, resume=,
+ * key=value ...` with model.* / train.* / data.* / select.* keys (the
+ * sections' own tables, as `--set` in the CLI) and data=, out=, resume=,
  * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
  * for the loader (data.train). data.<key>=value and select.<key>=value set
@@ -17,24 +18,6 @@
 #include "sk_synth_source.h"
 #include "sk_train.h"
 
-typedef struct {
-    const char *name;
-    char kind; /* i: int64, f: double, s: string, b: int */
-    int model; /* 1: model section, 0: train */
-    size_t off;
-} key_;
-
-#define M_(n, k) {"model." #n, k, 1, offsetof(sk_model_config, n)}
-#define T_(n, k) {"train." #n, k, 0, offsetof(sk_train_config, n)}
-static const key_ keys_[] = {
-    M_(arch, 's'),   M_(width, 'i'),  M_(depth, 'i'),       M_(heads, 'i'),      M_(mlp_ratio, 'i'),
-    M_(patch, 'i'),  M_(pool, 's'),   M_(vocab, 'i'),      M_(classes, 'i'),
-    T_(steps, 'i'),  T_(accum, 'i'),       T_(lr, 'f'),         T_(min_lr, 'f'),
-    T_(warmup, 'i'), T_(weight_decay, 'f'), T_(beta1, 'f'), T_(beta2, 'f'),      T_(eps, 'f'),
-    T_(clip, 'f'),   T_(eval_every, 'i'), T_(eval_batches, 'i'),
-    T_(ckpt_every, 'i'), T_(keep_last, 'i'), T_(bucket_mb, 'f'), T_(bytes_per_token, 'f'),
-};
-
 int main(int argc, char **argv)
 {
     sk_model_config mc;
@@ -42,11 +25,11 @@ int main(int argc, char **argv)
     sk_train_opts o = {0};
     sk_select_config sc;
     sk_data_config dc;
-    const sk_cfg_section *const ssec[2] = {&sk_select_section, &sk_data_section};
-    void *const sbase[2] = {&sc, &dc};
+    /* every default comes from the sections' key tables */
+    const sk_cfg_section *const ssec[4] = {&sk_select_section, &sk_data_section, &sk_model_section,
+                                           &sk_train_section};
+    void *const sbase[4] = {&sc, &dc, &mc, &tc};
     int have_select = 0;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
     o.model = &mc;
     o.train = &tc;
     o.seed = 1234;
@@ -58,10 +41,11 @@ int main(int argc, char **argv)
     sk_log_set_rank(sk_dist_info_get()->rank, 0);
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
     o.data = &dc;
-    int rc = sk_cfg_defaults(ssec, 2, sbase);
+    int rc = sk_cfg_defaults(ssec, 4, sbase);
     for (int i = 1; rc == 0 && i < argc; i++) {
-        if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5)) {
-            rc = sk_cfg_apply_set(argv[i], ssec, 2, sbase);
+        if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5) || !strncmp(argv[i], "model.", 6) ||
+            !strncmp(argv[i], "train.", 6)) {
+            rc = sk_cfg_apply_set(argv[i], ssec, 4, sbase);
             if (argv[i][0] == 's') have_select = 1;
             continue;
         }
@@ -78,28 +62,8 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "threads")) o.threads = atoi(v);
         else if (!strcmp(k, "progress")) o.progress = atoi(v);
-        else {
-            size_t j;
-            for (j = 0; j < sizeof keys_ / sizeof *keys_; j++)
-                if (!strcmp(keys_[j].name, k)) break;
-            if (j == sizeof keys_ / sizeof *keys_) {
-                rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
-                break;
-            }
-            char *base = keys_[j].model ? (char *)&mc : (char *)&tc;
-            void *f = base + keys_[j].off;
-            char *end;
-            switch (keys_[j].kind) {
-            case 'i': *(int64_t *)f = strtoll(v, &end, 10); break;
-            case 'f': *(double *)f = strtod(v, &end); break;
-            case 'b': *(int *)f = atoi(v); end = (char *)v + strlen(v); break;
-            default: snprintf((char *)f, SK_CFG_STR_MAX, "%s", v); end = (char *)v + strlen(v); break;
-            }
-            if (*end) {
-                rc = sk_error_set(SK_EINVAL, "%s = '%s': not a number", k, v);
-                break;
-            }
-        }
+        else rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
+        if (rc < 0) break;
     }
     if (have_select) o.select = &sc;
     if (rc == 0 && o.data_path && !strncmp(o.data_path, "synth:", 6)) o.source = &sk_synth_source;

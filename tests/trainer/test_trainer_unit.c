@@ -27,12 +27,13 @@ static void tmpdir_(char *buf, size_t cap, const char *tag)
     snprintf(buf, cap, "/tmp/sk_trainer_unit_%s_%ld", tag, (long)getpid());
 }
 
-/* The [data] section at its table defaults. */
-static void data_defaults_(sk_data_config *d)
+/* The [model], [train] and [data] sections at their key tables' defaults
+ * (the only place a default is written). */
+static void defaults_(sk_model_config *m, sk_train_config *t, sk_data_config *d)
 {
-    const sk_cfg_section *const sec[1] = {&sk_data_section};
-    void *const base[1] = {d};
-    assert_int_equal(sk_cfg_defaults(sec, 1, base), 0);
+    const sk_cfg_section *const sec[3] = {&sk_model_section, &sk_train_section, &sk_data_section};
+    void *const base[3] = {m, t, d};
+    assert_int_equal(sk_cfg_defaults(sec, 3, base), 0);
 }
 
 static void test_vit_learns(void **state)
@@ -41,9 +42,7 @@ static void test_vit_learns(void **state)
     sk_model_config mc;
     sk_train_config tc;
     sk_data_config dc;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
-    data_defaults_(&dc);
+    defaults_(&mc, &tc, &dc);
     mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
     tc.steps = 150; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
     char out[256];
@@ -74,9 +73,7 @@ static void test_gpt_learns(void **state)
     sk_model_config mc;
     sk_train_config tc;
     sk_data_config dc;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
-    data_defaults_(&dc);
+    defaults_(&mc, &tc, &dc);
     snprintf(mc.arch, sizeof mc.arch, "gpt");
     mc.width = 32; mc.depth = 2; mc.heads = 2; dc.seq_len = 16; mc.mlp_ratio = 2;
     tc.steps = 200; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
@@ -100,9 +97,7 @@ static void test_bad_config_rejected(void **state)
     sk_model_config mc;
     sk_train_config tc;
     sk_data_config dc;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
-    data_defaults_(&dc);
+    defaults_(&mc, &tc, &dc);
     assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), 0);
     mc.heads = 3;
     assert_int_equal(sk_train_validate(&mc, &tc, &dc, 1), SK_EINVAL);
@@ -127,40 +122,6 @@ static void test_bad_config_rejected(void **state)
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
-}
-
-/* The defaults in sk_*_config_defaults match the key tables' text. */
-static void check_defaults_(const sk_cfg_section *sec, const void *base)
-{
-    for (int i = 0; i < sec->nkeys; i++) {
-        const sk_cfg_key *k = &sec->keys[i];
-        const char *f = (const char *)base + k->offset;
-        switch (k->type) {
-        case SK_CFG_INT: assert_int_equal(*(const int64_t *)f, strtoll(k->def, NULL, 10)); break;
-        case SK_CFG_FLOAT: assert_true(*(const double *)f == strtod(k->def, NULL)); break;
-        case SK_CFG_BOOL: assert_int_equal(*(const int *)f, strcmp(k->def, "true") == 0); break;
-        case SK_CFG_STRING: assert_string_equal(f, k->def); break;
-        default: break;
-        }
-        if (k->type == SK_CFG_INT || k->type == SK_CFG_FLOAT) {
-            double v = k->type == SK_CFG_INT ? (double)*(const int64_t *)f : *(const double *)f;
-            if (k->min <= k->max) assert_true(v >= k->min && v <= k->max);
-        }
-    }
-}
-
-static void test_defaults_match_tables(void **state)
-{
-    (void)state;
-    sk_model_config mc;
-    sk_train_config tc;
-    sk_data_config dc;
-    sk_model_config_defaults(&mc);
-    sk_train_config_defaults(&tc);
-    data_defaults_(&dc);
-    (void)dc;
-    check_defaults_(&sk_model_section, &mc);
-    check_defaults_(&sk_train_section, &tc);
 }
 
 static void test_safetensors_roundtrip(void **state)
@@ -397,7 +358,7 @@ static void test_block_sizes_and_padding(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config_rejected),   cmocka_unit_test(test_defaults_match_tables),
+        cmocka_unit_test(test_bad_config_rejected),
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),

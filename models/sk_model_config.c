@@ -1,0 +1,81 @@
+/* sk_model_config.c - the [model] key table (the one place its defaults
+ * are written) and its JSON form (checkpoint config, safetensors
+ * metadata), see sk_model_config.h. */
+#include "sk_model_config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sk_error.h"
+#include "sk_model.h"
+
+#define MK_(name, type, field, def, lo, hi, choices, help) \
+    {name, type, offsetof(sk_model_config, field), def, lo, hi, 0, choices, help}
+static const sk_cfg_key model_keys_[] = {
+    /* arch: any registered name, checked through the registry (sk_model_config_check) */
+    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, NULL, "model architecture: a registered name (vit, gpt, ...)"),
+    MK_("width", SK_CFG_INT, width, "128", 1, 65536, NULL, "hidden size D (convnet: channels)"),
+    MK_("depth", SK_CFG_INT, depth, "4", 1, 64, NULL, "transformer blocks (convnet: conv blocks)"),
+    MK_("heads", SK_CFG_INT, heads, "4", 1, 1024, NULL, "attention heads (must divide width)"),
+    MK_("mlp_ratio", SK_CFG_INT, mlp_ratio, "4", 1, 64, NULL, "MLP hidden size = mlp_ratio * width"),
+    MK_("patch", SK_CFG_INT, patch, "7", 1, 4096, NULL, "vit: patch side in pixels (must divide the image)"),
+    MK_("pool", SK_CFG_STRING, pool, "cls", 1, 0, "cls|mean", "vit: class-token or mean pooling"),
+    MK_("vocab", SK_CFG_INT, vocab, "0", 0, 1 << 24, NULL, "gpt: vocabulary size (0: the corpus's)"),
+    MK_("classes", SK_CFG_INT, classes, "0", 0, 1 << 24, NULL, "classifiers: label classes (0: the corpus's)"),
+    MK_("norm", SK_CFG_STRING, norm, "instance", 1, 0, "instance|batch|none", "convnet: normalisation after each conv"),
+    MK_("pooling", SK_CFG_STRING, pooling, "avg", 1, 0, "avg|max|none", "convnet: 2x2 pooling after each block"),
+};
+#undef MK_
+
+const sk_cfg_section sk_model_section = {"model", "model architecture (models)", model_keys_,
+                                         (int)(sizeof model_keys_ / sizeof *model_keys_), sizeof(sk_model_config)};
+
+int sk_model_config_check(const sk_model_config *c)
+{
+    const sk_model_vtable *vt = sk_model_find(c->arch);
+    if (!vt) {
+        char names[256];
+        size_t k = 0;
+        names[0] = 0;
+        for (int i = 0; i < sk_model_count() && k < sizeof names; i++)
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", sk_model_at(i)->name);
+        return sk_error_set(SK_EINVAL, "model.arch = '%s': expected one of %s", c->arch, names);
+    }
+    return vt->check(c);
+}
+
+json_t *sk_model_config_to_json(const sk_model_config *c)
+{
+    json_t *j = json_object();
+    for (int i = 0; j && i < sk_model_section.nkeys; i++) {
+        const sk_cfg_key *k = &model_keys_[i];
+        const char *f = (const char *)c + k->offset;
+        json_t *v = k->type == SK_CFG_INT ? json_integer((json_int_t) * (const int64_t *)f) : json_string(f);
+        if (json_object_set_new(j, k->name, v) < 0) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+int sk_model_config_from_json(const json_t *j, const char *what, sk_model_config *c)
+{
+    const char *name;
+    json_t *v;
+    if (!json_is_object(j)) return sk_error_set(SK_ECORRUPT, "%s: the model config is not a JSON object", what);
+    json_object_foreach((json_t *)j, name, v) {
+        const sk_cfg_key *k = sk_cfg_find_key(&sk_model_section, name);
+        if (!k) return sk_error_set(SK_ECORRUPT, "%s: unknown model key '%s'", what, name);
+        char *f = (char *)c + k->offset;
+        if (k->type == SK_CFG_INT && json_is_integer(v)) {
+            *(int64_t *)f = (int64_t)json_integer_value(v);
+        } else if (k->type == SK_CFG_STRING && json_is_string(v) && json_string_length(v) < SK_CFG_STR_MAX) {
+            memcpy(f, json_string_value(v), json_string_length(v) + 1);
+        } else {
+            return sk_error_set(SK_ECORRUPT, "%s: model.%s has a value of the wrong type", what, name);
+        }
+    }
+    return SK_OK;
+}

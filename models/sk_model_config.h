@@ -1,0 +1,50 @@
+/* sk_model_config.h - the [model] config section.
+ *
+ * defines: sk_model_config, sk_model_section (key table in
+ *          sk_model_config.c), sk_model_config_check,
+ *          sk_model_config_to_json, sk_model_config_from_json.
+ *
+ * One struct for every architecture; each arch reads the keys its registry
+ * entry lists (sk_model_vtable.keys in sk_model.h). model.arch is checked
+ * against the registry (sk_model_find), so the set of names is written
+ * once, in models/sk_model.c. Defaults live only in the key table: fill a
+ * struct with sk_cfg_defaults(&sk_model_section, ...).
+ */
+#ifndef SK_MODEL_CONFIG_H
+#define SK_MODEL_CONFIG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sk_config.h"
+
+typedef struct sk_model_config {
+    char arch[SK_CFG_STR_MAX];    /* a registry name: vit | gpt | convnet | ... */
+    int64_t width;                /* transformers: hidden size D; convnet: channels */
+    int64_t depth;                /* transformers: blocks; convnet: conv blocks */
+    int64_t heads;                /* transformers: attention heads (divide width) */
+    int64_t mlp_ratio;            /* transformers: MLP hidden = mlp_ratio * width */
+    int64_t patch;                /* vit: patch side */
+    char pool[SK_CFG_STR_MAX];    /* vit: "cls" | "mean" */
+    int64_t vocab;                /* gpt: 0 = the corpus's vocabulary */
+    int64_t classes;              /* classifiers: 0 = the corpus's label count */
+    char norm[SK_CFG_STR_MAX];    /* convnet: "instance" | "batch" | "none" */
+    char pooling[SK_CFG_STR_MAX]; /* convnet: "avg" | "max" | "none" */
+} sk_model_config;
+
+extern const sk_cfg_section sk_model_section;
+
+/* model.arch names a registered model and that model's own checks of its
+ * keys pass; the message names the key (and, for an unknown arch, lists
+ * the registered names). */
+int sk_model_config_check(const sk_model_config *c);
+
+/* Every key of the section as one JSON object {"arch": "vit", "width": 128,
+ * ...} in table order (new reference, NULL on out of memory); and back:
+ * keys present in j overwrite c (an unknown key or a value of the wrong
+ * type is an error naming `what` and the key). */
+json_t *sk_model_config_to_json(const sk_model_config *c);
+int sk_model_config_from_json(const json_t *j, const char *what, sk_model_config *c);
+
+#endif /* SK_MODEL_CONFIG_H */

@@ -107,100 +107,155 @@ int sk_model_select_model(const sk_model *m, sk_select_model *out)
 
 /* ---- the architecture as safetensors metadata ------------------------------- */
 
-#define META_MAX_ 16
+/* One metadata entry per [model] key ("shrink.model.<key>", its config
+ * text) and per sample fact ("shrink.data.*"): plain strings, so the file
+ * stays readable by safetensors.torch and the values go back through the
+ * key table's own parser (bounds and choices checked again on load). */
+#define DATA_KEYS_ 4
+#define META_MAX_ 64
+static const char *const data_keys_[DATA_KEYS_] = {"shrink.data.kind", "shrink.data.shape", "shrink.data.vocab",
+                                                   "shrink.data.classes"};
 
-static char *data_json_(const sk_model_data *d)
+typedef struct {
+    char names[META_MAX_][64];
+    char vals[META_MAX_][64];
+    const char *kv[2 * META_MAX_];
+    int n;
+} meta_;
+
+static void meta_put_(meta_ *mt, const char *name, const char *val)
 {
-    json_t *sh = json_array();
-    for (int i = 0; sh && i < d->ndim; i++) json_array_append_new(sh, json_integer((json_int_t)d->shape[i]));
-    json_t *j = json_pack("{s:s, s:o, s:I, s:I}", "kind", d->kind == SK_SAMPLE_TOKENS ? "tokens" : "image",
-                          "shape", sh, "vocab", (json_int_t)d->vocab, "classes", (json_int_t)d->classes);
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return s;
+    if (mt->n >= META_MAX_) return;
+    mt->kv[2 * mt->n] = name;
+    mt->kv[2 * mt->n + 1] = val;
+    mt->n++;
 }
 
-static int data_from_json_(const char *path, const char *text, sk_model_data *d)
+static void meta_fill_(const sk_model *m, meta_ *mt)
 {
-    int rc = SK_OK;
-    json_error_t err;
-    json_t *j = json_loads(text, 0, &err), *sh = NULL;
-    const char *kind = NULL;
-    json_int_t vocab = 0, classes = 0;
-    memset(d, 0, sizeof *d);
-    SK_FAIL_IF(!j || json_unpack(j, "{s:s, s:o, s:I, s:I}", "kind", &kind, "shape", &sh, "vocab", &vocab, "classes",
-                                 &classes) < 0 || !json_is_array(sh) || json_array_size(sh) < 1 ||
-                   json_array_size(sh) > 4,
-               SK_ECORRUPT, "%s: metadata 'shrink.data' is not a sample description", path);
-    d->kind = !strcmp(kind, "tokens") ? SK_SAMPLE_TOKENS : SK_SAMPLE_IMAGE;
-    d->ndim = (int)json_array_size(sh);
-    for (int i = 0; i < d->ndim; i++) {
-        json_t *v = json_array_get(sh, (size_t)i);
-        SK_FAIL_IF(!json_is_integer(v) || json_integer_value(v) < 1, SK_ECORRUPT,
-                   "%s: metadata 'shrink.data' has a bad shape", path);
-        d->shape[i] = (int64_t)json_integer_value(v);
+    const sk_model_data *d = &m->data;
+    meta_put_(mt, "format", "pt");
+    meta_put_(mt, "shrink.arch", m->vt->name);
+    for (int i = 0; i < sk_model_section.nkeys && mt->n < META_MAX_; i++) {
+        const sk_cfg_key *k = &sk_model_section.keys[i];
+        const char *f = (const char *)&m->cfg + k->offset;
+        int j = mt->n;
+        snprintf(mt->names[j], sizeof mt->names[j], "shrink.model.%s", k->name);
+        if (k->type == SK_CFG_INT) snprintf(mt->vals[j], sizeof mt->vals[j], "%lld", (long long)*(const int64_t *)f);
+        meta_put_(mt, mt->names[j], k->type == SK_CFG_INT ? mt->vals[j] : f);
     }
-    d->vocab = (int64_t)vocab;
-    d->classes = (int64_t)classes;
-done:
-    json_decref(j);
-    return rc;
+    int j = mt->n;
+    size_t k = 0;
+    for (int i = 0; i < d->ndim; i++)
+        k += (size_t)snprintf(mt->vals[j + 1] + k, sizeof mt->vals[j + 1] - k, "%s%lld", i ? "," : "",
+                              (long long)d->shape[i]);
+    snprintf(mt->vals[j + 2], sizeof mt->vals[j + 2], "%lld", (long long)d->vocab);
+    snprintf(mt->vals[j + 3], sizeof mt->vals[j + 3], "%lld", (long long)d->classes);
+    meta_put_(mt, data_keys_[0], d->kind == SK_SAMPLE_TOKENS ? "tokens" : "image");
+    for (int i = 1; i < DATA_KEYS_; i++) meta_put_(mt, data_keys_[i], mt->vals[j + i]);
 }
 
 int sk_model_save(const sk_model *m, const char *path, const sk_params *tensors)
 {
-    int rc = SK_OK;
     const sk_params *p = tensors ? tensors : m->vt->params(m->self);
-    char extra[META_MAX_][24];
-    const char *kv[2 * (4 + META_MAX_)];
-    json_t *cj = sk_model_config_to_json(&m->cfg);
-    char *cs = cj ? json_dumps(cj, JSON_COMPACT) : NULL, *ds = data_json_(&m->data);
-    SK_FAIL_IF(!cs || !ds, SK_ENOMEM, "%s: out of memory", path);
-    const char *base[8] = {"format", "pt", "shrink.arch", m->vt->name, "shrink.model", cs, "shrink.data", ds};
-    memcpy(kv, base, sizeof base);
-    int n = 4;
-    if (m->vt->extra_meta) n += m->vt->extra_meta(m->self, extra, kv + 8, META_MAX_);
-    SK_TRY(sk_safetensors_write(path, (const char *const *)p->names, p->t, p->n, kv, n));
+    meta_ *mt = calloc(1, sizeof *mt);
+    char extra[16][24];
+    if (!mt) return sk_error_set(SK_ENOMEM, "%s: out of memory", path);
+    meta_fill_(m, mt);
+    if (m->vt->extra_meta) {
+        int ne = m->vt->extra_meta(m->self, extra, mt->kv + 2 * mt->n, META_MAX_ - mt->n < 16 ? META_MAX_ - mt->n : 16);
+        mt->n += ne;
+    }
+    int rc = sk_safetensors_write(path, (const char *const *)p->names, p->t, p->n, mt->kv, mt->n);
+    free(mt);
+    return rc;
+}
+
+/* "28,28" -> shape; every dim >= 1, at most 4. */
+static int parse_shape_(const char *path, const char *s, sk_model_data *d)
+{
+    char *e = NULL;
+    d->ndim = 0;
+    while (*s && d->ndim < 4) {
+        long long v = strtoll(s, &e, 10);
+        if (e == s || v < 1 || (*e && *e != ',')) break;
+        d->shape[d->ndim++] = v;
+        s = *e ? e + 1 : e;
+    }
+    if (*s || d->ndim < 1) return sk_error_set(SK_ECORRUPT, "%s: metadata 'shrink.data.shape' is not a shape", path);
+    return SK_OK;
+}
+
+static int parse_count_(const char *path, const char *key, const char *s, int64_t *out)
+{
+    char *e = NULL;
+    long long v = strtoll(s, &e, 10);
+    if (e == s || *e || v < 0) return sk_error_set(SK_ECORRUPT, "%s: metadata '%s' = '%s' is not a count", path, key, s);
+    *out = v;
+    return SK_OK;
+}
+
+/* The config and sample description from the file's metadata. */
+static int read_arch_(const char *path, sk_model_config *cfg, sk_model_data *d)
+{
+    int rc = SK_OK;
+    enum { CAP = SK_CFG_STR_MAX + 16 };
+    const int nk = sk_model_section.nkeys, n = nk + DATA_KEYS_;
+    const char *keys[META_MAX_];
+    char(*names)[64] = calloc((size_t)nk, sizeof *names);
+    char *vals = malloc((size_t)n * CAP), set[CAP + 80];
+    const sk_cfg_section *sec = &sk_model_section;
+    void *base = cfg;
+    SK_FAIL_IF(!names || !vals, SK_ENOMEM, "%s: out of memory", path);
+    for (int i = 0; i < nk; i++) {
+        snprintf(names[i], sizeof names[i], "shrink.model.%s", sec->keys[i].name);
+        keys[i] = names[i];
+    }
+    for (int i = 0; i < DATA_KEYS_; i++) keys[nk + i] = data_keys_[i];
+    rc = sk_safetensors_read_meta(path, keys, n, vals, CAP);
+    if (rc == SK_ENOTFOUND) sk_error_prefix("no model architecture metadata (not a file sk_model_save wrote): ");
+    if (rc < 0) goto done;
+    SK_TRY(sk_cfg_defaults(&sec, 1, &base));
+    for (int i = 0; i < nk; i++) {
+        snprintf(set, sizeof set, "model.%s=%s", sec->keys[i].name, vals + (size_t)i * CAP);
+        rc = sk_cfg_apply_set(set, &sec, 1, &base);
+        if (rc < 0) {
+            sk_error_prefix("%s: metadata: ", path);
+            goto done;
+        }
+    }
+    memset(d, 0, sizeof *d);
+    const char *kind = vals + (size_t)nk * CAP;
+    SK_FAIL_IF(strcmp(kind, "tokens") && strcmp(kind, "image"), SK_ECORRUPT,
+               "%s: metadata 'shrink.data.kind' = '%s': expected tokens or image", path, kind);
+    d->kind = !strcmp(kind, "tokens") ? SK_SAMPLE_TOKENS : SK_SAMPLE_IMAGE;
+    SK_TRY(parse_shape_(path, vals + (size_t)(nk + 1) * CAP, d));
+    SK_TRY(parse_count_(path, data_keys_[2], vals + (size_t)(nk + 2) * CAP, &d->vocab));
+    SK_TRY(parse_count_(path, data_keys_[3], vals + (size_t)(nk + 3) * CAP, &d->classes));
 done:
-    json_decref(cj);
-    free(cs);
-    free(ds);
+    free(names);
+    free(vals);
     return rc;
 }
 
 int sk_model_create_from_file(sk_model **out, const char *path)
 {
     int rc = SK_OK;
-    enum { CAP = 8192 };
-    const char *keys[3] = {"shrink.arch", "shrink.model", "shrink.data"};
-    char *vals = malloc(3 * CAP);
-    json_t *cj = NULL;
     sk_model_config cfg;
     sk_model_data d;
     sk_model *m = NULL;
     *out = NULL;
-    SK_FAIL_IF(!vals, SK_ENOMEM, "%s: out of memory", path);
-    rc = sk_safetensors_read_meta(path, keys, 3, vals, CAP);
-    if (rc == SK_ENOTFOUND) sk_error_prefix("no model architecture metadata (not a file sk_model_save wrote): ");
-    if (rc < 0) goto done;
-    const sk_cfg_section *sec = &sk_model_section;
-    void *base = &cfg;
-    SK_TRY(sk_cfg_defaults(&sec, 1, &base));
-    json_error_t err;
-    cj = json_loads(vals + CAP, 0, &err);
-    SK_FAIL_IF(!cj, SK_ECORRUPT, "%s: metadata 'shrink.model' is not JSON: %s", path, err.text);
-    SK_TRY(sk_model_config_from_json(cj, path, &cfg));
-    SK_FAIL_IF(strcmp(cfg.arch, vals), SK_ECORRUPT, "%s: shrink.arch = '%s' but shrink.model names '%s'", path, vals,
-               cfg.arch);
-    SK_TRY(data_from_json_(path, vals + 2 * CAP, &d));
-    SK_TRY(sk_model_create(&m, &cfg, &d, 0));
+    SK_TRY(read_arch_(path, &cfg, &d));
+    rc = sk_model_create(&m, &cfg, &d, 0);
+    if (rc < 0) {
+        sk_error_prefix("%s: ", path);
+        goto done;
+    }
     sk_params *p = sk_model_params(m);
     SK_TRY(sk_safetensors_read(path, (const char *const *)p->names, p->t, p->n));
     *out = m;
     m = NULL;
 done:
     sk_model_free(m);
-    json_decref(cj);
-    free(vals);
     return rc;
 }

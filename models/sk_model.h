@@ -132,7 +132,7 @@ typedef struct sk_model sk_model;
  * samples described by d. */
 int sk_model_create(sk_model **out, const sk_model_config *cfg, const sk_model_data *d, uint64_t seed);
 /* Rebuild a model written by sk_model_save from its metadata alone
- * (shrink.arch, shrink.model, shrink.data) and load its weights (tensors
+ * (shrink.model.<key>, shrink.data.*) and load its weights (tensors
  * in the file that the model does not own are ignored). Errors name the
  * file and the key or tensor. */
 int sk_model_create_from_file(sk_model **out, const char *path);
@@ -153,9 +153,9 @@ int sk_model_embed(sk_model *m, const sk_tensor *x, sk_tensor **feat);
 int sk_model_select_model(const sk_model *m, sk_select_model *out);
 
 /* Write tensors (NULL: the model's parameters) with the architecture as
- * metadata ("format" = "pt", "shrink.arch", "shrink.model" = the config
- * JSON, "shrink.data" = the sample JSON, plus the entry's extra_meta),
- * atomically to path. */
+ * metadata ("format" = "pt", "shrink.arch", "shrink.model.<key>" = each
+ * [model] key's config text, "shrink.data.kind/shape/vocab/classes", plus
+ * the entry's extra_meta), atomically to path. */
 int sk_model_save(const sk_model *m, const char *path, const sk_params *tensors);
 
 #endif /* SK_MODEL_H */

@@ -59,23 +59,3 @@ json_t *sk_model_config_to_json(const sk_model_config *c)
     }
     return j;
 }
-
-int sk_model_config_from_json(const json_t *j, const char *what, sk_model_config *c)
-{
-    const char *name;
-    json_t *v;
-    if (!json_is_object(j)) return sk_error_set(SK_ECORRUPT, "%s: the model config is not a JSON object", what);
-    json_object_foreach((json_t *)j, name, v) {
-        const sk_cfg_key *k = sk_cfg_find_key(&sk_model_section, name);
-        if (!k) return sk_error_set(SK_ECORRUPT, "%s: unknown model key '%s'", what, name);
-        char *f = (char *)c + k->offset;
-        if (k->type == SK_CFG_INT && json_is_integer(v)) {
-            *(int64_t *)f = (int64_t)json_integer_value(v);
-        } else if (k->type == SK_CFG_STRING && json_is_string(v) && json_string_length(v) < SK_CFG_STR_MAX) {
-            memcpy(f, json_string_value(v), json_string_length(v) + 1);
-        } else {
-            return sk_error_set(SK_ECORRUPT, "%s: model.%s has a value of the wrong type", what, name);
-        }
-    }
-    return SK_OK;
-}

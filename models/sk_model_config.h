@@ -2,7 +2,7 @@
  *
  * defines: sk_model_config, sk_model_section (key table in
  *          sk_model_config.c), sk_model_config_check,
- *          sk_model_config_to_json, sk_model_config_from_json.
+ *          sk_model_config_to_json.
  *
  * One struct for every architecture; each arch reads the keys its registry
  * entry lists (sk_model_vtable.keys in sk_model.h). model.arch is checked
@@ -41,10 +41,8 @@ extern const sk_cfg_section sk_model_section;
 int sk_model_config_check(const sk_model_config *c);
 
 /* Every key of the section as one JSON object {"arch": "vit", "width": 128,
- * ...} in table order (new reference, NULL on out of memory); and back:
- * keys present in j overwrite c (an unknown key or a value of the wrong
- * type is an error naming `what` and the key). */
+ * ...} in table order (new reference, NULL on out of memory), for the
+ * record a checkpoint keeps of its config. */
 json_t *sk_model_config_to_json(const sk_model_config *c);
-int sk_model_config_from_json(const json_t *j, const char *what, sk_model_config *c);
 
 #endif /* SK_MODEL_CONFIG_H */

@@ -1,27 +1,28 @@
-/* sk_train.c - the training loop (see sk_train.h). */
+/* sk_train.c - the training run (see sk_train.h). sk_train_run at the end
+ * reads top to bottom: set up, resume, loop, finish; the loop body is
+ * llm.c's (karpathy/llm.c train_gpt2.c): next batch -> forward -> backward
+ * -> allreduce -> clip -> update -> log -> maybe eval -> maybe checkpoint.
+ * Nothing here asks which architecture it trains: the model is an opaque
+ * sk_model (models/sk_model.h) and its flags pick what is reported. */
 #include "sk_train.h"
 #include "sk_time.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "sk_ckpt.h"
 #include "sk_dist.h"
-#include "sk_fs.h"
 #include "sk_dist_ddp.h"
-#include "sk_gpt.h"
+#include "sk_fs.h"
 #include "sk_log.h"
 #include "sk_progress.h"
-#include "sk_safetensors.h"
 #include "sk_select_config.h"
-#include "sk_vit.h"
 
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
@@ -83,143 +84,6 @@ static double lr_at_(const sk_train_config *t, int64_t step)
     return t->min_lr + 0.5 * (t->lr - t->min_lr) * (1.0 + cos(3.14159265358979323846 * p));
 }
 
-/* Test-only fault injection (documented in tests/trainer): SK_FAULT_RANK_EXIT
- * = "rank:step" kills that rank with SIGKILL at the start of the step;
- * SK_FAULT_NAN_STEP = "step" poisons the first parameter with NaN. */
-static int64_t fault_exit_step_(int rank)
-{
-    const char *e = getenv("SK_FAULT_RANK_EXIT");
-    int r;
-    long long s;
-    if (e && sscanf(e, "%d:%lld", &r, &s) == 2 && r == rank) return s;
-    return -1;
-}
-
-/* The model, either kind. */
-typedef struct {
-    int is_gpt;
-    sk_vit *vit;
-    sk_gpt *gpt;
-    sk_model *gen; /* an arch reached through the sk_model registry (convnet) */
-    sk_params *p;
-    /* What training updates: the model's parameters, then a learned
-     * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
-     * gradient clipping and checkpoints all run over it. */
-    sk_params all;
-    int64_t image_h, image_w, channels;
-} model_;
-
-/* Fill m->all with the model's parameters followed by the selector's
- * ("selector.<...>"), weight decay on matrices only, as in the model. */
-static int all_params_(model_ *m, sk_selector *sel)
-{
-    int rc = SK_OK;
-    sk_tensor *const *sp = NULL;
-    const char *const *sn = NULL;
-    int ns = 0;
-    SK_TRY(sk_selector_params(sel, &sp, &sn, &ns));
-    int n = m->p->n + ns;
-    m->all.t = calloc((size_t)n, sizeof *m->all.t);
-    m->all.names = calloc((size_t)n, sizeof *m->all.names);
-    m->all.decay = calloc((size_t)n, sizeof *m->all.decay);
-    SK_FAIL_IF(!m->all.t || !m->all.names || !m->all.decay, SK_ENOMEM, "train: out of memory");
-    for (int i = 0; i < m->p->n; i++) {
-        m->all.t[i] = m->p->t[i];
-        m->all.names[i] = m->p->names[i];
-        m->all.decay[i] = m->p->decay[i];
-    }
-    for (int i = 0; i < ns; i++) {
-        m->all.t[m->p->n + i] = sp[i];
-        m->all.names[m->p->n + i] = (char *)sn[i];
-        m->all.decay[m->p->n + i] = sk_shim_ndim(sp[i]) > 1;
-    }
-    m->all.n = m->all.cap = n;
-done:
-    return rc;
-}
-
-static void all_params_free_(model_ *m)
-{
-    free(m->all.t);
-    free(m->all.names);
-    free(m->all.decay);
-    memset(&m->all, 0, sizeof m->all);
-}
-
-typedef struct {
-    double loss;   /* mean loss of the batch */
-    double correct, count; /* vit: correct predictions / samples; gpt: scored targets */
-    double tokens, tokens_kept;
-    sk_tensor *loss_t;
-} fwd_;
-
-/* Forward one batch inside the caller's scope. */
-static int forward_(model_ *m, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
-{
-    int rc = SK_OK;
-    memset(f, 0, sizeof *f);
-    if (m->is_gpt) {
-        SK_FAIL_IF(b->type != SK_ELEM_I64 && b->type != SK_ELEM_I32 && b->type != SK_ELEM_U16, SK_EINVAL,
-                   "gpt: token batches must hold integer tokens");
-        int64_t shape[2] = {b->n, b->shape[0]};
-        sk_dtype dt = b->type == SK_ELEM_I64 ? SK_I64 : SK_I32;
-        sk_tensor *w;
-        if (b->type == SK_ELEM_U16) {
-            /* widen u16 tokens on the host: the shim has no u16 dtype */
-            int32_t *tmp = malloc((size_t)(shape[0] * shape[1]) * sizeof *tmp);
-            SK_FAIL_IF(!tmp, SK_ENOMEM, "gpt: out of memory");
-            const uint16_t *src = b->data;
-            for (int64_t i = 0; i < shape[0] * shape[1]; i++) tmp[i] = src[i];
-            w = sk_shim_from_host(tmp, shape, 2, SK_I32, SK_CPU);
-            free(tmp);
-        } else {
-            w = sk_shim_from_host(b->data, shape, 2, dt, SK_CPU);
-        }
-        w = sk_shim_to(w, SK_CPU, SK_I64);
-        SK_TRY_T(w);
-        sk_gpt_out o = {0};
-        SK_TRY(sk_gpt_forward(m->gpt, w, sel, step, training, &o));
-        f->loss_t = o.loss;
-        f->count = (double)o.targets;
-        f->tokens = (double)o.st.tokens_in;
-        f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
-    } else {
-        SK_FAIL_IF(b->type != SK_ELEM_U8, SK_EINVAL, "vit: image batches must hold uint8 pixels");
-        SK_FAIL_IF(!b->labels, SK_EINVAL, "vit: the corpus has no labels");
-        int64_t shape[4] = {b->n, m->channels, m->image_h, m->image_w}, ls[1] = {b->n};
-        sk_tensor *img = sk_shim_from_host(b->data, shape, 4, SK_U8, SK_CPU);
-        sk_tensor *lab = sk_shim_from_host(b->labels, ls, 1, SK_I64, SK_CPU);
-        SK_TRY_T(img);
-        SK_TRY_T(lab);
-        if (m->gen) { /* a ConvNet sees whole images: one "token" per sample */
-            sk_model_out o = {0};
-            SK_TRY(sk_model_forward(m->gen, img, lab, NULL, step, training, &o));
-            f->loss_t = o.loss;
-            f->correct = (double)o.correct;
-            f->tokens = f->tokens_kept = (double)b->n;
-        } else {
-            sk_vit_out o = {0};
-            SK_TRY(sk_vit_forward(m->vit, img, lab, sel, step, training, &o));
-            f->loss_t = o.loss;
-            f->correct = (double)o.correct;
-            f->tokens = (double)o.st.tokens_in;
-            f->tokens_kept = o.st.depth ? (double)o.st.tokens_blocks / o.st.depth : 0;
-        }
-        f->count = (double)b->n;
-    }
-    if (training) { /* a training-aware scorer's own objective (learned: its budget term) */
-        sk_tensor *aux = NULL;
-        SK_TRY(sk_selector_aux_loss(sel, &aux));
-        if (aux) {
-            f->loss_t = sk_shim_add(f->loss_t, aux);
-            SK_TRY_T(f->loss_t);
-        }
-    }
-    SK_TRY(sk_shim_item(f->loss_t, &f->loss));
-done:
-    return rc;
-}
-
 /* Names of parameters (grads=0) or gradients (grads=1) that hold NaN/inf. */
 static void nonfinite_list_(sk_params *p, int grads, char *buf, size_t cap)
 {
@@ -239,34 +103,6 @@ static void nonfinite_list_(sk_params *p, int grads, char *buf, size_t cap)
     if (!k) snprintf(buf, cap, "none");
 }
 
-/* Evaluate over `nb` batches of src (rewound to the start): sums over ranks. */
-static int evaluate_(model_ *m, const sk_train_source *S, void *src, int64_t nb, sk_selector *sel, int64_t step,
-                     double *loss, double *acc)
-{
-    int rc = SK_OK;
-    int prev = sk_shim_set_grad_enabled(0);
-    double v[3] = {0, 0, 0}; /* loss * count, correct, count */
-    sk_loader_pos zero = {0, 0};
-    SK_TRY(S->seek(src, zero));
-    for (int64_t i = 0; i < nb; i++) {
-        const sk_batch *b;
-        SK_TRY(S->next(src, &b));
-        sk_scope *sc = sk_shim_scope_begin();
-        fwd_ f;
-        rc = forward_(m, b, sel, step, 0, &f);
-        sk_shim_scope_end(sc);
-        if (rc < 0) goto done;
-        v[0] += f.loss * f.count;
-        v[1] += f.correct;
-        v[2] += f.count;
-    }
-    SK_TRY(sk_dist_allreduce_sum(v, 3));
-    *loss = v[2] > 0 ? v[0] / v[2] : NAN;
-    *acc = v[2] > 0 ? v[1] / v[2] : NAN;
-done:
-    sk_shim_set_grad_enabled(prev);
-    return rc;
-}
 
 /* Unigram baseline for LMs: token frequencies over the training split
  * (add-one smoothed), cross-entropy on the eval batches, in bits/token. */
@@ -317,78 +153,207 @@ done:
     return rc;
 }
 
-static void config_json_(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, char *buf,
-                         size_t cap)
-{
-    snprintf(buf, cap,
-             "{\"model\": {\"arch\": \"%s\", \"width\": %lld, \"depth\": %lld, \"heads\": %lld, \"mlp_ratio\": %lld, "
-             "\"patch\": %lld, \"pool\": \"%s\", \"vocab\": %lld, \"classes\": %lld}, "
-             "\"data\": {\"batch_size\": %lld, \"seq_len\": %lld, \"shuffle\": %d}, "
-             "\"train\": {\"steps\": %lld, \"accum\": %lld, \"lr\": %.17g, \"min_lr\": %.17g, "
-             "\"warmup\": %lld, \"weight_decay\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, \"eps\": %.17g, "
-             "\"clip\": %.17g}}",
-             m->arch, (long long)m->width, (long long)m->depth, (long long)m->heads, (long long)m->mlp_ratio,
-             (long long)m->patch, m->pool, (long long)m->vocab, (long long)m->classes, (long long)d->batch_size,
-             (long long)d->seq_len, d->shuffle, (long long)t->steps, (long long)t->accum, t->lr, t->min_lr,
-             (long long)t->warmup, t->weight_decay, t->beta1, t->beta2, t->eps, t->clip);
-}
-
-/* On resume, drop the records a killed run wrote after its last checkpoint,
- * so metrics.jsonl keeps one record per step (rewritten atomically). */
-static int metrics_truncate_(const char *path, int64_t upto)
-{
-    int rc = SK_OK;
-    char tmp[4200], line[4096];
-    FILE *in = fopen(path, "r"), *out = NULL;
-    if (!in) return SK_OK; /* nothing written yet */
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    out = fopen(tmp, "w");
-    SK_FAIL_IF(!out, SK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    while (fgets(line, sizeof line, in)) {
-        long long st = 0;
-        if (sscanf(line, "{\"step\": %lld", &st) == 1 && st > upto) continue;
-        fputs(line, out);
-    }
-    int cerr = fclose(out);
-    out = NULL;
-    SK_FAIL_IF(cerr != 0, SK_EIO, "%s: write failed", tmp);
-    SK_FAIL_IF(rename(tmp, path) != 0, SK_EIO, "%s: rename failed: %s", path, strerror(errno));
-done:
-    if (out) fclose(out);
-    fclose(in);
-    return rc;
-}
-
 static int cmp_double_(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
+
+/* ---- one run ---------------------------------------------------------------------- */
+
+typedef struct {
+    const sk_train_opts *o;
+    const sk_model_config *mc;
+    const sk_train_config *tc;
+    const sk_data_config *dc;
+    int rank, world, threads;
+    const sk_train_source *S;
+    void *train_src, *eval_src;
+    int64_t micro, eval_nb; /* per-rank micro-batch; eval batches per evaluation */
+    int64_t start, step;    /* first step of this run (after resume); the current step */
+    sk_model *model;
+    sk_model_info info;     /* arch, flags (LM or classifier), outputs */
+    sk_params *mp;          /* the model's parameters (owned by model) */
+    /* What training updates: the model's parameters, then a learned
+     * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
+     * gradient clipping and checkpoints all run over it. */
+    sk_params all;
+    sk_selector *sel;
+    sk_select_model sm;
+    sk_dist_ddp *ddp;
+    sk_adamw *opt;
+    sk_generator *rng;
+    sk_progress *prog;
+    FILE *mf;               /* metrics.jsonl (rank 0) */
+    sk_ckpt_state *cks;
+    char ckroot[4096];
+    double t_start;
+    sk_train_result r;
+} run_;
+
+/* One optimizer step's numbers. */
+typedef struct {
+    double t0, lr, gnorm, loss, dt;
+    double v[4]; /* this rank's loss, tokens, tokens_kept, samples; summed over ranks after the step */
+} step_;
+
+/* One forward's numbers. */
+typedef struct {
+    double loss;           /* mean loss of the batch */
+    double correct, count; /* classifier: correct predictions / samples; LM: scored targets */
+    double tokens, tokens_kept;
+    sk_tensor *loss_t;
+} fwd_;
+
+/* Fill R->all with the model's parameters followed by the selector's
+ * ("selector.<...>"), weight decay on matrices only, as in the model. */
+static int all_params_(run_ *R)
+{
+    int rc = SK_OK;
+    sk_tensor *const *sp = NULL;
+    const char *const *sn = NULL;
+    int ns = 0;
+    sk_params *mp = R->mp, *all = &R->all;
+    SK_TRY(sk_selector_params(R->sel, &sp, &sn, &ns));
+    int n = mp->n + ns;
+    all->t = calloc((size_t)n, sizeof *all->t);
+    all->names = calloc((size_t)n, sizeof *all->names);
+    all->decay = calloc((size_t)n, sizeof *all->decay);
+    SK_FAIL_IF(!all->t || !all->names || !all->decay, SK_ENOMEM, "train: out of memory");
+    for (int i = 0; i < mp->n; i++) {
+        all->t[i] = mp->t[i];
+        all->names[i] = mp->names[i];
+        all->decay[i] = mp->decay[i];
+    }
+    for (int i = 0; i < ns; i++) {
+        all->t[mp->n + i] = sp[i];
+        all->names[mp->n + i] = (char *)sn[i];
+        all->decay[mp->n + i] = sk_shim_ndim(sp[i]) > 1;
+    }
+    all->n = all->cap = n;
+done:
+    return rc;
+}
+
+/* A batch as tensors in the caller's scope: x [n, <sample shape>] in the
+ * batch's element type (uint16 tokens widened to int32 on the host: the
+ * shim has no uint16), y the int64 labels [n] or NULL. The model casts
+ * and reshapes x as it needs (sk_model.h). */
+static int batch_tensors_(const sk_batch *b, sk_tensor **x, sk_tensor **y)
+{
+    static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8, [SK_ELEM_U16] = SK_I32, [SK_ELEM_I32] = SK_I32,
+                                      [SK_ELEM_I64] = SK_I64, [SK_ELEM_F32] = SK_F32};
+    int rc = SK_OK;
+    int64_t shape[5] = {b->n}, numel = b->n;
+    int32_t *wide = NULL;
+    const void *data = b->data;
+    *x = *y = NULL;
+    SK_FAIL_IF((unsigned)b->type > SK_ELEM_F32 || b->ndim < 1 || b->ndim > 4, SK_EINVAL,
+               "train: batch of element type %d with %d dims", (int)b->type, b->ndim);
+    for (int i = 0; i < b->ndim; i++) {
+        shape[i + 1] = b->shape[i];
+        numel *= b->shape[i];
+    }
+    if (b->type == SK_ELEM_U16) {
+        wide = malloc((size_t)numel * sizeof *wide);
+        SK_FAIL_IF(!wide, SK_ENOMEM, "train: out of memory");
+        const uint16_t *src = b->data;
+        for (int64_t i = 0; i < numel; i++) wide[i] = src[i];
+        data = wide;
+    }
+    *x = sk_shim_from_host(data, shape, b->ndim + 1, dtype_[b->type], SK_CPU);
+    SK_TRY_T(*x);
+    if (b->labels) {
+        *y = sk_shim_from_host(b->labels, shape, 1, SK_I64, SK_CPU);
+        SK_TRY_T(*y);
+    }
+done:
+    free(wide);
+    return rc;
+}
+
+/* Forward one batch inside the caller's scope, plus a training-aware
+ * scorer's own objective (learned: its budget term) when training. */
+static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
+{
+    int rc = SK_OK;
+    sk_tensor *x = NULL, *y = NULL;
+    sk_model_out o;
+    memset(f, 0, sizeof *f);
+    SK_TRY(batch_tensors_(b, &x, &y));
+    SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
+    f->loss_t = o.loss;
+    f->correct = (double)o.correct;
+    f->count = (double)o.count;
+    f->tokens = (double)o.tokens_in;
+    f->tokens_kept = o.depth ? (double)o.tokens_blocks / o.depth : 0;
+    if (training) {
+        sk_tensor *aux = NULL;
+        SK_TRY(sk_selector_aux_loss(sel, &aux));
+        if (aux) {
+            f->loss_t = sk_shim_add(f->loss_t, aux);
+            SK_TRY_T(f->loss_t);
+        }
+    }
+    SK_TRY(sk_shim_item(f->loss_t, &f->loss));
+done:
+    return rc;
+}
+
+/* Evaluate over R->eval_nb batches of the eval split (rewound to the
+ * start): loss and accuracy summed over ranks. */
+static int evaluate_(run_ *R, double *loss, double *acc)
+{
+    int rc = SK_OK;
+    int prev = sk_shim_set_grad_enabled(0);
+    double v[3] = {0, 0, 0}; /* loss * count, correct, count */
+    sk_loader_pos zero = {0, 0};
+    SK_TRY(R->S->seek(R->eval_src, zero));
+    for (int64_t i = 0; i < R->eval_nb; i++) {
+        const sk_batch *b;
+        SK_TRY(R->S->next(R->eval_src, &b));
+        sk_scope *sc = sk_shim_scope_begin();
+        fwd_ f;
+        rc = forward_(R, b, R->sel, R->step, 0, &f);
+        sk_shim_scope_end(sc);
+        if (rc < 0) goto done;
+        v[0] += f.loss * f.count;
+        v[1] += f.correct;
+        v[2] += f.count;
+    }
+    SK_TRY(sk_dist_allreduce_sum(v, 3));
+    *loss = v[2] > 0 ? v[0] / v[2] : NAN;
+    *acc = v[2] > 0 ? v[1] / v[2] : NAN;
+done:
+    sk_shim_set_grad_enabled(prev);
+    return rc;
+}
+
 /* The honest speedup: forward+backward on one batch, with and without the
  * selector, interleaved (one warm-up pair first) so drift in machine load
  * hits both; no optimizer update, grads zeroed after. Also the analytic FLOP
  * ratio of that batch. Every rank measures; the times are averaged. */
-static int measure_speedup_(model_ *m, const sk_train_source *S, void *src, sk_selector *sel,
-                            const sk_select_model *sm, double mlp_ratio, int64_t step, sk_train_result *r)
+static int measure_speedup_(run_ *R)
 {
     int rc = SK_OK;
-    double t[2][SK_TRAIN_SPEEDUP_REPS], med[3];
+    double t[2][SK_TRAIN_SPEEDUP_REPS], med[3], mlp_ratio = (double)R->mc->mlp_ratio;
+    sk_train_result *r = &R->r;
     const sk_batch *b;
-    SK_TRY(S->next(src, &b));
+    SK_TRY(R->S->next(R->train_src, &b));
     for (int rep = -1; rep < SK_TRAIN_SPEEDUP_REPS; rep++) {
         for (int k = 0; k < 2; k++) {
             sk_scope *sc = sk_shim_scope_begin();
             SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
             fwd_ f;
             double t0 = sk_now();
-            rc = forward_(m, b, k ? NULL : sel, step, 1, &f);
+            rc = forward_(R, b, k ? NULL : R->sel, R->step, 1, &f);
             if (rc >= 0) rc = sk_shim_backward(f.loss_t);
             double dt = sk_now() - t0;
-            if (rc >= 0) rc = sk_shim_zero_grad(m->all.t, m->all.n);
+            if (rc >= 0) rc = sk_shim_zero_grad(R->all.t, R->all.n);
             if (rc >= 0 && k == 0 && rep < 0) { /* the FLOPs of the compressed pass, scorers included */
-                double fl = sk_selector_flops(sel, mlp_ratio);
-                r->flop_ratio = fl > 0 ? sk_select_flops(sm, mlp_ratio, NULL) / fl : NAN;
+                double fl = sk_selector_flops(R->sel, mlp_ratio);
+                r->flop_ratio = fl > 0 ? sk_select_flops(&R->sm, mlp_ratio, NULL) / fl : NAN;
             }
             sk_shim_scope_end(sc);
             if (rc < 0) goto done;
@@ -408,366 +373,578 @@ done:
     return rc;
 }
 
-/* Per-layer token counts and analytic FLOPs of the last forward, as JSON
- * fields appended to a step record. */
-static void layer_json_(const sk_selector *sel, const sk_select_model *sm, double mlp_ratio, char *buf, size_t cap)
-{
-    sk_select_stats ss;
-    sk_selector_stats(sel, &ss);
-    size_t k = (size_t)snprintf(buf, cap, ", \"layer_tokens\": [");
-    for (int l = 0; l < sm->depth && k < cap; l++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%.6g", l ? ", " : "", ss.tokens_real[l]);
-    if (k < cap) k += (size_t)snprintf(buf + k, cap - k, "], \"layer_tokens_padded\": [");
-    for (int l = 0; l < sm->depth && k < cap; l++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", l ? ", " : "", (long long)ss.tokens_in[l]);
-    if (k < cap)
-        snprintf(buf + k, cap - k, "], \"flops\": %.6g, \"flops_full\": %.6g",
-                 sk_selector_flops(sel, mlp_ratio), sk_select_flops(sm, mlp_ratio, NULL));
-}
+/* ---- the JSON documents (jansson) ----------------------------------------------------------- */
 
-/* ---- the run ----------------------------------------------------------------------------- */
+/* Reals print with 6 significant digits, as the records always have. */
+#define JSON_FLAGS_ JSON_REAL_PRECISION(6)
 
-int sk_train_run(const sk_train_opts *o, sk_train_result *res)
+/* JSON has no NaN or inf: a metric that does not apply is null. */
+static json_t *real_(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* Token counters are whole numbers in the records (rounded as printf's %.0f). */
+static json_t *count_(double v) { return isfinite(v) ? json_integer((json_int_t)llrint(v)) : json_null(); }
+
+/* Write one JSON Lines record and drop the reference. */
+static int put_record_(FILE *f, json_t *j, const char *what)
 {
     int rc = SK_OK;
-    const sk_model_config *mc = o->model;
-    const sk_train_config *tc = o->train;
-    const sk_data_config *dc = o->data;
-    const sk_dist_info *di = sk_dist_info_get();
-    const int rank = di->rank, world = di->world;
-    const sk_train_source *S = o->source ? o->source : sk_train_source_loader();
-    void *train_src = NULL, *eval_src = NULL;
-    model_ m = {0};
-    sk_selector *sel = NULL;
-    sk_adamw *opt = NULL;
-    sk_progress *prog = NULL;
-    sk_dist_ddp *ddp = NULL;
-    sk_generator *rng = NULL;
-    FILE *mf = NULL;
-    sk_ckpt_state *cks = NULL;
-    char path[4096], ckroot[4096];
-    sk_train_result r;
-    memset(&r, 0, sizeof r);
-    r.eval_loss = r.eval_acc = r.eval_bpb = r.unigram_bpb = NAN;
-    r.step_time_select = r.step_time_full = r.measured_speedup = r.flop_ratio = NAN;
-    sk_select_model sm;
-    memset(&sm, 0, sizeof sm);
-    char lj[4096];
+    SK_FAIL_IF(!j, SK_ENOMEM, "train: %s: out of memory", what);
+    SK_FAIL_IF(json_dumpf(j, f, JSON_FLAGS_) < 0 || fputc('\n', f) == EOF, SK_EIO, "train: %s: write failed", what);
+done:
+    json_decref(j);
+    return rc;
+}
 
-    /* 1. Everything that can be checked before any work. */
-    SK_FAIL_IF(!mc || !tc || !dc, SK_EINVAL, "train: model, train or data config is NULL");
-    SK_TRY(sk_train_validate(mc, tc, dc, world));
-    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : dc->train;
-    SK_FAIL_IF(!o->source && !data_path[0], SK_EINVAL, "data.train: no training corpus given");
+/* Per-layer token counts and analytic FLOPs of the last forward, added to
+ * a step record. */
+static void layer_fields_(const run_ *R, json_t *rec)
+{
+    sk_select_stats ss;
+    double mlp_ratio = (double)R->mc->mlp_ratio;
+    json_t *real = json_array(), *padded = json_array();
+    sk_selector_stats(R->sel, &ss);
+    for (int l = 0; l < R->sm.depth; l++) {
+        json_array_append_new(real, json_real(ss.tokens_real[l]));
+        json_array_append_new(padded, json_integer((json_int_t)ss.tokens_in[l]));
+    }
+    json_object_set_new(rec, "layer_tokens", real);
+    json_object_set_new(rec, "layer_tokens_padded", padded);
+    json_object_set_new(rec, "flops", real_(sk_selector_flops(R->sel, mlp_ratio)));
+    json_object_set_new(rec, "flops_full", real_(sk_select_flops(&R->sm, mlp_ratio, NULL)));
+}
+
+/* The step's record in metrics.jsonl (rank 0). */
+static int step_record_(run_ *R, const step_ *s)
+{
+    sk_dist_ddp_stats ds;
+    sk_dist_ddp_stats_get(R->ddp, &ds);
+    json_t *rec = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "step", (json_int_t)(R->step + 1),
+                            "loss", real_(s->loss), "lr", real_(s->lr), "grad_norm", real_(s->gnorm), "tokens",
+                            count_(R->r.tokens), "tokens_kept", count_(R->r.tokens_kept), "step_time",
+                            real_(s->dt), "comm_time", real_(ds.total_s), "buckets_overlapped",
+                            ds.launched_in_backward);
+    if (rec && R->sel) layer_fields_(R, rec);
+    return put_record_(R->mf, rec, "metrics.jsonl");
+}
+
+/* The model + data + train config as JSON, kept in each checkpoint's
+ * state.json (reals with every digit, so a value reads back exactly). */
+static int config_json_(const run_ *R, char *buf, size_t cap)
+{
+    int rc = SK_OK;
+    const sk_train_config *t = R->tc;
+    const sk_data_config *d = R->dc;
+    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f}}",
+                          "model", sk_model_config_to_json(R->mc), "data", "batch_size", (json_int_t)d->batch_size,
+                          "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "train", "steps",
+                          (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
+                          "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
+                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip);
+    SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
+    size_t n = json_dumpb(j, buf, cap, JSON_REAL_PRECISION(17));
+    SK_FAIL_IF(n == 0 || n >= cap, SK_EINVAL, "train: the config JSON does not fit the checkpoint's %zu bytes", cap);
+    buf[n] = 0;
+done:
+    json_decref(j);
+    return rc;
+}
+
+/* On resume, drop the records a killed run wrote after its last checkpoint,
+ * so metrics.jsonl keeps one record per step (rewritten atomically). A
+ * line that is not a JSON object with an integer "step" (a record cut by
+ * the kill) is dropped too. */
+static int metrics_truncate_(const char *path, int64_t upto)
+{
+    int rc = SK_OK;
+    char tmp[4200], line[16384];
+    FILE *in = fopen(path, "r"), *out = NULL;
+    if (!in) return SK_OK; /* nothing written yet */
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    out = fopen(tmp, "w");
+    SK_FAIL_IF(!out, SK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    while (fgets(line, sizeof line, in)) {
+        json_error_t err;
+        json_t *rec = json_loads(line, 0, &err);
+        json_t *st = json_object_get(rec, "step");
+        int keep = json_is_integer(st) && json_integer_value(st) <= upto;
+        json_decref(rec);
+        if (keep) fputs(line, out);
+    }
+    int cerr = fclose(out);
+    out = NULL;
+    SK_FAIL_IF(cerr != 0, SK_EIO, "%s: write failed", tmp);
+    SK_FAIL_IF(rename(tmp, path) != 0, SK_EIO, "%s: rename failed: %s", path, strerror(errno));
+done:
+    if (out) fclose(out);
+    fclose(in);
+    return rc;
+}
+
+/* summary.json: the run's result, keys in this order, not-applicable
+ * metrics null (rank 0; written under a temporary name, then renamed). */
+static int write_summary_(const run_ *R, const char *path)
+{
+    int rc = SK_OK;
+    const sk_train_result *r = &R->r;
+    json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "seconds",
+                          real_(r->seconds), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
+                          "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
+                          real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
+                          "tokens_kept", count_(r->tokens_kept), "flop_ratio", real_(r->flop_ratio),
+                          "measured_speedup", real_(r->measured_speedup), "step_time_select",
+                          real_(r->step_time_select), "step_time_full", real_(r->step_time_full));
+    char *text = j ? json_dumps(j, JSON_FLAGS_) : NULL;
+    SK_FAIL_IF(!text, SK_ENOMEM, "%s: out of memory", path);
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps' terminator becomes the final newline */
+    const void *bufs[1] = {text};
+    const size_t lens[1] = {n + 1};
+    SK_TRY(sk_fs_write_atomic(path, bufs, lens, 1));
+done:
+    free(text);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- set up ------------------------------------------------------------------------------- */
+
+/* Everything that can be checked before any work. */
+static int check_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_opts *o = R->o;
+    SK_FAIL_IF(!R->mc || !R->tc || !R->dc, SK_EINVAL, "train: model, train or data config is NULL");
+    SK_TRY(sk_train_validate(R->mc, R->tc, R->dc, R->world));
+    SK_FAIL_IF(!o->source && !(o->data_path && o->data_path[0]) && !R->dc->train[0], SK_EINVAL,
+               "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
-    const int is_gpt = !strcmp(mc->arch, "gpt");
     SK_TRY(sk_dist_check_same((int64_t)o->seed, "run.seed"));
-    SK_TRY(sk_dist_check_same(tc->steps, "train.steps"));
+    SK_TRY(sk_dist_check_same(R->tc->steps, "train.steps"));
+done:
+    return rc;
+}
 
-    /* 2. Threads: the cores of this host shared by its ranks. */
-    int threads = o->threads;
+/* Intra-op threads: the cores of this host shared by its ranks. */
+static void set_threads_(run_ *R)
+{
+    int threads = R->o->threads;
     if (threads <= 0) {
+        const sk_dist_info *di = sk_dist_info_get();
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = (int)(cores / (di->local_size > 0 ? di->local_size : 1));
         if (threads < 1) threads = 1;
     }
     sk_shim_set_num_threads(threads);
+    R->threads = threads;
+}
 
-    /* 3. Data: per-rank micro-batches of the global batch. */
-    int64_t micro = dc->batch_size / world / tc->accum;
+/* The train and eval splits: per-rank micro-batches of the global batch. */
+static int open_data_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_opts *o = R->o;
+    const sk_data_config *dc = R->dc;
+    const sk_train_source *S = R->S;
+    const char *data_path = o->data_path && o->data_path[0] ? o->data_path : dc->train;
     sk_loader_opts lo, le;
-    sk_data_loader_opts(dc, SK_SPLIT_TRAIN, rank, world, o->seed, &lo);
+    R->micro = dc->batch_size / R->world / R->tc->accum;
+    sk_data_loader_opts(dc, SK_SPLIT_TRAIN, R->rank, R->world, o->seed, &lo);
     lo.path = data_path;
-    lo.batch_size = micro;
-    SK_TRY(S->create(&train_src, &lo));
-    sk_data_loader_opts(dc, SK_SPLIT_EVAL, rank, world, o->seed, &le);
+    lo.batch_size = R->micro;
+    SK_TRY(S->create(&R->train_src, &lo));
+    sk_data_loader_opts(dc, SK_SPLIT_EVAL, R->rank, R->world, o->seed, &le);
     if (!dc->eval[0]) le.path = data_path;
-    rc = S->create(&eval_src, &le);
+    rc = S->create(&R->eval_src, &le);
     if (rc < 0) { /* a small eval split may not fill a full global batch */
-        le.batch_size = micro;
+        le.batch_size = R->micro;
         sk_error_clear();
-        SK_TRY(S->create(&eval_src, &le));
+        SK_TRY(S->create(&R->eval_src, &le));
     }
-    int64_t eval_nb = S->steps_per_epoch(eval_src);
-    if (tc->eval_batches > 0 && tc->eval_batches < eval_nb) eval_nb = tc->eval_batches;
-    SK_FAIL_IF(eval_nb <= 0, SK_EINVAL, "train: the eval split holds less than one batch");
+    R->eval_nb = S->steps_per_epoch(R->eval_src);
+    if (R->tc->eval_batches > 0 && R->tc->eval_batches < R->eval_nb) R->eval_nb = R->tc->eval_batches;
+    SK_FAIL_IF(R->eval_nb <= 0, SK_EINVAL, "train: the eval split holds less than one batch");
+done:
+    return rc;
+}
 
-    /* 4. Model: same init seed on every rank, then rank 0's copy wins. */
-    {
-        const sk_batch *b;
-        sk_loader_pos p0 = S->tell(train_src);
-        SK_TRY(S->next(train_src, &b));
-        if (is_gpt) {
-            SK_FAIL_IF(b->ndim != 1 || b->shape[0] != dc->seq_len + 1, SK_EINVAL,
-                       "data: token windows of %lld tokens, data.seq_len + 1 = %lld", (long long)b->shape[0],
-                       (long long)(dc->seq_len + 1));
-            sk_gpt_opts go = {mc->vocab ? mc->vocab : S->vocab_size(train_src), dc->seq_len, mc->width, mc->depth,
-                              mc->heads, mc->mlp_ratio * mc->width};
-            SK_FAIL_IF(go.vocab < 2, SK_EINVAL, "model.vocab: the corpus reports no vocabulary; set model.vocab");
-            SK_FAIL_IF(mc->vocab && S->vocab_size(train_src) > mc->vocab, SK_EINVAL,
-                       "model.vocab = %lld is smaller than the corpus vocabulary %lld", (long long)mc->vocab,
-                       (long long)S->vocab_size(train_src));
-            SK_TRY(sk_gpt_create(&m.gpt, &go, o->seed));
-            m.p = sk_gpt_params(m.gpt);
-        } else {
-            SK_FAIL_IF(b->ndim != 2 && b->ndim != 3, SK_EINVAL, "data: vit needs image samples, got %d dims", b->ndim);
-            m.channels = b->ndim == 3 ? b->shape[0] : 1;
-            m.image_h = b->shape[b->ndim - 2];
-            m.image_w = b->shape[b->ndim - 1];
-            int64_t classes = mc->classes ? mc->classes : S->num_classes(train_src);
-            if (!strcmp(mc->arch, "convnet")) {
-                sk_model_data md = {SK_SAMPLE_IMAGE, b->ndim, {0}, 0, classes};
-                for (int i = 0; i < b->ndim; i++) md.shape[i] = b->shape[i];
-                SK_TRY(sk_model_create(&m.gen, mc, &md, o->seed));
-                m.p = sk_model_params(m.gen);
-            } else {
-                sk_vit_opts vo = {m.image_h, m.image_w, m.channels, mc->patch, mc->width, mc->depth, mc->heads,
-                                  mc->mlp_ratio * mc->width, classes, !strcmp(mc->pool, "cls")};
-                SK_TRY(sk_vit_create(&m.vit, &vo, o->seed));
-                m.p = sk_vit_params(m.vit);
-            }
-        }
-        SK_TRY(S->seek(train_src, p0));
-    }
-    m.is_gpt = is_gpt;
-    /* a token selector (scorer other than none) on a model without the hook: the registry's message */
-    if (o->select && m.gen && o->select->scorer[0] && strcmp(o->select->scorer, "none"))
-        SK_TRY(sk_model_select_model(m.gen, &sm));
-    if (o->select && !m.gen) {
-        sm = is_gpt ? sk_gpt_select_model(m.gpt) : sk_vit_select_model(m.vit);
-        /* a scope for the scorers' init temporaries (they keep their parameters) */
-        sk_scope *sc = sk_shim_scope_begin();
-        SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
-        rc = sk_selector_create(&sel, o->select, &sm, sk_dist_seed(o->seed, rank, 2));
-        sk_shim_scope_end(sc);
-        if (rc < 0) goto done;
-    }
-    SK_TRY(all_params_(&m, sel));
-    SK_TRY(sk_dist_ddp_create(&ddp, m.all.t, (const char *const *)m.all.names, m.all.n,
+/* The model for the corpus's samples (read off its first batch): same
+ * init seed on every rank (rank 0's copy wins at the DDP broadcast). */
+static int build_model_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_batch *b;
+    const sk_train_source *S = R->S;
+    const int64_t seq_len = R->dc->seq_len;
+    sk_loader_pos p0 = S->tell(R->train_src);
+    SK_TRY(S->next(R->train_src, &b));
+    SK_FAIL_IF((sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && (b->ndim != 1 || b->shape[0] != seq_len + 1),
+               SK_EINVAL, "data: token windows of %lld tokens, data.seq_len + 1 = %lld", (long long)b->shape[0],
+               (long long)(seq_len + 1));
+    sk_model_data d;
+    memset(&d, 0, sizeof d);
+    d.kind = b->ndim == 1 ? SK_SAMPLE_TOKENS : SK_SAMPLE_IMAGE;
+    d.ndim = b->ndim;
+    memcpy(d.shape, b->shape, sizeof d.shape);
+    d.vocab = S->vocab_size(R->train_src);
+    d.classes = S->num_classes(R->train_src);
+    SK_TRY(sk_model_create(&R->model, R->mc, &d, R->o->seed));
+    sk_model_info_get(R->model, &R->info);
+    R->mp = sk_model_params(R->model);
+    SK_TRY(S->seek(R->train_src, p0));
+done:
+    return rc;
+}
+
+/* The token selector the [select] section describes, if any; a model
+ * without a selector hook refuses one (sk_model_select_model). */
+static int build_selector_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_select_config *sc = R->o->select;
+    if (!sc || !strcmp(sc->scorer, "none")) return SK_OK;
+    SK_TRY(sk_model_select_model(R->model, &R->sm));
+    /* a scope for the scorers' init temporaries (they keep their parameters) */
+    sk_scope *scope = sk_shim_scope_begin();
+    SK_FAIL_IF(!scope, SK_ENOMEM, "train: out of memory");
+    rc = sk_selector_create(&R->sel, sc, &R->sm, sk_dist_seed(R->o->seed, R->rank, 2));
+    sk_shim_scope_end(scope);
+done:
+    return rc;
+}
+
+/* Gradient buckets over everything trained, rank 0's weights broadcast,
+ * AdamW, and this rank's generator. */
+static int build_optimizer_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_config *tc = R->tc;
+    SK_TRY(all_params_(R));
+    SK_TRY(sk_dist_ddp_create(&R->ddp, R->all.t, (const char *const *)R->all.names, R->all.n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
-    SK_TRY(sk_dist_ddp_broadcast(ddp));
+    SK_TRY(sk_dist_ddp_broadcast(R->ddp));
     sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
-    SK_TRY(sk_adamw_create(&opt, m.all.t, m.all.decay, m.all.n, &ao));
-    SK_TRY(sk_generator_create(&rng, sk_dist_seed(o->seed, rank, 1), SK_CPU));
+    SK_TRY(sk_adamw_create(&R->opt, R->all.t, R->all.decay, R->all.n, &ao));
+    SK_TRY(sk_generator_create(&R->rng, sk_dist_seed(R->o->seed, R->rank, 1), SK_CPU));
+    R->cks = calloc(1, sizeof *R->cks);
+    SK_FAIL_IF(!R->cks, SK_ENOMEM, "train: out of memory");
+done:
+    return rc;
+}
 
-    /* 5. Resume. */
-    cks = calloc(1, sizeof *cks);
-    SK_FAIL_IF(!cks, SK_ENOMEM, "train: out of memory");
-    int64_t start = 0;
-    snprintf(ckroot, sizeof ckroot, "%s/ckpt", o->out_dir);
+static int setup_(run_ *R)
+{
+    int rc = SK_OK;
+    SK_TRY(check_(R));
+    set_threads_(R);
+    SK_TRY(open_data_(R));
+    SK_TRY(build_model_(R));
+    SK_TRY(build_selector_(R));
+    SK_TRY(build_optimizer_(R));
+done:
+    return rc;
+}
+
+/* ---- resume ------------------------------------------------------------------------------- */
+
+/* Continue from --resume's newest checkpoint: weights, optimizer, RNG,
+ * loader position and counters; then open metrics.jsonl (rank 0), cut
+ * back to the resumed step. */
+static int resume_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_opts *o = R->o;
+    sk_ckpt_state *cks = R->cks;
+    char path[4096];
+    snprintf(R->ckroot, sizeof R->ckroot, "%s/ckpt", o->out_dir);
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
         SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
-        rc = sk_ckpt_load(ckdir, &m.all, opt, cks);
+        rc = sk_ckpt_load(ckdir, &R->all, R->opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
         }
         SK_FAIL_IF(cks->seed != o->seed, SK_EINVAL, "--resume %s: checkpoint has run.seed %llu, this run %llu", ckdir,
                    (unsigned long long)cks->seed, (unsigned long long)o->seed);
-        SK_FAIL_IF(cks->step > tc->steps, SK_EINVAL, "--resume %s: checkpoint is at step %lld > train.steps = %lld",
-                   ckdir, (long long)cks->step, (long long)tc->steps);
-        if (cks->world != world)
+        SK_FAIL_IF(cks->step > R->tc->steps, SK_EINVAL,
+                   "--resume %s: checkpoint is at step %lld > train.steps = %lld", ckdir, (long long)cks->step,
+                   (long long)R->tc->steps);
+        if (cks->world != R->world)
             SK_LOG_WARN("resuming a %d-rank checkpoint on %d ranks: same data order and state, but the gradient "
                         "reduction order differs, so results are not bit-identical to a %d-rank run",
-                        cks->world, world, cks->world);
-        if (cks->rng_len) SK_TRY(sk_generator_set_state(rng, cks->rng, cks->rng_len));
+                        cks->world, R->world, cks->world);
+        if (cks->rng_len) SK_TRY(sk_generator_set_state(R->rng, cks->rng, cks->rng_len));
         sk_loader_pos p = {cks->loader_epoch, cks->loader_step};
-        SK_TRY(S->seek(train_src, p));
-        start = cks->step;
-        r.tokens = cks->tokens;
-        r.tokens_kept = cks->tokens_kept;
-        SK_LOG_INFO("resumed from %s at step %lld", ckdir, (long long)start);
+        SK_TRY(R->S->seek(R->train_src, p));
+        R->start = cks->step;
+        R->r.tokens = cks->tokens;
+        R->r.tokens_kept = cks->tokens_kept;
+        SK_LOG_INFO("resumed from %s at step %lld", ckdir, (long long)R->start);
     }
-
-    /* 6. Outputs (rank 0). */
-    if (rank == 0) {
+    if (R->rank == 0) {
         SK_TRY(sk_fs_mkdir_p(o->out_dir));
         snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
-        if (start > 0) SK_TRY(metrics_truncate_(path, start));
-        mf = fopen(path, start > 0 ? "a" : "w");
-        SK_FAIL_IF(!mf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+        if (R->start > 0) SK_TRY(metrics_truncate_(path, R->start));
+        R->mf = fopen(path, R->start > 0 ? "a" : "w");
+        SK_FAIL_IF(!R->mf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
-    SK_LOG_INFO("%s: %lld parameters, %d rank(s) x %d thread(s), batch %lld = %d x %lld x %lld accum", mc->arch,
-                (long long)sk_params_numel(m.p), world, threads, (long long)dc->batch_size, world, (long long)micro,
-                (long long)tc->accum);
-
-    /* 7. The loop. */
-    const int64_t kill_at = fault_exit_step_(rank);
-    const char *nan_env = getenv("SK_FAULT_NAN_STEP");
-    const int64_t nan_at = nan_env ? atoll(nan_env) : -1;
-    double t_start = sk_now(), loss = NAN;
-    int64_t step;
-    if (o->progress > 0 && rank == 0) {
-        /* counts from the resumed step so rate and ETA cover this run only */
-        sk_progress_opts po = {.label = "step", .total = tc->steps - start, .every = o->progress};
-        SK_TRY(sk_progress_create(&prog, &po));
-    }
-    for (step = start; step < tc->steps; step++) {
-        if (step == kill_at) raise(SIGKILL);
-        double t0 = sk_now(), lr = lr_at_(tc, step);
-        double v[4] = {0, 0, 0, 0}; /* loss, tokens, tokens_kept, samples */
-        sk_scope *sc = sk_shim_scope_begin();
-        SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
-        if (step == nan_at) {
-            sk_tensor *bad = sk_shim_mul_scalar(m.p->t[0], NAN);
-            int prev = sk_shim_set_grad_enabled(0);
-            rc = sk_shim_copy_(m.p->t[0], bad);
-            sk_shim_set_grad_enabled(prev);
-        }
-        if (rc >= 0) rc = sk_shim_zero_grad(m.all.t, m.all.n);
-        for (int64_t a = 0; rc >= 0 && a < tc->accum; a++) {
-            const sk_batch *b;
-            fwd_ f;
-            rc = S->next(train_src, &b);
-            if (rc >= 0) rc = forward_(&m, b, sel, step, 1, &f);
-            if (rc >= 0 && !isfinite(f.loss)) {
-                char bad[1024];
-                nonfinite_list_(&m.all, 0, bad, sizeof bad);
-                rc = sk_error_set(SK_ENUMERIC,
-                                  "step %lld: training loss is %g on rank %d (micro-batch %lld); non-finite "
-                                  "parameters: %s",
-                                  (long long)step, f.loss, rank, (long long)a, bad);
-            }
-            /* the last micro-batch's backward starts the gradient allreduces */
-            if (rc >= 0 && a == tc->accum - 1) rc = sk_dist_ddp_arm(ddp);
-            if (rc >= 0) rc = sk_shim_backward(sk_shim_mul_scalar(f.loss_t, 1.0 / (double)tc->accum));
-            v[0] += f.loss / (double)tc->accum;
-            v[1] += f.tokens;
-            v[2] += f.tokens_kept;
-            v[3] += f.count;
-        }
-        if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(ddp);
-        double gnorm = 0;
-        if (rc >= 0) rc = sk_shim_clip_grad_norm(m.all.t, m.all.n, tc->clip, &gnorm);
-        if (rc >= 0 && !isfinite(gnorm)) {
-            char bad[1024];
-            nonfinite_list_(&m.all, 1, bad, sizeof bad);
-            rc = sk_error_set(SK_ENUMERIC, "step %lld: gradient norm is %g; non-finite gradients: %s", (long long)step,
-                              gnorm, bad);
-        }
-        if (rc >= 0) rc = sk_adamw_step(opt, lr);
-        sk_shim_scope_end(sc);
-        if (rc < 0) goto done;
-        SK_TRY(sk_dist_allreduce_sum(v, 4));
-        loss = v[0] / world;
-        r.tokens += v[1];
-        r.tokens_kept += v[2];
-        double dt = sk_now() - t0;
-        if (mf) {
-            sk_dist_ddp_stats ds;
-            sk_dist_ddp_stats_get(ddp, &ds);
-            lj[0] = 0;
-            if (sel) layer_json_(sel, &sm, (double)mc->mlp_ratio, lj, sizeof lj);
-            fprintf(mf,
-                    "{\"step\": %lld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens\": %.0f, "
-                    "\"tokens_kept\": %.0f, \"step_time\": %.6f, \"comm_time\": %.6f, \"buckets_overlapped\": %d%s}\n",
-                    (long long)(step + 1), loss, lr, gnorm, r.tokens, r.tokens_kept, dt, ds.total_s,
-                    ds.launched_in_backward, lj);
-        }
-        if (prog) {
-            char extra[96];
-            snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", loss, v[1] / dt);
-            if (step + 1 == tc->steps) sk_progress_finish(prog, extra);
-            else sk_progress_update(prog, step + 1 - start, extra);
-        }
-        int last = step + 1 == tc->steps;
-        if ((tc->eval_every > 0 && (step + 1) % tc->eval_every == 0) || last) {
-            double el, ea;
-            SK_TRY(evaluate_(&m, S, eval_src, eval_nb, sel, step, &el, &ea));
-            r.eval_loss = el;
-            if (is_gpt) r.eval_bpb = el / log(2.0) / tc->bytes_per_token;
-            else r.eval_acc = ea;
-            if (mf) {
-                if (is_gpt)
-                    fprintf(mf, "{\"step\": %lld, \"eval_loss\": %.6g, \"eval_bpb\": %.6g}\n", (long long)(step + 1),
-                            el, r.eval_bpb);
-                else
-                    fprintf(mf, "{\"step\": %lld, \"eval_loss\": %.6g, \"eval_acc\": %.6g}\n", (long long)(step + 1),
-                            el, ea);
-            }
-            SK_LOG_INFO("step %lld: eval loss %.4f %s %.4f", (long long)(step + 1), el, is_gpt ? "bpb" : "acc",
-                        is_gpt ? r.eval_bpb : ea);
-        }
-        if (mf) fflush(mf);
-        if ((tc->ckpt_every > 0 && (step + 1) % tc->ckpt_every == 0) || last) {
-            if (rank == 0) {
-                sk_loader_pos p = S->tell(train_src);
-                cks->step = step + 1;
-                cks->world = world;
-                cks->seed = o->seed;
-                cks->loader_epoch = p.epoch;
-                cks->loader_step = p.step;
-                cks->tokens = r.tokens;
-                cks->tokens_kept = r.tokens_kept;
-                SK_TRY(sk_generator_get_state(rng, cks->rng, sizeof cks->rng, &cks->rng_len));
-                config_json_(mc, tc, dc, cks->config, sizeof cks->config);
-                SK_TRY(sk_ckpt_save(ckroot, &m.all, opt, cks, (int)tc->keep_last));
-            }
-        }
-    }
-    r.seconds = sk_now() - t_start;
-    r.steps = step;
-    r.loss = loss;
-    r.steps_per_s = step > start ? (double)(step - start) / r.seconds : 0;
-
-    /* 8. The measured speedup of the selector, then final weights and summary (rank 0). */
-    if (sel) SK_TRY(measure_speedup_(&m, S, train_src, sel, &sm, (double)mc->mlp_ratio, step, &r));
-    if (is_gpt) {
-        int64_t uni_nb = S->steps_per_epoch(train_src); /* one epoch, capped for huge corpora */
-        if (uni_nb > 10000) uni_nb = 10000;
-        SK_TRY(unigram_bits_(S, train_src, uni_nb, eval_src, eval_nb,
-                             sk_shim_size(m.p->t[0], 0), &r.unigram_bpb));
-        r.unigram_bpb /= tc->bytes_per_token;
-    }
-    if (rank == 0) {
-        snprintf(path, sizeof path, "%s/model.safetensors", o->out_dir);
-        /* a GPT's file records its architecture, so it can serve as a frozen proxy LM (sk_gpt_lm.c) */
-        char mbuf[SK_GPT_META_N][24];
-        const char *meta[2 + 2 * SK_GPT_META_N] = {"format", "pt"};
-        if (is_gpt) sk_gpt_meta(m.gpt, mbuf, meta + 2);
-        SK_TRY(sk_safetensors_write(path, (const char *const *)m.all.names, m.all.t, m.all.n, meta,
-                                         is_gpt ? 1 + SK_GPT_META_N : 1));
-        snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
-        FILE *sf = fopen(path, "w");
-        SK_FAIL_IF(!sf, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
-        char num[10][32];
-        const double nv[10] = {r.loss, r.eval_loss, r.eval_acc, r.eval_bpb, r.unigram_bpb, r.steps_per_s,
-                               r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full};
-        for (int i = 0; i < 10; i++) { /* JSON has no NaN: not-applicable metrics are null */
-            if (isfinite(nv[i])) snprintf(num[i], sizeof num[i], "%.6g", nv[i]);
-            else snprintf(num[i], sizeof num[i], "null");
-        }
-        fprintf(sf,
-                "{\"arch\": \"%s\", \"ranks\": %d, \"steps\": %lld, \"seconds\": %.3f, \"steps_per_s\": %s, "
-                "\"loss\": %s, \"eval_loss\": %s, \"eval_acc\": %s, \"eval_bpb\": %s, \"unigram_bpb\": %s, "
-                "\"tokens\": %.0f, \"tokens_kept\": %.0f, \"flop_ratio\": %s, \"measured_speedup\": %s, "
-                "\"step_time_select\": %s, \"step_time_full\": %s}\n",
-                mc->arch, world, (long long)r.steps, r.seconds, num[5], num[0], num[1], num[2], num[3], num[4],
-                r.tokens, r.tokens_kept, num[6], num[7], num[8], num[9]);
-        fclose(sf);
-        SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f%s", (long long)r.steps, r.seconds,
-                    r.steps_per_s, r.eval_loss, "");
-        if (is_gpt) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r.eval_bpb, r.unigram_bpb);
-        else SK_LOG_INFO("eval accuracy %.4f", r.eval_acc);
-        if (sel)
-            SK_LOG_INFO("selector: FLOP ratio %.2fx, measured speedup %.2fx (fwd+bwd %.4f s with, %.4f s without)",
-                        r.flop_ratio, r.measured_speedup, r.step_time_select, r.step_time_full);
-    }
-    if (res) *res = r;
+    SK_LOG_INFO("%s: %lld parameters, %d rank(s) x %d thread(s), batch %lld = %d x %lld x %lld accum", R->info.arch,
+                (long long)sk_params_numel(R->mp), R->world, R->threads, (long long)R->dc->batch_size, R->world,
+                (long long)R->micro, (long long)R->tc->accum);
 done:
-    sk_progress_free(prog);
-    if (mf) fclose(mf);
-    free(cks);
-    sk_generator_free(rng);
-    sk_adamw_free(opt);
-    sk_dist_ddp_free(ddp);
-    sk_selector_free(sel);
-    all_params_free_(&m);
-    sk_vit_free(m.vit);
-    sk_gpt_free(m.gpt);
-    sk_model_free(m.gen);
-    if (eval_src) S->free(eval_src);
-    if (train_src) S->free(train_src);
+    return rc;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+/* The caller's per-step callback (sk_train_opts.on_step). */
+static int on_step_(run_ *R, int *stop)
+{
+    *stop = 0;
+    if (!R->o->on_step) return SK_OK;
+    sk_train_hook h = {&R->all, R->rank, R->world};
+    int rc = R->o->on_step(R->o->on_step_ctx, R->step, &h);
+    if (rc < 0) return rc;
+    *stop = rc == SK_TRAIN_STOP;
+    return SK_OK;
+}
+
+/* Micro-batch a of the step: next batch -> forward -> backward. */
+static int micro_step_(run_ *R, int64_t a, step_ *s)
+{
+    int rc = SK_OK;
+    const int64_t accum = R->tc->accum;
+    const sk_batch *b;
+    fwd_ f;
+    SK_TRY(R->S->next(R->train_src, &b));
+    SK_TRY(forward_(R, b, R->sel, R->step, 1, &f));
+    if (!isfinite(f.loss)) {
+        char bad[1024];
+        nonfinite_list_(&R->all, 0, bad, sizeof bad);
+        SK_FAIL_IF(1, SK_ENUMERIC,
+                   "step %lld: training loss is %g on rank %d (micro-batch %lld); non-finite parameters: %s",
+                   (long long)R->step, f.loss, R->rank, (long long)a, bad);
+    }
+    /* the last micro-batch's backward starts the gradient allreduces */
+    if (a == accum - 1) SK_TRY(sk_dist_ddp_arm(R->ddp));
+    SK_TRY(sk_shim_backward(sk_shim_mul_scalar(f.loss_t, 1.0 / (double)accum)));
+    s->v[0] += f.loss / (double)accum;
+    s->v[1] += f.tokens;
+    s->v[2] += f.tokens_kept;
+    s->v[3] += f.count;
+done:
+    return rc;
+}
+
+/* Clip the global gradient norm; a non-finite norm stops the run naming
+ * the gradients at fault. */
+static int clip_(run_ *R, step_ *s)
+{
+    int rc = sk_shim_clip_grad_norm(R->all.t, R->all.n, R->tc->clip, &s->gnorm);
+    if (rc < 0) return rc;
+    if (isfinite(s->gnorm)) return SK_OK;
+    char bad[1024];
+    nonfinite_list_(&R->all, 1, bad, sizeof bad);
+    return sk_error_set(SK_ENUMERIC, "step %lld: gradient norm is %g; non-finite gradients: %s", (long long)R->step,
+                        s->gnorm, bad);
+}
+
+/* One optimizer step: `accum` micro-batches, then the gradient allreduce,
+ * clipping and the AdamW update; the step's temporaries live in one scope. */
+static int train_step_(run_ *R, step_ *s)
+{
+    int rc = SK_OK;
+    memset(s, 0, sizeof *s);
+    s->t0 = sk_now();
+    s->lr = lr_at_(R->tc, R->step);
+    sk_scope *sc = sk_shim_scope_begin();
+    SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
+    rc = sk_shim_zero_grad(R->all.t, R->all.n);
+    for (int64_t a = 0; rc >= 0 && a < R->tc->accum; a++) rc = micro_step_(R, a, s);
+    if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(R->ddp);
+    if (rc >= 0) rc = clip_(R, s);
+    if (rc >= 0) rc = sk_adamw_step(R->opt, s->lr);
+    sk_shim_scope_end(sc);
+    if (rc < 0) goto done;
+    SK_TRY(sk_dist_allreduce_sum(s->v, 4));
+    s->loss = s->v[0] / R->world;
+    R->r.tokens += s->v[1];
+    R->r.tokens_kept += s->v[2];
+    R->r.loss = s->loss;
+    s->dt = sk_now() - s->t0;
+done:
+    return rc;
+}
+
+/* The step's metrics record and progress line (rank 0). */
+static int log_step_(run_ *R, const step_ *s)
+{
+    int rc = SK_OK;
+    if (R->mf) SK_TRY(step_record_(R, s));
+    if (R->prog) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", s->loss, s->v[1] / s->dt);
+        if (R->step + 1 == R->tc->steps) sk_progress_finish(R->prog, extra);
+        else sk_progress_update(R->prog, R->step + 1 - R->start, extra);
+    }
+done:
+    return rc;
+}
+
+/* Every `every` steps and after the last one. */
+static int due_(int64_t every, int64_t step, int64_t steps)
+{
+    return (every > 0 && (step + 1) % every == 0) || step + 1 == steps;
+}
+
+/* Evaluate on the eval split: an LM reports bits per byte, a classifier
+ * accuracy (the model's flags say which). */
+static int eval_(run_ *R)
+{
+    int rc = SK_OK;
+    const int lm = (R->info.flags & SK_MODEL_LM) != 0;
+    double el, ea;
+    SK_TRY(evaluate_(R, &el, &ea));
+    R->r.eval_loss = el;
+    if (lm) R->r.eval_bpb = el / log(2.0) / R->tc->bytes_per_token;
+    if (R->info.flags & SK_MODEL_CLASSIFIER) R->r.eval_acc = ea;
+    if (R->mf) {
+        json_t *rec = json_pack("{s:I, s:o, s:o}", "step", (json_int_t)(R->step + 1), "eval_loss", real_(el),
+                                lm ? "eval_bpb" : "eval_acc", real_(lm ? R->r.eval_bpb : ea));
+        SK_TRY(put_record_(R->mf, rec, "metrics.jsonl"));
+    }
+    SK_LOG_INFO("step %lld: eval loss %.4f %s %.4f", (long long)(R->step + 1), el, lm ? "bpb" : "acc",
+                lm ? R->r.eval_bpb : ea);
+done:
+    return rc;
+}
+
+/* A checkpoint after this step (rank 0 writes it). */
+static int checkpoint_(run_ *R)
+{
+    int rc = SK_OK;
+    sk_ckpt_state *cks = R->cks;
+    if (R->rank != 0) return SK_OK;
+    sk_loader_pos p = R->S->tell(R->train_src);
+    cks->step = R->step + 1;
+    cks->world = R->world;
+    cks->seed = R->o->seed;
+    cks->loader_epoch = p.epoch;
+    cks->loader_step = p.step;
+    cks->tokens = R->r.tokens;
+    cks->tokens_kept = R->r.tokens_kept;
+    SK_TRY(sk_generator_get_state(R->rng, cks->rng, sizeof cks->rng, &cks->rng_len));
+    SK_TRY(config_json_(R, cks->config, sizeof cks->config));
+    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->opt, cks, (int)R->tc->keep_last));
+done:
+    return rc;
+}
+
+static int loop_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_config *tc = R->tc;
+    R->t_start = sk_now();
+    if (R->o->progress > 0 && R->rank == 0) {
+        /* counts from the resumed step so rate and ETA cover this run only */
+        sk_progress_opts po = {.label = "step", .total = tc->steps - R->start, .every = R->o->progress};
+        SK_TRY(sk_progress_create(&R->prog, &po));
+    }
+    for (R->step = R->start; R->step < tc->steps; R->step++) {
+        step_ s;
+        int stop;
+        SK_TRY(on_step_(R, &stop));
+        if (stop) break;
+        SK_TRY(train_step_(R, &s));
+        SK_TRY(log_step_(R, &s));
+        if (due_(tc->eval_every, R->step, tc->steps)) SK_TRY(eval_(R));
+        if (R->mf) fflush(R->mf);
+        if (due_(tc->ckpt_every, R->step, tc->steps)) SK_TRY(checkpoint_(R));
+    }
+    R->r.seconds = sk_now() - R->t_start;
+    R->r.steps = R->step;
+    R->r.steps_per_s = R->step > R->start ? (double)(R->step - R->start) / R->r.seconds : 0;
+done:
+    return rc;
+}
+
+/* ---- finish ------------------------------------------------------------------------------- */
+
+/* The selector's measured speedup, an LM's unigram baseline, then (rank 0)
+ * the final weights with the architecture in their metadata, summary.json
+ * and the closing log lines. */
+static int finish_(run_ *R)
+{
+    int rc = SK_OK;
+    sk_train_result *r = &R->r;
+    const int lm = (R->info.flags & SK_MODEL_LM) != 0;
+    char path[4096];
+    if (R->sel) SK_TRY(measure_speedup_(R));
+    if (lm) {
+        int64_t uni_nb = R->S->steps_per_epoch(R->train_src); /* one epoch, capped for huge corpora */
+        if (uni_nb > 10000) uni_nb = 10000;
+        SK_TRY(unigram_bits_(R->S, R->train_src, uni_nb, R->eval_src, R->eval_nb, R->info.outputs, &r->unigram_bpb));
+        r->unigram_bpb /= R->tc->bytes_per_token;
+    }
+    if (R->rank != 0) return SK_OK;
+    snprintf(path, sizeof path, "%s/model.safetensors", R->o->out_dir);
+    SK_TRY(sk_model_save(R->model, path, &R->all));
+    snprintf(path, sizeof path, "%s/summary.json", R->o->out_dir);
+    SK_TRY(write_summary_(R, path));
+    SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
+                r->steps_per_s, r->eval_loss);
+    if (lm) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r->eval_bpb, r->unigram_bpb);
+    else SK_LOG_INFO("eval accuracy %.4f", r->eval_acc);
+    if (R->sel)
+        SK_LOG_INFO("selector: FLOP ratio %.2fx, measured speedup %.2fx (fwd+bwd %.4f s with, %.4f s without)",
+                    r->flop_ratio, r->measured_speedup, r->step_time_select, r->step_time_full);
+done:
+    return rc;
+}
+
+static void teardown_(run_ *R)
+{
+    sk_progress_free(R->prog);
+    if (R->mf) fclose(R->mf);
+    free(R->cks);
+    sk_generator_free(R->rng);
+    sk_adamw_free(R->opt);
+    sk_dist_ddp_free(R->ddp);
+    sk_selector_free(R->sel);
+    free(R->all.t);
+    free(R->all.names);
+    free(R->all.decay);
+    sk_model_free(R->model);
+    if (R->eval_src) R->S->free(R->eval_src);
+    if (R->train_src) R->S->free(R->train_src);
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+int sk_train_run(const sk_train_opts *o, sk_train_result *res)
+{
+    int rc = SK_OK;
+    run_ *R = calloc(1, sizeof *R);
+    if (!R) return sk_error_set(SK_ENOMEM, "train: out of memory");
+    const sk_dist_info *di = sk_dist_info_get();
+    R->o = o;
+    R->mc = o->model;
+    R->tc = o->train;
+    R->dc = o->data;
+    R->rank = di->rank;
+    R->world = di->world;
+    R->S = o->source ? o->source : sk_train_source_loader();
+    R->r.loss = R->r.eval_loss = R->r.eval_acc = R->r.eval_bpb = R->r.unigram_bpb = NAN;
+    R->r.step_time_select = R->r.step_time_full = R->r.measured_speedup = R->r.flop_ratio = NAN;
+
+    SK_TRY(setup_(R));
+    SK_TRY(resume_(R));
+    SK_TRY(loop_(R));
+    SK_TRY(finish_(R));
+    if (res) *res = R->r;
+done:
+    teardown_(R);
+    free(R);
     return rc;
 }

@@ -1,17 +1,22 @@
 /* sk_train.h - the training run behind `shrink train`.
  *
  * defines: sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
- *          from), sk_train_opts, sk_train_result, sk_train_validate,
+ *          from), sk_train_hook, SK_TRAIN_STOP, sk_train_opts, sk_train_result, sk_train_validate,
  *          sk_train_run, sk_train_source_loader.
  *
- * sk_train_run reads top to bottom like llm.c's train loop: check the
- * config, open the data, build the model (same seed on every rank, then a
- * broadcast from rank 0), AdamW, optional resume from a checkpoint, then
- * per step: warmup+cosine lr, `accum` micro-batches of forward/backward,
- * bucketed gradient averaging over MPI, clipping, a non-finite check, the
+ * sk_train_run reads top to bottom like llm.c's train loop, in four
+ * phases. Set up: check the config, open the data, build the model the
+ * registry names (models/sk_model.h; same seed on every rank, then a
+ * broadcast from rank 0), the selector, AdamW. Resume from a checkpoint if
+ * asked. Loop, per step: the caller's on_step callback, warmup+cosine lr,
+ * `accum` micro-batches of next batch -> forward -> backward, bucketed
+ * gradient averaging over MPI, clipping with a non-finite check, the
  * update, one metrics record (JSON Lines), evaluation every eval_every
- * steps, checkpoints every ckpt_every steps. Under MPI every rank calls it;
- * rank 0 writes files and the progress bar.
+ * steps, checkpoints every ckpt_every steps. Finish: final weights and
+ * summary. The trainer never asks which architecture it trains: the
+ * model's flags say whether it reports bits per byte (SK_MODEL_LM) or
+ * accuracy. Under MPI every rank calls it; rank 0 writes files and the
+ * progress bar.
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
  * summary.json, model.safetensors (final weights), ckpt/step-NNNNNNNN/ (checkpoints).
@@ -71,6 +76,17 @@ typedef struct {
 /* The sk_loader-backed source. */
 const sk_train_source *sk_train_source_loader(void);
 
+/* What sk_train_opts.on_step sees (borrowed for the call). */
+typedef struct {
+    sk_params *params; /* everything training updates: the model's parameters, then the selector's.
+                          A callback may overwrite values (under its own shim scope, grad mode off),
+                          e.g. poison one with NaN to exercise the non-finite checks. */
+    int rank, world;
+} sk_train_hook;
+
+/* on_step's answer asking the run to stop (see sk_train_opts.on_step). */
+#define SK_TRAIN_STOP 1
+
 typedef struct {
     const sk_model_config *model;
     const sk_train_config *train;
@@ -84,13 +100,22 @@ typedef struct {
     int64_t progress;               /* rank-0 progress on stderr (sk_progress: a bar on a terminal, else one
                                        line every `progress` steps); 0: none */
     const sk_train_source *source;  /* NULL: sk_train_source_loader() */
+    /* Optional, called on every rank at the start of each step (0-based
+     * index, before its first batch is read). Returns 0 to go on,
+     * SK_TRAIN_STOP to end the loop before this step (the run then
+     * finishes with the steps done: weights and summary, no extra
+     * evaluation or checkpoint; every rank must agree), or a negative SK_E*
+     * set with sk_error_set to fail the run. Tests inject faults through
+     * it (tests/trainer/sk_train_driver.c: kill a rank, NaN a weight). */
+    int (*on_step)(void *ctx, int64_t step, sk_train_hook *h);
+    void *on_step_ctx;
 } sk_train_opts;
 
 typedef struct {
     int64_t steps;         /* steps completed */
     double loss;           /* last training loss */
-    double eval_loss, eval_acc, eval_bpb; /* last evaluation (acc: vit, bpb: gpt; NaN if n/a) */
-    double unigram_bpb;    /* gpt: unigram model's bits per byte on the eval split */
+    double eval_loss, eval_acc, eval_bpb; /* last evaluation (acc: classifiers, bpb: LMs; NaN if n/a) */
+    double unigram_bpb;    /* LMs: unigram model's bits per byte on the eval split */
     double seconds;        /* wall time of the training loop */
     double steps_per_s;
     double tokens, tokens_kept;

@@ -4,8 +4,21 @@
  * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
  * for the loader (data.train). data.<key>=value and select.<key>=value set
- * the [data] and [select] sections, as `--set` does in the CLI. Runs under mpirun like `shrink train`: a failing rank
- * prints the message and aborts the job. */
+ * the [data] and [select] sections, as `--set` does in the CLI; config=FILE
+ * first loads a `shrink train` YAML file (run.* keys then give seed,
+ * out_dir and threads unless seed=/out=/threads= follow). Runs under
+ * mpirun like `shrink train`: a failing rank prints the message and aborts
+ * the job.
+ *
+ * Fault injection, through sk_train_opts.on_step (the library reads no
+ * environment for it):
+ *   SK_FAULT_RANK_EXIT=rank:step  that rank kills itself with SIGKILL at
+ *                                 the start of that step (0-based);
+ *   SK_FAULT_NAN_STEP=step        every rank overwrites the first
+ *                                 parameter with NaN at the start of that
+ *                                 step (the run must stop naming it). */
+#include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +27,40 @@
 #include "sk_dist.h"
 #include "sk_data_config.h"
 #include "sk_log.h"
+#include "sk_run_config.h"
 #include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
+
+typedef struct {
+    int64_t kill_step, nan_step; /* -1: none */
+} faults_;
+
+static void faults_from_env_(faults_ *f, int rank)
+{
+    const char *e = getenv("SK_FAULT_RANK_EXIT"), *n = getenv("SK_FAULT_NAN_STEP");
+    int r;
+    long long s;
+    f->kill_step = f->nan_step = -1;
+    if (e && sscanf(e, "%d:%lld", &r, &s) == 2 && r == rank) f->kill_step = s;
+    if (n) f->nan_step = atoll(n);
+}
+
+static int on_step_(void *ctx, int64_t step, sk_train_hook *h)
+{
+    const faults_ *f = ctx;
+    int rc = 0;
+    if (step == f->kill_step) raise(SIGKILL);
+    if (step == f->nan_step) {
+        sk_scope *sc = sk_shim_scope_begin();
+        int prev = sk_shim_set_grad_enabled(0);
+        sk_tensor *bad = sk_shim_mul_scalar(h->params->t[0], NAN);
+        rc = bad ? sk_shim_copy_(h->params->t[0], bad) : sk_error_last_code();
+        sk_shim_set_grad_enabled(prev);
+        sk_shim_scope_end(sc);
+    }
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -25,10 +69,12 @@ int main(int argc, char **argv)
     sk_train_opts o = {0};
     sk_select_config sc;
     sk_data_config dc;
+    sk_run_config run;
+    faults_ faults;
     /* every default comes from the sections' key tables */
-    const sk_cfg_section *const ssec[4] = {&sk_select_section, &sk_data_section, &sk_model_section,
-                                           &sk_train_section};
-    void *const sbase[4] = {&sc, &dc, &mc, &tc};
+    const sk_cfg_section *const ssec[5] = {&sk_select_section, &sk_data_section, &sk_model_section,
+                                           &sk_train_section, &sk_run_section};
+    void *const sbase[5] = {&sc, &dc, &mc, &tc, &run};
     int have_select = 0;
     o.model = &mc;
     o.train = &tc;
@@ -39,13 +85,28 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_log_set_rank(sk_dist_info_get()->rank, 0);
+    faults_from_env_(&faults, sk_dist_info_get()->rank);
+    o.on_step = on_step_;
+    o.on_step_ctx = &faults;
     sk_shim_tune_host_allocator((size_t)32 << 20); /* as the CLI's main does */
     o.data = &dc;
-    int rc = sk_cfg_defaults(ssec, 4, sbase);
+    int rc = sk_cfg_defaults(ssec, 5, sbase);
     for (int i = 1; rc == 0 && i < argc; i++) {
+        if (!strncmp(argv[i], "config=", 7)) {
+            rc = sk_cfg_load_file(argv[i] + 7, ssec, 5, sbase);
+            o.seed = (uint64_t)run.seed;
+            o.out_dir = run.out_dir;
+            o.threads = (int)run.threads;
+            continue;
+        }
         if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5) || !strncmp(argv[i], "model.", 6) ||
-            !strncmp(argv[i], "train.", 6)) {
-            rc = sk_cfg_apply_set(argv[i], ssec, 4, sbase);
+            !strncmp(argv[i], "train.", 6) || !strncmp(argv[i], "run.", 4)) {
+            rc = sk_cfg_apply_set(argv[i], ssec, 5, sbase);
+            if (!strncmp(argv[i], "run.", 4)) {
+                o.seed = (uint64_t)run.seed;
+                o.out_dir = run.out_dir;
+                o.threads = (int)run.threads;
+            }
             if (argv[i][0] == 's') have_select = 1;
             continue;
         }

@@ -1,7 +1,9 @@
 """`shrink train` end to end through the CLI on a real corpus and the real
 loader: a Fashion-MNIST test-set corpus made by `shrink prepare`, a 2-rank
 run, a 2-rank run whose rank 1 is SIGKILLed at step 4 then resumed with
---resume: bit-identical weights; and a bad --set value stops before work."""
+--resume: bit-identical weights; and a bad --set value stops before work.
+The killed run goes through sk_train_driver (same config file and keys),
+whose per-step callback does the kill: the CLI has no fault injection."""
 import os
 import sys
 import tempfile
@@ -9,7 +11,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sk_trainer_testlib import ENV, mpirun, run  # noqa: E402
 
-shrink = sys.argv[1]
+shrink, drv = sys.argv[1], sys.argv[2]
 F = "/usr/share/datasets/fashion-mnist"
 if not os.path.exists(f"{F}/t10k-images-idx3-ubyte.gz"):
     print("no Fashion-MNIST here")
@@ -22,7 +24,7 @@ with tempfile.TemporaryDirectory() as d:
             "--set", "train.steps=6", "--set", "train.warmup=2", "--set", "data.batch_size=32", "--set",
             "train.eval_batches=2", "--set", "train.ckpt_every=1", "--set", "model.depth=2", "--set", "run.threads=1"]
     run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/a"] + sets), timeout=120)
-    p = run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/b"] + sets),
+    p = run(mpirun(2, [drv, f"config={cfg}", f"run.out_dir={d}/b"] + [a for a in sets if a != "--set"]),
             env=dict(ENV, SK_FAULT_RANK_EXIT="1:4"), check=False, timeout=120)
     assert p.returncode != 0
     assert not os.path.exists(f"{d}/b/model.safetensors")

@@ -14,7 +14,7 @@
     {name, type, offsetof(sk_model_config, field), def, lo, hi, 0, choices, help}
 static const sk_cfg_key model_keys_[] = {
     /* arch: any registered name, checked through the registry (sk_model_config_check) */
-    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, NULL, "model architecture: a registered name (vit, gpt, ...)"),
+    MK_("arch", SK_CFG_STRING, arch, "vit", 1, 0, NULL, "model architecture: a name in the model registry (models/sk_model.c)"),
     MK_("width", SK_CFG_INT, width, "128", 1, 65536, NULL, "hidden size D (convnet: channels)"),
     MK_("depth", SK_CFG_INT, depth, "4", 1, 64, NULL, "transformer blocks (convnet: conv blocks)"),
     MK_("heads", SK_CFG_INT, heads, "4", 1, 1024, NULL, "attention heads (must divide width)"),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "sk_block.h"
 #include "sk_ckpt.h"
@@ -122,6 +123,93 @@ static void test_bad_config_rejected(void **state)
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
+}
+
+/* sk_train_opts.on_step: called once per step from the first; SK_TRAIN_STOP
+ * ends the run with the steps done; a negative answer fails it with the
+ * callback's message. */
+typedef struct {
+    int64_t calls, last, stop_at, fail_at;
+    int nparams;
+} hook_ctx_;
+
+static int hook_(void *ctx, int64_t step, sk_train_hook *h)
+{
+    hook_ctx_ *c = ctx;
+    assert_int_equal(step, c->last + 1);
+    c->last = step;
+    c->calls++;
+    c->nparams = h->params->n;
+    if (step == c->fail_at) return sk_error_set(SK_EINVAL, "hook: refused step %lld", (long long)step);
+    return step == c->stop_at ? SK_TRAIN_STOP : 0;
+}
+
+static void test_on_step_hook(void **state)
+{
+    (void)state;
+    sk_model_config mc;
+    sk_train_config tc;
+    sk_data_config dc;
+    defaults_(&mc, &tc, &dc);
+    mc.width = 16; mc.depth = 1; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
+    tc.steps = 10; dc.batch_size = 8; tc.warmup = 1; dc.eval_fraction = 0.2; tc.eval_batches = 1;
+    char out[256], p[512];
+    tmpdir_(out, sizeof out, "hook");
+    hook_ctx_ c = {0, -1, 4, -1, 0};
+    sk_train_opts o = {0};
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 3; o.threads = 1;
+    o.source = &sk_synth_source;
+    o.on_step = hook_;
+    o.on_step_ctx = &c;
+    sk_train_result r;
+    int rc = sk_train_run(&o, &r);
+    if (rc) fprintf(stderr, "%s\n", sk_error_last());
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.steps, 4); /* stopped before step 4 (0-based) */
+    assert_int_equal(c.calls, 5);
+    assert_true(c.nparams > 4);
+    /* summary.json: jansson-readable, the documented keys in order, n/a metrics null */
+    static const char *const keys[] = {"arch", "ranks", "steps", "seconds", "steps_per_s", "loss", "eval_loss",
+                                       "eval_acc", "eval_bpb", "unigram_bpb", "tokens", "tokens_kept",
+                                       "flop_ratio", "measured_speedup", "step_time_select", "step_time_full"};
+    snprintf(p, sizeof p, "%s/summary.json", out);
+    json_error_t err;
+    json_t *j = json_load_file(p, 0, &err);
+    assert_non_null(j);
+    const char *k;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(j, k, v) {
+        assert_true(i < sizeof keys / sizeof *keys);
+        assert_string_equal(k, keys[i]);
+        i++;
+    }
+    assert_int_equal(i, sizeof keys / sizeof *keys);
+    assert_string_equal(json_string_value(json_object_get(j, "arch")), "vit");
+    assert_int_equal(json_integer_value(json_object_get(j, "steps")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "tokens")), 4 * 8 * 17);
+    assert_true(json_is_null(json_object_get(j, "eval_bpb")));
+    assert_true(json_is_null(json_object_get(j, "flop_ratio")));
+    json_decref(j);
+    /* one record per step done, each with its step */
+    snprintf(p, sizeof p, "%s/metrics.jsonl", out);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[8192];
+    int64_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_t *rec = json_loads(line, 0, &err);
+        assert_non_null(rec);
+        assert_int_equal(json_integer_value(json_object_get(rec, "step")), ++n);
+        json_decref(rec);
+    }
+    fclose(f);
+    assert_int_equal(n, 4);
+    /* a failing callback fails the run with its message */
+    hook_ctx_ c2 = {0, -1, -1, 2, 0};
+    o.on_step_ctx = &c2;
+    assert_int_equal(sk_train_run(&o, &r), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "hook: refused step 2"));
 }
 
 static void test_safetensors_roundtrip(void **state)
@@ -358,7 +446,7 @@ static void test_block_sizes_and_padding(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config_rejected),
+        cmocka_unit_test(test_bad_config_rejected),     cmocka_unit_test(test_on_step_hook),
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),

@@ -71,7 +71,12 @@ void sk_convnet_free(sk_convnet *m);
 /* Trained parameters in canonical order (owned by the model). */
 sk_params *sk_convnet_params(sk_convnet *m);
 /* Batch norm's running statistics (no gradient; empty list for the other
- * norms); owned by the model. Save and load them with the parameters. */
+ * norms); owned by the model. They are not parameters, so what goes through
+ * sk_model_params (optimizer, DDP, checkpoints, sk_model_save) leaves them
+ * out: under DDP each rank keeps the statistics of its own micro-batches
+ * (PyTorch's DDP instead broadcasts rank 0's buffers every forward), and a
+ * batch-norm ConvNet rebuilt from a file or a checkpoint starts from mean 0,
+ * variance 1 again. The default instance norm has no such state. */
 sk_params *sk_convnet_buffers(sk_convnet *m);
 /* Flattened feature size F = width x H' x W' that the classifier reads. */
 int64_t sk_convnet_feature_dim(const sk_convnet *m);
@@ -81,7 +86,9 @@ int64_t sk_convnet_feature_dim(const sk_convnet *m);
 int sk_convnet_forward(sk_convnet *m, const sk_tensor *images, const sk_tensor *labels, int training,
                        sk_convnet_out *out);
 /* The penultimate features (the flattened conv output the classifier reads),
- * *feat f32 [B, F] in the caller's scope; training as for forward. */
+ * *feat f32 [B, F] in the caller's scope; training as for forward (the
+ * registry entry's embed slot passes 0: a sample's features then do not
+ * depend on its batch). */
 int sk_convnet_embed(sk_convnet *m, const sk_tensor *images, int training, sk_tensor **feat);
 /* Analytic FLOPs of one forward per sample, counted as 2 x multiply-adds of
  * the convolutions and the classifier (norms, ReLU, pooling left out, as

@@ -140,9 +140,16 @@ static void meta_fill_(const sk_model *m, meta_ *mt)
         const sk_cfg_key *k = &sk_model_section.keys[i];
         const char *f = (const char *)&m->cfg + k->offset;
         int j = mt->n;
+        const char *val = mt->vals[j];
         snprintf(mt->names[j], sizeof mt->names[j], "shrink.model.%s", k->name);
-        if (k->type == SK_CFG_INT) snprintf(mt->vals[j], sizeof mt->vals[j], "%lld", (long long)*(const int64_t *)f);
-        meta_put_(mt, mt->names[j], k->type == SK_CFG_INT ? mt->vals[j] : f);
+        switch (k->type) {
+        case SK_CFG_INT: snprintf(mt->vals[j], sizeof mt->vals[j], "%lld", (long long)*(const int64_t *)f); break;
+        case SK_CFG_FLOAT: snprintf(mt->vals[j], sizeof mt->vals[j], "%.17g", *(const double *)f); break;
+        case SK_CFG_BOOL: val = *(const int *)f ? "true" : "false"; break;
+        case SK_CFG_STRING: val = f; break;
+        default: continue; /* lists: no [model] key is one (read_arch_ would miss it) */
+        }
+        meta_put_(mt, mt->names[j], val);
     }
     int j = mt->n;
     size_t k = 0;

@@ -456,13 +456,14 @@ done:
 static int metrics_truncate_(const char *path, int64_t upto)
 {
     int rc = SK_OK;
-    char tmp[4200], line[16384];
+    char tmp[4200], *line = NULL;
+    size_t cap = 0;
     FILE *in = fopen(path, "r"), *out = NULL;
     if (!in) return SK_OK; /* nothing written yet */
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     out = fopen(tmp, "w");
     SK_FAIL_IF(!out, SK_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    while (fgets(line, sizeof line, in)) {
+    while (getline(&line, &cap, in) > 0) {
         json_error_t err;
         json_t *rec = json_loads(line, 0, &err);
         json_t *st = json_object_get(rec, "step");
@@ -475,6 +476,7 @@ static int metrics_truncate_(const char *path, int64_t upto)
     SK_FAIL_IF(cerr != 0, SK_EIO, "%s: write failed", tmp);
     SK_FAIL_IF(rename(tmp, path) != 0, SK_EIO, "%s: rename failed: %s", path, strerror(errno));
 done:
+    free(line);
     if (out) fclose(out);
     fclose(in);
     return rc;

@@ -11,10 +11,12 @@
 
 extern const sk_model_vtable sk_model_vit;
 extern const sk_model_vtable sk_model_gpt;
+extern const sk_model_vtable sk_model_convnet;
 
 static const sk_model_vtable *const models_[] = {
     &sk_model_vit,
     &sk_model_gpt,
+    &sk_model_convnet,
 };
 
 int sk_model_count(void) { return (int)(sizeof models_ / sizeof *models_); }

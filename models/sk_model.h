@@ -10,7 +10,7 @@
  *
  * Like SQLite's VFS and llama.cpp's samplers: a versioned vtable of
  * required and optional slots, one per architecture (each in its own file:
- * sk_vit.c, sk_gpt.c, ...), listed in a `static const` table in
+ * sk_vit.c, sk_gpt.c, sk_convnet.c), listed in a `static const` table in
  * sk_model.c. Callers hold an opaque sk_model and never ask which arch it
  * is: flags say what kind of model an entry is.
  *

@@ -990,6 +990,43 @@ sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descendin
     return op_("argsort", {x}, [&] { return x->t.argsort(d, descending != 0); });
 }
 
+// ---- convolutional nets (the ConvNet of models/sk_convnet.h) -------------------------
+
+sk_tensor *sk_shim_conv2d(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b, int64_t padding)
+{
+    return op_("conv2d", {x, w}, [&] {
+        if (padding < 0) throw std::invalid_argument("padding " + std::to_string(padding) + " < 0");
+        return at::conv2d(x->t, w->t, opt_(b), {1, 1}, {padding, padding});
+    });
+}
+
+sk_tensor *sk_shim_group_norm(const sk_tensor *x, int64_t groups, const sk_tensor *w, const sk_tensor *b, double eps)
+{
+    return op_("group_norm", {x}, [&] { return at::group_norm(x->t, groups, opt_(w), opt_(b), eps); });
+}
+
+sk_tensor *sk_shim_batch_norm(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b, sk_tensor *running_mean,
+                              sk_tensor *running_var, int training, double momentum, double eps)
+{
+    return op_("batch_norm", {x}, [&] {
+        if (!training && (!running_mean || !running_var))
+            throw std::invalid_argument("evaluation needs running_mean and running_var");
+        if (!running_mean != !running_var) throw std::invalid_argument("give both running statistics or neither");
+        return at::batch_norm(x->t, opt_(w), opt_(b), opt_(running_mean), opt_(running_var), training != 0, momentum,
+                              eps, /*cudnn_enabled=*/true);
+    });
+}
+
+sk_tensor *sk_shim_avg_pool2d(const sk_tensor *x, int64_t k)
+{
+    return op_("avg_pool2d", {x}, [&] { return at::avg_pool2d(x->t, {k, k}, {k, k}); });
+}
+
+sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k)
+{
+    return op_("max_pool2d", {x}, [&] { return at::max_pool2d(x->t, {k, k}, {k, k}); });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on)

@@ -287,6 +287,33 @@ sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending);
  * (ToMe's edge order, which reference parity has to reproduce). */
 sk_tensor *sk_shim_argsort_unstable(const sk_tensor *x, int64_t d, int descending);
 
+/* ---- convolutional nets (the ConvNet of models/sk_convnet.h) ------------------------- */
+
+/* 2-D convolution, stride 1, `padding` zeros on every side (>= 0):
+ * x [B, Cin, H, W], w [Cout, Cin, kh, kw], b [Cout] or NULL ->
+ * [B, Cout, H + 2 padding - kh + 1, W + 2 padding - kw + 1]
+ * (torch.nn.functional.conv2d). */
+sk_tensor *sk_shim_conv2d(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b, int64_t padding);
+/* Group norm of x [B, C, ...] over `groups` groups of C / groups channels
+ * (groups must divide C) and all trailing dims, with per-channel affine w, b
+ * ([C], either may be NULL); groups == C is instance norm
+ * (torch.nn.functional.group_norm). */
+sk_tensor *sk_shim_group_norm(const sk_tensor *x, int64_t groups, const sk_tensor *w, const sk_tensor *b, double eps);
+/* Batch norm of x [B, C, ...] per channel, with affine w, b ([C] or NULL)
+ * (torch.nn.functional.batch_norm). training != 0: normalise with the batch's
+ * statistics (biased variance) and, when running_mean / running_var ([C]
+ * f32, no grad) are given, update them in place without an autograd record:
+ * r <- (1 - momentum) r + momentum s, with the unbiased batch variance, as
+ * torch.nn.BatchNorm2d does (momentum 0.1). training == 0: normalise with
+ * running_mean / running_var, which must then be given. */
+sk_tensor *sk_shim_batch_norm(const sk_tensor *x, const sk_tensor *w, const sk_tensor *b, sk_tensor *running_mean,
+                              sk_tensor *running_var, int training, double momentum, double eps);
+/* k x k pooling with stride k over the last two dims of x [B, C, H, W]
+ * (floor: a trailing row / column short of k is dropped, as PyTorch's
+ * default): the mean (avg_pool2d) or the maximum (max_pool2d). */
+sk_tensor *sk_shim_avg_pool2d(const sk_tensor *x, int64_t k);
+sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k);
+
 /* ---- autograd ------------------------------------------------------------------------ */
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on);

@@ -531,6 +531,225 @@ static void test_adamw_late_param(void **state)
     sk_tensor_free(ps[1]);
 }
 
+/* ---- convolutional nets: conv2d, norms, pooling against naive loops -- */
+
+enum { CB = 2, CI = 2, CO = 3, CH = 5, CW = 4 }; /* batch, in/out channels, image */
+
+static sk_tensor *f64_rand_(sk_generator *g, const int64_t *shape, int ndim)
+{
+    return sk_shim_randn(shape, ndim, SK_F64, SK_CPU, g);
+}
+
+static double *host_(sk_tensor *t) /* f64 data of a contiguous CPU tensor */
+{
+    double *p = sk_shim_data_ptr(t);
+    assert_non_null(p);
+    return p;
+}
+
+/* Naive stride-1 zero-padded 3x3 convolution, y[b,o,i,j]. */
+static double conv_ref_(const double *x, const double *w, const double *bias, int pad, int b, int o, int i, int j)
+{
+    double acc = bias[o];
+    for (int c = 0; c < CI; c++)
+        for (int u = 0; u < 3; u++)
+            for (int v = 0; v < 3; v++) {
+                int r = i + u - pad, q = j + v - pad;
+                if (r >= 0 && r < CH && q >= 0 && q < CW)
+                    acc += w[((o * CI + c) * 3 + u) * 3 + v] * x[((b * CI + c) * CH + r) * CW + q];
+            }
+    return acc;
+}
+
+static void test_conv2d(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 11, SK_CPU), 0);
+    sk_tensor *x = f64_rand_(g, SHAPE(CB, CI, CH, CW)), *w = f64_rand_(g, SHAPE(CO, CI, 3, 3));
+    sk_tensor *b = f64_rand_(g, SHAPE(CO));
+    for (int pad = 0; pad <= 3; pad += 1) {
+        sk_tensor *y = sk_shim_contiguous(sk_shim_conv2d(x, w, b, pad));
+        int oh = CH + 2 * pad - 2, ow = CW + 2 * pad - 2;
+        assert_int_equal(sk_shim_size(y, 2), oh);
+        assert_int_equal(sk_shim_size(y, 3), ow);
+        const double *yp = host_(y);
+        for (int bb = 0; bb < CB; bb++)
+            for (int o = 0; o < CO; o++)
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                        assert_float_equal(yp[((bb * CO + o) * oh + i) * ow + j],
+                                           conv_ref_(host_(x), host_(w), host_(b), pad, bb, o, i, j), 1e-10);
+    }
+    sk_tensor *nob = sk_shim_conv2d(x, w, NULL, 1);
+    assert_non_null(nob);
+    assert_null(sk_shim_conv2d(x, w, b, -1));
+    assert_non_null(strstr(sk_error_last(), "conv2d"));
+    assert_null(sk_shim_conv2d(x, sk_shim_transpose(w, 0, 1), b, 1)); /* 2 out of 3 in channels */
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
+/* Naive normalisation of x [CB, CO, CH, CW] per (sample, group) when
+ * per_sample, else per channel over the batch (biased variance); stats
+ * gives each channel's batch mean and unbiased variance. */
+static void norm_ref_(const double *x, int groups, int per_sample, const double *w, const double *b, double eps,
+                      double *y, double *mean_out, double *uvar_out)
+{
+    int cpg = CO / groups, hw = CH * CW;
+    for (int n = 0; n < (per_sample ? CB : 1); n++)
+        for (int gi = 0; gi < groups; gi++) {
+            double sum = 0, sq = 0, cnt = 0;
+            for (int bb = per_sample ? n : 0; bb < (per_sample ? n + 1 : CB); bb++)
+                for (int c = gi * cpg; c < (gi + 1) * cpg; c++)
+                    for (int k = 0; k < hw; k++) {
+                        double v = x[(bb * CO + c) * hw + k];
+                        sum += v, sq += v * v, cnt++;
+                    }
+            double mu = sum / cnt, var = sq / cnt - mu * mu;
+            if (mean_out) mean_out[gi] = mu, uvar_out[gi] = var * cnt / (cnt - 1);
+            for (int bb = per_sample ? n : 0; bb < (per_sample ? n + 1 : CB); bb++)
+                for (int c = gi * cpg; c < (gi + 1) * cpg; c++)
+                    for (int k = 0; k < hw; k++) {
+                        int at = (bb * CO + c) * hw + k;
+                        y[at] = (x[at] - mu) / sqrt(var + eps) * w[c] + b[c];
+                    }
+        }
+}
+
+static void expect_close_(sk_tensor *t, const double *ref, int n, double tol)
+{
+    const double *p = host_(sk_shim_contiguous(t));
+    for (int i = 0; i < n; i++) assert_float_equal(p[i], ref[i], tol);
+}
+
+static void test_group_batch_norm(void **state)
+{
+    (void)state;
+    enum { N = CB * CO * CH * CW };
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 12, SK_CPU), 0);
+    sk_tensor *x = sk_shim_add_scalar(f64_rand_(g, SHAPE(CB, CO, CH, CW)), 0.7);
+    sk_tensor *w = f64_rand_(g, SHAPE(CO)), *b = f64_rand_(g, SHAPE(CO));
+    double ref[N], mu[CO], uv[CO];
+    /* instance norm (groups == channels) and one group over all channels */
+    norm_ref_(host_(x), CO, 1, host_(w), host_(b), 1e-5, ref, NULL, NULL);
+    expect_close_(sk_shim_group_norm(x, CO, w, b, 1e-5), ref, N, 1e-9);
+    norm_ref_(host_(x), 1, 1, host_(w), host_(b), 1e-5, ref, NULL, NULL);
+    expect_close_(sk_shim_group_norm(x, 1, w, b, 1e-5), ref, N, 1e-9);
+    assert_null(sk_shim_group_norm(x, 2, w, b, 1e-5)); /* 2 does not divide 3 */
+    assert_non_null(strstr(sk_error_last(), "group_norm"));
+    /* batch norm, training: batch statistics; running stats move by 0.1 */
+    sk_tensor *rm = sk_shim_full(SHAPE(CO), 0.5, SK_F64, SK_CPU), *rv = sk_shim_full(SHAPE(CO), 2.0, SK_F64, SK_CPU);
+    norm_ref_(host_(x), CO, 0, host_(w), host_(b), 1e-5, ref, mu, uv);
+    expect_close_(sk_shim_batch_norm(x, w, b, rm, rv, 1, 0.1, 1e-5), ref, N, 1e-9);
+    for (int c = 0; c < CO; c++) {
+        assert_float_equal(host_(rm)[c], 0.9 * 0.5 + 0.1 * mu[c], 1e-12);
+        assert_float_equal(host_(rv)[c], 0.9 * 2.0 + 0.1 * uv[c], 1e-12);
+    }
+    /* evaluation: the running statistics, which stay put */
+    sk_tensor *ye = sk_shim_contiguous(sk_shim_batch_norm(x, w, b, rm, rv, 0, 0.1, 1e-5));
+    for (int i = 0; i < N; i++) {
+        int c = (i / (CH * CW)) % CO;
+        double e = (host_(x)[i] - host_(rm)[c]) / sqrt(host_(rv)[c] + 1e-5) * host_(w)[c] + host_(b)[c];
+        assert_float_equal(host_(ye)[i], e, 1e-9);
+    }
+    assert_float_equal(host_(rm)[0], 0.9 * 0.5 + 0.1 * mu[0], 1e-12);
+    assert_null(sk_shim_batch_norm(x, w, b, NULL, NULL, 0, 0.1, 1e-5));
+    assert_non_null(strstr(sk_error_last(), "running"));
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
+static void test_pool2d(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 13, SK_CPU), 0);
+    sk_tensor *x = f64_rand_(g, SHAPE(CB, CO, CH, CW)); /* 5 x 4: the last row is dropped */
+    sk_tensor *av = sk_shim_contiguous(sk_shim_avg_pool2d(x, 2)), *mx = sk_shim_contiguous(sk_shim_max_pool2d(x, 2));
+    assert_int_equal(sk_shim_size(av, 2), CH / 2);
+    assert_int_equal(sk_shim_size(mx, 3), CW / 2);
+    const double *xp = host_(x);
+    for (int p = 0; p < CB * CO; p++)
+        for (int i = 0; i < CH / 2; i++)
+            for (int j = 0; j < CW / 2; j++) {
+                double sum = 0, m = -INFINITY;
+                for (int u = 0; u < 2; u++)
+                    for (int v = 0; v < 2; v++) {
+                        double e = xp[(p * CH + 2 * i + u) * CW + 2 * j + v];
+                        sum += e, m = e > m ? e : m;
+                    }
+                int at = (p * (CH / 2) + i) * (CW / 2) + j;
+                assert_float_equal(host_(av)[at], sum / 4, 1e-12);
+                assert_float_equal(host_(mx)[at], m, 0);
+            }
+    assert_null(sk_shim_avg_pool2d(x, 0));
+    assert_non_null(strstr(sk_error_last(), "avg_pool2d"));
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
+/* Gradients of sum(r * pool(relu(norm(conv(x, w, b))))) for each norm and
+ * pool against central differences, in f64. */
+typedef struct {
+    sk_tensor *x, *w, *b, *nw, *nb, *r;
+    int norm, pool; /* norm 0 group (instance), 1 batch; pool 0 avg, 1 max */
+} conv_case_;
+
+static sk_tensor *conv_loss_(const conv_case_ *c)
+{
+    sk_tensor *h = sk_shim_conv2d(c->x, c->w, c->b, 1);
+    h = c->norm ? sk_shim_batch_norm(h, c->nw, c->nb, NULL, NULL, 1, 0.1, 1e-5) : sk_shim_group_norm(h, CO, c->nw, c->nb, 1e-5);
+    h = sk_shim_relu(h);
+    h = c->pool ? sk_shim_max_pool2d(h, 2) : sk_shim_avg_pool2d(h, 2);
+    return sk_shim_sum(sk_shim_mul(h, c->r), NULL, 0, 0);
+}
+
+static void conv_gradcheck_(conv_case_ *c)
+{
+    sk_tensor *leaves[] = {c->x, c->w, c->b, c->nw, c->nb};
+    for (int l = 0; l < 5; l++) assert_int_equal(sk_shim_set_requires_grad(leaves[l], 1), 0);
+    assert_int_equal(sk_shim_backward(conv_loss_(c)), 0);
+    int prev = sk_shim_set_grad_enabled(0);
+    for (int l = 0; l < 5; l++) {
+        sk_tensor *gr = NULL;
+        assert_int_equal(sk_shim_grad(leaves[l], &gr), 0);
+        assert_non_null(gr);
+        double *p = host_(leaves[l]);
+        for (int64_t i = 0; i < sk_shim_numel(leaves[l]); i += 3) {
+            double orig = p[i], fp, fm;
+            p[i] = orig + 1e-6;
+            assert_int_equal(sk_shim_item(conv_loss_(c), &fp), 0);
+            p[i] = orig - 1e-6;
+            assert_int_equal(sk_shim_item(conv_loss_(c), &fm), 0);
+            p[i] = orig;
+            double num = (fp - fm) / 2e-6;
+            assert_float_equal(at_(gr, i), num, 1e-5 * (1 + fabs(num)));
+        }
+    }
+    sk_shim_set_grad_enabled(prev);
+    assert_int_equal(sk_shim_zero_grad(leaves, 5), 0);
+}
+
+static void test_conv_gradcheck(void **state)
+{
+    (void)state;
+    sk_scope *s = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 14, SK_CPU), 0);
+    conv_case_ c = {f64_rand_(g, SHAPE(CB, CI, CH, CW)), f64_rand_(g, SHAPE(CO, CI, 3, 3)), f64_rand_(g, SHAPE(CO)),
+                    f64_rand_(g, SHAPE(CO)),              f64_rand_(g, SHAPE(CO)),           f64_rand_(g, SHAPE(CB, CO, CH / 2, CW / 2)),
+                    0,                                    0};
+    for (c.norm = 0; c.norm < 2; c.norm++)
+        for (c.pool = 0; c.pool < 2; c.pool++) conv_gradcheck_(&c);
+    sk_generator_free(g);
+    sk_shim_scope_end(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +760,8 @@ int main(void)
         cmocka_unit_test(test_adamw),         cmocka_unit_test(test_adamw_late_param),
         cmocka_unit_test(test_st_gate),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_conv2d),        cmocka_unit_test(test_group_batch_norm),
+        cmocka_unit_test(test_pool2d),        cmocka_unit_test(test_conv_gradcheck),
     };
     return cmocka_run_group_tests_name("shim", tests, setup_, NULL);
 }

@@ -218,6 +218,37 @@ done:
     return rc;
 }
 
+/* Bytes of ts[i] at off[i], total off[n]. */
+static size_t buffer_offsets_(sk_tensor *const *ts, int n, size_t *off)
+{
+    off[0] = 0;
+    for (int i = 0; i < n; i++)
+        off[i + 1] = off[i] + (size_t)sk_shim_numel(ts[i]) * sk_shim_dtype_size(sk_shim_dtype(ts[i]));
+    return off[n];
+}
+
+int sk_dist_ddp_broadcast_buffers(sk_tensor *const *ts, int n)
+{
+    int rc = SK_OK;
+    char *buf = NULL;
+    size_t *off = NULL;
+    if (world_() == 1 || n <= 0) return SK_OK;
+    off = malloc((size_t)(n + 1) * sizeof *off);
+    SK_FAIL_IF(!off, SK_ENOMEM, "ddp: out of memory");
+    size_t total = buffer_offsets_(ts, n, off);
+    buf = malloc(total ? total : 1);
+    SK_FAIL_IF(!buf, SK_ENOMEM, "ddp: out of memory for %zu bytes of buffers", total);
+    if (sk_mpi_info_get()->rank == 0)
+        for (int i = 0; i < n; i++) SK_TRY(sk_shim_to_host(ts[i], buf + off[i], off[i + 1] - off[i]));
+    SK_TRY(sk_mpi_bcast(buf, total, 0));
+    if (sk_mpi_info_get()->rank != 0)
+        for (int i = 0; i < n; i++) SK_TRY(sk_shim_copy_from_host(ts[i], buf + off[i], off[i + 1] - off[i]));
+done:
+    free(buf);
+    free(off);
+    return rc;
+}
+
 static int pack_(sk_dist_ddp *d, bucket_ *bk)
 {
     int rc = SK_OK;

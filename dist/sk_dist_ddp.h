@@ -2,6 +2,7 @@
  *
  * defines: sk_dist_ddp (gradient buckets), sk_dist_ddp_create / _free,
  *          sk_dist_ddp_broadcast (parameters from rank 0),
+ *          sk_dist_ddp_broadcast_buffers (non-trained tensors from rank 0),
  *          sk_dist_ddp_allreduce_grads (average gradients over ranks),
  *          sk_dist_ddp_arm, sk_dist_ddp_stats / _stats_get.
  *
@@ -58,6 +59,12 @@ int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *
 void sk_dist_ddp_free(sk_dist_ddp *d);
 /* Overwrite every rank's parameters with rank 0's. */
 int sk_dist_ddp_broadcast(sk_dist_ddp *d);
+/* Overwrite ts[0..n) (any dtype; buffers such as batch norm's running
+ * statistics, no gradient) on every rank with rank 0's values: one host
+ * buffer, one broadcast. PyTorch's DistributedDataParallel does this
+ * before forwards (broadcast_buffers=True), so every rank evaluates and
+ * saves rank 0's statistics. */
+int sk_dist_ddp_broadcast_buffers(sk_tensor *const *ts, int n);
 /* Let the next backward pass start gradient allreduces as buckets fill.
  * Collective use: every rank arms before the same backward. No-op in a
  * world of one. */

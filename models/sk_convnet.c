@@ -272,6 +272,7 @@ static int vt_create_(void **self, const sk_model_config *c, const sk_model_data
 
 static void vt_destroy_(void *self) { sk_convnet_free(self); }
 static sk_params *vt_params_(void *self) { return sk_convnet_params(self); }
+static sk_params *vt_buffers_(void *self) { return sk_convnet_buffers(self); }
 static double vt_flops_(const void *self) { return sk_convnet_forward_flops(self); }
 
 static void vt_info_(const void *self, sk_model_info *out)
@@ -319,4 +320,5 @@ const sk_model_vtable sk_model_convnet = {
     .forward = vt_forward_,
     .embed = vt_embed_,
     .forward_flops = vt_flops_,
+    .buffers = vt_buffers_,
 };

@@ -69,6 +69,7 @@ void sk_model_free(sk_model *m)
 }
 
 sk_params *sk_model_params(sk_model *m) { return m->vt->params(m->self); }
+sk_params *sk_model_buffers(sk_model *m) { return m->vt->buffers ? m->vt->buffers(m->self) : NULL; }
 const sk_model_vtable *sk_model_vt(const sk_model *m) { return m->vt; }
 const sk_model_config *sk_model_cfg(const sk_model *m) { return &m->cfg; }
 const sk_model_data *sk_model_sample(const sk_model *m) { return &m->data; }
@@ -165,16 +166,21 @@ static void meta_fill_(const sk_model *m, meta_ *mt)
 
 int sk_model_save(const sk_model *m, const char *path, const sk_params *tensors)
 {
+    int rc = SK_OK;
     const sk_params *p = tensors ? tensors : m->vt->params(m->self);
+    sk_params all = {0};
     meta_ *mt = calloc(1, sizeof *mt);
     char extra[16][24];
-    if (!mt) return sk_error_set(SK_ENOMEM, "%s: out of memory", path);
+    SK_FAIL_IF(!mt, SK_ENOMEM, "%s: out of memory", path);
+    SK_TRY(sk_params_join(&all, p, m->vt->buffers ? m->vt->buffers(m->self) : NULL));
     meta_fill_(m, mt);
     if (m->vt->extra_meta) {
         int ne = m->vt->extra_meta(m->self, extra, mt->kv + 2 * mt->n, META_MAX_ - mt->n < 16 ? META_MAX_ - mt->n : 16);
         mt->n += ne;
     }
-    int rc = sk_weights_write(path, (const char *const *)p->names, p->t, p->n, mt->kv, mt->n);
+    rc = sk_weights_write(path, (const char *const *)all.names, all.t, all.n, mt->kv, mt->n);
+done:
+    sk_params_view_free(&all);
     free(mt);
     return rc;
 }
@@ -259,8 +265,9 @@ int sk_model_create_from_file(sk_model **out, const char *path)
         sk_error_prefix("%s: ", path);
         goto done;
     }
-    sk_params *p = sk_model_params(m);
+    sk_params *p = sk_model_params(m), *b = sk_model_buffers(m);
     SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
+    if (b && b->n) SK_TRY(sk_weights_read(path, (const char *const *)b->names, b->t, b->n));
     *out = m;
     m = NULL;
 done:

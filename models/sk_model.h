@@ -5,7 +5,7 @@
  *          sk_model_info, sk_model_vtable, the registry (sk_model_find,
  *          sk_model_count, sk_model_at), and the instance sk_model
  *          (sk_model_create, sk_model_create_from_file, sk_model_free,
- *          sk_model_params, sk_model_forward, sk_model_embed,
+ *          sk_model_params, sk_model_buffers, sk_model_forward, sk_model_embed,
  *          sk_model_select_model, sk_model_info_get, sk_model_save).
  *
  * Like SQLite's VFS and llama.cpp's samplers: a versioned vtable of
@@ -26,7 +26,7 @@
  * targets are the windows shifted by one).
  *
  * Ownership: sk_model_create's *out is the caller's (sk_model_free);
- * params are owned by the model; forward/embed results live in the caller's
+ * params and buffers are owned by the model; forward/embed results live in the caller's
  * current shim scope.
  */
 #ifndef SK_MODEL_H
@@ -37,7 +37,9 @@
 #include "sk_block.h"
 #include "sk_model_config.h"
 
-#define SK_MODEL_VERSION 1
+/* 1: the first table; 2: the optional buffers slot (entries without
+ * buffers leave it NULL, so only the number changes for them). */
+#define SK_MODEL_VERSION 2
 
 /* What an entry is (sk_model_vtable.flags). */
 enum {
@@ -114,6 +116,13 @@ typedef struct sk_model_vtable {
      * generic ones sk_model_save writes; fills up to cap pairs into kv,
      * value strings in buf (24 bytes each); returns the count. */
     int (*extra_meta)(const void *self, char (*buf)[24], const char **kv, int cap);
+    /* optional: named state that is not trained but belongs to the model
+     * (batch norm's running statistics; PyTorch's buffers, under its
+     * state_dict names), owned by self; NULL, or an empty list: none. It
+     * travels with the parameters in sk_model_save's file and in
+     * checkpoints, and DDP broadcasts rank 0's copy (trainer/sk_train.c);
+     * no optimizer, gradient or weight decay touches it. */
+    sk_params *(*buffers)(void *self);
 } sk_model_vtable;
 
 /* ---- the registry -------------------------------------------------------- */
@@ -134,13 +143,16 @@ typedef struct sk_model sk_model;
  * samples described by d. */
 int sk_model_create(sk_model **out, const sk_model_config *cfg, const sk_model_data *d, uint64_t seed);
 /* Rebuild a model written by sk_model_save from its metadata alone
- * (shrink.model.<key>, shrink.data.*) and load its weights (tensors
- * in the file that the model does not own are ignored). Errors name the
- * file and the key or tensor. */
+ * (shrink.model.<key>, shrink.data.*) and load its weights and buffers
+ * (tensors in the file that the model does not own are ignored; a missing
+ * one is SK_ENOTFOUND naming it). Errors name the file and the key or
+ * tensor. */
 int sk_model_create_from_file(sk_model **out, const char *path);
 void sk_model_free(sk_model *m);
 
 sk_params *sk_model_params(sk_model *m);
+/* The model's buffers (the entry's buffers slot), NULL when it has none. */
+sk_params *sk_model_buffers(sk_model *m);
 const sk_model_vtable *sk_model_vt(const sk_model *m);
 void sk_model_info_get(const sk_model *m, sk_model_info *out);
 /* The config and sample description the model was built from (borrowed). */
@@ -154,10 +166,11 @@ int sk_model_embed(sk_model *m, const sk_tensor *x, sk_tensor **feat);
  * entry has no select_model slot. */
 int sk_model_select_model(const sk_model *m, sk_select_model *out);
 
-/* Write tensors (NULL: the model's parameters) with the architecture as
- * metadata ("format" = "pt", "shrink.arch", "shrink.model.<key>" = each
- * [model] key's config text, "shrink.data.kind/shape/vocab/classes", plus
- * the entry's extra_meta), atomically to path. */
+/* Write tensors (NULL: the model's parameters) followed by the model's
+ * buffers (sk_model_buffers) with the architecture as metadata ("format" =
+ * "pt", "shrink.arch", "shrink.model.<key>" = each [model] key's config
+ * text, "shrink.data.kind/shape/vocab/classes", plus the entry's
+ * extra_meta), atomically to path. */
 int sk_model_save(const sk_model *m, const char *path, const sk_params *tensors);
 
 #endif /* SK_MODEL_H */

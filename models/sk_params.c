@@ -78,3 +78,33 @@ sk_tensor *sk_params_const(const int64_t *shape, int ndim, double value)
     sk_shim_scope_end(s);
     return t;
 }
+
+int sk_params_join(sk_params *view, const sk_params *a, const sk_params *b)
+{
+    const int na = a ? a->n : 0, n = na + (b ? b->n : 0), cap = n ? n : 1;
+    memset(view, 0, sizeof *view);
+    view->t = malloc((size_t)cap * sizeof *view->t);
+    view->names = malloc((size_t)cap * sizeof *view->names);
+    view->decay = malloc((size_t)cap * sizeof *view->decay);
+    if (!view->t || !view->names || !view->decay) {
+        sk_params_view_free(view);
+        return sk_error_set(SK_ENOMEM, "params: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const sk_params *q = i < na ? a : b;
+        int j = i < na ? i : i - na;
+        view->t[i] = q->t[j];
+        view->names[i] = q->names[j];
+        view->decay[i] = q->decay[j];
+    }
+    view->n = view->cap = n;
+    return SK_OK;
+}
+
+void sk_params_view_free(sk_params *view)
+{
+    free(view->t);
+    free(view->names);
+    free(view->decay);
+    memset(view, 0, sizeof *view);
+}

@@ -1,7 +1,8 @@
 /* sk_params.h - a model's named parameter list.
  *
  * defines: sk_params (names, tensors, weight-decay flags), sk_params_init,
- *          sk_params_add, sk_params_find, sk_params_free.
+ *          sk_params_add, sk_params_find, sk_params_free, sk_params_join /
+ *          sk_params_view_free (a borrowed view of two lists).
  *
  * Ownership. sk_params owns every tensor added (they were detached from their
  * scope with sk_shim_keep) and a copy of every name; sk_params_free frees
@@ -29,6 +30,12 @@ int sk_params_find(const sk_params *p, const char *name);
 /* Total element count. */
 int64_t sk_params_numel(const sk_params *p);
 void sk_params_free(sk_params *p);
+/* *view = a's entries followed by b's (either may be NULL), in fresh
+ * arrays that borrow the tensors and names (e.g. parameters + buffers
+ * written into one file); free with sk_params_view_free, never
+ * sk_params_free. */
+int sk_params_join(sk_params *view, const sk_params *a, const sk_params *b);
+void sk_params_view_free(sk_params *view);
 
 /* Helpers for initialisation: N(0, std) and constant tensors, float32 on
  * CPU, caller-owned (not in any scope). */

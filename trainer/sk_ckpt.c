@@ -219,9 +219,11 @@ static int steps_load_(sk_adamw *opt, const sk_params *p, sk_tensor **ts)
     return SK_OK;
 }
 
-int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last)
+int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_adamw *opt, const sk_ckpt_state *st,
+                 int keep_last)
 {
     int rc = SK_OK;
+    sk_params pb = {0};
     char tmp[4096], fin[4096], path[8192];
     const char **names2 = NULL;
     sk_tensor **t2 = NULL;
@@ -237,7 +239,8 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
     char stepbuf[32];
     snprintf(stepbuf, sizeof stepbuf, "%lld", (long long)st->step);
     const char *meta[4] = {"format", "pt", "step", stepbuf};
-    SK_TRY(sk_weights_write(path, (const char *const *)p->names, p->t, p->n, meta, 2));
+    SK_TRY(sk_params_join(&pb, p, buf));
+    SK_TRY(sk_weights_write(path, (const char *const *)pb.names, pb.t, pb.n, meta, 2));
     /* Optimizer moments. */
     SK_TRY(moments_(opt, p, &names2, &t2));
     char ostep[32];
@@ -263,6 +266,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_c
         }
     }
 done:
+    sk_params_view_free(&pb);
     moments_free_(p, names2, t2);
     free(steps);
     free(js);
@@ -290,7 +294,7 @@ done:
     return rc;
 }
 
-int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *st)
+int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt, sk_ckpt_state *st)
 {
     int rc = SK_OK;
     char path[8192];
@@ -301,6 +305,7 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *
     SK_TRY(state_load_(path, st));
     snprintf(path, sizeof path, "%s/model.safetensors", ckdir);
     SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
+    if (buf && buf->n) SK_TRY(sk_weights_read(path, (const char *const *)buf->names, buf->t, buf->n));
     if (opt) {
         SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);

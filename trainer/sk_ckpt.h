@@ -3,7 +3,9 @@
  * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
- *   model.safetensors  parameters under their model names,
+ *   model.safetensors  parameters under their model names, then the
+ *                      model's buffers (batch norm's running statistics,
+ *                      sk_model_buffers), also by name,
  *   optim.safetensors  AdamW moments "<name>.exp_avg" / "<name>.exp_avg_sq"
  *                      and each parameter's own step count "<name>.step"
  *                      (I64 [1], torch's state['step']), metadata
@@ -33,12 +35,17 @@ typedef struct {
     char config[4096];       /* model + train config as JSON (for the record and for checks) */
 } sk_ckpt_state;
 
-/* Rank 0 only: write checkpoint `st->step` under root (created if needed). */
-int sk_ckpt_save(const char *root, const sk_params *p, sk_adamw *opt, const sk_ckpt_state *st, int keep_last);
+/* Rank 0 only: write checkpoint `st->step` under root (created if needed):
+ * p (what the optimizer updates: its moments cover p only) and buf (the
+ * model's buffers; NULL or empty: none) into model.safetensors. */
+int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_adamw *opt, const sk_ckpt_state *st,
+                 int keep_last);
 /* Resolve dir to a checkpoint directory: dir itself when it holds a
  * state.json, else its newest step-* subdirectory. */
 int sk_ckpt_latest(const char *dir, char *out, size_t cap);
-/* Read a checkpoint directory into p, opt and st. */
-int sk_ckpt_load(const char *ckdir, sk_params *p, sk_adamw *opt, sk_ckpt_state *st);
+/* Read a checkpoint directory into p, buf (NULL or empty: none; a buffer
+ * missing from the file is SK_ENOTFOUND naming it), opt (NULL: skipped)
+ * and st. */
+int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt, sk_ckpt_state *st);
 
 #endif /* SK_CKPT_H */

@@ -175,6 +175,7 @@ typedef struct {
     sk_model *model;
     sk_model_info info;     /* arch, flags (LM or classifier), outputs */
     sk_params *mp;          /* the model's parameters (owned by model) */
+    sk_params *buf;         /* its buffers (batch norm's running statistics; owned by model, NULL: none) */
     /* What training updates: the model's parameters, then a learned
      * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
      * gradient clipping and checkpoints all run over it. */
@@ -593,6 +594,7 @@ static int build_model_(run_ *R)
     SK_TRY(sk_model_create(&R->model, R->mc, &d, R->o->seed));
     sk_model_info_get(R->model, &R->info);
     R->mp = sk_model_params(R->model);
+    R->buf = sk_model_buffers(R->model);
     SK_TRY(S->seek(R->train_src, p0));
 done:
     return rc;
@@ -662,7 +664,7 @@ static int resume_(run_ *R)
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
         SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
-        rc = sk_ckpt_load(ckdir, &R->all, R->opt, cks);
+        rc = sk_ckpt_load(ckdir, &R->all, R->buf, R->opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
@@ -705,11 +707,23 @@ static int on_step_(run_ *R, int *stop)
 {
     *stop = 0;
     if (!R->o->on_step) return SK_OK;
-    sk_train_hook h = {&R->all, R->rank, R->world};
+    sk_train_hook h = {&R->all, R->buf, R->rank, R->world};
     int rc = R->o->on_step(R->o->on_step_ctx, R->step, &h);
     if (rc < 0) return rc;
     *stop = rc == SK_TRAIN_STOP;
     return SK_OK;
+}
+
+/* Rank 0's buffers to every rank, as PyTorch's DistributedDataParallel
+ * does with broadcast_buffers=True: before the first forward after a
+ * synchronised backward (with no_sync accumulation, once per step, before
+ * its first micro-batch) and before the evaluation forwards that follow.
+ * Training forwards of batch norm read only their batch, so the ranks
+ * differ only in what evaluation and the saved file would see; this keeps
+ * those rank 0's. No-op on one rank or without buffers. */
+static int sync_buffers_(run_ *R)
+{
+    return R->buf && R->buf->n ? sk_dist_ddp_broadcast_buffers(R->buf->t, R->buf->n) : SK_OK;
 }
 
 /* Micro-batch a of the step: next batch -> forward -> backward. */
@@ -807,6 +821,7 @@ static int eval_(run_ *R)
     int rc = SK_OK;
     const int lm = (R->info.flags & SK_MODEL_LM) != 0;
     double el, ea;
+    SK_TRY(sync_buffers_(R));
     SK_TRY(evaluate_(R, &el, &ea));
     R->r.eval_loss = el;
     if (lm) R->r.eval_bpb = el / log(2.0) / R->tc->bytes_per_token;
@@ -838,7 +853,7 @@ static int checkpoint_(run_ *R)
     cks->tokens_kept = R->r.tokens_kept;
     SK_TRY(sk_generator_get_state(R->rng, cks->rng, sizeof cks->rng, &cks->rng_len));
     SK_TRY(config_json_(R, cks->config, sizeof cks->config));
-    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->opt, cks, (int)R->tc->keep_last));
+    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->buf, R->opt, cks, (int)R->tc->keep_last));
 done:
     return rc;
 }
@@ -856,6 +871,7 @@ static int loop_(run_ *R)
     for (R->step = R->start; R->step < tc->steps; R->step++) {
         step_ s;
         int stop;
+        SK_TRY(sync_buffers_(R));
         SK_TRY(on_step_(R, &stop));
         if (stop) break;
         SK_TRY(train_step_(R, &s));

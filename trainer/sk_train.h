@@ -8,7 +8,8 @@
  * phases. Set up: check the config, open the data, build the model the
  * registry names (models/sk_model.h; same seed on every rank, then a
  * broadcast from rank 0), the selector, AdamW. Resume from a checkpoint if
- * asked. Loop, per step: the caller's on_step callback, warmup+cosine lr,
+ * asked. Loop, per step: rank 0's model buffers broadcast (as PyTorch's
+ * DDP broadcast_buffers does), the caller's on_step callback, warmup+cosine lr,
  * `accum` micro-batches of next batch -> forward -> backward, bucketed
  * gradient averaging over MPI, clipping with a non-finite check, the
  * update, one metrics record (JSON Lines), evaluation every eval_every
@@ -19,7 +20,7 @@
  * progress bar.
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
- * summary.json, model.safetensors (final weights), ckpt/step-NNNNNNNN/ (checkpoints).
+ * summary.json, model.safetensors (final weights and buffers), ckpt/step-NNNNNNNN/ (checkpoints).
  *
  * With a token selector, each step record also holds layer_tokens (mean
  * tokens per sample entering each block in the step's last forward on rank
@@ -81,6 +82,8 @@ typedef struct {
     sk_params *params; /* everything training updates: the model's parameters, then the selector's.
                           A callback may overwrite values (under its own shim scope, grad mode off),
                           e.g. poison one with NaN to exercise the non-finite checks. */
+    sk_params *buffers; /* the model's buffers (sk_model_buffers; NULL: none), rank 0's on every rank at this
+                           point (broadcast before each step) */
     int rank, world;
 } sk_train_hook;
 

@@ -1,7 +1,8 @@
 /* test_ckpt.c - checkpoint state.json through jansson: a save/load round
  * trip of every field (the RNG state as hex, the run config as a nested
  * object), and malformed or incomplete files refused with the file and
- * key named. */
+ * key named; model buffers saved beside the parameters and restored,
+ * without optimizer moments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "sk_ckpt.h"
+#include "sk_weights.h"
 
 typedef struct {
     char root[256], dir[320], state[400];
@@ -39,7 +41,7 @@ static int setup_(void **state)
     for (size_t i = 0; i < f->st.rng_len; i++) f->st.rng[i] = (unsigned char)(i * 37 + 11);
     snprintf(f->st.config, sizeof f->st.config,
              "{\"model\": {\"arch\": \"vit\", \"width\": 32}, \"train\": {\"lr\": 0.003, \"note\": \"a \\\"q\\\"\"}}");
-    assert_int_equal(sk_ckpt_save(f->root, &f->p, f->opt, &f->st, 0), 0);
+    assert_int_equal(sk_ckpt_save(f->root, &f->p, NULL, f->opt, &f->st, 0), 0);
     *state = f;
     return 0;
 }
@@ -60,7 +62,7 @@ static void test_roundtrip(void **state)
 {
     fix_ *f = *state;
     sk_ckpt_state got;
-    assert_int_equal(sk_ckpt_load(f->dir, &f->p, f->opt, &got), 0);
+    assert_int_equal(sk_ckpt_load(f->dir, &f->p, NULL, f->opt, &got), 0);
     assert_int_equal(got.step, 7);
     assert_int_equal(got.world, 2);
     assert_true(got.seed == 9007199254740991ull);
@@ -88,7 +90,7 @@ static void bad_(fix_ *f, const char *text, int code, const char *want)
     fputs(text, out);
     fclose(out);
     sk_ckpt_state got;
-    assert_int_equal(sk_ckpt_load(f->dir, &f->p, f->opt, &got), code);
+    assert_int_equal(sk_ckpt_load(f->dir, &f->p, NULL, f->opt, &got), code);
     const char *msg = sk_error_last();
     if (!strstr(msg, f->state) || !strstr(msg, want)) fail_msg("'%s' lacks the file or '%s'", msg, want);
 }
@@ -118,8 +120,39 @@ static void test_incomplete(void **state)
     bad_(f, "{\"world\": 1}", SK_ECORRUPT, "\"step\"");
     unlink(f->state);
     sk_ckpt_state got;
-    assert_int_equal(sk_ckpt_load(f->dir, &f->p, f->opt, &got), SK_EIO);
+    assert_int_equal(sk_ckpt_load(f->dir, &f->p, NULL, f->opt, &got), SK_EIO);
     assert_non_null(strstr(sk_error_last(), f->state));
+}
+
+/* A buffer list rides along in model.safetensors (not in the moments);
+ * one the file lacks is refused naming it. */
+static void test_buffers(void **state)
+{
+    fix_ *f = *state;
+    const float mean[3] = {0.5f, -1.0f, 2.0f};
+    float got[3] = {0};
+    char dir[400], path[500];
+    sk_params b, b2;
+    sk_params_init(&b);
+    sk_params_init(&b2);
+    assert_int_equal(sk_params_add(&b, "bn.running_mean", sk_shim_from_host(mean, (int64_t[]){3}, 1, SK_F32, SK_CPU), 0), 0);
+    assert_int_equal(sk_params_add(&b2, "bn.running_mean", sk_params_const((int64_t[]){3}, 1, 0.0), 0), 0);
+    f->st.step = 8;
+    assert_int_equal(sk_ckpt_save(f->root, &f->p, &b, f->opt, &f->st, 0), 0);
+    snprintf(dir, sizeof dir, "%s/step-00000008", f->root);
+    sk_ckpt_state st;
+    assert_int_equal(sk_ckpt_load(dir, &f->p, &b2, f->opt, &st), 0);
+    assert_int_equal(sk_shim_to_host(b2.t[0], got, sizeof got), 0);
+    assert_memory_equal(got, mean, sizeof got);
+    /* the optimizer state covers parameters only */
+    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
+    const char *nm = "bn.running_mean.exp_avg";
+    assert_int_equal(sk_weights_read(path, &nm, b2.t, 1), SK_ENOTFOUND);
+    /* the 7-step checkpoint has no buffers: refused, naming the buffer */
+    assert_int_equal(sk_ckpt_load(f->dir, &f->p, &b2, f->opt, &st), SK_ENOTFOUND);
+    assert_non_null(strstr(sk_error_last(), "bn.running_mean"));
+    sk_params_free(&b);
+    sk_params_free(&b2);
 }
 
 int main(void)
@@ -128,6 +161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_malformed, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_incomplete, setup_, teardown_),
+        cmocka_unit_test_setup_teardown(test_buffers, setup_, teardown_),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

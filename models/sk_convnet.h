@@ -34,7 +34,8 @@
  * Parameter names: "features.<i>.conv.weight" / ".bias",
  * "features.<i>.norm.weight" / ".bias" (i = 0..depth-1), "classifier.weight"
  * / ".bias"; batch norm's running statistics are buffers
- * "features.<i>.norm.running_mean" / ".running_var" (no gradient).
+ * "features.<i>.norm.running_mean" / ".running_var" (no gradient; PyTorch's
+ * state_dict names, saved with the parameters).
  *
  * Ownership: parameters and buffers belong to the model; forward results to
  * the caller's current scope.
@@ -71,12 +72,13 @@ void sk_convnet_free(sk_convnet *m);
 /* Trained parameters in canonical order (owned by the model). */
 sk_params *sk_convnet_params(sk_convnet *m);
 /* Batch norm's running statistics (no gradient; empty list for the other
- * norms); owned by the model. They are not parameters, so what goes through
- * sk_model_params (optimizer, DDP, checkpoints, sk_model_save) leaves them
- * out: under DDP each rank keeps the statistics of its own micro-batches
- * (PyTorch's DDP instead broadcasts rank 0's buffers every forward), and a
- * batch-norm ConvNet rebuilt from a file or a checkpoint starts from mean 0,
- * variance 1 again. The default instance norm has no such state. */
+ * norms); owned by the model. They are not parameters (no optimizer,
+ * gradient or weight decay), but the registry entry's buffers slot
+ * (sk_model_buffers) hands them on: sk_model_save and the trainer's
+ * checkpoints store them beside the parameters, sk_model_create_from_file
+ * and a resume restore them, and under DDP the trainer broadcasts rank 0's
+ * before each step and evaluation (PyTorch's DDP, broadcast_buffers=True).
+ * The default instance norm has no such state. */
 sk_params *sk_convnet_buffers(sk_convnet *m);
 /* Flattened feature size F = width x H' x W' that the classifier reads. */
 int64_t sk_convnet_feature_dim(const sk_convnet *m);

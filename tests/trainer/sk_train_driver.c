@@ -1,7 +1,9 @@
 /* sk_train_driver.c - test driver for sk_train_run: `sk_train_driver
  * key=value ...` with model.* / train.* / data.* / select.* keys (the
  * sections' own tables, as `--set` in the CLI) and data=, out=, resume=,
- * seed=, threads=. data=synth:images / synth:tokens uses the synthetic
+ * seed=, threads=, dump_buffers=DIR (every rank writes the model's buffers
+ * as DIR/step-<step>-rank-<rank>.safetensors at the start of each step,
+ * through on_step). data=synth:images / synth:tokens uses the synthetic
  * corpus (tests/trainer/sk_synth_source.h); anything else is a corpus path
  * for the loader (data.train). data.<key>=value and select.<key>=value set
  * the [data] and [select] sections, as `--set` does in the CLI; config=FILE
@@ -31,9 +33,11 @@
 #include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
+#include "sk_weights.h"
 
 typedef struct {
     int64_t kill_step, nan_step; /* -1: none */
+    const char *dump_dir;        /* dump_buffers=: NULL none */
 } faults_;
 
 static void faults_from_env_(faults_ *f, int rank)
@@ -42,14 +46,25 @@ static void faults_from_env_(faults_ *f, int rank)
     int r;
     long long s;
     f->kill_step = f->nan_step = -1;
+    f->dump_dir = NULL;
     if (e && sscanf(e, "%d:%lld", &r, &s) == 2 && r == rank) f->kill_step = s;
     if (n) f->nan_step = atoll(n);
+}
+
+/* The hook's buffers as DIR/step-<step>-rank-<rank>.safetensors. */
+static int dump_buffers_(const char *dir, int64_t step, const sk_train_hook *h)
+{
+    char path[4096];
+    if (!h->buffers || !h->buffers->n) return 0;
+    snprintf(path, sizeof path, "%s/step-%lld-rank-%d.safetensors", dir, (long long)step, h->rank);
+    return sk_weights_write(path, (const char *const *)h->buffers->names, h->buffers->t, h->buffers->n, NULL, 0);
 }
 
 static int on_step_(void *ctx, int64_t step, sk_train_hook *h)
 {
     const faults_ *f = ctx;
     int rc = 0;
+    if (f->dump_dir && (rc = dump_buffers_(f->dump_dir, step, h)) < 0) return rc;
     if (step == f->kill_step) raise(SIGKILL);
     if (step == f->nan_step) {
         sk_scope *sc = sk_shim_scope_begin();
@@ -123,6 +138,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
         else if (!strcmp(k, "threads")) o.threads = atoi(v);
         else if (!strcmp(k, "progress")) o.progress = atoi(v);
+        else if (!strcmp(k, "dump_buffers")) faults.dump_dir = v;
         else rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
         if (rc < 0) break;
     }

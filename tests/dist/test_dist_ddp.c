@@ -1,5 +1,6 @@
 /* test_dist_ddp.c - run under mpirun -np 2: parameter broadcast and
- * bucketed gradient averaging (several bucket sizes, grads from backward).
+ * bucketed gradient averaging (several bucket sizes, grads from backward);
+ * buffers of mixed dtypes, without gradients, broadcast from rank 0.
  * Every rank asserts. sk_mpi's collectives are tested in test_mpi.c. */
 #include <math.h>
 #include <stdio.h>
@@ -90,6 +91,15 @@ int main(int argc, char **argv)
     CHECK(sk_dist_ddp_allreduce_grads(d) == SK_EINVAL && strstr(sk_error_last(), "parameter d"));
     sk_dist_ddp_free(d);
     for (int i = 0; i < 4; i++) sk_tensor_free(p[i]);
+    /* buffers: float32 and int64 with rank-dependent values -> rank 0's */
+    sk_tensor *bf[2] = {sk_shim_full((int64_t[]){3, 2}, 2, 0.5 + rank, SK_F32, SK_CPU),
+                        sk_shim_full((int64_t[]){1}, 1, 7.0 + rank, SK_I64, SK_CPU)};
+    CHECK(sk_dist_ddp_broadcast_buffers(bf, 2) == 0);
+    float fv[6];
+    int64_t iv = 0;
+    CHECK(sk_shim_to_host(bf[0], fv, sizeof fv) == 0 && fv[0] == 0.5f && fv[5] == 0.5f);
+    CHECK(sk_shim_to_host(bf[1], &iv, sizeof iv) == 0 && iv == 7);
+    for (int i = 0; i < 2; i++) sk_tensor_free(bf[i]);
     sk_mpi_finalize();
     if (fails_) return 1;
     if (rank == 0) printf("ok\n");

@@ -135,7 +135,8 @@ static void test_buffers(void **state)
     sk_params b, b2;
     sk_params_init(&b);
     sk_params_init(&b2);
-    assert_int_equal(sk_params_add(&b, "bn.running_mean", sk_shim_from_host(mean, (int64_t[]){3}, 1, SK_F32, SK_CPU), 0), 0);
+    sk_tensor *m0 = sk_shim_from_host(mean, (int64_t[]){3}, 1, SK_F32, SK_CPU);
+    assert_int_equal(sk_params_add(&b, "bn.running_mean", m0, 0), 0);
     assert_int_equal(sk_params_add(&b2, "bn.running_mean", sk_params_const((int64_t[]){3}, 1, 0.0), 0), 0);
     f->st.step = 8;
     assert_int_equal(sk_ckpt_save(f->root, &f->p, &b, f->opt, &f->st, 0), 0);

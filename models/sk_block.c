@@ -140,13 +140,9 @@ done:
 
 int sk_blocks_check_config(const sk_model_config *m)
 {
-    if (m->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)m->width);
-    if (m->depth <= 0 || m->depth > 64)
-        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)m->depth);
     if (m->heads <= 0 || m->width % m->heads)
         return sk_error_set(SK_EINVAL, "model.heads = %lld: must be > 0 and divide model.width = %lld",
                             (long long)m->heads, (long long)m->width);
     if (m->mlp_ratio <= 0) return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
-    if (m->vocab < 0 || m->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
     return SK_OK;
 }

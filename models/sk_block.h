@@ -65,8 +65,9 @@ typedef struct {
 int sk_blocks_run(const sk_block *blocks, int depth, int heads, sk_selector *sel, int64_t step, sk_seq *seq,
                   sk_blocks_stats *st);
 
-/* model.width, depth, heads, mlp_ratio usable by a block stack (depth at
- * most 64: the selector's per-layer accounting); message names the key. */
+/* model.heads and mlp_ratio usable by a block stack (width, depth, vocab
+ * and classes are checked for every arch by sk_model_config_check, depth
+ * at most 64: the selector's per-layer accounting); message names the key. */
 int sk_blocks_check_config(const sk_model_config *c);
 
 #endif /* SK_BLOCK_H */

@@ -241,9 +241,6 @@ done:
 
 static int vt_check_(const sk_model_config *c)
 {
-    if (c->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)c->width);
-    if (c->depth <= 0 || c->depth > 64)
-        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)c->depth);
     if ((unsigned)c->norm > SK_NORM_NONE) return sk_error_set(SK_EINVAL, "model.norm = %d: not a norm", c->norm);
     if ((unsigned)c->pooling > SK_POOLING_NONE)
         return sk_error_set(SK_EINVAL, "model.pooling = %d: not a pooling", c->pooling);

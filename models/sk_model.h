@@ -87,8 +87,9 @@ typedef struct sk_model_vtable {
     const char *help;    /* one line for --help and docs */
     const char *keys;    /* the model.* keys it reads, space separated (docs) */
 
-    /* required: model.* values this arch reads are usable (before any data
-     * is opened); message names the key. */
+    /* required: model.* values only this arch reads are usable (before any
+     * data is opened; width, depth, vocab and classes are checked for every
+     * arch by sk_model_config_check first); message names the key. */
     int (*check)(const sk_model_config *cfg);
     /* required: build with parameters drawn from seed; *self is the arch's
      * own state. Errors name the key or the sample shape that does not fit. */

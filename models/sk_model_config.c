@@ -36,6 +36,11 @@ int sk_model_config_check(const sk_model_config *c)
 {
     const sk_model_vtable *vt = sk_model_find(c->arch);
     if (!vt) return sk_cfg_choice_error(SK_EINVAL, "model.arch", c->arch, sk_model_name_at);
+    /* the keys every arch reads, checked once here; the entry checks its own */
+    if (c->width <= 0) return sk_error_set(SK_EINVAL, "model.width = %lld: must be > 0", (long long)c->width);
+    if (c->depth <= 0 || c->depth > 64)
+        return sk_error_set(SK_EINVAL, "model.depth = %lld: must be in [1, 64]", (long long)c->depth);
+    if (c->vocab < 0 || c->classes < 0) return sk_error_set(SK_EINVAL, "model.vocab / model.classes must be >= 0");
     return vt->check(c);
 }
 

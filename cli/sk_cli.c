@@ -10,6 +10,7 @@
 #include "sk_data_config.h"
 #include "sk_select_config.h"
 #include "sk_train.h"
+#include "sk_condense.h"
 #include "sk_shim.h"
 
 #include <stdarg.h>
@@ -30,6 +31,7 @@ static const sk_cmd *const commands_[] = {
     &sk_cmd_prepare,
     &sk_cmd_inspect,
     &sk_cmd_train,
+    &sk_cmd_condense,
 };
 
 static const sk_cfg_section *const sections_[] = {
@@ -40,6 +42,7 @@ static const sk_cfg_section *const sections_[] = {
     &sk_model_section,
     &sk_train_section,
     &sk_select_section,
+    &sk_condense_section,
 };
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "sk_error.h"
 
@@ -44,4 +47,32 @@ done:
     if (f) fclose(f);
     if (rc < 0) unlink(tmp);
     return rc;
+}
+
+int sk_fs_hash_file(const char *path, uint64_t *out)
+{
+    int rc = SK_OK;
+    enum { BUF = 1 << 20 };
+    FILE *f = fopen(path, "rb");
+    char *buf = malloc(BUF);
+    XXH64_state_t *st = XXH64_createState();
+    SK_FAIL_IF(!f, SK_EIO, "%s: %s", path, strerror(errno));
+    SK_FAIL_IF(!buf || !st, SK_ENOMEM, "%s: out of memory", path);
+    XXH64_reset(st, 0);
+    size_t n;
+    while ((n = fread(buf, 1, BUF, f)) > 0) XXH64_update(st, buf, n);
+    SK_FAIL_IF(ferror(f), SK_EIO, "%s: read error: %s", path, strerror(errno));
+    *out = XXH64_digest(st);
+done:
+    if (f) fclose(f);
+    free(buf);
+    XXH64_freeState(st);
+    return rc;
+}
+
+int sk_fs_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }

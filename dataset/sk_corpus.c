@@ -200,6 +200,35 @@ static int get_attr_i64_(hid_t obj, const char *name, int64_t *v, int max) {
     return rc;
 }
 
+/* A scalar variable-length string attribute, malloc'd into *out (NULL
+ * when absent); SK_ECORRUPT naming it when it has another shape or type. */
+static int get_attr_vstr_alloc_(const char *path, hid_t obj, const char *name, char **out) {
+    int rc = SK_OK;
+    char *v = NULL;
+    hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, sp = H5I_INVALID_HID, mt = H5I_INVALID_HID;
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) return SK_OK;
+    a = H5Aopen(obj, name, H5P_DEFAULT);
+    ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+    sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+    SK_FAIL_IF(ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0 ||
+                   H5Sget_simple_extent_type(sp) != H5S_SCALAR,
+               SK_ECORRUPT, "%s: attribute %s must be one variable-length string", path, name);
+    mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, H5Tget_cset(ft));
+    SK_FAIL_IF(H5Aread(a, mt, &v) < 0, SK_ECORRUPT, "%s: cannot read attribute %s: %s", path, name, h5why_());
+    *out = strdup(v ? v : "");
+    SK_FAIL_IF(!*out, SK_ENOMEM, "%s: out of memory", path);
+done:
+    if (v) H5free_memory(v);
+    if (mt >= 0) H5Tclose(mt);
+    if (sp >= 0) H5Sclose(sp);
+    if (ft >= 0) H5Tclose(ft);
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
 /* ---- validation of data to write --------------------------------------- */
 
 static int64_t id_at_(const void *p, sk_elem_type t, int64_t i) {
@@ -303,7 +332,7 @@ typedef struct {
 } piece_;
 
 typedef struct {
-    piece_ tokens, offsets, samples, labels, kept, scores[SK_CORPUS_MAX_SCORES];
+    piece_ tokens, offsets, samples, labels, kept, scores[SK_CORPUS_MAX_SCORES], pscores, pclusters;
 } pieces_;
 
 typedef struct {
@@ -488,6 +517,20 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
             hsize_t nk = (hsize_t)d->num_kept;
             SK_TRY(write_ds_(w, g, "kept_indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nk, d->kept, 1, w->pc ? &w->pc->kept : NULL));
         }
+        if (d->prov_steps)
+            SK_FAIL_IF(attr_str_(g, "steps", d->prov_steps), SK_EIO, "%s: /provenance steps: %s", w->path, h5why_());
+        hsize_t ns = (hsize_t)d->num_source;
+        if (d->prov_scores && ns > 0) {
+            SK_TRY(write_ds_(w, g, "scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &ns, d->prov_scores, 1,
+                             w->pc ? &w->pc->pscores : NULL));
+            hid_t ds = H5Dopen2(g, "scores", H5P_DEFAULT);
+            int bad = ds < 0 || attr_str_(ds, "name", d->prov_score_name);
+            if (ds >= 0) H5Dclose(ds);
+            SK_FAIL_IF(bad, SK_EIO, "%s: /provenance/scores name: %s", w->path, h5why_());
+        }
+        if (d->prov_clusters && ns > 0)
+            SK_TRY(write_ds_(w, g, "cluster_ids", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ns, d->prov_clusters, 1,
+                             w->pc ? &w->pc->pclusters : NULL));
     }
 done:
     if (g >= 0) H5Gclose(g);
@@ -564,7 +607,7 @@ done:
 
 /* What each rank tells the others about its slice before a slice write. */
 enum { H_KIND, H_TYPE, H_NDIM, H_SHAPE, H_NTOK = H_SHAPE + SK_CORPUS_MAX_DIMS, H_NDOC, H_NSAMP, H_VOCAB, H_CLASSES,
-       H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_N };
+       H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_NSOURCE, H_PSCORES, H_PCLUSTERS, H_N };
 
 int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
     int rc = SK_OK, rank, world;
@@ -589,6 +632,9 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     h[H_NKEPT] = d->num_kept;
     h[H_KEPT] = d->kept != NULL || d->prov_source != NULL;
     h[H_NSCORES] = d->nscores;
+    h[H_NSOURCE] = d->num_source;
+    h[H_PSCORES] = d->prov_scores != NULL;
+    h[H_PCLUSTERS] = d->prov_clusters != NULL;
     if (tok && d->offsets) { /* the first and last offset this rank contributes, relative to its first token */
         h[H_OFF_FIRST] = rank == 0 || d->num_docs == 0 ? d->offsets[0] : d->offsets[1];
         h[H_OFF_LAST] = d->offsets[d->num_docs];
@@ -600,13 +646,15 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
 
     /* the corpus-wide view: sums of the counts, maxima of the bounds */
     sk_corpus_data g = *d;
-    g.num_tokens = g.num_docs = g.num_samples = g.num_kept = 0;
+    g.num_tokens = g.num_docs = g.num_samples = g.num_kept = g.num_source = 0;
     int64_t tok0 = 0, row0 = 0, prev_end = -1, have_labels = 0, have_kept = 0;
     for (int q = 0; q < world; q++) {
         const int64_t *a = all + (size_t)q * H_N;
         for (int i = H_KIND; i < H_NTOK; i++)
             if (a[i] != h[i] && rc == SK_OK)
                 rc = sk_error_set(SK_EINVAL, "%s: rank %d's slice has another kind, dtype or shape than rank %d's", path, q, rank);
+        if ((a[H_PSCORES] != h[H_PSCORES] || a[H_PCLUSTERS] != h[H_PCLUSTERS]) && rc == SK_OK)
+            rc = sk_error_set(SK_EINVAL, "%s: ranks %d and %d pass different provenance arrays", path, q, rank);
         if (a[H_NSCORES] != h[H_NSCORES] && rc == SK_OK)
             rc = sk_error_set(SK_EINVAL, "%s: ranks %d and %d pass different score arrays", path, q, rank);
         if (q < rank) {
@@ -626,6 +674,7 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
         g.num_docs += a[H_NDOC];
         g.num_samples += a[H_NSAMP];
         g.num_kept += a[H_NKEPT];
+        g.num_source += a[H_NSOURCE];
         if (a[H_VOCAB] > g.vocab_size) g.vocab_size = a[H_VOCAB];
         if (a[H_CLASSES] > g.num_classes) g.num_classes = a[H_CLASSES];
         have_labels |= a[H_LABELS];
@@ -658,6 +707,8 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     pc.labels = (piece_){d->labels, d->labels ? nrows : 0};
     pc.kept = (piece_){d->kept, d->kept ? d->num_kept : 0};
     for (int i = 0; i < d->nscores; i++) pc.scores[i] = (piece_){d->scores[i], nrows};
+    pc.pscores = (piece_){d->prov_scores, d->prov_scores ? d->num_source : 0};
+    pc.pclusters = (piece_){d->prov_clusters, d->prov_clusters ? d->num_source : 0};
     SK_TRY(sk_mpi_agree(rc));
     rc = write_file_(path, &g, &o, &pc);
 done:
@@ -671,7 +722,8 @@ done:
 struct sk_corpus {
     char *path;
     hid_t file;
-    hid_t tokens, offsets, samples, labels, kept; /* H5I_INVALID_HID when absent */
+    hid_t tokens, offsets, samples, labels, kept, pscores, pclusters; /* H5I_INVALID_HID when absent */
+    char *prov_steps; /* /provenance steps attribute, or NULL */
     sk_corpus_info info;
     /* direct chunk decoding of /tokens (see read_direct_) */
     hsize_t main_chunk;  /* rows per chunk of /tokens or /samples (0: not chunked) */
@@ -713,6 +765,30 @@ static int check_int_ds_(sk_corpus *c, hid_t ds, const char *name, hsize_t want)
     if (ds_dims_(ds, dims) != 1 || dims[0] != want)
         return sk_error_set(SK_ECORRUPT, "%s: /%s: expected %llu values in one dimension", c->path, name, (unsigned long long)want);
     return SK_OK;
+}
+
+/* /provenance/scores and /cluster_ids: 1-D, of one length (the source's rows). */
+static int open_source_arrays_(sk_corpus *c) {
+    int rc = SK_OK;
+    sk_corpus_info *in = &c->info;
+    hsize_t dims[H5S_MAX_RANK];
+    c->pscores = open_ds_(c, "provenance/scores");
+    c->pclusters = open_ds_(c, "provenance/cluster_ids");
+    if (c->pscores >= 0) {
+        SK_FAIL_IF(ds_dims_(c->pscores, dims) != 1, SK_ECORRUPT, "%s: /provenance/scores must be 1-D", c->path);
+        in->num_source = (int64_t)dims[0];
+        in->has_prov_scores = 1;
+        hid_t ds = c->pscores;
+        get_attr_str_(ds, "name", in->prov_score_name, sizeof in->prov_score_name);
+    }
+    if (c->pclusters >= 0) {
+        SK_FAIL_IF(ds_dims_(c->pclusters, dims) != 1 || (in->has_prov_scores && (int64_t)dims[0] != in->num_source),
+                   SK_ECORRUPT, "%s: /provenance/cluster_ids must be 1-D, as long as /provenance/scores", c->path);
+        in->num_source = (int64_t)dims[0];
+        in->has_prov_clusters = 1;
+    }
+done:
+    return rc;
 }
 
 static int open_body_(sk_corpus *c) {
@@ -833,13 +909,16 @@ static int open_body_(sk_corpus *c) {
         if (g >= 0) {
             get_attr_str_(g, "source_file", in->prov_source, sizeof in->prov_source);
             get_attr_str_(g, "method", in->prov_method, sizeof in->prov_method);
+            rc = get_attr_vstr_alloc_(c->path, g, "steps", &c->prov_steps);
             H5Gclose(g);
+            if (rc < 0) goto done;
         }
         c->kept = open_ds_(c, "provenance/kept_indices");
         if (c->kept >= 0) {
             SK_FAIL_IF(ds_dims_(c->kept, dims) != 1, SK_ECORRUPT, "%s: /provenance/kept_indices must be 1-D", c->path);
             in->num_kept = (int64_t)dims[0];
         }
+        SK_TRY(open_source_arrays_(c));
     }
 done:
     return rc;
@@ -851,7 +930,7 @@ int sk_corpus_open(sk_corpus **out, const char *path) {
     if (!path || !path[0]) return sk_error_set(SK_EINVAL, "corpus path is empty");
     sk_corpus *c = calloc(1, sizeof *c);
     if (!c) return sk_error_set(SK_ENOMEM, "%s: out of memory", path);
-    c->file = c->tokens = c->offsets = c->samples = c->labels = c->kept = H5I_INVALID_HID;
+    c->file = c->tokens = c->offsets = c->samples = c->labels = c->kept = c->pscores = c->pclusters = H5I_INVALID_HID;
     c->path = strdup(path);
     sk_corpus_h5_lock();
     rc = sk_zstd_register();
@@ -868,9 +947,10 @@ int sk_corpus_open(sk_corpus **out, const char *path) {
 void sk_corpus_free(sk_corpus *c) {
     if (!c) return;
     sk_corpus_h5_lock();
-    hid_t ds[] = {c->tokens, c->offsets, c->samples, c->labels, c->kept};
+    hid_t ds[] = {c->tokens, c->offsets, c->samples, c->labels, c->kept, c->pscores, c->pclusters};
     for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
         if (ds[i] >= 0) H5Dclose(ds[i]);
+    free(c->prov_steps);
     if (c->file >= 0) H5Fclose(c->file);
     sk_corpus_h5_unlock();
     ZSTD_freeDCtx(c->dctx);
@@ -1015,6 +1095,13 @@ int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *o
 int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
     return read_rows_(c, c->kept, "provenance/kept_indices", H5T_NATIVE_INT64, start, count, out);
 }
+int sk_corpus_read_prov_scores(sk_corpus *c, int64_t start, int64_t count, float *out) {
+    return read_rows_(c, c->pscores, "provenance/scores", H5T_NATIVE_FLOAT, start, count, out);
+}
+int sk_corpus_read_prov_clusters(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+    return read_rows_(c, c->pclusters, "provenance/cluster_ids", H5T_NATIVE_INT64, start, count, out);
+}
+const char *sk_corpus_prov_steps(const sk_corpus *c) { return c->prov_steps; }
 
 int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw, char *desc, size_t desc_len) {
     int rc = SK_OK;

@@ -63,6 +63,15 @@ typedef struct {
     const char *prov_method;  /* e.g. "coreset:kcenter", "dedup" */
     const int64_t *kept;      /* indices kept from prov_source, num_kept */
     int64_t num_kept;
+    const char *prov_steps;   /* JSON array: every step that made this corpus, oldest first (docs/FORMAT.md) */
+    /* optional arrays over the source's rows (num_source of them; in a
+     * slice write, this rank's slice of them, in rank order like the rows):
+     * /provenance/scores (float32, named by prov_score_name) and
+     * /provenance/cluster_ids (int64: dedup's cluster of each source row) */
+    int64_t num_source;
+    const float *prov_scores;
+    const char *prov_score_name;
+    const int64_t *prov_clusters;
 } sk_corpus_data;
 
 typedef struct {
@@ -113,6 +122,9 @@ typedef struct {
     int64_t num_classes;
     int has_provenance;
     int64_t num_kept;
+    int64_t num_source;                /* rows of /provenance/scores or /cluster_ids (0: none stored) */
+    int has_prov_scores, has_prov_clusters;
+    char prov_score_name[64];
     char source[512], command[1024], prov_source[512], prov_method[128];
 } sk_corpus_info;
 
@@ -131,6 +143,11 @@ int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *
 int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out);
 int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
 int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+int sk_corpus_read_prov_scores(sk_corpus *c, int64_t start, int64_t count, float *out);
+int sk_corpus_read_prov_clusters(sk_corpus *c, int64_t start, int64_t count, int64_t *out);
+/* The /provenance `steps` attribute (a JSON array; docs/FORMAT.md), or
+ * NULL when the corpus has none. Borrowed, valid until sk_corpus_free. */
+const char *sk_corpus_prov_steps(const sk_corpus *c);
 
 /* Rows per chunk of the main dataset (/tokens: tokens, /samples: samples),
  * or 0 when it is not chunked. Reading whole chunks at multiples of it

@@ -1,5 +1,6 @@
 /* sk_inspect.c - `shrink inspect FILE [--verify]` (sk_prepare.h). */
 #include <hdf5.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,29 @@ static void storage_line_(FILE *out, sk_corpus *c, const char *name, int64_t *to
             st > 0 ? (double)raw / (double)st : 0.0, desc);
 }
 
+/* One line per condensation step of the provenance record (docs/FORMAT.md). */
+static void print_steps_(FILE *out, const char *steps) {
+    json_t *root = steps ? json_loads(steps, 0, NULL) : NULL;
+    size_t i;
+    json_t *st;
+    if (steps && !json_is_array(root)) fprintf(out, "              steps: not a JSON array\n");
+    json_array_foreach(root, i, st) {
+        const char *m = json_string_value(json_object_get(st, "method"));
+        const char *src = json_string_value(json_object_get(st, "source_file"));
+        const char *h = json_string_value(json_object_get(st, "source_xxh64"));
+        const char *px = json_string_value(json_object_get(st, "proxy"));
+        const char *sc = json_string_value(json_object_get(st, "score"));
+        fprintf(out, "  step %zu      %s: %lld of %lld rows of %s (xxh64 %s), seed %lld", i + 1, m ? m : "?",
+                (long long)json_integer_value(json_object_get(st, "kept_rows")),
+                (long long)json_integer_value(json_object_get(st, "source_rows")), src ? src : "?", h ? h : "?",
+                (long long)json_integer_value(json_object_get(st, "seed")));
+        if (px) fprintf(out, ", proxy %s (xxh64 %s)", px, json_string_value(json_object_get(st, "proxy_xxh64")));
+        if (sc) fprintf(out, ", score %s", sc);
+        fputc('\n', out);
+    }
+    json_decref(root);
+}
+
 int sk_inspect_print(FILE *out, const char *path, int verify) {
     int rc = SK_OK;
     sk_corpus *c = NULL;
@@ -102,10 +126,17 @@ int sk_inspect_print(FILE *out, const char *path, int verify) {
         H5Fclose(f);
     }
     sk_corpus_h5_unlock();
-    if (in->has_provenance)
+    if (in->has_provenance) {
         fprintf(out, "  provenance  derived from %s by %s, %lld kept indices\n", in->prov_source[0] ? in->prov_source : "?",
                 in->prov_method[0] ? in->prov_method : "?", (long long)in->num_kept);
-    else
+        print_steps_(out, sk_corpus_prov_steps(c));
+        if (in->has_prov_scores)
+            fprintf(out, "              /provenance/scores: '%s' of all %lld source rows\n", in->prov_score_name,
+                    (long long)in->num_source);
+        if (in->has_prov_clusters)
+            fprintf(out, "              /provenance/cluster_ids: the duplicate cluster of all %lld source rows\n",
+                    (long long)in->num_source);
+    } else
         fprintf(out, "  provenance  none (not derived)\n");
     if (verify) {
         SK_TRY(sk_corpus_verify(c));

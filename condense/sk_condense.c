@@ -1,0 +1,445 @@
+/* sk_condense.c - the method registry and the `shrink condense` driver
+ * (sk_condense.h): check, open, shard, run the method, gather the kept
+ * rows, write the new corpus with its provenance. */
+#include "sk_condense.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sk_condense_methods.h"
+#include "sk_fs.h"
+#include "sk_log.h"
+#include "sk_pick.h"
+#include "sk_time.h"
+
+/* ---- the registry -------------------------------------------------------- */
+
+static const sk_condense_method *const methods_[] = {
+    &sk_condense_random,
+};
+
+int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }
+const sk_condense_method *sk_condense_at(int i) { return i >= 0 && i < sk_condense_count() ? methods_[i] : NULL; }
+const char *sk_condense_name_at(int i) { return i >= 0 && i < sk_condense_count() ? methods_[i]->name : NULL; }
+const sk_condense_method *sk_condense_find(const char *name) {
+    return name ? sk_condense_at(sk_cfg_choice_index(sk_condense_name_at, name)) : NULL;
+}
+
+/* ---- helpers the methods share (sk_condense_methods.h) ------------------- */
+
+const int64_t *sk_condense_groups(const sk_condense_job *job) {
+    return job->labels && job->cfg->class_balance ? job->labels : NULL;
+}
+
+int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngroups) {
+    int rc = SK_OK;
+    const int64_t *g = sk_condense_groups(job);
+    int ng = g ? (int)job->classes : 1;
+    int64_t *w = calloc((size_t)ng, sizeof *w);
+    if (!w) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+    SK_TRY(sk_mpi_agree(rc));
+    for (int64_t i = 0; i < job->end - job->begin; i++) w[g ? g[i] : 0]++;
+    SK_TRY(sk_mpi_allreduce_sum_i64(w, ng));
+    for (int c = 0; c < ng; c++) w[c] = sk_pick_want(job->cfg->keep, w[c]);
+    *want = w;
+    *ngroups = ng;
+    w = NULL;
+done:
+    free(w);
+    return rc;
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+/* Everything one run holds. */
+typedef struct {
+    const sk_condense_opts *o;
+    const sk_condense_method *vt;
+    sk_condense_job job;
+    sk_corpus *src;
+    sk_model *proxy;
+    int64_t *labels;  /* the shard's */
+    float *given;     /* scores_from: the shard's */
+    sk_condense_out out;
+    uint64_t src_hash, proxy_hash;
+    /* the kept slice */
+    int64_t nkept;
+    int64_t *kept;    /* global indices */
+    int64_t *klabels;
+    float *kscores;
+    void *rows;       /* samples, or tokens */
+    int64_t *koff;    /* tokens: nkept + 1 offsets */
+    int64_t ntok;
+    char *steps;      /* provenance JSON */
+} run_;
+
+static int64_t rows_of_(const sk_corpus_info *in) { return in->kind == SK_CORPUS_TOKENS ? in->num_docs : in->num_samples; }
+
+static void hex64_(uint64_t v, char buf[17]) { snprintf(buf, 17, "%016" PRIx64, v); }
+
+/* The keys every method needs, and the output that must not clobber. */
+static int check_paths_(const sk_condense_config *c) {
+    int rc = SK_OK;
+    struct stat st;
+    SK_FAIL_IF(!c->input[0], SK_EINVAL, "condense.input is not set (the corpus to condense)");
+    SK_FAIL_IF(!c->output[0], SK_EINVAL, "condense.output is not set (the corpus to write)");
+    SK_FAIL_IF(strcmp(c->input, c->output) == 0 || sk_fs_same_file(c->input, c->output), SK_EINVAL,
+               "condense.output '%s' is the input corpus; choose another file", c->output);
+    SK_FAIL_IF(stat(c->output, &st) == 0 && !c->overwrite, SK_EEXISTS,
+               "condense.output '%s' exists (set condense.overwrite=true to replace it)", c->output);
+    SK_FAIL_IF(c->scores_from[0] && sk_fs_same_file(c->scores_from, c->output), SK_EINVAL,
+               "condense.output '%s' is the condense.scores_from file", c->output);
+done:
+    return rc;
+}
+
+/* The method's flags against the corpus. */
+static int check_method_(const sk_condense_method *vt, const sk_condense_config *c, const sk_corpus_info *in) {
+    int rc = SK_OK;
+    int tok = in->kind == SK_CORPUS_TOKENS;
+    SK_FAIL_IF(tok && !(vt->flags & SK_CONDENSE_TOKENS), SK_EINVAL,
+               "%s: condense.method=%s works on image/sample corpora, and this corpus holds tokens", c->input, vt->name);
+    SK_FAIL_IF(!tok && !(vt->flags & SK_CONDENSE_SAMPLES), SK_EINVAL,
+               "%s: condense.method=%s works on token corpora, and this corpus holds samples", c->input, vt->name);
+    SK_FAIL_IF((vt->flags & SK_CONDENSE_NEEDS_LABELS) && !in->has_labels, SK_EINVAL,
+               "%s: condense.method=%s needs labels, and this corpus has none", c->input, vt->name);
+    SK_FAIL_IF(c->scores_from[0] && !(vt->flags & SK_CONDENSE_SCORES), SK_EINVAL,
+               "condense.scores_from is set, but condense.method=%s uses no scores", vt->name);
+    SK_FAIL_IF((vt->flags & SK_CONDENSE_NEEDS_PROXY) && !c->proxy[0] && !c->scores_from[0], SK_EINVAL,
+               "condense.method=%s needs condense.proxy (a model.safetensors that shrink train wrote)", vt->name);
+    SK_FAIL_IF(rows_of_(in) < 1, SK_EINVAL, "%s: the corpus is empty", c->input);
+    if (vt->check) SK_TRY(vt->check(c, in));
+done:
+    return rc;
+}
+
+/* condense.proxy: rebuilt from its file, and fit for this corpus. */
+static int open_proxy_(run_ *r) {
+    int rc = SK_OK;
+    const sk_condense_config *c = r->o->cfg;
+    const sk_corpus_info *in = r->job.info;
+    SK_TRY(sk_model_create_from_file(&r->proxy, c->proxy));
+    const sk_model_data *d = sk_model_sample(r->proxy);
+    sk_model_info mi;
+    sk_model_info_get(r->proxy, &mi);
+    int tok = in->kind == SK_CORPUS_TOKENS;
+    SK_FAIL_IF(tok != (d->kind == SK_SAMPLE_TOKENS), SK_EINVAL,
+               "condense.proxy %s: a %s model for %s, but %s holds %s", c->proxy, mi.arch,
+               d->kind == SK_SAMPLE_TOKENS ? "tokens" : "images", c->input, tok ? "tokens" : "images");
+    if (tok) {
+        SK_FAIL_IF(d->vocab < in->vocab_size, SK_EINVAL,
+                   "condense.proxy %s: vocabulary %lld, but %s has token ids up to %lld", c->proxy, (long long)d->vocab,
+                   c->input, (long long)in->vocab_size - 1);
+    } else {
+        int same = d->ndim == in->ndim;
+        for (int i = 0; same && i < in->ndim; i++) same = d->shape[i] == in->shape[i];
+        SK_FAIL_IF(!same, SK_EINVAL, "condense.proxy %s: trained on images of another shape than %s's", c->proxy, c->input);
+        SK_FAIL_IF(in->has_labels && (mi.flags & SK_MODEL_CLASSIFIER) && d->classes != in->num_classes, SK_EINVAL,
+                   "condense.proxy %s: %lld classes, but %s has %lld", c->proxy, (long long)d->classes, c->input,
+                   (long long)in->num_classes);
+    }
+    if (r->job.rank == 0) rc = sk_fs_hash_file(c->proxy, &r->proxy_hash);
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_bcast(&r->proxy_hash, sizeof r->proxy_hash, 0));
+    r->job.proxy = r->proxy;
+done:
+    return rc;
+}
+
+/* The last step of a provenance record (NULL when none), borrowed from root. */
+static json_t *last_step_(json_t *root) {
+    return json_is_array(root) && json_array_size(root) > 0 ? json_array_get(root, json_array_size(root) - 1) : NULL;
+}
+
+/* condense.scores_from: a corpus condensed from this very input, whose
+ * /provenance/scores cover every row; the shard's scores. */
+static int load_given_(run_ *r) {
+    int rc = SK_OK;
+    const char *path = r->o->cfg->scores_from;
+    sk_corpus *s = NULL;
+    json_t *root = NULL;
+    char want[17];
+    hex64_(r->src_hash, want);
+    SK_TRY(sk_corpus_open(&s, path));
+    const sk_corpus_info *si = sk_corpus_info_get(s);
+    SK_FAIL_IF(!si->has_prov_scores, SK_EINVAL, "condense.scores_from %s: the corpus stores no /provenance/scores", path);
+    SK_FAIL_IF(si->num_source != r->job.n, SK_EINVAL,
+               "condense.scores_from %s: %lld scores, but %s has %lld rows", path, (long long)si->num_source,
+               r->o->cfg->input, (long long)r->job.n);
+    const char *steps = sk_corpus_prov_steps(s);
+    root = steps ? json_loads(steps, 0, NULL) : NULL;
+    json_t *last = last_step_(root);
+    const char *got = last ? json_string_value(json_object_get(last, "source_xxh64")) : NULL;
+    SK_FAIL_IF(!got || strcmp(got, want) != 0, SK_EINVAL,
+               "condense.scores_from %s: its scores are of another corpus (source checksum %s, %s has %s)", path,
+               got ? got : "missing", r->o->cfg->input, want);
+    int64_t n = r->job.end - r->job.begin;
+    r->given = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->given);
+    SK_FAIL_IF(!r->given, SK_ENOMEM, "condense: out of memory");
+    if (n > 0) SK_TRY(sk_corpus_read_prov_scores(s, r->job.begin, n, r->given));
+    r->job.given_scores = r->given;
+done:
+    json_decref(root);
+    sk_corpus_free(s);
+    return rc;
+}
+
+/* Open the source, shard it, read the shard's labels, hash the file. */
+static int setup_(run_ *r) {
+    int rc = SK_OK;
+    const sk_condense_config *c = r->o->cfg;
+    const sk_mpi_info *mi = sk_mpi_info_get();
+    rc = check_paths_(c);
+    if (rc == SK_OK) rc = sk_corpus_open(&r->src, c->input);
+    if (rc == SK_OK) {
+        r->vt = sk_condense_find(c->method);
+        if (!r->vt) rc = sk_cfg_choice_error(SK_EINVAL, "condense.method", c->method, sk_condense_name_at);
+    }
+    if (rc == SK_OK) rc = check_method_(r->vt, c, sk_corpus_info_get(r->src));
+    SK_TRY(sk_mpi_agree(rc));
+    const sk_corpus_info *in = sk_corpus_info_get(r->src);
+    r->job = (sk_condense_job){.cfg = c, .model = r->o->model, .train = r->o->train, .data = r->o->data,
+                               .corpus = r->src, .info = in, .n = rows_of_(in), .seed = r->o->seed,
+                               .rank = mi->rank, .world = mi->world};
+    r->job.begin = r->job.n * mi->rank / mi->world;
+    r->job.end = r->job.n * (mi->rank + 1) / mi->world;
+    int64_t n = r->job.end - r->job.begin;
+    if (in->has_labels) {
+        r->labels = malloc((size_t)(n > 0 ? n : 1) * sizeof *r->labels);
+        if (!r->labels) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+        if (rc == SK_OK && n > 0) rc = sk_corpus_read_labels(r->src, r->job.begin, n, r->labels);
+        r->job.labels = r->labels;
+        r->job.classes = in->num_classes;
+    }
+    if (rc == SK_OK && mi->rank == 0) rc = sk_fs_hash_file(c->input, &r->src_hash);
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_bcast(&r->src_hash, sizeof r->src_hash, 0));
+    if (c->scores_from[0]) SK_TRY(sk_mpi_agree(load_given_(r)));
+    else if (r->vt->flags & SK_CONDENSE_NEEDS_PROXY) SK_TRY(sk_mpi_agree(open_proxy_(r)));
+    r->out.keep = calloc((size_t)(n > 0 ? n : 1), 1);
+    r->out.scores = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.scores);
+    r->out.clusters = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.clusters);
+    if (!r->out.keep || !r->out.scores || !r->out.clusters) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+    SK_TRY(sk_mpi_agree(rc));
+done:
+    return rc;
+}
+
+/* Rows per read while gathering: whole chunks, about 8 MiB at a time. */
+static int64_t block_rows_(const sk_corpus *c, int64_t rowbytes) {
+    int64_t ch = sk_corpus_chunk_rows(c), b = (8 << 20) / (rowbytes > 0 ? rowbytes : 1);
+    if (ch > 0) b = b < ch ? ch : b / ch * ch;
+    return b > 0 ? b : 1;
+}
+
+/* The kept samples of the shard, read a block at a time. */
+static int gather_samples_(run_ *r, int64_t n) {
+    int rc = SK_OK;
+    const sk_corpus_info *in = r->job.info;
+    size_t es = sk_elem_size(in->type), rowb = es;
+    for (int i = 0; i < in->ndim; i++) rowb *= (size_t)in->shape[i];
+    int64_t blk = block_rows_(r->src, (int64_t)rowb), k = 0;
+    char *tmp = malloc((size_t)blk * rowb);
+    r->rows = malloc((size_t)(r->nkept > 0 ? r->nkept : 1) * rowb);
+    SK_FAIL_IF(!tmp || !r->rows, SK_ENOMEM, "condense: out of memory for %lld kept rows", (long long)r->nkept);
+    for (int64_t b0 = 0; b0 < n; b0 += blk) {
+        int64_t b1 = b0 + blk < n ? b0 + blk : n, any = 0;
+        for (int64_t i = b0; i < b1 && !any; i++) any = r->out.keep[i];
+        if (!any) continue;
+        SK_TRY(sk_corpus_read_samples(r->src, r->job.begin + b0, b1 - b0, tmp));
+        for (int64_t i = b0; i < b1; i++)
+            if (r->out.keep[i]) memcpy((char *)r->rows + (size_t)k++ * rowb, tmp + (size_t)(i - b0) * rowb, rowb);
+    }
+done:
+    free(tmp);
+    return rc;
+}
+
+/* The kept documents of the shard: their tokens, and offsets relative to
+ * the slice. Reads up to ~4M tokens (at least one document) at a time. */
+static int gather_docs_(run_ *r, int64_t n) {
+    int rc = SK_OK;
+    size_t es = sk_elem_size(r->job.info->type);
+    int64_t *off = malloc((size_t)(n + 1) * sizeof *off);
+    char *tmp = NULL;
+    r->koff = malloc((size_t)(r->nkept + 1) * sizeof *r->koff);
+    SK_FAIL_IF(!off || !r->koff, SK_ENOMEM, "condense: out of memory");
+    SK_TRY(sk_corpus_read_offsets(r->src, r->job.begin, n + 1, off));
+    r->ntok = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (r->out.keep[i]) r->ntok += off[i + 1] - off[i];
+    r->rows = malloc((size_t)(r->ntok > 0 ? r->ntok : 1) * es);
+    SK_FAIL_IF(!r->rows, SK_ENOMEM, "condense: out of memory for %lld kept tokens", (long long)r->ntok);
+    int64_t k = 0, t = 0, cap = 0;
+    r->koff[0] = 0;
+    for (int64_t b0 = 0; b0 < n;) {
+        int64_t b1 = b0 + 1;
+        while (b1 < n && off[b1 + 1] - off[b0] <= (4 << 20)) b1++;
+        int64_t any = 0, len = off[b1] - off[b0];
+        for (int64_t i = b0; i < b1 && !any; i++) any = r->out.keep[i];
+        if (any && len > 0) {
+            if (len > cap) {
+                free(tmp);
+                tmp = malloc((size_t)len * es);
+                cap = len;
+                SK_FAIL_IF(!tmp, SK_ENOMEM, "condense: out of memory");
+            }
+            SK_TRY(sk_corpus_read_tokens(r->src, off[b0], len, tmp));
+        }
+        for (int64_t i = b0; i < b1; i++) {
+            if (!r->out.keep[i]) continue;
+            int64_t l = off[i + 1] - off[i];
+            memcpy((char *)r->rows + (size_t)t * es, tmp + (size_t)(off[i] - off[b0]) * es, (size_t)l * es);
+            t += l;
+            r->koff[++k] = t;
+        }
+        b0 = b1;
+    }
+done:
+    free(off);
+    free(tmp);
+    return rc;
+}
+
+/* Kept indices, labels and scores of the shard, then its rows. */
+static int gather_(run_ *r) {
+    int rc = SK_OK;
+    int64_t n = r->job.end - r->job.begin, k = 0;
+    for (int64_t i = 0; i < n; i++) r->nkept += r->out.keep[i] != 0;
+    size_t m = (size_t)(r->nkept > 0 ? r->nkept : 1);
+    r->kept = malloc(m * sizeof *r->kept);
+    r->klabels = malloc(m * sizeof *r->klabels);
+    r->kscores = malloc(m * sizeof *r->kscores);
+    SK_FAIL_IF(!r->kept || !r->klabels || !r->kscores, SK_ENOMEM, "condense: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        if (!r->out.keep[i]) continue;
+        r->kept[k] = r->job.begin + i;
+        r->klabels[k] = r->labels ? r->labels[i] : 0;
+        r->kscores[k++] = r->out.scores[i];
+    }
+    rc = r->job.info->kind == SK_CORPUS_TOKENS ? gather_docs_(r, n) : gather_samples_(r, n);
+done:
+    return rc;
+}
+
+/* The condense section as YAML text (every key, as `shrink config` writes it). */
+static char *section_text_(const sk_condense_config *c) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    const sk_cfg_section *secs[] = {&sk_condense_section};
+    void *bases[] = {(void *)c};
+    sk_cfg_write(f, secs, 1, bases);
+    fclose(f);
+    return buf;
+}
+
+/* The provenance record: the source's steps, then this one. */
+static int steps_(run_ *r, int64_t total_kept) {
+    int rc = SK_OK;
+    const sk_condense_config *c = r->o->cfg;
+    const char *prev = sk_corpus_prov_steps(r->src);
+    json_t *root = prev ? json_loads(prev, 0, NULL) : json_array();
+    char *params = section_text_(c), h[17], ph[17];
+    if (root && !json_is_array(root)) {
+        json_decref(root);
+        root = NULL;
+    }
+    SK_FAIL_IF(!root, SK_ECORRUPT, "%s: /provenance steps is not a JSON array", c->input);
+    hex64_(r->src_hash, h);
+    hex64_(r->proxy_hash, ph);
+    json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s?}", "method", c->method, "source_file", c->input,
+                           "source_xxh64", h, "source_rows", (json_int_t)r->job.n, "kept_rows", (json_int_t)total_kept,
+                           "seed", (json_int_t)r->o->seed, "config", params);
+    SK_FAIL_IF(!st, SK_ENOMEM, "condense: out of memory");
+    if (r->proxy) {
+        json_object_set_new(st, "proxy", json_string(c->proxy));
+        json_object_set_new(st, "proxy_xxh64", json_string(ph));
+    }
+    if (c->scores_from[0]) json_object_set_new(st, "scores_from", json_string(c->scores_from));
+    if (r->out.score_name) json_object_set_new(st, "score", json_string(r->out.score_name));
+    if (r->o->command) json_object_set_new(st, "command", json_string(r->o->command));
+    json_array_append_new(root, st);
+    r->steps = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+    SK_FAIL_IF(!r->steps, SK_ENOMEM, "condense: out of memory");
+done:
+    json_decref(root);
+    free(params);
+    return rc;
+}
+
+static int write_(run_ *r) {
+    int rc = SK_OK;
+    const sk_corpus_info *in = r->job.info;
+    const sk_condense_config *c = r->o->cfg;
+    char method[SK_CFG_STR_MAX + 16], source[2 * SK_CFG_STR_MAX + 32];
+    int64_t total = r->nkept;
+    SK_TRY(sk_mpi_allreduce_sum_i64(&total, 1));
+    rc = steps_(r, total);
+    SK_TRY(sk_mpi_agree(rc));
+    snprintf(method, sizeof method, "condense:%s", c->method);
+    snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
+    int tok = in->kind == SK_CORPUS_TOKENS;
+    int scored = r->out.score_name != NULL;
+    sk_corpus_data d = {.kind = in->kind, .type = in->type, .vocab_size = in->vocab_size, .ndim = in->ndim,
+                        .tokens = tok ? r->rows : NULL, .num_tokens = tok ? r->ntok : 0, .offsets = r->koff,
+                        .num_docs = tok ? r->nkept : 0, .samples = tok ? NULL : r->rows,
+                        .num_samples = tok ? 0 : r->nkept, .labels = in->has_labels ? r->klabels : NULL,
+                        .num_classes = in->num_classes, .nscores = scored, .source = source,
+                        .command = r->o->command ? r->o->command : "shrink condense", .prov_source = c->input,
+                        .prov_method = method, .kept = r->kept, .num_kept = r->nkept, .prov_steps = r->steps,
+                        .num_source = r->job.end - r->job.begin, .prov_scores = scored ? r->out.scores : NULL,
+                        .prov_score_name = r->out.score_name,
+                        .prov_clusters = r->out.has_clusters ? r->out.clusters : NULL};
+    memcpy(d.shape, in->shape, sizeof d.shape);
+    if (scored) {
+        d.score_names[0] = r->out.score_name;
+        d.scores[0] = r->kscores;
+    }
+    if (c->overwrite && r->job.rank == 0) remove(c->output); /* the write renames into place; an old file goes first */
+    SK_TRY(sk_mpi_barrier());
+    rc = sk_corpus_write_part(c->output, &d, NULL);
+done:
+    return rc;
+}
+
+static void free_(run_ *r) {
+    sk_corpus_free(r->src);
+    sk_model_free(r->proxy);
+    free(r->labels);
+    free(r->given);
+    free(r->out.keep);
+    free(r->out.scores);
+    free(r->out.clusters);
+    free(r->kept);
+    free(r->klabels);
+    free(r->kscores);
+    free(r->rows);
+    free(r->koff);
+    free(r->steps);
+}
+
+int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res) {
+    int rc = SK_OK;
+    run_ r = {.o = o};
+    double t0 = sk_now();
+    SK_TRY(setup_(&r));
+    double t1 = sk_now();
+    SK_TRY(sk_mpi_agree(r.vt->select(&r.job, &r.out)));
+    double t2 = sk_now();
+    SK_TRY(sk_mpi_agree(gather_(&r)));
+    SK_TRY(write_(&r));
+    if (res) {
+        int64_t v[2] = {r.job.n, r.nkept};
+        SK_TRY(sk_mpi_allreduce_sum_i64(v + 1, 1));
+        *res = (sk_condense_result){.rows = v[0], .kept = v[1], .seconds = t2 - t1, .seconds_total = sk_now() - t0};
+    }
+done:
+    free_(&r);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* sk_condense.h - corpus-level compression behind `shrink condense`: read a
+ * corpus, decide which samples (images or documents) to keep, write a new
+ * corpus with provenance that `shrink train` reads as it is.
+ *
+ * defines: sk_condense_config / sk_condense_section ([condense] section),
+ *          sk_condense_rule, SK_CONDENSE_VERSION, the SK_CONDENSE_* flags,
+ *          sk_condense_job (what a method is given), sk_condense_out (what it
+ *          returns), sk_condense_method (the vtable), the registry
+ *          (sk_condense_find / _count / _at / _name_at), sk_condense_opts and
+ *          sk_condense_run (the driver).
+ *
+ * Like the selectors and models: a versioned vtable per method, one file
+ * each (condense/sk_condense_<name>.c), listed in a `static const` table in
+ * sk_condense.c. Flags, not names, say what a method needs.
+ *
+ * Sharding. Rows (samples, or documents of a token corpus) are split into
+ * contiguous shards in index order, rank r holding [n*r/P, n*(r+1)/P).
+ * A method sees only its shard (plus O(classes) or O(chosen) global facts
+ * obtained through collectives) and marks the rows it keeps. The kept set
+ * must not depend on P: methods derive randomness from the row's global
+ * index (sk_splitmix64(seed ^ index)), never from a rank's stream, and
+ * break ties by the lower global index (condense/sk_pick.h does this for
+ * every top-k). The driver then writes the kept rows in index order, so
+ * the output file is the same for any rank count.
+ *
+ * Provenance (docs/FORMAT.md): the output's /provenance group holds the
+ * kept indices, a `steps` JSON array (every step that made the corpus:
+ * method, source file and its xxh64 checksum, row counts, every condense
+ * key, the proxy and its checksum, the seed), and, when the method scores
+ * or clusters rows, those values for every source row
+ * (/provenance/scores, /provenance/cluster_ids). `condense.scores_from`
+ * reads such a file back instead of scoring again.
+ */
+#ifndef SK_CONDENSE_H
+#define SK_CONDENSE_H
+
+#include <stdint.h>
+
+#include "sk_config.h"
+#include "sk_corpus.h"
+#include "sk_data_config.h"
+#include "sk_model.h"
+#include "sk_train.h"
+
+/* condense.rule: how score-based methods turn scores into a kept set. */
+typedef enum {
+    SK_CONDENSE_RULE_TOP = 0,    /* the highest scores (the hardest samples) */
+    SK_CONDENSE_RULE_BOTTOM,     /* the lowest (the easiest) */
+    SK_CONDENSE_RULE_STRATIFIED, /* evenly across score strata */
+    SK_CONDENSE_RULE_CCS         /* drop the hardest ccs_beta, then stratified (Zheng et al., ICLR 2023) */
+} sk_condense_rule;
+
+/* [condense] */
+typedef struct {
+    char method[SK_CFG_STR_MAX];      /* registry name */
+    char input[SK_CFG_STR_MAX];       /* source corpus */
+    char output[SK_CFG_STR_MAX];      /* the corpus written */
+    double keep;                      /* fraction of rows kept, (0, 1] */
+    int class_balance;                /* with labels: keep that fraction of every class */
+    int rule;                         /* sk_condense_rule */
+    double ccs_beta;                  /* ccs: fraction of the hardest rows dropped first */
+    int64_t strata;                   /* stratified / ccs: score strata */
+    char proxy[SK_CFG_STR_MAX];       /* a model.safetensors written by shrink (scores, embeddings) */
+    char scores_from[SK_CFG_STR_MAX]; /* a condensed corpus whose /provenance/scores are reused */
+    int64_t batch;                    /* rows per proxy forward, per rank */
+    int overwrite;                    /* replace an existing output */
+} sk_condense_config;
+
+extern const sk_cfg_section sk_condense_section;
+
+/* What a method is (sk_condense_method.flags). */
+enum {
+    SK_CONDENSE_SAMPLES = 1u << 0,     /* works on sample (image) corpora */
+    SK_CONDENSE_TOKENS = 1u << 1,      /* works on token corpora (rows are documents) */
+    SK_CONDENSE_NEEDS_PROXY = 1u << 2, /* scores or embeds rows with condense.proxy (job.proxy) */
+    SK_CONDENSE_SCORES = 1u << 3,      /* writes one score per row (out.scores); takes condense.scores_from */
+    SK_CONDENSE_USES_KEEP = 1u << 4,   /* honours condense.keep (dedup keeps what is not a duplicate) */
+    SK_CONDENSE_NEEDS_LABELS = 1u << 5 /* refuses a corpus without labels */
+};
+
+/* What a method is given (borrowed for the call; the same on every rank
+ * except the shard). */
+typedef struct {
+    const sk_condense_config *cfg;
+    const sk_model_config *model; /* [model], [train], [data]: for methods that train or build models */
+    const sk_train_config *train;
+    const sk_data_config *data;
+    sk_corpus *corpus;            /* the source, open on every rank */
+    const sk_corpus_info *info;
+    int64_t n;                    /* rows in the corpus */
+    int64_t begin, end;           /* this rank's shard [begin, end) */
+    const int64_t *labels;        /* labels[i - begin] of the shard's rows; NULL without labels */
+    int64_t classes;              /* 0 without labels */
+    uint64_t seed;                /* run.seed */
+    int rank, world;
+    const float *given_scores;    /* condense.scores_from: the shard's stored scores, else NULL */
+    sk_model *proxy;              /* NEEDS_PROXY: condense.proxy, checked against the corpus; else NULL */
+} sk_condense_job;
+
+/* What a method fills (arrays of end - begin rows, allocated and zeroed by
+ * the driver). */
+typedef struct {
+    uint8_t *keep;          /* 1: row begin + i is kept */
+    float *scores;          /* SK_CONDENSE_SCORES: the row's score */
+    const char *score_name; /* its name ("el2n"); static */
+    int64_t *clusters;      /* dedup: each row's cluster (the lowest index in it); set has_clusters */
+    int has_clusters;
+} sk_condense_out;
+
+#define SK_CONDENSE_VERSION 1
+
+typedef struct sk_condense_method {
+    int version;      /* SK_CONDENSE_VERSION */
+    const char *name; /* condense.method */
+    unsigned flags;   /* SK_CONDENSE_* */
+    const char *help; /* one line for --help and docs */
+    const char *keys; /* the condense.* keys it reads beyond input/output/keep, space separated (docs) */
+    /* optional: refuse settings or corpora the method cannot take, before
+     * any work; the message names the key or the file. The driver has
+     * already checked the flags (kind, labels). */
+    int (*check)(const sk_condense_config *cfg, const sk_corpus_info *in);
+    /* required: mark the shard's kept rows (and fill scores / clusters).
+     * Collective: every rank calls it; a rank that fails must still reach
+     * the collectives its peers enter (sk_mpi_agree first). */
+    int (*select)(const sk_condense_job *job, sk_condense_out *out);
+} sk_condense_method;
+
+/* ---- the registry -------------------------------------------------------- */
+
+const sk_condense_method *sk_condense_find(const char *name); /* NULL if unknown */
+int sk_condense_count(void);
+const sk_condense_method *sk_condense_at(int i);
+const char *sk_condense_name_at(int i); /* condense.method's choices */
+
+/* ---- the driver ---------------------------------------------------------- */
+
+typedef struct {
+    const sk_condense_config *cfg;
+    const sk_model_config *model;
+    const sk_train_config *train;
+    const sk_data_config *data;
+    uint64_t seed;
+    const char *command; /* recorded in the output (the invocation and its config) */
+} sk_condense_opts;
+
+typedef struct {
+    int64_t rows, kept;  /* source rows, rows kept */
+    double seconds;      /* wall time of the method's select (scoring included) */
+    double seconds_total;
+} sk_condense_result;
+
+/* Check everything (keys, method against the corpus, output != input,
+ * existing output, scores_from's length and source checksum), run the
+ * method, write the output atomically. Collective. res may be NULL. */
+int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res);
+
+#endif /* SK_CONDENSE_H */

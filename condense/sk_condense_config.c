@@ -1,0 +1,38 @@
+/* sk_condense_config.c - the [condense] config section: one table drives
+ * defaults, files, --set, --help and docs/CONFIG.md (common/sk_config.h). */
+#include <stddef.h>
+
+#include "sk_condense.h"
+
+#define CK_(n_, t_, field, d_, lo, hi, f_, h_) \
+    {.name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .min = lo, .max = hi, \
+     .flags = f_, .help = h_}
+#define CS_(n_, t_, field, d_, h_) {.name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .help = h_}
+static const sk_cfg_key condense_keys_[] = {
+    {.name = "method", .type = SK_CFG_STRING, .offset = offsetof(sk_condense_config, method), .def = "random",
+     .choice_at = sk_condense_name_at, .help = "condensation method (condense/sk_condense_<name>.c)"},
+    CS_("input", SK_CFG_STRING, input, "", "source corpus (a shrink corpus file)"),
+    CS_("output", SK_CFG_STRING, output, "", "the condensed corpus written (never the input)"),
+    CK_("keep", SK_CFG_FLOAT, keep, "0.5", 0, 1, SK_CFG_EXCL_MIN, "fraction of samples or documents kept"),
+    CS_("class_balance", SK_CFG_BOOL, class_balance, "true",
+        "with labels: keep that fraction of every class (round half up, at least one per class)"),
+    {.name = "rule", .type = SK_CFG_ENUM, .offset = offsetof(sk_condense_config, rule), .def = "top",
+     .choices = "top|bottom|stratified|ccs",
+     .help = "score-based methods: keep the highest scores, the lowest, evenly across score strata, or CCS "
+             "(drop the hardest ccs_beta, then stratified)"},
+    CK_("ccs_beta", SK_CFG_FLOAT, ccs_beta, "0.1", 0, 1, SK_CFG_EXCL_MAX,
+        "rule=ccs: fraction of the highest-scored (hardest) samples dropped before stratified sampling"),
+    CK_("strata", SK_CFG_INT, strata, "50", 1, 1e6, 0, "rule=stratified|ccs: number of equal-width score strata"),
+    CS_("proxy", SK_CFG_STRING, proxy, "",
+        "proxy model for scores and embeddings: a model.safetensors that `shrink train` wrote"),
+    CS_("scores_from", SK_CFG_STRING, scores_from, "",
+        "reuse the /provenance/scores of a corpus condensed from the same input instead of scoring again"),
+    CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),
+    CS_("overwrite", SK_CFG_BOOL, overwrite, "false", "replace an existing condense.output"),
+};
+#undef CK_
+#undef CS_
+
+const sk_cfg_section sk_condense_section = {"condense", "corpus condensation (condense)", condense_keys_,
+                                            (int)(sizeof condense_keys_ / sizeof *condense_keys_),
+                                            sizeof(sk_condense_config)};

@@ -141,6 +141,14 @@ check([s["method"] for s in second["steps"]] == ["random", "random"] and
 insp = run(["inspect", os.path.join(WORK, "chain2-np2.h5")]).stdout
 check("step 1" in insp and "step 2" in insp, "inspect shows both steps")
 
+# the output trains as it is: a few steps of a small ConvNet on the subset
+p = run(["train"] + sets({"data.train": os.path.join(WORK, "random0.1-np1.h5"), "data.eval": images,
+                          "data.batch_size": 32, "model.arch": "convnet", "model.width": 8, "model.classes": 10,
+                          "train.steps": 3, "train.warmup": 1, "run.out_dir": os.path.join(WORK, "train-subset")}))
+with open(os.path.join(WORK, "train-subset", "summary.json")) as f:
+    summ = json.load(f)
+check(summ.get("steps") == 3 and 0 <= summ.get("eval_acc", -1) <= 1, f"training on the subset: {summ}")
+
 # ---- bad input: exit non-zero, name the key/file, write nothing ----------
 bad_out = os.path.join(WORK, "bad.h5")
 existing = os.path.join(WORK, "random0.1-np1.h5")

@@ -135,6 +135,9 @@ static void checksum_report_(FILE *out, const char *path) {
 int sk_inspect_print(FILE *out, const char *path, int verify) {
     int rc = SK_OK;
     sk_corpus *c = NULL;
+    struct stat ps;
+    SK_FAIL_IF(path && stat(path, &ps) == 0 && S_ISDIR(ps.st_mode), SK_EINVAL,
+               "%s is a directory, expected a corpus file (.h5)", path);
     SK_TRY(sk_corpus_open(&c, path));
     const sk_corpus_info *in = sk_corpus_info_get(c);
     struct stat st;

@@ -4,8 +4,11 @@
  * chunk-aligned per-rank ranges, fill time never, early allocation. */
 #include "sk_corpus.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,7 +44,19 @@ void sk_corpus_h5_unlock(void) { pthread_mutex_unlock(&h5_mu_); }
 
 static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data) {
     char *buf = data;
-    if (n == 0 && e->desc) snprintf(buf, 256, "%s", e->desc);
+    if (n != 0 || !e->desc) return 0;
+    /* HDF5's I/O errors span lines ("file write failed: time = ...\n,
+     * filename = ..., error message = 'No space left on device', buf = ..."):
+     * keep the operation and the system's reason, on one line */
+    const char *t = strstr(e->desc, ": time =");
+    const char *m = strstr(e->desc, "error message = '");
+    const char *me = m ? strchr(m + 17, '\'') : NULL;
+    if (t && me)
+        snprintf(buf, 256, "%.*s: %.*s", (int)(t - e->desc), e->desc, (int)(me - m - 17), m + 17);
+    else
+        snprintf(buf, 256, "%s", e->desc);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n') *c = ' ';
     return 0;
 }
 
@@ -398,6 +413,15 @@ done:
     return rc;
 }
 
+/* In write_ds_ before the first agreement: record the error and go to it. */
+#define FAIL_CREATE_(cond, code, ...)                   \
+    do {                                                \
+        if (cond) {                                     \
+            rc = sk_error_set((code), __VA_ARGS__);     \
+            goto done_create;                           \
+        }                                               \
+    } while (0)
+
 /* Create dataset `name` of nrows x row shape, filled from `buf` (or, in a
  * slice write, from the ranks' pieces `pc`); each rank writes its
  * chunk-aligned share of the rows. */
@@ -419,24 +443,27 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
     for (int i = 1; i < rank_dims; i++) cdims[i] = dims[i];
 
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    SK_FAIL_IF(dcpl < 0 || H5Pset_chunk(dcpl, rank_dims, cdims) < 0, SK_EIO, "%s: /%s: cannot set chunking: %s",
+    FAIL_CREATE_(dcpl < 0 || H5Pset_chunk(dcpl, rank_dims, cdims) < 0, SK_EIO, "%s: /%s: cannot set chunking: %s",
                w->path, name, h5why_());
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-    if (w->o->fletcher32) SK_FAIL_IF(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
+    if (w->o->fletcher32) FAIL_CREATE_(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
     if (compress && w->o->byte_shuffle && w->o->compress != SK_COMPRESS_NONE && esize > 1)
-        SK_FAIL_IF(H5Pset_shuffle(dcpl) < 0, SK_EIO, "%s: /%s: shuffle: %s", w->path, name, h5why_());
+        FAIL_CREATE_(H5Pset_shuffle(dcpl) < 0, SK_EIO, "%s: /%s: shuffle: %s", w->path, name, h5why_());
     if (compress && w->o->compress == SK_COMPRESS_ZSTD) {
         unsigned lvl = (unsigned)(w->o->level > 0 ? w->o->level : SK_ZSTD_DEFAULT_LEVEL);
-        SK_FAIL_IF(H5Pset_filter(dcpl, SK_ZSTD_FILTER_ID, H5Z_FLAG_MANDATORY, 1, &lvl) < 0, SK_EIO,
+        FAIL_CREATE_(H5Pset_filter(dcpl, SK_ZSTD_FILTER_ID, H5Z_FLAG_MANDATORY, 1, &lvl) < 0, SK_EIO,
                    "%s: /%s: cannot set the zstd filter: %s", w->path, name, h5why_());
     } else if (compress && w->o->compress == SK_COMPRESS_DEFLATE) {
-        SK_FAIL_IF(H5Pset_deflate(dcpl, (unsigned)(w->o->level > 0 ? w->o->level : 6)) < 0, SK_EIO,
+        FAIL_CREATE_(H5Pset_deflate(dcpl, (unsigned)(w->o->level > 0 ? w->o->level : 6)) < 0, SK_EIO,
                    "%s: /%s: cannot set deflate: %s", w->path, name, h5why_());
     }
     fs = H5Screate_simple(rank_dims, dims, NULL);
     ds = H5Dcreate2(loc, name, ftype, fs, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    SK_FAIL_IF(ds < 0, SK_EIO, "%s: cannot create dataset /%s: %s", w->path, name, h5why_());
+    if (ds < 0) rc = sk_error_set(SK_EIO, "%s: cannot create dataset /%s: %s", w->path, name, h5why_());
+done_create:
+    /* every rank learns of a failure here, so none enters the next collective alone */
+    SK_TRY(sk_mpi_agree(rc));
 
     hsize_t r0, r1;
     share_rows_(dims[0], crow, w->rank, w->world, &r0, &r1);
@@ -450,8 +477,11 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
     for (int i = 1; i < rank_dims; i++) count[i] = dims[i];
     if (count[0] > 0) {
         ms = H5Screate_simple(rank_dims, count, NULL);
-        SK_FAIL_IF(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0, SK_EIO,
-                   "%s: /%s: bad selection", w->path, name);
+        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+            rc = sk_error_set(SK_EIO, "%s: /%s: bad selection", w->path, name);
+            H5Sselect_none(ms); /* still take part in the collective write, writing nothing */
+            H5Sselect_none(fs);
+        }
     } else {
         hsize_t one = 1;
         ms = H5Screate_simple(1, &one, NULL);
@@ -459,8 +489,12 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
         H5Sselect_none(fs);
     }
     const char *p = mine ? mine : (const char *)buf + (size_t)r0 * rowbytes;
-    SK_FAIL_IF(H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0, SK_EIO, "%s: cannot write /%s: %s", w->path, name,
-               h5why_());
+    if (H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0 && rc == SK_OK)
+        rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_());
+    if (H5Dclose(ds) < 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_());
+    ds = H5I_INVALID_HID;
+    /* a full disk may fail the write on one rank only: all return the error */
+    rc = sk_mpi_agree(rc);
 done:
     free(mine);
     if (ds >= 0) H5Dclose(ds);
@@ -482,7 +516,8 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     if (d->kind == SK_CORPUS_TOKENS) bad = bad || attr_i64_(root, "vocab_size", &d->vocab_size, 0);
     else bad = bad || attr_i64_(root, "sample_shape", d->shape, d->ndim);
     if (d->labels) bad = bad || attr_i64_(root, "num_classes", &d->num_classes, 0);
-    SK_FAIL_IF(bad, SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_());
+    if (bad) rc = sk_error_set(SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_());
+    SK_TRY(sk_mpi_agree(rc));
 
     int64_t nrows;
     if (d->kind == SK_CORPUS_TOKENS) {
@@ -501,7 +536,8 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     if (d->labels) SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, d->labels, 1, w->pc ? &w->pc->labels : NULL));
     if (d->nscores > 0) {
         g = H5Gcreate2(root, "scores", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        SK_FAIL_IF(g < 0, SK_EIO, "%s: cannot create /scores: %s", w->path, h5why_());
+        if (g < 0) rc = sk_error_set(SK_EIO, "%s: cannot create /scores: %s", w->path, h5why_());
+        SK_TRY(sk_mpi_agree(rc));
         for (int i = 0; i < d->nscores; i++)
             SK_TRY(write_ds_(w, g, d->score_names[i], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &nr, d->scores[i], 1,
                              w->pc ? &w->pc->scores[i] : NULL));
@@ -510,9 +546,10 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     }
     if (d->prov_source || d->kept) {
         g = H5Gcreate2(root, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        SK_FAIL_IF(g < 0, SK_EIO, "%s: cannot create /provenance: %s", w->path, h5why_());
-        SK_FAIL_IF(attr_str_(g, "source_file", d->prov_source) || attr_str_(g, "method", d->prov_method), SK_EIO,
-                   "%s: /provenance attributes: %s", w->path, h5why_());
+        if (g < 0) rc = sk_error_set(SK_EIO, "%s: cannot create /provenance: %s", w->path, h5why_());
+        else if (attr_str_(g, "source_file", d->prov_source) || attr_str_(g, "method", d->prov_method))
+            rc = sk_error_set(SK_EIO, "%s: /provenance attributes: %s", w->path, h5why_());
+        SK_TRY(sk_mpi_agree(rc));
         if (d->kept && d->num_kept > 0) {
             hsize_t nk = (hsize_t)d->num_kept;
             SK_TRY(write_ds_(w, g, "kept_indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nk, d->kept, 1, w->pc ? &w->pc->kept : NULL));
@@ -549,19 +586,106 @@ static int check_opts_(const char *path, const sk_corpus_write_opts *o) {
     return SK_OK;
 }
 
+/* ---- temporary names, stale temporaries, signals ------------------------ */
+
+/* A corpus is written to "DIR/.BASE.shrink-tmp-HOST-PID" (PID: rank 0's)
+ * and renamed to DIR/BASE: hidden, recognisable, and reclaimable, since a
+ * later write of the same output on the same host removes the ones whose
+ * process is gone (killed with SIGKILL, or a crashed node). */
+static int tmp_prefix_(const char *path, char *buf, size_t n, char *dir, size_t dn) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dl = (int)(base - path); /* "DIR/" or "" */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
+    for (char *h = host; *h; h++)
+        if (*h == '-' || *h == '/') *h = '_'; /* '-' separates the host from the pid */
+    int r = !slash ? snprintf(dir, dn, ".") : slash == path ? snprintf(dir, dn, "/") : snprintf(dir, dn, "%.*s", dl - 1, path);
+    if (r >= (int)dn) return -1;
+    return snprintf(buf, n, "%.*s.%s.shrink-tmp-%s-", dl, path, base, host) >= (int)n ? -1 : 0;
+}
+
+/* Remove DIR/.BASE.shrink-tmp-HOST-PID files whose PID is dead (rank 0). */
+static void remove_stale_(const char *prefix, const char *dir) {
+    const char *slash = strrchr(prefix, '/');
+    const char *pbase = slash ? slash + 1 : prefix;
+    size_t pl = strlen(pbase);
+    DIR *dd = opendir(dir);
+    if (!dd) return;
+    for (struct dirent *e; (e = readdir(dd)) != NULL;) {
+        if (strncmp(e->d_name, pbase, pl) != 0) continue;
+        char *end = NULL;
+        long pid = strtol(e->d_name + pl, &end, 10);
+        if (pid <= 0 || !end || *end || (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
+        char full[8192];
+        if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full) continue;
+        if (unlink(full) == 0) fprintf(stderr, "shrink: removed %s, a temporary left by process %ld, which is gone\n", full, pid);
+    }
+    closedir(dd);
+}
+
+/* SIGINT / SIGTERM while a temporary exists: remove it, then die of the
+ * signal as before (unlink is async-signal-safe). */
+static char sig_tmp_[4096];
+static volatile sig_atomic_t sig_armed_;
+static struct sigaction sig_old_int_, sig_old_term_;
+
+static void on_signal_(int sig) {
+    if (sig_armed_) unlink(sig_tmp_);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void signals_arm_(const char *tmp) {
+    snprintf(sig_tmp_, sizeof sig_tmp_, "%s", tmp);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal_;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &sig_old_int_);
+    sigaction(SIGTERM, &sa, &sig_old_term_);
+    sig_armed_ = 1;
+}
+
+static void signals_disarm_(void) {
+    if (!sig_armed_) return;
+    sigaction(SIGINT, &sig_old_int_, NULL);
+    sigaction(SIGTERM, &sig_old_term_, NULL);
+    sig_armed_ = 0;
+}
+
+/* Re-open the closed temporary and check every chunk decodes; an error
+ * names the final path and says the write went wrong. */
+static int verify_written_(const char *path, const char *tmp) {
+    sk_corpus *c = NULL;
+    int rc = sk_corpus_open(&c, tmp);
+    if (rc == SK_OK) rc = sk_corpus_verify(c);
+    sk_corpus_free(c);
+    if (rc < 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", sk_error_last());
+        rc = sk_error_set(SK_EIO, "%s: the data written does not read back (is the disk full?): %s", path, why);
+    }
+    return rc;
+}
+
 /* Write validated d (in a slice write: the corpus-wide counts, rows from
  * pc) to a temporary name and rename it into place. */
 static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc) {
     int rc = SK_OK, rank = 0, world = 1;
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
-    char tmp[4096] = "";
+    char tmp[4096] = "", prefix[4000], dir[4000];
     const sk_corpus_write_opts o = *opts;
     world_shape_(&rank, &world);
     sk_corpus_h5_lock(); /* first: every exit below unlocks */
-    /* the same temporary name on every rank: rank 0's pid */
+    /* the same temporary name on every rank: rank 0's host and pid */
     long pid = (long)getpid();
+    int bad = tmp_prefix_(path, prefix, sizeof prefix, dir, sizeof dir);
     SK_TRY(sk_mpi_bcast(&pid, sizeof pid, 0));
-    SK_FAIL_IF(snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, pid) >= (int)sizeof tmp, SK_EINVAL, "%s: path too long", path);
+    SK_TRY(sk_mpi_bcast(prefix, sizeof prefix, 0));
+    SK_FAIL_IF(bad || snprintf(tmp, sizeof tmp, "%s%ld", prefix, pid) >= (int)sizeof tmp, SK_EINVAL, "%s: path too long", path);
+    if (rank == 0) remove_stale_(prefix, dir);
+    signals_arm_(tmp);
 
     SK_TRY(sk_zstd_register());
     fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -575,9 +699,21 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
         goto done;
     }
     wctx_ w = {path, file, dxpl, rank, world, &o, pc};
-    rc = write_body_(&w, d);
+    rc = sk_mpi_agree(write_body_(&w, d));
+    /* Closing flushes metadata (rank 0 writes it, then every rank meets in
+     * a barrier inside HDF5): a flush that fails on a full disk skips that
+     * barrier on rank 0 and leaves the others in it for ever, and in a
+     * world of one leaves the file open until MPI_Finalize, where HDF5
+     * crashes closing it. After a failure, free the space this file took
+     * first, so the close has room for its few metadata bytes. */
+    if (rc < 0 && rank == 0 && truncate(tmp, 0) != 0) { /* the error is already set */
+    }
+    if (rc < 0) sk_mpi_barrier();
     if (H5Fclose(file) < 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: closing failed: %s", path, h5why_());
     file = H5I_INVALID_HID;
+    /* Open MPI's OMPIO can drop a failed collective write (ENOSPC) without
+     * an error, leaving holes: rank 0 decodes every chunk before the rename */
+    if (rc == SK_OK && rank == 0) rc = verify_written_(path, tmp);
     /* every rank has closed the file (and none failed) before rank 0 renames it */
     SK_TRY(sk_mpi_agree(rc));
     if (rank == 0 && rename(tmp, path) != 0)
@@ -589,6 +725,7 @@ done:
     if (fapl >= 0) H5Pclose(fapl);
     if (dxpl >= 0) H5Pclose(dxpl);
     if (tmp[0] && rank == 0) unlink(tmp); /* never leave half-written output */
+    signals_disarm_();
     sk_corpus_h5_unlock();
     return rc;
 }

@@ -62,6 +62,8 @@ static const sk_cfg_key prepare_keys_[] = {
     {.name = "byteshuffle", .type = SK_CFG_BOOL, .offset = P_(byteshuffle), .def = "true",
      .help = "HDF5 byte-shuffle filter (built into HDF5, ID 2) before zstd for multi-byte dtypes: ~19% smaller "
              "byte-token corpora"},
+    {.name = "overwrite", .type = SK_CFG_BOOL, .offset = P_(overwrite), .def = "false",
+     .help = "replace an existing prepare.output (without it an existing output is refused; the input never is)"},
 };
 
 const sk_cfg_section sk_prepare_section = {"prepare", "import corpora into shrink's HDF5+zstd format, or export them",

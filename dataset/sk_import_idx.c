@@ -54,8 +54,22 @@ static int idx_rows_(const char *path, int want_min, int want_max, const sk_impo
     SK_FAIL_IF(got < 0, SK_EINVAL, "%s: corrupt gzip data", path);
     SK_TRY(idx_header_(path, h, (size_t)got, want_min, want_max, nd, dims, &hdr));
     size_t row = 1, total;
-    for (int i = 1; i < *nd; i++) row *= (size_t)dims[i];
-    total = row * (size_t)dims[0];
+    int over = 0;
+    for (int i = 1; i < *nd; i++) over |= __builtin_mul_overflow(row, (size_t)dims[i], &row);
+    over |= __builtin_mul_overflow(row, (size_t)dims[0], &total);
+    /* check the header against the file before allocating: a plain file
+     * holds exactly header + data; deflate cannot inflate beyond ~1032:1 */
+    int64_t fsize = 0;
+    SK_TRY(sk_prepare_file_size_(path, &fsize));
+    int plain = gzdirect(f);
+    double most = plain ? (double)fsize - (double)hdr : (double)fsize * 1032.0 + 1024.0;
+    double promise = 1;
+    for (int i = 0; i < *nd; i++) promise *= (double)dims[i];
+    SK_FAIL_IF(over || (double)total > most || (plain && (double)total != most), SK_EINVAL,
+               plain ? "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, the file holds %.0f%s"
+                     : "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, more than its %.0f "
+                       "compressed bytes can hold%s",
+               path, promise, plain ? most : (double)fsize, plain && most < promise ? " (truncated)" : "");
     sk_prepare_share_(dims[0], sh, r0, r1);
     size_t want = row * (size_t)(*r1 - *r0), have = 0, start = row * (size_t)*r0;
     b = malloc(want ? want : 1);

@@ -55,6 +55,16 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     SK_FAIL_IF(S > (uint64_t)ilen || D > (uint64_t)ilen || 34 + 12 * S + 8 * D > (uint64_t)ilen, SK_EINVAL,
                "%s: truncated index (%llu sequences, %llu documents, %lld bytes)", ip, (unsigned long long)S,
                (unsigned long long)D, (long long)ilen);
+    /* Megatron-core's multimodal indices append int8 sequence_modes[S]
+     * (the header has no flag; the reader is told): those modes would be
+     * dropped, so refuse them, and any other trailing bytes */
+    uint64_t iend = 34 + 12 * S + 8 * D;
+    SK_FAIL_IF((uint64_t)ilen == iend + S, SK_EINVAL,
+               "%s: a multimodal Megatron index (%llu sequence modes follow the document indices): shrink imports "
+               "token sequences of one modality only",
+               ip, (unsigned long long)S);
+    SK_FAIL_IF((uint64_t)ilen != iend, SK_EINVAL, "%s: %llu unexpected bytes after the document indices", ip,
+               (unsigned long long)((uint64_t)ilen - iend));
     size_t isz;
     sk_elem_type t;
     switch (code) {

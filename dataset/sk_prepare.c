@@ -171,10 +171,52 @@ int sk_prepare_commit_(const char *tmp, const char *path, int ok) {
     return SK_OK;
 }
 
+/* The input (and labels) must be files, not directories; the output must
+ * not be the input (same inode: writing it would destroy the source), a
+ * directory, or, unless prepare.overwrite, an existing file. `outs` are
+ * the names the output takes (megatron exports: PREFIX.bin and .idx).
+ * Local: no MPI calls. */
+static int check_paths_(const sk_prepare_config *cfg, const char *const *outs, int nouts) {
+    struct stat in_st, lab_st, out_st;
+    int have_in = stat(cfg->input, &in_st) == 0, have_lab = cfg->labels[0] && stat(cfg->labels, &lab_st) == 0;
+    if (have_in && S_ISDIR(in_st.st_mode))
+        return sk_error_set(SK_EINVAL, "prepare.input = %s is a directory, expected a file", cfg->input);
+    if (have_lab && S_ISDIR(lab_st.st_mode))
+        return sk_error_set(SK_EINVAL, "prepare.labels = %s is a directory, expected a file", cfg->labels);
+    for (int i = 0; i < nouts; i++) {
+        if (stat(outs[i], &out_st) != 0) continue;
+        if (S_ISDIR(out_st.st_mode))
+            return sk_error_set(SK_EINVAL, "prepare.output = %s is a directory, expected a file name", outs[i]);
+        if ((have_in && in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) ||
+            (have_lab && lab_st.st_dev == out_st.st_dev && lab_st.st_ino == out_st.st_ino))
+            return sk_error_set(SK_EINVAL, "prepare.output = %s is the input file itself (it would be destroyed)", outs[i]);
+        if (!cfg->overwrite)
+            return sk_error_set(SK_EINVAL, "prepare.output = %s exists (set prepare.overwrite=true to replace it)", outs[i]);
+    }
+    return SK_OK;
+}
+
+/* The file names an export to `out` writes: out itself, or for Megatron
+ * PREFIX.bin and PREFIX.idx (out may name either). */
+static int export_names_(const sk_prepare_config *cfg, char names[2][SK_PREPARE_STR_MAX + 8]) {
+    if (cfg->export_ != SK_EXPORT_MEGATRON) {
+        snprintf(names[0], sizeof names[0], "%s", cfg->output);
+        return 1;
+    }
+    size_t n = strlen(cfg->output);
+    if (n >= 4 && (!strcmp(cfg->output + n - 4, ".bin") || !strcmp(cfg->output + n - 4, ".idx"))) n -= 4;
+    snprintf(names[0], sizeof names[0], "%.*s.bin", (int)n, cfg->output);
+    snprintf(names[1], sizeof names[1], "%.*s.idx", (int)n, cfg->output);
+    return 2;
+}
+
 static int do_export_(const sk_prepare_config *cfg, const sk_exporter *ex) {
     int rc = SK_OK;
     sk_corpus *c = NULL;
     SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty (export target)");
+    char names[2][SK_PREPARE_STR_MAX + 8];
+    const char *outs[2] = {names[0], names[1]};
+    SK_TRY(check_paths_(cfg, outs, export_names_(cfg, names)));
     SK_TRY(sk_corpus_open(&c, cfg->input));
     SK_TRY(ex->export_(c, cfg->output));
     SK_LOG_INFO("exported %s to %s (%s)", cfg->input, cfg->output, ex->name);
@@ -201,6 +243,8 @@ int sk_prepare_run(const sk_prepare_config *cfg) {
     SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = %d is not an importer", cfg->format);
     SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
     const sk_import_share share = {rank, world};
+    const char *out = cfg->output;
+    SK_TRY(sk_mpi_agree(check_paths_(cfg, &out, 1)));
     /* a rank whose share fails must not leave the others in a collective */
     SK_TRY(sk_mpi_agree(im->import(cfg, &share, &d)));
     int64_t tot[3] = {d.num_docs, d.num_tokens, d.num_samples};

@@ -59,6 +59,7 @@ typedef struct {
     int64_t vocab;                      /* megatron/llmc: vocabulary size (0 = max id + 1) */
     int fletcher32;                     /* add HDF5 Fletcher32 checksums too */
     int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes; default on) */
+    int overwrite;                      /* replace an existing prepare.output (else refused) */
     const char *command;                /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
 } sk_prepare_config;
 

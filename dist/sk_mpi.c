@@ -177,6 +177,10 @@ int sk_mpi_agree(int rc)
         MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD) != MPI_SUCCESS)
         return sk_error_set(SK_EMPI, "MPI_Bcast of rank %d's error failed", first);
     if (rank == first) return rc; /* its own message stands */
+    /* a message that already names its rank (agreed on before) keeps it:
+     * "rank 0: rank 1: ..." would blame rank 0 */
+    int skip = 0;
+    if (sscanf(msg, "rank %*d: %n", &skip) == 0 && skip > 0) return sk_error_set(code, "%s", msg);
     return sk_error_set(code, "rank %d: %s", first, msg);
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "sk_corpus.h"
 #include "sk_zstd_filter.h"
@@ -374,8 +375,42 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
     struct dirent *de;
     /* only this suite's files: other suites write into the same folder concurrently (ctest -j) */
     while ((de = readdir(dir)))
-        if (strncmp(de->d_name, "corpus_", 7) == 0) assert_null(strstr(de->d_name, ".tmp-"));
+        if (strstr(de->d_name, "corpus_")) assert_null(strstr(de->d_name, ".shrink-tmp-"));
     closedir(dir);
+}
+
+/* A temporary left by a dead process (SIGKILL during a write) is named
+ * .BASE.shrink-tmp-HOST-PID and removed by the next write of BASE; one of
+ * a live process is left alone. */
+static void test_write_stale_tmp(void **st) {
+    (void)st;
+    sk_corpus_data e = {.kind = SK_CORPUS_TOKENS, .type = SK_ELEM_U16, .vocab_size = 10};
+    uint16_t tk[4] = {1, 2, 3, 4};
+    int64_t of[2] = {0, 4};
+    e.tokens = tk;
+    e.num_tokens = 4;
+    e.offsets = of;
+    e.num_docs = 1;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    for (char *h = host; *h; h++)
+        if (*h == '-' || *h == '/') *h = '_';
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[4096], live[4096];
+    snprintf(stale, sizeof stale, SK_TEST_TMP "/.corpus_stale.h5.shrink-tmp-%s-%ld", host, (long)dead);
+    snprintf(live, sizeof live, SK_TEST_TMP "/.corpus_stale.h5.shrink-tmp-%s-%ld", host, (long)getppid());
+    FILE *f = fopen(stale, "w");
+    assert_non_null(f);
+    fclose(f);
+    f = fopen(live, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(sk_corpus_write(SK_TEST_TMP "/corpus_stale.h5", &e, NULL), 0);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    unlink(live);
 }
 
 /* The stored chunks follow filter 32015's conventions (one frame, content
@@ -482,6 +517,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_and_garbage),
         cmocka_unit_test(test_offsets_and_vocab_checks),
         cmocka_unit_test(test_wrong_dtype_empty_unwritable),
+        cmocka_unit_test(test_write_stale_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

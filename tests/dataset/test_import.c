@@ -31,6 +31,7 @@ static sk_prepare_config cfg_(const char *format, const char *input, const char 
     snprintf(c.input, sizeof c.input, "%s", input);
     snprintf(c.output, sizeof c.output, "%s", output);
     c.command = "test_import";
+    c.overwrite = 1; /* reruns write the same names (refusal: tests/dataset/test_badinput.sh) */
     return c;
 }
 

@@ -65,6 +65,9 @@ static void agree_(int r, int W)
     rc = sk_mpi_agree(rc);
     CHECK(rc == SK_EIO);
     CHECK(!strcmp(sk_error_last(), r == 1 ? "part-1.h5: disk full" : "rank 1: part-1.h5: disk full"));
+    /* agreeing again after every rank failed keeps the rank that failed first, not "rank 0: rank 1: ..." */
+    CHECK(sk_mpi_agree(rc) == SK_EIO);
+    CHECK(!strcmp(sk_error_last(), "rank 1: part-1.h5: disk full"));
     /* the lowest failing rank wins when several fail */
     rc = r >= W - 2 && r > 0 ? sk_error_set(r == W - 1 ? SK_EINVAL : SK_ENOMEM, "rank %d broke", r) : SK_OK;
     rc = sk_mpi_agree(rc);

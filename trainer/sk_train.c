@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_select_config.h"
+#include "sk_train_guard.h"
 
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
@@ -489,8 +491,9 @@ static int write_summary_(const run_ *R, const char *path)
 {
     int rc = SK_OK;
     const sk_train_result *r = &R->r;
-    json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "seconds",
+    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
+                          (json_int_t)(r->steps - R->start), "seconds",
                           real_(r->seconds), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
                           "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
                           real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
@@ -522,6 +525,7 @@ static int check_(run_ *R)
     SK_FAIL_IF(!o->source && !(o->data_path && o->data_path[0]) && !R->dc->train[0], SK_EINVAL,
                "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
+    SK_TRY(sk_train_guard_out_dir(o->out_dir, o->resume && o->resume[0], o->overwrite));
     SK_TRY(sk_mpi_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_mpi_check_same(R->tc->steps, "train.steps"));
 done:
@@ -858,6 +862,29 @@ done:
     return rc;
 }
 
+/* After each step, on every rank: if any rank caught SIGINT/SIGTERM, write
+ * a checkpoint of the steps done (unless this step just wrote one; every
+ * rank waits for rank 0's write through the agreement) and fail saying
+ * where it is and how to resume. */
+static int interrupted_(run_ *R, int have_ckpt)
+{
+    int sig = sk_train_guard_stop_requested();
+    if (sig <= 0) return sig;
+    if (!have_ckpt) {
+        int rc = sk_mpi_agree(checkpoint_(R));
+        if (rc < 0) return rc;
+    } else {
+        int rc = sk_mpi_barrier();
+        if (rc < 0) return rc;
+    }
+    return sk_error_set(SK_ERROR,
+                        "interrupted by %s after step %lld of %lld: checkpoint written to %s/step-%08lld; resume with: "
+                        "%s --resume %s",
+                        sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)(R->step + 1), (long long)R->tc->steps,
+                        R->ckroot, (long long)(R->step + 1),
+                        R->o->command && R->o->command[0] ? R->o->command : "the same command", R->ckroot);
+}
+
 static int loop_(run_ *R)
 {
     int rc = SK_OK;
@@ -878,7 +905,9 @@ static int loop_(run_ *R)
         SK_TRY(log_step_(R, &s));
         if (due_(tc->eval_every, R->step, tc->steps)) SK_TRY(eval_(R));
         if (R->mf) fflush(R->mf);
-        if (due_(tc->ckpt_every, R->step, tc->steps)) SK_TRY(checkpoint_(R));
+        int ck = due_(tc->ckpt_every, R->step, tc->steps);
+        if (ck) SK_TRY(checkpoint_(R));
+        SK_TRY(interrupted_(R, ck));
     }
     R->r.seconds = sk_now() - R->t_start;
     R->r.steps = R->step;
@@ -910,8 +939,14 @@ static int finish_(run_ *R)
     SK_TRY(sk_model_save(R->model, path, &R->all));
     snprintf(path, sizeof path, "%s/summary.json", R->o->out_dir);
     SK_TRY(write_summary_(R, path));
-    SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
-                r->steps_per_s, r->eval_loss);
+    if (R->start > 0)
+        SK_LOG_INFO("done: %lld steps this run (resumed at step %lld; %lld steps in total) in %.1f s (%.2f steps/s); "
+                    "eval loss %.4f",
+                    (long long)(r->steps - R->start), (long long)R->start, (long long)r->steps, r->seconds,
+                    r->steps_per_s, r->eval_loss);
+    else
+        SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
+                    r->steps_per_s, r->eval_loss);
     if (lm) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r->eval_bpb, r->unigram_bpb);
     else SK_LOG_INFO("eval accuracy %.4f", r->eval_acc);
     if (R->sel)
@@ -958,7 +993,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     SK_TRY(setup_(R));
     SK_TRY(resume_(R));
-    SK_TRY(loop_(R));
+    sk_train_guard_signals_install();
+    rc = loop_(R);
+    sk_train_guard_signals_restore();
+    if (rc < 0) goto done;
     SK_TRY(finish_(R));
     if (res) *res = R->r;
 done:

@@ -28,11 +28,12 @@ static int run_(sk_cli_ctx *ctx)
     o.select = ctx->sections[4];
     for (int i = 0; i < ctx->argc; i++) {
         const char *a = ctx->argv[i];
-        if (!strcmp(a, "--resume")) {
+        if (!strcmp(a, "--resume") || !strcmp(a, "--resume-latest-valid")) {
             if (i + 1 >= ctx->argc || ctx->argv[i + 1][0] == '-')
                 return sk_cli_usage_error("train: %s needs a checkpoint DIR (e.g. --resume %s/ckpt)", a,
                                           run->out_dir);
             o.resume = ctx->argv[++i];
+            o.resume_latest_valid = a[8] != '\0';
         } else if (!strncmp(a, "--resume=", 9) && a[9]) {
             o.resume = a + 9;
         } else {
@@ -63,7 +64,9 @@ const sk_cmd sk_cmd_train = {
     "train",
     "train a ViT or GPT on a corpus (data parallel under mpirun), with optional token selectors",
     "  --resume DIR   continue from the newest checkpoint under DIR (e.g. <run.out_dir>/ckpt)\n"
-    "                 or from one step-NNNNNNNN directory; same world size gives bit-identical results\n"
+    "                 or from one step-NNNNNNNN directory; same world size gives bit-identical results;\n"
+    "                 a checkpoint whose files fail its MANIFEST checksums is an error naming the file\n"
+    "  --resume-latest-valid DIR   the same, falling back to the newest intact checkpoint under DIR\n"
     "outputs in run.out_dir: metrics.jsonl, summary.json, model.safetensors, ckpt/step-*/",
     sections_,
     (int)(sizeof sections_ / sizeof *sections_),

@@ -107,7 +107,7 @@ static void save_command_line_(int argc, char **argv)
     if (world > 1) n += (size_t)snprintf(cmdline_, sizeof cmdline_, "mpirun -np %d", world);
     for (int i = 0; i < argc && n < sizeof cmdline_; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--resume") == 0 && i + 1 < argc) {
+        if ((strcmp(a, "--resume") == 0 || strcmp(a, "--resume-latest-valid") == 0) && i + 1 < argc) {
             i++;
             continue;
         }

@@ -655,6 +655,26 @@ done:
 
 /* ---- resume ------------------------------------------------------------------------------- */
 
+/* --resume DIR: the newest checkpoint, verified against its MANIFEST (a
+ * damaged one is an error naming the file); with --resume-latest-valid the
+ * newest intact one. Every rank checks; the answer is agreed. */
+static int resolve_ckpt_(const sk_train_opts *o, char *ckdir, size_t cap)
+{
+    int rc;
+    if (o->resume_latest_valid) {
+        rc = sk_ckpt_latest_valid(o->resume, ckdir, cap);
+    } else {
+        rc = sk_ckpt_latest(o->resume, ckdir, cap);
+        if (rc == SK_OK && (rc = sk_ckpt_verify(ckdir)) < 0) {
+            char msg[2048];
+            snprintf(msg, sizeof msg, "%s", sk_error_last());
+            sk_error_set(rc, "--resume %s: %s; --resume-latest-valid %s resumes from the newest intact checkpoint "
+                         "instead", ckdir, msg, o->resume);
+        }
+    }
+    return sk_mpi_agree(rc);
+}
+
 /* Continue from --resume's newest checkpoint: weights, optimizer, RNG,
  * loader position and counters; then open metrics.jsonl (rank 0), cut
  * back to the resumed step. */
@@ -667,7 +687,7 @@ static int resume_(run_ *R)
     snprintf(R->ckroot, sizeof R->ckroot, "%s/ckpt", o->out_dir);
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
-        SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
+        SK_TRY(resolve_ckpt_(o, ckdir, sizeof ckdir));
         rc = sk_ckpt_load(ckdir, &R->all, R->buf, R->opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);

@@ -105,6 +105,7 @@ typedef struct {
     const char *data_path;          /* training corpus (NULL: data->train) */
     const char *out_dir;            /* outputs; created if needed */
     const char *resume;             /* checkpoint root or step directory, or NULL */
+    int resume_latest_valid;        /* resume from the newest checkpoint that passes its MANIFEST check */
     int overwrite;                  /* 0: refuse a non-empty out_dir unless resuming (run.overwrite) */
     const char *command;            /* the command line, for the resume hint after SIGINT/SIGTERM (or NULL) */
     uint64_t seed;

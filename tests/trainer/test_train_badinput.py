@@ -7,6 +7,7 @@ ranks with one rank signalled), and the summary after a resume counts this
 run's steps and the total."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +64,36 @@ with tempfile.TemporaryDirectory() as d:
     run([shrink, "train"] + G + ["--set", f"run.out_dir={a}", "--set", "run.overwrite=true"])
     s = json.load(open(f"{a}/summary.json"))
     assert s["steps"] == 4 and s["steps_this_run"] == 4, s
+
+    # corrupt checkpoints: every file is checked against the MANIFEST
+    ck = f"{d}/ck"
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={ck}", "--set", "train.steps=6"])
+    os.remove(f"{ck}/model.safetensors")  # so a failed resume is seen to write none
+    R = G + ["--set", f"run.out_dir={ck}", "--set", "train.steps=8"]
+    step6 = f"{ck}/ckpt/step-00000006"
+    pristine = f"{d}/pristine"
+    shutil.copytree(step6, pristine)
+    for fname, how in (("model.safetensors", "flip"), ("optim.safetensors", "flip"), ("state.json", "truncate"),
+                       ("model.safetensors", "truncate")):
+        path = f"{step6}/{fname}"
+        raw = bytearray(open(path, "rb").read())
+        if how == "flip":
+            for i in range(4):
+                raw[len(raw) // 2 + i] ^= 0xFF
+        else:
+            raw = raw[:len(raw) - 7]
+        open(path, "wb").write(bytes(raw))
+        msg = "checksum mismatch" if how == "flip" else "the checkpoint's MANIFEST says"
+        case(R + ["--resume", f"{ck}/ckpt"], 1, path, msg, "--resume-latest-valid", absent=f"{ck}/model.safetensors")
+        shutil.copyfile(f"{pristine}/{fname}", path)
+    os.remove(f"{step6}/MANIFEST")
+    case(R + ["--resume", f"{ck}/ckpt"], 1, f"{step6}/MANIFEST", absent=f"{ck}/model.safetensors")
+    # the named fallback: the newest intact checkpoint (step 4), with a warning naming the skipped one
+    p = run([shrink, "train"] + R + ["--resume-latest-valid", f"{ck}/ckpt"])
+    assert f"skipping {step6}" in p.stderr and "resumed from " + f"{ck}/ckpt/step-00000004" in p.stderr, p.stderr
+    s = json.load(open(f"{ck}/summary.json"))
+    assert s["steps"] == 8 and s["steps_this_run"] == 4, s
+    ncases += 1
 
     # usage errors: exit 2, nothing created
     x = f"{d}/x"

@@ -688,6 +688,8 @@ static int resume_(run_ *R)
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
         SK_TRY(resolve_ckpt_(o, ckdir, sizeof ckdir));
+        SK_TRY(config_json_(R, cks->config, sizeof cks->config));
+        SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
         rc = sk_ckpt_load(ckdir, &R->all, R->buf, R->opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);

@@ -88,8 +88,22 @@ with tempfile.TemporaryDirectory() as d:
         shutil.copyfile(f"{pristine}/{fname}", path)
     os.remove(f"{step6}/MANIFEST")
     case(R + ["--resume", f"{ck}/ckpt"], 1, f"{step6}/MANIFEST", absent=f"{ck}/model.safetensors")
+    # resume with a changed config: shape keys refused naming key and both values, the rest warned
+    shutil.copyfile(f"{pristine}/MANIFEST", f"{step6}/MANIFEST")
+    case(R + ["--set", "model.width=64", "--resume", f"{ck}/ckpt"], 1, "model.width: checkpoint 32, this run 64",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "model.depth=2", "--resume", f"{ck}/ckpt"], 1, "model.depth: checkpoint 1, this run 2",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "data.seq_len=16", "--set", "model.heads=4", "--resume", f"{ck}/ckpt"], 1,
+         "data.seq_len: checkpoint 32, this run 16", "model.heads: checkpoint 2, this run 4",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "model.vocab=300", "--resume", f"{ck}/ckpt"], 1, "model.vocab: checkpoint",
+         absent=f"{ck}/model.safetensors")
+    os.remove(f"{step6}/MANIFEST")
     # the named fallback: the newest intact checkpoint (step 4), with a warning naming the skipped one
-    p = run([shrink, "train"] + R + ["--resume-latest-valid", f"{ck}/ckpt"])
+    p = run([shrink, "train"] + R + ["--set", "train.lr=0.002", "--resume-latest-valid", f"{ck}/ckpt"])
+    assert "resuming with train.lr = 0.002 (the checkpoint was trained with 0.001)" in p.stderr, p.stderr
+    assert "resuming with train.steps = 8 (the checkpoint was trained with 6)" in p.stderr, p.stderr
     assert f"skipping {step6}" in p.stderr and "resumed from " + f"{ck}/ckpt/step-00000004" in p.stderr, p.stderr
     s = json.load(open(f"{ck}/summary.json"))
     assert s["steps"] == 8 and s["steps_this_run"] == 4, s

@@ -109,6 +109,39 @@ with tempfile.TemporaryDirectory() as d:
     assert s["steps"] == 8 and s["steps_this_run"] == 4, s
     ncases += 1
 
+    # a wrong-kind eval corpus fails before step 1 (nothing written)
+    F = "/usr/share/datasets/fashion-mnist"
+    if os.path.exists(f"{F}/t10k-images-idx3-ubyte.gz"):
+        run([shrink, "prepare", "--set", "prepare.format=idx", "--set", f"prepare.input={F}/t10k-images-idx3-ubyte.gz",
+             "--set", f"prepare.labels={F}/t10k-labels-idx1-ubyte.gz", "--set", f"prepare.output={d}/im.h5"])
+        case(G + ["--set", f"run.out_dir={d}/e1", "--set", f"data.eval={d}/im.h5"], 1,
+             f"data.eval = {d}/im.h5: samples of shape [28,28] (images)", "has [33] (tokens)", absent=f"{d}/e1")
+        case(G + ["--set", f"run.out_dir={d}/e2", "--set", f"data.train={d}/im.h5"], 1,
+             f"data.train = {d}/im.h5 holds images (samples of shape [28,28]); model.arch = gpt needs a token corpus",
+             absent=f"{d}/e2")
+        case(G + ["--set", f"run.out_dir={d}/e3", "--set", "model.arch=vit"], 1,
+             f"data.train = {d}/t.h5 holds token sequences; model.arch = vit needs an image corpus", absent=f"{d}/e3")
+    # an eval corpus damaged past its first chunk fails the final evaluation, but the model is saved first
+    big = b""
+    for name in sorted(os.listdir("/usr/share/games/fortunes")):
+        fp = os.path.join("/usr/share/games/fortunes", name)
+        if os.path.isfile(fp) and not name.endswith((".dat", ".u8")):
+            big += open(fp, "rb").read()
+        if len(big) > 1_300_000:
+            break
+    if len(big) > 1_300_000:
+        open(f"{d}/big.txt", "wb").write(big)
+        run([shrink, "prepare", "--set", "prepare.format=text", "--set", f"prepare.input={d}/big.txt", "--set",
+             "prepare.boundary=%", "--set", f"prepare.output={d}/big.h5"])
+        raw = bytearray(open(f"{d}/big.h5", "rb").read())
+        for i in range(8):
+            raw[int(len(raw) * 0.8) + i] ^= 0xFF
+        open(f"{d}/bigbad.h5", "wb").write(bytes(raw))
+        p = case(G + ["--set", f"run.out_dir={d}/e4", "--set", f"data.eval={d}/bigbad.h5", "--set", "train.eval_batches=0",
+                      "--set", "data.shuffle=false", "--set", "train.steps=2"], 1, f"{d}/bigbad.h5", "zstd decode",
+                 f"the trained model is saved: {d}/e4/model.safetensors")
+        assert os.path.getsize(f"{d}/e4/model.safetensors") > 0
+
     # usage errors: exit 2, nothing created
     x = f"{d}/x"
     X = G + ["--set", f"run.out_dir={x}"]

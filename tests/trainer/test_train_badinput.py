@@ -142,6 +142,30 @@ with tempfile.TemporaryDirectory() as d:
                  f"the trained model is saved: {d}/e4/model.safetensors")
         assert os.path.getsize(f"{d}/e4/model.safetensors") > 0
 
+    # selector settings: restore_layer's default is not blamed on the user; a no-op selector warns
+    SEL = ["--set", "select.scorer=random", "--set", "select.strategy=drop-restore", "--set", "select.layers=[0]"]
+    p = case(G + SEL + ["--set", f"run.out_dir={d}/s1"], 1,
+             "select.layers: drop-restore applies at layer 0, which leaves no later block to restore at",
+             absent=f"{d}/s1/model.safetensors")
+    assert "select.restore_layer" not in p.stderr, p.stderr
+    for extra, want in ((["--set", "select.budget=40"], "select.budget = 40 keeps every token"),
+                        (["--set", "select.keep=1"], "select.keep = 1 keeps every token"),
+                        (["--set", "select.keep=0.99"], "select.keep = 0.99 keeps every token")):
+        o = f"{d}/s2{len(extra[1])}{extra[1][-2:]}"
+        p = run([shrink, "train"] + G + SEL + ["--set", "model.depth=2", "--set", f"run.out_dir={o}"] + extra)
+        assert want in p.stderr, p.stderr
+        ncases += 1
+    p = run([shrink, "train"] + G + SEL + ["--set", "model.depth=2", "--set", "select.budget=16", "--set",
+                                           f"run.out_dir={d}/s3"])
+    assert "keeps every token" not in p.stderr, p.stderr
+
+    # windows longer than the corpus
+    case(G + ["--set", f"run.out_dir={d}/w", "--set", "data.seq_len=30000"], 1, f"{d}/t.h5: its ",
+         "hold no training window of data.seq_len + 1 = 30001 tokens", absent=f"{d}/w")
+    # the random held-out split trains
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={d}/rs", "--set", "data.eval_split=random"])
+    assert json.load(open(f"{d}/rs/summary.json"))["eval_loss"] > 0
+
     # usage errors: exit 2, nothing created
     x = f"{d}/x"
     X = G + ["--set", f"run.out_dir={x}"]

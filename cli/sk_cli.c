@@ -98,6 +98,38 @@ int sk_cli_usage_error(const char *fmt, ...)
     return sk_error_set(SK_EINVAL, "%s", buf);
 }
 
+static char cmdline_[8192];
+
+/* argv as one shell line (single-quoting what needs it), without any
+ * --resume DIR, prefixed "mpirun -np N" in a world of N > 1. */
+static void save_command_line_(int argc, char **argv)
+{
+    size_t n = 0;
+    int world = sk_mpi_info_get()->world;
+    cmdline_[0] = '\0';
+    if (world > 1) n += (size_t)snprintf(cmdline_, sizeof cmdline_, "mpirun -np %d", world);
+    for (int i = 0; i < argc && n < sizeof cmdline_; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--resume") == 0 || strcmp(a, "--resume-latest-valid") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--resume=", 9) == 0) continue;
+        int plain = a[0] != '\0' && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+                                        strlen(a);
+        n += (size_t)snprintf(cmdline_ + n, sizeof cmdline_ - n, "%s%s%s%s", n ? " " : "", plain ? "" : "'", a,
+                              plain ? "" : "'");
+    }
+}
+
+const char *sk_cli_command_line(void) { return cmdline_; }
+
+int sk_cli_usage_from(int rc)
+{
+    if (rc < 0) usage_error_ = 1;
+    return rc;
+}
+
 /* ---- help -------------------------------------------------------------------- */
 
 static void print_main_help_(FILE *f)
@@ -197,6 +229,7 @@ int sk_cli_main(int argc, char **argv)
 
     usage_error_ = 0;
     sk_error_clear();
+    save_command_line_(argc, argv);
     if (argc < 2) {
         print_main_help_(stderr);
         rc = sk_error_set(SK_EINVAL, "no command given (see 'shrink --help')");
@@ -300,6 +333,11 @@ int sk_cli_main(int argc, char **argv)
                        "run.device is 'cuda' but no CUDA device is usable in this build/machine (use run.device=cpu)");
             sk_shim_set_cuda_index(d->local_rank); /* one GPU per rank on a host */
         }
+        /* bf16 compute exists only on CUDA builds: refuse it here, before
+         * any command runs, rather than offering a value that fails later. */
+        SK_FAIL_IF((sk_dtype)run->dtype == SK_BF16 && !sk_shim_cuda_available(), SK_EUNSUPPORTED,
+                   "run.dtype = bf16 needs a CUDA build and device; this build/machine computes in f32 only "
+                   "(use run.dtype=f32)");
     }
     for (int i = 0; i < cmd->nsections; i++) {
         for (int j = 0; j < nall; j++)

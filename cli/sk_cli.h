@@ -93,6 +93,20 @@ int sk_cli_usage_error(const char *fmt, ...)
 #endif
     ;
 
+/* For a command's run(): the error `rc` (message already set) is a usage
+ * error (a config value or a combination of keys that cannot work, found
+ * by a command's own validation): `shrink` exits SK_CLI_EXIT_USAGE.
+ * Returns rc. sk_cli_main is the one place that maps errors to exit codes:
+ * usage errors (flags, config files, --set, key checks) exit 2, anything
+ * that fails while the command works exits 1. */
+int sk_cli_usage_from(int rc);
+
+/* This run's command line as a shell line (argv, quoted where needed,
+ * without --resume DIR, with "mpirun -np N" in front when N > 1 ranks):
+ * what a resume hint tells the user to run. Static, valid after sk_cli_main
+ * started. */
+const char *sk_cli_command_line(void);
+
 /* The whole CLI after MPI init: parse argv, fill sections, apply run/log,
  * run the command. Prints help/version/command output to stdout. Returns an
  * SK_CLI_EXIT_* code; on failure it prints nothing and leaves the message in

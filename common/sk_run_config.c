@@ -12,6 +12,9 @@ static const sk_cfg_key run_keys_[] = {
      .help = "base RNG seed; rank r uses a stream derived from (seed, r)"},
     {.name = "out_dir", .type = SK_CFG_STRING, .offset = R_(out_dir), .def = "out",
      .help = "directory for checkpoints, corpora and reports"},
+    {.name = "overwrite", .type = SK_CFG_BOOL, .offset = R_(overwrite), .def = "false",
+     .help = "shrink train may write into a non-empty run.out_dir (replacing that run's model, metrics, "
+             "checkpoints); without it only --resume may"},
     /* The choices' order is the shim's sk_device / sk_dtype values (checked
      * in tests/cli), so the CLI casts the field. */
     {.name = "device", .type = SK_CFG_ENUM, .offset = R_(device), .def = "cpu", .choices = "cpu|cuda",

@@ -5,6 +5,7 @@
  *
  *   run.seed      int     base RNG seed (ranks derive theirs from it)
  *   run.out_dir   string  where outputs go
+ *   run.overwrite bool    a command may replace an earlier run's outputs in run.out_dir
  *   run.device    cpu|cuda
  *   run.dtype     f32|bf16
  *   run.threads   int     intra-op threads per rank, 0 = library default
@@ -29,6 +30,7 @@ typedef struct {
     int device;                  /* sk_device of the shim: SK_CPU or SK_CUDA */
     int dtype;                   /* sk_dtype of the shim: SK_F32 or SK_BF16 */
     int64_t threads;
+    int overwrite;               /* replace outputs of an earlier run in out_dir */
 } sk_run_config;
 
 typedef struct {

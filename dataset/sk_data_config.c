@@ -16,7 +16,10 @@ static const sk_cfg_key data_keys_[] = {
      .help = "evaluation corpus; empty = hold out data.eval_fraction of data.train"},
     {.name = "eval_fraction", .type = SK_CFG_FLOAT, .offset = D_(eval_fraction), .def = "0.05", .min = 0.0,
      .max = 1.0, .flags = SK_CFG_EXCL_MIN | SK_CFG_EXCL_MAX,
-     .help = "share of data.train (last samples in corpus order) held out for evaluation when data.eval is empty"},
+     .help = "share of data.train held out for evaluation when data.eval is empty (which samples: data.eval_split)"},
+    {.name = "eval_split", .type = SK_CFG_ENUM, .offset = D_(eval_split), .def = "tail", .choices = "tail|random",
+     .help = "held-out samples of data.train: tail = the last ones in corpus order; random = a random subset "
+             "drawn from run.seed (use it for corpora sorted by topic or class)"},
     {.name = "batch_size", .type = SK_CFG_INT, .offset = D_(batch_size), .def = "32", .min = 1, .max = 1e9,
      .help = "global batch: samples per step over all ranks (the trainer splits it into ranks x train.accum "
              "micro-batches)"},
@@ -84,4 +87,5 @@ void sk_data_loader_opts(const sk_data_config *d, sk_split which, int rank, int 
     out->prefetch = (int)d->prefetch;
     out->split = separate ? SK_SPLIT_ALL : which;
     out->eval_fraction = d->eval_fraction;
+    out->split_random = d->eval_split == 1;
 }

@@ -136,6 +136,8 @@ struct sk_loader {
     int tokens;            /* token corpus */
     int64_t nsamples;      /* samples in the split */
     int64_t first;         /* first sample of the split */
+    int split_random;      /* sample indices go through splitmap (opts.split_random) */
+    feistel_ splitmap;     /* a bijection of [0, n) drawn from the seed: the split's order */
     int64_t steps;         /* global batches per epoch */
     int64_t row_elems;     /* elements per sample */
     size_t esize;
@@ -232,6 +234,7 @@ static int make_batch_(sk_loader *l, slot_ *s, sk_loader_pos pos) {
     for (int64_t j = 0; j < B; j++) {
         uint64_t g = (uint64_t)(pos.step * G + (int64_t)l->o.rank * B + j);
         l->picks[j].idx = l->first + (int64_t)(l->o.shuffle ? perm_apply_(&pm, g) : g);
+        if (l->split_random) l->picks[j].idx = (int64_t)feistel_apply_(&l->splitmap, (uint64_t)l->picks[j].idx);
         l->picks[j].pos = j;
     }
     qsort(l->picks, (size_t)B, sizeof *l->picks, cmp_pick_); /* chunks in ascending order */
@@ -383,8 +386,13 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
         SK_FAIL_IF(!(opts->eval_fraction > 0 && opts->eval_fraction < 1), SK_EINVAL,
                    "%s: loader: eval_fraction %g must be in (0, 1)", p, opts->eval_fraction);
         int64_t ne = (int64_t)((double)n * opts->eval_fraction);
+        SK_FAIL_IF(n < 1 && l->tokens, SK_EINVAL,
+                   "%s: its %lld tokens hold no training window of data.seq_len + 1 = %lld tokens; lower data.seq_len",
+                   p, (long long)l->in->num_tokens, (long long)(opts->seq_len + 1));
         SK_FAIL_IF(ne < 1 || ne >= n, SK_EINVAL, "%s: loader: eval_fraction %g of %lld samples leaves an empty split", p,
                    opts->eval_fraction, (long long)n);
+        l->split_random = opts->split_random != 0;
+        if (l->split_random) feistel_init_(&l->splitmap, (uint64_t)n, opts->seed, 0x73706c6974ull /* "split" */);
         if (opts->split == SK_SPLIT_TRAIN) l->nsamples = n - ne;
         else {
             l->first = n - ne;

@@ -65,6 +65,8 @@ typedef struct {
     int prefetch;          /* batches decoded ahead by the background thread (0: synchronous) */
     sk_split split;
     double eval_fraction;  /* for SK_SPLIT_TRAIN / SK_SPLIT_EVAL, in (0, 1) */
+    int split_random;      /* 0: EVAL is the last eval_fraction of the samples; 1: a random subset of that size,
+                              a keyed bijection of (seed, n), so TRAIN and EVAL loaders of one seed never overlap */
     int64_t cache_bytes;   /* decoded-chunk cache (at least one chunk); 0: the chunks one shuffle group
                               touches, at most 256 MiB (2 chunks without shuffle) */
 } sk_loader_opts;

@@ -25,6 +25,7 @@ PACKAGES=(
   libzstd-dev zlib1g-dev
   libyaml-dev                       # config files (YAML)
   libjansson-dev                    # every JSON document shrink reads or writes
+  libxxhash-dev                     # checkpoint checksums (MANIFEST)
   libcmocka-dev                     # C unit tests
   gnuplot-nox                       # plots in reports
   dataset-fashion-mnist fortunes    # real data for demos and tests

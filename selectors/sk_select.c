@@ -5,6 +5,7 @@
  * Schedules follow EViT's keep-rate warm-up (Liang et al., ICLR 2022,
  * cosine) and random-LTD's linear length schedule (Yao et al., 2022). */
 #include "sk_select.h"
+#include "sk_log.h"
 #include "sk_time.h"
 
 #include <math.h>
@@ -41,6 +42,30 @@ struct sk_selector {
     const char *names[4 * MAX_LAYERS];
     int nparams;
 };
+
+/* A setting that keeps every selectable token at the first apply layer,
+ * at the start and the end of any keep schedule, makes the selector a
+ * no-op: say so (a threshold strategy's kept count depends on the scores). */
+static void warn_keeps_all_(const sk_selector *s)
+{
+    const sk_select_config *c = &s->cfg;
+    int64_t mm = s->model.tokens - s->model.n_protected;
+    if (s->strategy->flags & SK_STRATEGY_THRESHOLD) return;
+    if (c->budget > 0) {
+        if (c->budget >= mm)
+            SK_LOG_WARN("select.budget = %lld keeps every token: the model has %lld selectable tokens per sample "
+                        "(%lld with %d protected), so the selector removes nothing",
+                        (long long)c->budget, (long long)mm, (long long)s->model.tokens, s->model.n_protected);
+        return;
+    }
+    int64_t k_end = (int64_t)ceil(c->keep * (double)mm - 1e-9);
+    int64_t k_start = c->schedule != SK_SCHEDULE_NONE ? (int64_t)ceil(c->keep_start * (double)mm - 1e-9) : k_end;
+    if (k_end >= mm && k_start >= mm)
+        SK_LOG_WARN("select.keep = %g%s keeps every token: ceil(keep x %lld selectable tokens) = %lld, so the "
+                    "selector removes nothing",
+                    c->keep, c->schedule != SK_SCHEDULE_NONE ? " (and select.keep_start)" : "", (long long)mm,
+                    (long long)k_end);
+}
 
 int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
                        uint64_t seed)
@@ -144,6 +169,11 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
         SK_FAIL_IF(cfg->layers.n != 1, SK_EINVAL,
                    "select.layers: drop-restore takes exactly one apply layer (got %d)", cfg->layers.n);
         int64_t r = cfg->restore_layer < 0 ? m->depth - 1 : cfg->restore_layer;
+        /* the default (depth - 1) is not the user's: name the key they set */
+        SK_FAIL_IF(cfg->restore_layer < 0 && r <= cfg->layers.v[0], SK_EINVAL,
+                   "select.layers: drop-restore applies at layer %lld, which leaves no later block to restore at "
+                   "(the model's last block is %d); choose a layer below %d",
+                   (long long)cfg->layers.v[0], m->depth - 1, m->depth - 1);
         SK_FAIL_IF(r <= cfg->layers.v[0] || r >= m->depth, SK_EINVAL,
                    "select.restore_layer: %lld must be after the apply layer %lld and at most %d (depth - 1)",
                    (long long)r, (long long)cfg->layers.v[0], m->depth - 1);
@@ -178,6 +208,7 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
             }
         }
     }
+    warn_keeps_all_(s);
     s->stats.depth = m->depth;
     s->stats.tokens_full = m->tokens;
     for (int l = 0; l < m->depth; l++) {

@@ -11,8 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sk_ckpt_manifest.h"
 #include "sk_fs.h"
+#include "sk_log.h"
 #include "sk_weights.h"
+
+/* The files of a checkpoint, all listed in its MANIFEST. */
+static const char *const files_[] = {"model.safetensors", "optim.safetensors", "state.json"};
+#define NFILES_ ((int)(sizeof files_ / sizeof *files_))
 
 static int rmtree_(const char *dir)
 {
@@ -255,6 +261,7 @@ int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_
         size_t jn = strlen(js);
         SK_TRY(sk_fs_write_atomic(path, &part, &jn, 1));
     }
+    SK_TRY(sk_ckpt_manifest_write(tmp, files_, NFILES_)); /* last: its presence means complete */
     rmtree_(fin);
     SK_FAIL_IF(rename(tmp, fin) != 0, SK_EIO, "%s: rename failed: %s", fin, strerror(errno));
     /* keep-last-k */
@@ -315,5 +322,38 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt,
     }
 done:
     moments_free_(p, names2, t2);
+    return rc;
+}
+
+int sk_ckpt_verify(const char *ckdir) { return sk_ckpt_manifest_check(ckdir, files_, NFILES_); }
+
+int sk_ckpt_latest_valid(const char *dir, char *out, size_t cap)
+{
+    int rc = SK_OK;
+    int64_t *steps = NULL;
+    int n = 0;
+    char p[4096], first_err[1024] = "";
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    if (stat(p, &sb) == 0) { /* one checkpoint named: nothing to fall back to */
+        snprintf(out, cap, "%s", dir);
+        return sk_ckpt_verify(dir);
+    }
+    SK_FAIL_IF(stat(dir, &sb) != 0, SK_ENOTFOUND, "--resume %s: no such directory", dir);
+    SK_TRY(list_steps_(dir, &steps, &n));
+    SK_FAIL_IF(n == 0, SK_ENOTFOUND, "--resume %s: no checkpoint (no state.json, no step-* directory)", dir);
+    for (int i = n - 1; i >= 0; i--) {
+        snprintf(out, cap, "%s/step-%08lld", dir, (long long)steps[i]);
+        if (sk_ckpt_verify(out) == SK_OK) {
+            if (i < n - 1) SK_LOG_WARN("--resume-latest-valid: resuming from %s, an older checkpoint", out);
+            goto done;
+        }
+        if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", sk_error_last());
+        SK_LOG_WARN("--resume-latest-valid: skipping %s: %s", out, sk_error_last());
+    }
+    rc = sk_error_set(SK_ECORRUPT, "--resume-latest-valid %s: no intact checkpoint among %d (newest: %s)", dir, n,
+                      first_err);
+done:
+    free(steps);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_weights.h).
  *
- * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
+ * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_latest_valid,
+ *          sk_ckpt_verify, sk_ckpt_load.
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
  *   model.safetensors  parameters under their model names, then the
@@ -11,7 +12,9 @@
  *                      (I64 [1], torch's state['step']), metadata
  *                      adamw_step (optimizer steps taken),
  *   state.json         step, world size, seed, loader position, RNG state,
- *                      token counters and the model/train config.
+ *                      token counters and the model/train config,
+ *   MANIFEST           written last: size and xxh3-64 checksum of each of
+ *                      the three files above (trainer/sk_ckpt_manifest.h).
  * It is written under a temporary name and renamed into place (a killed
  * writer leaves only a "tmp-" directory, which resume ignores); after that
  * all but the newest keep_last step directories are removed.
@@ -47,5 +50,14 @@ int sk_ckpt_latest(const char *dir, char *out, size_t cap);
  * missing from the file is SK_ENOTFOUND naming it), opt (NULL: skipped)
  * and st. */
 int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt, sk_ckpt_state *st);
+/* Check a checkpoint directory against its MANIFEST (every file present,
+ * same size and checksum): SK_ECORRUPT naming the file otherwise. The
+ * trainer calls it before sk_ckpt_load. */
+int sk_ckpt_verify(const char *ckdir);
+/* As sk_ckpt_latest, but the newest step-* directory that passes
+ * sk_ckpt_verify, warning for each newer one skipped (--resume-latest-valid);
+ * SK_ECORRUPT when none does. A dir that is itself a checkpoint is only
+ * verified. */
+int sk_ckpt_latest_valid(const char *dir, char *out, size_t cap);
 
 #endif /* SK_CKPT_H */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,14 @@
 #include <jansson.h>
 
 #include "sk_ckpt.h"
+#include "sk_corpus.h"
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
 #include "sk_fs.h"
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_select_config.h"
+#include "sk_train_guard.h"
 
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world)
 {
@@ -189,6 +192,7 @@ typedef struct {
     FILE *mf;               /* metrics.jsonl (rank 0) */
     sk_ckpt_state *cks;
     char ckroot[4096];
+    int model_saved;        /* model.safetensors written (rank 0) */
     double t_start;
     sk_train_result r;
 } run_;
@@ -489,8 +493,9 @@ static int write_summary_(const run_ *R, const char *path)
 {
     int rc = SK_OK;
     const sk_train_result *r = &R->r;
-    json_t *j = json_pack("{s:s, s:i, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "seconds",
+    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
+                          (json_int_t)(r->steps - R->start), "seconds",
                           real_(r->seconds), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
                           "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
                           real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
@@ -522,6 +527,7 @@ static int check_(run_ *R)
     SK_FAIL_IF(!o->source && !(o->data_path && o->data_path[0]) && !R->dc->train[0], SK_EINVAL,
                "data.train: no training corpus given");
     SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
+    SK_TRY(sk_train_guard_out_dir(o->out_dir, o->resume && o->resume[0], o->overwrite));
     SK_TRY(sk_mpi_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_mpi_check_same(R->tc->steps, "train.steps"));
 done:
@@ -571,6 +577,59 @@ done:
     return rc;
 }
 
+/* "[28,28]" */
+static void shape_text_(char *buf, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && i < 4 && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+static const char *train_name_(const run_ *R)
+{
+    return R->o->data_path && R->o->data_path[0] ? R->o->data_path : R->dc->train;
+}
+
+/* Before step 1: the eval corpus must hold what the model was built for
+ * (same sample shape and element type, no token or class the training
+ * corpus lacks), so a wrong data.eval fails now, not after training. */
+static int check_eval_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_train_source *S = R->S;
+    const sk_batch *b, *e;
+    const char *en = R->dc->eval[0] ? R->dc->eval : NULL;
+    if (!en) return SK_OK; /* the held-out split of data.train */
+    sk_loader_pos t0 = S->tell(R->train_src), e0 = S->tell(R->eval_src);
+    int64_t tshape[4], tdim;
+    sk_elem_type tt;
+    SK_TRY(S->next(R->train_src, &b));
+    tdim = b->ndim;
+    tt = b->type;
+    memcpy(tshape, b->shape, sizeof tshape);
+    SK_TRY(S->seek(R->train_src, t0));
+    SK_TRY(S->next(R->eval_src, &e));
+    if (e->ndim != tdim || memcmp(e->shape, tshape, (size_t)tdim * sizeof *tshape)) {
+        char a[96], c[96];
+        shape_text_(a, sizeof a, (int)tdim, tshape);
+        shape_text_(c, sizeof c, e->ndim, e->shape);
+        SK_FAIL_IF(1, SK_EINVAL, "data.eval = %s: samples of shape %s (%s), data.train = %s has %s (%s)", en, c,
+                   e->ndim == 1 ? "tokens" : "images", train_name_(R), a, tdim == 1 ? "tokens" : "images");
+    }
+    SK_FAIL_IF(e->type != tt, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
+               sk_elem_name(e->type), train_name_(R), sk_elem_name(tt));
+    SK_FAIL_IF((R->info.flags & SK_MODEL_LM) && S->vocab_size(R->eval_src) > R->info.outputs, SK_EINVAL,
+               "data.eval = %s: vocabulary of %lld tokens, the model's is %lld (data.train = %s)", en,
+               (long long)S->vocab_size(R->eval_src), (long long)R->info.outputs, train_name_(R));
+    SK_FAIL_IF((R->info.flags & SK_MODEL_CLASSIFIER) && S->num_classes(R->eval_src) > R->info.outputs, SK_EINVAL,
+               "data.eval = %s: %lld classes, the model has %lld (data.train = %s)", en,
+               (long long)S->num_classes(R->eval_src), (long long)R->info.outputs, train_name_(R));
+    SK_TRY(S->seek(R->eval_src, e0));
+done:
+    return rc;
+}
+
 /* The model for the corpus's samples (read off its first batch): same
  * init seed on every rank (rank 0's copy wins at the DDP broadcast). */
 static int build_model_(run_ *R)
@@ -581,6 +640,14 @@ static int build_model_(run_ *R)
     const int64_t seq_len = R->dc->seq_len;
     sk_loader_pos p0 = S->tell(R->train_src);
     SK_TRY(S->next(R->train_src, &b));
+    char shp[96];
+    shape_text_(shp, sizeof shp, b->ndim, b->shape);
+    SK_FAIL_IF((sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && b->ndim != 1, SK_EINVAL,
+               "data.train = %s holds images (samples of shape %s); model.arch = %s needs a token corpus",
+               train_name_(R), shp, R->mc->arch);
+    SK_FAIL_IF(!(sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && b->ndim == 1, SK_EINVAL,
+               "data.train = %s holds token sequences; model.arch = %s needs an image corpus", train_name_(R),
+               R->mc->arch);
     SK_FAIL_IF((sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && (b->ndim != 1 || b->shape[0] != seq_len + 1),
                SK_EINVAL, "data: token windows of %lld tokens, data.seq_len + 1 = %lld", (long long)b->shape[0],
                (long long)(seq_len + 1));
@@ -643,6 +710,7 @@ static int setup_(run_ *R)
     set_threads_(R);
     SK_TRY(open_data_(R));
     SK_TRY(build_model_(R));
+    SK_TRY(check_eval_(R));
     SK_TRY(build_selector_(R));
     SK_TRY(build_optimizer_(R));
 done:
@@ -650,6 +718,26 @@ done:
 }
 
 /* ---- resume ------------------------------------------------------------------------------- */
+
+/* --resume DIR: the newest checkpoint, verified against its MANIFEST (a
+ * damaged one is an error naming the file); with --resume-latest-valid the
+ * newest intact one. Every rank checks; the answer is agreed. */
+static int resolve_ckpt_(const sk_train_opts *o, char *ckdir, size_t cap)
+{
+    int rc;
+    if (o->resume_latest_valid) {
+        rc = sk_ckpt_latest_valid(o->resume, ckdir, cap);
+    } else {
+        rc = sk_ckpt_latest(o->resume, ckdir, cap);
+        if (rc == SK_OK && (rc = sk_ckpt_verify(ckdir)) < 0) {
+            char msg[2048];
+            snprintf(msg, sizeof msg, "%s", sk_error_last());
+            sk_error_set(rc, "--resume %s: %s; --resume-latest-valid %s resumes from the newest intact checkpoint "
+                         "instead", ckdir, msg, o->resume);
+        }
+    }
+    return sk_mpi_agree(rc);
+}
 
 /* Continue from --resume's newest checkpoint: weights, optimizer, RNG,
  * loader position and counters; then open metrics.jsonl (rank 0), cut
@@ -663,7 +751,9 @@ static int resume_(run_ *R)
     snprintf(R->ckroot, sizeof R->ckroot, "%s/ckpt", o->out_dir);
     if (o->resume && o->resume[0]) {
         char ckdir[4096];
-        SK_TRY(sk_ckpt_latest(o->resume, ckdir, sizeof ckdir));
+        SK_TRY(resolve_ckpt_(o, ckdir, sizeof ckdir));
+        SK_TRY(config_json_(R, cks->config, sizeof cks->config));
+        SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
         rc = sk_ckpt_load(ckdir, &R->all, R->buf, R->opt, cks);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
@@ -858,6 +948,42 @@ done:
     return rc;
 }
 
+/* The final weights with the architecture in their metadata (rank 0),
+ * once: written after the last step, before its evaluation, so a failing
+ * evaluation never loses a trained model. */
+static int save_model_(run_ *R)
+{
+    char path[4096];
+    if (R->rank != 0 || R->model_saved) return SK_OK;
+    snprintf(path, sizeof path, "%s/model.safetensors", R->o->out_dir);
+    int rc = sk_model_save(R->model, path, &R->all);
+    R->model_saved = rc == SK_OK;
+    return rc;
+}
+
+/* After each step, on every rank: if any rank caught SIGINT/SIGTERM, write
+ * a checkpoint of the steps done (unless this step just wrote one; every
+ * rank waits for rank 0's write through the agreement) and fail saying
+ * where it is and how to resume. */
+static int interrupted_(run_ *R, int have_ckpt)
+{
+    int sig = sk_train_guard_stop_requested();
+    if (sig <= 0) return sig;
+    if (!have_ckpt) {
+        int rc = sk_mpi_agree(checkpoint_(R));
+        if (rc < 0) return rc;
+    } else {
+        int rc = sk_mpi_barrier();
+        if (rc < 0) return rc;
+    }
+    return sk_error_set(SK_ERROR,
+                        "interrupted by %s after step %lld of %lld: checkpoint written to %s/step-%08lld; resume with: "
+                        "%s --resume %s",
+                        sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)(R->step + 1), (long long)R->tc->steps,
+                        R->ckroot, (long long)(R->step + 1),
+                        R->o->command && R->o->command[0] ? R->o->command : "the same command", R->ckroot);
+}
+
 static int loop_(run_ *R)
 {
     int rc = SK_OK;
@@ -876,9 +1002,19 @@ static int loop_(run_ *R)
         if (stop) break;
         SK_TRY(train_step_(R, &s));
         SK_TRY(log_step_(R, &s));
-        if (due_(tc->eval_every, R->step, tc->steps)) SK_TRY(eval_(R));
+        if (R->step + 1 == tc->steps) SK_TRY(save_model_(R)); /* before the final evaluation, which may fail */
+        if (due_(tc->eval_every, R->step, tc->steps) && (rc = eval_(R)) < 0) {
+            if (R->model_saved) {
+                char msg[2048];
+                snprintf(msg, sizeof msg, "%s", sk_error_last());
+                sk_error_set(rc, "%s (the trained model is saved: %s/model.safetensors)", msg, R->o->out_dir);
+            }
+            goto done;
+        }
         if (R->mf) fflush(R->mf);
-        if (due_(tc->ckpt_every, R->step, tc->steps)) SK_TRY(checkpoint_(R));
+        int ck = due_(tc->ckpt_every, R->step, tc->steps);
+        if (ck) SK_TRY(checkpoint_(R));
+        SK_TRY(interrupted_(R, ck));
     }
     R->r.seconds = sk_now() - R->t_start;
     R->r.steps = R->step;
@@ -906,12 +1042,17 @@ static int finish_(run_ *R)
         r->unigram_bpb /= R->tc->bytes_per_token;
     }
     if (R->rank != 0) return SK_OK;
-    snprintf(path, sizeof path, "%s/model.safetensors", R->o->out_dir);
-    SK_TRY(sk_model_save(R->model, path, &R->all));
+    SK_TRY(save_model_(R)); /* (a run stopped by on_step did not pass the last step) */
     snprintf(path, sizeof path, "%s/summary.json", R->o->out_dir);
     SK_TRY(write_summary_(R, path));
-    SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
-                r->steps_per_s, r->eval_loss);
+    if (R->start > 0)
+        SK_LOG_INFO("done: %lld steps this run (resumed at step %lld; %lld steps in total) in %.1f s (%.2f steps/s); "
+                    "eval loss %.4f",
+                    (long long)(r->steps - R->start), (long long)R->start, (long long)r->steps, r->seconds,
+                    r->steps_per_s, r->eval_loss);
+    else
+        SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
+                    r->steps_per_s, r->eval_loss);
     if (lm) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r->eval_bpb, r->unigram_bpb);
     else SK_LOG_INFO("eval accuracy %.4f", r->eval_acc);
     if (R->sel)
@@ -958,7 +1099,10 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     SK_TRY(setup_(R));
     SK_TRY(resume_(R));
-    SK_TRY(loop_(R));
+    sk_train_guard_signals_install();
+    rc = loop_(R);
+    sk_train_guard_signals_restore();
+    if (rc < 0) goto done;
     SK_TRY(finish_(R));
     if (res) *res = R->r;
 done:

@@ -21,6 +21,13 @@
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
  * summary.json, model.safetensors (final weights and buffers), ckpt/step-NNNNNNNN/ (checkpoints).
+ * A non-empty out_dir is refused unless resuming or opts.overwrite. steps in
+ * summary.json is the total, steps_this_run what this run did after a resume
+ * (seconds and steps_per_s cover this run only).
+ *
+ * SIGINT/SIGTERM during the loop: the run stops after the step in progress
+ * on every rank (agreed each step), writes a checkpoint, and fails with a
+ * message naming it and the command that resumes (opts.command + --resume).
  *
  * With a token selector, each step record also holds layer_tokens (mean
  * tokens per sample entering each block in the step's last forward on rank
@@ -98,6 +105,9 @@ typedef struct {
     const char *data_path;          /* training corpus (NULL: data->train) */
     const char *out_dir;            /* outputs; created if needed */
     const char *resume;             /* checkpoint root or step directory, or NULL */
+    int resume_latest_valid;        /* resume from the newest checkpoint that passes its MANIFEST check */
+    int overwrite;                  /* 0: refuse a non-empty out_dir unless resuming (run.overwrite) */
+    const char *command;            /* the command line, for the resume hint after SIGINT/SIGTERM (or NULL) */
     uint64_t seed;
     int threads;                    /* intra-op threads per rank (0: cores / ranks on this host) */
     int64_t progress;               /* rank-0 progress on stderr (sk_progress: a bar on a terminal, else one

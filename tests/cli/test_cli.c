@@ -275,11 +275,19 @@ static void test_config_command(void **state)
     free(b);
     assert_int_equal(run.seed, 9);              /* last --set wins */
     assert_string_equal(run.out_dir, "runs/test"); /* from the file */
-    assert_int_equal(run.dtype, SK_BF16);       /* from the file */
+    assert_int_equal(run.overwrite, 1);         /* from the file */
     assert_int_equal(log.every, 3);             /* --set= form over the file's 5 */
     assert_int_equal(log.all_ranks, 0);         /* default */
     /* the effective config is also readable while a command runs */
     assert_null(sk_cli_section_values("run"));
+    /* bf16 is refused up front, as a config error, on a build without CUDA */
+    code = CLI_("shrink", "config", "--set", "run.dtype=bf16");
+    if (sk_shim_cuda_available()) {
+        assert_int_equal(code, 0);
+    } else {
+        assert_int_equal(code, SK_CLI_EXIT_USAGE);
+        assert_non_null(strstr(sk_error_last(), "run.dtype = bf16 needs a CUDA build"));
+    }
 }
 
 /* ---- the real binary --------------------------------------------------------- */

@@ -243,6 +243,59 @@ static void test_samples_labels_splits(void **st) {
     sk_loader_free(ev);
 }
 
+/* data.eval_split=random: the held-out 100 of 1000 samples are a seeded
+ * random subset (not the tail), disjoint from the 900 training ones; over
+ * an epoch each split sees each of its samples once; another seed draws
+ * another subset. */
+static void test_random_split(void **st) {
+    (void)st;
+    static unsigned char seen[2][1000];
+    memset(seen, 0, sizeof seen);
+    int tail = 0;
+    for (int side = 0; side < 2; side++) {
+        sk_loader *l = NULL;
+        sk_loader_opts o = opts_(IMG, 0, 1, 10);
+        o.split = side ? SK_SPLIT_EVAL : SK_SPLIT_TRAIN;
+        o.eval_fraction = 0.1;
+        o.split_random = 1;
+        o.shuffle = side == 0;
+        assert_int_equal(sk_loader_create(&l, &o), 0);
+        assert_int_equal(sk_loader_num_samples(l), side ? 100 : 900);
+        for (int s = 0; s < (side ? 10 : 90); s++) {
+            const sk_batch *b;
+            assert_int_equal(sk_loader_next(l, &b), 0);
+            for (int j = 0; j < 10; j++) {
+                int id = (int)((const float *)b->data)[j * 12];
+                assert_true(id >= 0 && id < 1000);
+                assert_int_equal(b->labels[j], id % 7);
+                assert_int_equal(seen[side][id], 0); /* once per epoch */
+                seen[side][id] = 1;
+                tail += side && id >= 900;
+            }
+        }
+        sk_loader_free(l);
+    }
+    for (int i = 0; i < 1000; i++) assert_int_equal(seen[0][i] + seen[1][i], 1); /* a partition */
+    assert_true(tail < 40); /* about 10 of the tail's 100, not all of them */
+    /* another seed: another subset */
+    sk_loader *l = NULL;
+    sk_loader_opts o = opts_(IMG, 0, 1, 10);
+    o.split = SK_SPLIT_EVAL;
+    o.eval_fraction = 0.1;
+    o.split_random = 1;
+    o.shuffle = 0;
+    o.seed += 1;
+    assert_int_equal(sk_loader_create(&l, &o), 0);
+    int same = 0;
+    for (int s = 0; s < 10; s++) {
+        const sk_batch *b;
+        assert_int_equal(sk_loader_next(l, &b), 0);
+        for (int j = 0; j < 10; j++) same += seen[1][(int)((const float *)b->data)[j * 12]];
+    }
+    assert_true(same < 50);
+    sk_loader_free(l);
+}
+
 static void test_bad_options_and_corruption(void **st) {
     (void)st;
     sk_loader *l = NULL;
@@ -417,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_resume),
         cmocka_unit_test(test_sharding_matches_global),
         cmocka_unit_test(test_samples_labels_splits),
+        cmocka_unit_test(test_random_split),
         cmocka_unit_test(test_bad_options_and_corruption),
         cmocka_unit_test(test_grouped_permutation),
         cmocka_unit_test(test_chunk_cache_sizes),

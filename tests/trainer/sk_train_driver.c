@@ -112,6 +112,7 @@ int main(int argc, char **argv)
             o.seed = (uint64_t)run.seed;
             o.out_dir = run.out_dir;
             o.threads = (int)run.threads;
+            o.overwrite = run.overwrite;
             continue;
         }
         if (!strncmp(argv[i], "select.", 7) || !strncmp(argv[i], "data.", 5) || !strncmp(argv[i], "model.", 6) ||
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
                 o.seed = (uint64_t)run.seed;
                 o.out_dir = run.out_dir;
                 o.threads = (int)run.threads;
+                o.overwrite = run.overwrite;
             }
             if (argv[i][0] == 's') have_select = 1;
             continue;

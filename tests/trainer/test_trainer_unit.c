@@ -169,7 +169,7 @@ static void test_on_step_hook(void **state)
     assert_int_equal(c.calls, 5);
     assert_true(c.nparams > 4);
     /* summary.json: jansson-readable, the documented keys in order, n/a metrics null */
-    static const char *const keys[] = {"arch", "ranks", "steps", "seconds", "steps_per_s", "loss", "eval_loss",
+    static const char *const keys[] = {"arch", "ranks", "steps", "steps_this_run", "seconds", "steps_per_s", "loss", "eval_loss",
                                        "eval_acc", "eval_bpb", "unigram_bpb", "tokens", "tokens_kept",
                                        "flop_ratio", "measured_speedup", "step_time_select", "step_time_full"};
     snprintf(p, sizeof p, "%s/summary.json", out);
@@ -187,6 +187,7 @@ static void test_on_step_hook(void **state)
     assert_int_equal(i, sizeof keys / sizeof *keys);
     assert_string_equal(json_string_value(json_object_get(j, "arch")), "vit");
     assert_int_equal(json_integer_value(json_object_get(j, "steps")), 4);
+    assert_int_equal(json_integer_value(json_object_get(j, "steps_this_run")), 4);
     assert_int_equal(json_integer_value(json_object_get(j, "tokens")), 4 * 8 * 17);
     assert_true(json_is_null(json_object_get(j, "eval_bpb")));
     assert_true(json_is_null(json_object_get(j, "flop_ratio")));
@@ -208,6 +209,10 @@ static void test_on_step_hook(void **state)
     /* a failing callback fails the run with its message */
     hook_ctx_ c2 = {0, -1, -1, 2, 0};
     o.on_step_ctx = &c2;
+    /* (into the same out_dir: refused unless overwrite) */
+    assert_int_equal(sk_train_run(&o, &r), SK_EEXISTS);
+    assert_non_null(strstr(sk_error_last(), "not empty"));
+    o.overwrite = 1;
     assert_int_equal(sk_train_run(&o, &r), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "hook: refused step 2"));
 }

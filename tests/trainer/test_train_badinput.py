@@ -1,0 +1,237 @@
+"""`shrink train` refusals and stops (issue 11), through the real CLI on a
+small text corpus made by `shrink prepare`. Each case asserts the exit code
+(2 usage/config, 1 runtime), a message naming the key/value/file, and that
+nothing is left at the output name. Also: SIGINT/SIGTERM stop at a step
+boundary with a checkpoint and a resume command that works (1 rank, and 2
+ranks with one rank signalled), and the summary after a resume counts this
+run's steps and the total."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sk_trainer_testlib import ENV, mpirun, run  # noqa: E402
+
+shrink = sys.argv[1]
+FORT = "/usr/share/games/fortunes/fortunes"
+if not os.path.exists(FORT):
+    print("no fortunes here")
+    sys.exit(77)
+ncases = 0
+
+
+def case(args, code, *needles, absent=None, env=None):
+    """shrink train ARGS exits `code` with every needle in stderr; `absent`
+    (a path) must not exist afterwards."""
+    global ncases
+    p = run([shrink, "train"] + args, check=False, env=env)
+    assert p.returncode == code, (args, p.returncode, p.stderr)
+    for n in needles:
+        assert n in p.stderr, (args, n, p.stderr)
+    if absent:
+        assert not os.path.exists(absent), (args, absent)
+    ncases += 1
+    return p
+
+
+with tempfile.TemporaryDirectory() as d:
+    with open(FORT, "rb") as f, open(f"{d}/t.txt", "wb") as g:
+        g.write(f.read(60000))
+    run([shrink, "prepare", "--set", "prepare.format=text", "--set", f"prepare.input={d}/t.txt", "--set",
+         "prepare.boundary=%", "--set", f"prepare.output={d}/t.h5"])
+    G = []
+    for kv in (f"data.train={d}/t.h5", "model.arch=gpt", "model.width=32", "model.depth=1", "model.heads=2",
+               "data.seq_len=32", "data.batch_size=8", "train.steps=4", "train.warmup=1", "train.eval_batches=1",
+               "train.ckpt_every=2", "run.threads=1", "data.eval_fraction=0.1", "log.every=1000000"):
+        G += ["--set", kv]
+
+    # a finished run, then a second run into the same out_dir is refused
+    # and leaves the first run's files as they were
+    a = f"{d}/a"
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={a}"])
+    before = open(f"{a}/model.safetensors", "rb").read()
+    case(G + ["--set", f"run.out_dir={a}"], 1, f"run.out_dir = {a}: not empty", "run.overwrite=true")
+    assert open(f"{a}/model.safetensors", "rb").read() == before
+    # a plain file as out_dir
+    open(f"{d}/file", "w").write("x")
+    case(G + ["--set", f"run.out_dir={d}/file"], 1, f"run.out_dir = {d}/file", "not a directory")
+    # run.overwrite=true allows it; a resume too
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={a}", "--set", "run.overwrite=true"])
+    s = json.load(open(f"{a}/summary.json"))
+    assert s["steps"] == 4 and s["steps_this_run"] == 4, s
+
+    # corrupt checkpoints: every file is checked against the MANIFEST
+    ck = f"{d}/ck"
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={ck}", "--set", "train.steps=6"])
+    os.remove(f"{ck}/model.safetensors")  # so a failed resume is seen to write none
+    R = G + ["--set", f"run.out_dir={ck}", "--set", "train.steps=8"]
+    step6 = f"{ck}/ckpt/step-00000006"
+    pristine = f"{d}/pristine"
+    shutil.copytree(step6, pristine)
+    for fname, how in (("model.safetensors", "flip"), ("optim.safetensors", "flip"), ("state.json", "truncate"),
+                       ("model.safetensors", "truncate")):
+        path = f"{step6}/{fname}"
+        raw = bytearray(open(path, "rb").read())
+        if how == "flip":
+            for i in range(4):
+                raw[len(raw) // 2 + i] ^= 0xFF
+        else:
+            raw = raw[:len(raw) - 7]
+        open(path, "wb").write(bytes(raw))
+        msg = "checksum mismatch" if how == "flip" else "the checkpoint's MANIFEST says"
+        case(R + ["--resume", f"{ck}/ckpt"], 1, path, msg, "--resume-latest-valid", absent=f"{ck}/model.safetensors")
+        shutil.copyfile(f"{pristine}/{fname}", path)
+    os.remove(f"{step6}/MANIFEST")
+    case(R + ["--resume", f"{ck}/ckpt"], 1, f"{step6}/MANIFEST", absent=f"{ck}/model.safetensors")
+    # resume with a changed config: shape keys refused naming key and both values, the rest warned
+    shutil.copyfile(f"{pristine}/MANIFEST", f"{step6}/MANIFEST")
+    case(R + ["--set", "model.width=64", "--resume", f"{ck}/ckpt"], 1, "model.width: checkpoint 32, this run 64",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "model.depth=2", "--resume", f"{ck}/ckpt"], 1, "model.depth: checkpoint 1, this run 2",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "data.seq_len=16", "--set", "model.heads=4", "--resume", f"{ck}/ckpt"], 1,
+         "data.seq_len: checkpoint 32, this run 16", "model.heads: checkpoint 2, this run 4",
+         absent=f"{ck}/model.safetensors")
+    case(R + ["--set", "model.vocab=300", "--resume", f"{ck}/ckpt"], 1, "model.vocab: checkpoint",
+         absent=f"{ck}/model.safetensors")
+    os.remove(f"{step6}/MANIFEST")
+    # the named fallback: the newest intact checkpoint (step 4), with a warning naming the skipped one
+    p = run([shrink, "train"] + R + ["--set", "train.lr=0.002", "--resume-latest-valid", f"{ck}/ckpt"])
+    assert "resuming with train.lr = 0.002 (the checkpoint was trained with 0.001)" in p.stderr, p.stderr
+    assert "resuming with train.steps = 8 (the checkpoint was trained with 6)" in p.stderr, p.stderr
+    assert f"skipping {step6}" in p.stderr and "resumed from " + f"{ck}/ckpt/step-00000004" in p.stderr, p.stderr
+    s = json.load(open(f"{ck}/summary.json"))
+    assert s["steps"] == 8 and s["steps_this_run"] == 4, s
+    ncases += 1
+
+    # a wrong-kind eval corpus fails before step 1 (nothing written)
+    F = "/usr/share/datasets/fashion-mnist"
+    if os.path.exists(f"{F}/t10k-images-idx3-ubyte.gz"):
+        run([shrink, "prepare", "--set", "prepare.format=idx", "--set", f"prepare.input={F}/t10k-images-idx3-ubyte.gz",
+             "--set", f"prepare.labels={F}/t10k-labels-idx1-ubyte.gz", "--set", f"prepare.output={d}/im.h5"])
+        case(G + ["--set", f"run.out_dir={d}/e1", "--set", f"data.eval={d}/im.h5"], 1,
+             f"data.eval = {d}/im.h5: samples of shape [28,28] (images)", "has [33] (tokens)", absent=f"{d}/e1")
+        case(G + ["--set", f"run.out_dir={d}/e2", "--set", f"data.train={d}/im.h5"], 1,
+             f"data.train = {d}/im.h5 holds images (samples of shape [28,28]); model.arch = gpt needs a token corpus",
+             absent=f"{d}/e2")
+        case(G + ["--set", f"run.out_dir={d}/e3", "--set", "model.arch=vit"], 1,
+             f"data.train = {d}/t.h5 holds token sequences; model.arch = vit needs an image corpus", absent=f"{d}/e3")
+    # an eval corpus damaged past its first chunk fails the final evaluation, but the model is saved first
+    big = b""
+    for name in sorted(os.listdir("/usr/share/games/fortunes")):
+        fp = os.path.join("/usr/share/games/fortunes", name)
+        if os.path.isfile(fp) and not name.endswith((".dat", ".u8")):
+            big += open(fp, "rb").read()
+        if len(big) > 1_300_000:
+            break
+    if len(big) > 1_300_000:
+        open(f"{d}/big.txt", "wb").write(big)
+        run([shrink, "prepare", "--set", "prepare.format=text", "--set", f"prepare.input={d}/big.txt", "--set",
+             "prepare.boundary=%", "--set", f"prepare.output={d}/big.h5"])
+        raw = bytearray(open(f"{d}/big.h5", "rb").read())
+        for i in range(8):
+            raw[int(len(raw) * 0.8) + i] ^= 0xFF
+        open(f"{d}/bigbad.h5", "wb").write(bytes(raw))
+        p = case(G + ["--set", f"run.out_dir={d}/e4", "--set", f"data.eval={d}/bigbad.h5", "--set", "train.eval_batches=0",
+                      "--set", "data.shuffle=false", "--set", "train.steps=2"], 1, f"{d}/bigbad.h5", "zstd decode",
+                 f"the trained model is saved: {d}/e4/model.safetensors")
+        assert os.path.getsize(f"{d}/e4/model.safetensors") > 0
+
+    # selector settings: restore_layer's default is not blamed on the user; a no-op selector warns
+    SEL = ["--set", "select.scorer=random", "--set", "select.strategy=drop-restore", "--set", "select.layers=[0]"]
+    p = case(G + SEL + ["--set", f"run.out_dir={d}/s1"], 1,
+             "select.layers: drop-restore applies at layer 0, which leaves no later block to restore at",
+             absent=f"{d}/s1/model.safetensors")
+    assert "select.restore_layer" not in p.stderr, p.stderr
+    for extra, want in ((["--set", "select.budget=40"], "select.budget = 40 keeps every token"),
+                        (["--set", "select.keep=1"], "select.keep = 1 keeps every token"),
+                        (["--set", "select.keep=0.99"], "select.keep = 0.99 keeps every token")):
+        o = f"{d}/s2{len(extra[1])}{extra[1][-2:]}"
+        p = run([shrink, "train"] + G + SEL + ["--set", "model.depth=2", "--set", f"run.out_dir={o}"] + extra)
+        assert want in p.stderr, p.stderr
+        ncases += 1
+    p = run([shrink, "train"] + G + SEL + ["--set", "model.depth=2", "--set", "select.budget=16", "--set",
+                                           f"run.out_dir={d}/s3"])
+    assert "keeps every token" not in p.stderr, p.stderr
+
+    # windows longer than the corpus
+    case(G + ["--set", f"run.out_dir={d}/w", "--set", "data.seq_len=30000"], 1, f"{d}/t.h5: its ",
+         "hold no training window of data.seq_len + 1 = 30001 tokens", absent=f"{d}/w")
+    # the random held-out split trains
+    run([shrink, "train"] + G + ["--set", f"run.out_dir={d}/rs", "--set", "data.eval_split=random"])
+    assert json.load(open(f"{d}/rs/summary.json"))["eval_loss"] > 0
+
+    # usage errors: exit 2, nothing created
+    x = f"{d}/x"
+    X = G + ["--set", f"run.out_dir={x}"]
+    case(X + ["--resume"], 2, "--resume needs a checkpoint DIR", absent=x)
+    case(X + ["--resume", "--set", "train.steps=5"], 2, "--resume needs a checkpoint DIR", absent=x)
+    case(X + ["--bogus"], 2, "unexpected argument '--bogus'", absent=x)
+    case(X + ["extra"], 2, "unexpected argument 'extra'", absent=x)
+    case(X + ["--set", "run.dtype=bf16"], 2, "run.dtype = bf16", absent=x)
+    case(X + ["--set", "run.device=cuda"], 2, "run.device", absent=x)
+    case(X + ["--set", "train.warmup=9"], 2, "train.warmup = 9", absent=x)
+    case(X + ["--set", "data.batch_size=7", "--set", "train.accum=2"], 2, "data.batch_size = 7", absent=x)
+    case(X + ["--set", "train.min_lr=1"], 2, "train.min_lr = 1", absent=x)
+    case(X + ["--set", "model.heads=5"], 2, "model.heads", absent=x)
+    case(X + ["--set", "train.nosuchkey=1"], 2, "train.nosuchkey", absent=x)
+    case(X + ["--set", "train.steps=abc"], 2, "train.steps", absent=x)
+    case(X + ["--config", f"{d}/missing.yaml"], 2, f"{d}/missing.yaml", absent=x)
+    case(X + ["--set", "data.eval_fraction=0", "--set", "data.eval="], 2, "data.eval_fraction", absent=x)
+    # `shrink config` refuses bf16 the same way
+    p = run([shrink, "config", "--set", "run.dtype=bf16"], check=False)
+    assert p.returncode == 2 and "run.dtype = bf16" in p.stderr, p.stderr
+    ncases += 1
+
+    # SIGINT on 1 rank: stop at a step boundary, checkpoint, resume command
+    for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+        o = f"{d}/sig{name}"
+        L = G + ["--set", f"run.out_dir={o}", "--set", "train.steps=1000000", "--set", "train.ckpt_every=0"]
+        pr = subprocess.Popen([shrink, "train"] + L, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+        t0 = time.time()
+        while not os.path.exists(f"{o}/metrics.jsonl") and time.time() - t0 < 60:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        pr.send_signal(sig)
+        err = pr.communicate(timeout=60)[1]
+        assert pr.returncode == 1, (pr.returncode, err)
+        assert f"interrupted by {name} after step" in err, err
+        cks = os.listdir(f"{o}/ckpt")
+        assert len(cks) == 1 and cks[0].startswith("step-"), cks
+        assert f"checkpoint written to {o}/ckpt/{cks[0]}" in err, err
+        assert f"--resume {o}/ckpt" in err and f"run.out_dir={o}" in err, err
+        assert not os.path.exists(f"{o}/model.safetensors")
+        ncases += 1
+    step = int(cks[0][5:])
+    # resume it to a nearby end: the summary counts this run's steps and the total
+    p = run([shrink, "train"] + L[:-4] + ["--set", f"train.steps={step + 3}", "--set", "train.ckpt_every=0",
+                                          "--resume", f"{o}/ckpt"])
+    s = json.load(open(f"{o}/summary.json"))
+    assert s["steps"] == step + 3 and s["steps_this_run"] == 3, s
+    assert f"done: 3 steps this run (resumed at step {step}; {step + 3} steps in total)" in p.stderr, p.stderr
+
+    # 2 ranks, SIGTERM to one rank only: both stop at the same step
+    o = f"{d}/sig2"
+    L = G + ["--set", f"run.out_dir={o}", "--set", "train.steps=1000000", "--set", "train.ckpt_every=0"]
+    pr = subprocess.Popen(mpirun(2, [shrink, "train"] + L), env=ENV, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.exists(f"{o}/metrics.jsonl") and time.time() - t0 < 60:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    kids = subprocess.run(["pgrep", "-P", str(pr.pid)], capture_output=True, text=True).stdout.split()
+    assert len(kids) == 2, kids
+    os.kill(int(kids[-1]), signal.SIGTERM)
+    err = pr.communicate(timeout=60)[1]
+    assert pr.returncode != 0, err
+    assert "interrupted by SIGTERM after step" in err and "mpirun -np 2 " in err, err
+    cks = os.listdir(f"{o}/ckpt")
+    assert len(cks) == 1 and not cks[0].startswith("tmp"), cks
+    ncases += 1
+print(f"ok: {ncases} cases")

@@ -1,0 +1,44 @@
+/* sk_train_guard.h - the training run's guards against losing work:
+ * refusing to overwrite an earlier run's outputs, and stopping cleanly
+ * at a step boundary on SIGINT/SIGTERM.
+ *
+ * defines: sk_train_guard_out_dir, sk_train_guard_config_diff, sk_train_guard_signals_install,
+ *          sk_train_guard_signals_restore, sk_train_guard_stop_requested.
+ */
+#ifndef SK_TRAIN_GUARD_H
+#define SK_TRAIN_GUARD_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fails (SK_EEXISTS, on every rank) when `dir` exists and holds any entry,
+ * unless `resuming` or `overwrite` (run.overwrite): a new run never
+ * silently replaces an earlier run's model, metrics and checkpoints.
+ * Rank 0 looks; the answer is agreed collectively. */
+int sk_train_guard_out_dir(const char *dir, int resuming, int overwrite);
+
+/* Resume with a changed config: compares the "config" object of
+ * ckdir/state.json with `now` (the same JSON layout, {"section": {"key":
+ * value}}) and names every changed key. Keys that change the model's
+ * tensors (every model.* key; data.seq_len when `lm`) fail with
+ * SK_EINVAL, listing each "key: checkpoint A, this run B"; the rest are
+ * logged as warnings. */
+int sk_train_guard_config_diff(const char *ckdir, const char *now, int lm);
+
+/* Installs SIGINT and SIGTERM handlers that only record the signal (the
+ * previous handlers are kept for _restore). Not reentrant: one run at a
+ * time per process. */
+void sk_train_guard_signals_install(void);
+void sk_train_guard_signals_restore(void);
+
+/* Collective, once per step on every rank: 0 when no rank caught a
+ * signal, else the signal number (SIGINT or SIGTERM) that some rank got;
+ * every rank gets the same answer, so all stop at the same step.
+ * Negative SK_E* if the reduction fails. */
+int sk_train_guard_stop_requested(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SK_TRAIN_GUARD_H */

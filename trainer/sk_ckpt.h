@@ -1,6 +1,6 @@
 /* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_weights.h).
  *
- * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load.
+ * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_load, sk_ckpt_state_read.
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
  *   model.safetensors  parameters under their model names, then the
@@ -47,5 +47,8 @@ int sk_ckpt_latest(const char *dir, char *out, size_t cap);
  * missing from the file is SK_ENOTFOUND naming it), opt (NULL: skipped)
  * and st. */
 int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt, sk_ckpt_state *st);
+/* Parse one state.json file into st (zeroed first; every key required and
+ * range-checked; errors name the file): what sk_ckpt_load reads first. */
+int sk_ckpt_state_read(const char *path, sk_ckpt_state *st);
 
 #endif /* SK_CKPT_H */

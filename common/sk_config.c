@@ -668,6 +668,26 @@ done:
 
 /* ---- --set --------------------------------------------------------------- */
 
+/* 1 if s is well-formed UTF-8 (RFC 3629: shortest forms, no surrogates,
+ * at most U+10FFFF), as libyaml requires of a config file. */
+static int utf8_valid_(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s++, n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+                                : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+        if (n == 9) return 0;
+        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
+        for (unsigned i = 0; i < n; i++, s++) {
+            if ((*s & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (*s & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+    }
+    return 1;
+}
+
 int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, int n, void *const *bases)
 {
     int rc = SK_OK, si = -1;
@@ -694,6 +714,10 @@ int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, 
         goto done;
     }
     full[dot - assignment] = '.';
+    if (!utf8_valid_(eq + 1)) {
+        rc = sk_error_set(SK_EINVAL, "value is not valid UTF-8 (config files are UTF-8 too)");
+        goto done;
+    }
     rc = assign_text_(full, k, bases[si], eq + 1);
 done:
     if (rc < 0) sk_error_prefix("--set %s: ", assignment);
@@ -710,7 +734,17 @@ static void write_quoted_(FILE *f, const char *s)
         else if (*p == '\n') fputs("\\n", f);
         else if (*p == '\t') fputs("\\t", f);
         else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f);
+        /* YAML reads C1 controls (U+0080..U+009F) as unprintable and U+0085,
+         * U+2028, U+2029 as line breaks (folded to spaces in a quoted
+         * scalar), and drops a BOM: those go escaped, to read back as written */
+        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) fprintf(f, "\\x%02x", *++p);
+        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fprintf(f, "\\u%04x", 0x2000 + (p[2] - 0x80));
+            p += 2;
+        } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+            fputs("\\ufeff", f);
+            p += 2;
+        } else fputc(*p, f);
     }
     fputc('"', f);
 }

@@ -740,11 +740,11 @@ static int open_body_(sk_corpus *c) {
     SK_FAIL_IF(v != SK_CORPUS_FORMAT_VERSION, SK_EVERSION, "%s: format_version %lld, this build reads %d", c->path,
                (long long)v, SK_CORPUS_FORMAT_VERSION);
     in->format_version = (int)v;
-    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing", c->path);
+    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing or not one string", c->path);
     if (!strcmp(s, "tokens")) in->kind = SK_CORPUS_TOKENS;
     else if (!strcmp(s, "samples")) in->kind = SK_CORPUS_SAMPLES;
     else SK_FAIL_IF(1, SK_EINVAL, "%s: attribute kind = '%s', must be tokens|samples", c->path, s);
-    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing", c->path);
+    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing or not one string", c->path);
     rc = sk_elem_parse(s, &in->type);
     if (rc < 0) {
         sk_error_prefix("%s: attribute dtype: ", c->path);

@@ -726,25 +726,38 @@ done:
 
 /* ---- writing --------------------------------------------------------------- */
 
+/* 1 if YAML reads code point c in a double-quoted scalar as itself: its
+ * printable set (YAML 1.1 5.1) less U+0085, U+2028 and U+2029, which it
+ * reads as line breaks (folded to spaces), and the BOM, which it drops. */
+static int yaml_plain_(uint32_t c)
+{
+    return (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff && c != 0x2028 && c != 0x2029) ||
+           (c >= 0xe000 && c <= 0xfffd && c != 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* s (UTF-8: files are read by libyaml, --set values are checked) as a YAML
+ * double-quoted scalar that reads back to the same bytes: every code point
+ * YAML would not read as itself escaped. */
 static void write_quoted_(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        /* YAML reads C1 controls (U+0080..U+009F) as unprintable and U+0085,
-         * U+2028, U+2029 as line breaks (folded to spaces in a quoted
-         * scalar), and drops a BOM: those go escaped, to read back as written */
-        else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) fprintf(f, "\\x%02x", *++p);
-        else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-            fprintf(f, "\\u%04x", 0x2000 + (p[2] - 0x80));
-            p += 2;
-        } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
-            fputs("\\ufeff", f);
-            p += 2;
-        } else fputc(*p, f);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned n = *p < 0x80 ? 0 : *p < 0xe0 ? 1 : *p < 0xf0 ? 2 : 3, k = 1;
+        uint32_t c = n ? *p & (0x3fu >> n) : *p;
+        for (; k <= n && (p[k] & 0xc0) == 0x80; k++) c = c << 6 | (p[k] & 0x3f);
+        if (k <= n) { /* not UTF-8 (cannot come from a file or --set) */
+            fputs("\\ufffd", f);
+            p += k;
+            continue;
+        }
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", (int)c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (yaml_plain_(c)) fwrite(p, 1, n + 1, f);
+        else if (c < 0x100) fprintf(f, "\\x%02x", (unsigned)c);
+        else if (c < 0x10000) fprintf(f, "\\u%04x", (unsigned)c);
+        else fprintf(f, "\\U%08x", (unsigned)c);
+        p += n + 1;
     }
     fputc('"', f);
 }

@@ -365,9 +365,9 @@ static void test_round_trip(void **state)
     assert_int_equal(set_("train.pick=pear"), SK_OK);
     /* a string YAML would otherwise mangle */
     strcpy(tr_.name, "quote \" back\\slash: #hash\n\ttab 'single' \x01 ~");
-    /* and what YAML reads as line breaks or unprintable: U+0085 (NEL), U+0080, U+009F, U+2028, U+2029, a BOM
-     * (fuzz_config, issue 16) */
-    strcat(tr_.name, " a\xc2\x85" "b\xc2\x80" "c\xc2\x9f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xc3\xa9");
+    /* and what YAML reads as line breaks or unprintable: U+0085 (NEL), U+0080, U+009F, U+2028, U+2029, a BOM,
+     * U+FFFF, U+FFFE (fuzz_config, issue 16) */
+    strcat(tr_.name, " a\xc2\x85" "b\xc2\x80" "c\xc2\x9f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xc3\xa9\xef\xbf\xbf\xef\xbf\xbe\xf0\x9f\x98\x80");
     train_t t0 = tr_;
     other_t o0 = ot_;
 

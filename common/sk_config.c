@@ -668,6 +668,26 @@ done:
 
 /* ---- --set --------------------------------------------------------------- */
 
+/* 1 if s is well-formed UTF-8 (RFC 3629: shortest forms, no surrogates,
+ * at most U+10FFFF), as libyaml requires of a config file. */
+static int utf8_valid_(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned c = *s++, n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
+                                : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+        if (n == 9) return 0;
+        uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
+        for (unsigned i = 0; i < n; i++, s++) {
+            if ((*s & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (*s & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+    }
+    return 1;
+}
+
 int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, int n, void *const *bases)
 {
     int rc = SK_OK, si = -1;
@@ -694,6 +714,10 @@ int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, 
         goto done;
     }
     full[dot - assignment] = '.';
+    if (!utf8_valid_(eq + 1)) {
+        rc = sk_error_set(SK_EINVAL, "value is not valid UTF-8 (config files are UTF-8 too)");
+        goto done;
+    }
     rc = assign_text_(full, k, bases[si], eq + 1);
 done:
     if (rc < 0) sk_error_prefix("--set %s: ", assignment);
@@ -702,15 +726,38 @@ done:
 
 /* ---- writing --------------------------------------------------------------- */
 
+/* 1 if YAML reads code point c in a double-quoted scalar as itself: its
+ * printable set (YAML 1.1 5.1) less U+0085, U+2028 and U+2029, which it
+ * reads as line breaks (folded to spaces), and the BOM, which it drops. */
+static int yaml_plain_(uint32_t c)
+{
+    return (c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff && c != 0x2028 && c != 0x2029) ||
+           (c >= 0xe000 && c <= 0xfffd && c != 0xfeff) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* s (UTF-8: files are read by libyaml, --set values are checked) as a YAML
+ * double-quoted scalar that reads back to the same bytes: every code point
+ * YAML would not read as itself escaped. */
 static void write_quoted_(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-        else fputc(*p, f);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned n = *p < 0x80 ? 0 : *p < 0xe0 ? 1 : *p < 0xf0 ? 2 : 3, k = 1;
+        uint32_t c = n ? *p & (0x3fu >> n) : *p;
+        for (; k <= n && (p[k] & 0xc0) == 0x80; k++) c = c << 6 | (p[k] & 0x3f);
+        if (k <= n) { /* not UTF-8 (cannot come from a file or --set) */
+            fputs("\\ufffd", f);
+            p += k;
+            continue;
+        }
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", (int)c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (yaml_plain_(c)) fwrite(p, 1, n + 1, f);
+        else if (c < 0x100) fprintf(f, "\\x%02x", (unsigned)c);
+        else if (c < 0x10000) fprintf(f, "\\u%04x", (unsigned)c);
+        else fprintf(f, "\\U%08x", (unsigned)c);
+        p += n + 1;
     }
     fputc('"', f);
 }

@@ -165,14 +165,22 @@ static int attr_i64_(hid_t obj, const char *name, const int64_t *v, int n) {
 }
 
 /* Read a string attribute (fixed or variable length) into buf; -1 if absent. */
+#define SK_CORPUS_ATTR_STR_MAX ((size_t)1 << 20) /* longest fixed-length string attribute read */
+
 static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len) {
     buf[0] = '\0';
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    hid_t ft = H5Aget_type(a);
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
     int rc = -1;
-    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
+    /* one string (scalar or one element): H5Aread writes every element, so
+     * a longer array would overrun the single value read here; a fixed
+     * length is bounded before allocating for it */
+    hssize_t npts = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (ft >= 0 && npts == 1 && H5Tget_class(ft) == H5T_STRING &&
+        (H5Tis_variable_str(ft) > 0 || H5Tget_size(ft) <= SK_CORPUS_ATTR_STR_MAX)) {
         if (H5Tis_variable_str(ft) > 0) {
             char *v = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -945,11 +953,11 @@ static int open_body_(sk_corpus *c) {
     SK_FAIL_IF(v != SK_CORPUS_FORMAT_VERSION, SK_EVERSION, "%s: format_version %lld, this build reads %d", c->path,
                (long long)v, SK_CORPUS_FORMAT_VERSION);
     in->format_version = (int)v;
-    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing", c->path);
+    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing or not one string", c->path);
     if (!strcmp(s, "tokens")) in->kind = SK_CORPUS_TOKENS;
     else if (!strcmp(s, "samples")) in->kind = SK_CORPUS_SAMPLES;
     else SK_FAIL_IF(1, SK_EINVAL, "%s: attribute kind = '%s', must be tokens|samples", c->path, s);
-    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing", c->path);
+    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing or not one string", c->path);
     rc = sk_elem_parse(s, &in->type);
     if (rc < 0) {
         sk_error_prefix("%s: attribute dtype: ", c->path);
@@ -1028,8 +1036,12 @@ static int open_body_(sk_corpus *c) {
         int64_t shp[SK_CORPUS_MAX_DIMS];
         int n = get_attr_i64_(c->file, "sample_shape", shp, SK_CORPUS_MAX_DIMS);
         SK_FAIL_IF(n != in->ndim, SK_EINVAL, "%s: attribute sample_shape missing or of the wrong rank", c->path);
+        uint64_t row = sk_elem_size(in->type);
         for (int i = 0; i < n; i++) {
             SK_FAIL_IF(shp[i] != (int64_t)dims[i + 1], SK_ECORRUPT, "%s: /samples shape disagrees with sample_shape", c->path);
+            SK_FAIL_IF(shp[i] <= 0 || __builtin_mul_overflow(row, (uint64_t)shp[i], &row) || row > ((uint64_t)1 << 40),
+                       SK_ECORRUPT, "%s: sample_shape[%d] = %lld: each sample needs 1 byte to 1 TiB", c->path, i,
+                       (long long)shp[i]);
             in->shape[i] = shp[i];
         }
     }
@@ -1110,6 +1122,8 @@ static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int
     sk_corpus_h5_lock();
     hid_t fs = H5Dget_space(ds), ms = H5I_INVALID_HID;
     int r = H5Sget_simple_extent_ndims(fs);
+    SK_FAIL_IF(r < 1 || r > SK_CORPUS_MAX_DIMS + 1, SK_ECORRUPT, "%s: /%s has %d dimensions, at most %d allowed",
+               c->path, name, r, SK_CORPUS_MAX_DIMS + 1);
     H5Sget_simple_extent_dims(fs, dims, NULL);
     SK_FAIL_IF(start < 0 || count < 0 || (hsize_t)(start + count) > dims[0], SK_EINVAL,
                "%s: /%s: rows [%lld, %lld) outside [0, %llu)", c->path, name, (long long)start,
@@ -1342,9 +1356,13 @@ int sk_corpus_verify(sk_corpus *c) {
             H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, sizeof nm, H5P_DEFAULT);
             hid_t ds = H5Dopen2(g, nm, H5P_DEFAULT);
             char full[300];
+            hsize_t sd[SK_CORPUS_MAX_DIMS + 1];
             snprintf(full, sizeof full, "scores/%s", nm);
-            rc = ds >= 0 ? read_rows_(c, ds, full, H5T_NATIVE_FLOAT, 0, in->num_samples, buf)
-                         : sk_error_set(SK_ECORRUPT, "%s: /%s unreadable", c->path, full);
+            if (ds < 0) rc = sk_error_set(SK_ECORRUPT, "%s: /%s unreadable", c->path, full);
+            else if (ds_dims_(ds, sd) != 1 || sd[0] != (hsize_t)in->num_samples)
+                rc = sk_error_set(SK_ECORRUPT, "%s: /%s must hold one value per sample (%lld) in one dimension",
+                                  c->path, full, (long long)in->num_samples);
+            else rc = read_rows_(c, ds, full, H5T_NATIVE_FLOAT, 0, in->num_samples, buf);
             if (ds >= 0) H5Dclose(ds);
         }
         free(buf);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -72,11 +73,26 @@ static int idx_rows_(const char *path, int want_min, int want_max, const sk_impo
                path, promise, plain ? most : (double)fsize, plain && most < promise ? " (truncated)" : "");
     sk_prepare_share_(dims[0], sh, r0, r1);
     size_t want = row * (size_t)(*r1 - *r0), have = 0, start = row * (size_t)*r0;
-    b = malloc(want ? want : 1);
+    /* A plain file's size bounds what the header may promise; gzip's size
+     * is only known by inflating, so the buffer grows with what is read
+     * (at most twice the data actually there, never what the header says). */
+    struct stat sb;
+    SK_FAIL_IF(gzdirect(f) && stat(path, &sb) == 0 && (uint64_t)sb.st_size < hdr + total, SK_EINVAL,
+               "%s: IDX size mismatch: header promises %zu bytes of data, file has %lld (truncated)", path, total,
+               (long long)sb.st_size - (long long)hdr);
+    size_t cap = want < ((size_t)1 << 20) ? want : ((size_t)1 << 20);
+    b = malloc(cap ? cap : 1);
     SK_FAIL_IF(!b, SK_ENOMEM, "%s: out of memory", path);
     if (want > 0 && gzseek(f, (z_off_t)(hdr + start), SEEK_SET) == (z_off_t)(hdr + start)) {
         while (have < want) {
-            int k = gzread(f, b + have, (unsigned)(want - have > (1u << 30) ? (1u << 30) : want - have));
+            if (have == cap) {
+                size_t c2 = cap > want / 2 ? want : 2 * cap;
+                unsigned char *b2 = realloc(b, c2);
+                SK_FAIL_IF(!b2, SK_ENOMEM, "%s: out of memory", path);
+                b = b2;
+                cap = c2;
+            }
+            int k = gzread(f, b + have, (unsigned)(cap - have > (1u << 30) ? (1u << 30) : cap - have));
             if (k <= 0) break;
             have += (size_t)k;
         }

@@ -92,6 +92,9 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     idx = NULL;
     SK_TRY(sk_prepare_read_range_(ip, 34 + 4 * (int64_t)S + 8 * ((int64_t)S - 1), 8, &idx));
     memcpy(last + 4, idx, 8);
+    /* every pointer and length is checked against the .bin's size before
+     * this rank allocates its share of it */
+    SK_TRY(sk_prepare_file_size_(bp, &blen));
     off = malloc((size_t)(s1 - s0 + 1) * sizeof *off);
     SK_FAIL_IF(!off, SK_ENOMEM, "%s: out of memory", ip);
     /* expect: the byte sequence i must point at (unknown for e0 > 0: the previous rank checks it);
@@ -102,6 +105,8 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
         memcpy(&len, lens + 4 * (i - e0), 4);
         int64_t ptr = (int64_t)le64_(ptrs + 8 * (i - e0));
         SK_FAIL_IF(len < 0, SK_EINVAL, "%s: sequence %lld has negative length %d", ip, (long long)i, len);
+        SK_FAIL_IF(ptr < 0 || ptr > blen, SK_EINVAL, "%s: sequence %lld points at byte %lld, outside %s (%lld bytes)",
+                   ip, (long long)i, (long long)ptr, bp, (long long)blen);
         SK_FAIL_IF(expect >= 0 && ptr != expect, SK_EINVAL,
                    "%s: offsets do not add up: sequence %lld points at byte %lld, expected %lld", ip, (long long)i,
                    (long long)ptr, (long long)expect);
@@ -109,14 +114,19 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
             if (base < 0) base = ptr;
             off[i - s0] = (ptr - base) / (int64_t)isz;
         }
-        expect = ptr + (int64_t)len * (int64_t)isz;
+        expect = ptr + (int64_t)len * (int64_t)isz; /* no overflow: ptr <= blen, len * isz < 2^35 */
+        SK_FAIL_IF(expect > blen, SK_EINVAL, "%s: sequence %lld ends at byte %lld, past the end of %s (%lld bytes)", ip,
+                   (long long)i, (long long)expect, bp, (long long)blen);
     }
     int64_t b1 = expect, b0 = base >= 0 ? base : b1; /* this share's bytes of the .bin */
     off[s1 - s0] = (b1 - b0) / (int64_t)isz;
     int32_t llen;
     memcpy(&llen, last, 4);
-    int64_t ntok = ((int64_t)le64_(last + 4) + (int64_t)llen * (int64_t)isz) / (int64_t)isz;
-    SK_TRY(sk_prepare_file_size_(bp, &blen));
+    int64_t lptr = (int64_t)le64_(last + 4);
+    SK_FAIL_IF(llen < 0 || lptr < 0 || lptr > blen, SK_EINVAL,
+               "%s: last sequence (length %d at byte %lld) lies outside %s (%lld bytes)", ip, llen, (long long)lptr,
+               bp, (long long)blen);
+    int64_t ntok = (lptr + (int64_t)llen * (int64_t)isz) / (int64_t)isz;
     SK_FAIL_IF(ntok * (int64_t)isz != blen, SK_EINVAL,
                "%s: offsets do not add up: index says %lld tokens (%lld bytes), %s has %lld bytes", ip, (long long)ntok,
                (long long)ntok * (long long)isz, bp, (long long)blen);

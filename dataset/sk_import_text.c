@@ -111,7 +111,7 @@ static int next_sync_(const char *path, FILE *f, int64_t size, int64_t x, const 
                "%s: read failed", path);
     int64_t q = k - 2;
     while (q >= 0 && w[q] != '\n') q--;
-    if ((q >= 0 || ls - k == 0) && is_boundary_(w + q + 1, (size_t)(k - 2 - q), bnd, blen)) {
+    if ((q >= 0 || ls - k == 0) && is_boundary_(w + (q + 1), (size_t)(k - 2 - q), bnd, blen)) {
         *out = ls;
         goto done;
     }

@@ -16,7 +16,8 @@ static herr_t attr_cb_(hid_t loc, const char *name, const H5A_info_t *ai, void *
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     hssize_t n = H5Sget_simple_extent_npoints(s);
     fprintf(out, "    %-16s ", name);
-    if (H5Tget_class(t) == H5T_STRING) {
+    if (H5Tget_class(t) == H5T_STRING && n == 1 && (H5Tis_variable_str(t) > 0 || H5Tget_size(t) <= ((size_t)1 << 20))) {
+        /* one string only: H5Aread writes every element of the attribute */
         char *v = NULL;
         if (H5Tis_variable_str(t) > 0) {
             hid_t mt = H5Tcopy(H5T_C_S1);

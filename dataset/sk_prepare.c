@@ -134,11 +134,18 @@ int sk_prepare_file_size_(const char *path, int64_t *size) {
 int sk_prepare_read_range_(const char *path, int64_t off, size_t len, unsigned char **buf) {
     int rc = SK_OK;
     FILE *f = NULL;
-    unsigned char *b = malloc(len ? len : 1);
+    unsigned char *b = NULL;
+    struct stat sb;
     *buf = NULL;
-    SK_FAIL_IF(!b, SK_ENOMEM, "%s: out of memory (%zu bytes)", path, len);
     f = fopen(path, "rb");
     SK_FAIL_IF(!f, SK_ENOTFOUND, "%s: cannot open: %s", path, strerror(errno));
+    /* the range is checked against the file before allocating for it */
+    SK_FAIL_IF(off < 0 || (fstat(fileno(f), &sb) == 0 && (len > (size_t)INT64_MAX - (size_t)off ||
+                                                          off + (int64_t)len > (int64_t)sb.st_size)),
+               SK_EINVAL, "%s: truncated: bytes [%lld, %lld) wanted, the file ends at %lld", path, (long long)off,
+               (long long)off + (long long)len, (long long)sb.st_size);
+    b = malloc(len ? len : 1);
+    SK_FAIL_IF(!b, SK_ENOMEM, "%s: out of memory (%zu bytes)", path, len);
     SK_FAIL_IF(fseeko(f, (off_t)off, SEEK_SET) != 0, SK_EIO, "%s: cannot seek to byte %lld: %s", path, (long long)off,
                strerror(errno));
     size_t got = len ? fread(b, 1, len, f) : 0;

@@ -5,7 +5,9 @@
 #   scripts/setup.sh demo    install + build + a short training with a token
 #                            selector on Fashion-MNIST under mpirun (2 ranks)
 #   scripts/setup.sh test    install + build (-Werror) + ctest, then the
-#                            sanitizer build of the pure-C tests
+#                            sanitizer build of the pure-C tests, then the
+#                            libFuzzer harnesses (clang) on their seeds
+#                            (ctest -L fuzz, about a minute)
 #
 # Environment: BUILD_DIR (default build), JOBS (default nproc).
 set -euo pipefail
@@ -30,6 +32,7 @@ PACKAGES=(
   gnuplot-nox                       # plots in reports
   dataset-fashion-mnist fortunes    # real data for demos and tests
   python3-torch python3-h5py python3-numpy   # outside references in tests and benchmarks only
+  clang                             # libFuzzer harnesses (tests/fuzz, -DSK_FUZZ=ON)
 )
 
 install_deps() {
@@ -66,6 +69,13 @@ case "$mode" in
     cmake -S . -B "$SAN_DIR" -DCMAKE_BUILD_TYPE=Debug -DSK_WERROR=ON -DSK_SANITIZE=ON -DSK_BUILD_BENCH=OFF >/dev/null
     cmake --build "$SAN_DIR" -j "$JOBS"
     (cd "$SAN_DIR" && ctest --output-on-failure -L sanitize --timeout 900)
+    # Fuzz build: every parser's libFuzzer harness, a short fixed run on its
+    # seeds (scripts/fuzz.sh NAME SECONDS fuzzes one for longer).
+    FUZZ_DIR="$BUILD_DIR-fuzz"
+    cmake -S . -B "$FUZZ_DIR" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSK_WERROR=ON -DSK_FUZZ=ON -DSK_BUILD_TESTS=OFF -DSK_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$FUZZ_DIR" -j "$JOBS"
+    (cd "$FUZZ_DIR" && ctest --output-on-failure -L fuzz --timeout 300)
     ;;
   demo)
     build

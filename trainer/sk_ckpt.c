@@ -204,6 +204,12 @@ done:
     return rc;
 }
 
+int sk_ckpt_state_read(const char *path, sk_ckpt_state *st)
+{
+    memset(st, 0, sizeof *st);
+    return state_load_(path, st);
+}
+
 static void moments_free_(const sk_params *p, const char **names, sk_tensor **ts)
 {
     for (int i = 0; names && i < NSTATE_ * p->n; i++) free((void *)names[i]);

@@ -1,7 +1,7 @@
 /* sk_ckpt.h - checkpoints: training-state directories (files in models/sk_weights.h).
  *
  * defines: sk_ckpt_state, sk_ckpt_save, sk_ckpt_latest, sk_ckpt_latest_valid,
- *          sk_ckpt_verify, sk_ckpt_load.
+ *          sk_ckpt_verify, sk_ckpt_load, sk_ckpt_state_read.
  *
  * A checkpoint is a directory <root>/step-<8 digits>/ holding
  *   model.safetensors  parameters under their model names, then the
@@ -59,5 +59,8 @@ int sk_ckpt_verify(const char *ckdir);
  * SK_ECORRUPT when none does. A dir that is itself a checkpoint is only
  * verified. */
 int sk_ckpt_latest_valid(const char *dir, char *out, size_t cap);
+/* Parse one state.json file into st (zeroed first; every key required and
+ * range-checked; errors name the file): what sk_ckpt_load reads first. */
+int sk_ckpt_state_read(const char *path, sk_ckpt_state *st);
 
 #endif /* SK_CKPT_H */

@@ -343,6 +343,9 @@ static void test_set_errors(void **state)
     BAD_SET_("train.=3", "--set train.=3: expected section.key=value");
     BAD_SET_("train.steps= 5", "--set train.steps= 5: train.steps: expected an integer, got ' 5'");
     BAD_SET_("train.steps=", "--set train.steps=: train.steps: expected an integer, got ''");
+    /* config files are UTF-8 (libyaml), so --set values are too: what shrink config writes reads back */
+    BAD_SET_("train.name=a\xd3\xf5", "--set train.name=a\xd3\xf5" ": value is not valid UTF-8 (config files are UTF-8 too)");
+    BAD_SET_("train.name=\xed\xa0\x80", "--set train.name=\xed\xa0\x80" ": value is not valid UTF-8 (config files are UTF-8 too)");
 }
 
 /* ---- write -> load round trip ---------------------------------------------- */
@@ -362,6 +365,9 @@ static void test_round_trip(void **state)
     assert_int_equal(set_("train.pick=pear"), SK_OK);
     /* a string YAML would otherwise mangle */
     strcpy(tr_.name, "quote \" back\\slash: #hash\n\ttab 'single' \x01 ~");
+    /* and what YAML reads as line breaks or unprintable: U+0085 (NEL), U+0080, U+009F, U+2028, U+2029, a BOM,
+     * U+FFFF, U+FFFE (fuzz_config, issue 16) */
+    strcat(tr_.name, " a\xc2\x85" "b\xc2\x80" "c\xc2\x9f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xc3\xa9\xef\xbf\xbf\xef\xbf\xbe\xf0\x9f\x98\x80");
     train_t t0 = tr_;
     other_t o0 = ot_;
 

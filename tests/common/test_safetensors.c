@@ -204,6 +204,26 @@ static void test_data_longer(void **state)
     bad_("past the 5-byte data section", (const char *const[]){"'a'"}, 1);
 }
 
+/* A tensor claiming a terabyte of a 4-byte data section is refused as
+ * corrupt before anything is allocated for it; 100000 nested arrays are a
+ * parse error (jansson's depth limit), not a stack overflow (issue 16). */
+static void test_huge_claims(void **state)
+{
+    (void)state;
+    raw_("{" ENT_("a", "U8", "[1000000000000]", 0, 1000000000000) "}", 4);
+    bad_("past the 4-byte data section", (const char *const[]){"'a'"}, 1);
+    enum { D = 100000 };
+    char *h = malloc(8 + 2 * D + 8);
+    assert_non_null(h);
+    strcpy(h, "{\"a\":");
+    memset(h + 5, '[', D);
+    memset(h + 5 + D, ']', D);
+    strcpy(h + 5 + 2 * D, "}");
+    raw_(h, 0);
+    free(h);
+    bad_("not valid JSON", NULL, 0);
+}
+
 static void test_duplicate_name(void **state)
 {
     (void)state;
@@ -276,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_file, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_truncated_header, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_header_past_eof, setup_, teardown_),
+        cmocka_unit_test_setup_teardown(test_huge_claims, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_unknown_dtype, setup_, teardown_),
         cmocka_unit_test_setup_teardown(test_shape_mismatch, setup_, teardown_),

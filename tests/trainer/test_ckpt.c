@@ -109,6 +109,12 @@ static void test_malformed(void **state)
     bad_(f, "{" GOOD_ "\"tokens_kept\": \"1\", \"rng\": \"00\", \"config\": {}}", SK_ECORRUPT, "\"tokens_kept\"");
     bad_(f, "{\"step\": 7.5, \"world\": 1}", SK_ECORRUPT, "\"step\"");
     bad_(f, "{\"step\": 7, \"world\": 0}", SK_ECORRUPT, "\"world\"");
+    /* numbers no counter can hold, an unterminated string (issue 16's fuzzing) */
+    bad_(f, "{\"step\": 1e30, \"world\": 1}", SK_ECORRUPT, "\"step\"");
+    bad_(f, "{\"step\": 18446744073709551616, \"world\": 1}", SK_ECORRUPT, "not a JSON object");
+    bad_(f, "{\"step\": 7, \"world\": 2147483648}", SK_ECORRUPT, "\"world\"");
+    bad_(f, "{\"step\": 7, \"world\": 1, \"seed\": 0, \"loader_epoch\": -1}", SK_ECORRUPT, "\"loader_epoch\"");
+    bad_(f, "{" GOOD_ "\"tokens_kept\": 1, \"rng\": \"00", SK_ECORRUPT, "not a JSON object");
 }
 
 static void test_incomplete(void **state)

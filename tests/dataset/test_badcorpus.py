@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""test_badcorpus.py SHRINK TMPDIR - corpus metadata that once crashed
+`shrink inspect --verify` (issue 16's fuzzing): multi-element string
+attributes (fixed and variable length), a zero per-sample dimension, 2-D
+and rank-6 /scores/* datasets, a truncated file. Each must end with a
+clear error naming the file (or, for an optional attribute, be printed
+as a count), never a signal. h5py is only the outside tool that writes
+the bad files."""
+import os, shutil, subprocess, sys
+
+try:
+    import h5py
+    import numpy as np
+except ImportError:
+    sys.exit(77)
+
+shrink, tmp = sys.argv[1], sys.argv[2]
+shutil.rmtree(tmp, ignore_errors=True)
+os.makedirs(tmp)
+txt = os.path.join(tmp, "t.txt")
+with open(txt, "w") as f:
+    f.write("one document\n\nanother one\n\nand a third\n")
+good = os.path.join(tmp, "good.h5")
+subprocess.run([shrink, "prepare", "--set", "prepare.format=text", "--set", "prepare.input=" + txt,
+                "--set", "prepare.output=" + good], check=True, capture_output=True)
+fails = 0
+
+
+def case(name, edit, want, ok=False):
+    global fails
+    p = os.path.join(tmp, name + ".h5")
+    shutil.copy(good, p)
+    edit(p)
+    r = subprocess.run([shrink, "inspect", p, "--verify"], capture_output=True, text=True)
+    err = r.stderr.strip()
+    if r.returncode < 0 or (ok and r.returncode != 0) or (not ok and (r.returncode == 0 or p not in err)) \
+            or want not in (r.stdout + err):
+        print(f"FAIL {name}: rc {r.returncode}, stderr {err!r}, want {want!r}")
+        fails += 1
+    else:
+        print(f"ok   {name}: rc {r.returncode}: {err.splitlines()[-1] if err else r.stdout.splitlines()[-1]}")
+
+
+def attr(key, value):
+    def edit(p):
+        with h5py.File(p, "r+") as f:
+            f.attrs[key] = value
+    return edit
+
+
+def scores(shape):
+    def edit(p):
+        with h5py.File(p, "r+") as f:
+            f.create_dataset("scores/s", data=np.zeros(shape, np.float32))
+    return edit
+
+
+def samples_zero_dim(p):
+    with h5py.File(p, "w") as f:
+        f.attrs["shrink_format"] = "shrink-corpus"
+        f.attrs["format_version"] = np.int64(1)
+        f.attrs["kind"] = "samples"
+        f.attrs["dtype"] = "uint8"
+        f.attrs["sample_shape"] = np.array([0, 8], np.int64)
+        f.create_dataset("samples", shape=(3, 0, 8), dtype=np.uint8)
+
+
+def truncate(p):
+    n = os.path.getsize(p)
+    with open(p, "r+b") as f:
+        f.truncate(n // 2)
+
+
+case("kind-fixed-array", attr("kind", np.array([b"tokens", b"xxxxxx", b"yyyyyy"], dtype="S6")), "attribute kind missing or not one string")
+case("kind-vlen-array", attr("kind", np.array(["tokens"] * 1000, dtype=h5py.string_dtype())), "attribute kind missing or not one string")
+case("source-vlen-array", attr("source", np.array(["s"] * 1000, dtype=h5py.string_dtype())), "(1000 values)",
+     ok=True)
+case("source-fixed-array", attr("source", np.array([b"a" * 64] * 100, dtype="S64")), "(100 values)", ok=True)
+case("scores-2d", scores((3, 4)), "one value per sample")
+case("scores-rank6", scores((3, 1, 1, 1, 1, 1)), "one value per sample")
+case("samples-zero-dim", samples_zero_dim, "sample_shape[0] = 0")
+case("truncated", truncate, "")
+sys.exit(1 if fails else 0)

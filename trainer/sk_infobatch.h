@@ -5,7 +5,10 @@
  *
  * defines: sk_infobatch, sk_infobatch_create / _free, sk_infobatch_epoch,
  *          sk_infobatch_update, sk_infobatch_weight, sk_infobatch_scores,
- *          sk_infobatch_weights, sk_infobatch_size, sk_infobatch_prunes.
+ *          sk_infobatch_weights, sk_infobatch_size, sk_infobatch_prunes; for the
+ *          trainer sk_infobatch_begin / _current / _order / _skipped_total /
+ *          _skipped_epoch / _record (collective) / _ckpt / _ckpt_store /
+ *          _ckpt_restore.
  *
  * State: one score per sample of the training split (its last recorded
  * per-sample loss; 3.0 before it is first seen, as the reference) and one
@@ -36,6 +39,8 @@
 
 #include <stdint.h>
 
+#include "sk_params.h"
+
 typedef struct sk_infobatch sk_infobatch;
 
 #define SK_INFOBATCH_INIT_SCORE 3.0f
@@ -59,5 +64,31 @@ int sk_infobatch_prunes(const sk_infobatch *ib, int64_t e);
 float *sk_infobatch_scores(sk_infobatch *ib);
 float *sk_infobatch_weights(sk_infobatch *ib);
 int64_t sk_infobatch_size(const sk_infobatch *ib);
+
+/* ---- the trainer's side (sk_train.c) ---------------------------------- */
+
+/* Enter epoch e: keep the scores as they are now (the epoch's start, for
+ * checkpoints), build e's order (sk_infobatch_epoch) and count its skipped
+ * samples. *order is owned by ib, valid until the next call. */
+int sk_infobatch_begin(sk_infobatch *ib, int64_t e, const int64_t **order, int64_t *n);
+/* The epoch entered last (-1: none), its order, and the totals. */
+int64_t sk_infobatch_current(const sk_infobatch *ib);
+const int64_t *sk_infobatch_order(const sk_infobatch *ib, int64_t *n);
+int64_t sk_infobatch_skipped_total(const sk_infobatch *ib);
+int64_t sk_infobatch_skipped_epoch(const sk_infobatch *ib);
+/* Collective: every rank gives its m samples (same m on every rank) with
+ * their losses; all ranks' are gathered (sk_mpi_allgather_i64) and
+ * recorded, so every rank holds the same scores. */
+int sk_infobatch_record(sk_infobatch *ib, const int64_t *idx, const float *loss, int64_t m);
+/* The state as named tensors for checkpoints ("infobatch.scores",
+ * "infobatch.epoch_scores" float32 [n], "infobatch.state" float64 [2] =
+ * current epoch, samples skipped so far), owned by ib: _store copies the
+ * state into them before a save; _restore reads them back after a load
+ * and rebuilds the current epoch's order and weights from the epoch-start
+ * scores, so a resumed run trains on exactly the samples and weights the
+ * uninterrupted one does. */
+sk_params *sk_infobatch_ckpt(sk_infobatch *ib);
+int sk_infobatch_ckpt_store(sk_infobatch *ib);
+int sk_infobatch_ckpt_restore(sk_infobatch *ib);
 
 #endif /* SK_INFOBATCH_H */

@@ -293,7 +293,7 @@ static int weighted_loss_(run_ *R, const sk_batch *b, fwd_ *f)
     SK_FAIL_IF(!f->sample_loss || !b->index, SK_EINVAL, "data.prune: the model or the source gives no per-sample losses");
     for (int64_t j = 0; j < b->n; j++) w[j] = sk_infobatch_weight(R->ib, b->index[j]);
     int64_t shape[1] = {b->n};
-    f->loss_t = sk_shim_mean(sk_shim_mul(f->sample_loss, sk_shim_from_host(w, shape, 1, SK_F32, SK_CPU)), NULL, 0, 0);
+    f->loss_t = sk_shim_mean(sk_shim_mul(f->sample_loss, sk_shim_from_host(w, shape, 1, SK_F32, sk_shim_device(f->sample_loss))), NULL, 0, 0);
     SK_TRY_T(f->loss_t);
 done:
     free(w);

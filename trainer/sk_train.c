@@ -110,7 +110,7 @@ static void nonfinite_list_(sk_params *p, int grads, char *buf, size_t cap)
 /* Unigram baseline for LMs: token frequencies over the training split
  * (add-one smoothed), cross-entropy on the eval batches, in bits/token. */
 static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntrain, void *eval_src, int64_t neval,
-                         int64_t vocab, double *bits)
+                         int64_t vocab, int train_ready, double *bits)
 {
     int rc = SK_OK;
     double *cnt = calloc((size_t)vocab + 2, sizeof *cnt);
@@ -124,7 +124,7 @@ static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntra
             SK_TRY(sk_mpi_allreduce_sum(cnt, (int)vocab));
             for (int64_t v = 0; v < vocab; v++) tot += cnt[v] + 1.0;
         }
-        SK_TRY(S->seek(src, zero));
+        if (pass || !train_ready) SK_TRY(S->seek(src, zero)); /* train_ready: already at the start of a full pass */
         for (int64_t i = 0; i < nb; i++) {
             const sk_batch *b;
             SK_TRY(S->next(src, &b));
@@ -348,6 +348,20 @@ static int64_t lr_step_(const run_ *R)
     double frac = ((double)p.epoch + in) / (double)R->epochs;
     int64_t s = (int64_t)(frac * (double)R->tc->steps);
     return s < R->tc->steps ? s : R->tc->steps - 1;
+}
+
+/* The training split in corpus order, for passes after training (an
+ * externally ordered loader cannot seek without an order). */
+static int prune_full_pass_(run_ *R)
+{
+    int rc = SK_OK;
+    int64_t n = sk_infobatch_size(R->ib), *all = malloc((size_t)n * sizeof *all);
+    SK_FAIL_IF(!all, SK_ENOMEM, "train: out of memory");
+    for (int64_t i = 0; i < n; i++) all[i] = i;
+    rc = R->S->seek_order(R->train_src, (sk_loader_pos){0, 0}, all, n);
+done:
+    free(all);
+    return rc;
 }
 
 /* After a step: the epoch budget is spent once the next batch is in epoch E. */
@@ -1050,11 +1064,14 @@ static int finish_(run_ *R)
     sk_train_result *r = &R->r;
     const int lm = (R->info.flags & SK_MODEL_LM) != 0;
     char path[4096];
+    if (R->sel && R->ib) SK_TRY(prune_full_pass_(R));
     if (R->sel) SK_TRY(measure_speedup_(R));
     if (lm) {
         int64_t uni_nb = R->S->steps_per_epoch(R->train_src); /* one epoch, capped for huge corpora */
         if (uni_nb > 10000) uni_nb = 10000;
-        SK_TRY(unigram_bits_(R->S, R->train_src, uni_nb, R->eval_src, R->eval_nb, R->info.outputs, &r->unigram_bpb));
+        if (R->ib) SK_TRY(prune_full_pass_(R));
+        SK_TRY(unigram_bits_(R->S, R->train_src, uni_nb, R->eval_src, R->eval_nb, R->info.outputs, R->ib != NULL,
+                             &r->unigram_bpb));
         r->unigram_bpb /= R->tc->bytes_per_token;
     }
     if (R->rank != 0) return SK_OK;

@@ -71,6 +71,14 @@ with tempfile.TemporaryDirectory() as d:
         assert per[n][0] == per[1][0], (n, per[n][0][-1], per[1][0][-1])
         np.testing.assert_allclose(per[n][1]["infobatch.scores"], per[1][1]["infobatch.scores"], atol=1e-4)
 
+    # the GPT (unigram pass over the training split after training) and a token selector (its timing batch)
+    from sk_trainer_testlib import TINY_GPT  # noqa: E402
+    run([drv, f"out={d}/g", "train.steps=64", "data.prune=infobatch"] + TINY_GPT)
+    assert json.load(open(f"{d}/g/summary.json"))["prune"]["samples_skipped"] > 0
+    run([drv, f"out={d}/s", "train.steps=64", "data.prune=infobatch", "select.scorer=random", "select.strategy=prune",
+         "select.keep=0.5"] + TINY_VIT)
+    assert json.load(open(f"{d}/s/summary.json"))["measured_speedup"] is not None
+
     # resuming a pruned checkpoint without pruning state fails naming the tensor
     p = run([drv, f"out={d}/x", "train.steps=4"] + TINY_VIT)
     p = run([drv, f"out={d}/x", f"resume={d}/x/ckpt", "train.steps=8", "data.prune=infobatch"] + TINY_VIT,

@@ -88,7 +88,8 @@ static int b_seek_(void *c, sk_loader_pos p)
 static int64_t b_spe_(void *c) { (void)c; return 1000000; }
 static int64_t b_vocab_(void *c) { return ((bsrc_ *)c)->gpt ? 257 : 0; }
 static int64_t b_classes_(void *c) { return ((bsrc_ *)c)->gpt ? 0 : 10; }
-static const sk_train_source bench_source_ = {b_create_, b_free_, b_next_, b_tell_, b_seek_, b_spe_, b_vocab_, b_classes_};
+static const sk_train_source bench_source_ = {b_create_, b_free_,  b_next_,    b_tell_, b_seek_,
+                                              b_spe_,    b_vocab_, b_classes_, NULL,    NULL};
 
 static int cmp_(const void *a, const void *b)
 {

@@ -29,6 +29,15 @@ static const sk_cfg_key data_keys_[] = {
      .help = "permute samples every epoch (order depends only on run.seed and epoch)"},
     {.name = "prefetch", .type = SK_CFG_INT, .offset = D_(prefetch), .def = "4", .min = 0, .max = 1024,
      .help = "batches decoded ahead by the loader thread (0: synchronous)"},
+    {.name = "prune", .type = SK_CFG_ENUM, .offset = D_(prune), .def = "none", .choices = "none|infobatch",
+     .help = "online sample pruning in shrink train: infobatch (Qin et al., ICLR 2024) skips each epoch, with "
+             "probability data.prune_ratio, the samples whose last loss is below the mean, rescales the kept "
+             "ones' loss by 1/(1-r), and trains on full data after data.prune_delta of the epochs; the run then "
+             "counts epochs: ceil(train.steps / full steps per epoch) of them, lr by epoch progress"},
+    {.name = "prune_ratio", .type = SK_CFG_FLOAT, .offset = D_(prune_ratio), .def = "0.5", .min = 0.0, .max = 1.0,
+     .flags = SK_CFG_EXCL_MAX, .help = "infobatch: probability r that a well-learned sample is skipped, in [0, 1)"},
+    {.name = "prune_delta", .type = SK_CFG_FLOAT, .offset = D_(prune_delta), .def = "0.875", .min = 0.0, .max = 1.0,
+     .help = "infobatch: prune during the first prune_delta of the epochs, full data after"},
 };
 
 const sk_cfg_section sk_data_section = {"data", "training data: corpora, batching, shuffling, prefetch", data_keys_,

@@ -11,6 +11,9 @@
  *   data.seq_len        int     token corpora: window length
  *   data.shuffle        bool    permute every epoch
  *   data.prefetch       int     batches decoded ahead by the loader thread
+ *   data.prune          enum    none | infobatch (online sample pruning, trainer/sk_infobatch.h)
+ *   data.prune_ratio    float   infobatch's r in [0, 1)
+ *   data.prune_delta    float   infobatch's delta in [0, 1]
  * `prepare` keys: see sk_prepare_config in sk_prepare.h (format, input,
  * labels, output, export, level, chunk_kib, boundary, jsonl_key, eod, vocab,
  * fletcher32). Defaults, bounds and help live in the tables in
@@ -37,7 +40,13 @@ typedef struct {
     int64_t seq_len;
     int shuffle;
     int64_t prefetch;
+    int prune;          /* sk_data_prune: online sample pruning during training */
+    double prune_ratio; /* infobatch: r, probability a well-learned sample is skipped, in [0, 1) */
+    double prune_delta; /* infobatch: prune in the first delta of the epochs, in [0, 1] */
 } sk_data_config;
+
+/* data.prune's choices, in order. */
+typedef enum { SK_DATA_PRUNE_NONE = 0, SK_DATA_PRUNE_INFOBATCH = 1 } sk_data_prune;
 
 extern const sk_cfg_section sk_data_section;    /* struct sk_data_config */
 extern const sk_cfg_section sk_prepare_section; /* struct sk_prepare_config (sk_prepare.h) */

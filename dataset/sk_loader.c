@@ -115,6 +115,7 @@ typedef struct {
     sk_batch b;
     void *data;
     int64_t *labels;
+    int64_t *index;
     int ready;
 } slot_;
 
@@ -164,6 +165,9 @@ struct sk_loader {
     int err;
     char errmsg[1024];
     double stall;
+    /* caller-given epoch order (opts.external_order): split-relative sample
+     * indices of epoch order_epoch, order_n / global batch steps */
+    int64_t *order, order_n, order_cap, order_epoch;
 };
 
 static double now_(void) {
@@ -230,10 +234,12 @@ static int make_batch_(sk_loader *l, slot_ *s, sk_loader_pos pos) {
     int rc = SK_OK;
     const int64_t B = l->o.batch_size, G = B * l->o.world;
     perm_ pm = {0};
-    if (l->o.shuffle) perm_init_(&pm, (uint64_t)l->nsamples, l->block, l->o.seed, pos.epoch);
+    if (l->o.shuffle && !l->o.external_order) perm_init_(&pm, (uint64_t)l->nsamples, l->block, l->o.seed, pos.epoch);
     for (int64_t j = 0; j < B; j++) {
         uint64_t g = (uint64_t)(pos.step * G + (int64_t)l->o.rank * B + j);
-        l->picks[j].idx = l->first + (int64_t)(l->o.shuffle ? perm_apply_(&pm, g) : g);
+        int64_t i = l->o.external_order ? l->order[g] : (int64_t)(l->o.shuffle ? perm_apply_(&pm, g) : g);
+        s->index[j] = i;
+        l->picks[j].idx = l->first + i;
         if (l->split_random) l->picks[j].idx = (int64_t)feistel_apply_(&l->splitmap, (uint64_t)l->picks[j].idx);
         l->picks[j].pos = j;
     }
@@ -259,8 +265,13 @@ done:
     return rc;
 }
 
+/* Global batches in epoch e: the caller's order's, or the split's. */
+static int64_t epoch_steps_(const sk_loader *l) {
+    return l->o.external_order ? l->order_n / (l->o.batch_size * l->o.world) : l->steps;
+}
+
 static sk_loader_pos advance_(const sk_loader *l, sk_loader_pos p) {
-    if (++p.step >= l->steps) {
+    if (++p.step >= epoch_steps_(l)) {
         p.step = 0;
         p.epoch++;
     }
@@ -272,7 +283,9 @@ static void *producer_(void *arg) {
     pthread_mutex_lock(&l->mu);
     for (;;) {
         /* free slots: nslots minus queued minus the one the caller holds */
-        while (!l->stop && (l->produced - l->consumed) + (l->held >= 0) >= l->nslots) pthread_cond_wait(&l->cv, &l->mu);
+        while (!l->stop && ((l->produced - l->consumed) + (l->held >= 0) >= l->nslots ||
+                            (l->o.external_order && l->prod.epoch != l->order_epoch)))
+            pthread_cond_wait(&l->cv, &l->mu);
         if (l->stop) break;
         slot_ *s = &l->slots[l->produced % l->nslots];
         sk_loader_pos pos = l->prod;
@@ -410,11 +423,13 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
     l->nslots = opts->prefetch + 1;
     l->slots = calloc((size_t)l->nslots, sizeof *l->slots);
     l->picks = malloc((size_t)opts->batch_size * sizeof *l->picks);
+    l->order_epoch = -1;
     SK_FAIL_IF(!l->slots || !l->picks, SK_ENOMEM, "%s: loader: out of memory", p);
     for (int i = 0; i < l->nslots; i++) {
         slot_ *s = &l->slots[i];
         s->data = malloc((size_t)opts->batch_size * (size_t)l->row_elems * l->esize);
-        SK_FAIL_IF(!s->data, SK_ENOMEM, "%s: loader: out of memory for a batch", p);
+        s->index = malloc((size_t)opts->batch_size * sizeof *s->index);
+        SK_FAIL_IF(!s->data || !s->index, SK_ENOMEM, "%s: loader: out of memory for a batch", p);
         if (l->have_labels) {
             s->labels = malloc((size_t)opts->batch_size * sizeof *s->labels);
             SK_FAIL_IF(!s->labels, SK_ENOMEM, "%s: loader: out of memory", p);
@@ -423,6 +438,7 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
         s->b.type = l->in->type;
         s->b.data = s->data;
         s->b.labels = s->labels;
+        s->b.index = s->index;
         if (l->tokens) {
             s->b.ndim = 1;
             s->b.shape[0] = opts->seq_len + 1;
@@ -431,7 +447,7 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
             for (int k = 0; k < l->in->ndim; k++) s->b.shape[k] = l->in->shape[k];
         }
     }
-    SK_TRY(start_at_(l, (sk_loader_pos){0, 0}));
+    if (!opts->external_order) SK_TRY(start_at_(l, (sk_loader_pos){0, 0}));
 done:
     if (rc < 0) {
         sk_loader_free(l);
@@ -447,7 +463,9 @@ void sk_loader_free(sk_loader *l) {
     for (int i = 0; l->slots && i < l->nslots; i++) {
         free(l->slots[i].data);
         free(l->slots[i].labels);
+        free(l->slots[i].index);
     }
+    free(l->order);
     free(l->slots);
     free(l->picks);
     for (int i = 0; l->cache && i < l->ncache; i++) {
@@ -464,6 +482,9 @@ void sk_loader_free(sk_loader *l) {
 
 int sk_loader_next(sk_loader *l, const sk_batch **out) {
     *out = NULL;
+    if (l->o.external_order && l->cons.epoch != l->order_epoch)
+        return sk_error_set(SK_EINVAL, "loader: epoch %lld has no order yet (sk_loader_seek_order)",
+                            (long long)l->cons.epoch);
     if (l->o.prefetch == 0) {
         int rc = make_batch_(l, &l->slots[0], l->cons);
         if (rc < 0) return rc;
@@ -495,9 +516,38 @@ int sk_loader_next(sk_loader *l, const sk_batch **out) {
 sk_loader_pos sk_loader_tell(const sk_loader *l) { return l->cons; }
 
 int sk_loader_seek(sk_loader *l, sk_loader_pos pos) {
+    if (l->o.external_order)
+        return sk_error_set(SK_EINVAL, "loader: an externally ordered loader seeks with sk_loader_seek_order");
     if (pos.epoch < 0 || pos.step < 0 || pos.step >= l->steps)
         return sk_error_set(SK_EINVAL, "loader: cannot seek to epoch %lld step %lld (%lld steps per epoch)",
                             (long long)pos.epoch, (long long)pos.step, (long long)l->steps);
+    return start_at_(l, pos);
+}
+
+int sk_loader_seek_order(sk_loader *l, sk_loader_pos pos, const int64_t *order, int64_t n) {
+    const int64_t G = l->o.batch_size * l->o.world;
+    if (!l->o.external_order)
+        return sk_error_set(SK_EINVAL, "loader: sk_loader_seek_order needs a loader created with external_order");
+    if (n < G || n > l->nsamples)
+        return sk_error_set(SK_EINVAL, "loader: an epoch order of %lld samples does not fit global batch %lld and %lld samples",
+                            (long long)n, (long long)G, (long long)l->nsamples);
+    if (pos.epoch < 0 || pos.step < 0 || pos.step >= n / G)
+        return sk_error_set(SK_EINVAL, "loader: cannot seek to epoch %lld step %lld (%lld steps in that epoch)",
+                            (long long)pos.epoch, (long long)pos.step, (long long)(n / G));
+    for (int64_t i = 0; i < n; i++)
+        if (order[i] < 0 || order[i] >= l->nsamples)
+            return sk_error_set(SK_EINVAL, "loader: epoch order entry %lld is sample %lld, outside [0, %lld)",
+                                (long long)i, (long long)order[i], (long long)l->nsamples);
+    stop_thread_(l);
+    if (n > l->order_cap) {
+        int64_t *o = realloc(l->order, (size_t)n * sizeof *o);
+        if (!o) return sk_error_set(SK_ENOMEM, "loader: out of memory for an epoch order");
+        l->order = o;
+        l->order_cap = n;
+    }
+    memcpy(l->order, order, (size_t)n * sizeof *order);
+    l->order_n = n;
+    l->order_epoch = pos.epoch;
     return start_at_(l, pos);
 }
 

@@ -2,7 +2,7 @@
  * shrink corpus (docs/FORMAT.md).
  *
  * defines: sk_loader, sk_loader_opts, sk_batch, sk_loader_pos,
- *          sk_loader_create / _free / _next / _tell / _seek, sk_elem_type.
+ *          sk_loader_create / _free / _next / _tell / _seek / _seek_order, sk_elem_type.
  *
  * Order. The global sample order of an epoch is a permutation that depends
  * only on (seed, epoch, corpus) (identity when shuffle == 0). A global batch
@@ -25,6 +25,14 @@
  * cache of decoded chunks (by default as many as one shuffle group
  * touches, so each chunk is decoded about once per epoch) and copies
  * samples out of it; the cache changes speed only, never the batches.
+ *
+ * External order (opts.external_order, for online sample pruning such as
+ * InfoBatch): the caller gives each epoch's global order itself with
+ * sk_loader_seek_order (split-relative sample indices, any length from one
+ * global batch to the split's size; steps = length / global batch, the
+ * rest dropped), at the epoch's start or, on resume, at any step of it.
+ * Ranks shard it as above. The loader produces nothing past the end of the
+ * epoch it was given; sk_loader_next fails there until the next order.
  *
  * Position. sk_loader_tell() returns the position of the next batch to be
  * returned; sk_loader_seek() on a loader created with the same options
@@ -69,6 +77,7 @@ typedef struct {
                               a keyed bijection of (seed, n), so TRAIN and EVAL loaders of one seed never overlap */
     int64_t cache_bytes;   /* decoded-chunk cache (at least one chunk); 0: the chunks one shuffle group
                               touches, at most 256 MiB (2 chunks without shuffle) */
+    int external_order;    /* 1: every epoch's order comes from sk_loader_seek_order (shuffle ignored) */
 } sk_loader_opts;
 
 typedef struct {
@@ -78,6 +87,7 @@ typedef struct {
     sk_elem_type type;      /* element type of data */
     const void *data;       /* n * prod(shape) elements, C order (borrowed) */
     const int64_t *labels;  /* n labels, or NULL when the corpus has none (borrowed) */
+    const int64_t *index;   /* n sample indices within the split (0-based; borrowed) */
     int64_t epoch;          /* epoch this batch belongs to */
     int64_t step;           /* index of this global batch within its epoch */
 } sk_batch;
@@ -99,6 +109,10 @@ int sk_loader_next(sk_loader *l, const sk_batch **out);
 /* Position of the next batch; and resuming there. */
 sk_loader_pos sk_loader_tell(const sk_loader *l);
 int sk_loader_seek(sk_loader *l, sk_loader_pos pos);
+/* External order only: epoch pos.epoch is order[0..n) (copied), resume at
+ * its global batch pos.step. Fails naming the value for an index outside
+ * the split, n below one global batch, or pos.step past the epoch. */
+int sk_loader_seek_order(sk_loader *l, sk_loader_pos pos, const int64_t *order, int64_t n);
 /* Global batches per epoch, and samples in the selected split. */
 int64_t sk_loader_steps_per_epoch(const sk_loader *l);
 int64_t sk_loader_num_samples(const sk_loader *l);

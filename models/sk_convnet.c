@@ -290,6 +290,8 @@ static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_se
     sk_convnet_out o = {0};
     SK_TRY(sk_convnet_forward(self, x, y, training, &o));
     out->loss = o.loss;
+    out->sample_loss = sk_model_nll(o.logits, y);
+    SK_TRY_T(out->sample_loss);
     out->logits = o.logits;
     out->correct = o.correct;
     out->count = sk_shim_size(x, 0);

@@ -128,6 +128,10 @@ int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_
     int64_t l2[2] = {B * N, m->o.vocab}, t1[1] = {B * N};
     out->loss = sk_shim_cross_entropy(sk_shim_reshape(logits, l2, 2), sk_shim_reshape(tgt, t1, 1), -100);
     SK_TRY_T(out->loss);
+    out->sample_loss = sk_model_nll(logits, tgt); /* [B, N] */
+    int64_t d1 = 1;
+    out->sample_loss = sk_shim_mean(out->sample_loss, &d1, 1, 0);
+    SK_TRY_T(out->sample_loss);
     out->logits = logits;
     out->targets = B * N;
 done:
@@ -273,6 +277,7 @@ static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_se
     sk_gpt_out o = {0};
     SK_TRY(sk_gpt_forward(self, w, sel, step, training, &o));
     out->loss = o.loss;
+    out->sample_loss = o.sample_loss;
     out->logits = o.logits;
     out->count = o.targets;
     out->tokens_in = o.st.tokens_in;

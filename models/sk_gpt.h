@@ -33,6 +33,7 @@ typedef struct {
 typedef struct {
     sk_tensor *loss;      /* scalar mean next-token cross-entropy in nats (scope-owned) */
     sk_tensor *logits;    /* [B, N, vocab] for the N processed positions (scope-owned) */
+    sk_tensor *sample_loss; /* [B] each window's mean cross-entropy over its N scored targets (scope-owned) */
     int64_t targets;      /* number of scored predictions */
     sk_blocks_stats st;
 } sk_gpt_out;

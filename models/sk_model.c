@@ -274,3 +274,12 @@ done:
     sk_model_free(m);
     return rc;
 }
+
+sk_tensor *sk_model_nll(const sk_tensor *logits, const sk_tensor *targets)
+{
+    int64_t d = sk_shim_ndim(logits) - 1;
+    sk_tensor *lp = sk_shim_log_softmax(logits, d);
+    sk_tensor *idx = sk_shim_unsqueeze(sk_shim_to(targets, sk_shim_device(logits), SK_I64), d);
+    if (!lp || !idx) return NULL;
+    return sk_shim_neg(sk_shim_squeeze(sk_shim_gather(lp, d, idx), d));
+}

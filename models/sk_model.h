@@ -6,7 +6,7 @@
  *          sk_model_count, sk_model_at), and the instance sk_model
  *          (sk_model_create, sk_model_create_from_file, sk_model_free,
  *          sk_model_params, sk_model_buffers, sk_model_forward, sk_model_embed,
- *          sk_model_select_model, sk_model_info_get, sk_model_save).
+ *          sk_model_select_model, sk_model_info_get, sk_model_save), sk_model_nll.
  *
  * Like SQLite's VFS and llama.cpp's samplers: a versioned vtable of
  * required and optional slots, one per architecture (each in its own file:
@@ -64,6 +64,9 @@ typedef struct {
 /* One forward (tensors in the caller's scope). */
 typedef struct {
     sk_tensor *loss;        /* scalar mean loss in nats */
+    sk_tensor *sample_loss; /* [B] each sample's loss in nats (LM: mean over its scored targets), so
+                               loss = mean(sample_loss) up to rounding; for per-sample weights and
+                               scores (InfoBatch, trainer/sk_infobatch.h) */
     sk_tensor *logits;      /* classifier [B, classes]; LM [B, N, vocab] */
     int64_t correct;        /* classifier: argmax == label count (LM: 0) */
     int64_t count;          /* what the loss averages over: samples, or scored next-token targets */
@@ -166,6 +169,12 @@ int sk_model_embed(sk_model *m, const sk_tensor *x, sk_tensor **feat);
 /* The selector hook's facts; SK_EUNSUPPORTED naming the model when its
  * entry has no select_model slot. */
 int sk_model_select_model(const sk_model *m, sk_select_model *out);
+
+/* Per-target cross-entropy: logits [..., C], int64 targets [...] ->
+ * -log softmax(logits)[target], shape [...] (in the caller's scope; NULL
+ * with the shim's error set on failure). Every entry's forward fills
+ * sk_model_out.sample_loss with it. */
+sk_tensor *sk_model_nll(const sk_tensor *logits, const sk_tensor *targets);
 
 /* Write tensors (NULL: the model's parameters) followed by the model's
  * buffers (sk_model_buffers) with the architecture as metadata ("format" =

@@ -202,6 +202,8 @@ static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_se
     sk_vit_out o = {0};
     SK_TRY(sk_vit_forward(self, x, y, sel, step, training, &o));
     out->loss = o.loss;
+    out->sample_loss = sk_model_nll(o.logits, y);
+    SK_TRY_T(out->sample_loss);
     out->logits = o.logits;
     out->correct = o.correct;
     out->count = sk_shim_size(x, 0);

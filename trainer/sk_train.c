@@ -22,6 +22,7 @@
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
 #include "sk_fs.h"
+#include "sk_infobatch.h"
 #include "sk_log.h"
 #include "sk_progress.h"
 #include "sk_select_config.h"
@@ -71,8 +72,10 @@ static int ld_seek_(void *c, sk_loader_pos p) { return sk_loader_seek(c, p); }
 static int64_t ld_spe_(void *c) { return sk_loader_steps_per_epoch(c); }
 static int64_t ld_vocab_(void *c) { return sk_loader_vocab_size(c); }
 static int64_t ld_classes_(void *c) { return sk_loader_num_classes(c); }
-static const sk_train_source loader_source_ = {ld_create_, ld_free_, ld_next_, ld_tell_, ld_seek_,
-                                               ld_spe_,    ld_vocab_, ld_classes_};
+static int64_t ld_samples_(void *c) { return sk_loader_num_samples(c); }
+static int ld_seek_order_(void *c, sk_loader_pos p, const int64_t *o, int64_t n) { return sk_loader_seek_order(c, p, o, n); }
+static const sk_train_source loader_source_ = {ld_create_, ld_free_,    ld_next_,    ld_tell_,      ld_seek_,
+                                               ld_spe_,    ld_vocab_,   ld_classes_, ld_samples_, ld_seek_order_};
 const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -110,7 +113,7 @@ static void nonfinite_list_(sk_params *p, int grads, char *buf, size_t cap)
 /* Unigram baseline for LMs: token frequencies over the training split
  * (add-one smoothed), cross-entropy on the eval batches, in bits/token. */
 static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntrain, void *eval_src, int64_t neval,
-                         int64_t vocab, double *bits)
+                         int64_t vocab, int train_ready, double *bits)
 {
     int rc = SK_OK;
     double *cnt = calloc((size_t)vocab + 2, sizeof *cnt);
@@ -124,7 +127,7 @@ static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntra
             SK_TRY(sk_mpi_allreduce_sum(cnt, (int)vocab));
             for (int64_t v = 0; v < vocab; v++) tot += cnt[v] + 1.0;
         }
-        SK_TRY(S->seek(src, zero));
+        if (pass || !train_ready) SK_TRY(S->seek(src, zero)); /* train_ready: already at the start of a full pass */
         for (int64_t i = 0; i < nb; i++) {
             const sk_batch *b;
             SK_TRY(S->next(src, &b));
@@ -191,6 +194,9 @@ typedef struct {
     sk_progress *prog;
     FILE *mf;               /* metrics.jsonl (rank 0) */
     sk_ckpt_state *cks;
+    sk_infobatch *ib;       /* data.prune=infobatch, else NULL */
+    int64_t epochs;         /* with ib: the epoch budget */
+    int last;               /* the current step is the run's last */
     char ckroot[4096];
     int model_saved;        /* model.safetensors written (rank 0) */
     double t_start;
@@ -209,6 +215,7 @@ typedef struct {
     double correct, count; /* classifier: correct predictions / samples; LM: scored targets */
     double tokens, tokens_kept;
     sk_tensor *loss_t;
+    sk_tensor *sample_loss; /* [B] (sk_model_out.sample_loss) */
 } fwd_;
 
 /* Fill R->all with the model's parameters followed by the selector's
@@ -278,6 +285,105 @@ done:
     return rc;
 }
 
+/* ---- online sample pruning (sk_infobatch.h) ------------------------------------------ */
+
+/* InfoBatch's rescaled loss: mean over the batch of sample_loss * weight
+ * (1 / (1 - r) for the kept well-learned samples, else 1). */
+static int weighted_loss_(run_ *R, const sk_batch *b, fwd_ *f)
+{
+    int rc = SK_OK;
+    float *w = malloc((size_t)b->n * sizeof *w);
+    SK_FAIL_IF(!w, SK_ENOMEM, "train: out of memory");
+    SK_FAIL_IF(!f->sample_loss || !b->index, SK_EINVAL, "data.prune: the model or the source gives no per-sample losses");
+    for (int64_t j = 0; j < b->n; j++) w[j] = sk_infobatch_weight(R->ib, b->index[j]);
+    int64_t shape[1] = {b->n};
+    f->loss_t = sk_shim_mean(sk_shim_mul(f->sample_loss, sk_shim_from_host(w, shape, 1, SK_F32, sk_shim_device(f->sample_loss))), NULL, 0, 0);
+    SK_TRY_T(f->loss_t);
+done:
+    free(w);
+    return rc;
+}
+
+/* The loader at pos, in the order of pos.epoch (entered first if new). */
+static int prune_seek_(run_ *R, sk_loader_pos pos)
+{
+    int rc = SK_OK;
+    const int64_t *order;
+    int64_t n;
+    if (sk_infobatch_current(R->ib) != pos.epoch) {
+        SK_TRY(sk_infobatch_begin(R->ib, pos.epoch, &order, &n));
+        SK_LOG_INFO("epoch %lld: %lld samples, %lld skipped", (long long)pos.epoch, (long long)n,
+                    (long long)sk_infobatch_skipped_epoch(R->ib));
+    }
+    order = sk_infobatch_order(R->ib, &n);
+    SK_TRY(R->S->seek_order(R->train_src, pos, order, n));
+done:
+    return rc;
+}
+
+/* Set up pruning over the training split: the epoch budget and epoch 0. */
+static int prune_setup_(run_ *R)
+{
+    int rc = SK_OK;
+    const sk_data_config *d = R->dc;
+    SK_FAIL_IF(!R->S->num_samples || !R->S->seek_order, SK_EINVAL,
+               "data.prune = infobatch: this batch source cannot take an epoch order");
+    int64_t n = R->S->num_samples(R->train_src), spe = R->S->steps_per_epoch(R->train_src) / R->tc->accum;
+    SK_FAIL_IF(spe < 1, SK_EINVAL, "data.prune = infobatch: an epoch holds less than one step of train.accum = %lld",
+               (long long)R->tc->accum);
+    R->epochs = (R->tc->steps + spe - 1) / spe;
+    SK_TRY(sk_infobatch_create(&R->ib, n, d->prune_ratio, d->prune_delta, R->epochs, R->o->seed));
+    SK_TRY(prune_seek_(R, (sk_loader_pos){0, 0}));
+    SK_LOG_INFO("infobatch: r = %g, delta = %g over %lld epochs of %lld samples (%lld full steps each)", d->prune_ratio,
+                d->prune_delta, (long long)R->epochs, (long long)n, (long long)spe);
+done:
+    return rc;
+}
+
+/* With pruning the learning rate follows epoch progress: the step of a
+ * full-data run of train.steps at the same fraction of the epochs. */
+static int64_t lr_step_(const run_ *R)
+{
+    if (!R->ib) return R->step;
+    sk_loader_pos p = R->S->tell(R->train_src);
+    int64_t n, G = R->micro * R->world;
+    sk_infobatch_order(R->ib, &n);
+    double in = p.epoch == sk_infobatch_current(R->ib) && n >= G ? (double)p.step / (double)(n / G) : 0;
+    double frac = ((double)p.epoch + in) / (double)R->epochs;
+    int64_t s = (int64_t)(frac * (double)R->tc->steps);
+    return s < R->tc->steps ? s : R->tc->steps - 1;
+}
+
+/* The training split in corpus order, for passes after training (an
+ * externally ordered loader cannot seek without an order). */
+static int prune_full_pass_(run_ *R)
+{
+    int rc = SK_OK;
+    int64_t n = sk_infobatch_size(R->ib), *all = malloc((size_t)n * sizeof *all);
+    SK_FAIL_IF(!all, SK_ENOMEM, "train: out of memory");
+    for (int64_t i = 0; i < n; i++) all[i] = i;
+    rc = R->S->seek_order(R->train_src, (sk_loader_pos){0, 0}, all, n);
+done:
+    free(all);
+    return rc;
+}
+
+/* After a step: the epoch budget is spent once the next batch is in epoch E. */
+static int prune_done_(const run_ *R) { return R->ib && R->S->tell(R->train_src).epoch >= R->epochs; }
+
+/* Gather the batch's per-sample losses into the scores (every rank). */
+static int prune_record_(run_ *R, const sk_batch *b, const fwd_ *f)
+{
+    int rc = SK_OK;
+    float *l = malloc((size_t)b->n * sizeof *l);
+    SK_FAIL_IF(!l, SK_ENOMEM, "train: out of memory");
+    SK_TRY(sk_shim_to_host(sk_shim_to(f->sample_loss, SK_CPU, SK_F32), l, (size_t)b->n * sizeof *l));
+    SK_TRY(sk_infobatch_record(R->ib, b->index, l, b->n));
+done:
+    free(l);
+    return rc;
+}
+
 /* Forward one batch inside the caller's scope, plus a training-aware
  * scorer's own objective (learned: its budget term) when training. */
 static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
@@ -289,6 +395,8 @@ static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, 
     SK_TRY(batch_tensors_(b, &x, &y));
     SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
     f->loss_t = o.loss;
+    f->sample_loss = o.sample_loss;
+    if (training && R->ib) SK_TRY(weighted_loss_(R, b, f));
     f->correct = (double)o.correct;
     f->count = (double)o.count;
     f->tokens = (double)o.tokens_in;
@@ -429,6 +537,10 @@ static int step_record_(run_ *R, const step_ *s)
                             real_(s->dt), "comm_time", real_(ds.total_s), "buckets_overlapped",
                             ds.launched_in_backward);
     if (rec && R->sel) layer_fields_(R, rec);
+    if (rec && R->ib) { /* the epoch of the step's last batch, samples skipped so far (all epochs entered) */
+        json_object_set_new(rec, "epoch", json_integer((json_int_t)sk_infobatch_current(R->ib)));
+        json_object_set_new(rec, "samples_skipped", json_integer((json_int_t)sk_infobatch_skipped_total(R->ib)));
+    }
     return put_record_(R->mf, rec, "metrics.jsonl");
 }
 
@@ -489,6 +601,29 @@ done:
 
 /* summary.json: the run's result, keys in this order, not-applicable
  * metrics null (rank 0; written under a temporary name, then renamed). */
+/* summary.json's pruning fields. What is measured: this run's loop time
+ * per trained sample (training steps, evaluations and checkpoints
+ * included, so it is the real cost of a sample here); the full-data time
+ * is projected as that cost times every sample the epochs would have held,
+ * and wall_seconds_saved = samples_skipped times that cost. The projection
+ * assumes a skipped sample would have cost what a trained one did
+ * (docs/RESULTS.md, "InfoBatch", compares it with a measured full run). */
+static int prune_summary_(const run_ *R, json_t *j)
+{
+    const sk_train_result *r = &R->r;
+    double here = (double)(r->steps - R->start) * (double)R->dc->batch_size;
+    double per = here > 0 ? r->seconds / here : NAN;
+    double all = (double)(r->samples_trained + r->samples_skipped);
+    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "method", "infobatch", "ratio",
+                          R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs", (json_int_t)r->epochs,
+                          "full_steps", (json_int_t)R->tc->steps, "samples_trained", (json_int_t)r->samples_trained,
+                          "samples_skipped", (json_int_t)r->samples_skipped, "seconds_per_sample", real_(per),
+                          "full_seconds_projected", real_(per * all), "wall_seconds_saved",
+                          real_(per * (double)r->samples_skipped));
+    if (!p || json_object_set_new(j, "prune", p) < 0) return sk_error_set(SK_ENOMEM, "summary: out of memory");
+    return SK_OK;
+}
+
 static int write_summary_(const run_ *R, const char *path)
 {
     int rc = SK_OK;
@@ -502,6 +637,10 @@ static int write_summary_(const run_ *R, const char *path)
                           "tokens_kept", count_(r->tokens_kept), "flop_ratio", real_(r->flop_ratio),
                           "measured_speedup", real_(r->measured_speedup), "step_time_select",
                           real_(r->step_time_select), "step_time_full", real_(r->step_time_full));
+    if (j && R->ib && (rc = prune_summary_(R, j)) < 0) {
+        json_decref(j);
+        return rc;
+    }
     char *text = j ? json_dumps(j, JSON_FLAGS_) : NULL;
     SK_FAIL_IF(!text, SK_ENOMEM, "%s: out of memory", path);
     size_t n = strlen(text);
@@ -561,7 +700,9 @@ static int open_data_(run_ *R)
     sk_data_loader_opts(dc, SK_SPLIT_TRAIN, R->rank, R->world, o->seed, &lo);
     lo.path = data_path;
     lo.batch_size = R->micro;
+    lo.external_order = dc->prune == SK_DATA_PRUNE_INFOBATCH;
     SK_TRY(S->create(&R->train_src, &lo));
+    if (lo.external_order) SK_TRY(prune_setup_(R));
     sk_data_loader_opts(dc, SK_SPLIT_EVAL, R->rank, R->world, o->seed, &le);
     if (!dc->eval[0]) le.path = data_path;
     rc = S->create(&R->eval_src, &le);
@@ -662,7 +803,7 @@ static int build_model_(run_ *R)
     sk_model_info_get(R->model, &R->info);
     R->mp = sk_model_params(R->model);
     R->buf = sk_model_buffers(R->model);
-    SK_TRY(S->seek(R->train_src, p0));
+    SK_TRY(R->ib ? prune_seek_(R, p0) : S->seek(R->train_src, p0));
 done:
     return rc;
 }
@@ -754,7 +895,11 @@ static int resume_(run_ *R)
         SK_TRY(resolve_ckpt_(o, ckdir, sizeof ckdir));
         SK_TRY(config_json_(R, cks->config, sizeof cks->config));
         SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
-        rc = sk_ckpt_load(ckdir, &R->all, R->buf, R->opt, cks);
+        sk_params v = {0};
+        if (R->ib) SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
+        rc = sk_ckpt_load(ckdir, &R->all, R->ib ? &v : R->buf, R->opt, cks);
+        sk_params_view_free(&v);
+        if (rc >= 0 && R->ib) rc = sk_infobatch_ckpt_restore(R->ib);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
@@ -770,7 +915,7 @@ static int resume_(run_ *R)
                         cks->world, R->world, cks->world);
         if (cks->rng_len) SK_TRY(sk_generator_set_state(R->rng, cks->rng, cks->rng_len));
         sk_loader_pos p = {cks->loader_epoch, cks->loader_step};
-        SK_TRY(R->S->seek(R->train_src, p));
+        SK_TRY(R->ib ? prune_seek_(R, p) : R->S->seek(R->train_src, p));
         R->start = cks->step;
         R->r.tokens = cks->tokens;
         R->r.tokens_kept = cks->tokens_kept;
@@ -823,8 +968,11 @@ static int micro_step_(run_ *R, int64_t a, step_ *s)
     const int64_t accum = R->tc->accum;
     const sk_batch *b;
     fwd_ f;
+    if (R->ib && R->S->tell(R->train_src).epoch != sk_infobatch_current(R->ib))
+        SK_TRY(prune_seek_(R, R->S->tell(R->train_src)));
     SK_TRY(R->S->next(R->train_src, &b));
     SK_TRY(forward_(R, b, R->sel, R->step, 1, &f));
+    if (R->ib) SK_TRY(prune_record_(R, b, &f));
     if (!isfinite(f.loss)) {
         char bad[1024];
         nonfinite_list_(&R->all, 0, bad, sizeof bad);
@@ -863,7 +1011,7 @@ static int train_step_(run_ *R, step_ *s)
     int rc = SK_OK;
     memset(s, 0, sizeof *s);
     s->t0 = sk_now();
-    s->lr = lr_at_(R->tc, R->step);
+    s->lr = lr_at_(R->tc, lr_step_(R));
     sk_scope *sc = sk_shim_scope_begin();
     SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
     rc = sk_shim_zero_grad(R->all.t, R->all.n);
@@ -891,7 +1039,7 @@ static int log_step_(run_ *R, const step_ *s)
     if (R->prog) {
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", s->loss, s->v[1] / s->dt);
-        if (R->step + 1 == R->tc->steps) sk_progress_finish(R->prog, extra);
+        if (R->last) sk_progress_finish(R->prog, extra);
         else sk_progress_update(R->prog, R->step + 1 - R->start, extra);
     }
 done:
@@ -899,9 +1047,9 @@ done:
 }
 
 /* Every `every` steps and after the last one. */
-static int due_(int64_t every, int64_t step, int64_t steps)
+static int due_(int64_t every, int64_t step, int last)
 {
-    return (every > 0 && (step + 1) % every == 0) || step + 1 == steps;
+    return (every > 0 && (step + 1) % every == 0) || last;
 }
 
 /* Evaluate on the eval split: an LM reports bits per byte, a classifier
@@ -943,6 +1091,14 @@ static int checkpoint_(run_ *R)
     cks->tokens_kept = R->r.tokens_kept;
     SK_TRY(sk_generator_get_state(R->rng, cks->rng, sizeof cks->rng, &cks->rng_len));
     SK_TRY(config_json_(R, cks->config, sizeof cks->config));
+    if (R->ib) {
+        sk_params v = {0};
+        SK_TRY(sk_infobatch_ckpt_store(R->ib));
+        SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
+        rc = sk_ckpt_save(R->ckroot, &R->all, &v, R->opt, cks, (int)R->tc->keep_last);
+        sk_params_view_free(&v);
+        goto done;
+    }
     SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->buf, R->opt, cks, (int)R->tc->keep_last));
 done:
     return rc;
@@ -1001,9 +1157,10 @@ static int loop_(run_ *R)
         SK_TRY(on_step_(R, &stop));
         if (stop) break;
         SK_TRY(train_step_(R, &s));
+        R->last = R->step + 1 == tc->steps || prune_done_(R);
         SK_TRY(log_step_(R, &s));
-        if (R->step + 1 == tc->steps) SK_TRY(save_model_(R)); /* before the final evaluation, which may fail */
-        if (due_(tc->eval_every, R->step, tc->steps) && (rc = eval_(R)) < 0) {
+        if (R->last) SK_TRY(save_model_(R)); /* before the final evaluation, which may fail */
+        if (due_(tc->eval_every, R->step, R->last) && (rc = eval_(R)) < 0) {
             if (R->model_saved) {
                 char msg[2048];
                 snprintf(msg, sizeof msg, "%s", sk_error_last());
@@ -1012,13 +1169,22 @@ static int loop_(run_ *R)
             goto done;
         }
         if (R->mf) fflush(R->mf);
-        int ck = due_(tc->ckpt_every, R->step, tc->steps);
+        int ck = due_(tc->ckpt_every, R->step, R->last);
         if (ck) SK_TRY(checkpoint_(R));
         SK_TRY(interrupted_(R, ck));
+        if (R->last) {
+            R->step++;
+            break;
+        }
     }
     R->r.seconds = sk_now() - R->t_start;
     R->r.steps = R->step;
     R->r.steps_per_s = R->step > R->start ? (double)(R->step - R->start) / R->r.seconds : 0;
+    if (R->ib) {
+        R->r.samples_trained = R->step * R->dc->batch_size;
+        R->r.samples_skipped = sk_infobatch_skipped_total(R->ib);
+        R->r.epochs = R->S->tell(R->train_src).epoch;
+    }
 done:
     return rc;
 }
@@ -1034,11 +1200,14 @@ static int finish_(run_ *R)
     sk_train_result *r = &R->r;
     const int lm = (R->info.flags & SK_MODEL_LM) != 0;
     char path[4096];
+    if (R->sel && R->ib) SK_TRY(prune_full_pass_(R));
     if (R->sel) SK_TRY(measure_speedup_(R));
     if (lm) {
         int64_t uni_nb = R->S->steps_per_epoch(R->train_src); /* one epoch, capped for huge corpora */
         if (uni_nb > 10000) uni_nb = 10000;
-        SK_TRY(unigram_bits_(R->S, R->train_src, uni_nb, R->eval_src, R->eval_nb, R->info.outputs, &r->unigram_bpb));
+        if (R->ib) SK_TRY(prune_full_pass_(R));
+        SK_TRY(unigram_bits_(R->S, R->train_src, uni_nb, R->eval_src, R->eval_nb, R->info.outputs, R->ib != NULL,
+                             &r->unigram_bpb));
         r->unigram_bpb /= R->tc->bytes_per_token;
     }
     if (R->rank != 0) return SK_OK;
@@ -1067,6 +1236,7 @@ static void teardown_(run_ *R)
     sk_progress_free(R->prog);
     if (R->mf) fclose(R->mf);
     free(R->cks);
+    sk_infobatch_free(R->ib);
     sk_generator_free(R->rng);
     sk_adamw_free(R->opt);
     sk_dist_ddp_free(R->ddp);

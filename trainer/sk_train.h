@@ -29,6 +29,16 @@
  * on every rank (agreed each step), writes a checkpoint, and fails with a
  * message naming it and the command that resumes (opts.command + --resume).
  *
+ * With data.prune=infobatch (trainer/sk_infobatch.h) the run counts
+ * epochs: E = ceil(train.steps / full-data steps per epoch); the loader
+ * takes each epoch's kept order from sk_infobatch, the loss is
+ * mean(sample_loss * weight), every sample's loss is gathered over ranks
+ * into the scores, the learning rate follows epoch progress (so it is the
+ * schedule of a full run of train.steps), and the run ends after epoch E,
+ * in fewer optimizer steps. Step records gain epoch and samples_skipped
+ * (so far); summary.json gains samples_trained / samples_skipped and the
+ * wall clock saved (see write_summary_).
+ *
  * With a token selector, each step record also holds layer_tokens (mean
  * tokens per sample entering each block in the step's last forward on rank
  * 0, padding excluded), layer_tokens_padded (what the block computed on),
@@ -79,6 +89,11 @@ typedef struct {
     int64_t (*steps_per_epoch)(void *ctx);
     int64_t (*vocab_size)(void *ctx);
     int64_t (*num_classes)(void *ctx);
+    /* optional (NULL: data.prune is refused for the source): samples in
+     * the split, and sk_loader_seek_order for a source created with
+     * external_order (online sample pruning, sk_infobatch.h) */
+    int64_t (*num_samples)(void *ctx);
+    int (*seek_order)(void *ctx, sk_loader_pos pos, const int64_t *order, int64_t n);
 } sk_train_source;
 
 /* The sk_loader-backed source. */
@@ -137,6 +152,9 @@ typedef struct {
      * (median of SK_TRAIN_SPEEDUP_REPS interleaved passes, no update), their
      * ratio, and the analytic FLOP ratio full / compressed of that batch. */
     double step_time_select, step_time_full, measured_speedup, flop_ratio;
+    /* data.prune (0 without): samples trained on and skipped (global, this
+     * whole run including resumed parts), epochs finished */
+    int64_t samples_trained, samples_skipped, epochs;
 } sk_train_result;
 
 #define SK_TRAIN_SPEEDUP_REPS 5

@@ -464,6 +464,66 @@ static void test_chunk_cache_sizes(void **st) {
     }
 }
 
+/* External order (sk_loader_seek_order): the batches follow the given
+ * order, sharded over 1, 2 and 3 ranks as the global batch (so the kept
+ * sequence is the same for any rank count), b->index holds the split
+ * indices, the loader stops at the end of the ordered epoch, resumes at a
+ * step inside it, and refuses bad orders. */
+static void test_external_order(void **st) {
+    (void)st;
+    const int64_t G = 12, n = 100; /* 8 global batches, 4 samples dropped */
+    int64_t order[100], seen[3][96];
+    for (int64_t i = 0; i < n; i++) order[i] = (i * 37 + 11) % 900; /* in the train split of 900 */
+    for (int world = 1; world <= 3; world++) {
+        for (int r = 0; r < world; r++) {
+            sk_loader *l = NULL;
+            sk_loader_opts o = opts_(IMG, r, world, G / world);
+            o.split = SK_SPLIT_TRAIN;
+            o.eval_fraction = 0.1;
+            o.external_order = 1;
+            o.prefetch = r % 2 ? 0 : 2; /* synchronous and prefetching */
+            assert_int_equal(sk_loader_create(&l, &o), 0);
+            const sk_batch *b;
+            assert_int_not_equal(sk_loader_next(l, &b), 0); /* no order yet */
+            assert_int_not_equal(sk_loader_seek(l, (sk_loader_pos){0, 0}), 0);
+            assert_int_equal(sk_loader_seek_order(l, (sk_loader_pos){3, 0}, order, n), 0);
+            for (int64_t s = 0; s < n / G; s++) {
+                assert_int_equal(sk_loader_next(l, &b), 0);
+                assert_int_equal(b->epoch, 3);
+                assert_int_equal(b->step, s);
+                for (int64_t j = 0; j < b->n; j++) {
+                    int64_t id = (int64_t)((const float *)b->data)[j * 12];
+                    assert_int_equal(b->index[j], id);
+                    assert_int_equal(b->labels[j], id % 7);
+                    seen[world - 1][s * G + r * b->n + j] = id;
+                }
+            }
+            sk_loader_pos p = sk_loader_tell(l);
+            assert_int_equal(p.epoch, 4);
+            assert_int_equal(p.step, 0);
+            assert_int_not_equal(sk_loader_next(l, &b), 0); /* epoch 4 has no order */
+            /* resume inside the epoch */
+            assert_int_equal(sk_loader_seek_order(l, (sk_loader_pos){3, 5}, order, n), 0);
+            assert_int_equal(sk_loader_next(l, &b), 0);
+            assert_int_equal(b->step, 5);
+            assert_int_equal(b->index[0], order[5 * G + r * b->n]);
+            /* bad orders */
+            int64_t bad[12];
+            memcpy(bad, order, sizeof bad);
+            bad[3] = 900; /* the eval split */
+            assert_int_not_equal(sk_loader_seek_order(l, (sk_loader_pos){0, 0}, bad, 12), 0);
+            assert_int_not_equal(sk_loader_seek_order(l, (sk_loader_pos){0, 0}, order, G - 1), 0);
+            assert_int_not_equal(sk_loader_seek_order(l, (sk_loader_pos){0, 8}, order, n), 0);
+            sk_loader_free(l);
+        }
+    }
+    for (int64_t i = 0; i < 96; i++) {
+        assert_int_equal(seen[0][i], order[i]);
+        assert_int_equal(seen[1][i], order[i]);
+        assert_int_equal(seen[2][i], order[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_is_permutation),
@@ -474,6 +534,7 @@ int main(void) {
         cmocka_unit_test(test_bad_options_and_corruption),
         cmocka_unit_test(test_grouped_permutation),
         cmocka_unit_test(test_chunk_cache_sizes),
+        cmocka_unit_test(test_external_order),
     };
     return cmocka_run_group_tests(tests, setup_, NULL);
 }

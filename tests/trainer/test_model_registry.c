@@ -133,6 +133,13 @@ static void test_every_entry_runs(void **state)
         assert_int_equal(sk_shim_item(o.loss, &loss), 0);
         assert_true(isfinite(loss) && loss > 0);
         assert_int_equal(o.count, (vt->flags & SK_MODEL_LM) ? B_ * (T_ - 1) : B_);
+        /* per-sample losses [B] whose mean is the loss (every window scores the same count of targets) */
+        assert_non_null(o.sample_loss);
+        assert_int_equal(sk_shim_ndim(o.sample_loss), 1);
+        assert_int_equal(sk_shim_size(o.sample_loss, 0), B_);
+        double ms = NAN;
+        assert_int_equal(sk_shim_item(sk_shim_mean(o.sample_loss, NULL, 0, 0), &ms), 0);
+        assert_true(fabs(ms - loss) < 1e-5 * loss);
         assert_int_equal(sk_shim_size(o.logits, sk_shim_ndim(o.logits) - 1), info.outputs);
         if (vt->flags & SK_MODEL_CLASSIFIER) {
             assert_true(o.correct >= 0 && o.correct <= B_);

@@ -81,6 +81,8 @@ static void print_steps_(FILE *out, const char *steps) {
         fputc('\n', out);
     }
     json_decref(root);
+}
+
 /* How many of dataset `name`'s stored chunks carry a checksum: a zstd
  * frame whose header sets Content_Checksum_flag (bit 2 of the frame header
  * descriptor, RFC 8878 3.1.1.1.1), or any chunk when Fletcher32 is in the

@@ -660,7 +660,7 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
     /* Closing flushes metadata (rank 0 writes it, then every rank meets in
      * a barrier inside HDF5): a flush that fails on a full disk skips that
      * barrier on rank 0 and leaves the others in it for ever, and in a
-     * world of one leaves the file open until MPI_Finalize, where HDF5
+     * world of one leaves the file open until MPI finalisation, where HDF5
      * crashes closing it. After a failure, free the space this file took
      * first, so the close has room for its few metadata bytes. */
     if (rc < 0 && rank == 0 && truncate(tmp, 0) != 0) { /* the error is already set */

@@ -63,6 +63,9 @@ static const sk_cfg_key prepare_keys_[] = {
      .help = "target HDF5 chunk size in KiB"},
     {.name = "boundary", .type = SK_CFG_STRING, .offset = P_(boundary), .def = "%",
      .help = "text: a line equal to this ends a document (fortune files: %; empty = blank line)"},
+    {.name = "split", .type = SK_CFG_ENUM, .offset = P_(split), .def = "percent", .choice_at = sk_prepare_split_name,
+     .help = "text: what ends a document: percent (a line equal to prepare.boundary), blank-line, line (one "
+             "document per line), none (the whole file); documents keep their bytes exactly (docs/FORMAT.md)"},
     {.name = "jsonl_key", .type = SK_CFG_STRING, .offset = P_(jsonl_key), .def = "text",
      .help = "jsonl: string field holding the document"},
     {.name = "eod", .type = SK_CFG_BOOL, .offset = P_(eod), .def = "true",

@@ -2,10 +2,12 @@
  *
  * Tokens are the UTF-8 bytes (ids 0..255); with prepare.eod (default on)
  * id 256 ends every document, so vocab_size = 257 and the dtype is uint16.
- * text: a line equal to prepare.boundary (fortune files: "%"; "" = a blank
- * line) ends a document; the boundary line itself is not stored, nor are
- * the newline ending the last line of a document. Empty documents are
- * skipped. jsonl: one JSON object per line, checked against the JSON
+ * text: prepare.split says what ends a document: a line equal to
+ * prepare.boundary (percent; fortune files: "%"; "" = a blank line), a
+ * blank line, every line, or nothing (the whole file). Documents keep
+ * their bytes exactly (leading blank lines, '\r'); the boundary line is not
+ * stored, nor the line ending of a document's last line. Empty documents
+ * are skipped. jsonl: one JSON object per line, checked against the JSON
  * grammar by a dedicated scanner (jsonl_line_); the string field
  * prepare.jsonl_key (default "text") is the document, as UTF-8 bytes. Under MPI each rank parses only the documents that
  * start in its even share of the file's bytes (read_share_). */
@@ -74,6 +76,7 @@ static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out)
 /* A text line (without its '\n') is a document boundary when, less one
  * trailing '\r', it equals prepare.boundary. */
 static int is_boundary_(const unsigned char *line, size_t ll, const char *bnd, size_t blen) {
+    if (!bnd) return 0;
     if (ll > 0 && line[ll - 1] == '\r') ll--;
     return ll == blen && memcmp(line, bnd, blen) == 0;
 }
@@ -159,24 +162,48 @@ static int text_import_(const sk_prepare_config *cfg, const sk_import_share *sh,
     size_t len = 0;
     int64_t first = 0;
     tb_ b = {0};
-    SK_FAIL_IF(strchr(cfg->boundary, '\n'), SK_EINVAL, "prepare.boundary contains a newline; it is compared with one line");
-    SK_TRY(read_share_(cfg, sh, cfg->boundary, &buf, &len, &first));
-    size_t blen = strlen(cfg->boundary);
-    size_t i = 0;
-    int pending_nl = 0; /* newline between lines of the current document */
+    const int mode = cfg->split;
+    SK_FAIL_IF(mode < 0 || mode >= SK_SPLIT_MODE_COUNT, SK_EINVAL, "prepare.split = %d is not a split mode", mode);
+    SK_FAIL_IF(mode == SK_SPLIT_PERCENT && strchr(cfg->boundary, '\n'), SK_EINVAL,
+               "prepare.boundary contains a newline; it is compared with one line");
+    /* the boundary line (NULL: every line start is a place to cut) */
+    const char *bnd = mode == SK_SPLIT_PERCENT ? cfg->boundary : mode == SK_SPLIT_BLANK ? "" : NULL;
+    if (mode == SK_SPLIT_NONE) { /* one document: rank 0 reads it all */
+        int64_t size = 0;
+        SK_TRY(sk_prepare_file_size_(cfg->input, &size));
+        len = sh->rank == 0 ? (size_t)size : 0;
+        SK_TRY(sk_prepare_read_range_(cfg->input, 0, len, &buf));
+    } else {
+        SK_TRY(read_share_(cfg, sh, bnd, &buf, &len, &first));
+    }
+    size_t blen = bnd ? strlen(bnd) : 0;
+    /* A document keeps its bytes exactly (leading blank lines, '\r'
+     * included) except the line ending ("\n" or "\r\n") of its last line,
+     * which belongs with the boundary line after it. */
+    size_t i = 0, pend = 0; /* pend: the line ending owed to the document if another line follows */
+    int in_doc = 0;
     while (i < len) {
         size_t j = i;
-        while (j < len && buf[j] != '\n') j++;
-        size_t ll = j - i;
-        if (ll > 0 && buf[i + ll - 1] == '\r') ll--;
-        if (is_boundary_(buf + i, j - i, cfg->boundary, blen)) {
-            SK_TRY(tb_end_doc_(&b, cfg->eod));
-            pending_nl = 0;
-        } else {
-            int64_t start = b.ndoc ? b.off[b.ndoc] : 0;
-            if (pending_nl && b.ntok > start) SK_TRY(tb_push_(&b, '\n'));
+        if (mode == SK_SPLIT_NONE) j = len;
+        else
+            while (j < len && buf[j] != '\n') j++;
+        size_t ll = j - i, term = j < len;
+        if (term && ll > 0 && buf[j - 1] == '\r') ll--, term = 2;
+        if (mode == SK_SPLIT_LINE || mode == SK_SPLIT_NONE) {
             for (size_t k = i; k < i + ll; k++) SK_TRY(tb_push_(&b, buf[k]));
-            pending_nl = 1;
+            if (mode == SK_SPLIT_NONE)
+                for (size_t k = i + ll; k < j; k++) SK_TRY(tb_push_(&b, buf[k])); /* even the last newline */
+            SK_TRY(tb_end_doc_(&b, cfg->eod));
+        } else if (is_boundary_(buf + i, j - i, bnd, blen)) {
+            SK_TRY(tb_end_doc_(&b, cfg->eod));
+            in_doc = 0;
+            pend = 0;
+        } else {
+            if (in_doc)
+                for (size_t k = 0; k < pend; k++) SK_TRY(tb_push_(&b, pend == 2 && k == 0 ? '\r' : '\n'));
+            for (size_t k = i; k < i + ll; k++) SK_TRY(tb_push_(&b, buf[k]));
+            in_doc = 1;
+            pend = term;
         }
         i = j + 1;
     }

@@ -53,6 +53,12 @@ const char *sk_prepare_export_name(int export_) {
     return export_ > SK_EXPORT_NONE && export_ < SK_EXPORT_COUNT ? exporters_[export_]->name : NULL;
 }
 
+const char *sk_prepare_split_name(int i) {
+    static const char *const names[SK_SPLIT_MODE_COUNT] = {
+        [SK_SPLIT_PERCENT] = "percent", [SK_SPLIT_BLANK] = "blank-line", [SK_SPLIT_LINE] = "line", [SK_SPLIT_NONE] = "none"};
+    return i >= 0 && i < SK_SPLIT_MODE_COUNT ? names[i] : NULL;
+}
+
 const sk_exporter *sk_exporter_find(const char *name) {
     return sk_exporter_at(sk_cfg_choice_index(sk_prepare_export_name, name));
 }
@@ -258,6 +264,10 @@ int sk_prepare_run(const sk_prepare_config *cfg) {
     SK_TRY(sk_mpi_allreduce_sum_i64(tot, 3));
     SK_FAIL_IF(d.kind == SK_CORPUS_TOKENS && tot[0] == 0, SK_EINVAL, "%s: empty input: no %s documents found", cfg->input,
                im->name);
+    if (rank == 0 && cfg->format == SK_FORMAT_TEXT && cfg->split != SK_SPLIT_NONE && tot[0] == 1)
+        SK_LOG_WARN("%s: the whole file became one document (prepare.split=%s found no boundary); "
+                    "set prepare.split=line, blank-line or none to say how it splits",
+                    cfg->input, sk_prepare_split_name(cfg->split));
     char source[2 * SK_PREPARE_STR_MAX + 32];
     snprintf(source, sizeof source, "%s:%s%s%s", im->name, cfg->input, cfg->labels[0] ? " labels:" : "", cfg->labels);
     d.source = source;

@@ -43,6 +43,18 @@ typedef enum {
 /* prepare.export: none (import), or which exporter. */
 typedef enum { SK_EXPORT_NONE, SK_EXPORT_MEGATRON, SK_EXPORT_LLMC, SK_EXPORT_COUNT } sk_prepare_export;
 
+/* prepare.split: how `text` input is cut into documents. */
+typedef enum {
+    SK_SPLIT_PERCENT,   /* a line equal to prepare.boundary ("%": fortune files; "" = a blank line) */
+    SK_SPLIT_BLANK,     /* a blank line (a line with nothing but an optional '\r') */
+    SK_SPLIT_LINE,      /* every line is a document */
+    SK_SPLIT_NONE,      /* the whole file is one document */
+    SK_SPLIT_MODE_COUNT
+} sk_prepare_split;
+/* The name of split mode i ("percent", "blank-line", "line", "none"), NULL
+ * past the last: the choice_at of prepare.split. */
+const char *sk_prepare_split_name(int i);
+
 /* The `prepare` section (field types follow the config engine contract;
  * defaults: sk_cfg_defaults over sk_prepare_section, sk_data_config.h). */
 typedef struct {
@@ -60,6 +72,7 @@ typedef struct {
     int fletcher32;                     /* add HDF5 Fletcher32 checksums too */
     int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes; default on) */
     int overwrite;                      /* replace an existing prepare.output (else refused) */
+    int split;                          /* sk_prepare_split (text) */
     const char *command;                /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
 } sk_prepare_config;
 

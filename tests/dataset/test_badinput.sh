@@ -9,6 +9,7 @@ set -u
 SHRINK=$1; WORK=$2
 rm -rf "$WORK"; mkdir -p "$WORK"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$(dirname "$SHRINK")/../dataset/plugin}   # h5py reads the corpora
 FM=/usr/share/datasets/fashion-mnist
 FAILS=0; CASES=0
 
@@ -130,6 +131,22 @@ EOF
 run inspect-verify-no-checksum 0 "5 of 5 chunks carry NO checksum (/tokens 4 of 4, /offsets 1 of 1)" - -- "$SHRINK" inspect "$WORK/nock.h5" --verify
 grep -q "checksums and offsets consistent\|all .* chunks checksummed" "$WORK/out.txt" && fail "claims checksums it does not have"
 run inspect-verify-checksummed 0 "chunks checksummed" - -- "$SHRINK" inspect "$WORK/c.h5" --verify
+
+# ---- text import keeps the bytes exactly, in every prepare.split mode ----
+printf '%%\n\n\nab\r\ncd\r\n%%\r\n\nx\n' > "$WORK/exact.txt"
+for want in "percent:['\\n\\nab\\r\\ncd', '\\nx']" "blank-line:['%', 'ab\\r\\ncd\\r\\n%', 'x']" \
+            "line:['%', 'ab', 'cd', '%', 'x']" "none:['%\\n\\n\\nab\\r\\ncd\\r\\n%\\r\\n\\nx\\n']"; do
+  mode=${want%%:*}; NAME=text-exact-$mode; CASES=$((CASES + 1))
+  P --set prepare.format=text --set prepare.input="$WORK/exact.txt" --set prepare.output="$WORK/ex-$mode.h5" --set prepare.split=$mode --set prepare.eod=false 2> "$WORK/err.txt" || fail "prepare: $(cat "$WORK/err.txt")"
+  got=$(/usr/bin/python3 -c 'import h5py, sys
+f = h5py.File(sys.argv[1]); t = bytes(f["tokens"][:].astype("u1")); o = f["offsets"][:]
+print([t[o[i]:o[i + 1]].decode() for i in range(len(o) - 1)])' "$WORK/ex-$mode.h5")
+  [ "$got" = "${want#*:}" ] && echo "ok [$NAME] $got" || fail "documents $got, expected ${want#*:}"
+done
+grep -qF "exact.txt: the whole file became one document" "$WORK/err.txt" && fail "warned for split=none"
+printf 'line one\nline two\nline three\n' > "$WORK/nosep.txt"
+run text-one-document-warns 0 "nosep.txt: the whole file became one document (prepare.split=percent found no boundary)" - -- P --set prepare.format=text --set prepare.input="$WORK/nosep.txt" --set prepare.output="$WORK/nosep.h5"
+run bad-split 2 "prepare.split: 'lines' is not one of percent|blank-line|line|none" "$O" -- P --set prepare.format=text --set prepare.split=lines --set prepare.input="$T" --set prepare.output="$O"
 
 # ---- a stale temporary (its process is gone) is removed by the next write ----
 host=$(hostname | tr -- '-/' '__')

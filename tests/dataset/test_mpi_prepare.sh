@@ -50,6 +50,11 @@ for pad in 10 11 12 13 14 15; do
 done
 printf '%%\r\n%%\r\nab\r\n%%\r\n\r\ncd\r\n%%\r\n%%\r\nef' > "$WORK/crlf.txt"
 same crlf format=text input="$WORK/crlf.txt" chunk_kib=1
+# every split mode cuts the same documents on 1, 2 and 3 ranks
+for mode in blank-line line none; do
+  same crlf$mode format=text split=$mode input="$WORK/crlf.txt" chunk_kib=1
+  same fort$mode format=text split=$mode input=$TXT chunk_kib=16
+done
 # one long document in the middle: with 3 ranks the middle rank gets none
 { printf 'a\n%%\n'; head -c 3000 /dev/zero | tr '\0' x; printf '\n%%\nb\n'; } > "$WORK/mid.txt"
 same mid format=text input="$WORK/mid.txt" chunk_kib=1

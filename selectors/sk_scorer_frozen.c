@@ -95,9 +95,10 @@ static int network_kind_(const sk_safetensors *st, const char *path, int layer)
         int l;
         if (sscanf(n, "selector.learned.l%d.", &l) == 1)
             return sk_error_set(SK_ENOTFOUND,
-                                "%s: holds a learned scorer's network for layer %d, not for layer %d (set "
-                                "select.checkpoint_layer=%d, or select.layers to the layers it was trained at)",
-                                path, l, layer, l);
+                                "%s: holds a learned scorer's network for layer %d, not for layer %d (no tensor "
+                                "'%s'; set select.checkpoint_layer=%d, or select.layers to the layers it was "
+                                "trained at)",
+                                path, l, layer, want, l);
     }
     return sk_error_set(SK_EINVAL,
                         "%s holds no learned scorer's network (no tensor selector.learned.l%d.*; %d tensors, the "

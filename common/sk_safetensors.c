@@ -219,6 +219,7 @@ int sk_safetensors_open(sk_safetensors **out, const char *path)
     SK_FAIL_IF(!st || !(st->path = strdup(path)), SK_ENOMEM, "%s: out of memory", path);
     st->fd = open(path, O_RDONLY | O_CLOEXEC);
     SK_FAIL_IF(st->fd < 0 || fstat(st->fd, &sb) != 0, SK_EIO, "%s: cannot open: %s", path, strerror(errno));
+    SK_FAIL_IF(S_ISDIR(sb.st_mode), SK_EINVAL, "%s: is a directory, not a safetensors file", path);
     uint64_t size = (uint64_t)sb.st_size, hl = 0;
     SK_FAIL_IF(size < 8 || pread_all_(st->fd, le, 8, 0) < 0, SK_ECORRUPT,
                "%s: truncated: %llu bytes, shorter than the 8-byte header length", path, (unsigned long long)size);

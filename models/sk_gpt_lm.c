@@ -32,6 +32,12 @@ static int open_(const char *path, int64_t vocab, int64_t seq_len, sk_device dev
     *out = NULL;
     SK_FAIL_IF(dev != SK_CPU, SK_EINVAL, "%s: the frozen proxy LM runs on the CPU only", path);
     SK_TRY(sk_gpt_opts_from_file(path, &o));
+    /* the file's own keys, not the user's model.* (sk_gpt_create's words) */
+    SK_FAIL_IF(o.width % o.heads, SK_ECORRUPT,
+               "%s: metadata shrink.gpt.heads = %lld does not divide shrink.gpt.width = %lld (not a file a shrink "
+               "GPT run wrote)", path, (long long)o.heads, (long long)o.width);
+    SK_FAIL_IF(o.vocab < 2, SK_ECORRUPT, "%s: metadata shrink.gpt.vocab = %lld (a GPT needs >= 2 tokens)", path,
+               (long long)o.vocab);
     SK_FAIL_IF(o.vocab < vocab, SK_EINVAL,
                "%s: the proxy LM has a vocabulary of %lld tokens, the model being trained %lld", path,
                (long long)o.vocab, (long long)vocab);

@@ -76,6 +76,37 @@ done:
     return rc;
 }
 
+/* The file must hold a learned scorer's network for `layer`: say what kind
+ * of file it is otherwise (a shrink GPT's model.safetensors, which is the
+ * proxy of *text* runs, or a network saved for other layers). */
+static int network_kind_(const sk_safetensors *st, const char *path, int layer)
+{
+    char want[96];
+    snprintf(want, sizeof want, "selector.learned.l%d.ln_w", layer);
+    if (sk_safetensors_find(st, want)) return SK_OK;
+    if (sk_safetensors_meta(st, "shrink.gpt.vocab"))
+        return sk_error_set(SK_EINVAL,
+                            "%s is a shrink GPT's model.safetensors (the proxy LM of frozen on a text run); "
+                            "frozen on images needs a learned scorer's network (tensors selector.learned.l<N>.*, "
+                            "from the model.safetensors of a select.scorer=learned run)",
+                            path);
+    for (int i = 0; i < sk_safetensors_count(st); i++) {
+        const char *n = sk_safetensors_at(st, i)->name;
+        int l;
+        if (sscanf(n, "selector.learned.l%d.", &l) == 1)
+            return sk_error_set(SK_ENOTFOUND,
+                                "%s: holds a learned scorer's network for layer %d, not for layer %d (no tensor "
+                                "'%s'; set select.checkpoint_layer=%d, or select.layers to the layers it was "
+                                "trained at)",
+                                path, l, layer, want, l);
+    }
+    return sk_error_set(SK_EINVAL,
+                        "%s holds no learned scorer's network (no tensor selector.learned.l%d.*; %d tensors, the "
+                        "first '%s'): frozen on images needs the model.safetensors of a select.scorer=learned run",
+                        path, layer, sk_safetensors_count(st),
+                        sk_safetensors_count(st) ? sk_safetensors_at(st, 0)->name : "");
+}
+
 static int load_network_(frozen_state *s, const sk_scorer_init *in)
 {
     int rc = SK_OK;
@@ -90,6 +121,7 @@ static int load_network_(frozen_state *s, const sk_scorer_init *in)
     buf = malloc(cap);
     SK_FAIL_IF(!buf, SK_ENOMEM, "frozen: out of memory");
     rc = sk_safetensors_open(&st, path);
+    if (rc >= 0) rc = network_kind_(st, path, layer);
     for (int i = 0; i < 6 && rc >= 0; i++) {
         char name[96];
         snprintf(name, sizeof name, "selector.learned.l%d.%s", layer, nm[i]);

@@ -159,6 +159,44 @@ with tempfile.TemporaryDirectory() as d:
                                            f"run.out_dir={d}/s3"])
     assert "keeps every token" not in p.stderr, p.stderr
 
+    # frozen-scorer files: each wrong file says what it is and what was expected
+    proxy = f"{a}/model.safetensors"  # a shrink GPT run's model (32 wide, 2 heads, windows of 32)
+    FZ = G + ["--set", "model.depth=2", "--set", "select.scorer=frozen", "--set", "select.strategy=drop-restore",
+              "--set", "select.layers=[0]"]
+    raw = open(proxy, "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    hdr = json.loads(raw[8:8 + n])
+    hdr["__metadata__"]["shrink.gpt.heads"] = "3"
+    h2 = json.dumps(hdr).encode()
+    h2 += b" " * ((8 - len(h2) % 8) % 8)
+    open(f"{d}/badmeta.safetensors", "wb").write(len(h2).to_bytes(8, "little") + h2 + raw[8 + n:])
+    p = case(FZ + ["--set", f"run.out_dir={d}/f1", "--set", f"select.checkpoint={d}/badmeta.safetensors"], 1,
+             f"{d}/badmeta.safetensors: metadata shrink.gpt.heads = 3 does not divide shrink.gpt.width = 32",
+             absent=f"{d}/f1")
+    assert "model.heads" not in p.stderr, p.stderr
+    case(FZ + ["--set", f"run.out_dir={d}/f2", "--set", f"select.checkpoint={d}/nope.safetensors"], 1,
+         f"{d}/nope.safetensors", absent=f"{d}/f2")
+    case(FZ + ["--set", f"run.out_dir={d}/f2d", "--set", f"select.checkpoint={d}"], 1,
+         f"{d}: is a directory, not a safetensors file", absent=f"{d}/f2d")
+    case(FZ + ["--set", f"run.out_dir={d}/f3"], 1, "select.checkpoint: scorer 'frozen' needs", absent=f"{d}/f3")
+    case(FZ + ["--set", f"run.out_dir={d}/f4", "--set", f"select.checkpoint={proxy}", "--set", "data.seq_len=64"],
+         1, "the proxy LM was trained on windows of 32 tokens, shorter than this run's data.seq_len = 64",
+         absent=f"{d}/f4")
+    if os.path.exists(f"{d}/im.h5"):
+        V = ["--set", f"data.train={d}/im.h5", "--set", "model.arch=vit", "--set", "model.width=32", "--set",
+             "model.depth=2", "--set", "model.heads=2", "--set", "model.patch=7", "--set", "data.batch_size=8",
+             "--set", "train.steps=2", "--set", "train.warmup=1", "--set", "train.eval_batches=1", "--set",
+             "run.threads=1", "--set", "log.every=1000000", "--set", "train.ckpt_every=0"]
+        run([shrink, "train"] + V + ["--set", f"run.out_dir={d}/vit"])
+        VF = V + ["--set", "select.scorer=frozen", "--set", "select.strategy=prune", "--set", "select.layers=[1]"]
+        case(VF + ["--set", f"run.out_dir={d}/f5", "--set", f"select.checkpoint={proxy}"], 1,
+             f"{proxy} is a shrink GPT's model.safetensors", "frozen on images needs a learned scorer's network",
+             absent=f"{d}/f5")
+        case(VF + ["--set", f"run.out_dir={d}/f6", "--set", f"select.checkpoint={d}/vit/model.safetensors"], 1,
+             f"{d}/vit/model.safetensors holds no learned scorer's network", absent=f"{d}/f6")
+        case(FZ + ["--set", f"run.out_dir={d}/f7", "--set", f"select.checkpoint={d}/vit/model.safetensors"], 1,
+             f"{d}/vit/model.safetensors", "no GPT architecture metadata", absent=f"{d}/f7")
+
     # windows longer than the corpus
     case(G + ["--set", f"run.out_dir={d}/w", "--set", "data.seq_len=30000"], 1, f"{d}/t.h5: its ",
          "hold no training window of data.seq_len + 1 = 30001 tokens", absent=f"{d}/w")

@@ -20,6 +20,12 @@
 
 static const sk_condense_method *const methods_[] = {
     &sk_condense_random,
+    &sk_condense_loss,
+    &sk_condense_el2n,
+    &sk_condense_grand,
+    &sk_condense_entropy,
+    &sk_condense_margin,
+    &sk_condense_least_confidence,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }
@@ -117,31 +123,38 @@ done:
     return rc;
 }
 
-/* condense.proxy: rebuilt from its file, and fit for this corpus. */
-static int open_proxy_(run_ *r) {
+/* A proxy rebuilt from `path` fits corpus `in` (sk_condense_methods.h). */
+int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in) {
     int rc = SK_OK;
-    const sk_condense_config *c = r->o->cfg;
-    const sk_corpus_info *in = r->job.info;
-    SK_TRY(sk_model_create_from_file(&r->proxy, c->proxy));
-    const sk_model_data *d = sk_model_sample(r->proxy);
+    const sk_model_data *d = sk_model_sample(m);
     sk_model_info mi;
-    sk_model_info_get(r->proxy, &mi);
+    sk_model_info_get(m, &mi);
     int tok = in->kind == SK_CORPUS_TOKENS;
     SK_FAIL_IF(tok != (d->kind == SK_SAMPLE_TOKENS), SK_EINVAL,
-               "condense.proxy %s: a %s model for %s, but %s holds %s", c->proxy, mi.arch,
+               "condense.proxy %s: a %s model for %s, but %s holds %s", path, mi.arch,
                d->kind == SK_SAMPLE_TOKENS ? "tokens" : "images", c->input, tok ? "tokens" : "images");
     if (tok) {
         SK_FAIL_IF(d->vocab < in->vocab_size, SK_EINVAL,
-                   "condense.proxy %s: vocabulary %lld, but %s has token ids up to %lld", c->proxy, (long long)d->vocab,
+                   "condense.proxy %s: vocabulary %lld, but %s has token ids up to %lld", path, (long long)d->vocab,
                    c->input, (long long)in->vocab_size - 1);
     } else {
         int same = d->ndim == in->ndim;
         for (int i = 0; same && i < in->ndim; i++) same = d->shape[i] == in->shape[i];
-        SK_FAIL_IF(!same, SK_EINVAL, "condense.proxy %s: trained on images of another shape than %s's", c->proxy, c->input);
+        SK_FAIL_IF(!same, SK_EINVAL, "condense.proxy %s: trained on images of another shape than %s's", path, c->input);
         SK_FAIL_IF(in->has_labels && (mi.flags & SK_MODEL_CLASSIFIER) && d->classes != in->num_classes, SK_EINVAL,
-                   "condense.proxy %s: %lld classes, but %s has %lld", c->proxy, (long long)d->classes, c->input,
+                   "condense.proxy %s: %lld classes, but %s has %lld", path, (long long)d->classes, c->input,
                    (long long)in->num_classes);
     }
+done:
+    return rc;
+}
+
+/* condense.proxy: rebuilt from its file, and fit for this corpus. */
+static int open_proxy_(run_ *r) {
+    int rc = SK_OK;
+    const sk_condense_config *c = r->o->cfg;
+    SK_TRY(sk_model_create_from_file(&r->proxy, c->proxy));
+    SK_TRY(sk_condense_proxy_check(r->proxy, c->proxy, c, r->job.info));
     if (r->job.rank == 0) rc = sk_fs_hash_file(c->proxy, &r->proxy_hash);
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_bcast(&r->proxy_hash, sizeof r->proxy_hash, 0));

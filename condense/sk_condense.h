@@ -61,6 +61,7 @@ typedef struct {
     double ccs_beta;                  /* ccs: fraction of the hardest rows dropped first */
     int64_t strata;                   /* stratified / ccs: score strata */
     char proxy[SK_CFG_STR_MAX];       /* a model.safetensors written by shrink (scores, embeddings) */
+    char proxies[SK_CFG_STR_MAX];     /* score methods: more proxies, comma separated; scores are averaged */
     char scores_from[SK_CFG_STR_MAX]; /* a condensed corpus whose /provenance/scores are reused */
     int64_t batch;                    /* rows per proxy forward, per rank */
     int overwrite;                    /* replace an existing output */

@@ -25,6 +25,9 @@ static const sk_cfg_key condense_keys_[] = {
     CK_("strata", SK_CFG_INT, strata, "50", 1, 1e6, 0, "rule=stratified|ccs: number of equal-width score strata"),
     CS_("proxy", SK_CFG_STRING, proxy, "",
         "proxy model for scores and embeddings: a model.safetensors that `shrink train` wrote"),
+    CS_("proxies", SK_CFG_STRING, proxies, "",
+        "score methods: more proxy model files, comma separated; a row's score is the mean over condense.proxy "
+        "and these (EL2N/GraNd average over independently trained networks)"),
     CS_("scores_from", SK_CFG_STRING, scores_from, "",
         "reuse the /provenance/scores of a corpus condensed from the same input instead of scoring again"),
     CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),

@@ -3,7 +3,7 @@
  * uses for class balance.
  *
  * defines: the sk_condense_<name> entries, sk_condense_groups,
- *          sk_condense_group_wants.
+ *          sk_condense_group_wants, sk_condense_proxy_check.
  */
 #ifndef SK_CONDENSE_METHODS_H
 #define SK_CONDENSE_METHODS_H
@@ -12,6 +12,13 @@
 #include "sk_mpi.h"
 
 extern const sk_condense_method sk_condense_random; /* sk_condense_random.c */
+/* score methods (sk_condense_score.h) */
+extern const sk_condense_method sk_condense_loss;             /* sk_condense_loss.c */
+extern const sk_condense_method sk_condense_el2n;             /* sk_condense_el2n.c */
+extern const sk_condense_method sk_condense_grand;            /* sk_condense_grand.c */
+extern const sk_condense_method sk_condense_entropy;          /* sk_condense_entropy.c */
+extern const sk_condense_method sk_condense_margin;           /* sk_condense_margin.c */
+extern const sk_condense_method sk_condense_least_confidence; /* sk_condense_least_confidence.c */
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one
@@ -22,5 +29,11 @@ const int64_t *sk_condense_groups(const sk_condense_job *job);
  * class's size over all ranks, or of n for one group). *want is malloc'd
  * (the caller frees it), *ngroups its length. Collective. */
 int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngroups);
+
+/* A proxy model rebuilt from `path` fits corpus `in` (the kind of
+ * sample, the image shape or vocabulary, the classes); the message names
+ * path. The driver checks condense.proxy with it; methods that open more
+ * proxies check theirs. */
+int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in);
 
 #endif /* SK_CONDENSE_METHODS_H */

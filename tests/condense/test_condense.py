@@ -9,34 +9,23 @@ message naming the key or file, and leaves nothing at the output name.
 """
 import json
 import os
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cd_harness  # noqa: E402
+from cd_harness import check, failures, sets, want  # noqa: E402
+
 SHRINK, WORK = sys.argv[1], sys.argv[2]
 FM = "/usr/share/datasets/fashion-mnist"
 TXT = "/usr/share/games/fortunes/computers"
 os.makedirs(WORK, exist_ok=True)
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-failures = []
 
 
-def run(args, np_=1, ok=True):
-    cmd = (["mpirun", "-np", str(np_)] if np_ > 1 else []) + [SHRINK] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
-    if ok and p.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
-def sets(kv):
-    out = []
-    for k, v in kv.items():
-        out += ["--set", f"{k}={v}"]
-    return out
+def run(args, np_=1, ok=True, exe=None):
+    return cd_harness.run(exe or SHRINK, args, np_, ok)
 
 
 def prepare(name, **kv):
@@ -44,12 +33,6 @@ def prepare(name, **kv):
     if not os.path.exists(path):
         run(["prepare"] + sets({f"prepare.{k}": v for k, v in kv.items()}) + sets({"prepare.output": path}))
     return path
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 images = prepare("fm.h5", format="idx", input=f"{FM}/t10k-images-idx3-ubyte.gz",
@@ -90,9 +73,6 @@ def same_at_1_2_3(name, src, **kv):
             check(k in other and np.array_equal(c[0][k], other[k]), f"{name}: {k} differs between 1 and {np_} ranks")
     return c[0]
 
-
-def want(keep, count):
-    return 0 if count == 0 else min(count, max(1, int(np.floor(keep * count + 0.5))))
 
 
 # ---- random: class-stratified on images, plain on documents -------------

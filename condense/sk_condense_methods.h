@@ -12,6 +12,8 @@
 #include "sk_mpi.h"
 
 extern const sk_condense_method sk_condense_random; /* sk_condense_random.c */
+extern const sk_condense_method sk_condense_kcenter; /* sk_condense_kcenter.c */
+extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one

@@ -22,6 +22,7 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_random,
     &sk_condense_kcenter,
     &sk_condense_herding,
+    &sk_condense_facility,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }

@@ -14,6 +14,7 @@
 extern const sk_condense_method sk_condense_random; /* sk_condense_random.c */
 extern const sk_condense_method sk_condense_kcenter; /* sk_condense_kcenter.c */
 extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
+extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test_geometric.py SHRINK EMBED_DUMP WORK - the geometric condensation
-methods (kcenter, herding) on a small proxy that `shrink train` makes here.
+methods (kcenter, herding, facility-location) on a small proxy that `shrink train` makes here.
 
 For each method, with and without class balance: the kept set and the pick
 order (/provenance/scores, score "pick_order") are identical at 1, 2 and 3
@@ -123,12 +123,35 @@ def herding_ref(rows, k):
     return [int(rows[j]) for j in seq]
 
 
+def facility_ref(rows, k, seed):
+    keys = np.array([splitmix64(seed ^ ((int(i) * 0x9e3779b97f4a7c15) & M64)) for i in rows], dtype=np.uint64)
+    m = min(len(rows), max(4 * k, 256))
+    pool = np.sort(rows[np.argsort(keys, kind="stable")[:m]])
+    D = np.stack([sqdist(X[rows], X[j].astype(np.float64)) for j in pool], axis=1)  # [rows, m]
+    C = D.max()
+    S = C - D
+    scale = 2.0 ** (62 - np.frexp(C)[1] - len(rows).bit_length())
+    cur = np.zeros(len(rows))
+    taken = np.zeros(m, dtype=bool)
+    seq = []
+    for _ in range(min(k, m)):
+        q = np.trunc(np.maximum(S - cur[:, None], 0) * scale).astype(np.int64).sum(axis=0)
+        q[taken] = -1
+        j = int(np.argmax(q))
+        taken[j] = True
+        cur = np.maximum(cur, S[:, j])
+        seq.append(int(pool[j]))
+    return seq
+
+
 def want(keep, count):
     return 0 if count == 0 else min(count, max(1, int(np.floor(keep * count + 0.5))))
 
 
 # ---- each method: 1/2/3 ranks alike, counts, the reference --------------
-for method in ("kcenter", "herding"):
+REF = {"kcenter": lambda rows, w: kcenter_ref(rows, w, 0), "herding": herding_ref,
+       "facility-location": lambda rows, w: facility_ref(rows, w, 0)}
+for method in REF:
     for keep, balance in ((0.04, "true"), (0.03, "false")):
         name = f"{method}-{keep}-{balance}"
         kv = dict(method=method, keep=keep, class_balance=balance, proxy=proxy, batch=BATCH)  # run.seed 0
@@ -141,7 +164,7 @@ for method in ("kcenter", "herding"):
             w = want(keep, len(rows))
             got = sorted((int(order[i]), int(i)) for i in rows if order[i] >= 0)
             check([o for o, _ in got] == list(range(w)), f"{name}: group {gi} picks {len(got)}, wants {w}")
-            ref = kcenter_ref(rows, w, 0) if method == "kcenter" else herding_ref(rows, w)
+            ref = REF[method](rows, w)
             check([i for _, i in got] == ref, f"{name}: group {gi} sequence {[i for _, i in got][:8]}... "
                                               f"!= reference {ref[:8]}...")
         check(np.array_equal(kept, np.flatnonzero(order >= 0)), f"{name}: kept rows are the picked rows")
@@ -164,7 +187,7 @@ BAD = [
     ("token corpus", {"condense.input": text}, "token"),
     ("missing proxy", {"condense.proxy": os.path.join(WORK, "nope.safetensors")}, "nope.safetensors"),
 ]
-for method in ("kcenter", "herding"):
+for method in REF:
     for name, kv, needle in BAD:
         args = {"condense.input": small, "condense.output": bad_out, "condense.method": method,
                 "condense.proxy": proxy}

@@ -19,7 +19,12 @@
  * `batch` rows per forward, grad off, each batch's tensors in a scope
  * released at once. *feat is malloc'd [(end - begin) * *dim] floats, row
  * major (the caller frees it); *dim is the model's feature count. Memory:
- * the result plus one batch. Not collective. */
+ * the result plus one batch. Not collective.
+ * The methods' rank-count independence assumes a row's features do not
+ * depend on which rows share its batch (true of the CPU ConvNet and ViT
+ * here: test_geometric compares 1, 2 and 3 ranks, whose shards cut the
+ * batches differently, bit for bit); a backend that breaks that would
+ * show there first. */
 int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end, int64_t batch, float **feat,
                       int64_t *dim);
 

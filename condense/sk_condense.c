@@ -26,6 +26,9 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_entropy,
     &sk_condense_margin,
     &sk_condense_least_confidence,
+    &sk_condense_kcenter,
+    &sk_condense_herding,
+    &sk_condense_facility,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }

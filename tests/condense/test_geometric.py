@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""test_geometric.py SHRINK EMBED_DUMP WORK - the geometric condensation
+methods (kcenter, herding, facility-location) on a small proxy that `shrink train` makes here.
+
+For each method, with and without class balance: the kept set and the pick
+order (/provenance/scores, score "pick_order") are identical at 1, 2 and 3
+ranks; per-class counts follow condense.keep; and the pick sequence of each
+group equals that of a numpy reference of the same greedy algorithm run on
+the embeddings sk_embed_dump writes (same summation orders, so the
+comparison is exact). Bad input: no condense.proxy, a token corpus.
+"""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+SHRINK, DUMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+FM = "/usr/share/datasets/fashion-mnist"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.makedirs(WORK, exist_ok=True)
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+M64 = (1 << 64) - 1
+BATCH = 96  # rows per proxy forward: shards split batches differently at 1, 2, 3 ranks
+failures = []
+
+
+def run(args, np_=1, ok=True, exe=None):
+    cmd = (["mpirun", "-np", str(np_)] if np_ > 1 else []) + [exe or SHRINK] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+    if ok and p.returncode != 0:
+        raise SystemExit(f"FAILED: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def sets(kv):
+    out = []
+    for k, v in kv.items():
+        out += ["--set", f"{k}={v}"]
+    return out
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def condense(name, src, np_, **kv):
+    out = os.path.join(WORK, f"{name}-np{np_}.h5")
+    if os.path.exists(out):
+        os.remove(out)
+    run(["condense"] + sets({"condense.input": src, "condense.output": out}) +
+        sets({f"condense.{k}": v for k, v in kv.items()}), np_)
+    with h5py.File(out, "r") as f:
+        sc = f["provenance/scores"][()] if "provenance/scores" in f else None
+        return f["provenance/kept_indices"][()], sc
+
+
+# ---- a 2000-sample corpus and a proxy trained on it ---------------------
+full = os.path.join(WORK, "fm.h5")
+if not os.path.exists(full):
+    run(["prepare"] + sets({"prepare.format": "idx", "prepare.input": f"{FM}/t10k-images-idx3-ubyte.gz",
+                            "prepare.labels": f"{FM}/t10k-labels-idx1-ubyte.gz", "prepare.output": full}))
+small = os.path.join(WORK, "small.h5")
+if not os.path.exists(small):
+    run(["condense"] + sets({"condense.input": full, "condense.output": small, "condense.keep": 0.2}))
+proxy = os.path.join(WORK, "proxy", "model.safetensors")
+if not os.path.exists(proxy):
+    run(["train", "--config", os.path.join(ROOT, "configs", "fmnist-convnet.yaml")] +
+        sets({"run.out_dir": os.path.join(WORK, "proxy"), "run.threads": 1, "data.train": small, "data.eval": "",
+              "data.eval_fraction": 0.1, "data.batch_size": 64, "model.width": 8, "model.depth": 2,
+              "train.steps": 30, "train.warmup": 5, "train.eval_every": 0, "train.ckpt_every": 0}))
+emb = os.path.join(WORK, "emb.f32")
+n, F = map(int, run([proxy, small, str(BATCH), emb], exe=DUMP).stdout.split())
+X = np.fromfile(emb, dtype=np.float32).reshape(n, F)
+with h5py.File(small, "r") as f:
+    labels = f["labels"][()]
+check(n == 2000 and F > 0 and np.isfinite(X).all(), f"embeddings {n} x {F}")
+check(len(np.unique(X, axis=0)) > n // 2, "embeddings are not degenerate")
+
+
+# ---- numpy references of the same greedy algorithms ---------------------
+def splitmix64(x):
+    z = (x + 0x9e3779b97f4a7c15) & M64
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M64
+    return z ^ (z >> 31)
+
+
+def sqdist(A, c):
+    """Row-wise squared distances summed in feature order (as sk_condense_sqdist)."""
+    return np.cumsum((A.astype(np.float64) - c) ** 2, axis=1)[:, -1]
+
+
+def kcenter_ref(rows, k, seed):
+    keys = [splitmix64(seed ^ ((int(i) * 0x9e3779b97f4a7c15) & M64)) for i in rows]
+    seq = [int(np.argmin(np.array(keys, dtype=np.uint64)))]
+    mind = np.full(len(rows), np.finfo(np.float64).max)
+    for _ in range(k - 1):
+        mind = np.minimum(mind, sqdist(X[rows], X[rows[seq[-1]]].astype(np.float64)))
+        m = mind.copy()
+        m[seq] = -1
+        seq.append(int(np.argmax(m)))
+    return [int(rows[j]) for j in seq]
+
+
+def herding_ref(rows, k):
+    mx = float(np.abs(X.astype(np.float64)).max())
+    e = np.frexp(mx)[1]
+    scale = 2.0 ** (62 - e - len(rows).bit_length())
+    q = np.trunc(X[rows].astype(np.float64) * scale).astype(np.int64).sum(axis=0)
+    mu = q.astype(np.float64) / scale / len(rows)
+    s = np.zeros(F)
+    seq = []
+    for r in range(k):
+        d = sqdist(X[rows], (r + 1) * mu - s)
+        d[seq] = np.inf
+        seq.append(int(np.argmin(d)))
+        s += X[rows[seq[-1]]].astype(np.float64)
+    return [int(rows[j]) for j in seq]
+
+
+def facility_ref(rows, k, seed):
+    keys = np.array([splitmix64(seed ^ ((int(i) * 0x9e3779b97f4a7c15) & M64)) for i in rows], dtype=np.uint64)
+    m = min(len(rows), max(4 * k, 256))
+    pool = np.sort(rows[np.argsort(keys, kind="stable")[:m]])
+    D = np.stack([sqdist(X[rows], X[j].astype(np.float64)) for j in pool], axis=1)  # [rows, m]
+    C = D.max()
+    S = C - D
+    scale = 2.0 ** (62 - np.frexp(C)[1] - len(rows).bit_length())
+    cur = np.zeros(len(rows))
+    taken = np.zeros(m, dtype=bool)
+    seq = []
+    for _ in range(min(k, m)):
+        q = np.trunc(np.maximum(S - cur[:, None], 0) * scale).astype(np.int64).sum(axis=0)
+        q[taken] = -1
+        j = int(np.argmax(q))
+        taken[j] = True
+        cur = np.maximum(cur, S[:, j])
+        seq.append(int(pool[j]))
+    return seq
+
+
+def want(keep, count):
+    return 0 if count == 0 else min(count, max(1, int(np.floor(keep * count + 0.5))))
+
+
+# ---- each method: 1/2/3 ranks alike, counts, the reference --------------
+REF = {"kcenter": lambda rows, w: kcenter_ref(rows, w, 0), "herding": herding_ref,
+       "facility-location": lambda rows, w: facility_ref(rows, w, 0)}
+for method in REF:
+    for keep, balance in ((0.04, "true"), (0.03, "false")):
+        name = f"{method}-{keep}-{balance}"
+        kv = dict(method=method, keep=keep, class_balance=balance, proxy=proxy, batch=BATCH)  # run.seed 0
+        res = [condense(name, small, np_, **kv) for np_ in (1, 2, 3)]
+        kept, order = res[0]
+        for np_, (k2, o2) in zip((2, 3), res[1:]):
+            check(np.array_equal(kept, k2) and np.array_equal(order, o2), f"{name}: picks differ at 1 and {np_} ranks")
+        groups = [np.flatnonzero(labels == c) for c in range(10)] if balance == "true" else [np.arange(n)]
+        for gi, rows in enumerate(groups):
+            w = want(keep, len(rows))
+            got = sorted((int(order[i]), int(i)) for i in rows if order[i] >= 0)
+            check([o for o, _ in got] == list(range(w)), f"{name}: group {gi} picks {len(got)}, wants {w}")
+            ref = REF[method](rows, w)
+            check([i for _, i in got] == ref, f"{name}: group {gi} sequence {[i for _, i in got][:8]}... "
+                                              f"!= reference {ref[:8]}...")
+        check(np.array_equal(kept, np.flatnonzero(order >= 0)), f"{name}: kept rows are the picked rows")
+        if balance == "true":
+            counts = np.bincount(labels[kept], minlength=10)
+            check(all(counts[c] == want(keep, (labels == c).sum()) for c in range(10)), f"{name}: counts {counts}")
+    # the picks are not those of random: the method did something
+    rk, _ = condense(f"{method}-vs-random", small, 1, method="random", keep=0.04)
+    gk, _ = condense(f"{method}-vs", small, 1, method=method, keep=0.04, proxy=proxy)
+    check(not np.array_equal(rk, gk), f"{method}: same rows as random")
+
+# ---- bad input ----------------------------------------------------------
+text = os.path.join(WORK, "txt.h5")
+if not os.path.exists(text):
+    run(["prepare"] + sets({"prepare.format": "text", "prepare.input": "/usr/share/games/fortunes/computers",
+                            "prepare.output": text}))
+bad_out = os.path.join(WORK, "bad.h5")
+BAD = [
+    ("no proxy", {"condense.proxy": ""}, "condense.proxy"),
+    ("token corpus", {"condense.input": text}, "token"),
+    ("missing proxy", {"condense.proxy": os.path.join(WORK, "nope.safetensors")}, "nope.safetensors"),
+]
+for method in REF:
+    for name, kv, needle in BAD:
+        args = {"condense.input": small, "condense.output": bad_out, "condense.method": method,
+                "condense.proxy": proxy}
+        args.update(kv)
+        for np_ in (1, 2):
+            p = run(["condense"] + sets(args), np_, ok=False)
+            msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+            check(p.returncode != 0, f"{method} bad input '{name}' at {np_} ranks: exit {p.returncode}")
+            check(needle in p.stderr, f"{method} bad input '{name}' at {np_} ranks: message names {needle}: {msg}")
+            check(not [x for x in os.listdir(WORK) if x.startswith("bad.h5")], f"{method} '{name}': nothing written")
+
+if failures:
+    print(f"{len(failures)} failed")
+    sys.exit(1)
+print("test_geometric: all checks passed")

@@ -20,6 +20,8 @@
 
 static const sk_condense_method *const methods_[] = {
     &sk_condense_random,
+    &sk_condense_exact_dedup,
+    &sk_condense_minhash,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }

@@ -12,6 +12,8 @@
 #include "sk_mpi.h"
 
 extern const sk_condense_method sk_condense_random; /* sk_condense_random.c */
+extern const sk_condense_method sk_condense_exact_dedup; /* sk_condense_exact.c */
+extern const sk_condense_method sk_condense_minhash; /* sk_condense_minhash.c */
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one

@@ -29,6 +29,8 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_kcenter,
     &sk_condense_herding,
     &sk_condense_facility,
+    &sk_condense_exact_dedup,
+    &sk_condense_minhash,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }

@@ -65,7 +65,18 @@ typedef struct {
     char scores_from[SK_CFG_STR_MAX]; /* a condensed corpus whose /provenance/scores are reused */
     int64_t batch;                    /* rows per proxy forward, per rank */
     int overwrite;                    /* replace an existing output */
+    int64_t minhash_ngram;            /* minhash: units per shingle */
+    int minhash_unit;                 /* minhash: sk_condense_minhash_unit */
+    int64_t minhash_bands;            /* minhash: LSH bands */
+    int64_t minhash_rows;             /* minhash: permutations per band */
+    int64_t minhash_seed;             /* minhash: permutation seed; -1: run.seed */
 } sk_condense_config;
+
+/* condense.minhash_unit: what a shingle is made of. */
+typedef enum {
+    SK_CONDENSE_MINHASH_WORD = 0, /* words of a byte-level text corpus */
+    SK_CONDENSE_MINHASH_BYTE      /* tokens (bytes of a byte-level corpus) */
+} sk_condense_minhash_unit;
 
 extern const sk_cfg_section sk_condense_section;
 

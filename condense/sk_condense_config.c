@@ -32,6 +32,18 @@ static const sk_cfg_key condense_keys_[] = {
         "reuse the /provenance/scores of a corpus condensed from the same input instead of scoring again"),
     CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),
     CS_("overwrite", SK_CFG_BOOL, overwrite, "false", "replace an existing condense.output"),
+    CK_("minhash_ngram", SK_CFG_INT, minhash_ngram, "5", 1, 1024, 0,
+        "minhash: units (words or bytes) per shingle; datatrove's default is word 5-grams"),
+    {.name = "minhash_unit", .type = SK_CFG_ENUM, .offset = offsetof(sk_condense_config, minhash_unit), .def = "word",
+     .choices = "word|byte",
+     .help = "minhash: shingles of words (lowercased, punctuation dropped, digits as 0; needs a byte-level text "
+             "corpus, vocab <= 256) or of tokens (bytes of a byte-level corpus)"},
+    CK_("minhash_bands", SK_CFG_INT, minhash_bands, "14", 1, 64, 0,
+        "minhash: LSH bands; documents sharing one band's rows are duplicates"),
+    CK_("minhash_rows", SK_CFG_INT, minhash_rows, "8", 1, 64, 0,
+        "minhash: permutations per band (bands * rows permutations, at most 1024)"),
+    CK_("minhash_seed", SK_CFG_INT, minhash_seed, "-1", -1, 9007199254740992.0, 0,
+        "minhash: seed of the permutations; -1 uses run.seed"),
 };
 #undef CK_
 #undef CS_

@@ -22,6 +22,8 @@ extern const sk_condense_method sk_condense_least_confidence; /* sk_condense_lea
 extern const sk_condense_method sk_condense_kcenter; /* sk_condense_kcenter.c */
 extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
 extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */
+extern const sk_condense_method sk_condense_exact_dedup; /* sk_condense_exact.c */
+extern const sk_condense_method sk_condense_minhash; /* sk_condense_minhash.c */
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one

@@ -158,7 +158,7 @@ grep -qF "removed $WORK/.s.h5.shrink-tmp-$host-2147483600, a temporary left by p
 echo "ok [$NAME]"
 
 # ---- signals during prepare, 1, 2 and 3 ranks: no output, no temporary ----
-head -c 6000000 /dev/urandom | base64 | awk 'NR%20==0{print "%"} {print}' > "$WORK/sig.txt"
+head -c 24000000 /dev/urandom | base64 | awk 'NR%20==0{print "%"} {print}' > "$WORK/sig.txt"
 for np in 1 2 3; do
   for sig in TERM INT; do
     [ $np -gt 1 ] && [ $sig = INT ] && continue   # mpirun turns SIGINT into SIGTERM for the ranks
@@ -175,7 +175,7 @@ for np in 1 2 3; do
       sleep 0.05
     done
     [ $seen = 1 ] || fail "the temporary never appeared"
-    sleep 0.3; kill -$sig $pid; wait $pid; rc=$?
+    sleep 0.3; kill -$sig $pid; wait $pid; rc=$?   # (the input is big enough at level 19 that the write is still going)
     [ $rc -ne 0 ] || fail "exit 0 after SIG$sig"
     sleep 0.5
     no_leftover "$out"

@@ -771,6 +771,25 @@ done:
     return rc;
 }
 
+/* data.eval read in full before step 1 (rank 0 decodes every chunk and
+ * checks its checksums, offsets and ids: sk_corpus_verify), so a corrupt
+ * eval file fails now, not after training. Eval corpora are small next
+ * to training corpora; the held-out split of data.train is not re-read.
+ * Collective (the verdict is agreed). */
+static int verify_eval_(run_ *R)
+{
+    int rc = SK_OK;
+    sk_corpus *c = NULL;
+    const char *en = R->dc->eval;
+    if (en[0] && R->S == sk_train_source_loader() && R->rank == 0) {
+        rc = sk_corpus_open(&c, en);
+        if (rc == SK_OK) rc = sk_corpus_verify(c);
+        if (rc < 0) sk_error_prefix("data.eval = %s: ", en);
+    }
+    sk_corpus_free(c);
+    return sk_mpi_agree(rc);
+}
+
 /* The model for the corpus's samples (read off its first batch): same
  * init seed on every rank (rank 0's copy wins at the DDP broadcast). */
 static int build_model_(run_ *R)
@@ -852,6 +871,7 @@ static int setup_(run_ *R)
     SK_TRY(open_data_(R));
     SK_TRY(build_model_(R));
     SK_TRY(check_eval_(R));
+    SK_TRY(verify_eval_(R));
     SK_TRY(build_selector_(R));
     SK_TRY(build_optimizer_(R));
 done:

@@ -9,6 +9,7 @@ message naming the key or file, and leaves nothing at the output name.
 """
 import json
 import os
+import shutil
 import sys
 
 import h5py
@@ -122,6 +123,7 @@ insp = run(["inspect", os.path.join(WORK, "chain2-np2.h5")]).stdout
 check("step 1" in insp and "step 2" in insp, "inspect shows both steps")
 
 # the output trains as it is: a few steps of a small ConvNet on the subset
+shutil.rmtree(os.path.join(WORK, "train-subset"), ignore_errors=True)
 p = run(["train"] + sets({"data.train": os.path.join(WORK, "random0.1-np1.h5"), "data.eval": images,
                           "data.batch_size": 32, "model.arch": "convnet", "model.width": 8, "model.classes": 10,
                           "train.steps": 3, "train.warmup": 1, "run.out_dir": os.path.join(WORK, "train-subset")}))

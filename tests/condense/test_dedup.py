@@ -21,40 +21,23 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cd_harness  # noqa: E402
+from cd_harness import check, failures, sets  # noqa: E402
+
 SHRINK, WORK = sys.argv[1], sys.argv[2]
 FM = "/usr/share/datasets/fashion-mnist"
 os.makedirs(WORK, exist_ok=True)
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
-failures = []
 NGRAM = 5
 
 
 def run(args, np_=1, ok=True):
-    cmd = (["mpirun", "-np", str(np_)] if np_ > 1 else []) + [SHRINK] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
-    if ok and p.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
-def sets(kv):
-    out = []
-    for k, v in kv.items():
-        out += ["--set", f"{k}={v}"]
-    return out
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+    return cd_harness.run(SHRINK, args, np_, ok, timeout=300)
 
 
 def words(b):

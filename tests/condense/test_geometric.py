@@ -10,42 +10,25 @@ the embeddings sk_embed_dump writes (same summation orders, so the
 comparison is exact). Bad input: no condense.proxy, a token corpus.
 """
 import os
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cd_harness  # noqa: E402
+from cd_harness import check, failures, sets  # noqa: E402
+
 SHRINK, DUMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 FM = "/usr/share/datasets/fashion-mnist"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.makedirs(WORK, exist_ok=True)
-ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1")
 M64 = (1 << 64) - 1
 BATCH = 96  # rows per proxy forward: shards split batches differently at 1, 2, 3 ranks
-failures = []
 
 
 def run(args, np_=1, ok=True, exe=None):
-    cmd = (["mpirun", "-np", str(np_)] if np_ > 1 else []) + [exe or SHRINK] + args
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
-    if ok and p.returncode != 0:
-        raise SystemExit(f"FAILED: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
-def sets(kv):
-    out = []
-    for k, v in kv.items():
-        out += ["--set", f"{k}={v}"]
-    return out
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+    return cd_harness.run(exe or SHRINK, args, np_, ok)
 
 
 def condense(name, src, np_, **kv):

@@ -80,7 +80,7 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
     for (int64_t i = 0; i < n; i++) {
         elig[i] = !grp || grp[i] == g;
         if (elig[i]) rows[ng++] = i;
-        keys[i] = sk_splitmix64(job->seed ^ ((uint64_t)(job->begin + i) * 0x9e3779b97f4a7c15ULL));
+        keys[i] = sk_condense_row_key(job->seed, job->begin + i);
     }
     SK_TRY(sk_pick_smallest(keys, NULL, 1, elig, n, &m, pool));
     SK_TRY(gather_pool_(job, x, F, pool, m, P, pidx));

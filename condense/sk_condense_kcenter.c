@@ -44,7 +44,7 @@ static int kc_start_(void *self, int g) {
 static uint64_t kc_key_(void *self, int64_t i, int g, int64_t round) {
     kc_ *k = self;
     (void)g;
-    if (round == 0) return sk_splitmix64(k->job->seed ^ ((uint64_t)(k->job->begin + i) * 0x9e3779b97f4a7c15ULL));
+    if (round == 0) return sk_condense_row_key(k->job->seed, k->job->begin + i);
     return ~sk_condense_dkey(k->mind[i]); /* farthest first */
 }
 

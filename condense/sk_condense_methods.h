@@ -2,7 +2,7 @@
  * vtables (listed in sk_condense.c's table) and the helpers every method
  * uses for class balance.
  *
- * defines: the sk_condense_<name> entries, sk_condense_groups,
+ * defines: the sk_condense_<name> entries, sk_condense_row_key, sk_condense_groups,
  *          sk_condense_group_wants, sk_condense_proxy_check.
  */
 #ifndef SK_CONDENSE_METHODS_H
@@ -10,6 +10,7 @@
 
 #include "sk_condense.h"
 #include "sk_mpi.h"
+#include "sk_rand.h"
 
 extern const sk_condense_method sk_condense_random; /* sk_condense_random.c */
 /* score methods (sk_condense_score.h) */
@@ -24,6 +25,13 @@ extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
 extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */
 extern const sk_condense_method sk_condense_exact_dedup; /* sk_condense_exact.c */
 extern const sk_condense_method sk_condense_minhash; /* sk_condense_minhash.c */
+
+/* Row i's random key, the order every method draws from: a function of
+ * the seed and the row's global index alone, so it does not depend on the
+ * number of ranks. */
+static inline uint64_t sk_condense_row_key(uint64_t seed, int64_t i) {
+    return sk_splitmix64(seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
+}
 
 /* The group of each shard row for a class-balanced pick: the labels when
  * the corpus has them and condense.class_balance is on, else NULL (one

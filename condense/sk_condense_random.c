@@ -23,7 +23,7 @@ static int random_select_(const sk_condense_job *job, sk_condense_out *out) {
     if (!keys) rc = sk_error_set(SK_ENOMEM, "random: out of memory");
     SK_TRY(sk_mpi_agree(rc));
     for (int64_t i = 0; i < n; i++)
-        keys[i] = sk_splitmix64(job->seed ^ ((uint64_t)(job->begin + i) * 0x9e3779b97f4a7c15ULL));
+        keys[i] = sk_condense_row_key(job->seed, job->begin + i);
     SK_TRY(sk_condense_group_wants(job, &want, &ngroups));
     rc = sk_pick_smallest(keys, sk_condense_groups(job), ngroups, NULL, n, want, out->keep);
 done:

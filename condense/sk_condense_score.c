@@ -124,10 +124,6 @@ done:
 
 /* ---- the rules ---------------------------------------------------------- */
 
-static uint64_t rand_key_(uint64_t seed, int64_t i) {
-    return sk_splitmix64(seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
-}
-
 /* CCS's bin_allocate: bins from the smallest, each min(size, left // bins left). */
 static void allocate_(const int64_t *size, int nb, int64_t budget, int64_t *out) {
     int *ord = malloc((size_t)nb * sizeof *ord);
@@ -200,7 +196,7 @@ static int stratified_(const sk_condense_job *job, const float *s, const int64_t
         k = k < 0 ? 0 : k >= S ? S - 1 : k;
         bin[i] = (int64_t)c * S + k;
         size[bin[i]]++;
-        keys[i] = rand_key_(job->seed, job->begin + i);
+        keys[i] = sk_condense_row_key(job->seed, job->begin + i);
     }
     SK_TRY(sk_mpi_allreduce_sum_i64(size, (int)nbins));
     for (int c = 0; c < ng; c++) allocate_(size + (size_t)c * S, (int)S, want[c], budget + (size_t)c * S);

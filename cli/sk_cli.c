@@ -331,7 +331,7 @@ int sk_cli_main(int argc, char **argv)
         if ((sk_device)run->device == SK_CUDA) {
             SK_FAIL_IF(!sk_shim_cuda_available(), SK_EUNSUPPORTED,
                        "run.device is 'cuda' but no CUDA device is usable in this build/machine (use run.device=cpu)");
-            sk_shim_set_cuda_index(d->local_rank); /* one GPU per rank on a host */
+            sk_shim_set_cuda_index(sk_mpi_world_info()->local_rank); /* one GPU per rank on a host */
         }
         /* bf16 compute exists only on CUDA builds: refuse it here, before
          * any command runs, rather than offering a value that fails later. */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sk_mpi.h"
+#include "sk_mpi_native.h"
 
 typedef struct {
     int first, last;  /* indices into order_ [first, last) */
@@ -37,13 +38,18 @@ struct sk_dist_ddp {
     int armed, next_launch, hook_error, hooked;
     pthread_t owner;
     double hook_pack_s;
+    /* The communicator current at create (sk_mpi_comm_use) and its size:
+     * the buckets stay on the ranks that built them even if a caller
+     * switches communicators in between. */
+    MPI_Comm comm;
+    int world;
 };
 
 static int world_(void) { return sk_mpi_active() ? sk_mpi_info_get()->world : 1; }
 
 static int launch_(sk_dist_ddp *d, int k)
 {
-    if (MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+    if (MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM, d->comm,
                        &d->req[k]) != MPI_SUCCESS)
         return sk_error_set(SK_EMPI, "ddp: MPI_Iallreduce of gradient bucket %d failed", k);
     return SK_OK;
@@ -123,6 +129,8 @@ int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *
     d->params = params;
     d->names = names;
     d->n = n;
+    d->world = world_();
+    d->comm = d->world > 1 ? sk_mpi_native_comm_() : MPI_COMM_NULL;
     d->order = malloc((size_t)n * sizeof *d->order);
     d->b = calloc((size_t)n, sizeof *d->b);
     SK_FAIL_IF(!d->order || !d->b, SK_ENOMEM, "ddp: out of memory");
@@ -147,7 +155,7 @@ int sk_dist_ddp_create(sk_dist_ddp **out, sk_tensor *const *params, const char *
     d->st.buckets = d->nb;
     d->req = malloc((size_t)d->nb * sizeof *d->req);
     SK_FAIL_IF(!d->req, SK_ENOMEM, "ddp: out of memory");
-    if (world_() > 1 && sk_shim_device(params[0]) == SK_CPU) {
+    if (d->world > 1 && sk_shim_device(params[0]) == SK_CPU) {
         d->bucket_of = malloc((size_t)n * sizeof *d->bucket_of);
         d->hook = malloc((size_t)n * sizeof *d->hook);
         d->offset = malloc((size_t)n * sizeof *d->offset);
@@ -193,7 +201,7 @@ void sk_dist_ddp_free(sk_dist_ddp *d)
 int sk_dist_ddp_broadcast(sk_dist_ddp *d)
 {
     int rc = SK_OK;
-    if (world_() == 1) return SK_OK;
+    if (d->world == 1) return SK_OK;
     /* Reuse the bucket buffers: pack on rank 0, broadcast, unpack. */
     for (int k = 0; k < d->nb; k++) {
         bucket_ *bk = &d->b[k];
@@ -204,7 +212,7 @@ int sk_dist_ddp_broadcast(sk_dist_ddp *d)
             SK_TRY(sk_shim_to_host(t, p, bytes));
             p += bytes / sizeof(float);
         }
-        SK_FAIL_IF(MPI_Bcast(bk->buf, (int)bk->count, MPI_FLOAT, 0, MPI_COMM_WORLD) != MPI_SUCCESS, SK_EMPI,
+        SK_FAIL_IF(MPI_Bcast(bk->buf, (int)bk->count, MPI_FLOAT, 0, d->comm) != MPI_SUCCESS, SK_EMPI,
                    "ddp: MPI_Bcast of parameters failed");
         p = bk->buf;
         for (int j = bk->first; j < bk->last; j++) {
@@ -293,7 +301,7 @@ done:
 
 int sk_dist_ddp_allreduce_grads(sk_dist_ddp *d)
 {
-    int rc = SK_OK, W = world_();
+    int rc = SK_OK, W = d->world;
     int armed = d->armed, launched = armed ? d->next_launch : 0, in_backward = armed ? d->st.launched_in_backward : 0;
     double t0 = sk_now(), t;
     d->armed = 0;

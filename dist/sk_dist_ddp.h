@@ -25,7 +25,9 @@
  * gradient, i.e. the accumulated value).
  *
  * All functions are collective (every rank calls them, in the same order)
- * and are no-ops in a world of one. Rank facts, metric reductions, error
+ * over the communicator that was current at sk_dist_ddp_create (the world,
+ * or a part of it made current with sk_mpi_comm_use; broadcast_buffers:
+ * the current one), and are no-ops in a communicator of one. Rank facts, metric reductions, error
  * agreement and seeds are in sk_mpi.h, below this layer. Float32 parameters only.
  * Ownership: the bucket object borrows the parameter tensors (they must
  * outlive it) and owns its host buffers.

@@ -5,14 +5,24 @@
  *          sk_mpi_info_get, sk_mpi_barrier, sk_mpi_allreduce_sum / _max /
  *          _min (doubles), sk_mpi_allreduce_sum_i64, sk_mpi_bcast,
  *          sk_mpi_allgather_i64, sk_mpi_msg, sk_mpi_exchange, sk_mpi_agree,
- *          sk_mpi_check_same, sk_mpi_seed.
+ *          sk_mpi_check_same, sk_mpi_seed; communicators: sk_comm,
+ *          sk_mpi_comm_split / _use / _free / _current, sk_mpi_world_info,
+ *          sk_mpi_world_rank.
  *
  * The rule: only dist/ includes <mpi.h> or names an MPI_ identifier (a
  * ctest, mpi_confined, checks it). Every other module talks to MPI through
  * this header (and sk_mpi_h5.h for parallel HDF5), so no MPI type leaks
  * into their headers and every collective reports errors the shrink way.
  *
- * The group is MPI_COMM_WORLD. Every shrink process is an MPI process:
+ * The group is the current communicator: MPI_COMM_WORLD unless a caller
+ * split the world (sk_mpi_comm_split) and made a part current
+ * (sk_mpi_comm_use). Every collective below, sk_mpi_info_get, the
+ * parallel-HDF5 file access (sk_mpi_h5.h) and DDP (sk_dist_ddp.h) then run
+ * over that part alone, so code written for "the world" (a training run, a
+ * corpus write, a condense pass) runs unchanged inside a group of ranks, as
+ * if launched alone with mpirun -np <group size>. What must stay global
+ * (which rank prints, sk_mpi_abort, a GPU per host rank) reads
+ * sk_mpi_world_info(). Every shrink process is an MPI process:
  * `shrink` run without mpirun is a world of one, and before sk_mpi_init (or
  * after sk_mpi_finalize) every collective here is a no-op on a world of
  * one, so serial tools and tests need no MPI set-up.
@@ -36,27 +46,59 @@ extern "C" {
 #endif
 
 typedef struct {
-    int rank;       /* rank in the world */
-    int world;      /* number of ranks */
-    int local_rank; /* rank among the ranks on this host (GPU index) */
-    int local_size; /* ranks on this host */
+    int rank;       /* rank in the current communicator (the world unless one is in use) */
+    int world;      /* number of ranks in it */
+    int local_rank; /* rank among its ranks on this host */
+    int local_size; /* its ranks on this host */
 } sk_mpi_info;
 
 /* Initialise MPI (MPI_THREAD_FUNNELED: only the calling thread makes MPI
  * calls) once; later calls are no-ops. Adopts an MPI someone else
  * initialised. argc/argv may be NULL. */
 int sk_mpi_init(int *argc, char ***argv);
-/* Rank facts (a world of one before sk_mpi_init). Borrowed, never NULL. */
+/* Rank facts of the current communicator (a world of one before
+ * sk_mpi_init). Borrowed, never NULL; the object's values change with
+ * sk_mpi_comm_use. */
 const sk_mpi_info *sk_mpi_info_get(void);
 /* 1 between sk_mpi_init and sk_mpi_finalize. */
 int sk_mpi_active(void);
-/* Print "shrink[rank] fatal: msg" to stderr and, when the world has more
- * than one rank, abort every rank with exit code `code` (does not return).
+/* Print "shrink[rank] fatal: msg" to stderr (the world rank) and, when the
+ * world has more than one rank, abort every rank of the world with exit code `code` (does not return).
  * In a world of one it returns and main() exits with the code. Only main()
  * calls it: library code returns errors instead. */
 void sk_mpi_abort(int code, const char *msg);
-/* Finalise MPI if sk_mpi_init started it. */
+/* Finalise MPI if sk_mpi_init started it (the world becomes current
+ * again; communicators not freed yet can only be sk_mpi_comm_free'd). */
 int sk_mpi_finalize(void);
+
+/* ---- communicators ------------------------------------------------------ */
+
+/* A part of the world (MPI_Comm_split), opaque. */
+typedef struct sk_comm sk_comm;
+
+/* Split the current communicator: ranks passing the same color >= 0 form
+ * one new communicator, ordered by key (ties by current rank); a rank
+ * passing a negative color joins none and gets *out = NULL. Collective
+ * over the current communicator. *out is the caller's (sk_mpi_comm_free).
+ * A world of one (MPI not active) gets a communicator of one. */
+int sk_mpi_comm_split(sk_comm **out, int color, int key);
+/* Make c the current communicator (NULL: the world again). Local: each
+ * rank switches its own view, so every rank of c must switch before the
+ * next collective over it. c is borrowed and must outlive its use. */
+int sk_mpi_comm_use(sk_comm *c);
+/* The current communicator (NULL: the world). */
+sk_comm *sk_mpi_comm_current(void);
+/* Rank facts of c (NULL: the world); borrowed. */
+const sk_mpi_info *sk_mpi_comm_info(const sk_comm *c);
+/* Free c (accepts NULL); collective over c's ranks while MPI is active. If
+ * c is current, the world becomes current first. */
+void sk_mpi_comm_free(sk_comm *c);
+/* Rank facts of the whole world, whatever communicator is current (a
+ * world of one before sk_mpi_init): which rank logs, which GPU a rank
+ * takes (local_rank), how many ranks share this host's cores (local_size). */
+const sk_mpi_info *sk_mpi_world_info(void);
+/* sk_mpi_world_info()->rank. */
+int sk_mpi_world_rank(void);
 
 /* Every rank waits until all have reached it. */
 int sk_mpi_barrier(void);

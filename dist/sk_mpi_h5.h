@@ -16,7 +16,9 @@ extern "C" {
 #endif
 
 /* With more than one rank (sk_mpi_info_get()->world > 1, MPI active): fapl
- * opens the file with the MPI-IO driver over the world, with collective
+ * opens the file with the MPI-IO driver over the current communicator (the
+ * world, or the part made current with sk_mpi_comm_use; H5Pset_fapl_mpio
+ * duplicates it, so the list outlives a later switch), with collective
  * metadata reads and writes, and dxpl makes dataset transfers collective,
  * as HDF5's filtered parallel writes require. A world of one leaves both
  * lists untouched. Either may be H5P_DEFAULT to leave it alone. */

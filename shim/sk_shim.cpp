@@ -12,6 +12,9 @@
 // Named, not left to torch/torch.h's include chain, which differs between
 // releases: at::CPUGeneratorImpl (1.13 and 2.x both ship this header).
 #include <ATen/CPUGeneratorImpl.h>
+#ifdef SK_SHIM_CUDA // set by CMake when libtorch is a CUDA build (it links c10_cuda)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <atomic>
 #include <dlfcn.h> // dlsym: OpenBLAS's thread setting, when present
@@ -354,6 +357,41 @@ int sk_shim_synchronize(sk_device dev)
 }
 
 void sk_shim_set_cuda_index(int index) { cuda_index_ = index; }
+
+int sk_shim_cuda_peak_reset(void)
+{
+#ifdef SK_SHIM_CUDA
+    if (!sk_shim_cuda_available()) return sk_error_set(SK_EUNSUPPORTED, "no usable CUDA device for memory statistics");
+    try {
+        c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)cuda_index_);
+        return SK_OK;
+    } catch (...) {
+        return fail_("cuda_peak_reset", std::to_string(cuda_index_));
+    }
+#else
+    return sk_error_set(SK_EUNSUPPORTED, "device memory statistics need a CUDA build of libtorch (this one is %s, CPU)",
+                        TORCH_VERSION);
+#endif
+}
+
+int sk_shim_cuda_peak_bytes(int64_t *bytes)
+{
+    *bytes = -1;
+#ifdef SK_SHIM_CUDA
+    if (!sk_shim_cuda_available()) return sk_error_set(SK_EUNSUPPORTED, "no usable CUDA device for memory statistics");
+    try {
+        // allocated_bytes[0]: the aggregate over pool types (StatType::AGGREGATE in 1.13 and 2.x)
+        auto st = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)cuda_index_);
+        *bytes = (int64_t)st.allocated_bytes[0].peak;
+        return SK_OK;
+    } catch (...) {
+        return fail_("cuda_peak_bytes", std::to_string(cuda_index_));
+    }
+#else
+    return sk_error_set(SK_EUNSUPPORTED, "device memory statistics need a CUDA build of libtorch (this one is %s, CPU)",
+                        TORCH_VERSION);
+#endif
+}
 
 // ---- scopes --------------------------------------------------------------
 

@@ -95,6 +95,13 @@ int sk_shim_synchronize(sk_device dev);
 /* CUDA device index that SK_CUDA means on this thread (default 0); a rank
  * sets its local rank here. */
 void sk_shim_set_cuda_index(int index);
+/* Peak device memory: libtorch's CUDA caching allocator's peak of
+ * allocated bytes on the device sk_shim_set_cuda_index chose, since the
+ * last reset (reset: sets the peak to what is allocated now). For memory
+ * measurements of one step (trainer/sk_cost.h). SK_EUNSUPPORTED on a
+ * build without CUDA or a machine without a usable device. */
+int sk_shim_cuda_peak_reset(void);
+int sk_shim_cuda_peak_bytes(int64_t *bytes);
 
 /* ---- scopes (per-step arenas) ------------------------------------------ */
 

@@ -678,7 +678,9 @@ static void set_threads_(run_ *R)
 {
     int threads = R->o->threads;
     if (threads <= 0) {
-        const sk_mpi_info *di = sk_mpi_info_get();
+        /* every rank on the host, not only the current communicator's:
+         * groups of a split world (sk_mpi_comm_use) share the cores too */
+        const sk_mpi_info *di = sk_mpi_world_info();
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = (int)(cores / (di->local_size > 0 ? di->local_size : 1));
         if (threads < 1) threads = 1;

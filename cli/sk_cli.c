@@ -31,6 +31,7 @@ static const sk_cmd *const commands_[] = {
     &sk_cmd_prepare,
     &sk_cmd_inspect,
     &sk_cmd_train,
+    &sk_cmd_cost,
     &sk_cmd_condense,
 };
 

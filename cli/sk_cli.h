@@ -66,6 +66,7 @@ extern const sk_cmd sk_cmd_config;  /* cli/cmd_config.c */
 extern const sk_cmd sk_cmd_prepare; /* cli/cmd_prepare.c (dataset) */
 extern const sk_cmd sk_cmd_inspect; /* cli/cmd_inspect.c (dataset) */
 extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
+extern const sk_cmd sk_cmd_cost;    /* cli/cmd_cost.c (trainer/sk_cost.h) */
 extern const sk_cmd sk_cmd_condense; /* cli/cmd_condense.c (condense) */
 
 /* The command called `name`, or NULL (no error set). */

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "sk_ckpt.h"
+#include "sk_cost.h"
 #include "sk_corpus.h"
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
@@ -199,6 +200,7 @@ typedef struct {
     int last;               /* the current step is the run's last */
     char ckroot[4096];
     int model_saved;        /* model.safetensors written (rank 0) */
+    int cost_only;          /* set up for sk_cost_measure: no out_dir, no eval verification */
     double t_start;
     sk_train_result r;
 } run_;
@@ -665,8 +667,10 @@ static int check_(run_ *R)
     SK_TRY(sk_train_validate(R->mc, R->tc, R->dc, R->world));
     SK_FAIL_IF(!o->source && !(o->data_path && o->data_path[0]) && !R->dc->train[0], SK_EINVAL,
                "data.train: no training corpus given");
-    SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
-    SK_TRY(sk_train_guard_out_dir(o->out_dir, o->resume && o->resume[0], o->overwrite));
+    if (!R->cost_only) {
+        SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
+        SK_TRY(sk_train_guard_out_dir(o->out_dir, o->resume && o->resume[0], o->overwrite));
+    }
     SK_TRY(sk_mpi_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_mpi_check_same(R->tc->steps, "train.steps"));
 done:
@@ -873,7 +877,7 @@ static int setup_(run_ *R)
     SK_TRY(open_data_(R));
     SK_TRY(build_model_(R));
     SK_TRY(check_eval_(R));
-    SK_TRY(verify_eval_(R));
+    if (!R->cost_only) SK_TRY(verify_eval_(R));
     SK_TRY(build_selector_(R));
     SK_TRY(build_optimizer_(R));
 done:
@@ -1269,6 +1273,128 @@ static void teardown_(run_ *R)
     sk_model_free(R->model);
     if (R->eval_src) R->S->free(R->eval_src);
     if (R->train_src) R->S->free(R->train_src);
+}
+
+/* ---- cost (sk_cost.h) ---------------------------------------------------------------------- */
+
+typedef struct {
+    run_ *R;
+    const sk_batch *b;
+} cost_ctx_;
+
+/* One forward+backward of side 0 (no selector) or 1 (the selector) on the
+ * batch, timed to the end of the device's work; gradients zeroed after. */
+static int cost_step_(void *ctx, int side, double *seconds)
+{
+    int rc = SK_OK;
+    cost_ctx_ *c = ctx;
+    run_ *R = c->R;
+    fwd_ f;
+    sk_scope *sc = sk_shim_scope_begin();
+    if (!sc) return sk_error_set(SK_ENOMEM, "cost: out of memory");
+    double t0 = sk_now();
+    rc = forward_(R, c->b, side ? R->sel : NULL, R->step, 1, &f);
+    if (rc >= 0) rc = sk_shim_backward(f.loss_t);
+    if (rc >= 0) rc = sk_shim_synchronize(sk_shim_device(f.loss_t));
+    *seconds = sk_now() - t0;
+    if (rc >= 0) rc = sk_shim_zero_grad(R->all.t, R->all.n);
+    sk_shim_scope_end(sc);
+    return rc;
+}
+
+/* Device memory of one step per side (CUDA models), -1s elsewhere. */
+static int cost_device_(cost_ctx_ *c, sk_cost_result *out)
+{
+    int rc = SK_OK;
+    double dt;
+    int64_t *dev[2] = {&out->dev_full, &out->dev_compressed};
+    out->dev_full = out->dev_compressed = -1;
+    if (sk_shim_device(c->R->mp->t[0]) != SK_CUDA) return SK_OK;
+    for (int side = 0; side < 2; side++) {
+        SK_TRY(sk_shim_synchronize(SK_CUDA));
+        SK_TRY(sk_shim_cuda_peak_reset());
+        SK_TRY(cost_step_(c, side, &dt));
+        SK_TRY(sk_shim_cuda_peak_bytes(dev[side]));
+    }
+done:
+    return rc;
+}
+
+/* Every rank's figures averaged (a -1 anywhere stays -1), the most rounds,
+ * converged only if every rank converged. */
+static int cost_reduce_(sk_cost_result *r)
+{
+    int rc = SK_OK;
+    int64_t *mem[] = {&r->rss_base, &r->rss_full, &r->rss_compressed, &r->dev_full, &r->dev_compressed};
+    double v[12] = {r->speedup_median, r->speedup_q1, r->speedup_q3, r->ms_full, r->ms_compressed, r->flop_ratio};
+    double lo[6], hi[1] = {r->rounds}, conv[1] = {r->converged};
+    for (int i = 0; i < 5; i++) {
+        v[6 + i] = (double)*mem[i];
+        lo[i] = (double)*mem[i];
+    }
+    v[11] = 1;
+    lo[5] = 0;
+    SK_TRY(sk_mpi_allreduce_sum(v, 12));
+    SK_TRY(sk_mpi_allreduce_min(lo, 6));
+    SK_TRY(sk_mpi_allreduce_max(hi, 1));
+    SK_TRY(sk_mpi_allreduce_min(conv, 1));
+    r->speedup_median = v[0] / v[11];
+    r->speedup_q1 = v[1] / v[11];
+    r->speedup_q3 = v[2] / v[11];
+    r->ms_full = v[3] / v[11];
+    r->ms_compressed = v[4] / v[11];
+    r->flop_ratio = v[5] / v[11];
+    for (int i = 0; i < 5; i++) *mem[i] = lo[i] < 0 ? -1 : (int64_t)llround(v[6 + i] / v[11]);
+    r->rounds = (int)hi[0];
+    r->converged = (int)conv[0];
+done:
+    return rc;
+}
+
+int sk_cost_measure(const sk_train_opts *o, const sk_cost_opts *co, sk_cost_result *out)
+{
+    int rc = SK_OK;
+    sk_cost_opts dflt;
+    run_ *R = NULL;
+    if (!co) {
+        sk_cost_opts_default(&dflt);
+        co = &dflt;
+    }
+    memset(out, 0, sizeof *out);
+    out->flop_ratio = NAN;
+    SK_FAIL_IF(!o->select || !strcmp(o->select->scorer, "none"), SK_EINVAL,
+               "select.scorer: none: the cost of compression needs a token selector to compare against the full "
+               "model");
+    R = calloc(1, sizeof *R);
+    SK_FAIL_IF(!R, SK_ENOMEM, "cost: out of memory");
+    const sk_mpi_info *di = sk_mpi_info_get();
+    R->o = o;
+    R->mc = o->model;
+    R->tc = o->train;
+    R->dc = o->data;
+    R->rank = di->rank;
+    R->world = di->world;
+    R->S = o->source ? o->source : sk_train_source_loader();
+    R->cost_only = 1;
+    rc = setup_(R);
+    SK_TRY(sk_mpi_agree(rc));
+    /* the keep ratio training ends with (a schedule has reached it) */
+    R->step = R->tc->steps > 0 ? R->tc->steps - 1 : 0;
+    cost_ctx_ c = {R, NULL};
+    rc = R->S->next(R->train_src, &c.b);
+    if (rc >= 0) rc = sk_cost_rounds(cost_step_, &c, co, out);
+    if (rc >= 0) {
+        double mlp_ratio = (double)R->mc->mlp_ratio, fl = sk_selector_flops(R->sel, mlp_ratio);
+        out->flop_ratio = fl > 0 ? sk_select_flops(&R->sm, mlp_ratio, NULL) / fl : NAN;
+    }
+    if (rc >= 0 && co->memory) rc = cost_device_(&c, out);
+    else out->dev_full = out->dev_compressed = -1;
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(cost_reduce_(out));
+done:
+    if (R) teardown_(R);
+    free(R);
+    return rc;
 }
 
 /* ---- the run ------------------------------------------------------------------------------- */

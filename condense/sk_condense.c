@@ -26,6 +26,7 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_entropy,
     &sk_condense_margin,
     &sk_condense_least_confidence,
+    &sk_condense_forgetting,
     &sk_condense_kcenter,
     &sk_condense_herding,
     &sk_condense_facility,
@@ -236,6 +237,7 @@ static int setup_(run_ *r) {
     if (rc == SK_OK && mi->rank == 0) rc = sk_fs_hash_file(c->input, &r->src_hash);
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_bcast(&r->src_hash, sizeof r->src_hash, 0));
+    r->job.source_xxh64 = r->src_hash;
     if (c->scores_from[0]) SK_TRY(sk_mpi_agree(load_given_(r)));
     else if (r->vt->flags & SK_CONDENSE_NEEDS_PROXY) SK_TRY(sk_mpi_agree(open_proxy_(r)));
     r->out.keep = calloc((size_t)(n > 0 ? n : 1), 1);

@@ -30,6 +30,9 @@ static const sk_cfg_key condense_keys_[] = {
         "and these (EL2N/GraNd average over independently trained networks)"),
     CS_("scores_from", SK_CFG_STRING, scores_from, "",
         "reuse the /provenance/scores of a corpus condensed from the same input instead of scoring again"),
+    CS_("forgetting_from", SK_CFG_STRING, forgetting_from, "",
+        "method=forgetting: forgetting.safetensors files that `shrink train` wrote with train.record_forgetting on "
+        "the input corpus, comma separated; a row's score is the sum of its counts (over runs, as Toneva et al.)"),
     CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),
     CS_("overwrite", SK_CFG_BOOL, overwrite, "false", "replace an existing condense.output"),
     CK_("minhash_ngram", SK_CFG_INT, minhash_ngram, "5", 1, 1024, 0,

@@ -249,8 +249,7 @@ done:
 
 /* ---- the select slot ------------------------------------------------------ */
 
-/* The next comma-separated path of *list into buf (trimmed); 0 at the end. */
-static int next_path_(const char **list, char *buf, size_t cap) {
+int sk_condense_next_path(const char **list, char *buf, size_t cap) {
     const char *p = *list;
     while (*p == ' ' || *p == ',') p++;
     if (!*p) return 0;
@@ -302,7 +301,7 @@ int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, c
         acc = calloc((size_t)(n > 0 ? n : 1), sizeof *acc);
         if (!acc) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
         if (rc == SK_OK) rc = add_proxy_(job, job->proxy, job->cfg->proxy, fn, user, out->scores, acc);
-        for (const char *l = job->cfg->proxies; rc == SK_OK && next_path_(&l, path, sizeof path); np++) {
+        for (const char *l = job->cfg->proxies; rc == SK_OK && sk_condense_next_path(&l, path, sizeof path); np++) {
             rc = sk_model_create_from_file(&extra, path);
             if (rc == SK_OK) rc = sk_condense_proxy_check(extra, path, job->cfg, job->info);
             if (rc == SK_OK) rc = add_proxy_(job, extra, path, fn, user, out->scores, acc);

@@ -5,7 +5,7 @@
  * defines: sk_condense_logit_score (the per-row quantities of the logits),
  *          sk_condense_batch_fn, sk_condense_logit_batch, sk_condense_score_check, sk_condense_score_stream,
  *          sk_condense_score_select (the whole select slot of a score
- *          method), sk_condense_apply_rule.
+ *          method), sk_condense_apply_rule, sk_condense_next_path.
  *
  * Direction: every score is "higher = harder / more uncertain", so
  * rule=top keeps the hardest rows, rule=bottom the easiest, and ccs drops
@@ -59,6 +59,11 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
  * non-finite scores naming the proxy. Collective. */
 int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
                              void *user);
+
+/* The next comma-separated path of *list into buf (trimmed, at most
+ * cap - 1 bytes), advancing *list; 0 at the end (condense.proxies,
+ * condense.forgetting_from). */
+int sk_condense_next_path(const char **list, char *buf, size_t cap);
 
 /* The check slot of the score methods: the strata of every group fit
  * (groups x condense.strata at most 65536); names condense.strata. */

@@ -263,16 +263,22 @@ int sk_condense_next_path(const char **list, char *buf, size_t cap) {
     return 1;
 }
 
-/* One proxy's scores of the shard added into acc. */
+/* One proxy's scores of the shard added into acc: fn over the samples of
+ * an image corpus (a classifier), or each document's mean NLL of a token
+ * corpus (an LM, sk_condense_doc_nll). */
 static int add_proxy_(const sk_condense_job *job, sk_model *m, const char *path, sk_condense_batch_fn fn, void *user,
                       float *tmp, double *acc) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     sk_model_info mi;
     sk_model_info_get(m, &mi);
-    SK_FAIL_IF(!(mi.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
-               "condense.proxy %s: a %s model is not a classifier; score methods need class logits", path, mi.arch);
-    SK_TRY(sk_condense_score_stream(job, m, fn, user, tmp));
+    if (job->info->kind == SK_CORPUS_TOKENS) {
+        SK_TRY(sk_condense_doc_nll(job, m, path, tmp));
+    } else {
+        SK_FAIL_IF(!(mi.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
+                   "condense.proxy %s: a %s model is not a classifier; score methods need class logits", path, mi.arch);
+        SK_TRY(sk_condense_score_stream(job, m, fn, user, tmp));
+    }
     for (int64_t i = 0; i < n; i++) {
         SK_FAIL_IF(!isfinite(tmp[i]), SK_EINVAL, "condense.proxy %s: row %lld scores %g (not finite)", path,
                    (long long)(job->begin + i), (double)tmp[i]);
@@ -282,8 +288,8 @@ done:
     return rc;
 }
 
-int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
-                             void *user) {
+int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name,
+                           sk_condense_batch_fn fn, void *user) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     double *acc = NULL;
@@ -310,9 +316,12 @@ int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, c
         }
         for (int64_t i = 0; rc == SK_OK && i < n; i++) out->scores[i] = (float)(acc[i] / np);
     }
-    SK_TRY(sk_mpi_agree(rc));
-    rc = sk_condense_apply_rule(job, out->scores, out->keep);
-done:
     free(acc);
-    return rc;
+    return sk_mpi_agree(rc);
+}
+
+int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
+                             void *user) {
+    int rc = sk_condense_score_fill(job, out, name, fn, user);
+    return rc < 0 ? rc : sk_condense_apply_rule(job, out->scores, out->keep);
 }

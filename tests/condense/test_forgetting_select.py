@@ -132,6 +132,9 @@ check(len(c[0]["kept"]) == sum(want(0.3, np.sum(labels == k)) for k in range(10)
 two = [condense("fg2", np_, keep=0.4, rule="bottom", forgetting_from=f"{f1}, {f3}") for np_ in (1, 3)]
 _, t3 = st_read(f3)
 check(np.array_equal(two[0]["scores"], fg + t3["forgetting"]), "two files: scores are not the sum of the counts")
+ff = two[0]["steps"][-1].get("forgetting_from", [])
+check([x["file"] for x in ff] == [f1, f3] and all(len(x["xxh64"]) == 16 for x in ff) and ff[0]["xxh64"] != ff[1]["xxh64"],
+      f"provenance records the forgetting files and their checksums: {ff}")
 check(np.array_equal(two[0]["kept"], two[1]["kept"]), "two files: kept set differs at 3 ranks")
 check(np.array_equal(two[0]["kept"], ref_rule(fg + t3["forgetting"], "bottom", 0.4, True, seed, labels)),
       "two files: kept set is not numpy's")

@@ -144,6 +144,9 @@ check(0.05 < ref1["loss"].mean() < 2.2, f"mean loss {ref1['loss'].mean()}")
 # el2n averaged over two proxies (condense.proxies)
 c = [content(condense("el2n-avg", src, np_, method="el2n", keep=0.3, proxy=proxy, proxies=proxy2)) for np_ in (1, 3)]
 check(np.array_equal(c[0]["kept"], c[1]["kept"]), "el2n over 2 proxies: kept set differs at 3 ranks")
+px = c[0]["steps"][-1].get("proxies", [])
+check(len(px) == 1 and px[0]["file"] == proxy2 and len(px[0]["xxh64"]) == 16 and px[0]["xxh64"] != c[0]["steps"][-1]["proxy_xxh64"],
+      f"provenance records condense.proxies with their checksums: {px}")
 avg = (ref1["el2n"] + ref2["el2n"]) / 2
 err = np.abs(c[0]["prov_scores"] - avg).max()
 check(err < 1e-4, f"el2n over 2 proxies: max |score - numpy mean| = {err}")

@@ -3,17 +3,11 @@
  * Toneva et al. 2019 and DeepCore's baselines). High = hard, so rule=top
  * keeps the hardest samples. Needs labels on image corpora; on a token
  * corpus a document's score is its mean next-token NLL under a GPT proxy
- * (sk_condense_doc_nll, the windows `perplexity` uses).
+ * (sk_condense_doc_score, the windows `perplexity` uses).
  *
  * Scoring and the rules are shared (sk_condense_score.h).
  */
 #include "sk_condense_score.h"
-
-static int loss_check_(const sk_condense_config *cfg, const sk_corpus_info *in) {
-    if (in->kind != SK_CORPUS_TOKENS && !in->has_labels)
-        return sk_error_set(SK_EINVAL, "%s: condense.method=loss needs labels, and this corpus has none", cfg->input);
-    return sk_condense_score_check(cfg, in);
-}
 
 static int loss_select_(const sk_condense_job *job, sk_condense_out *out) {
     static const sk_condense_logit_kind kind = SK_SCORE_LOSS;
@@ -28,6 +22,6 @@ const sk_condense_method sk_condense_loss = {
     .help = "per-sample cross-entropy -log p_y under the proxy (high = hard); token corpora: each document's mean "
             "next-token loss under a GPT proxy",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
-    .check = loss_check_,
+    .check = sk_condense_label_score_check,
     .select = loss_select_,
 };

@@ -225,6 +225,13 @@ done:
     return rc;
 }
 
+int sk_condense_label_score_check(const sk_condense_config *cfg, const sk_corpus_info *in) {
+    if (in->kind != SK_CORPUS_TOKENS && !in->has_labels)
+        return sk_error_set(SK_EINVAL, "%s: condense.method=%s needs labels, and this corpus has none", cfg->input,
+                            cfg->method);
+    return sk_condense_score_check(cfg, in);
+}
+
 int sk_condense_apply_rule(const sk_condense_job *job, const float *s, uint8_t *keep) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin, *want = NULL;
@@ -264,8 +271,9 @@ int sk_condense_next_path(const char **list, char *buf, size_t cap) {
 }
 
 /* One proxy's scores of the shard added into acc: fn over the samples of
- * an image corpus (a classifier), or each document's mean NLL of a token
- * corpus (an LM, sk_condense_doc_nll). */
+ * an image corpus (a classifier), or each document's mean logit score
+ * (user: its sk_condense_logit_kind, NULL: the loss) of a token corpus
+ * (an LM, sk_condense_doc_score). */
 static int add_proxy_(const sk_condense_job *job, sk_model *m, const char *path, sk_condense_batch_fn fn, void *user,
                       float *tmp, double *acc) {
     int rc = SK_OK;
@@ -273,7 +281,8 @@ static int add_proxy_(const sk_condense_job *job, sk_model *m, const char *path,
     sk_model_info mi;
     sk_model_info_get(m, &mi);
     if (job->info->kind == SK_CORPUS_TOKENS) {
-        SK_TRY(sk_condense_doc_nll(job, m, path, tmp));
+        const sk_condense_logit_kind *kind = user;
+        SK_TRY(sk_condense_doc_score(job, m, path, kind ? *kind : SK_SCORE_LOSS, tmp));
     } else {
         SK_FAIL_IF(!(mi.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
                    "condense.proxy %s: a %s model is not a classifier; score methods need class logits", path, mi.arch);

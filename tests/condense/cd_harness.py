@@ -78,3 +78,14 @@ def ref_rule(s, rule, keep, balance, seed, labels, beta=0.1, strata=50):
             pool = gi[b == k]
             kept += list(pool[np.lexsort((pool, rkey[pool]))][:budget[k]])
     return np.sort(np.array(kept, dtype=np.int64))
+
+
+def ref_scores(z, y):
+    """The logit scores of sk_condense_logit_score in numpy: logits z [rows, classes], labels y."""
+    lse = z.max(1) + np.log(np.exp(z - z.max(1, keepdims=True)).sum(1))
+    lp = z - lse[:, None]
+    p = np.exp(lp)
+    oh = np.eye(z.shape[1])[y]
+    ps = np.sort(p, 1)
+    return {"loss": lse - z[np.arange(len(y)), y], "el2n": np.sqrt(((p - oh) ** 2).sum(1)),
+            "entropy": -(p * lp).sum(1), "margin": 1 - (ps[:, -1] - ps[:, -2]), "least-confidence": 1 - ps[:, -1]}

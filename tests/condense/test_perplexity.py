@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_perplexity.py SHRINK WORK - perplexity filtering and the per-document
+"""test_perplexity.py SHRINK LOGITS WORK - perplexity filtering and the per-document
 loss of token corpora under a GPT proxy trained by `shrink train`.
 
 A byte-level corpus of fortunes (JSON Lines) and a small GPT proxy trained
@@ -13,6 +13,9 @@ on it, whose data.eval is a one-document corpus D of exactly 8 windows
   neighbours), and loss = log(perplexity);
 - the kept set and scores are identical at 1, 2 and 3 ranks, and equal
   numpy's for rule=bottom / top, ppl_band=quantile and absolute;
+- loss, el2n, entropy, margin and least-confidence of a token corpus are
+  each document's mean of numpy's scores of the proxy's own logits
+  (sk_proxy_logits runs every window alone), the target token as label;
 - bad input: an image proxy, a proxy of a smaller vocabulary, a bad band.
 """
 import json
@@ -25,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cd_harness  # noqa: E402
-from cd_harness import check, failures, ref_rule, sets, want  # noqa: E402
+from cd_harness import check, failures, ref_rule, ref_scores, sets  # noqa: E402
 
-SHRINK, WORK = sys.argv[1], sys.argv[2]
+SHRINK, LOGITS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 C = 32
@@ -121,6 +124,33 @@ check(np.array_equal(a["kept"], exp), f"absolute band: {len(a['kept'])} kept, nu
 ls = condense("loss", mixed, 3, method="loss", keep=0.5, rule="bottom")
 check(np.allclose(ls["scores"], np.log(s), rtol=1e-5, atol=1e-6), "loss on tokens is not log(perplexity)")
 check(np.array_equal(ls["kept"], c[0]["kept"]), "loss rule=bottom keeps another set than perplexity's")
+# the other logit scores per document against numpy on the proxy's own logits, window by window
+zf = os.path.join(WORK, "mixed.logits.f32")
+cd_harness.run(LOGITS, [proxy, mixed, zf])
+with h5py.File(mixed, "r") as f:
+    tok, off = f["tokens"][()].astype(np.int64), f["offsets"][()]
+z = np.fromfile(zf, dtype=np.float32).astype(np.float64)
+with open(proxy, "rb") as f:  # the vocabulary, from the safetensors header's metadata
+    V = int(json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]["shrink.gpt.vocab"])
+z = z.reshape(-1, C, V)
+k, ref = 0, {m: [] for m in ("loss", "el2n", "entropy", "margin", "least-confidence")}
+for i in range(len(off) - 1):
+    L, rows, ys = off[i + 1] - off[i], [], []
+    for s0 in range(0, L - 1, C):
+        w = min(C, L - 1 - s0) + 1
+        rows.append(z[k, : w - 1])
+        ys.append(tok[off[i] + s0 + 1: off[i] + s0 + w])
+        k += 1
+    r = ref_scores(np.concatenate(rows), np.concatenate(ys))
+    for m in ref:
+        ref[m].append(r[m].mean())
+check(k == len(z), f"{len(z)} windows of logits, the reference cuts {k}")
+check(np.allclose(ref["loss"], np.log(s), rtol=2e-5, atol=1e-6), "numpy's mean loss is not log(perplexity)")
+for m in ref:
+    got = [condense(f"tok-{m}", mixed, np_, method=m, keep=0.5)["scores"] for np_ in (1, 3)]
+    err = np.abs(got[0] - np.array(ref[m])).max()
+    check(err < 2e-5 * max(1.0, np.abs(ref[m]).max()), f"{m} on tokens: max |score - numpy| = {err}")
+    check(np.array_equal(got[0], got[1]), f"{m} on tokens: scores differ at 3 ranks")
 reuse = condense("reuse", mixed, 2, keep=0.5, rule="bottom", scores_from=os.path.join(WORK, "mixed-np1.h5"),
                  proxy="")
 check(np.array_equal(reuse["kept"], c[0]["kept"]), "scores_from: kept set differs")

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cd_harness  # noqa: E402
-from cd_harness import check, failures, ref_rule, sets, want  # noqa: E402
+from cd_harness import check, failures, ref_rule, ref_scores, sets, want  # noqa: E402
 
 SHRINK, LOGITS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 FM = "/usr/share/datasets/fashion-mnist"
@@ -104,16 +104,6 @@ def logits_of(model, corpus):
     run([model, corpus, out], exe=LOGITS)
     z = np.fromfile(out, dtype=np.float32).astype(np.float64)
     return z.reshape(-1, 10)
-
-
-def ref_scores(z, y):
-    lse = z.max(1) + np.log(np.exp(z - z.max(1, keepdims=True)).sum(1))
-    lp = z - lse[:, None]
-    p = np.exp(lp)
-    oh = np.eye(z.shape[1])[y]
-    ps = np.sort(p, 1)
-    return {"loss": lse - z[np.arange(len(y)), y], "el2n": np.sqrt(((p - oh) ** 2).sum(1)),
-            "entropy": -(p * lp).sum(1), "margin": 1 - (ps[:, -1] - ps[:, -2]), "least-confidence": 1 - ps[:, -1]}
 
 
 ref1, ref2 = ref_scores(logits_of(proxy, src), labels), ref_scores(logits_of(proxy2, src), labels)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "sk_condense_methods.h"
+#include "sk_condense_score.h"
 #include "sk_fs.h"
 #include "sk_log.h"
 #include "sk_pick.h"
@@ -26,11 +27,13 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_entropy,
     &sk_condense_margin,
     &sk_condense_least_confidence,
+    &sk_condense_forgetting,
     &sk_condense_kcenter,
     &sk_condense_herding,
     &sk_condense_facility,
     &sk_condense_exact_dedup,
     &sk_condense_minhash,
+    &sk_condense_perplexity,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }
@@ -236,6 +239,7 @@ static int setup_(run_ *r) {
     if (rc == SK_OK && mi->rank == 0) rc = sk_fs_hash_file(c->input, &r->src_hash);
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_bcast(&r->src_hash, sizeof r->src_hash, 0));
+    r->job.source_xxh64 = r->src_hash;
     if (c->scores_from[0]) SK_TRY(sk_mpi_agree(load_given_(r)));
     else if (r->vt->flags & SK_CONDENSE_NEEDS_PROXY) SK_TRY(sk_mpi_agree(open_proxy_(r)));
     r->out.keep = calloc((size_t)(n > 0 ? n : 1), 1);
@@ -357,6 +361,26 @@ static char *section_text_(const sk_condense_config *c) {
     return buf;
 }
 
+/* The files of a comma-separated list with their xxh64 checksums, as
+ * [{"file", "xxh64"}] (condense.proxies, condense.forgetting_from). */
+static int files_json_(const char *list, json_t **out) {
+    int rc = SK_OK;
+    char path[SK_CFG_STR_MAX], h[17];
+    json_t *a = json_array();
+    SK_FAIL_IF(!a, SK_ENOMEM, "condense: out of memory");
+    while (sk_condense_next_path(&list, path, sizeof path)) {
+        uint64_t v = 0;
+        SK_TRY(sk_fs_hash_file(path, &v));
+        hex64_(v, h);
+        json_array_append_new(a, json_pack("{s:s, s:s}", "file", path, "xxh64", h));
+    }
+    *out = a;
+    a = NULL;
+done:
+    json_decref(a);
+    return rc;
+}
+
 /* The provenance record: the source's steps, then this one. */
 static int steps_(run_ *r, int64_t total_kept) {
     int rc = SK_OK;
@@ -378,6 +402,21 @@ static int steps_(run_ *r, int64_t total_kept) {
     if (r->proxy) {
         json_object_set_new(st, "proxy", json_string(c->proxy));
         json_object_set_new(st, "proxy_xxh64", json_string(ph));
+    }
+    json_t *files = NULL;
+    if (r->proxy && c->proxies[0]) {
+        if ((rc = files_json_(c->proxies, &files)) < 0) {
+            json_decref(st);
+            goto done;
+        }
+        json_object_set_new(st, "proxies", files);
+    }
+    if (!c->scores_from[0] && c->forgetting_from[0] && !strcmp(r->vt->name, "forgetting")) {
+        if ((rc = files_json_(c->forgetting_from, &files)) < 0) {
+            json_decref(st);
+            goto done;
+        }
+        json_object_set_new(st, "forgetting_from", files);
     }
     if (c->scores_from[0]) json_object_set_new(st, "scores_from", json_string(c->scores_from));
     if (r->out.score_name) json_object_set_new(st, "score", json_string(r->out.score_name));

@@ -63,6 +63,9 @@ typedef struct {
     char proxy[SK_CFG_STR_MAX];       /* a model.safetensors written by shrink (scores, embeddings) */
     char proxies[SK_CFG_STR_MAX];     /* score methods: more proxies, comma separated; scores are averaged */
     char scores_from[SK_CFG_STR_MAX]; /* a condensed corpus whose /provenance/scores are reused */
+    char forgetting_from[SK_CFG_STR_MAX]; /* forgetting: forgetting.safetensors files of shrink train, comma separated */
+    int ppl_band;                     /* perplexity: sk_condense_ppl_band */
+    double ppl_low, ppl_high;         /* perplexity: the band kept (quantiles or perplexities) */
     int64_t batch;                    /* rows per proxy forward, per rank */
     int overwrite;                    /* replace an existing output */
     int64_t minhash_ngram;            /* minhash: units per shingle */
@@ -71,6 +74,13 @@ typedef struct {
     int64_t minhash_rows;             /* minhash: permutations per band */
     int64_t minhash_seed;             /* minhash: permutation seed; -1: run.seed */
 } sk_condense_config;
+
+/* condense.ppl_band: how `perplexity` keeps documents. */
+typedef enum {
+    SK_CONDENSE_PPL_NONE = 0, /* condense.keep and condense.rule (bottom: the lowest perplexity) */
+    SK_CONDENSE_PPL_QUANTILE, /* ranks in [ppl_low, ppl_high) quantiles of the perplexities */
+    SK_CONDENSE_PPL_ABSOLUTE  /* perplexities in [ppl_low, ppl_high] */
+} sk_condense_ppl_band;
 
 /* condense.minhash_unit: what a shingle is made of. */
 typedef enum {
@@ -104,6 +114,7 @@ typedef struct {
     const int64_t *labels;        /* labels[i - begin] of the shard's rows; NULL without labels */
     int64_t classes;              /* 0 without labels */
     uint64_t seed;                /* run.seed */
+    uint64_t source_xxh64;        /* sk_fs_hash_file of the source (provenance's source_xxh64) */
     int rank, world;
     const float *given_scores;    /* condense.scores_from: the shard's stored scores, else NULL */
     sk_model *proxy;              /* NEEDS_PROXY: condense.proxy, checked against the corpus; else NULL */

@@ -30,6 +30,17 @@ static const sk_cfg_key condense_keys_[] = {
         "and these (EL2N/GraNd average over independently trained networks)"),
     CS_("scores_from", SK_CFG_STRING, scores_from, "",
         "reuse the /provenance/scores of a corpus condensed from the same input instead of scoring again"),
+    CS_("forgetting_from", SK_CFG_STRING, forgetting_from, "",
+        "method=forgetting: forgetting.safetensors files that `shrink train` wrote with train.record_forgetting on "
+        "the input corpus, comma separated; a row's score is the sum of its counts (over runs, as Toneva et al.)"),
+    {.name = "ppl_band", .type = SK_CFG_ENUM, .offset = offsetof(sk_condense_config, ppl_band), .def = "none",
+     .choices = "none|quantile|absolute",
+     .help = "method=perplexity: none keeps condense.keep by condense.rule (bottom = the lowest perplexity, CCNet's "
+             "head); quantile keeps the documents ranked in [ppl_low, ppl_high) of the perplexities; absolute keeps "
+             "perplexities in [ppl_low, ppl_high]"},
+    CK_("ppl_low", SK_CFG_FLOAT, ppl_low, "0", 0, 1e30, 0, "method=perplexity, ppl_band: the band's lower end"),
+    CK_("ppl_high", SK_CFG_FLOAT, ppl_high, "1", 0, 1e30, 0,
+        "method=perplexity, ppl_band: the band's upper end (quantile: at most 1)"),
     CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),
     CS_("overwrite", SK_CFG_BOOL, overwrite, "false", "replace an existing condense.output"),
     CK_("minhash_ngram", SK_CFG_INT, minhash_ngram, "5", 1, 1024, 0,

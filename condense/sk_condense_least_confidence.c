@@ -2,7 +2,9 @@
  * selection_method="LeastConfidence", 1 - max_c p_c (high = uncertain;
  * rule=top keeps the least confident). No labels needed.
  *
- * Scoring and the rules are shared (sk_condense_score.h).
+ * On a token corpus: a document's mean over its next-token predictions
+ * under a GPT proxy (sk_condense_doc_score). Scoring and the rules are
+ * shared (sk_condense_score.h).
  */
 #include "sk_condense_score.h"
 
@@ -14,7 +16,7 @@ static int least_confidence_select_(const sk_condense_job *job, sk_condense_out 
 const sk_condense_method sk_condense_least_confidence = {
     .version = SK_CONDENSE_VERSION,
     .name = "least-confidence",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
+    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "uncertainty: 1 - max p of the proxy's softmax (high = uncertain)",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
     .check = sk_condense_score_check,

@@ -4,7 +4,9 @@
  * rule=top keeps the smallest margins (DeepCore keeps those). No labels
  * needed.
  *
- * Scoring and the rules are shared (sk_condense_score.h).
+ * On a token corpus: a document's mean over its next-token predictions
+ * under a GPT proxy (sk_condense_doc_score). Scoring and the rules are
+ * shared (sk_condense_score.h).
  */
 #include "sk_condense_score.h"
 
@@ -16,7 +18,7 @@ static int margin_select_(const sk_condense_job *job, sk_condense_out *out) {
 const sk_condense_method sk_condense_margin = {
     .version = SK_CONDENSE_VERSION,
     .name = "margin",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
+    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "uncertainty: 1 - (p1 - p2), the top-two softmax margin turned so high = uncertain",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
     .check = sk_condense_score_check,

@@ -20,6 +20,8 @@ extern const sk_condense_method sk_condense_grand;            /* sk_condense_gra
 extern const sk_condense_method sk_condense_entropy;          /* sk_condense_entropy.c */
 extern const sk_condense_method sk_condense_margin;           /* sk_condense_margin.c */
 extern const sk_condense_method sk_condense_least_confidence; /* sk_condense_least_confidence.c */
+extern const sk_condense_method sk_condense_forgetting;       /* sk_condense_forgetting.c */
+extern const sk_condense_method sk_condense_perplexity;       /* sk_condense_perplexity.c */
 extern const sk_condense_method sk_condense_kcenter; /* sk_condense_kcenter.c */
 extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
 extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */

@@ -225,6 +225,13 @@ done:
     return rc;
 }
 
+int sk_condense_label_score_check(const sk_condense_config *cfg, const sk_corpus_info *in) {
+    if (in->kind != SK_CORPUS_TOKENS && !in->has_labels)
+        return sk_error_set(SK_EINVAL, "%s: condense.method=%s needs labels, and this corpus has none", cfg->input,
+                            cfg->method);
+    return sk_condense_score_check(cfg, in);
+}
+
 int sk_condense_apply_rule(const sk_condense_job *job, const float *s, uint8_t *keep) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin, *want = NULL;
@@ -249,8 +256,7 @@ done:
 
 /* ---- the select slot ------------------------------------------------------ */
 
-/* The next comma-separated path of *list into buf (trimmed); 0 at the end. */
-static int next_path_(const char **list, char *buf, size_t cap) {
+int sk_condense_next_path(const char **list, char *buf, size_t cap) {
     const char *p = *list;
     while (*p == ' ' || *p == ',') p++;
     if (!*p) return 0;
@@ -264,16 +270,24 @@ static int next_path_(const char **list, char *buf, size_t cap) {
     return 1;
 }
 
-/* One proxy's scores of the shard added into acc. */
+/* One proxy's scores of the shard added into acc: fn over the samples of
+ * an image corpus (a classifier), or each document's mean logit score
+ * (user: its sk_condense_logit_kind, NULL: the loss) of a token corpus
+ * (an LM, sk_condense_doc_score). */
 static int add_proxy_(const sk_condense_job *job, sk_model *m, const char *path, sk_condense_batch_fn fn, void *user,
                       float *tmp, double *acc) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     sk_model_info mi;
     sk_model_info_get(m, &mi);
-    SK_FAIL_IF(!(mi.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
-               "condense.proxy %s: a %s model is not a classifier; score methods need class logits", path, mi.arch);
-    SK_TRY(sk_condense_score_stream(job, m, fn, user, tmp));
+    if (job->info->kind == SK_CORPUS_TOKENS) {
+        const sk_condense_logit_kind *kind = user;
+        SK_TRY(sk_condense_doc_score(job, m, path, kind ? *kind : SK_SCORE_LOSS, tmp));
+    } else {
+        SK_FAIL_IF(!(mi.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
+                   "condense.proxy %s: a %s model is not a classifier; score methods need class logits", path, mi.arch);
+        SK_TRY(sk_condense_score_stream(job, m, fn, user, tmp));
+    }
     for (int64_t i = 0; i < n; i++) {
         SK_FAIL_IF(!isfinite(tmp[i]), SK_EINVAL, "condense.proxy %s: row %lld scores %g (not finite)", path,
                    (long long)(job->begin + i), (double)tmp[i]);
@@ -283,8 +297,8 @@ done:
     return rc;
 }
 
-int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
-                             void *user) {
+int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name,
+                           sk_condense_batch_fn fn, void *user) {
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     double *acc = NULL;
@@ -302,7 +316,7 @@ int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, c
         acc = calloc((size_t)(n > 0 ? n : 1), sizeof *acc);
         if (!acc) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
         if (rc == SK_OK) rc = add_proxy_(job, job->proxy, job->cfg->proxy, fn, user, out->scores, acc);
-        for (const char *l = job->cfg->proxies; rc == SK_OK && next_path_(&l, path, sizeof path); np++) {
+        for (const char *l = job->cfg->proxies; rc == SK_OK && sk_condense_next_path(&l, path, sizeof path); np++) {
             rc = sk_model_create_from_file(&extra, path);
             if (rc == SK_OK) rc = sk_condense_proxy_check(extra, path, job->cfg, job->info);
             if (rc == SK_OK) rc = add_proxy_(job, extra, path, fn, user, out->scores, acc);
@@ -311,9 +325,12 @@ int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, c
         }
         for (int64_t i = 0; rc == SK_OK && i < n; i++) out->scores[i] = (float)(acc[i] / np);
     }
-    SK_TRY(sk_mpi_agree(rc));
-    rc = sk_condense_apply_rule(job, out->scores, out->keep);
-done:
     free(acc);
-    return rc;
+    return sk_mpi_agree(rc);
+}
+
+int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
+                             void *user) {
+    int rc = sk_condense_score_fill(job, out, name, fn, user);
+    return rc < 0 ? rc : sk_condense_apply_rule(job, out->scores, out->keep);
 }

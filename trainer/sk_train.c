@@ -22,6 +22,7 @@
 #include "sk_corpus.h"
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
+#include "sk_forgetting.h"
 #include "sk_fs.h"
 #include "sk_infobatch.h"
 #include "sk_log.h"
@@ -196,6 +197,7 @@ typedef struct {
     FILE *mf;               /* metrics.jsonl (rank 0) */
     sk_ckpt_state *cks;
     sk_infobatch *ib;       /* data.prune=infobatch, else NULL */
+    sk_forgetting *fg;      /* train.record_forgetting, else NULL */
     int64_t epochs;         /* with ib: the epoch budget */
     int last;               /* the current step is the run's last */
     char ckroot[4096];
@@ -218,6 +220,7 @@ typedef struct {
     double tokens, tokens_kept;
     sk_tensor *loss_t;
     sk_tensor *sample_loss; /* [B] (sk_model_out.sample_loss) */
+    sk_tensor *logits;      /* sk_model_out.logits */
 } fwd_;
 
 /* Fill R->all with the model's parameters followed by the selector's
@@ -386,6 +389,28 @@ done:
     return rc;
 }
 
+/* train.record_forgetting: the batch's per-sample correctness (the
+ * training forward's argmax == label, as the model counts `correct`),
+ * gathered over ranks into the forgetting counts. */
+static int forget_record_(run_ *R, const sk_batch *b, const fwd_ *f)
+{
+    int rc = SK_OK;
+    int64_t *pred = malloc((size_t)b->n * sizeof *pred);
+    uint8_t *ok = malloc((size_t)b->n);
+    SK_FAIL_IF(!pred || !ok, SK_ENOMEM, "train: out of memory");
+    SK_FAIL_IF(!f->logits || !b->labels || !b->index, SK_EINVAL,
+               "train.record_forgetting: the batch has no logits, labels or sample indices");
+    sk_tensor *am = sk_shim_to(sk_shim_argmax(f->logits, 1, 0), SK_CPU, SK_I64);
+    SK_TRY_T(am);
+    SK_TRY(sk_shim_to_host(am, pred, (size_t)b->n * sizeof *pred));
+    for (int64_t j = 0; j < b->n; j++) ok[j] = pred[j] == b->labels[j];
+    SK_TRY(sk_forgetting_record(R->fg, b->index, ok, b->n));
+done:
+    free(pred);
+    free(ok);
+    return rc;
+}
+
 /* Forward one batch inside the caller's scope, plus a training-aware
  * scorer's own objective (learned: its budget term) when training. */
 static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
@@ -398,6 +423,7 @@ static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, 
     SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
     f->loss_t = o.loss;
     f->sample_loss = o.sample_loss;
+    f->logits = o.logits;
     if (training && R->ib) SK_TRY(weighted_loss_(R, b, f));
     f->correct = (double)o.correct;
     f->count = (double)o.count;
@@ -869,6 +895,25 @@ done:
     return rc;
 }
 
+/* train.record_forgetting: a classifier on a corpus file whose every row
+ * is a training sample (data.eval separate), so the counts are per row. */
+static int forget_setup_(run_ *R)
+{
+    int rc = SK_OK;
+    if (!R->tc->record_forgetting) return SK_OK;
+    SK_FAIL_IF(!(R->info.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
+               "train.record_forgetting: model.arch = %s is not a classifier (forgetting events count misclassifications)",
+               R->info.arch);
+    SK_FAIL_IF(!R->dc->eval[0], SK_EINVAL,
+               "train.record_forgetting needs data.eval (a separate eval corpus), so that every row of data.train = %s "
+               "is a training sample the counts cover", train_name_(R));
+    SK_FAIL_IF(R->o->source || !R->S->num_samples, SK_EINVAL,
+               "train.record_forgetting: the batch source is not a corpus file");
+    SK_TRY(sk_forgetting_create(&R->fg, R->S->num_samples(R->train_src)));
+done:
+    return rc;
+}
+
 static int setup_(run_ *R)
 {
     int rc = SK_OK;
@@ -876,11 +921,32 @@ static int setup_(run_ *R)
     set_threads_(R);
     SK_TRY(open_data_(R));
     SK_TRY(build_model_(R));
+    SK_TRY(forget_setup_(R));
     SK_TRY(check_eval_(R));
     if (!R->cost_only) SK_TRY(verify_eval_(R));
     SK_TRY(build_selector_(R));
     SK_TRY(build_optimizer_(R));
 done:
+    return rc;
+}
+
+/* The tensors a checkpoint holds beside parameters and optimizer: the
+ * model's buffers, then InfoBatch's and the forgetting counts' state when
+ * on. *v is a view (sk_params_view_free); *use is what to pass. */
+static int ckpt_extra_(run_ *R, sk_params *v, sk_params **use)
+{
+    int rc = SK_OK;
+    sk_params a = {0};
+    *use = R->buf;
+    if (!R->ib && !R->fg) return SK_OK;
+    sk_params *ibp = R->ib ? sk_infobatch_ckpt(R->ib) : NULL, *fgp = R->fg ? sk_forgetting_ckpt(R->fg) : NULL;
+    SK_FAIL_IF((R->ib && !ibp) || (R->fg && !fgp), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ENOMEM,
+               "train: checkpoint state: %s", sk_error_last());
+    SK_TRY(sk_params_join(&a, R->buf, ibp));
+    SK_TRY(sk_params_join(v, &a, fgp));
+    *use = v;
+done:
+    sk_params_view_free(&a);
     return rc;
 }
 
@@ -921,11 +987,12 @@ static int resume_(run_ *R)
         SK_TRY(resolve_ckpt_(o, ckdir, sizeof ckdir));
         SK_TRY(config_json_(R, cks->config, sizeof cks->config));
         SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
-        sk_params v = {0};
-        if (R->ib) SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
-        rc = sk_ckpt_load(ckdir, &R->all, R->ib ? &v : R->buf, R->opt, cks);
+        sk_params v = {0}, *extra = NULL;
+        rc = ckpt_extra_(R, &v, &extra);
+        if (rc >= 0) rc = sk_ckpt_load(ckdir, &R->all, extra, R->opt, cks);
         sk_params_view_free(&v);
         if (rc >= 0 && R->ib) rc = sk_infobatch_ckpt_restore(R->ib);
+        if (rc >= 0 && R->fg) rc = sk_forgetting_ckpt_restore(R->fg);
         if (rc < 0) {
             sk_error_prefix("--resume %s: ", ckdir);
             goto done;
@@ -999,6 +1066,7 @@ static int micro_step_(run_ *R, int64_t a, step_ *s)
     SK_TRY(R->S->next(R->train_src, &b));
     SK_TRY(forward_(R, b, R->sel, R->step, 1, &f));
     if (R->ib) SK_TRY(prune_record_(R, b, &f));
+    if (R->fg) SK_TRY(forget_record_(R, b, &f));
     if (!isfinite(f.loss)) {
         char bad[1024];
         nonfinite_list_(&R->all, 0, bad, sizeof bad);
@@ -1106,6 +1174,7 @@ static int checkpoint_(run_ *R)
 {
     int rc = SK_OK;
     sk_ckpt_state *cks = R->cks;
+    sk_params v = {0}, *extra = NULL;
     if (R->rank != 0) return SK_OK;
     sk_loader_pos p = R->S->tell(R->train_src);
     cks->step = R->step + 1;
@@ -1117,16 +1186,12 @@ static int checkpoint_(run_ *R)
     cks->tokens_kept = R->r.tokens_kept;
     SK_TRY(sk_generator_get_state(R->rng, cks->rng, sizeof cks->rng, &cks->rng_len));
     SK_TRY(config_json_(R, cks->config, sizeof cks->config));
-    if (R->ib) {
-        sk_params v = {0};
-        SK_TRY(sk_infobatch_ckpt_store(R->ib));
-        SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
-        rc = sk_ckpt_save(R->ckroot, &R->all, &v, R->opt, cks, (int)R->tc->keep_last);
-        sk_params_view_free(&v);
-        goto done;
-    }
-    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->buf, R->opt, cks, (int)R->tc->keep_last));
+    if (R->ib) SK_TRY(sk_infobatch_ckpt_store(R->ib));
+    if (R->fg) SK_TRY(sk_forgetting_ckpt_store(R->fg));
+    SK_TRY(ckpt_extra_(R, &v, &extra));
+    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, extra, R->opt, cks, (int)R->tc->keep_last));
 done:
+    sk_params_view_free(&v);
     return rc;
 }
 
@@ -1217,6 +1282,21 @@ done:
 
 /* ---- finish ------------------------------------------------------------------------------- */
 
+/* out_dir/forgetting.safetensors (rank 0), stamped with the training
+ * corpus's checksum so condense refuses it for another corpus. */
+static int write_forgetting_(run_ *R)
+{
+    int rc = SK_OK;
+    char path[4096];
+    uint64_t h = 0;
+    SK_TRY(sk_fs_hash_file(train_name_(R), &h));
+    snprintf(path, sizeof path, "%s/%s", R->o->out_dir, SK_FORGETTING_FILE);
+    SK_TRY(sk_forgetting_write(R->fg, path, train_name_(R), h, R->step));
+    SK_LOG_INFO("forgetting events of %lld samples: %s", (long long)R->S->num_samples(R->train_src), path);
+done:
+    return rc;
+}
+
 /* The selector's measured speedup, an LM's unigram baseline, then (rank 0)
  * the final weights with the architecture in their metadata, summary.json
  * and the closing log lines. */
@@ -1238,6 +1318,7 @@ static int finish_(run_ *R)
     }
     if (R->rank != 0) return SK_OK;
     SK_TRY(save_model_(R)); /* (a run stopped by on_step did not pass the last step) */
+    if (R->fg) SK_TRY(write_forgetting_(R));
     snprintf(path, sizeof path, "%s/summary.json", R->o->out_dir);
     SK_TRY(write_summary_(R, path));
     if (R->start > 0)
@@ -1263,6 +1344,7 @@ static void teardown_(run_ *R)
     if (R->mf) fclose(R->mf);
     free(R->cks);
     sk_infobatch_free(R->ib);
+    sk_forgetting_free(R->fg);
     sk_generator_free(R->rng);
     sk_adamw_free(R->opt);
     sk_dist_ddp_free(R->ddp);

@@ -20,7 +20,8 @@
  * progress bar.
  *
  * Files under out_dir: metrics.jsonl (one record per step and per eval),
- * summary.json, model.safetensors (final weights and buffers), ckpt/step-NNNNNNNN/ (checkpoints).
+ * summary.json, model.safetensors (final weights and buffers), ckpt/step-NNNNNNNN/ (checkpoints),
+ * forgetting.safetensors (train.record_forgetting).
  * A non-empty out_dir is refused unless resuming or opts.overwrite. steps in
  * summary.json is the total, steps_this_run what this run did after a resume
  * (seconds and steps_per_s cover this run only).
@@ -38,6 +39,13 @@
  * in fewer optimizer steps. Step records gain epoch and samples_skipped
  * (so far); summary.json gains samples_trained / samples_skipped and the
  * wall clock saved (see write_summary_).
+ *
+ * With train.record_forgetting (classifiers, with a separate data.eval
+ * so that every row of data.train is a training sample) every training
+ * forward's per-sample correctness is gathered over ranks into forgetting
+ * counts (trainer/sk_forgetting.h), kept in checkpoints, and written at
+ * the end as out_dir/forgetting.safetensors, stamped with the training
+ * corpus's xxh64, for `shrink condense` (condense.method=forgetting).
  *
  * With a token selector, each step record also holds layer_tokens (mean
  * tokens per sample entering each block in the step's last forward on rank
@@ -72,6 +80,7 @@ typedef struct sk_train_config {
     int64_t keep_last;    /* checkpoints kept */
     double bucket_mb;     /* gradient bucket size for the MPI allreduce */
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
+    int record_forgetting; /* classifiers: count forgetting events per training sample (trainer/sk_forgetting.h) */
 } sk_train_config;
 
 /* The [train] config section (key table in sk_train_config.c); [model] is

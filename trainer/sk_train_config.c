@@ -24,6 +24,10 @@ static const sk_cfg_key train_keys_[] = {
     TK_("ckpt_every", SK_CFG_INT, ckpt_every, "0", 0, 1e12, 0, "steps between checkpoints (0: at the end only)"),
     TK_("keep_last", SK_CFG_INT, keep_last, "3", 0, 1e6, 0, "checkpoints kept (0: all)"),
     TK_("bucket_mb", SK_CFG_FLOAT, bucket_mb, "1.0", 0, 1e4, SK_CFG_EXCL_MIN, "gradient allreduce bucket size in MiB"),
+    TK_("record_forgetting", SK_CFG_BOOL, record_forgetting, "false", 0, 0, 0,
+        "classifiers: count each training sample's forgetting events (correct -> misclassified between "
+        "presentations; Toneva et al. 2019) into run.out_dir/forgetting.safetensors for condense.method=forgetting; "
+        "needs data.eval"),
     TK_("bytes_per_token", SK_CFG_FLOAT, bytes_per_token, "1.0", 0, 1e6, SK_CFG_EXCL_MIN, "bytes per token, for bits per byte (1 for byte-level corpora)"),
 };
 #undef TK_

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cd_harness  # noqa: E402
-from cd_harness import check, failures, sets, want  # noqa: E402
+from cd_harness import check, failures, ref_rule, ref_scores, sets, want  # noqa: E402
 
 SHRINK, LOGITS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 FM = "/usr/share/datasets/fashion-mnist"
@@ -106,16 +106,6 @@ def logits_of(model, corpus):
     return z.reshape(-1, 10)
 
 
-def ref_scores(z, y):
-    lse = z.max(1) + np.log(np.exp(z - z.max(1, keepdims=True)).sum(1))
-    lp = z - lse[:, None]
-    p = np.exp(lp)
-    oh = np.eye(z.shape[1])[y]
-    ps = np.sort(p, 1)
-    return {"loss": lse - z[np.arange(len(y)), y], "el2n": np.sqrt(((p - oh) ** 2).sum(1)),
-            "entropy": -(p * lp).sum(1), "margin": 1 - (ps[:, -1] - ps[:, -2]), "least-confidence": 1 - ps[:, -1]}
-
-
 ref1, ref2 = ref_scores(logits_of(proxy, src), labels), ref_scores(logits_of(proxy2, src), labels)
 
 # ---- each method: same at 1/2/3 ranks, scores = numpy's -------------------
@@ -144,60 +134,22 @@ check(0.05 < ref1["loss"].mean() < 2.2, f"mean loss {ref1['loss'].mean()}")
 # el2n averaged over two proxies (condense.proxies)
 c = [content(condense("el2n-avg", src, np_, method="el2n", keep=0.3, proxy=proxy, proxies=proxy2)) for np_ in (1, 3)]
 check(np.array_equal(c[0]["kept"], c[1]["kept"]), "el2n over 2 proxies: kept set differs at 3 ranks")
+px = c[0]["steps"][-1].get("proxies", [])
+check(len(px) == 1 and px[0]["file"] == proxy2 and len(px[0]["xxh64"]) == 16 and px[0]["xxh64"] != c[0]["steps"][-1]["proxy_xxh64"],
+      f"provenance records condense.proxies with their checksums: {px}")
 avg = (ref1["el2n"] + ref2["el2n"]) / 2
 err = np.abs(c[0]["prov_scores"] - avg).max()
 check(err < 1e-4, f"el2n over 2 proxies: max |score - numpy mean| = {err}")
 
 
 # ---- rules against numpy on the stored scores -----------------------------
-def splitmix64(x):
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(0x9e3779b97f4a7c15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xbf58476d1ce4e5b9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94d049bb133111eb)
-        return z ^ (z >> np.uint64(31))
-
-
-def ref_rule(s, rule, keep, balance, seed, beta=0.1, strata=50):
-    s = s.astype(np.float32)
-    idx = np.arange(len(s))
-    groups = [idx[labels == k] for k in range(10)] if balance else [idx]
-    kept = []
-    with np.errstate(over="ignore"):
-        rkey = splitmix64(np.uint64(seed) ^ (idx.astype(np.uint64) * np.uint64(0x9e3779b97f4a7c15)))
-    for gi in groups:
-        w = want(keep, len(gi))
-        if rule in ("top", "bottom"):
-            order = np.lexsort((gi, -s[gi] if rule == "top" else s[gi]))
-            kept += list(gi[order[:w]])
-            continue
-        if rule == "ccs":
-            order = np.lexsort((gi, -s[gi]))
-            gi = np.sort(gi[order[int(np.floor(beta * len(gi))):]])
-        sv = s[gi].astype(np.float64)
-        lo, hi = sv.min(), sv.max()
-        step = (hi * 1.0001 - lo) / strata
-        b = np.floor((sv - lo) / step).astype(np.int64) if step > 0 else np.zeros(len(gi), np.int64)
-        b = np.clip(b, 0, strata - 1)
-        size = np.bincount(b, minlength=strata)
-        budget, left = np.zeros(strata, np.int64), w
-        for i, k in enumerate(np.lexsort((np.arange(strata), size))):
-            cur = min(size[k], left // (strata - i))
-            budget[k] = cur
-            left -= cur
-        for k in range(strata):
-            pool = gi[b == k]
-            kept += list(pool[np.lexsort((pool, rkey[pool]))][:budget[k]])
-    return np.sort(np.array(kept, dtype=np.int64))
-
-
 el2n_out = os.path.join(WORK, "el2n-np1.h5")
 seed = stored["el2n"]["steps"][-1]["seed"]
 for rule in ("top", "bottom", "stratified", "ccs"):
     for bal in ("true", "false"):
         kv = dict(method="el2n", keep=0.25, rule=rule, class_balance=bal, scores_from=el2n_out, strata=20)
         c = [content(condense(f"rule-{rule}-{bal}", src, np_, **kv)) for np_ in (1, 3)]
-        exp = ref_rule(stored["el2n"]["prov_scores"], rule, 0.25, bal == "true", seed, strata=20)
+        exp = ref_rule(stored["el2n"]["prov_scores"], rule, 0.25, bal == "true", seed, labels, strata=20)
         check(np.array_equal(c[0]["kept"], exp),
               f"rule={rule} class_balance={bal}: {len(c[0]['kept'])} kept, numpy {len(exp)}, "
               f"{len(np.setxor1d(c[0]['kept'], exp))} differ")

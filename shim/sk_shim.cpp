@@ -1034,6 +1034,27 @@ sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k)
     return op_("max_pool2d", {x}, [&] { return at::max_pool2d(x->t, {k, k}, {k, k}); });
 }
 
+// ---- spatial transforms ------------------------------------------------------------
+
+sk_tensor *sk_shim_affine_grid(const sk_tensor *theta, int64_t n, int64_t c, int64_t h, int64_t w, int align_corners)
+{
+    return op_("affine_grid", {theta}, [&] {
+        std::vector<int64_t> size = {n, c, h, w};
+        return at::affine_grid_generator(theta->t, size, align_corners != 0);
+    });
+}
+
+sk_tensor *sk_shim_grid_sample(const sk_tensor *x, const sk_tensor *grid, int align_corners)
+{
+    // interpolation 0 = bilinear, padding 0 = zeros (torch's GridSamplerInterpolation / Padding enums)
+    return op_("grid_sample", {x, grid}, [&] { return at::grid_sampler(x->t, grid->t, 0, 0, align_corners != 0); });
+}
+
+sk_tensor *sk_shim_flip(const sk_tensor *x, int64_t d)
+{
+    return op_("flip", {x}, [&] { return at::flip(x->t, {d}); });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on)

@@ -315,6 +315,20 @@ sk_tensor *sk_shim_batch_norm(const sk_tensor *x, const sk_tensor *w, const sk_t
 sk_tensor *sk_shim_avg_pool2d(const sk_tensor *x, int64_t k);
 sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k);
 
+/* ---- spatial transforms (DSA, trainer/sk_dsa.h) ------------------------------------ */
+
+/* Sampling grid [N, H, W, 2] of the affine maps theta [N, 2, 3] for an
+ * output of size [N, C, H, W] (torch.nn.functional.affine_grid; the grid
+ * holds normalised (x, y) in [-1, 1]; align_corners as there).
+ * Differentiable w.r.t. theta. */
+sk_tensor *sk_shim_affine_grid(const sk_tensor *theta, int64_t n, int64_t c, int64_t h, int64_t w, int align_corners);
+/* x [N, C, Hin, Win] sampled at grid [N, Hout, Wout, 2] -> [N, C, Hout,
+ * Wout]: bilinear, zeros outside (torch.nn.functional.grid_sample with
+ * mode='bilinear', padding_mode='zeros'). Differentiable w.r.t. x and grid. */
+sk_tensor *sk_shim_grid_sample(const sk_tensor *x, const sk_tensor *grid, int align_corners);
+/* x reversed along dim d (torch.flip). */
+sk_tensor *sk_shim_flip(const sk_tensor *x, int64_t d);
+
 /* ---- autograd ------------------------------------------------------------------------ */
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on);

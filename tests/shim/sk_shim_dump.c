@@ -15,6 +15,14 @@
  *                          optimizer rebuilt at step RESUME from the buffers
  *                          (sk_sgd_momentum_buffer) ends bit-identical.
  *
+ *   sk_shim_dump grid OUT  sk_shim_affine_grid, sk_shim_grid_sample and
+ *                          sk_shim_flip: inputs "x" [3, 2, 7, 9], "theta"
+ *                          [3, 2, 3], "r" (loss weights); per align_corners
+ *                          a (0, 1): "grid<a>" (output size [3, 2, 5, 6]),
+ *                          "y<a>", and the gradients of sum(r y) w.r.t. x
+ *                          and theta "gx<a>", "gtheta<a>"; "flip" (x
+ *                          reversed along dim 3).
+ *
  * Exit status 0, or 1 with a message on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,13 +199,53 @@ static int sgd_(const char *path)
     return rc;
 }
 
+static int grid_(const char *path)
+{
+    out_ *o = calloc(1, sizeof *o);
+    sk_generator *g = NULL;
+    if (!o || sk_generator_create(&g, 99, SK_CPU)) return -1;
+    sk_scope *s = sk_shim_scope_begin();
+    const int64_t xs[4] = {3, 2, 7, 9}, ts[3] = {3, 2, 3}, ys[4] = {3, 2, 5, 6};
+    const float eye[6] = {1, 0, 0, 0, 1, 0};
+    sk_tensor *x = sk_shim_randn(xs, 4, SK_F32, SK_CPU, g);
+    sk_tensor *th = sk_shim_add(sk_shim_mul_scalar(sk_shim_randn(ts, 3, SK_F32, SK_CPU, g), 0.4),
+                                sk_shim_from_host(eye, (const int64_t[]){1, 2, 3}, 3, SK_F32, SK_CPU));
+    sk_tensor *r = sk_shim_randn(ys, 4, SK_F32, SK_CPU, g);
+    th = sk_shim_detach(th);
+    if (!x || !th || !r || sk_shim_set_requires_grad(x, 1) || sk_shim_set_requires_grad(th, 1)) return -1;
+    if (put_(o, "x", x) || put_(o, "theta", th) || put_(o, "r", r) || put_(o, "flip", sk_shim_flip(x, 3))) return -1;
+    for (int a = 0; a < 2; a++) {
+        char name[16];
+        sk_tensor *gx = NULL, *gt = NULL;
+        if (sk_shim_zero_grad((sk_tensor *[]){x, th}, 2)) return -1;
+        sk_tensor *grid = sk_shim_affine_grid(th, ys[0], ys[1], ys[2], ys[3], a);
+        sk_tensor *y = sk_shim_grid_sample(x, grid, a);
+        if (!y || sk_shim_backward(sk_shim_sum(sk_shim_mul(y, r), NULL, 0, 0))) return -1;
+        if (sk_shim_grad(x, &gx) || sk_shim_grad(th, &gt)) return -1;
+        snprintf(name, sizeof name, "grid%d", a);
+        if (put_(o, name, grid)) return -1;
+        snprintf(name, sizeof name, "y%d", a);
+        if (put_(o, name, y)) return -1;
+        snprintf(name, sizeof name, "gx%d", a);
+        if (put_(o, name, gx)) return -1;
+        snprintf(name, sizeof name, "gtheta%d", a);
+        if (put_(o, name, gt)) return -1;
+    }
+    sk_shim_scope_end(s);
+    sk_generator_free(g);
+    int rc = write_(o, path);
+    free(o);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     sk_shim_set_num_threads(1);
     int rc = -1;
     if (argc == 3 && !strcmp(argv[1], "sgd")) rc = sgd_(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "grid")) rc = grid_(argv[2]);
     else {
-        fprintf(stderr, "usage: sk_shim_dump sgd OUT\n");
+        fprintf(stderr, "usage: sk_shim_dump sgd|grid OUT\n");
         return 2;
     }
     if (rc) fprintf(stderr, "sk_shim_dump %s: %s\n", argv[1], sk_error_last());

@@ -1,7 +1,10 @@
 """Shim ops against PyTorch (Debian's python3-torch as the outside reference):
 sk_shim_dump runs them on deterministic inputs and writes inputs and
 results; this script recomputes each with torch and compares.
-  sgd: sk_sgd against torch.optim.SGD(foreach=False), step by step.
+  sgd: sk_sgd against torch.optim.SGD(foreach=False), step by step;
+  grid: sk_shim_affine_grid / sk_shim_grid_sample / sk_shim_flip against
+        torch.nn.functional.affine_grid / grid_sample (bilinear, zeros) and
+        torch.flip, values and gradients (x and theta), both align_corners.
 usage: test_shim_torch.py SK_SHIM_DUMP"""
 import os
 import sys
@@ -66,12 +69,35 @@ def check_sgd(t):
     print(f"sgd: {len(SGD_CASES)} cases match torch.optim.SGD")
 
 
+def check_grid(t):
+    import torch.nn.functional as F
+    x = torch.tensor(t["x"].copy(), requires_grad=True)
+    th = torch.tensor(t["theta"].copy(), requires_grad=True)
+    r = torch.from_numpy(t["r"].copy())
+    close("flip", t["flip"], torch.flip(x, [3]).detach().numpy(), 0)
+    for a in (0, 1):
+        x.grad = th.grad = None
+        grid = F.affine_grid(th, [3, 2, 5, 6], align_corners=bool(a))
+        y = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=bool(a))
+        (y * r).sum().backward()
+        close(f"grid{a}", t[f"grid{a}"], grid.detach().numpy(), 1e-6)
+        close(f"y{a}", t[f"y{a}"], y.detach().numpy(), 1e-5)
+        close(f"gx{a}", t[f"gx{a}"], x.grad.numpy(), 1e-5)
+        close(f"gtheta{a}", t[f"gtheta{a}"], th.grad.numpy(), 1e-4)
+        assert np.abs(t[f"gx{a}"]).max() > 0 and np.abs(t[f"gtheta{a}"]).max() > 0, "zero gradient"
+        assert not np.allclose(t[f"y{a}"], 0), "empty output"
+    print("grid: affine_grid / grid_sample / flip match torch.nn.functional")
+
+
 def main():
     dump = sys.argv[1]
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "sgd.safetensors")
         run([dump, "sgd", out])
         check_sgd(read_safetensors(out)[1])
+        out = os.path.join(d, "grid.safetensors")
+        run([dump, "grid", out])
+        check_grid(read_safetensors(out)[1])
 
 
 if __name__ == "__main__":

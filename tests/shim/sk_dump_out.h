@@ -25,7 +25,9 @@ typedef struct {
 static int dump_put_(dump_out_ *o, const char *name, const sk_tensor *t)
 {
     if (o->n == SK_DUMP_MAXT || !t) return -1;
+    sk_scope *s = sk_shim_scope_begin(); /* the clone's handle goes with it; the kept copy stays */
     sk_tensor *c = sk_shim_keep(sk_shim_contiguous(sk_shim_clone(t)));
+    sk_shim_scope_end(s);
     if (!c) return -1;
     sk_safetensors_entry *e = &o->e[o->n];
     snprintf(o->names[o->n], sizeof o->names[0], "%s", name);

@@ -97,6 +97,7 @@ static int sgd_(const char *path)
     int ncase = (int)(sizeof sgd_cases_ / sizeof sgd_cases_[0]);
     for (int c = 0; c < ncase; c++) {
         const sgd_case_ *sc = &sgd_cases_[c];
+        sk_scope *cs = sk_shim_scope_begin(); /* the case's temporaries */
         sk_tensor *p[NP], *p2[NP], *a[STEPS][NP], *b[STEPS][NP];
         double lr[STEPS];
         for (int i = 0; i < NP; i++) {
@@ -165,6 +166,7 @@ static int sgd_(const char *path)
             sk_tensor_free(p2[i]);
             for (int k = 0; k < STEPS; k++) sk_tensor_free(a[k][i]), sk_tensor_free(b[k][i]);
         }
+        sk_shim_scope_end(cs);
     }
     sk_generator_free(g);
     int rc = dump_write_(o, path);

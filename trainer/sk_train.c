@@ -23,6 +23,7 @@
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
 #include "sk_forgetting.h"
+#include "sk_dsa.h"
 #include "sk_fs.h"
 #include "sk_infobatch.h"
 #include "sk_log.h"
@@ -51,6 +52,15 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const 
     if (!(t->beta1 >= 0 && t->beta1 < 1)) return sk_error_set(SK_EINVAL, "train.beta1 = %g: must be in [0, 1)", t->beta1);
     if (!(t->beta2 >= 0 && t->beta2 < 1)) return sk_error_set(SK_EINVAL, "train.beta2 = %g: must be in [0, 1)", t->beta2);
     if (!(t->eps > 0)) return sk_error_set(SK_EINVAL, "train.eps = %g: must be > 0", t->eps);
+    if (!(t->momentum >= 0 && t->momentum < 1))
+        return sk_error_set(SK_EINVAL, "train.momentum = %g: must be in [0, 1)", t->momentum);
+    if (t->dsa) {
+        sk_dsa_family fam[SK_DSA_NFAMILIES];
+        int nf = 0;
+        if (strlen(t->dsa_strategy) >= SK_DSA_STRATEGY_MAX)
+            return sk_error_set(SK_EINVAL, "train.dsa_strategy: longer than %d characters", SK_DSA_STRATEGY_MAX - 1);
+        if (sk_dsa_parse(t->dsa_strategy, fam, &nf) < 0) return sk_error_prefix("train.dsa_strategy: ");
+    }
     if (!(t->clip >= 0)) return sk_error_set(SK_EINVAL, "train.clip = %g: must be >= 0", t->clip);
     if (t->eval_every < 0 || t->eval_batches < 0 || t->ckpt_every < 0 || t->keep_last < 0)
         return sk_error_set(SK_EINVAL, "train.eval_every / eval_batches / ckpt_every / keep_last must be >= 0");
@@ -82,10 +92,13 @@ const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-/* Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017). */
+/* Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017),
+ * or the step schedule of DC/DSA's evaluate_synset: lr until half of the
+ * steps, then lr x 0.1 (the reference decays after epoch Epoch // 2). */
 static double lr_at_(const sk_train_config *t, int64_t step)
 {
     if (step < t->warmup) return t->lr * (double)(step + 1) / (double)t->warmup;
+    if (t->lr_schedule == SK_TRAIN_STEP) return step < t->steps / 2 ? t->lr : t->lr * 0.1;
     double span = (double)(t->steps - t->warmup);
     double p = span > 0 ? (double)(step - t->warmup) / span : 1.0;
     if (p > 1) p = 1;
@@ -191,7 +204,9 @@ typedef struct {
     sk_selector *sel;
     sk_select_model sm;
     sk_dist_ddp *ddp;
-    sk_adamw *opt;
+    sk_adamw *opt;          /* train.optimizer=adamw */
+    sk_sgd *sgd;            /* train.optimizer=sgd */
+    sk_ckpt_optim ckopt;    /* whichever of the two, for checkpoints */
     sk_generator *rng;
     sk_progress *prog;
     FILE *mf;               /* metrics.jsonl (rank 0) */
@@ -411,6 +426,31 @@ done:
     return rc;
 }
 
+/* train.dsa: the batch's images, one DSA draw per sample from this rank's
+ * generator (checkpointed with the run, so a resumed run draws the same),
+ * applied in the models' input units; float32 pixels out. */
+static int augment_(run_ *R, const sk_batch *b, sk_tensor **x)
+{
+    int rc = SK_OK;
+    sk_dsa_params p;
+    sk_dsa_draw *d = NULL;
+    sk_tensor *y = NULL;
+    int64_t shape[SK_SHIM_MAX_DIMS], s4[4] = {b->n, b->ndim == 3 ? b->shape[0] : 1, b->shape[b->ndim - 2],
+                                              b->shape[b->ndim - 1]};
+    int nd = sk_shim_shape(*x, shape);
+    sk_dsa_params_default(&p);
+    size_t sl = strlen(R->tc->dsa_strategy);
+    SK_FAIL_IF(sl >= sizeof p.strategy, SK_EINVAL, "train.dsa_strategy: longer than %zu characters", sizeof p.strategy - 1);
+    memcpy(p.strategy, R->tc->dsa_strategy, sl + 1);
+    SK_TRY(sk_dsa_draw_create(&d, &p, s4[0], s4[2], s4[3], R->rng));
+    SK_TRY(sk_dsa_apply_draw_pixels(d, sk_shim_reshape(*x, s4, 4), &y));
+    *x = sk_shim_reshape(y, shape, nd);
+    SK_TRY_T(*x);
+done:
+    sk_dsa_draw_free(d);
+    return rc;
+}
+
 /* Forward one batch inside the caller's scope, plus a training-aware
  * scorer's own objective (learned: its budget term) when training. */
 static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
@@ -420,6 +460,7 @@ static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, 
     sk_model_out o;
     memset(f, 0, sizeof *f);
     SK_TRY(batch_tensors_(b, &x, &y));
+    if (training && R->tc->dsa) SK_TRY(augment_(R, b, &x));
     SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
     f->loss_t = o.loss;
     f->sample_loss = o.sample_loss;
@@ -579,12 +620,16 @@ static int config_json_(const run_ *R, char *buf, size_t cap)
     int rc = SK_OK;
     const sk_train_config *t = R->tc;
     const sk_data_config *d = R->dc;
-    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f}}",
+    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:s, "
+                          "s:f, s:b, s:s}}",
                           "model", sk_model_config_to_json(R->mc), "data", "batch_size", (json_int_t)d->batch_size,
                           "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "train", "steps",
                           (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
                           "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
-                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip);
+                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer",
+                          t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw", "lr_schedule",
+                          t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum, "dsa",
+                          t->dsa, "dsa_strategy", t->dsa ? t->dsa_strategy : "");
     SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
     size_t n = json_dumpb(j, buf, cap, JSON_REAL_PRECISION(17));
     SK_FAIL_IF(n == 0 || n >= cap, SK_EINVAL, "train: the config JSON does not fit the checkpoint's %zu bytes", cap);
@@ -790,7 +835,11 @@ static int check_eval_(run_ *R)
         SK_FAIL_IF(1, SK_EINVAL, "data.eval = %s: samples of shape %s (%s), data.train = %s has %s (%s)", en, c,
                    e->ndim == 1 ? "tokens" : "images", train_name_(R), a, tdim == 1 ? "tokens" : "images");
     }
-    SK_FAIL_IF(e->type != tt, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
+    /* images: uint8 and float32 pixels are both [0, 255] units (a distilled
+     * float32 corpus trains, the uint8 test set evaluates; docs/FORMAT.md) */
+    int pix = tdim >= 2 && (e->type == SK_ELEM_U8 || e->type == SK_ELEM_F32) &&
+              (tt == SK_ELEM_U8 || tt == SK_ELEM_F32);
+    SK_FAIL_IF(e->type != tt && !pix, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
                sk_elem_name(e->type), train_name_(R), sk_elem_name(tt));
     SK_FAIL_IF((R->info.flags & SK_MODEL_LM) && S->vocab_size(R->eval_src) > R->info.outputs, SK_EINVAL,
                "data.eval = %s: vocabulary of %lld tokens, the model's is %lld (data.train = %s)", en,
@@ -834,6 +883,10 @@ static int build_model_(run_ *R)
     SK_TRY(S->next(R->train_src, &b));
     char shp[96];
     shape_text_(shp, sizeof shp, b->ndim, b->shape);
+    SK_FAIL_IF(R->tc->dsa && (b->ndim < 2 || b->ndim > 3), SK_EINVAL,
+               "train.dsa = true: data.train = %s holds %s (samples of shape %s); DSA augments images ([H, W] or "
+               "[C, H, W])",
+               train_name_(R), b->ndim == 1 ? "token sequences" : "samples that are not images", shp);
     SK_FAIL_IF((sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && b->ndim != 1, SK_EINVAL,
                "data.train = %s holds images (samples of shape %s); model.arch = %s needs a token corpus",
                train_name_(R), shp, R->mc->arch);
@@ -877,7 +930,7 @@ done:
 }
 
 /* Gradient buckets over everything trained, rank 0's weights broadcast,
- * AdamW, and this rank's generator. */
+ * the optimizer (train.optimizer) and this rank's generator. */
 static int build_optimizer_(run_ *R)
 {
     int rc = SK_OK;
@@ -886,8 +939,15 @@ static int build_optimizer_(run_ *R)
     SK_TRY(sk_dist_ddp_create(&R->ddp, R->all.t, (const char *const *)R->all.names, R->all.n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
     SK_TRY(sk_dist_ddp_broadcast(R->ddp));
-    sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
-    SK_TRY(sk_adamw_create(&R->opt, R->all.t, R->all.decay, R->all.n, &ao));
+    if (tc->optimizer == SK_TRAIN_SGD) {
+        /* every parameter decayed: DC/DSA's torch.optim.SGD(net.parameters(), weight_decay=...) */
+        sk_sgd_opts so = {tc->lr, tc->momentum, 0.0, tc->weight_decay, 0};
+        SK_TRY(sk_sgd_create(&R->sgd, R->all.t, NULL, R->all.n, &so));
+    } else {
+        sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
+        SK_TRY(sk_adamw_create(&R->opt, R->all.t, R->all.decay, R->all.n, &ao));
+    }
+    R->ckopt = (sk_ckpt_optim){R->opt, R->sgd};
     SK_TRY(sk_generator_create(&R->rng, sk_mpi_seed(R->o->seed, R->rank, 1), SK_CPU));
     R->cks = calloc(1, sizeof *R->cks);
     SK_FAIL_IF(!R->cks, SK_ENOMEM, "train: out of memory");
@@ -989,7 +1049,7 @@ static int resume_(run_ *R)
         SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
         sk_params v = {0}, *extra = NULL;
         rc = ckpt_extra_(R, &v, &extra);
-        if (rc >= 0) rc = sk_ckpt_load(ckdir, &R->all, extra, R->opt, cks);
+        if (rc >= 0) rc = sk_ckpt_load(ckdir, &R->all, extra, &R->ckopt, cks);
         sk_params_view_free(&v);
         if (rc >= 0 && R->ib) rc = sk_infobatch_ckpt_restore(R->ib);
         if (rc >= 0 && R->fg) rc = sk_forgetting_ckpt_restore(R->fg);
@@ -1099,7 +1159,7 @@ static int clip_(run_ *R, step_ *s)
 }
 
 /* One optimizer step: `accum` micro-batches, then the gradient allreduce,
- * clipping and the AdamW update; the step's temporaries live in one scope. */
+ * clipping and the optimizer's update; the step's temporaries live in one scope. */
 static int train_step_(run_ *R, step_ *s)
 {
     int rc = SK_OK;
@@ -1112,7 +1172,7 @@ static int train_step_(run_ *R, step_ *s)
     for (int64_t a = 0; rc >= 0 && a < R->tc->accum; a++) rc = micro_step_(R, a, s);
     if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(R->ddp);
     if (rc >= 0) rc = clip_(R, s);
-    if (rc >= 0) rc = sk_adamw_step(R->opt, s->lr);
+    if (rc >= 0) rc = R->sgd ? sk_sgd_step(R->sgd, s->lr) : sk_adamw_step(R->opt, s->lr);
     sk_shim_scope_end(sc);
     if (rc < 0) goto done;
     SK_TRY(sk_mpi_allreduce_sum(s->v, 4));
@@ -1189,7 +1249,7 @@ static int checkpoint_(run_ *R)
     if (R->ib) SK_TRY(sk_infobatch_ckpt_store(R->ib));
     if (R->fg) SK_TRY(sk_forgetting_ckpt_store(R->fg));
     SK_TRY(ckpt_extra_(R, &v, &extra));
-    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, extra, R->opt, cks, (int)R->tc->keep_last));
+    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, extra, &R->ckopt, cks, (int)R->tc->keep_last));
 done:
     sk_params_view_free(&v);
     return rc;
@@ -1347,6 +1407,7 @@ static void teardown_(run_ *R)
     sk_forgetting_free(R->fg);
     sk_generator_free(R->rng);
     sk_adamw_free(R->opt);
+    sk_sgd_free(R->sgd);
     sk_dist_ddp_free(R->ddp);
     sk_selector_free(R->sel);
     free(R->all.t);

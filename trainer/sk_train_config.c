@@ -11,10 +11,19 @@
 static const sk_cfg_key train_keys_[] = {
     TK_("steps", SK_CFG_INT, steps, "1000", 1, 1e12, 0, "optimizer steps"),
     TK_("accum", SK_CFG_INT, accum, "1", 1, 1e6, 0, "gradient accumulation micro-steps per step"),
+    {.name = "optimizer", .type = SK_CFG_ENUM, .offset = offsetof(sk_train_config, optimizer), .def = "adamw",
+     .choices = "adamw|sgd",
+     .help = "adamw (torch.optim.AdamW) or sgd (torch.optim.SGD with train.momentum, the DC/DSA evaluation's)"},
     TK_("lr", SK_CFG_FLOAT, lr, "1e-3", 0, 10, SK_CFG_EXCL_MIN, "peak learning rate"),
+    {.name = "lr_schedule", .type = SK_CFG_ENUM, .offset = offsetof(sk_train_config, lr_schedule), .def = "cosine",
+     .choices = "cosine|step",
+     .help = "after warmup: cosine to min_lr, or step (lr x 0.1 from step steps/2 on, as DC/DSA's evaluate_synset)"},
     TK_("min_lr", SK_CFG_FLOAT, min_lr, "1e-5", 0, 10, 0, "final learning rate of the cosine schedule"),
     TK_("warmup", SK_CFG_INT, warmup, "100", 0, 1e12, 0, "linear warmup steps"),
-    TK_("weight_decay", SK_CFG_FLOAT, weight_decay, "0.05", 0, 10, 0, "AdamW decoupled weight decay (matrices only)"),
+    TK_("weight_decay", SK_CFG_FLOAT, weight_decay, "0.05", 0, 10, 0,
+        "weight decay: adamw decoupled, matrices only; sgd coupled L2 on every parameter (as torch.optim.SGD over "
+        "net.parameters() in DC/DSA)"),
+    TK_("momentum", SK_CFG_FLOAT, momentum, "0.9", 0, 1, SK_CFG_EXCL_MAX, "SGD momentum (train.optimizer=sgd)"),
     TK_("beta1", SK_CFG_FLOAT, beta1, "0.9", 0, 1, SK_CFG_EXCL_MAX, "AdamW beta1"),
     TK_("beta2", SK_CFG_FLOAT, beta2, "0.999", 0, 1, SK_CFG_EXCL_MAX, "AdamW beta2"),
     TK_("eps", SK_CFG_FLOAT, eps, "1e-8", 0, 1, SK_CFG_EXCL_MIN, "AdamW epsilon"),
@@ -28,6 +37,12 @@ static const sk_cfg_key train_keys_[] = {
         "classifiers: count each training sample's forgetting events (correct -> misclassified between "
         "presentations; Toneva et al. 2019) into run.out_dir/forgetting.safetensors for condense.method=forgetting; "
         "needs data.eval"),
+    TK_("dsa", SK_CFG_BOOL, dsa, "false", 0, 0, 0,
+        "augment each training batch with differentiable Siamese augmentation (images only; one draw per sample, "
+        "ParamDiffAug's defaults, trainer/sk_dsa.h)"),
+    TK_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate", 0, 0, 0,
+        "DSA families joined by '_' (color, crop, cutout, flip, scale, rotate); one drawn per batch, as the "
+        "reference's aug_mode 'S'"),
     TK_("bytes_per_token", SK_CFG_FLOAT, bytes_per_token, "1.0", 0, 1e6, SK_CFG_EXCL_MIN, "bytes per token, for bits per byte (1 for byte-level corpora)"),
 };
 #undef TK_

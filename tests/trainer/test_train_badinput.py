@@ -178,6 +178,10 @@ with tempfile.TemporaryDirectory() as d:
          f"{d}/nope.safetensors", absent=f"{d}/f2")
     case(FZ + ["--set", f"run.out_dir={d}/f2d", "--set", f"select.checkpoint={d}"], 1,
          f"{d}: is a directory, not a safetensors file", absent=f"{d}/f2d")
+    # a proxy whose header claims more tensor data than the file holds
+    open(f"{d}/short.safetensors", "wb").write(raw[:8 + n + (len(raw) - 8 - n) // 2])
+    case(FZ + ["--set", f"run.out_dir={d}/f2s", "--set", f"select.checkpoint={d}/short.safetensors"], 1,
+         f"{d}/short.safetensors", absent=f"{d}/f2s")
     case(FZ + ["--set", f"run.out_dir={d}/f3"], 1, "select.checkpoint: scorer 'frozen' needs", absent=f"{d}/f3")
     case(FZ + ["--set", f"run.out_dir={d}/f4", "--set", f"select.checkpoint={proxy}", "--set", "data.seq_len=64"],
          1, "the proxy LM was trained on windows of 32 tokens, shorter than this run's data.seq_len = 64",

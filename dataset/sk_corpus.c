@@ -2,10 +2,13 @@
  * docs/FORMAT.md). Parallel writes follow HDF5 1.10's rules for filtered
  * datasets: collective H5Dwrite on every rank (empty selections included),
  * chunk-aligned per-rank ranges, fill time never, early allocation. */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "sk_corpus.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h> /* INFINITY */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -677,6 +680,46 @@ static int verify_written_(const char *path, const char *tmp) {
     return rc;
 }
 
+/* Rank 0, after every data write succeeded and before the close. HDF5
+ * keeps the metadata (object headers, B-trees, heaps) in its cache and
+ * writes it only when the file closes, into holes below the data written
+ * and past it; a disk that fills up exactly then fails the flush on the
+ * rank that writes it alone, and the others wait for it in HDF5's barrier
+ * for ever. Allocating the blocks of every hole and SK_CLOSE_ROOM bytes
+ * past the end (FALLOC_FL_KEEP_SIZE: the size does not change; the
+ * metadata of a shrink corpus is a few KiB plus its attributes, which are
+ * written at creation) makes that failure happen here, where it is agreed
+ * like any other write error; trim_close_ gives back what the close did
+ * not use. A file system without fallocate (EOPNOTSUPP) is left as it
+ * was. HDF5's own EOA would be the exact bound, but H5Fget_eoa refuses
+ * the MPI-IO driver and its EOF is unknown after a write. */
+#define SK_CLOSE_ROOM ((off_t)256 << 10)
+static int reserve_close_(const char *path, const char *tmp) {
+    struct stat st;
+    int fd = open(tmp, O_WRONLY);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return sk_error_set(SK_EIO, "%s: cannot open %s: %s", path, tmp, strerror(e));
+    }
+    int e = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, st.st_size + SK_CLOSE_ROOM) == 0 ? 0 : errno;
+    close(fd);
+    if (e == 0 || e == EOPNOTSUPP || e == ENOSYS) return SK_OK;
+    return sk_error_set(SK_EIO, "%s: no room to close the file (%lld bytes of data written, %lld more kept for its "
+                        "metadata): %s", path, (long long)st.st_size, (long long)SK_CLOSE_ROOM, strerror(e));
+}
+
+/* After the close, rank 0: free the blocks reserve_close_ kept past the
+ * end (a truncation that shrinks the file frees every block past its new
+ * size; one to the same size would not). Best effort: the data is whole
+ * either way. */
+static void trim_close_(const char *tmp) {
+    struct stat st;
+    if (stat(tmp, &st) == 0 && truncate(tmp, st.st_size + 1) == 0 && truncate(tmp, st.st_size) != 0) {
+        /* one zero byte past HDF5's end of allocation is harmless */
+    }
+}
+
 /* Write validated d (in a slice write: the corpus-wide counts, rows from
  * pc) to a temporary name and rename it into place. */
 static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc) {
@@ -708,6 +751,8 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
     }
     wctx_ w = {path, file, dxpl, rank, world, &o, pc};
     rc = sk_mpi_agree(write_body_(&w, d));
+    /* the close's metadata flush must find room (see reserve_close_) */
+    if (rc == SK_OK) rc = sk_mpi_agree(rank == 0 ? reserve_close_(path, tmp) : SK_OK);
     /* Closing flushes metadata (rank 0 writes it, then every rank meets in
      * a barrier inside HDF5): a flush that fails on a full disk skips that
      * barrier on rank 0 and leaves the others in it for ever, and in a
@@ -725,6 +770,7 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
     if (rc == SK_OK && rank == 0 && world > 1) rc = verify_written_(path, tmp);
     /* every rank has closed the file (and none failed) before rank 0 renames it */
     SK_TRY(sk_mpi_agree(rc));
+    if (rank == 0) trim_close_(tmp);
     if (rank == 0 && rename(tmp, path) != 0)
         rc = sk_error_set(SK_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
     SK_TRY(sk_mpi_agree(rc));
@@ -880,7 +926,33 @@ struct sk_corpus {
     ZSTD_DCtx *dctx;
     void *zbuf;
     size_t zcap;
+    int64_t fsize;        /* the file's size, bounding its chunk count */
+    char layout_err[600]; /* the first impossible chunk layout open_ds_ saw */
 };
+
+/* Every stored chunk of a dataset has a record in the file's chunk index
+ * (at least 16 bytes in any index HDF5 1.10 writes; shrink allocates every
+ * chunk), so a layout whose chunk count the file cannot hold is corrupt.
+ * Refused before any read: HDF5 would build a selection per chunk for
+ * each H5Dread (a 1-element chunk of a mutated file: millions of them,
+ * seconds and gigabytes per read; found by fuzz_corpus). Records the
+ * message in c->layout_err (open_body_ fails with it). */
+static void check_chunks_(sk_corpus *c, hid_t ds, const char *name) {
+    hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+    hsize_t cd[H5S_MAX_RANK], dims[H5S_MAX_RANK];
+    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    if (dcpl >= 0 && nd > 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, nd, cd) == nd &&
+        H5Sget_simple_extent_dims(sp, dims, NULL) == nd) {
+        double n = 1;
+        for (int i = 0; i < nd; i++) n *= cd[i] ? (double)((dims[i] + cd[i] - 1) / cd[i]) : INFINITY;
+        if (n > (double)c->fsize / 16 + 1)
+            snprintf(c->layout_err, sizeof c->layout_err,
+                     "%s: /%s: a chunk layout of %.0f chunks cannot be stored in a file of %lld bytes (corrupt "
+                     "layout)", c->path, name, n, (long long)c->fsize);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+}
 
 static hid_t open_ds_(sk_corpus *c, const char *name) {
     if (H5Lexists(c->file, name, H5P_DEFAULT) <= 0) return H5I_INVALID_HID;
@@ -889,6 +961,7 @@ static hid_t open_ds_(sk_corpus *c, const char *name) {
     H5Pset_chunk_cache(dapl, 12421, (size_t)64 << 20, 1.0);
     hid_t ds = H5Dopen2(c->file, name, dapl);
     H5Pclose(dapl);
+    if (ds >= 0 && !c->layout_err[0]) check_chunks_(c, ds, name);
     return ds;
 }
 
@@ -944,6 +1017,7 @@ static int open_body_(sk_corpus *c) {
     hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
     struct stat st;
     SK_FAIL_IF(stat(c->path, &st) != 0, SK_ENOTFOUND, "%s: cannot open corpus: %s", c->path, strerror(errno));
+    c->fsize = (int64_t)st.st_size;
     SK_FAIL_IF(H5Fis_hdf5(c->path) <= 0, SK_ECORRUPT, "%s: not an HDF5 file (bad or missing signature)", c->path);
     c->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     SK_FAIL_IF(c->file < 0, SK_ECORRUPT, "%s: cannot open HDF5 file: %s", c->path, h5why_());
@@ -1085,6 +1159,8 @@ int sk_corpus_open(sk_corpus **out, const char *path) {
     sk_corpus_h5_lock();
     rc = sk_zstd_register();
     if (rc == SK_OK) rc = c->path ? open_body_(c) : sk_error_set(SK_ENOMEM, "out of memory");
+    /* the root cause, whatever else the corrupt layout made open_body_ say */
+    if (c->layout_err[0]) rc = sk_error_set(SK_ECORRUPT, "%s", c->layout_err);
     sk_corpus_h5_unlock();
     if (rc < 0) {
         sk_corpus_free(c);

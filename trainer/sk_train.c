@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1268,7 +1267,7 @@ static int save_model_(run_ *R)
     return rc;
 }
 
-/* After each step, on every rank: if any rank caught SIGINT/SIGTERM, write
+/* After each step, on every rank: if any rank caught a stop signal, write
  * a checkpoint of the steps done (unless this step just wrote one; every
  * rank waits for rank 0's write through the agreement) and fail saying
  * where it is and how to resume. */
@@ -1286,7 +1285,7 @@ static int interrupted_(run_ *R, int have_ckpt)
     return sk_error_set(SK_ERROR,
                         "interrupted by %s after step %lld of %lld: checkpoint written to %s/step-%08lld; resume with: "
                         "%s --resume %s",
-                        sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)(R->step + 1), (long long)R->tc->steps,
+                        sk_train_guard_signal_name(sig), (long long)(R->step + 1), (long long)R->tc->steps,
                         R->ckroot, (long long)(R->step + 1),
                         R->o->command && R->o->command[0] ? R->o->command : "the same command", R->ckroot);
 }
@@ -1560,7 +1559,7 @@ int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 
     SK_TRY(setup_(R));
     SK_TRY(resume_(R));
-    sk_train_guard_signals_install();
+    SK_TRY(sk_train_guard_signals_install());
     rc = loop_(R);
     sk_train_guard_signals_restore();
     if (rc < 0) goto done;

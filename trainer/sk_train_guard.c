@@ -1,4 +1,4 @@
-/* sk_train_guard.c - out_dir refusal and SIGINT/SIGTERM at step
+/* sk_train_guard.c - out_dir refusal and stop signals at step
  * boundaries (see sk_train_guard.h). The handler only stores the signal
  * number in a sig_atomic_t (the one thing async-signal-safe code may do);
  * the loop asks every rank each step with one max-allreduce, so a signal
@@ -14,9 +14,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int sk_train_guard_out_dir(const char *dir, int resuming, int overwrite)
 {
@@ -119,30 +122,168 @@ done:
     return rc;
 }
 
+/* The stop signals: SIGINT/SIGTERM (Ctrl-C, schedulers, and what mpirun
+ * sends its ranks when it is interrupted or a rank died), SIGUSR1/SIGUSR2
+ * (which Open MPI's mpirun forwards to every rank as they are, without
+ * the SIGKILL it sends one second after a SIGTERM: `kill -USR1 <mpirun
+ * pid>` is the clean stop of a whole job; docs/RELIABILITY.md). */
+static const int stop_sigs_[] = {SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+#define NSTOP_ (int)(sizeof stop_sigs_ / sizeof stop_sigs_[0])
+
 static volatile sig_atomic_t caught_ = 0;
-static struct sigaction old_int_, old_term_;
+static struct sigaction old_[NSTOP_];
 static int installed_ = 0;
+/* Filled before the handler is installed, only read inside it. */
+static int rank_ = 0, world_ = 1;
+static pid_t parent_ = 0;
+static int64_t *peers_ = NULL; /* world_ x {pid, host id} */
+static int64_t host_ = 0;
 
-static void on_signal_(int sig) { caught_ = sig; }
-
-void sk_train_guard_signals_install(void)
+const char *sk_train_guard_signal_name(int sig)
 {
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    default: return "a signal";
+    }
+}
+
+/* Async-signal-safe text building for the handler: no stdio, no malloc. */
+static void put_(char *b, size_t *n, size_t cap, const char *s)
+{
+    while (*s && *n + 1 < cap) b[(*n)++] = *s++;
+}
+
+static void put_int_(char *b, size_t *n, size_t cap, long long v)
+{
+    char t[24];
+    int k = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do t[k++] = (char)('0' + u % 10); while ((u /= 10) && k < 22);
+    if (v < 0) t[k++] = '-';
+    while (k && *n + 1 < cap) b[(*n)++] = t[--k];
+}
+
+/* 1 when `pid` is gone or a zombie (kill(2) and a read of /proc/PID/stat
+ * are both async-signal-safe). The launcher reaps a rank that died before
+ * it signals the others, so a dead peer reads as gone. */
+static int peer_gone_(pid_t pid)
+{
+    if (kill(pid, 0) < 0) return errno == ESRCH;
+    char path[48], st[256];
+    size_t n = 0;
+    put_(path, &n, sizeof path, "/proc/");
+    put_int_(path, &n, sizeof path, (long long)pid);
+    put_(path, &n, sizeof path, "/stat");
+    path[n] = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t r = read(fd, st, sizeof st - 1);
+    close(fd);
+    if (r <= 0) return 0;
+    for (ssize_t i = r - 1; i > 0; i--) /* "PID (comm) S ..." */
+        if (st[i] == ')') return i + 2 < r && (st[i + 2] == 'Z' || st[i + 2] == 'X');
+    return 0;
+}
+
+/* The first stop signal says at once, on stderr, who sent it and what
+ * happens next: a rank may be stuck in a collective with a dead peer and
+ * be SIGKILLed by the launcher before it reaches the step boundary, so
+ * this line is the only word it gets out. A SIGTERM from the rank's parent
+ * (mpirun/orted) is the launcher's: it means mpirun was interrupted or a
+ * rank ended; peers on this host that are already gone are named. */
+static void on_signal_(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (caught_) return;
+    caught_ = sig;
+    int saved = errno;
+    char b[1024];
+    size_t n = 0, cap = sizeof b;
+    int launcher = si && si->si_pid != 0 && si->si_pid == parent_;
+    put_(b, &n, cap, "shrink[");
+    put_int_(b, &n, cap, rank_);
+    put_(b, &n, cap, "] rank ");
+    put_int_(b, &n, cap, rank_);
+    put_(b, &n, cap, launcher ? ": stopped by the launcher (" : ": ");
+    put_(b, &n, cap, sk_train_guard_signal_name(sig));
+    if (!launcher && si && si->si_pid > 0) {
+        put_(b, &n, cap, " from pid ");
+        put_int_(b, &n, cap, (long long)si->si_pid);
+    }
+    put_(b, &n, cap, launcher ? ")" : "");
+    int dead = 0;
+    for (int r = 0; peers_ && r < world_; r++) {
+        if (r == rank_ || peers_[2 * r + 1] != host_ || !peer_gone_((pid_t)peers_[2 * r])) continue;
+        put_(b, &n, cap, dead++ ? ", rank " : ": rank ");
+        put_int_(b, &n, cap, r);
+        put_(b, &n, cap, " (pid ");
+        put_int_(b, &n, cap, peers_[2 * r]);
+        put_(b, &n, cap, ")");
+    }
+    if (dead)
+        put_(b, &n, cap, dead > 1 ? " have already ended (killed or crashed): the job cannot go on\n"
+                                  : " has already ended (killed or crashed): the job cannot go on\n");
+    else if (launcher && sig == SIGTERM && world_ > 1)
+        put_(b, &n, cap, ": another rank ended or mpirun was interrupted (see the launcher's message for which); "
+                         "stopping after the step in progress to write a checkpoint, unless the launcher's "
+                         "SIGKILL comes first (kill -USR1 <mpirun pid> stops a job without it)\n");
+    else
+        put_(b, &n, cap, ": stopping after the step in progress to write a checkpoint\n");
+    ssize_t w = write(STDERR_FILENO, b, n);
+    (void)w;
+    errno = saved;
+}
+
+static int64_t host_id_(void)
+{
+    char h[256] = "";
+    gethostname(h, sizeof h - 1);
+    uint64_t x = 1469598103934665603ULL; /* FNV-1a: only compared for equality */
+    for (const char *p = h; *p; p++) x = (x ^ (unsigned char)*p) * 1099511628211ULL;
+    return (int64_t)(x >> 1);
+}
+
+int sk_train_guard_signals_install(void)
+{
+    int rc = SK_OK;
+    const sk_mpi_info *mi = sk_mpi_info_get();
+    int64_t mine[2];
+    rank_ = mi->rank;
+    world_ = mi->world;
+    parent_ = getppid();
+    host_ = host_id_();
+    free(peers_);
+    peers_ = calloc((size_t)world_ * 2, sizeof *peers_);
+    SK_FAIL_IF(!peers_, SK_ENOMEM, "train: out of memory for %d ranks' process ids", world_);
+    mine[0] = (int64_t)getpid();
+    mine[1] = host_;
+    SK_TRY(sk_mpi_allgather_i64(mine, 2, peers_));
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal_;
+    sa.sa_sigaction = on_signal_;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     caught_ = 0;
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
+    for (int i = 0; i < NSTOP_; i++) sigaction(stop_sigs_[i], &sa, &old_[i]);
     installed_ = 1;
+done:
+    if (rc < 0) {
+        free(peers_);
+        peers_ = NULL;
+    }
+    return rc;
 }
 
 void sk_train_guard_signals_restore(void)
 {
-    if (!installed_) return;
-    sigaction(SIGINT, &old_int_, NULL);
-    sigaction(SIGTERM, &old_term_, NULL);
+    if (installed_)
+        for (int i = 0; i < NSTOP_; i++) sigaction(stop_sigs_[i], &old_[i], NULL);
     installed_ = 0;
+    free(peers_);
+    peers_ = NULL;
 }
 
 int sk_train_guard_stop_requested(void)

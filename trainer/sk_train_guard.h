@@ -1,9 +1,9 @@
 /* sk_train_guard.h - the training run's guards against losing work:
  * refusing to overwrite an earlier run's outputs, and stopping cleanly
- * at a step boundary on SIGINT/SIGTERM.
+ * at a step boundary on SIGINT/SIGTERM/SIGUSR1/SIGUSR2.
  *
  * defines: sk_train_guard_out_dir, sk_train_guard_config_diff, sk_train_guard_signals_install,
- *          sk_train_guard_signals_restore, sk_train_guard_stop_requested.
+ *          sk_train_guard_signals_restore, sk_train_guard_signal_name, sk_train_guard_stop_requested.
  */
 #ifndef SK_TRAIN_GUARD_H
 #define SK_TRAIN_GUARD_H
@@ -26,15 +26,22 @@ int sk_train_guard_out_dir(const char *dir, int resuming, int overwrite);
  * logged as warnings. */
 int sk_train_guard_config_diff(const char *ckdir, const char *now, int lm);
 
-/* Installs SIGINT and SIGTERM handlers that only record the signal (the
- * previous handlers are kept for _restore). Not reentrant: one run at a
- * time per process. */
-void sk_train_guard_signals_install(void);
+/* Collective (one allgather of process ids and hosts): installs
+ * handlers for SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 that record the
+ * signal and write one line to stderr saying who sent it (the launcher,
+ * i.e. the parent process, or a pid), naming the ranks on this host that
+ * have already ended, and what happens next. The previous handlers are
+ * kept for _restore. Not reentrant: one run at a time per process. */
+int sk_train_guard_signals_install(void);
+/* Restores the previous handlers and frees what _install allocated. */
 void sk_train_guard_signals_restore(void);
 
+/* "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2" (static text). */
+const char *sk_train_guard_signal_name(int sig);
+
 /* Collective, once per step on every rank: 0 when no rank caught a
- * signal, else the signal number (SIGINT or SIGTERM) that some rank got;
- * every rank gets the same answer, so all stop at the same step.
+ * signal, else the signal number (one of the four above) that some rank
+ * got; every rank gets the same answer, so all stop at the same step.
  * Negative SK_E* if the reduction fails. */
 int sk_train_guard_stop_requested(void);
 

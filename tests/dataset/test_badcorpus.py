@@ -2,7 +2,8 @@
 """test_badcorpus.py SHRINK TMPDIR - corpus metadata that once crashed
 `shrink inspect --verify` (issue 16's fuzzing): multi-element string
 attributes (fixed and variable length), a zero per-sample dimension, 2-D
-and rank-6 /scores/* datasets, a truncated file. Each must end with a
+and rank-6 /scores/* datasets, a chunk layout the file cannot hold, a
+truncated file. Each must end with a
 clear error naming the file (or, for an optional attribute, be printed
 as a count), never a signal. h5py is only the outside tool that writes
 the bad files."""
@@ -65,6 +66,17 @@ def samples_zero_dim(p):
         f.create_dataset("samples", shape=(3, 0, 8), dtype=np.uint8)
 
 
+def tiny_chunks(p):
+    """/tokens rewritten as 4M one-token chunks, only the first few stored:
+    a file of a few KiB whose every read made HDF5 build millions of
+    per-chunk selections (fuzz_corpus: timeouts and out-of-memory)."""
+    with h5py.File(p, "r+") as f:
+        t = f["tokens"][()]
+        del f["tokens"]
+        d = f.create_dataset("tokens", shape=(4 << 20,), dtype=t.dtype, chunks=(1,))
+        d[:len(t)] = t
+
+
 def truncate(p):
     n = os.path.getsize(p)
     with open(p, "r+b") as f:
@@ -79,5 +91,6 @@ case("source-fixed-array", attr("source", np.array([b"a" * 64] * 100, dtype="S64
 case("scores-2d", scores((3, 4)), "one value per sample")
 case("scores-rank6", scores((3, 1, 1, 1, 1, 1)), "one value per sample")
 case("samples-zero-dim", samples_zero_dim, "sample_shape[0] = 0")
+case("tokens-tiny-chunks", tiny_chunks, "/tokens: a chunk layout of 4194304 chunks cannot be stored in a file of")
 case("truncated", truncate, "")
 sys.exit(1 if fails else 0)

@@ -31,6 +31,7 @@ run() {
   CASES=$((CASES + 1))
   "$@" > "$WORK/out.txt" 2> "$WORK/err.txt"
   local rc=$?
+  LAST_RC=$rc
   if [ "$want" = "!0" ]; then [ $rc -ne 0 ] || fail "exit 0, expected an error"
   else [ $rc -eq "$want" ] || fail "exit $rc, expected $want"; fi
   grep -qF -- "$msg" "$WORK/err.txt" "$WORK/out.txt" || fail "no '$msg' in: $(head -c 600 "$WORK/err.txt")"
@@ -192,6 +193,33 @@ if mount -t tmpfs -o size=1m tmpfs "$FULL" 2> /dev/null; then
       --set prepare.input="$WORK/big.txt" --set prepare.output="$FULL/o.h5" --set prepare.chunk_kib=64
     [ $(grep -c . "$WORK/err.txt") -gt 0 ] && grep -q "wrote " "$WORK/err.txt" && fail "reported success"
     [ -z "$(ls -A "$FULL")" ] || fail "left in the full directory: $(ls -A "$FULL")"
+  done
+  umount "$FULL"
+  # The disk fills up exactly when HDF5 flushes the metadata at close: the
+  # data writes fit (free space = the finished file's size, which once
+  # stranded ranks in H5Fclose's barrier); the error must be agreed before
+  # the close. With 256 KiB + 64 KiB more room the same write succeeds.
+  mount -t tmpfs -o size=4m tmpfs "$FULL"
+  head -c 150000 /dev/urandom | base64 | awk 'NR%20==0{print "%"} {print}' > "$WORK/mid.txt"
+  PM=(prepare --set prepare.format=text --set prepare.input="$WORK/mid.txt" --set prepare.chunk_kib=16)
+  "$SHRINK" "${PM[@]}" --set prepare.output="$WORK/mid.h5" 2> /dev/null
+  X=$(stat -c %s "$WORK/mid.h5")
+  fill() { rm -f "$FULL/filler"; local a; a=$(df -B1 --output=avail "$FULL" | tail -1); head -c $((a - $1)) /dev/zero > "$FULL/filler"; }
+  for np in 1 2 3; do
+    fill "$X"
+    run full-at-close-np$np "!0" "$FULL/o.h5:" "$FULL/o.h5" -- timeout 120 mpirun -np $np "$SHRINK" "${PM[@]}" --set prepare.output="$FULL/o.h5"
+    [ $(grep -c . "$WORK/err.txt") -gt 0 ] && grep -q "wrote " "$WORK/err.txt" && fail "reported success"
+    [ "$LAST_RC" = 124 ] && fail "hung (killed by the timeout)"
+    [ "$(ls -A "$FULL")" = filler ] || fail "left in the full directory: $(ls -A "$FULL")"
+    fill $((X + (320 << 10)))
+    NAME=room-at-close-np$np; CASES=$((CASES + 1))
+    timeout 120 mpirun -np $np "$SHRINK" "${PM[@]}" --set prepare.output="$FULL/o.h5" > /dev/null 2> "$WORK/err.txt" || fail "exit $?: $(head -c 600 "$WORK/err.txt")"
+    "$SHRINK" inspect --verify "$FULL/o.h5" > /dev/null 2>&1 || fail "the output does not verify"
+    [ "$(stat -c %s "$FULL/o.h5")" -le $((X + 4096)) ] || fail "output of $(stat -c %s "$FULL/o.h5") bytes, expected about $X"
+    [ "$(ls -A "$FULL" | sort | tr '\n' ' ')" = "filler o.h5 " ] || fail "left in the directory: $(ls -A "$FULL")"
+    [ "$(du -k "$FULL/o.h5" | cut -f1)" -le $(((X >> 10) + 8)) ] || fail "the room kept for the close was not given back: $(du -k "$FULL/o.h5")"
+    echo "ok [$NAME]"
+    rm -f "$FULL/o.h5"
   done
   umount "$FULL"
 else

@@ -3,7 +3,8 @@ small text corpus made by `shrink prepare`. Each case asserts the exit code
 (2 usage/config, 1 runtime), a message naming the key/value/file, and that
 nothing is left at the output name. Also: SIGINT/SIGTERM stop at a step
 boundary with a checkpoint and a resume command that works (1 rank, and 2
-ranks with one rank signalled), and the summary after a resume counts this
+ranks with one rank signalled; Ctrl-C and SIGUSR1 on mpirun itself), a
+rank SIGKILLed in a 3-rank job is named by the survivors, and the summary after a resume counts this
 run's steps and the total."""
 import json
 import os
@@ -177,6 +178,10 @@ with tempfile.TemporaryDirectory() as d:
          f"{d}/nope.safetensors", absent=f"{d}/f2")
     case(FZ + ["--set", f"run.out_dir={d}/f2d", "--set", f"select.checkpoint={d}"], 1,
          f"{d}: is a directory, not a safetensors file", absent=f"{d}/f2d")
+    # a proxy whose header claims more tensor data than the file holds
+    open(f"{d}/short.safetensors", "wb").write(raw[:8 + n + (len(raw) - 8 - n) // 2])
+    case(FZ + ["--set", f"run.out_dir={d}/f2s", "--set", f"select.checkpoint={d}/short.safetensors"], 1,
+         f"{d}/short.safetensors", absent=f"{d}/f2s")
     case(FZ + ["--set", f"run.out_dir={d}/f3"], 1, "select.checkpoint: scorer 'frozen' needs", absent=f"{d}/f3")
     case(FZ + ["--set", f"run.out_dir={d}/f4", "--set", f"select.checkpoint={proxy}", "--set", "data.seq_len=64"],
          1, "the proxy LM was trained on windows of 32 tokens, shorter than this run's data.seq_len = 64",
@@ -271,4 +276,65 @@ with tempfile.TemporaryDirectory() as d:
     cks = os.listdir(f"{o}/ckpt")
     assert len(cks) == 1 and not cks[0].startswith("tmp"), cks
     ncases += 1
+
+    def start(n, o, pre=()):
+        """mpirun -np n shrink train into o (long run, no periodic
+        checkpoints); returns the process once training is under way and
+        {rank: pid} of its ranks."""
+        L = G + ["--set", f"run.out_dir={o}", "--set", "train.steps=1000000", "--set", "train.ckpt_every=0",
+                 "--set", f"data.batch_size={4 * n}"]
+        cmd = mpirun(n, [shrink, "train"] + L)
+        pr = subprocess.Popen(cmd[:1] + list(pre) + cmd[1:], env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        t0 = time.time()
+        while not os.path.exists(f"{o}/metrics.jsonl") and time.time() - t0 < 60:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        ranks = {}
+        for k in subprocess.run(["pgrep", "-P", str(pr.pid)], capture_output=True, text=True).stdout.split():
+            for e in open(f"/proc/{k}/environ", "rb").read().split(b"\0"):
+                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                    ranks[int(e.split(b"=")[1])] = int(k)
+        assert sorted(ranks) == list(range(n)), ranks
+        return pr, ranks
+
+    # 3 ranks, rank 1 SIGKILLed mid-training: the job ends non-zero within
+    # seconds, and the survivors name rank 1 (the launcher's SIGTERM
+    # reaches them while they wait for it in a collective)
+    o = f"{d}/kill1"
+    pr, ranks = start(3, o)
+    t0 = time.time()
+    os.kill(ranks[1], signal.SIGKILL)
+    err = pr.communicate(timeout=60)[1]
+    assert pr.returncode != 0, (pr.returncode, err)
+    assert time.time() - t0 < 30, time.time() - t0
+    for r in (0, 2):
+        assert (f"shrink[{r}] rank {r}: stopped by the launcher (SIGTERM): rank 1 (pid {ranks[1]}) has already "
+                "ended") in err, err
+    ncases += 1
+
+    # Ctrl-C on mpirun itself: mpirun sends its ranks SIGTERM, then SIGKILL
+    # odls_base_sigkill_timeout seconds later (1 by default; raised here so
+    # a loaded machine cannot lose the race): every rank says the launcher
+    # stopped it, the checkpoint is written and the resume command printed
+    for sig, pre, name in ((signal.SIGINT, ("--mca", "odls_base_sigkill_timeout", "5"), "SIGTERM"),
+                           (signal.SIGUSR1, (), "SIGUSR1")):
+        o = f"{d}/mpirun-{name}"
+        pr, ranks = start(2, o, pre)
+        pr.send_signal(sig)
+        err = pr.communicate(timeout=90)[1]
+        assert pr.returncode != 0, (pr.returncode, err)
+        for r in (0, 1):
+            assert f"shrink[{r}] rank {r}: stopped by the launcher ({name})" in err, err
+        assert f"interrupted by {name} after step" in err and "mpirun -np 2 " in err, err
+        cks = os.listdir(f"{o}/ckpt")
+        assert len(cks) == 1 and cks[0].startswith("step-"), cks
+        assert f"checkpoint written to {o}/ckpt/{cks[0]}" in err and f"--resume {o}/ckpt" in err, err
+        ncases += 1
+    # the SIGUSR1 checkpoint resumes (2 more steps)
+    step = int(cks[0][5:])
+    run(mpirun(2, [shrink, "train"] + G + ["--set", f"run.out_dir={o}", "--set", f"train.steps={step + 2}",
+                                           "--set", "train.ckpt_every=0", "--set", "data.batch_size=8",
+                                           "--resume", f"{o}/ckpt"]), timeout=120)
+    assert json.load(open(f"{o}/summary.json"))["steps"] == step + 2
 print(f"ok: {ncases} cases")

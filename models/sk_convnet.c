@@ -206,7 +206,9 @@ int sk_convnet_embed(sk_convnet *m, const sk_tensor *images, int training, sk_te
     SK_FAIL_IF(B <= 0 || per * B != sk_shim_numel(images) || per != o->channels * o->image_h * o->image_w, SK_EINVAL,
                "convnet: a batch of %lld images of %lld pixels, expected %lldx%lldx%lld each", (long long)B,
                (long long)per, (long long)o->channels, (long long)o->image_h, (long long)o->image_w);
-    /* uint8 pixels -> [0, 1] -> (x - 0.5) / 0.5, as the ViT reads them */
+    /* uint8 pixels -> [0, 1] -> (x - 0.5) / 0.5, as the ViT reads them; float32
+     * pixels (a distilled corpus, docs/FORMAT.md) are in the same [0, 255]
+     * units and go through the same map, differentiably */
     sk_tensor *x = sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(images, SK_CPU, SK_F32), 2.0 / 255.0), -1.0);
     x = sk_shim_reshape(x, s4, 4);
     for (int64_t l = 0; l < o->depth && x; l++) {
@@ -285,7 +287,8 @@ static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_se
     int rc = SK_OK;
     (void)step;
     SK_FAIL_IF(sel, SK_EINVAL, "select: model.arch = 'convnet' has no token sequence to select from");
-    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8, SK_EINVAL, "convnet: image batches must hold uint8 pixels");
+    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8 && sk_shim_dtype(x) != SK_F32, SK_EINVAL,
+               "convnet: image batches must hold uint8 pixels or float32 pixels in [0, 255] units");
     SK_FAIL_IF(!y, SK_EINVAL, "convnet: the corpus has no labels");
     sk_convnet_out o = {0};
     SK_TRY(sk_convnet_forward(self, x, y, training, &o));

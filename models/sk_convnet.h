@@ -82,7 +82,8 @@ sk_params *sk_convnet_params(sk_convnet *m);
 sk_params *sk_convnet_buffers(sk_convnet *m);
 /* Flattened feature size F = width x H' x W' that the classifier reads. */
 int64_t sk_convnet_feature_dim(const sk_convnet *m);
-/* Forward + loss on images (uint8 tensor) and labels (int64 [B]).
+/* Forward + loss on images (a uint8 tensor, or float32 pixels in the same
+ * [0, 255] units: distilled corpora) and labels (int64 [B]).
  * training != 0: batch norm uses (and updates the running statistics from)
  * the batch; 0: it uses the running statistics. */
 int sk_convnet_forward(sk_convnet *m, const sk_tensor *images, const sk_tensor *labels, int training,

@@ -758,7 +758,11 @@ static int check_eval_(run_ *R)
         SK_FAIL_IF(1, SK_EINVAL, "data.eval = %s: samples of shape %s (%s), data.train = %s has %s (%s)", en, c,
                    e->ndim == 1 ? "tokens" : "images", train_name_(R), a, tdim == 1 ? "tokens" : "images");
     }
-    SK_FAIL_IF(e->type != tt, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
+    /* images: uint8 and float32 pixels are both [0, 255] units (a distilled
+     * float32 corpus trains, the uint8 test set evaluates; docs/FORMAT.md) */
+    int pix = tdim >= 2 && (e->type == SK_ELEM_U8 || e->type == SK_ELEM_F32) &&
+              (tt == SK_ELEM_U8 || tt == SK_ELEM_F32);
+    SK_FAIL_IF(e->type != tt && !pix, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
                sk_elem_name(e->type), train_name_(R), sk_elem_name(tt));
     SK_FAIL_IF((R->info.flags & SK_MODEL_LM) && S->vocab_size(R->eval_src) > R->info.outputs, SK_EINVAL,
                "data.eval = %s: vocabulary of %lld tokens, the model's is %lld (data.train = %s)", en,

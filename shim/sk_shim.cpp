@@ -65,6 +65,13 @@ struct sk_adamw {
     std::vector<int64_t> pstep;  // per parameter: steps it took (torch's state['step'])
 };
 
+struct sk_sgd {
+    std::vector<at::Tensor> params;
+    std::vector<int> decay;
+    std::vector<sk_tensor *> buf; // momentum buffers, caller-visible handles owned here; NULL until started
+    sk_sgd_opts opts;
+};
+
 namespace {
 
 thread_local sk_scope *cur_scope_ = nullptr;
@@ -1027,6 +1034,27 @@ sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k)
     return op_("max_pool2d", {x}, [&] { return at::max_pool2d(x->t, {k, k}, {k, k}); });
 }
 
+// ---- spatial transforms ------------------------------------------------------------
+
+sk_tensor *sk_shim_affine_grid(const sk_tensor *theta, int64_t n, int64_t c, int64_t h, int64_t w, int align_corners)
+{
+    return op_("affine_grid", {theta}, [&] {
+        std::vector<int64_t> size = {n, c, h, w};
+        return at::affine_grid_generator(theta->t, size, align_corners != 0);
+    });
+}
+
+sk_tensor *sk_shim_grid_sample(const sk_tensor *x, const sk_tensor *grid, int align_corners)
+{
+    // interpolation 0 = bilinear, padding 0 = zeros (torch's GridSamplerInterpolation / Padding enums)
+    return op_("grid_sample", {x, grid}, [&] { return at::grid_sampler(x->t, grid->t, 0, 0, align_corners != 0); });
+}
+
+sk_tensor *sk_shim_flip(const sk_tensor *x, int64_t d)
+{
+    return op_("flip", {x}, [&] { return at::flip(x->t, {d}); });
+}
+
 // ---- autograd ------------------------------------------------------------------------
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on)
@@ -1247,6 +1275,103 @@ int sk_adamw_state(sk_adamw *opt, int i, sk_tensor **exp_avg, sk_tensor **exp_av
     } catch (...) {
         return fail_("adamw_state", std::to_string(i));
     }
+}
+
+
+// ---- SGD -----------------------------------------------------------------------------
+
+int sk_sgd_create(sk_sgd **out, sk_tensor *const *params, const int *decay, int n, const sk_sgd_opts *opts)
+{
+    *out = nullptr;
+    if (!opts || n < 0 || (n > 0 && !params)) return sk_error_set(SK_EINVAL, "sgd_create: bad arguments");
+    if (!(opts->lr >= 0) || !(opts->momentum >= 0) || !(opts->dampening >= 0) || !(opts->weight_decay >= 0))
+        return sk_error_set(SK_EINVAL, "sgd_create: lr %g, momentum %g, dampening %g, weight_decay %g must be >= 0",
+                            opts->lr, opts->momentum, opts->dampening, opts->weight_decay);
+    if (opts->nesterov && (opts->momentum <= 0 || opts->dampening != 0))
+        return sk_error_set(SK_EINVAL, "sgd_create: nesterov needs momentum > 0 and dampening 0");
+    try {
+        sk_sgd *o = new sk_sgd();
+        o->opts = *opts;
+        for (int i = 0; i < n; i++) {
+            if (!params[i]) {
+                delete o;
+                return sk_error_set(SK_EINVAL, "sgd_create: parameter %d is NULL", i);
+            }
+            o->params.push_back(params[i]->t);
+            o->decay.push_back(decay ? decay[i] : 1);
+        }
+        o->buf.assign(n, nullptr);
+        *out = o;
+        return SK_OK;
+    } catch (...) {
+        return fail_("sgd_create", std::to_string(n) + " params");
+    }
+}
+
+void sk_sgd_free(sk_sgd *opt)
+{
+    if (!opt) return;
+    for (auto *t : opt->buf) sk_tensor_free(t);
+    delete opt;
+}
+
+// The buffer as an optimizer-owned handle (never in a scope).
+static sk_tensor *sgd_own_(at::Tensor t)
+{
+    sk_scope *saved = cur_scope_;
+    cur_scope_ = nullptr;
+    sk_tensor *h = wrap_(std::move(t));
+    cur_scope_ = saved;
+    return h;
+}
+
+int sk_sgd_step(sk_sgd *o, double lr)
+{
+    if (!o) return sk_error_set(SK_EINVAL, "sgd_step: NULL optimizer");
+    try {
+        at::NoGradGuard ng;
+        const double mom = o->opts.momentum, damp = o->opts.dampening, wd = o->opts.weight_decay;
+        for (size_t i = 0; i < o->params.size(); i++) {
+            at::Tensor &p = o->params[i];
+            const at::Tensor &g = p.grad();
+            if (!g.defined()) continue;
+            // torch.optim.SGD, _single_tensor_sgd, in its order of operations.
+            at::Tensor d = (o->decay[i] && wd != 0.0) ? g.add(p, wd) : g;
+            if (mom != 0.0) {
+                if (!o->buf[i]) {
+                    o->buf[i] = sgd_own_(d.clone(at::MemoryFormat::Contiguous).detach());
+                } else {
+                    o->buf[i]->t.mul_(mom).add_(d, 1.0 - damp);
+                }
+                const at::Tensor &b = o->buf[i]->t;
+                d = o->opts.nesterov ? d.add(b, mom) : b;
+            }
+            p.add_(d, -lr);
+        }
+        return SK_OK;
+    } catch (...) {
+        return fail_("sgd_step", std::to_string(o->params.size()) + " params");
+    }
+}
+
+int sk_sgd_momentum_buffer(sk_sgd *opt, int i, sk_tensor **buf)
+{
+    if (!opt || i < 0 || (size_t)i >= opt->params.size() || !buf)
+        return sk_error_set(SK_EINVAL, "sgd_momentum_buffer: parameter index %d out of range", i);
+    if (opt->opts.momentum == 0.0)
+        return sk_error_set(SK_EINVAL, "sgd_momentum_buffer: momentum is 0, plain SGD keeps no buffer");
+    try {
+        if (!opt->buf[i]) opt->buf[i] = sgd_own_(at::zeros_like(opt->params[i], at::MemoryFormat::Contiguous));
+        *buf = opt->buf[i];
+        return SK_OK;
+    } catch (...) {
+        return fail_("sgd_momentum_buffer", std::to_string(i));
+    }
+}
+
+int sk_sgd_has_buffer(const sk_sgd *opt, int i)
+{
+    return (opt && i >= 0 && (size_t)i < opt->buf.size() && opt->buf[i]) ? 1 : 0;
 }
 
 } // extern "C"

@@ -1,7 +1,7 @@
 /* sk_shim.h - the C API over libtorch. The only door to C++ in shrink.
  *
  * defines: sk_tensor (opaque tensor handle), sk_scope (per-step arena),
- *          sk_generator (seeded RNG), sk_adamw (optimizer), and the
+ *          sk_generator (seeded RNG), sk_adamw and sk_sgd (optimizers), and the
  *          sk_shim_* ops a transformer training loop and the token selectors
  *          need.
  *
@@ -43,6 +43,7 @@ typedef struct sk_tensor sk_tensor;
 typedef struct sk_scope sk_scope;
 typedef struct sk_generator sk_generator;
 typedef struct sk_adamw sk_adamw;
+typedef struct sk_sgd sk_sgd;
 
 typedef enum {
     SK_F32 = 0,
@@ -314,6 +315,20 @@ sk_tensor *sk_shim_batch_norm(const sk_tensor *x, const sk_tensor *w, const sk_t
 sk_tensor *sk_shim_avg_pool2d(const sk_tensor *x, int64_t k);
 sk_tensor *sk_shim_max_pool2d(const sk_tensor *x, int64_t k);
 
+/* ---- spatial transforms (DSA, trainer/sk_dsa.h) ------------------------------------ */
+
+/* Sampling grid [N, H, W, 2] of the affine maps theta [N, 2, 3] for an
+ * output of size [N, C, H, W] (torch.nn.functional.affine_grid; the grid
+ * holds normalised (x, y) in [-1, 1]; align_corners as there).
+ * Differentiable w.r.t. theta. */
+sk_tensor *sk_shim_affine_grid(const sk_tensor *theta, int64_t n, int64_t c, int64_t h, int64_t w, int align_corners);
+/* x [N, C, Hin, Win] sampled at grid [N, Hout, Wout, 2] -> [N, C, Hout,
+ * Wout]: bilinear, zeros outside (torch.nn.functional.grid_sample with
+ * mode='bilinear', padding_mode='zeros'). Differentiable w.r.t. x and grid. */
+sk_tensor *sk_shim_grid_sample(const sk_tensor *x, const sk_tensor *grid, int align_corners);
+/* x reversed along dim d (torch.flip). */
+sk_tensor *sk_shim_flip(const sk_tensor *x, int64_t d);
+
 /* ---- autograd ------------------------------------------------------------------------ */
 
 int sk_shim_set_requires_grad(sk_tensor *t, int on);
@@ -372,6 +387,38 @@ int64_t sk_adamw_param_step(const sk_adamw *opt, int i);
 int sk_adamw_set_param_step(sk_adamw *opt, int i, int64_t step);
 /* Moments of param i; created (zeros) on demand so they can be loaded. */
 int sk_adamw_state(sk_adamw *opt, int i, sk_tensor **exp_avg, sk_tensor **exp_avg_sq);
+
+/* ---- SGD ------------------------------------------------------------------------------ */
+
+typedef struct {
+    double lr;           /* default learning rate (sk_sgd_step may override) */
+    double momentum;     /* 0 = plain SGD */
+    double dampening;    /* 0 */
+    double weight_decay; /* coupled L2 (added to the gradient), torch.optim.SGD semantics */
+    int nesterov;        /* 0; needs momentum > 0 and dampening == 0, as torch */
+} sk_sgd_opts;
+
+/* SGD with momentum over `params` (borrowed; must outlive the optimizer).
+ * decay[i] == 0 excludes param i from weight decay; decay may be NULL (all
+ * decayed). SK_EINVAL for a negative lr, momentum, dampening or decay, or
+ * nesterov without momentum or with dampening. */
+int sk_sgd_create(sk_sgd **out, sk_tensor *const *params, const int *decay, int n, const sk_sgd_opts *opts);
+void sk_sgd_free(sk_sgd *opt);
+/* One update with learning rate lr; params without a grad are skipped. The
+ * update matches torch.optim.SGD(foreach=False): d = g + wd p;
+ * b = d on a param's first step with a grad, else b = momentum b +
+ * (1 - dampening) d; p -= lr (nesterov ? d + momentum b : b). */
+int sk_sgd_step(sk_sgd *opt, double lr);
+/* The momentum buffer of param i (borrowed, owned by the optimizer), for
+ * checkpoints: created (zeros) on demand so it can be loaded, and from then
+ * on it counts as existing (torch's state after load_state_dict), so the
+ * next step updates it instead of starting it from d. SK_EINVAL for a bad
+ * index or when momentum is 0 (plain SGD keeps no buffers). */
+int sk_sgd_momentum_buffer(sk_sgd *opt, int i, sk_tensor **buf);
+/* 1 when param i has a momentum buffer (it took a step with a gradient, or
+ * its buffer was fetched), else 0 (also for a bad index): a checkpoint
+ * saves only those, so a resumed run starts the others as torch would. */
+int sk_sgd_has_buffer(const sk_sgd *opt, int i);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include "sk_ckpt_manifest.h"
 #include "sk_fs.h"
 #include "sk_log.h"
+#include "sk_safetensors.h"
 #include "sk_weights.h"
 
 /* The files of a checkpoint, all listed in its MANIFEST. */
@@ -231,14 +232,105 @@ static int steps_load_(sk_adamw *opt, const sk_params *p, sk_tensor **ts)
     return SK_OK;
 }
 
-int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_adamw *opt, const sk_ckpt_state *st,
-                 int keep_last)
+/* The SGD momentum buffers as entries "<name>.momentum_buffer" (tensors
+ * borrowed from the optimizer): with st == NULL (saving) those of the
+ * params that have one, else (loading) those the file st holds, each then
+ * created in the optimizer to be read into. Names allocated; the caller
+ * frees them with buffers_free_ even on failure. */
+static int buffers_(sk_sgd *opt, const sk_params *p, const sk_safetensors *st, const char ***names, sk_tensor ***ts,
+                    int *n)
+{
+    int rc = SK_OK;
+    const char **n2 = *names = calloc((size_t)p->n + 1, sizeof *n2);
+    sk_tensor **t2 = *ts = calloc((size_t)p->n + 1, sizeof *t2);
+    *n = 0;
+    SK_FAIL_IF(!n2 || !t2, SK_ENOMEM, "checkpoint: out of memory");
+    for (int i = 0; i < p->n; i++) {
+        char nm[300];
+        snprintf(nm, sizeof nm, "%s.momentum_buffer", p->names[i]);
+        if (st ? !sk_safetensors_find(st, nm) : !sk_sgd_has_buffer(opt, i)) continue;
+        rc = sk_sgd_momentum_buffer(opt, i, &t2[*n]);
+        if (rc < 0) {
+            sk_error_prefix("checkpoint: %s: ", nm);
+            goto done;
+        }
+        SK_FAIL_IF(!(n2[*n] = strdup(nm)), SK_ENOMEM, "checkpoint: out of memory");
+        ++*n;
+    }
+done:
+    return rc;
+}
+
+static void buffers_free_(const char **names, sk_tensor **ts, int n)
+{
+    for (int i = 0; names && i < n; i++) free((void *)names[i]);
+    free(names);
+    free(ts);
+}
+
+static const char *optim_name_(const sk_ckpt_optim *o) { return o->sgd ? "sgd" : "adamw"; }
+
+/* optim.safetensors for opt. */
+static int optim_save_(const char *path, const sk_params *p, const sk_ckpt_optim *opt)
+{
+    int rc = SK_OK;
+    const char **names2 = NULL;
+    sk_tensor **t2 = NULL;
+    int n = 0;
+    SK_FAIL_IF(!opt || !opt->adamw == !opt->sgd, SK_EINVAL, "checkpoint: exactly one optimizer must be given");
+    if (opt->sgd) {
+        const char *meta[2] = {"optimizer", "sgd"};
+        SK_TRY(buffers_(opt->sgd, p, NULL, &names2, &t2, &n));
+        rc = sk_weights_write(path, names2, t2, n, meta, 1);
+        goto done;
+    }
+    char ostep[32];
+    snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt->adamw));
+    const char *ometa[4] = {"optimizer", "adamw", "adamw_step", ostep};
+    SK_TRY(moments_(opt->adamw, p, &names2, &t2));
+    rc = sk_weights_write(path, names2, t2, NSTATE_ * p->n, ometa, 2);
+done:
+    if (opt && opt->sgd) buffers_free_(names2, t2, n);
+    else moments_free_(p, names2, t2);
+    return rc;
+}
+
+/* optim.safetensors into opt, after checking it holds that optimizer. */
+static int optim_load_(const char *path, const sk_params *p, const sk_ckpt_optim *opt, int64_t step)
+{
+    int rc = SK_OK;
+    const char **names2 = NULL;
+    sk_tensor **t2 = NULL;
+    int n = 0;
+    sk_safetensors *st = NULL;
+    SK_FAIL_IF(!opt->adamw == !opt->sgd, SK_EINVAL, "checkpoint: exactly one optimizer must be given");
+    SK_TRY(sk_safetensors_open(&st, path));
+    const char *was = sk_safetensors_meta(st, "optimizer");
+    if (!was) was = "adamw"; /* written before the optimizer was recorded */
+    SK_FAIL_IF(strcmp(was, optim_name_(opt)), SK_EINVAL,
+               "%s: the checkpoint holds %s state, this run's train.optimizer is %s", path, was, optim_name_(opt));
+    if (opt->sgd) {
+        SK_TRY(buffers_(opt->sgd, p, st, &names2, &t2, &n));
+        SK_TRY(sk_weights_read(path, names2, t2, n));
+        goto done;
+    }
+    SK_TRY(moments_(opt->adamw, p, &names2, &t2));
+    SK_TRY(sk_weights_read(path, names2, t2, NSTATE_ * p->n));
+    SK_TRY(steps_load_(opt->adamw, p, t2));
+    SK_TRY(sk_adamw_set_step_count(opt->adamw, step));
+done:
+    sk_safetensors_free(st);
+    if (opt->sgd) buffers_free_(names2, t2, n);
+    else moments_free_(p, names2, t2);
+    return rc;
+}
+
+int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, const sk_ckpt_optim *opt,
+                 const sk_ckpt_state *st, int keep_last)
 {
     int rc = SK_OK;
     sk_params pb = {0};
     char tmp[4096], fin[4096], path[8192];
-    const char **names2 = NULL;
-    sk_tensor **t2 = NULL;
     int64_t *steps = NULL;
     int nsteps = 0;
     char *js = NULL;
@@ -253,13 +345,8 @@ int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_
     const char *meta[4] = {"format", "pt", "step", stepbuf};
     SK_TRY(sk_params_join(&pb, p, buf));
     SK_TRY(sk_weights_write(path, (const char *const *)pb.names, pb.t, pb.n, meta, 2));
-    /* Optimizer moments. */
-    SK_TRY(moments_(opt, p, &names2, &t2));
-    char ostep[32];
-    snprintf(ostep, sizeof ostep, "%lld", (long long)sk_adamw_step_count(opt));
-    const char *ometa[2] = {"adamw_step", ostep};
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    SK_TRY(sk_weights_write(path, names2, t2, NSTATE_ * p->n, ometa, 1));
+    SK_TRY(optim_save_(path, p, opt));
     snprintf(path, sizeof path, "%s/state.json", tmp);
     SK_TRY(state_dump_(path, st, &js));
     {
@@ -280,7 +367,6 @@ int sk_ckpt_save(const char *root, const sk_params *p, const sk_params *buf, sk_
     }
 done:
     sk_params_view_free(&pb);
-    moments_free_(p, names2, t2);
     free(steps);
     free(js);
     return rc;
@@ -307,12 +393,10 @@ done:
     return rc;
 }
 
-int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt, sk_ckpt_state *st)
+int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, const sk_ckpt_optim *opt, sk_ckpt_state *st)
 {
     int rc = SK_OK;
     char path[8192];
-    const char **names2 = NULL;
-    sk_tensor **t2 = NULL;
     memset(st, 0, sizeof *st);
     snprintf(path, sizeof path, "%s/state.json", ckdir);
     SK_TRY(state_load_(path, st));
@@ -320,14 +404,10 @@ int sk_ckpt_load(const char *ckdir, sk_params *p, sk_params *buf, sk_adamw *opt,
     SK_TRY(sk_weights_read(path, (const char *const *)p->names, p->t, p->n));
     if (buf && buf->n) SK_TRY(sk_weights_read(path, (const char *const *)buf->names, buf->t, buf->n));
     if (opt) {
-        SK_TRY(moments_(opt, p, &names2, &t2));
         snprintf(path, sizeof path, "%s/optim.safetensors", ckdir);
-        SK_TRY(sk_weights_read(path, names2, t2, NSTATE_ * p->n));
-        SK_TRY(steps_load_(opt, p, t2));
-        SK_TRY(sk_adamw_set_step_count(opt, st->step));
+        SK_TRY(optim_load_(path, p, opt, st->step));
     }
 done:
-    moments_free_(p, names2, t2);
     return rc;
 }
 

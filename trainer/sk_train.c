@@ -49,6 +49,8 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const 
     if (!(t->beta1 >= 0 && t->beta1 < 1)) return sk_error_set(SK_EINVAL, "train.beta1 = %g: must be in [0, 1)", t->beta1);
     if (!(t->beta2 >= 0 && t->beta2 < 1)) return sk_error_set(SK_EINVAL, "train.beta2 = %g: must be in [0, 1)", t->beta2);
     if (!(t->eps > 0)) return sk_error_set(SK_EINVAL, "train.eps = %g: must be > 0", t->eps);
+    if (!(t->momentum >= 0 && t->momentum < 1))
+        return sk_error_set(SK_EINVAL, "train.momentum = %g: must be in [0, 1)", t->momentum);
     if (!(t->clip >= 0)) return sk_error_set(SK_EINVAL, "train.clip = %g: must be >= 0", t->clip);
     if (t->eval_every < 0 || t->eval_batches < 0 || t->ckpt_every < 0 || t->keep_last < 0)
         return sk_error_set(SK_EINVAL, "train.eval_every / eval_batches / ckpt_every / keep_last must be >= 0");
@@ -80,10 +82,13 @@ const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-/* Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017). */
+/* Linear warmup, then cosine decay to min_lr (Loshchilov & Hutter 2017),
+ * or the step schedule of DC/DSA's evaluate_synset: lr until half of the
+ * steps, then lr x 0.1 (the reference decays after epoch Epoch // 2). */
 static double lr_at_(const sk_train_config *t, int64_t step)
 {
     if (step < t->warmup) return t->lr * (double)(step + 1) / (double)t->warmup;
+    if (t->lr_schedule == SK_TRAIN_STEP) return step < t->steps / 2 ? t->lr : t->lr * 0.1;
     double span = (double)(t->steps - t->warmup);
     double p = span > 0 ? (double)(step - t->warmup) / span : 1.0;
     if (p > 1) p = 1;
@@ -189,7 +194,9 @@ typedef struct {
     sk_selector *sel;
     sk_select_model sm;
     sk_dist_ddp *ddp;
-    sk_adamw *opt;
+    sk_adamw *opt;          /* train.optimizer=adamw */
+    sk_sgd *sgd;            /* train.optimizer=sgd */
+    sk_ckpt_optim ckopt;    /* whichever of the two, for checkpoints */
     sk_generator *rng;
     sk_progress *prog;
     FILE *mf;               /* metrics.jsonl (rank 0) */
@@ -551,12 +558,15 @@ static int config_json_(const run_ *R, char *buf, size_t cap)
     int rc = SK_OK;
     const sk_train_config *t = R->tc;
     const sk_data_config *d = R->dc;
-    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f}}",
+    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:s, "
+                          "s:f}}",
                           "model", sk_model_config_to_json(R->mc), "data", "batch_size", (json_int_t)d->batch_size,
                           "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "train", "steps",
                           (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
                           "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
-                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip);
+                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer",
+                          t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw", "lr_schedule",
+                          t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum);
     SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
     size_t n = json_dumpb(j, buf, cap, JSON_REAL_PRECISION(17));
     SK_FAIL_IF(n == 0 || n >= cap, SK_EINVAL, "train: the config JSON does not fit the checkpoint's %zu bytes", cap);
@@ -849,7 +859,7 @@ done:
 }
 
 /* Gradient buckets over everything trained, rank 0's weights broadcast,
- * AdamW, and this rank's generator. */
+ * the optimizer (train.optimizer) and this rank's generator. */
 static int build_optimizer_(run_ *R)
 {
     int rc = SK_OK;
@@ -858,8 +868,15 @@ static int build_optimizer_(run_ *R)
     SK_TRY(sk_dist_ddp_create(&R->ddp, R->all.t, (const char *const *)R->all.names, R->all.n,
                               (size_t)(tc->bucket_mb * 1024 * 1024)));
     SK_TRY(sk_dist_ddp_broadcast(R->ddp));
-    sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
-    SK_TRY(sk_adamw_create(&R->opt, R->all.t, R->all.decay, R->all.n, &ao));
+    if (tc->optimizer == SK_TRAIN_SGD) {
+        /* every parameter decayed: DC/DSA's torch.optim.SGD(net.parameters(), weight_decay=...) */
+        sk_sgd_opts so = {tc->lr, tc->momentum, 0.0, tc->weight_decay, 0};
+        SK_TRY(sk_sgd_create(&R->sgd, R->all.t, NULL, R->all.n, &so));
+    } else {
+        sk_adamw_opts ao = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay};
+        SK_TRY(sk_adamw_create(&R->opt, R->all.t, R->all.decay, R->all.n, &ao));
+    }
+    R->ckopt = (sk_ckpt_optim){R->opt, R->sgd};
     SK_TRY(sk_generator_create(&R->rng, sk_mpi_seed(R->o->seed, R->rank, 1), SK_CPU));
     R->cks = calloc(1, sizeof *R->cks);
     SK_FAIL_IF(!R->cks, SK_ENOMEM, "train: out of memory");
@@ -921,7 +938,7 @@ static int resume_(run_ *R)
         SK_TRY(sk_train_guard_config_diff(ckdir, cks->config, (R->info.flags & SK_MODEL_LM) != 0));
         sk_params v = {0};
         if (R->ib) SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
-        rc = sk_ckpt_load(ckdir, &R->all, R->ib ? &v : R->buf, R->opt, cks);
+        rc = sk_ckpt_load(ckdir, &R->all, R->ib ? &v : R->buf, &R->ckopt, cks);
         sk_params_view_free(&v);
         if (rc >= 0 && R->ib) rc = sk_infobatch_ckpt_restore(R->ib);
         if (rc < 0) {
@@ -1029,7 +1046,7 @@ static int clip_(run_ *R, step_ *s)
 }
 
 /* One optimizer step: `accum` micro-batches, then the gradient allreduce,
- * clipping and the AdamW update; the step's temporaries live in one scope. */
+ * clipping and the optimizer's update; the step's temporaries live in one scope. */
 static int train_step_(run_ *R, step_ *s)
 {
     int rc = SK_OK;
@@ -1042,7 +1059,7 @@ static int train_step_(run_ *R, step_ *s)
     for (int64_t a = 0; rc >= 0 && a < R->tc->accum; a++) rc = micro_step_(R, a, s);
     if (rc >= 0) rc = sk_dist_ddp_allreduce_grads(R->ddp);
     if (rc >= 0) rc = clip_(R, s);
-    if (rc >= 0) rc = sk_adamw_step(R->opt, s->lr);
+    if (rc >= 0) rc = R->sgd ? sk_sgd_step(R->sgd, s->lr) : sk_adamw_step(R->opt, s->lr);
     sk_shim_scope_end(sc);
     if (rc < 0) goto done;
     SK_TRY(sk_mpi_allreduce_sum(s->v, 4));
@@ -1119,11 +1136,11 @@ static int checkpoint_(run_ *R)
         sk_params v = {0};
         SK_TRY(sk_infobatch_ckpt_store(R->ib));
         SK_TRY(sk_params_join(&v, R->buf, sk_infobatch_ckpt(R->ib)));
-        rc = sk_ckpt_save(R->ckroot, &R->all, &v, R->opt, cks, (int)R->tc->keep_last);
+        rc = sk_ckpt_save(R->ckroot, &R->all, &v, &R->ckopt, cks, (int)R->tc->keep_last);
         sk_params_view_free(&v);
         goto done;
     }
-    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->buf, R->opt, cks, (int)R->tc->keep_last));
+    SK_TRY(sk_ckpt_save(R->ckroot, &R->all, R->buf, &R->ckopt, cks, (int)R->tc->keep_last));
 done:
     return rc;
 }
@@ -1263,6 +1280,7 @@ static void teardown_(run_ *R)
     sk_infobatch_free(R->ib);
     sk_generator_free(R->rng);
     sk_adamw_free(R->opt);
+    sk_sgd_free(R->sgd);
     sk_dist_ddp_free(R->ddp);
     sk_selector_free(R->sel);
     free(R->all.t);

@@ -7,9 +7,9 @@
  * sk_train_run reads top to bottom like llm.c's train loop, in four
  * phases. Set up: check the config, open the data, build the model the
  * registry names (models/sk_model.h; same seed on every rank, then a
- * broadcast from rank 0), the selector, AdamW. Resume from a checkpoint if
+ * broadcast from rank 0), the selector, the optimizer (AdamW or SGD). Resume from a checkpoint if
  * asked. Loop, per step: rank 0's model buffers broadcast (as PyTorch's
- * DDP broadcast_buffers does), the caller's on_step callback, warmup+cosine lr,
+ * DDP broadcast_buffers does), the caller's on_step callback, warmup+cosine (or step) lr,
  * `accum` micro-batches of next batch -> forward -> backward, bucketed
  * gradient averaging over MPI, clipping with a non-finite check, the
  * update, one metrics record (JSON Lines), evaluation every eval_every
@@ -58,13 +58,20 @@
 #include "sk_model.h"
 #include "sk_select.h"
 
+/* train.optimizer and train.lr_schedule (the order of their choices). */
+typedef enum { SK_TRAIN_ADAMW = 0, SK_TRAIN_SGD = 1 } sk_train_optimizer;
+typedef enum { SK_TRAIN_COSINE = 0, SK_TRAIN_STEP = 1 } sk_train_schedule;
+
 /* [train] */
 typedef struct sk_train_config {
     int64_t steps;        /* optimizer steps */
     int64_t accum;        /* micro-steps per step (gradient accumulation) */
-    double lr, min_lr;    /* peak and final learning rate */
-    int64_t warmup;       /* linear warmup steps, then cosine to min_lr */
+    int optimizer;        /* sk_train_optimizer */
+    double lr, min_lr;    /* peak and final learning rate (min_lr: cosine only) */
+    int64_t warmup;       /* linear warmup steps, then the schedule */
+    int lr_schedule;      /* sk_train_schedule: cosine to min_lr, or step: lr x 0.1 from steps / 2 on */
     double weight_decay, beta1, beta2, eps;
+    double momentum;      /* SGD momentum */
     double clip;          /* global grad-norm clip (0: off) */
     int64_t eval_every;   /* steps between evaluations (0: only at the end) */
     int64_t eval_batches; /* eval batches per evaluation (0: the whole eval split) */

@@ -43,6 +43,27 @@ with tempfile.TemporaryDirectory() as d:
     assert all(abs(a - b) < 1e-8 for a, b in zip(lrs, want)), (lrs, want)
     assert same_bytes(f"{d}/a/ckpt/step-00000008/optim.safetensors", f"{d}/b/ckpt/step-00000008/optim.safetensors")
 
+    # SGD with momentum and the step schedule: killed at step 5, resumed bit-identically (the momentum
+    # buffers are in the checkpoint); lr is 3e-3 for steps 0..3, then 3e-4
+    common = ["train.steps=8", "train.ckpt_every=1", "train.keep_last=2", "train.optimizer=sgd",
+              "train.lr_schedule=step", "train.warmup=0", "train.momentum=0.9", "train.weight_decay=5e-4"]
+    common = TINY_VIT + common  # later keys win: warmup=0 over TINY_VIT's
+    run([drv, f"out={d}/s1"] + common)
+    p = run([drv, f"out={d}/s2"] + common, env=dict(ENV, SK_FAULT_RANK_EXIT="0:5"), check=False)
+    assert p.returncode == -signal.SIGKILL, p.returncode
+    run([drv, f"out={d}/s2", f"resume={d}/s2/ckpt"] + common)
+    assert same_bytes(f"{d}/s1/model.safetensors", f"{d}/s2/model.safetensors"), "SGD resume differs"
+    lrs = [json.loads(l)["lr"] for l in open(f"{d}/s2/metrics.jsonl") if '"loss"' in l]
+    assert np.allclose(lrs, [3e-3] * 4 + [3e-4] * 4, rtol=1e-12, atol=0), lrs
+    meta, opt = read_safetensors(f"{d}/s2/ckpt/step-00000008/optim.safetensors")
+    assert meta.get("optimizer") == "sgd" and opt and all(k.endswith(".momentum_buffer") for k in opt), (meta, list(opt))
+    _, w0 = read_safetensors(f"{d}/a/model.safetensors")
+    _, w1 = read_safetensors(f"{d}/s1/model.safetensors")
+    assert any(not np.array_equal(w0[k], w1[k]) for k in w0), "sgd trained the same weights as adamw"
+    # an AdamW checkpoint resumed as SGD: refused, naming both
+    p = run([drv, f"out={d}/b", f"resume={d}/b/ckpt"] + common, check=False)
+    assert p.returncode != 0 and "holds adamw state" in p.stderr and "train.optimizer is sgd" in p.stderr, p.stderr
+
     # 1 rank, GPT, killed from outside with kill -9 while it runs
     common = ["train.steps=150", "train.ckpt_every=1", "train.keep_last=2", "model.width=64"] + TINY_GPT
     run([drv, f"out={d}/c"] + common)

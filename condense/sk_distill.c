@@ -141,10 +141,10 @@ int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out 
         d->rows = calloc((size_t)d->C, sizeof *d->rows);
         d->pix = calloc((size_t)d->C, sizeof *d->pix);
         d->u = calloc((size_t)d->C, sizeof *d->u);
-        d->mom = calloc((size_t)d->C, sizeof *d->mom);
+        d->opt = calloc((size_t)d->C, sizeof *d->opt);
         d->perm = malloc((size_t)(job->n > 0 ? job->n : 1) * sizeof *d->perm);
         d->init_rows = out->syn_from;
-        if (!d->count || !d->rows || !d->pix || !d->u || !d->mom || !d->perm)
+        if (!d->count || !d->rows || !d->pix || !d->u || !d->opt || !d->perm)
             rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
     }
     if (rc == SK_OK) rc = read_classes_(d);
@@ -161,14 +161,14 @@ void sk_distill_end(sk_distill *d) {
     for (int64_t c = 0; c < d->C; c++) {
         if (d->rows) free(d->rows[c]);
         if (d->pix) free(d->pix[c]);
+        if (d->opt) sk_sgd_free(d->opt[c]); /* borrows u[c] */
         if (d->u) sk_tensor_free(d->u[c]);
-        if (d->mom) sk_tensor_free(d->mom[c]);
     }
     free(d->count);
     free(d->rows);
     free(d->pix);
     free(d->u);
-    free(d->mom);
+    free(d->opt);
     free(d->perm);
 }
 
@@ -197,30 +197,13 @@ sk_tensor *sk_distill_syn_pixels(sk_distill *d, int64_t c) {
 
 int sk_distill_step(sk_distill *d, int64_t c, double lr, double momentum) {
     int rc = SK_OK;
-    int prev = sk_shim_set_grad_enabled(0);
-    sk_scope *sc = sk_shim_scope_begin();
-    sk_tensor *g = NULL, *buf;
-    SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
-    SK_TRY(sk_shim_grad(d->u[c], &g));
-    SK_FAIL_IF(!g, SK_EINVAL, "condense: the synthetic images of class %lld got no gradient", (long long)c);
-    if (momentum > 0) {
-        if (!d->mom[c]) {
-            d->mom[c] = sk_shim_keep(sk_shim_clone(g));
-            SK_TRY_T(d->mom[c]);
-        } else {
-            buf = sk_shim_add(sk_shim_mul_scalar(d->mom[c], momentum), g);
-            SK_TRY_T(buf);
-            SK_TRY(sk_shim_copy_(d->mom[c], buf));
-        }
-        g = d->mom[c];
+    if (!d->opt[c]) {
+        sk_sgd_opts o = {.lr = lr, .momentum = momentum};
+        SK_TRY(sk_sgd_create(&d->opt[c], &d->u[c], NULL, 1, &o));
     }
-    buf = sk_shim_sub(d->u[c], sk_shim_mul_scalar(g, lr));
-    SK_TRY_T(buf);
-    SK_TRY(sk_shim_copy_(d->u[c], buf));
+    SK_TRY(sk_sgd_step(d->opt[c], lr));
     SK_TRY(sk_shim_zero_grad(&d->u[c], 1));
 done:
-    sk_shim_scope_end(sc);
-    sk_shim_set_grad_enabled(prev);
     return rc;
 }
 

@@ -55,7 +55,7 @@ typedef struct {
     size_t es;              /* bytes per source element (u8 or f32) */
     int64_t *perm;          /* scratch for draws */
     sk_tensor **u;          /* [C] owned classes: leaf [ipc, <shape>] f32 in model-input scale (caller-owned) */
-    sk_tensor **mom;        /* [C] owned classes: SGD momentum buffers (NULL before the first step) */
+    sk_sgd **opt;           /* [C] owned classes: the images' SGD (created at the first step) */
     float *syn;             /* out->syn */
     int64_t *init_rows;     /* [C * ipc] init=real: the source row each synthetic image started from */
 } sk_distill;
@@ -87,10 +87,9 @@ sk_tensor *sk_distill_real_batch(sk_distill *d, int64_t c, int64_t it, int64_t n
  * with respect to u_c, [ipc, <shape>] f32 in the current scope. */
 sk_tensor *sk_distill_syn_pixels(sk_distill *d, int64_t c);
 
-/* SGD with momentum on u_c from its accumulated gradient, as
- * torch.optim.SGD(momentum=m, dampening=0, weight_decay=0) steps:
- * buf = grad (first step) or m * buf + grad; u -= lr * buf. Clears the
- * gradient. */
+/* One step of u_c's SGD (sk_sgd: torch.optim.SGD(momentum=m, dampening=0,
+ * weight_decay=0), as the references' optimizer_img) from its accumulated
+ * gradient, then clears the gradient. */
 int sk_distill_step(sk_distill *d, int64_t c, double lr, double momentum);
 
 /* A freshly initialised network of [model] for iteration it (seeded by

@@ -33,6 +33,7 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_exact_dedup,
     &sk_condense_minhash,
     &sk_condense_dm,
+    &sk_condense_dc,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }

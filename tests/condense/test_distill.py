@@ -150,6 +150,81 @@ check("ipc: 2 " in cfg_text and "batch_real: 16 " in cfg_text and "iterations: 3
       '"convnet"' in st.get("model", "") and "width: 8 " in st.get("model", ""),
       f"dm: provenance records every key and the model: {cfg_text[-300:]} {st.get('model', '')[:200]}")
 
+# ---- dc: main.py's outer/inner loop against torch ----------------------------
+PNAMES = [f"features.{i}.{m}.{k}" for i in range(DEPTH) for m in ("conv", "norm") for k in ("weight", "bias")] + \
+    ["classifier.weight", "classifier.bias"]
+
+
+def logits(W, p):
+    return embed(W, p) @ W["classifier.weight"].t() + W["classifier.bias"]
+
+
+def ce(W, p, y):
+    return Fn.cross_entropy(logits(W, p), y)
+
+
+def distance_wb(gs, gr):
+    """utils.py distance_wb: 1 - cosine per output channel, summed; 1-D parameters count 0."""
+    if gs.dim() == 1:
+        return 0
+    gs, gr = gs.reshape(gs.shape[0], -1), gr.reshape(gr.shape[0], -1)
+    return torch.sum(1 - torch.sum(gs * gr, dim=-1) / (torch.norm(gs, dim=-1) * torch.norm(gr, dim=-1) + 0.000001))
+
+
+def full_perm(m, k):
+    perm, s = list(range(m)), k
+    for j in range(m - 1):
+        s = splitmix64(s)
+        r = j + s % (m - j)
+        perm[j], perm[r] = perm[r], perm[j]
+    return perm
+
+
+DSEED, DIPC, DITERS, OUTER, INNER, DBR, BT, LRN, LRI = 5, 2, 2, 2, 2, 16, 8, 0.01, 0.1
+got = distill("dc", small, 1, method="dc", ipc=DIPC, iterations=DITERS, outer_loop=OUTER, inner_loop=INNER,
+              batch_real=DBR, batch_train=BT, lr_net=LRN, **{"run.seed": DSEED})
+init = [rows[c][draw(len(rows[c]), DIPC, key(DSEED, -1, c))] for c in range(10)]
+u = [(torch.from_numpy(X[init[c]].astype(np.float32)) * (1.0 / 127.5) - 1.0).requires_grad_(True) for c in range(10)]
+opt_img = torch.optim.SGD(u, lr=LRI, momentum=0.5)
+for it in range(DITERS):
+    W = {k: v.clone().requires_grad_(True) for k, v in net(DSEED, it).items()}
+    params = [W[k] for k in PNAMES]
+    opt_net = torch.optim.SGD(params, lr=LRN)
+    for ol in range(OUTER):
+        st_ = it * OUTER + ol
+        loss = 0
+        for c in range(10):
+            real = torch.from_numpy(X[rows[c][draw(len(rows[c]), min(DBR, len(rows[c])), key(DSEED, st_, c))]]
+                                    .astype(np.float32))
+            gr = [g.detach() for g in torch.autograd.grad(ce(W, real, torch.full((len(real),), c)), params)]
+            gs = torch.autograd.grad(ce(W, (u[c] + 1.0) * 127.5, torch.full((DIPC,), c)), params, create_graph=True)
+            for a, b in zip(gs, gr):
+                loss = loss + distance_wb(a, b)
+        opt_img.zero_grad()
+        loss.backward()
+        opt_img.step()
+        if ol == OUTER - 1:
+            break
+        syn = torch.cat([(t.detach() + 1.0) * 127.5 for t in u])
+        ysyn = torch.arange(10).repeat_interleave(DIPC)
+        for e in range(INNER):
+            perm = torch.tensor(full_perm(len(syn), key(DSEED, st_ * INNER + e, -2)))
+            for b0 in range(0, len(syn), BT):
+                idx = perm[b0:b0 + BT]
+                opt_net.zero_grad()
+                ce(W, syn[idx], ysyn[idx]).backward()
+                opt_net.step()
+ref = torch.cat([(t.detach() + 1.0) * 127.5 for t in u]).numpy()
+err = np.abs(got["x"] - ref).max()
+moved = np.abs(ref - X[np.concatenate(init)]).max()
+print(f"dc vs torch: max |diff| {err:.3g} pixels, images moved up to {moved:.3g}")
+check(np.array_equal(got["kept"], np.concatenate(init)), "dc: kept_indices are the init draw")
+check(moved > 0.05, "dc: the update moves the images")
+check(err < 1e-3 * max(1.0, moved), f"dc: synthetic pixels match the torch reference ({err})")
+st = got["steps"][-1] if got["steps"] else {}
+check(st.get("method") == "dc" and st.get("iterations") == DITERS and "outer_loop: 2 " in st.get("config", ""),
+      f"dc: provenance {st.get('method')} {st.get('iterations')}")
+
 # ---- rank-count invariance -------------------------------------------------
 for init_ in ("real", "noise"):
     base = None
@@ -162,6 +237,14 @@ for init_ in ("real", "noise"):
                   f"dm init={init_}: {np_} ranks give the 1-rank images bit for bit")
     check(np.isfinite(base["x"]).all(), f"dm init={init_}: finite")
     check((base["kept"] is None) == (init_ == "noise"), f"dm init={init_}: kept_indices only for real init")
+base = None
+for np_ in (1, 2, 3):
+    r = distill("dc-ranks", small, np_, method="dc", ipc=2, iterations=1, outer_loop=2, inner_loop=1, batch_real=16,
+                batch_train=8)
+    if base is None:
+        base = r
+    else:
+        check(np.array_equal(r["x"], base["x"]), f"dc: {np_} ranks give the 1-rank images bit for bit")
 q = distill("dm-q", small, 2, ipc=3, iterations=4, batch_real=24, synthetic_dtype="source")
 check(q["x"].dtype == np.uint8 and np.array_equal(q["x"], np.clip(np.rint(base_real := distill(
     "dm-real", small, 1, ipc=3, iterations=4, batch_real=24)["x"]), 0, 255).astype(np.uint8)),
@@ -191,7 +274,11 @@ BAD = [
     ("no labels", {"condense.input": nolab}, "labels"),
     ("not an image classifier", {"model.arch": "gpt"}, "model.arch"),
 ]
-for method in ("dm",):
+# dc: an ipc the reference's get_loops does not know, without explicit loop counts
+p = run(["condense"] + sets(dict(MODEL, **{"condense.input": small, "condense.output": os.path.join(WORK, "bad.h5"),
+                                           "condense.method": "dc", "condense.ipc": 3})), ok=False)
+check(p.returncode != 0 and "condense.outer_loop" in p.stderr, f"dc ipc=3 without loops: {p.stderr.strip()[-200:]}")
+for method in ("dm", "dc"):
     for name, kv, needle in BAD:
         args = dict(MODEL, **{"condense.input": small, "condense.output": bad_out, "condense.method": method,
                               "condense.iterations": 1})

@@ -28,44 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sk_safetensors.h"
+#include "sk_dump_out.h"
 #include "sk_shim.h"
 
-#define MAXT 512
 #define STEPS 6
 #define RESUME 3
 #define NP 3
-
-typedef struct {
-    sk_safetensors_entry e[MAXT];
-    const void *data[MAXT];
-    sk_tensor *keep[MAXT];
-    char names[MAXT][48];
-    int n;
-} out_;
-
-/* Record t (a contiguous f32 / f64 copy is kept until the file is written). */
-static int put_(out_ *o, const char *name, const sk_tensor *t)
-{
-    if (o->n == MAXT || !t) return -1;
-    sk_tensor *c = sk_shim_keep(sk_shim_contiguous(sk_shim_clone(t)));
-    if (!c) return -1;
-    sk_safetensors_entry *e = &o->e[o->n];
-    snprintf(o->names[o->n], sizeof o->names[0], "%s", name);
-    e->name = o->names[o->n];
-    e->dtype = sk_shim_dtype(c) == SK_F64 ? "F64" : sk_shim_dtype(c) == SK_I64 ? "I64" : "F32";
-    e->ndim = sk_shim_shape(c, e->shape);
-    o->data[o->n] = sk_shim_data_ptr(c);
-    o->keep[o->n++] = c;
-    return 0;
-}
-
-static int write_(out_ *o, const char *path)
-{
-    int rc = sk_safetensors_write(path, o->e, o->data, o->n, NULL, 0);
-    for (int i = 0; i < o->n; i++) sk_tensor_free(o->keep[i]);
-    return rc;
-}
 
 typedef struct {
     double momentum, dampening, wd;
@@ -82,7 +50,7 @@ static const sgd_case_ sgd_cases_[] = {
 static int has_grad_(int i, int k) { return i != 2 || (k == 2 || k == 3 || k == 5); }
 
 static int sgd_steps_(sk_sgd *opt, sk_tensor **p, sk_tensor *(*a)[NP], sk_tensor *(*b)[NP], const double *lr, int k0,
-                      int k1, out_ *o, int c)
+                      int k1, dump_out_ *o, int c)
 {
     char name[48];
     for (int k = k0; k < k1; k++) {
@@ -91,15 +59,16 @@ static int sgd_steps_(sk_sgd *opt, sk_tensor **p, sk_tensor *(*a)[NP], sk_tensor
         sk_tensor *loss = NULL;
         for (int i = 0; i < NP; i++) {
             if (!has_grad_(i, k)) continue;
-            sk_tensor *li = sk_shim_sum(
-                sk_shim_add(sk_shim_mul(sk_shim_mul_scalar(a[k][i], 0.5), sk_shim_mul(p[i], p[i])), sk_shim_mul(b[k][i], p[i])),
-                NULL, 0, 0);
+            sk_tensor *li =
+                sk_shim_sum(sk_shim_add(sk_shim_mul(sk_shim_mul_scalar(a[k][i], 0.5), sk_shim_mul(p[i], p[i])),
+                                        sk_shim_mul(b[k][i], p[i])),
+                            NULL, 0, 0);
             loss = loss ? sk_shim_add(loss, li) : li;
         }
         if (!loss || sk_shim_backward(loss) || sk_sgd_step(opt, lr[k])) return -1;
         for (int i = 0; o && i < NP; i++) {
             snprintf(name, sizeof name, "c%d.s%d.p%d", c, k, i);
-            if (put_(o, name, p[i])) return -1;
+            if (dump_put_(o, name, p[i])) return -1;
         }
         sk_shim_scope_end(s);
     }
@@ -120,7 +89,7 @@ static int equal_(const sk_tensor *x, const sk_tensor *y)
 
 static int sgd_(const char *path)
 {
-    out_ *o = calloc(1, sizeof *o);
+    dump_out_ *o = calloc(1, sizeof *o);
     sk_generator *g = NULL;
     if (!o || sk_generator_create(&g, 1234, SK_CPU)) return -1;
     const int64_t shapes[NP][2] = {{3, 4}, {5, 1}, {2, 2}};
@@ -134,7 +103,7 @@ static int sgd_(const char *path)
             p[i] = sk_shim_keep(sk_shim_randn(shapes[i], 2, SK_F32, SK_CPU, g));
             if (!p[i] || sk_shim_set_requires_grad(p[i], 1)) return -1;
             snprintf(name, sizeof name, "c%d.init.p%d", c, i);
-            if (put_(o, name, p[i])) return -1;
+            if (dump_put_(o, name, p[i])) return -1;
         }
         for (int k = 0; k < STEPS; k++) {
             lr[k] = 0.1 / (1 + k);
@@ -142,14 +111,14 @@ static int sgd_(const char *path)
                 a[k][i] = sk_shim_keep(sk_shim_rand(shapes[i], 2, SK_F32, SK_CPU, g));
                 b[k][i] = sk_shim_keep(sk_shim_randn(shapes[i], 2, SK_F32, SK_CPU, g));
                 snprintf(name, sizeof name, "c%d.s%d.a%d", c, k, i);
-                if (put_(o, name, a[k][i])) return -1;
+                if (dump_put_(o, name, a[k][i])) return -1;
                 snprintf(name, sizeof name, "c%d.s%d.b%d", c, k, i);
-                if (put_(o, name, b[k][i])) return -1;
+                if (dump_put_(o, name, b[k][i])) return -1;
             }
         }
         sk_tensor *lrt = sk_shim_keep(sk_shim_from_host(lr, (const int64_t[]){STEPS}, 1, SK_F64, SK_CPU));
         snprintf(name, sizeof name, "c%d.lr", c);
-        if (put_(o, name, lrt)) return -1;
+        if (dump_put_(o, name, lrt)) return -1;
         sk_tensor_free(lrt);
         int decay[NP] = {1, !sc->mask, 1};
         sk_sgd_opts so = {lr[0], sc->momentum, sc->dampening, sc->wd, sc->nesterov};
@@ -167,21 +136,25 @@ static int sgd_(const char *path)
         for (int i = 0; i < NP && sc->momentum > 0; i++) {
             sk_tensor *src = NULL, *dst = NULL;
             if (!sk_sgd_has_buffer(opt, i)) continue;
-            if (sk_sgd_momentum_buffer(opt, i, &src) || sk_sgd_momentum_buffer(opt2, i, &dst) || sk_shim_copy_(dst, src))
+            if (sk_sgd_momentum_buffer(opt, i, &src) || sk_sgd_momentum_buffer(opt2, i, &dst) ||
+                sk_shim_copy_(dst, src))
                 return -1;
         }
         if (sgd_steps_(opt, p, a, b, lr, RESUME, STEPS, o, c) || sgd_steps_(opt2, p2, a, b, lr, RESUME, STEPS, NULL, c))
             return -1;
         for (int i = 0; i < NP; i++) {
             if (!equal_(p[i], p2[i])) {
-                fprintf(stderr, "sgd case %d: resumed param %d differs from the uninterrupted run\n", c, i);
+                fprintf(stderr,
+                        "sgd case %d: resumed param %d differs from the uninterrupted "
+                        "run\n",
+                        c, i);
                 return -1;
             }
             if (sk_sgd_has_buffer(opt, i)) {
                 sk_tensor *bf = NULL;
                 if (sk_sgd_momentum_buffer(opt, i, &bf)) return -1;
                 snprintf(name, sizeof name, "c%d.buf%d", c, i);
-                if (put_(o, name, bf)) return -1;
+                if (dump_put_(o, name, bf)) return -1;
             }
         }
         if (sc->momentum == 0 && sk_sgd_has_buffer(opt, 0)) return -1;
@@ -194,14 +167,14 @@ static int sgd_(const char *path)
         }
     }
     sk_generator_free(g);
-    int rc = write_(o, path);
+    int rc = dump_write_(o, path);
     free(o);
     return rc;
 }
 
 static int grid_(const char *path)
 {
-    out_ *o = calloc(1, sizeof *o);
+    dump_out_ *o = calloc(1, sizeof *o);
     sk_generator *g = NULL;
     if (!o || sk_generator_create(&g, 99, SK_CPU)) return -1;
     sk_scope *s = sk_shim_scope_begin();
@@ -213,7 +186,9 @@ static int grid_(const char *path)
     sk_tensor *r = sk_shim_randn(ys, 4, SK_F32, SK_CPU, g);
     th = sk_shim_detach(th);
     if (!x || !th || !r || sk_shim_set_requires_grad(x, 1) || sk_shim_set_requires_grad(th, 1)) return -1;
-    if (put_(o, "x", x) || put_(o, "theta", th) || put_(o, "r", r) || put_(o, "flip", sk_shim_flip(x, 3))) return -1;
+    if (dump_put_(o, "x", x) || dump_put_(o, "theta", th) || dump_put_(o, "r", r) ||
+        dump_put_(o, "flip", sk_shim_flip(x, 3)))
+        return -1;
     for (int a = 0; a < 2; a++) {
         char name[16];
         sk_tensor *gx = NULL, *gt = NULL;
@@ -223,17 +198,17 @@ static int grid_(const char *path)
         if (!y || sk_shim_backward(sk_shim_sum(sk_shim_mul(y, r), NULL, 0, 0))) return -1;
         if (sk_shim_grad(x, &gx) || sk_shim_grad(th, &gt)) return -1;
         snprintf(name, sizeof name, "grid%d", a);
-        if (put_(o, name, grid)) return -1;
+        if (dump_put_(o, name, grid)) return -1;
         snprintf(name, sizeof name, "y%d", a);
-        if (put_(o, name, y)) return -1;
+        if (dump_put_(o, name, y)) return -1;
         snprintf(name, sizeof name, "gx%d", a);
-        if (put_(o, name, gx)) return -1;
+        if (dump_put_(o, name, gx)) return -1;
         snprintf(name, sizeof name, "gtheta%d", a);
-        if (put_(o, name, gt)) return -1;
+        if (dump_put_(o, name, gt)) return -1;
     }
     sk_shim_scope_end(s);
     sk_generator_free(g);
-    int rc = write_(o, path);
+    int rc = dump_write_(o, path);
     free(o);
     return rc;
 }
@@ -242,8 +217,10 @@ int main(int argc, char **argv)
 {
     sk_shim_set_num_threads(1);
     int rc = -1;
-    if (argc == 3 && !strcmp(argv[1], "sgd")) rc = sgd_(argv[2]);
-    else if (argc == 3 && !strcmp(argv[1], "grid")) rc = grid_(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "sgd"))
+        rc = sgd_(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "grid"))
+        rc = grid_(argv[2]);
     else {
         fprintf(stderr, "usage: sk_shim_dump sgd|grid OUT\n");
         return 2;

@@ -91,6 +91,8 @@ typedef struct {
     int64_t outer_loop, inner_loop;   /* dc: per iteration; -1: get_loops(ipc) of the reference */
     double lr_net;                    /* dc: SGD learning rate of the network's inner training */
     int64_t batch_train;              /* dc: synthetic images per inner training batch */
+    int dsa;                          /* dm, dc: differentiable Siamese augmentation (trainer/sk_dsa.h) */
+    char dsa_strategy[SK_CFG_STR_MAX]; /* its families, '_' separated */
 } sk_condense_config;
 
 /* condense.init: where synthetic images start. */

@@ -71,6 +71,11 @@ static const sk_cfg_key condense_keys_[] = {
     CK_("lr_net", SK_CFG_FLOAT, lr_net, "0.01", 0, 1e3, SK_CFG_EXCL_MIN,
         "dc: SGD learning rate of the network's inner training (no momentum, as the reference)"),
     CK_("batch_train", SK_CFG_INT, batch_train, "256", 1, 1e7, 0, "dc: synthetic images per inner training batch"),
+    CS_("dsa", SK_CFG_BOOL, dsa, "false",
+        "dm, dc: differentiable Siamese augmentation (Zhao & Bilen, ICML 2021): one random transform per class "
+        "and step applied to its real and synthetic batch alike (dc: per-sample transforms in the inner training)"),
+    CS_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate",
+        "dm, dc with dsa: the augmentation families, '_' separated (one drawn per transform, the reference's mode S)"),
 };
 #undef CK_
 #undef CS_

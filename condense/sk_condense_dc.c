@@ -28,6 +28,12 @@
  * rank receives every class's images (sk_distill_share) and trains the same
  * network the same way, so the result does not depend on the rank count.
  *
+ * condense.dsa (DSA, Zhao & Bilen ICML 2021, = main.py --method DSA): one
+ * sk_dsa draw per class and step augments the real and the synthetic batch
+ * alike (sk_distill_pair), and the inner training augments every synthetic
+ * image with its own draw (the reference's epoch(aug=True), DiffAugment
+ * with seed -1), seeded by the epoch's key and the batch.
+ *
  * Where we differ: the reference's batch-norm handling (real statistics
  * frozen for the synthetic pass) is not reproduced; the default instance
  * norm has no batch statistics, so for it the two agree. The reference
@@ -98,8 +104,11 @@ static int match_class_(sk_distill *d, sk_model *net, int64_t c, int64_t s, doub
     sk_params *P = sk_model_params(net);
     sk_tensor **gr = calloc((size_t)P->n * 2, sizeof *gr), **gs = gr ? gr + P->n : NULL, *L = NULL;
     SK_FAIL_IF(!gr, SK_ENOMEM, "condense: out of memory");
-    SK_TRY(grads_(net, sk_distill_real_batch(d, c, s, d->job->cfg->batch_real, NULL), c, 0, gr));
-    SK_TRY(grads_(net, sk_distill_syn_pixels(d, c), c, 1, gs));
+    sk_tensor *real = sk_distill_real_batch(d, c, s, d->job->cfg->batch_real, NULL), *sp = NULL;
+    SK_TRY_T(real);
+    SK_TRY(sk_distill_pair(d, c, s, real, &real, &sp));
+    SK_TRY(grads_(net, real, c, 0, gr));
+    SK_TRY(grads_(net, sp, c, 1, gs));
     for (int i = 0; i < P->n; i++) {
         sk_tensor *t = distance_wb_(gs[i], sk_shim_detach(gr[i]));
         if (sk_shim_ndim(P->t[i]) <= 1) continue;
@@ -145,7 +154,9 @@ static int train_net_(sk_distill *d, sk_model *net, sk_sgd *opt, int64_t s) {
             SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
             rc = sk_shim_zero_grad(P->t, P->n);
             if (rc == SK_OK)
-                rc = sk_model_forward(net, sk_shim_from_host(x, shape, d->ndim + 1, SK_F32, SK_CPU),
+                rc = sk_model_forward(net,
+                                      sk_distill_augment(d, sk_shim_from_host(x, shape, d->ndim + 1, SK_F32, SK_CPU),
+                                                         key ^ (uint64_t)(b0 + 1)),
                                       sk_shim_from_host(y, &b, 1, SK_I64, SK_CPU), NULL, 0, 1, &o);
             if (rc == SK_OK) rc = sk_shim_backward(o.loss);
             if (rc == SK_OK) rc = sk_sgd_step(opt, cfg->lr_net);
@@ -223,7 +234,7 @@ const sk_condense_method sk_condense_dc = {
     .help = "gradient matching (Zhao et al., ICLR 2021): synthetic images whose network gradients match their "
             "class's, along a network trained on them",
     .keys = "ipc iterations lr_img momentum_img init batch_real synthetic_dtype outer_loop inner_loop lr_net "
-            "batch_train",
+            "batch_train dsa dsa_strategy",
     .check = dc_check_,
     .select = dc_select_,
 };

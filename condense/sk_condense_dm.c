@@ -12,6 +12,10 @@
  * parameters none either, and the synthetic images start from real images
  * of their class (condense.init=real) or noise.
  *
+ * condense.dsa (the DSA paper's DM setting, as main_DM.py --dsa): one
+ * sk_dsa draw per class and iteration augments the real and the synthetic
+ * batch alike (sk_distill_pair).
+ *
  * Where we differ: the reference runs Iteration + 1 updates, we run
  * condense.iterations; images live in the model's [-1, 1] input scale, not
  * mean/std normalised (sk_distill.h); the embed is the model's evaluation
@@ -29,12 +33,15 @@
 static int dm_class_(sk_distill *d, sk_model *net, int64_t c, int64_t it, double *loss) {
     int rc = SK_OK;
     int64_t dim0 = 0;
-    sk_tensor *fr = NULL, *fs = NULL, *l;
+    sk_tensor *fr = NULL, *fs = NULL, *real, *sp = NULL, *l;
+    real = sk_distill_real_batch(d, c, it, d->job->cfg->batch_real, NULL);
+    SK_TRY_T(real);
+    SK_TRY(sk_distill_pair(d, c, it, real, &real, &sp));
     int prev = sk_shim_set_grad_enabled(0);
-    rc = sk_model_embed(net, sk_distill_real_batch(d, c, it, d->job->cfg->batch_real, NULL), &fr);
+    rc = sk_model_embed(net, real, &fr);
     sk_shim_set_grad_enabled(prev);
     SK_TRY(rc);
-    SK_TRY(sk_model_embed(net, sk_distill_syn_pixels(d, c), &fs));
+    SK_TRY(sk_model_embed(net, sp, &fs));
     l = sk_shim_sub(sk_shim_mean(fr, &dim0, 1, 0), sk_shim_mean(fs, &dim0, 1, 0));
     l = sk_shim_sum(sk_shim_mul(l, l), NULL, 0, 0);
     SK_TRY_T(l);
@@ -88,6 +95,6 @@ const sk_condense_method sk_condense_dm = {
     .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_NEEDS_LABELS | SK_CONDENSE_SYNTHESIZES,
     .help = "distribution matching (Zhao & Bilen, WACV 2023): synthetic images whose mean embedding under "
             "random networks matches their class's",
-    .keys = "ipc iterations lr_img momentum_img init batch_real synthetic_dtype",
+    .keys = "ipc iterations lr_img momentum_img init batch_real synthetic_dtype dsa dsa_strategy",
     .select = dm_select_,
 };

@@ -134,6 +134,19 @@ int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out 
     d->es = sk_elem_size(in->type);
     d->syn = out->syn;
     rc = check_(job);
+    if (rc == SK_OK && job->cfg->dsa) {
+        sk_dsa_family fam[SK_DSA_NFAMILIES];
+        int nf = 0;
+        size_t len = strlen(job->cfg->dsa_strategy);
+        sk_dsa_params_default(&d->dsa);
+        if (len >= sizeof d->dsa.strategy)
+            rc = sk_error_set(SK_EINVAL, "condense.dsa_strategy: longer than %d characters",
+                              (int)sizeof d->dsa.strategy - 1);
+        else
+            memcpy(d->dsa.strategy, job->cfg->dsa_strategy, len + 1);
+        if (rc == SK_OK) rc = sk_dsa_parse(job->cfg->dsa_strategy, fam, &nf);
+        if (rc < 0 && len < sizeof d->dsa.strategy) sk_error_prefix("condense.dsa_strategy = '%s': ", job->cfg->dsa_strategy);
+    }
     if (rc == SK_OK) {
         d->data = (sk_model_data){.kind = SK_SAMPLE_IMAGE, .ndim = in->ndim, .classes = d->C};
         memcpy(d->data.shape, d->shape, sizeof d->data.shape);
@@ -205,6 +218,53 @@ int sk_distill_step(sk_distill *d, int64_t c, double lr, double momentum) {
     SK_TRY(sk_shim_zero_grad(&d->u[c], 1));
 done:
     return rc;
+}
+
+/* x as [B, C, H, W] in the model's input scale (floating). */
+static sk_tensor *to_unit_(const sk_distill *d, const sk_tensor *x) {
+    int64_t s4[4] = {sk_shim_size(x, 0), d->ndim == 3 ? d->shape[0] : 1, d->shape[d->ndim - 2], d->shape[d->ndim - 1]};
+    return sk_shim_reshape(sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(x, SK_CPU, SK_F32), 1.0 / 127.5), -1.0),
+                           s4, 4);
+}
+
+static uint64_t dsa_seed_(uint64_t key) { return sk_splitmix64(key ^ 0x647361ULL); /* "dsa" */ }
+
+int sk_distill_pair(sk_distill *d, int64_t c, int64_t s, const sk_tensor *real, sk_tensor **real_pix,
+                    sk_tensor **syn_pix) {
+    int rc = SK_OK;
+    sk_generator *g = NULL;
+    sk_dsa_draw *dr = NULL;
+    sk_tensor *a = NULL, *b = NULL;
+    int64_t s4[4] = {d->ipc, d->ndim == 3 ? d->shape[0] : 1, d->shape[d->ndim - 2], d->shape[d->ndim - 1]};
+    *real_pix = *syn_pix = NULL;
+    if (!d->job->cfg->dsa) {
+        *real_pix = (sk_tensor *)real;
+        *syn_pix = sk_distill_syn_pixels(d, c);
+        SK_TRY_T(*syn_pix);
+        return SK_OK;
+    }
+    SK_TRY(sk_generator_create(&g, dsa_seed_(sk_distill_key(d->job->seed, s, c)), SK_CPU));
+    SK_TRY(sk_dsa_draw_create(&dr, &d->dsa, 1, s4[2], s4[3], g));
+    SK_TRY(sk_dsa_apply_draw(dr, to_unit_(d, real), &a));
+    SK_TRY(sk_dsa_apply_draw(dr, sk_shim_reshape(d->u[c], s4, 4), &b));
+    *real_pix = sk_shim_mul_scalar(sk_shim_add_scalar(a, 1.0), 127.5);
+    *syn_pix = sk_shim_mul_scalar(sk_shim_add_scalar(b, 1.0), 127.5);
+    SK_TRY_T(*real_pix);
+    SK_TRY_T(*syn_pix);
+done:
+    sk_dsa_draw_free(dr);
+    sk_generator_free(g);
+    return rc;
+}
+
+sk_tensor *sk_distill_augment(sk_distill *d, const sk_tensor *x, uint64_t key) {
+    sk_generator *g = NULL;
+    sk_tensor *a = NULL;
+    if (!d->job->cfg->dsa) return (sk_tensor *)x;
+    if (sk_generator_create(&g, dsa_seed_(key), SK_CPU) < 0) return NULL;
+    int rc = sk_dsa_apply(&d->dsa, to_unit_(d, x), g, &a);
+    sk_generator_free(g);
+    return rc < 0 ? NULL : sk_shim_mul_scalar(sk_shim_add_scalar(a, 1.0), 127.5);
 }
 
 int sk_distill_net(sk_distill *d, int64_t it, sk_model **net) {

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "sk_condense.h"
+#include "sk_dsa.h"
 #include "sk_model.h"
 #include "sk_shim.h"
 
@@ -58,6 +59,7 @@ typedef struct {
     sk_sgd **opt;           /* [C] owned classes: the images' SGD (created at the first step) */
     float *syn;             /* out->syn */
     int64_t *init_rows;     /* [C * ipc] init=real: the source row each synthetic image started from */
+    sk_dsa_params dsa;      /* condense.dsa: the reference's ParamDiffAug with condense.dsa_strategy */
 } sk_distill;
 
 /* The key of (seed, iteration, class) every draw is seeded with;
@@ -86,6 +88,21 @@ sk_tensor *sk_distill_real_batch(sk_distill *d, int64_t c, int64_t it, int64_t n
 /* Pixels (u_c + 1) * 127.5 of class c's synthetic images, differentiable
  * with respect to u_c, [ipc, <shape>] f32 in the current scope. */
 sk_tensor *sk_distill_syn_pixels(sk_distill *d, int64_t c);
+
+/* The pair a class's matching loss compares at step s: *real_pix the real
+ * batch `real` (source pixels) and *syn_pix class c's synthetic pixels,
+ * both as the model reads them. With condense.dsa, one draw of sk_dsa
+ * (n = 1, from a generator seeded by sk_distill_key(seed, s, c)) augments
+ * both alike, in the model's input scale [-1, 1] (the reference augments
+ * its normalised images), differentiably for the synthetic ones;
+ * without, they are `real` and sk_distill_syn_pixels. Tensors in the
+ * current scope. */
+int sk_distill_pair(sk_distill *d, int64_t c, int64_t s, const sk_tensor *real, sk_tensor **real_pix,
+                    sk_tensor **syn_pix);
+
+/* condense.dsa: x (pixels [B, <shape>]) with a transform drawn per sample
+ * from a generator seeded by key (dc's inner training); else x. */
+sk_tensor *sk_distill_augment(sk_distill *d, const sk_tensor *x, uint64_t key);
 
 /* One step of u_c's SGD (sk_sgd: torch.optim.SGD(momentum=m, dampening=0,
  * weight_decay=0), as the references' optimizer_img) from its accumulated

@@ -8,7 +8,11 @@ the same initial real images (the splitmix64 draw of sk_distill.h, checked
 against /provenance/kept_indices), the same real batches, the same network
 weights per iteration (sk_distill_net_dump writes them), SGD with momentum
 0.5 as torch.optim.SGD; the synthetic pixels agree within float tolerance.
-The output is bit-identical at 1, 2 and 3 ranks (init real and noise);
+dc: two outer iterations of main.py (gradient matching with distance_wb,
+create_graph gradients, the inner SGD training on the shuffled synthetic
+set) against torch the same way. The output is bit-identical at 1, 2 and
+3 ranks (init real and noise; dm and dc with DSA, whose identity strategy
+gives the plain result up to rounding);
 synthetic_dtype=source is the float result rounded and clamped; the
 provenance names the method, the source checksum, every key, the
 iterations; `shrink train` trains on the float32 corpus and evaluates on
@@ -245,6 +249,26 @@ for np_ in (1, 2, 3):
         base = r
     else:
         check(np.array_equal(r["x"], base["x"]), f"dc: {np_} ranks give the 1-rank images bit for bit")
+# DSA: bit-identical at any rank count; the identity strategy gives the
+# un-augmented result exactly (the draws do not disturb anything else); a
+# real strategy changes it (the identity's round trip of the real pixels
+# through [-1, 1] rounds, so that comparison has a tolerance)
+for m in ("dm", "dc"):
+    kw = dict(ipc=2, iterations=2, batch_real=16) if m == "dm" else \
+        dict(ipc=2, iterations=1, outer_loop=2, inner_loop=1, batch_real=16, batch_train=8)
+    plain = distill(f"{m}-plain", small, 1, method=m, **kw)["x"]
+    none = distill(f"{m}-dsa-none", small, 1, method=m, dsa="true", dsa_strategy="none", **kw)["x"]
+    # (the real pixels round-trip through the [-1, 1] scale: equal up to float rounding)
+    check(np.abs(plain - none).max() < 0.05, f"{m} dsa with strategy none equals dsa=false "
+                                             f"({np.abs(plain - none).max():.3g})")
+    base = None
+    for np_ in (1, 2, 3):
+        r = distill(f"{m}-dsa", small, np_, method=m, dsa="true", **kw)["x"]
+        if base is None:
+            base = r
+        else:
+            check(np.array_equal(r, base), f"{m} dsa: {np_} ranks give the 1-rank images bit for bit")
+    check(np.isfinite(base).all() and not np.array_equal(base, plain), f"{m} dsa: augmentation changes the result")
 q = distill("dm-q", small, 2, ipc=3, iterations=4, batch_real=24, synthetic_dtype="source")
 check(q["x"].dtype == np.uint8 and np.array_equal(q["x"], np.clip(np.rint(base_real := distill(
     "dm-real", small, 1, ipc=3, iterations=4, batch_real=24)["x"]), 0, 255).astype(np.uint8)),
@@ -273,6 +297,7 @@ BAD = [
     ("ipc above a class", {"condense.ipc": 1000}, "condense.ipc"),
     ("no labels", {"condense.input": nolab}, "labels"),
     ("not an image classifier", {"model.arch": "gpt"}, "model.arch"),
+    ("bad dsa strategy", {"condense.dsa": "true", "condense.dsa_strategy": "crop_bogus"}, "condense.dsa_strategy"),
 ]
 # dc: an ipc the reference's get_loops does not know, without explicit loop counts
 p = run(["condense"] + sets(dict(MODEL, **{"condense.input": small, "condense.output": os.path.join(WORK, "bad.h5"),

@@ -103,7 +103,7 @@ static int features_(sk_vit *m, const sk_tensor *images, sk_selector *sel, int64
     int64_t B = sk_shim_size(images, 0), C = o->channels, P = o->patch;
     int64_t gh = o->image_h / P, gw = o->image_w / P, np = gh * gw, D = o->width;
     int64_t s6[6] = {B, C, gh, P, gw, P}, perm[6] = {0, 2, 4, 1, 3, 5}, s3[3] = {B, np, C * P * P};
-    /* uint8 pixels -> [-1, 1] */
+    /* uint8 pixels (or float32 ones in the same units: docs/FORMAT.md) -> [-1, 1] */
     sk_tensor *x = sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(images, SK_CPU, SK_F32), 2.0 / 255.0), -1.0);
     x = sk_shim_reshape(sk_shim_permute(sk_shim_reshape(x, s6, 6), perm, 6), s3, 3);
     x = sk_shim_linear(x, m->patch_w, m->patch_b);
@@ -197,7 +197,8 @@ static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_se
                        int training, sk_model_out *out)
 {
     int rc = SK_OK;
-    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8, SK_EINVAL, "vit: image batches must hold uint8 pixels");
+    SK_FAIL_IF(sk_shim_dtype(x) != SK_U8 && sk_shim_dtype(x) != SK_F32, SK_EINVAL,
+               "vit: image batches must hold uint8 pixels or float32 pixels in [0, 255] units");
     SK_FAIL_IF(!y, SK_EINVAL, "vit: the corpus has no labels");
     sk_vit_out o = {0};
     SK_TRY(sk_vit_forward(self, x, y, sel, step, training, &o));

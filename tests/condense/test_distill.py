@@ -275,6 +275,18 @@ check(q["x"].dtype == np.uint8 and np.array_equal(q["x"], np.clip(np.rint(base_r
     "synthetic_dtype=source: the float result rounded and clamped to uint8")
 del base_real
 
+# ---- the example configs run (reduced) --------------------------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for m in ("dm", "dc"):
+    out = os.path.join(WORK, f"cfg-{m}.h5")
+    if os.path.exists(out):
+        os.remove(out)
+    p = run(["condense", "--config", os.path.join(ROOT, "configs", f"condense-{m}.yaml")] +
+            sets({"condense.input": small, "condense.output": out, "condense.ipc": 1, "condense.iterations": 1,
+                  "condense.batch_real": 8, "model.width": 8, "model.depth": 2, "run.threads": 1}), ok=False)
+    check(p.returncode == 0 and os.path.exists(out) and "made 10 synthetic samples" in p.stdout,
+          f"configs/condense-{m}.yaml runs: {p.stdout.strip()} {p.stderr.strip()[-300:]}")
+
 # ---- shrink train on the synthetic float32 corpus, evaluated on uint8 ------
 tr = os.path.join(WORK, "train")
 p = run(["train"] + sets({"run.out_dir": tr, "run.overwrite": "true", "data.train": got["out"], "data.eval": small,

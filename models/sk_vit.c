@@ -103,7 +103,7 @@ static int features_(sk_vit *m, const sk_tensor *images, sk_selector *sel, int64
     int64_t B = sk_shim_size(images, 0), C = o->channels, P = o->patch;
     int64_t gh = o->image_h / P, gw = o->image_w / P, np = gh * gw, D = o->width;
     int64_t s6[6] = {B, C, gh, P, gw, P}, perm[6] = {0, 2, 4, 1, 3, 5}, s3[3] = {B, np, C * P * P};
-    /* uint8 pixels (or float32 ones in the same units: docs/FORMAT.md) -> [-1, 1] */
+    /* uint8 pixels (or float32 in the same [0, 255] units: augmented or distilled images) -> [-1, 1] */
     sk_tensor *x = sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(images, SK_CPU, SK_F32), 2.0 / 255.0), -1.0);
     x = sk_shim_reshape(sk_shim_permute(sk_shim_reshape(x, s6, 6), perm, 6), s3, 3);
     x = sk_shim_linear(x, m->patch_w, m->patch_b);

@@ -359,6 +359,19 @@ done:
     return rc;
 }
 
+int sk_dsa_apply_draw_pixels(const sk_dsa_draw *d, const sk_tensor *x, sk_tensor **out)
+{
+    int rc = SK_OK;
+    sk_tensor *u = sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(x, sk_shim_device(x), SK_F32), 1.0 / 127.5), -1.0);
+    *out = NULL;
+    if (!u) return sk_error_prefix("dsa: ");
+    SK_TRY(sk_dsa_apply_draw(d, u, &u));
+    *out = sk_shim_mul_scalar(sk_shim_add_scalar(u, 1.0), 127.5);
+    if (!*out) rc = sk_error_prefix("dsa: ");
+done:
+    return rc;
+}
+
 int sk_dsa_apply(const sk_dsa_params *p, const sk_tensor *x, sk_generator *g, sk_tensor **out)
 {
     int rc = SK_OK;

@@ -3,7 +3,7 @@
  *
  * defines: sk_dsa_family, sk_dsa_params, sk_dsa_params_default,
  *          sk_dsa_parse, sk_dsa_draw, sk_dsa_draw_create, sk_dsa_draw_free,
- *          sk_dsa_apply_draw, sk_dsa_apply.
+ *          sk_dsa_apply_draw, sk_dsa_apply_draw_pixels, sk_dsa_apply.
  *
  * Random image transforms written with differentiable shim ops, so that a
  * loss on augmented images backpropagates to the pixels (the synthetic
@@ -121,6 +121,18 @@ void sk_dsa_draw_free(sk_dsa_draw *d);
  * innermost scope), differentiable w.r.t. x. With no family *out is x's
  * view. SK_EINVAL naming the shapes when they do not fit. */
 int sk_dsa_apply_draw(const sk_dsa_draw *d, const sk_tensor *x, sk_tensor **out);
+
+/* As sk_dsa_apply_draw for images in pixel units, [0, 255] (uint8 corpora
+ * and float32 distilled ones: what the image models read, models/
+ * sk_convnet.h): the draw is applied to x / 127.5 - 1, the models' input
+ * units, so that brightness adds, and crop, scale, rotate and cutout fill
+ * with 0 in the units of normalised images, as the reference augments its
+ * mean/std-normalised images; *out is float32 pixel units again (not
+ * clamped to [0, 255]). Differentiable w.r.t. x. The models' [-1, 1] map
+ * differs from the reference's per-dataset mean and std (Fashion-MNIST
+ * 0.2861 / 0.3530): a fill of 0 is pixel 127.5 here, 73 there, and
+ * brightness's +-0.5 moves 64 pixel levels here, 45 there. */
+int sk_dsa_apply_draw_pixels(const sk_dsa_draw *d, const sk_tensor *x, sk_tensor **out);
 
 /* Draw per sample for x [B, C, H, W] from g and apply (training on
  * augmented images). */

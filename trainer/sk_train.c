@@ -21,6 +21,7 @@
 #include "sk_corpus.h"
 #include "sk_mpi.h"
 #include "sk_dist_ddp.h"
+#include "sk_dsa.h"
 #include "sk_fs.h"
 #include "sk_infobatch.h"
 #include "sk_log.h"
@@ -51,6 +52,13 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const 
     if (!(t->eps > 0)) return sk_error_set(SK_EINVAL, "train.eps = %g: must be > 0", t->eps);
     if (!(t->momentum >= 0 && t->momentum < 1))
         return sk_error_set(SK_EINVAL, "train.momentum = %g: must be in [0, 1)", t->momentum);
+    if (t->dsa) {
+        sk_dsa_family fam[SK_DSA_NFAMILIES];
+        int nf = 0;
+        if (strlen(t->dsa_strategy) >= SK_DSA_STRATEGY_MAX)
+            return sk_error_set(SK_EINVAL, "train.dsa_strategy: longer than %d characters", SK_DSA_STRATEGY_MAX - 1);
+        if (sk_dsa_parse(t->dsa_strategy, fam, &nf) < 0) return sk_error_prefix("train.dsa_strategy: ");
+    }
     if (!(t->clip >= 0)) return sk_error_set(SK_EINVAL, "train.clip = %g: must be >= 0", t->clip);
     if (t->eval_every < 0 || t->eval_batches < 0 || t->ckpt_every < 0 || t->keep_last < 0)
         return sk_error_set(SK_EINVAL, "train.eval_every / eval_batches / ckpt_every / keep_last must be >= 0");
@@ -393,6 +401,31 @@ done:
 
 /* Forward one batch inside the caller's scope, plus a training-aware
  * scorer's own objective (learned: its budget term) when training. */
+/* train.dsa: the batch's images, one DSA draw per sample from this rank's
+ * generator (checkpointed with the run, so a resumed run draws the same),
+ * applied in the models' input units; float32 pixels out. */
+static int augment_(run_ *R, const sk_batch *b, sk_tensor **x)
+{
+    int rc = SK_OK;
+    sk_dsa_params p;
+    sk_dsa_draw *d = NULL;
+    sk_tensor *y = NULL;
+    int64_t shape[SK_SHIM_MAX_DIMS], s4[4] = {b->n, b->ndim == 3 ? b->shape[0] : 1, b->shape[b->ndim - 2],
+                                              b->shape[b->ndim - 1]};
+    int nd = sk_shim_shape(*x, shape);
+    sk_dsa_params_default(&p);
+    size_t sl = strlen(R->tc->dsa_strategy);
+    SK_FAIL_IF(sl >= sizeof p.strategy, SK_EINVAL, "train.dsa_strategy: longer than %zu characters", sizeof p.strategy - 1);
+    memcpy(p.strategy, R->tc->dsa_strategy, sl + 1);
+    SK_TRY(sk_dsa_draw_create(&d, &p, s4[0], s4[2], s4[3], R->rng));
+    SK_TRY(sk_dsa_apply_draw_pixels(d, sk_shim_reshape(*x, s4, 4), &y));
+    *x = sk_shim_reshape(y, shape, nd);
+    SK_TRY_T(*x);
+done:
+    sk_dsa_draw_free(d);
+    return rc;
+}
+
 static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, int training, fwd_ *f)
 {
     int rc = SK_OK;
@@ -400,6 +433,7 @@ static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, 
     sk_model_out o;
     memset(f, 0, sizeof *f);
     SK_TRY(batch_tensors_(b, &x, &y));
+    if (training && R->tc->dsa) SK_TRY(augment_(R, b, &x));
     SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
     f->loss_t = o.loss;
     f->sample_loss = o.sample_loss;
@@ -559,14 +593,15 @@ static int config_json_(const run_ *R, char *buf, size_t cap)
     const sk_train_config *t = R->tc;
     const sk_data_config *d = R->dc;
     json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:s, "
-                          "s:f}}",
+                          "s:f, s:b, s:s}}",
                           "model", sk_model_config_to_json(R->mc), "data", "batch_size", (json_int_t)d->batch_size,
                           "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "train", "steps",
                           (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
                           "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
                           "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer",
                           t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw", "lr_schedule",
-                          t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum);
+                          t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum, "dsa",
+                          t->dsa, "dsa_strategy", t->dsa ? t->dsa_strategy : "");
     SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
     size_t n = json_dumpb(j, buf, cap, JSON_REAL_PRECISION(17));
     SK_FAIL_IF(n == 0 || n >= cap, SK_EINVAL, "train: the config JSON does not fit the checkpoint's %zu bytes", cap);
@@ -816,6 +851,10 @@ static int build_model_(run_ *R)
     SK_TRY(S->next(R->train_src, &b));
     char shp[96];
     shape_text_(shp, sizeof shp, b->ndim, b->shape);
+    SK_FAIL_IF(R->tc->dsa && (b->ndim < 2 || b->ndim > 3), SK_EINVAL,
+               "train.dsa = true: data.train = %s holds %s (samples of shape %s); DSA augments images ([H, W] or "
+               "[C, H, W])",
+               train_name_(R), b->ndim == 1 ? "token sequences" : "samples that are not images", shp);
     SK_FAIL_IF((sk_model_find(R->mc->arch)->flags & SK_MODEL_LM) && b->ndim != 1, SK_EINVAL,
                "data.train = %s holds images (samples of shape %s); model.arch = %s needs a token corpus",
                train_name_(R), shp, R->mc->arch);

@@ -79,6 +79,8 @@ typedef struct sk_train_config {
     int64_t keep_last;    /* checkpoints kept */
     double bucket_mb;     /* gradient bucket size for the MPI allreduce */
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
+    int dsa;              /* augment every training batch with DSA (trainer/sk_dsa.h; image corpora) */
+    char dsa_strategy[SK_CFG_STR_MAX]; /* its families, e.g. color_crop_cutout_flip_scale_rotate */
 } sk_train_config;
 
 /* The [train] config section (key table in sk_train_config.c); [model] is

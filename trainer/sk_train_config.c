@@ -33,6 +33,12 @@ static const sk_cfg_key train_keys_[] = {
     TK_("ckpt_every", SK_CFG_INT, ckpt_every, "0", 0, 1e12, 0, "steps between checkpoints (0: at the end only)"),
     TK_("keep_last", SK_CFG_INT, keep_last, "3", 0, 1e6, 0, "checkpoints kept (0: all)"),
     TK_("bucket_mb", SK_CFG_FLOAT, bucket_mb, "1.0", 0, 1e4, SK_CFG_EXCL_MIN, "gradient allreduce bucket size in MiB"),
+    TK_("dsa", SK_CFG_BOOL, dsa, "false", 0, 0, 0,
+        "augment each training batch with differentiable Siamese augmentation (images only; one draw per sample, "
+        "ParamDiffAug's defaults, trainer/sk_dsa.h)"),
+    TK_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate", 0, 0, 0,
+        "DSA families joined by '_' (color, crop, cutout, flip, scale, rotate); one drawn per batch, as the "
+        "reference's aug_mode 'S'"),
     TK_("bytes_per_token", SK_CFG_FLOAT, bytes_per_token, "1.0", 0, 1e6, SK_CFG_EXCL_MIN, "bytes per token, for bits per byte (1 for byte-level corpora)"),
 };
 #undef TK_

@@ -3,6 +3,9 @@
  *   sk_dataset_tool inspect FILE [--verify]
  *   sk_dataset_tool digest FILE            print attributes + FNV-1a of every decoded dataset
  *   sk_dataset_tool tokens OUT N LEVEL     write a synthetic token corpus
+ *   sk_dataset_tool images OUT N C H W u8|f32  a synthetic labelled image corpus: sample i has label i % 3 and
+ *                                          pixel k = (i * 37 + k * 11) % 256 (u8), or that minus 20.25 (f32:
+ *                                          values below 0 and fractions, for rounding and clamping)
  * Used by the shell tests (h5py / h5dump interop, mpirun parallel prepare). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,10 +87,43 @@ static int tokens_(const char *out, int64_t n, int level) {
     return rc;
 }
 
+static int images_(const char *out, int64_t n, int64_t c, int64_t h, int64_t w, const char *type) {
+    const int f32 = !strcmp(type, "f32");
+    const int64_t per = c * h * w;
+    void *px = malloc((size_t)(n * per) * (f32 ? 4 : 1));
+    int64_t *lab = malloc((size_t)n * sizeof *lab);
+    if (!px || !lab) return sk_error_set(SK_ENOMEM, "images: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        lab[i] = i % 3;
+        for (int64_t k = 0; k < per; k++) {
+            int64_t v = (i * 37 + k * 11) % 256;
+            if (f32) ((float *)px)[i * per + k] = (float)v - 20.25f;
+            else ((uint8_t *)px)[i * per + k] = (uint8_t)v;
+        }
+    }
+    sk_corpus_data d = {0};
+    d.kind = SK_CORPUS_SAMPLES;
+    d.type = f32 ? SK_ELEM_F32 : SK_ELEM_U8;
+    d.ndim = c == 1 ? 2 : 3;
+    int64_t shape[3] = {c, h, w};
+    memcpy(d.shape, c == 1 ? shape + 1 : shape, (size_t)d.ndim * sizeof *shape);
+    d.samples = px;
+    d.num_samples = n;
+    d.labels = lab;
+    d.num_classes = 3;
+    d.source = "synthetic";
+    d.command = "sk_dataset_tool images";
+    sk_corpus_write_opts o = {SK_COMPRESS_ZSTD, 3, 4096, 0, 0};
+    int rc = sk_corpus_write(out, &d, &o);
+    free(px);
+    free(lab);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int rc = SK_OK, mpi = 0;
     if (argc < 3) {
-        fprintf(stderr, "usage: sk_dataset_tool prepare|inspect|digest|tokens ...\n");
+        fprintf(stderr, "usage: sk_dataset_tool prepare|inspect|digest|tokens|images ...\n");
         return 2;
     }
     if (!strcmp(argv[1], "prepare")) {
@@ -105,6 +141,8 @@ int main(int argc, char **argv) {
         rc = sk_inspect_print(stdout, argv[2], argc > 3 && !strcmp(argv[3], "--verify"));
     } else if (!strcmp(argv[1], "digest")) {
         rc = digest_(argv[2]);
+    } else if (!strcmp(argv[1], "images") && argc == 8) {
+        rc = images_(argv[2], atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoll(argv[6]), argv[7]);
     } else if (!strcmp(argv[1], "tokens") && argc == 5) {
         rc = tokens_(argv[2], atoll(argv[3]), atoi(argv[4]));
     } else {

@@ -5,7 +5,7 @@
  * name) and draw size m (0: one per sample, n = 4; 1: batch-wise, n = 1):
  *   "f<f>.m<m>.x" [4, 3, 8, 10], ".r" (loss weights), ".y" = the augmented
  *   batch, ".gx" = d sum(r y) / dx, the draw's arrays ".<field>" (F64 / I64
- *   [n]), and for m = 1 a second batch ".x2" [2, 3, 8, 10] under the same
+ *   [n]), ".ypix" (sk_dsa_apply_draw_pixels of x * 255), and for m = 1 a second batch ".x2" [2, 3, 8, 10] under the same
  *   draw, ".y2" (Siamese).
  * "all.*": the same for the whole strategy with multiple = 1 (all six in
  * order, one per sample). "chosen" (I64 [400]): the family of 400 mode-'S'
@@ -60,6 +60,11 @@ static int case_(dump_out_ *o, const char *prefix, const sk_dsa_params *p, int64
         snprintf(name, sizeof name, "%s.%s", prefix, fld[i]);
         if (dump_put_(o, name, ts[i])) goto done;
     }
+    /* the same draw in pixel units: x * 255 in, pixels out */
+    sk_tensor *yp = NULL;
+    if (sk_dsa_apply_draw_pixels(d, sk_shim_detach(sk_shim_mul_scalar(x, 255.0)), &yp)) goto done;
+    snprintf(name, sizeof name, "%s.ypix", prefix);
+    if (dump_put_(o, name, yp)) goto done;
     if (n == 1) {
         sk_tensor *x2 = sk_shim_rand(x2s, 4, SK_F32, SK_CPU, g), *y2 = NULL;
         if (sk_dsa_apply_draw(d, x2, &y2)) goto done;

@@ -116,6 +116,11 @@ def check(t, prefix, fams):
     close(f"{prefix} y", t[f"{prefix}.y"], y.detach().numpy())
     close(f"{prefix} gx", t[f"{prefix}.gx"], x.grad.numpy())
     assert np.abs(t[f"{prefix}.gx"]).max() > 0, f"{prefix}: no gradient reaches x"
+    # pixel units: the draw applied to x * 255 / 127.5 - 1, mapped back
+    u = torch.from_numpy(t[f"{prefix}.x"].copy()) * 255.0 / 127.5 - 1.0
+    for f in fams:
+        u = family(u, f, t, prefix)
+    close(f"{prefix} ypix", t[f"{prefix}.ypix"] / 255.0, ((u + 1.0) * 127.5).numpy() / 255.0)
     if f"{prefix}.x2" in t:  # the same draw on a second batch (Siamese)
         y2 = torch.from_numpy(t[f"{prefix}.x2"].copy())
         for f in fams:

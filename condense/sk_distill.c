@@ -33,7 +33,8 @@ static void draw_(int64_t *perm, int64_t n, int64_t b, uint64_t key) {
 static int check_(const sk_condense_job *job) {
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
-    const sk_model_vtable *vt = sk_model_find(job->model->arch);
+    const sk_model_vtable *vt = job->model ? sk_model_find(job->model->arch) : NULL;
+    SK_FAIL_IF(!job->model, SK_EINVAL, "condense.method=%s needs the [model] section", job->cfg->method);
     SK_FAIL_IF(in->type != SK_ELEM_U8 && in->type != SK_ELEM_F32, SK_EINVAL,
                "%s: condense.method=%s needs uint8 or float32 images, and this corpus holds %s", job->cfg->input,
                job->cfg->method, sk_elem_name(in->type));

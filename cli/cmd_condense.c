@@ -38,7 +38,11 @@ static int run_(sk_cli_ctx *ctx) {
                           .data = ctx->sections[4], .seed = (uint64_t)run->seed, .command = cmd};
     sk_condense_result res;
     SK_TRY(sk_condense_run(&o, &res));
-    if (sk_mpi_info_get()->rank == 0)
+    const sk_condense_method *vt = sk_condense_find(o.cfg->method);
+    if (sk_mpi_info_get()->rank == 0 && vt && (vt->flags & SK_CONDENSE_SYNTHESIZES))
+        printf("condense: made %lld synthetic samples from %lld rows with %s in %.2f s (method %.2f s) -> %s\n",
+               (long long)res.kept, (long long)res.rows, o.cfg->method, res.seconds_total, res.seconds, o.cfg->output);
+    else if (sk_mpi_info_get()->rank == 0)
         printf("condense: kept %lld of %lld rows (%.1f%%) with %s in %.2f s (method %.2f s) -> %s\n",
                (long long)res.kept, (long long)res.rows, 100.0 * (double)res.kept / (double)res.rows, o.cfg->method,
                res.seconds_total, res.seconds, o.cfg->output);
@@ -50,7 +54,7 @@ done:
 const sk_cmd sk_cmd_condense = {
     SK_CMD_VERSION,
     "condense",
-    "write a condensed corpus (coreset, deduplicated) with provenance; shards over mpirun ranks",
+    "write a condensed corpus (coreset, deduplicated, distilled) with provenance; shards over mpirun ranks",
     "  --set condense.method=NAME condense.input=CORPUS.h5 condense.output=OUT.h5 condense.keep=FRACTION\n"
     "  The kept set is the same for any number of ranks; `shrink inspect OUT.h5` shows its provenance.",
     sections_,

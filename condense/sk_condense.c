@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ static const sk_condense_method *const methods_[] = {
     &sk_condense_exact_dedup,
     &sk_condense_minhash,
     &sk_condense_perplexity,
+    &sk_condense_dm,
+    &sk_condense_dc,
 };
 
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }
@@ -126,6 +129,10 @@ static int check_method_(const sk_condense_method *vt, const sk_condense_config 
     SK_FAIL_IF((vt->flags & SK_CONDENSE_NEEDS_PROXY) && !c->proxy[0] && !c->scores_from[0], SK_EINVAL,
                "condense.method=%s needs condense.proxy (a model.safetensors that shrink train wrote)", vt->name);
     SK_FAIL_IF(rows_of_(in) < 1, SK_EINVAL, "%s: the corpus is empty", c->input);
+    SK_FAIL_IF((vt->flags & SK_CONDENSE_SYNTHESIZES) && c->synthetic_dtype == SK_CONDENSE_SYN_SOURCE &&
+                   in->type != SK_ELEM_U8 && in->type != SK_ELEM_F32,
+               SK_EINVAL, "%s: condense.synthetic_dtype=source needs uint8 or float32 images, not %s", c->input,
+               sk_elem_name(in->type));
     if (vt->check) SK_TRY(vt->check(c, in));
 done:
     return rc;
@@ -209,6 +216,26 @@ done:
     return rc;
 }
 
+/* A synthesising method's output arrays: classes * ipc samples. */
+static int alloc_syn_(run_ *r) {
+    int rc = SK_OK;
+    const sk_corpus_info *in = r->job.info;
+    int64_t D = 1, m = r->job.classes * r->o->cfg->ipc;
+    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
+    SK_FAIL_IF(m < 1 || m > (INT64_C(1) << 40) / (D > 0 ? D : 1), SK_EINVAL,
+               "condense.ipc = %lld: %lld classes x ipc synthetic images is too many", (long long)r->o->cfg->ipc,
+               (long long)r->job.classes);
+    r->out.syn_rows = m;
+    r->out.syn = calloc((size_t)(m * D), sizeof *r->out.syn);
+    r->out.syn_labels = calloc((size_t)m, sizeof *r->out.syn_labels);
+    r->out.syn_from = malloc((size_t)m * sizeof *r->out.syn_from);
+    SK_FAIL_IF(!r->out.syn || !r->out.syn_labels || !r->out.syn_from, SK_ENOMEM,
+               "condense: out of memory for %lld synthetic images", (long long)m);
+    for (int64_t i = 0; i < m; i++) r->out.syn_from[i] = -1;
+done:
+    return rc;
+}
+
 /* Open the source, shard it, read the shard's labels, hash the file. */
 static int setup_(run_ *r) {
     int rc = SK_OK;
@@ -246,6 +273,7 @@ static int setup_(run_ *r) {
     r->out.scores = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.scores);
     r->out.clusters = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.clusters);
     if (!r->out.keep || !r->out.scores || !r->out.clusters) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+    if (rc == SK_OK && (r->vt->flags & SK_CONDENSE_SYNTHESIZES)) rc = alloc_syn_(r);
     SK_TRY(sk_mpi_agree(rc));
 done:
     return rc;
@@ -379,6 +407,17 @@ static int files_json_(const char *list, json_t **out) {
 done:
     json_decref(a);
     return rc;
+/* The [model] section as YAML text: the networks a distillation sampled. */
+static char *model_text_(const sk_model_config *m) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = m ? open_memstream(&buf, &len) : NULL;
+    if (!f) return NULL;
+    const sk_cfg_section *secs[] = {&sk_model_section};
+    void *bases[] = {(void *)m};
+    sk_cfg_write(f, secs, 1, bases);
+    fclose(f);
+    return buf;
 }
 
 /* The provenance record: the source's steps, then this one. */
@@ -421,6 +460,16 @@ static int steps_(run_ *r, int64_t total_kept) {
     if (c->scores_from[0]) json_object_set_new(st, "scores_from", json_string(c->scores_from));
     if (r->out.score_name) json_object_set_new(st, "score", json_string(r->out.score_name));
     if (r->o->command) json_object_set_new(st, "command", json_string(r->o->command));
+    if (r->vt->flags & SK_CONDENSE_SYNTHESIZES) {
+        char *model = model_text_(r->o->model);
+        json_object_set_new(st, "synthetic_rows", json_integer((json_int_t)r->out.syn_rows));
+        json_object_set_new(st, "iterations", json_integer((json_int_t)r->out.iterations));
+        json_object_set_new(st, "synthetic_dtype", json_string(r->o->cfg->synthetic_dtype == SK_CONDENSE_SYN_F32
+                                                                    ? "float32"
+                                                                    : sk_elem_name(r->job.info->type)));
+        if (model) json_object_set_new(st, "model", json_string(model));
+        free(model);
+    }
     json_array_append_new(root, st);
     r->steps = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
     SK_FAIL_IF(!r->steps, SK_ENOMEM, "condense: out of memory");
@@ -465,6 +514,46 @@ done:
     return rc;
 }
 
+/* A synthesising method's samples: rank 0 writes them all (every rank
+ * holds the same out.syn), the others an empty slice of the collective
+ * write. float32 as made, or quantised to the source's type. */
+static int write_syn_(run_ *r) {
+    int rc = SK_OK;
+    const sk_corpus_info *in = r->job.info;
+    const sk_condense_config *c = r->o->cfg;
+    char method[SK_CFG_STR_MAX + 16], source[2 * SK_CFG_STR_MAX + 32];
+    int64_t D = 1, m = r->out.syn_rows, mine = r->job.rank == 0 ? m : 0;
+    int quant = c->synthetic_dtype == SK_CONDENSE_SYN_SOURCE && in->type == SK_ELEM_U8;
+    int from_real = c->init == SK_CONDENSE_INIT_REAL;
+    uint8_t *q = NULL;
+    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
+    rc = steps_(r, m);
+    if (rc == SK_OK && quant) {
+        q = malloc((size_t)(m * D));
+        if (!q) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+        for (int64_t i = 0; q && i < m * D; i++) {
+            float v = nearbyintf(r->out.syn[i]);
+            q[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    SK_TRY(sk_mpi_agree(rc));
+    snprintf(method, sizeof method, "condense:%s", c->method);
+    snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
+    sk_corpus_data d = {.kind = SK_CORPUS_SAMPLES, .type = quant ? SK_ELEM_U8 : SK_ELEM_F32, .ndim = in->ndim,
+                        .samples = quant ? (const void *)q : (const void *)r->out.syn, .num_samples = mine,
+                        .labels = r->out.syn_labels, .num_classes = in->num_classes, .source = source,
+                        .command = r->o->command ? r->o->command : "shrink condense", .prov_source = c->input,
+                        .prov_method = method, .kept = from_real ? r->out.syn_from : NULL,
+                        .num_kept = from_real ? mine : 0, .prov_steps = r->steps};
+    memcpy(d.shape, in->shape, sizeof d.shape);
+    if (c->overwrite && r->job.rank == 0) remove(c->output);
+    SK_TRY(sk_mpi_barrier());
+    rc = sk_corpus_write_part(c->output, &d, NULL);
+done:
+    free(q);
+    return rc;
+}
+
 static void free_(run_ *r) {
     sk_corpus_free(r->src);
     sk_model_free(r->proxy);
@@ -473,6 +562,9 @@ static void free_(run_ *r) {
     free(r->out.keep);
     free(r->out.scores);
     free(r->out.clusters);
+    free(r->out.syn);
+    free(r->out.syn_labels);
+    free(r->out.syn_from);
     free(r->kept);
     free(r->klabels);
     free(r->kscores);
@@ -489,10 +581,15 @@ int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res) {
     double t1 = sk_now();
     SK_TRY(sk_mpi_agree(r.vt->select(&r.job, &r.out)));
     double t2 = sk_now();
-    SK_TRY(sk_mpi_agree(gather_(&r)));
-    SK_TRY(write_(&r));
+    int syn = (r.vt->flags & SK_CONDENSE_SYNTHESIZES) != 0;
+    if (syn) {
+        SK_TRY(write_syn_(&r));
+    } else {
+        SK_TRY(sk_mpi_agree(gather_(&r)));
+        SK_TRY(write_(&r));
+    }
     if (res) {
-        int64_t v[2] = {r.job.n, r.nkept};
+        int64_t v[2] = {r.job.n, syn ? (r.job.rank == 0 ? r.out.syn_rows : 0) : r.nkept};
         SK_TRY(sk_mpi_allreduce_sum_i64(v + 1, 1));
         *res = (sk_condense_result){.rows = v[0], .kept = v[1], .seconds = t2 - t1, .seconds_total = sk_now() - t0};
     }

@@ -30,6 +30,16 @@
  * or clusters rows, those values for every source row
  * (/provenance/scores, /provenance/cluster_ids). `condense.scores_from`
  * reads such a file back instead of scoring again.
+ *
+ * Distillation (SK_CONDENSE_SYNTHESIZES: dm, dc; condense/sk_distill.h)
+ * does not keep rows: it writes condense.ipc new samples per class,
+ * float32 pixels in the source's [0, 255] units (or the source's type,
+ * condense.synthetic_dtype), labelled, class-major. Its step records the
+ * synthetic row count, the iterations made and the [model] section of the
+ * networks it sampled; /provenance/kept_indices holds the source row each
+ * synthetic sample was initialised from (condense.init=real; absent for
+ * noise). The work is split by class over ranks, and the output is the same
+ * for any rank count.
  */
 #ifndef SK_CONDENSE_H
 #define SK_CONDENSE_H
@@ -73,6 +83,19 @@ typedef struct {
     int64_t minhash_bands;            /* minhash: LSH bands */
     int64_t minhash_rows;             /* minhash: permutations per band */
     int64_t minhash_seed;             /* minhash: permutation seed; -1: run.seed */
+    /* distillation (SK_CONDENSE_SYNTHESIZES methods: dm, dc) */
+    int64_t ipc;                      /* synthetic images per class */
+    int64_t iterations;               /* updates of the synthetic images (dc: outer iterations) */
+    double lr_img;                    /* SGD learning rate of the images; <= 0: the method's reference value */
+    double momentum_img;              /* SGD momentum of the images */
+    int init;                         /* sk_condense_init */
+    int64_t batch_real;               /* real images drawn per class and iteration */
+    int synthetic_dtype;              /* sk_condense_syn_dtype */
+    int64_t outer_loop, inner_loop;   /* dc: per iteration; -1: get_loops(ipc) of the reference */
+    double lr_net;                    /* dc: SGD learning rate of the network's inner training */
+    int64_t batch_train;              /* dc: synthetic images per inner training batch */
+    int dsa;                          /* dm, dc: differentiable Siamese augmentation (trainer/sk_dsa.h) */
+    char dsa_strategy[SK_CFG_STR_MAX]; /* its families, '_' separated */
 } sk_condense_config;
 
 /* condense.ppl_band: how `perplexity` keeps documents. */
@@ -81,6 +104,17 @@ typedef enum {
     SK_CONDENSE_PPL_QUANTILE, /* ranks in [ppl_low, ppl_high) quantiles of the perplexities */
     SK_CONDENSE_PPL_ABSOLUTE  /* perplexities in [ppl_low, ppl_high] */
 } sk_condense_ppl_band;
+/* condense.init: where synthetic images start. */
+typedef enum {
+    SK_CONDENSE_INIT_REAL = 0, /* real images of their class, drawn by the seed */
+    SK_CONDENSE_INIT_NOISE     /* standard normal in the model's input scale */
+} sk_condense_init;
+
+/* condense.synthetic_dtype: what the synthetic corpus stores. */
+typedef enum {
+    SK_CONDENSE_SYN_F32 = 0, /* float32 pixels in the source's [0, 255] units, unclamped */
+    SK_CONDENSE_SYN_SOURCE   /* the source's element type: rounded to nearest, clamped to [0, 255] for uint8 */
+} sk_condense_syn_dtype;
 
 /* condense.minhash_unit: what a shingle is made of. */
 typedef enum {
@@ -97,7 +131,9 @@ enum {
     SK_CONDENSE_NEEDS_PROXY = 1u << 2, /* scores or embeds rows with condense.proxy (job.proxy) */
     SK_CONDENSE_SCORES = 1u << 3,      /* writes one score per row (out.scores); takes condense.scores_from */
     SK_CONDENSE_USES_KEEP = 1u << 4,   /* honours condense.keep (dedup keeps what is not a duplicate) */
-    SK_CONDENSE_NEEDS_LABELS = 1u << 5 /* refuses a corpus without labels */
+    SK_CONDENSE_NEEDS_LABELS = 1u << 5, /* refuses a corpus without labels */
+    SK_CONDENSE_SYNTHESIZES = 1u << 6   /* makes new samples (out.syn) instead of marking kept rows; reads
+                                           condense.ipc and the [model] section; SAMPLES and NEEDS_LABELS too */
 };
 
 /* What a method is given (borrowed for the call; the same on every rank
@@ -128,9 +164,21 @@ typedef struct {
     const char *score_name; /* its name ("el2n"); static */
     int64_t *clusters;      /* dedup: each row's cluster (the lowest index in it); set has_clusters */
     int has_clusters;
+    /* SK_CONDENSE_SYNTHESIZES (allocated by the driver; keep and the other
+     * per-row arrays are then unused): syn_rows = classes * ipc synthetic
+     * samples, class-major (class c's are rows [c ipc, (c + 1) ipc)), as
+     * float32 pixels in the source's units, the same on every rank when
+     * select returns (the driver writes rank 0's). */
+    int64_t syn_rows;
+    float *syn;             /* [syn_rows, <sample shape>] */
+    int64_t *syn_labels;    /* [syn_rows] */
+    int64_t *syn_from;      /* [syn_rows] the source row each one started from; -1 (noise init) */
+    int64_t iterations;     /* the updates made (recorded in the provenance) */
 } sk_condense_out;
 
-#define SK_CONDENSE_VERSION 1
+/* 1: selection methods; 2: SK_CONDENSE_SYNTHESIZES and out.syn* (entries
+ * that do not synthesise are unchanged). */
+#define SK_CONDENSE_VERSION 2
 
 typedef struct sk_condense_method {
     int version;      /* SK_CONDENSE_VERSION */
@@ -142,7 +190,8 @@ typedef struct sk_condense_method {
      * any work; the message names the key or the file. The driver has
      * already checked the flags (kind, labels). */
     int (*check)(const sk_condense_config *cfg, const sk_corpus_info *in);
-    /* required: mark the shard's kept rows (and fill scores / clusters).
+    /* required: mark the shard's kept rows (and fill scores / clusters);
+     * a SYNTHESIZES method fills out.syn* instead.
      * Collective: every rank calls it; a rank that fails must still reach
      * the collectives its peers enter (sk_mpi_agree first). */
     int (*select)(const sk_condense_job *job, sk_condense_out *out);
@@ -167,7 +216,7 @@ typedef struct {
 } sk_condense_opts;
 
 typedef struct {
-    int64_t rows, kept;  /* source rows, rows kept */
+    int64_t rows, kept;  /* source rows, rows kept (synthesised rows for SYNTHESIZES methods) */
     double seconds;      /* wall time of the method's select (scoring included) */
     double seconds_total;
 } sk_condense_result;

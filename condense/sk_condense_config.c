@@ -55,6 +55,38 @@ static const sk_cfg_key condense_keys_[] = {
         "minhash: permutations per band (bands * rows permutations, at most 1024)"),
     CK_("minhash_seed", SK_CFG_INT, minhash_seed, "-1", -1, 9007199254740992.0, 0,
         "minhash: seed of the permutations; -1 uses run.seed"),
+    CK_("ipc", SK_CFG_INT, ipc, "10", 1, 1e6, 0, "dm, dc: synthetic images per class"),
+    CK_("iterations", SK_CFG_INT, iterations, "1000", 0, 1e9, 0,
+        "dm, dc: updates of the synthetic images (dc: outer iterations, each a fresh network; the references "
+        "run 20000 for dm and 1000 for dc)"),
+    CK_("lr_img", SK_CFG_FLOAT, lr_img, "0", 0, 1e9, 0,
+        "dm, dc: SGD learning rate of the synthetic images, in the model's input scale [-1, 1]; 0: the "
+        "reference's (dm 1.0, dc 0.1)"),
+    CK_("momentum_img", SK_CFG_FLOAT, momentum_img, "0.5", 0, 1, SK_CFG_EXCL_MAX,
+        "dm, dc: SGD momentum of the synthetic images (the references' 0.5)"),
+    {.name = "init", .type = SK_CFG_ENUM, .offset = offsetof(sk_condense_config, init), .def = "real",
+     .choices = "real|noise",
+     .help = "dm, dc: synthetic images start as real images of their class (drawn by run.seed) or as standard "
+             "normal noise in the model's input scale"},
+    CK_("batch_real", SK_CFG_INT, batch_real, "256", 1, 1e7, 0,
+        "dm, dc: real images drawn per class and update (all of a smaller class)"),
+    {.name = "synthetic_dtype", .type = SK_CFG_ENUM, .offset = offsetof(sk_condense_config, synthetic_dtype),
+     .def = "float32", .choices = "float32|source",
+     .help = "dm, dc: store float32 pixels in [0, 255] units, or the source's element type (rounded, clamped "
+             "to [0, 255] for uint8)"},
+    CK_("outer_loop", SK_CFG_INT, outer_loop, "-1", -1, 1e6, 0,
+        "dc: image updates per network; -1: the reference's get_loops(ipc) (ipc 1: 1, 10: 10, 50: 50)"),
+    CK_("inner_loop", SK_CFG_INT, inner_loop, "-1", -1, 1e6, 0,
+        "dc: epochs of network training on the synthetic set between image updates; -1: get_loops(ipc) "
+        "(ipc 1: 1, 10: 50, 50: 10)"),
+    CK_("lr_net", SK_CFG_FLOAT, lr_net, "0.01", 0, 1e3, SK_CFG_EXCL_MIN,
+        "dc: SGD learning rate of the network's inner training (no momentum, as the reference)"),
+    CK_("batch_train", SK_CFG_INT, batch_train, "256", 1, 1e7, 0, "dc: synthetic images per inner training batch"),
+    CS_("dsa", SK_CFG_BOOL, dsa, "false",
+        "dm, dc: differentiable Siamese augmentation (Zhao & Bilen, ICML 2021): one random transform per class "
+        "and step applied to its real and synthetic batch alike (dc: per-sample transforms in the inner training)"),
+    CS_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate",
+        "dm, dc with dsa: the augmentation families, '_' separated (one drawn per transform, the reference's mode S)"),
 };
 #undef CK_
 #undef CS_

@@ -27,6 +27,9 @@ extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
 extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */
 extern const sk_condense_method sk_condense_exact_dedup; /* sk_condense_exact.c */
 extern const sk_condense_method sk_condense_minhash; /* sk_condense_minhash.c */
+/* distillation (sk_distill.h) */
+extern const sk_condense_method sk_condense_dm; /* sk_condense_dm.c */
+extern const sk_condense_method sk_condense_dc; /* sk_condense_dc.c */
 
 /* Row i's random key, the order every method draws from: a function of
  * the seed and the row's global index alone, so it does not depend on the

@@ -1123,6 +1123,28 @@ int sk_shim_grad(const sk_tensor *t, sk_tensor **out)
     });
 }
 
+int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int n, int create_graph,
+                          sk_tensor **grads)
+{
+    for (int i = 0; i < n; i++) grads[i] = nullptr;
+    if (!output || n < 0 || (n > 0 && !inputs)) return sk_error_set(SK_EINVAL, "autograd_grad: bad arguments");
+    for (int i = 0; i < n; i++)
+        if (!inputs[i]) return sk_error_set(SK_EINVAL, "autograd_grad: input %d is NULL", i);
+    return op_int_("autograd_grad", {output}, [&] {
+        std::vector<at::Tensor> in;
+        in.reserve((size_t)n);
+        for (int i = 0; i < n; i++) in.push_back(inputs[i]->t);
+        /* torch.autograd.grad(output, inputs, create_graph=...): the graph is
+         * kept when it is extended (second order), as PyTorch's retain_graph
+         * default; allow_unused: an input the output does not reach gets a zero
+         * gradient of its shape */
+        std::vector<at::Tensor> g = torch::autograd::grad({output->t}, in, {}, create_graph != 0, create_graph != 0,
+                                                          /*allow_unused=*/true);
+        for (int i = 0; i < n; i++) grads[i] = wrap_(g[(size_t)i].defined() ? g[(size_t)i] : at::zeros_like(in[(size_t)i]));
+        return (int)SK_OK;
+    });
+}
+
 int sk_shim_zero_grad(sk_tensor *const *params, int n)
 {
     for (int i = 0; i < n; i++) {

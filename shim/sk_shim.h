@@ -345,6 +345,15 @@ int sk_shim_backward(const sk_tensor *loss);
 /* *out = the accumulated gradient of t (a view sharing storage), or NULL
  * when t has none yet. Returns 0 or an error code. */
 int sk_shim_grad(const sk_tensor *t, sk_tensor **out);
+/* The gradients of scalar `output` w.r.t. inputs[0..n) (torch.autograd.grad),
+ * into grads[i] (in the current scope), without touching any .grad.
+ * create_graph != 0: the gradients are themselves differentiable (the graph
+ * is kept and extended), so a loss built from them backpropagates to the
+ * tensors `output` depends on (second order: dataset condensation's
+ * gradient matching). create_graph == 0: the graph is freed. An input that
+ * output does not depend on gets zeros. */
+int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int n, int create_graph,
+                          sk_tensor **grads);
 /* Reset the gradients of params to none. */
 int sk_shim_zero_grad(sk_tensor *const *params, int n);
 /* Enable/disable gradient recording on this thread; returns the previous

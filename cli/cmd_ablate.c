@@ -136,13 +136,14 @@ static int write_plan_(const sk_ablate_plan *p, int force)
     hex_(h, p->base_hash);
     json_t *old = json_load_file(path, 0, NULL);
     if (old) {
-        const char *oh = json_string_value(json_object_get(old, "base_hash"));
-        int same = oh && !strcmp(oh, h);
+        char oh[32];
+        const char *o = json_string_value(json_object_get(old, "base_hash"));
+        snprintf(oh, sizeof oh, "%s", o ? o : "?");
         json_decref(old);
-        SK_FAIL_IF(!same && !force, SK_EINVAL,
+        SK_FAIL_IF(strcmp(oh, h) && !force, SK_EINVAL,
                    "%s: ablate.out_dir holds a grid of a different base config (base hash %s, this one %s): "
                    "use another ablate.out_dir, or --force to rerun every cell whose config changed",
-                   path, oh ? oh : "?", h);
+                   path, oh, h);
     }
     j = json_object();
     cells = json_array();
@@ -183,7 +184,7 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
 {
     int rc = SK_OK;
     char dir[PATH_N_], run_dir[PATH_N_], path[PATH_N_], hash[17], old[32] = "";
-    json_t *j = NULL;
+    json_t *j = NULL, *prev = NULL;
     FILE *f = NULL;
     double t0 = sk_now();
     const sk_run_config *run = sec_(p, c->bases, "run");
@@ -243,7 +244,21 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
         fprintf(stderr, "ablate: cell %d %s: %s on %d rank%s (%lld steps)\n", c->index, resume ? "resumes" : "starts",
                 c->id, sk_mpi_info_get()->world, sk_mpi_info_get()->world > 1 ? "s" : "",
                 (long long)o.train->steps);
+    /* a cell killed after its final checkpoint resumes into no step and no evaluation: its quality is the
+     * summary the finished run wrote before the kill */
+    if (leader && resume) {
+        (void)path_(path, "%s/summary.json", run_dir);
+        prev = json_load_file(path, 0, NULL);
+    }
     SK_TRY(sk_train_run(&o, &res));
+    if (prev && !isfinite(res.eval_loss) && res.steps == o.train->steps) {
+        json_t *v;
+        if ((v = json_object_get(prev, "eval_loss")) && json_is_number(v)) res.eval_loss = json_number_value(v);
+        if ((v = json_object_get(prev, "eval_acc")) && json_is_number(v)) res.eval_acc = json_number_value(v);
+        if ((v = json_object_get(prev, "eval_bpb")) && json_is_number(v)) res.eval_bpb = json_number_value(v);
+        if ((v = json_object_get(prev, "loss")) && json_is_number(v)) res.loss = json_number_value(v);
+        if ((v = json_object_get(prev, "seconds")) && json_is_number(v)) res.seconds = json_number_value(v);
+    }
     if (m->scorer[0] && p->cfg.cost) {
         sk_cost_opts co;
         sk_cost_opts_default(&co);
@@ -303,6 +318,7 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
 done:
     if (f) fclose(f);
     json_decref(j);
+    json_decref(prev);
     return rc;
 }
 

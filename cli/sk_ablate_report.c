@@ -205,11 +205,16 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
             "plot 'time.dat' using 1:2 with points pointtype 7 title 'cells', \\\n"
             "     'time.dat' using 1:2:3 with labels offset 0,1 font ',7' notitle, \\\n"
             "     'front.dat' using 1:2 with steps linewidth 2 title 'Pareto front'\n"
-            "set output 'memory_vs_keep.png'\nset logscale x\n"
-            "set title 'peak host RSS of one training step over the resident base'\n"
-            "set xlabel 'kept fraction'\nset ylabel 'MiB'\n"
-            "plot for [i=0:%d] 'keep.dat' index i using 1:4 with linespoints title columnheader(1)\n",
-            dir, qname, nblocks - 1, nblocks - 1);
+            , dir, qname, nblocks - 1);
+    int has_rss = 0;
+    for (int i = 0; i < ng; i++) has_rss |= isfinite(gs[i].rss_mib);
+    if (has_rss) /* memory is measured with a selector's cost run (sk_cost.h); a grid without one has none */
+        fprintf(f,
+                "set output 'memory_vs_keep.png'\nset logscale x\n"
+                "set title 'peak host RSS of one training step over the resident base'\n"
+                "set xlabel 'kept fraction'\nset ylabel 'MiB'\n"
+                "plot for [i=0:%d] 'keep.dat' index i using 1:4 with linespoints title columnheader(1)\n",
+                nblocks - 1);
     fclose(f);
     f = NULL;
     SK_TRY(run_gnuplot_(gp));

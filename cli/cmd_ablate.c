@@ -43,7 +43,7 @@
 #include "sk_train.h"
 #include "sk_train_guard.h"
 
-#define USAGE_ "usage: shrink ablate --config FILE [--set key=value]... [--cells A:B] [--force] | --report DIR"
+#define USAGE_ "usage: shrink ablate --config FILE [--set key=value]... [--cells A:B] [--force] [--dry-run] | --report DIR"
 
 static void *sec_(const sk_ablate_plan *p, void **bases, const char *name)
 {
@@ -459,13 +459,14 @@ static int parse_slice_(const char *v, int n, int *a, int *b)
 
 static int run_(sk_cli_ctx *ctx)
 {
-    int rc = SK_OK, force = 0, missing = 0, failed = 0, a = 0, b = 0;
+    int rc = SK_OK, force = 0, dry = 0, missing = 0, failed = 0, a = 0, b = 0;
     const char *report = NULL, *cells = NULL;
     sk_ablate_plan *p = NULL;
     sk_comm *group = NULL;
     for (int i = 0; i < ctx->argc; i++) {
         const char *s = ctx->argv[i];
         if (!strcmp(s, "--force")) force = 1;
+        else if (!strcmp(s, "--dry-run")) dry = 1;
         else if (!strcmp(s, "--report") && i + 1 < ctx->argc) report = ctx->argv[++i];
         else if (!strncmp(s, "--report=", 9)) report = s + 9;
         else if (!strcmp(s, "--cells") && i + 1 < ctx->argc) cells = ctx->argv[++i];
@@ -493,6 +494,15 @@ static int run_(sk_cli_ctx *ctx)
         goto done_usage;
     b = p->ncells;
     if (cells && parse_slice_(cells, p->ncells, &a, &b) < 0) goto done_usage;
+    if (dry) { /* the checked grid, nothing written */
+        if (world_root_())
+            for (int i = a; i < b; i++)
+                printf("%s  %s  steps %lld%s%s\n", p->cells[i].id, p->methods[p->cells[i].method].spec,
+                       (long long)((sk_train_config *)sec_(p, p->cells[i].bases, "train"))->steps,
+                       p->cells[i].corpus[0] ? " (estimated: the corpus is condensed first) on " : "",
+                       p->cells[i].corpus);
+        goto done;
+    }
     if (world_root_()) {
         char d[PATH_N_];
         (void)path_(d, "%s/corpora", p->cfg.out_dir);
@@ -542,11 +552,12 @@ const sk_cmd sk_cmd_ablate = {
     SK_CMD_VERSION,
     "ablate",
     "run a fair grid of compression methods x budgets x seeds and report quality next to measured cost",
-    "[--cells A:B] [--force] | --report DIR\n"
+    "[--cells A:B] [--force] [--dry-run] | --report DIR\n"
     "  --config FILE  an ablate config (configs/ablate-*.yaml): ablate.base or inline training sections,\n"
     "                 plus the ablate section (methods, keep, condense_keep, grid, seeds, budget, out_dir)\n"
     "  --cells A:B    run cells A to B-1 of the grid only (a job array's share; B empty: to the end)\n"
     "  --force        run in an ablate.out_dir made from a different base config (changed cells rerun)\n"
+    "  --dry-run      check every cell's config and list the cells (id, method, steps); run nothing\n"
     "  --report DIR   merge the cell records under DIR (from any number of runs) into the report\n"
     "outputs in ablate.out_dir: plan.json, cells/<id>/{config.yaml,cell.json,run/}, corpora/, results.csv,\n"
     "table.md, plots/*.png; finished cells are skipped, killed ones resume from their last checkpoint\n"

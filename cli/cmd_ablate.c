@@ -492,6 +492,16 @@ static int run_(sk_cli_ctx *ctx)
                                   "(use a divisor of %d, or 0 for one group of all ranks)", g, world, world);
     if (sk_cli_usage_from(sk_ablate_plan_build(&p, ctx->config_path, ctx->sets, ctx->nsets, g, world_root_())) < 0)
         goto done_usage;
+    if (p->cfg.ranks_per_cell > 0 && p->cfg.ranks_per_cell != g) { /* set in ablate.base: check cells again */
+        g = (int)p->cfg.ranks_per_cell;
+        sk_ablate_plan_free(p);
+        p = NULL;
+        if (world % g)
+            return sk_cli_usage_error("ablate.ranks_per_cell = %d (from ablate.base) does not divide the %d ranks "
+                                      "of this job", g, world);
+        if (sk_cli_usage_from(sk_ablate_plan_build(&p, ctx->config_path, ctx->sets, ctx->nsets, g, 0)) < 0)
+            goto done_usage;
+    }
     b = p->ncells;
     if (cells && parse_slice_(cells, p->ncells, &a, &b) < 0) goto done_usage;
     if (dry) { /* the checked grid, nothing written */

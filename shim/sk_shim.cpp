@@ -358,39 +358,39 @@ int sk_shim_synchronize(sk_device dev)
 
 void sk_shim_set_cuda_index(int index) { cuda_index_ = index; }
 
-int sk_shim_cuda_peak_reset(void)
+// The caching allocator's peak statistics: reset them (reset = 1) or read
+// the peak of allocated bytes into *bytes.
+static int cuda_peak_(int reset, int64_t *bytes)
 {
 #ifdef SK_SHIM_CUDA
     if (!sk_shim_cuda_available()) return sk_error_set(SK_EUNSUPPORTED, "no usable CUDA device for memory statistics");
     try {
-        c10::cuda::CUDACachingAllocator::resetPeakStats((c10::DeviceIndex)cuda_index_);
+        const c10::DeviceIndex dev = (c10::DeviceIndex)cuda_index_;
+        if (reset) {
+            c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+        } else {
+            // allocated_bytes[0]: the aggregate over pool types (StatType::AGGREGATE in 1.13 and 2.x)
+            auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
+            *bytes = (int64_t)st.allocated_bytes[0].peak;
+        }
         return SK_OK;
     } catch (...) {
-        return fail_("cuda_peak_reset", std::to_string(cuda_index_));
+        return fail_(reset ? "cuda_peak_reset" : "cuda_peak_bytes", std::to_string(cuda_index_));
     }
 #else
+    (void)reset;
+    (void)bytes;
     return sk_error_set(SK_EUNSUPPORTED, "device memory statistics need a CUDA build of libtorch (this one is %s, CPU)",
                         TORCH_VERSION);
 #endif
 }
 
+int sk_shim_cuda_peak_reset(void) { return cuda_peak_(1, NULL); }
+
 int sk_shim_cuda_peak_bytes(int64_t *bytes)
 {
     *bytes = -1;
-#ifdef SK_SHIM_CUDA
-    if (!sk_shim_cuda_available()) return sk_error_set(SK_EUNSUPPORTED, "no usable CUDA device for memory statistics");
-    try {
-        // allocated_bytes[0]: the aggregate over pool types (StatType::AGGREGATE in 1.13 and 2.x)
-        auto st = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)cuda_index_);
-        *bytes = (int64_t)st.allocated_bytes[0].peak;
-        return SK_OK;
-    } catch (...) {
-        return fail_("cuda_peak_bytes", std::to_string(cuda_index_));
-    }
-#else
-    return sk_error_set(SK_EUNSUPPORTED, "device memory statistics need a CUDA build of libtorch (this one is %s, CPU)",
-                        TORCH_VERSION);
-#endif
+    return cuda_peak_(0, bytes);
 }
 
 // ---- scopes --------------------------------------------------------------

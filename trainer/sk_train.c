@@ -1275,6 +1275,22 @@ static void teardown_(run_ *R)
     if (R->train_src) R->S->free(R->train_src);
 }
 
+/* A run's state for o on this rank of the current communicator (NULL: out of memory). */
+static run_ *run_new_(const sk_train_opts *o)
+{
+    run_ *R = calloc(1, sizeof *R);
+    if (!R) return NULL;
+    const sk_mpi_info *di = sk_mpi_info_get();
+    R->o = o;
+    R->mc = o->model;
+    R->tc = o->train;
+    R->dc = o->data;
+    R->rank = di->rank;
+    R->world = di->world;
+    R->S = o->source ? o->source : sk_train_source_loader();
+    return R;
+}
+
 /* ---- cost (sk_cost.h) ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -1365,16 +1381,8 @@ int sk_cost_measure(const sk_train_opts *o, const sk_cost_opts *co, sk_cost_resu
     SK_FAIL_IF(!o->select || !strcmp(o->select->scorer, "none"), SK_EINVAL,
                "select.scorer: none: the cost of compression needs a token selector to compare against the full "
                "model");
-    R = calloc(1, sizeof *R);
+    R = run_new_(o);
     SK_FAIL_IF(!R, SK_ENOMEM, "cost: out of memory");
-    const sk_mpi_info *di = sk_mpi_info_get();
-    R->o = o;
-    R->mc = o->model;
-    R->tc = o->train;
-    R->dc = o->data;
-    R->rank = di->rank;
-    R->world = di->world;
-    R->S = o->source ? o->source : sk_train_source_loader();
     R->cost_only = 1;
     rc = setup_(R);
     SK_TRY(sk_mpi_agree(rc));
@@ -1402,16 +1410,8 @@ done:
 int sk_train_run(const sk_train_opts *o, sk_train_result *res)
 {
     int rc = SK_OK;
-    run_ *R = calloc(1, sizeof *R);
+    run_ *R = run_new_(o);
     if (!R) return sk_error_set(SK_ENOMEM, "train: out of memory");
-    const sk_mpi_info *di = sk_mpi_info_get();
-    R->o = o;
-    R->mc = o->model;
-    R->tc = o->train;
-    R->dc = o->data;
-    R->rank = di->rank;
-    R->world = di->world;
-    R->S = o->source ? o->source : sk_train_source_loader();
     R->r.loss = R->r.eval_loss = R->r.eval_acc = R->r.eval_bpb = R->r.unigram_bpb = NAN;
     R->r.step_time_select = R->r.step_time_full = R->r.measured_speedup = R->r.flop_ratio = NAN;
 

@@ -112,25 +112,31 @@ static void cfg_init_(cfg_ *c, double keep)
 /* sk_select_flops per block: 8 N D^2 + 4 N^2 D + 4 r N D^2. */
 static double block_(double n, double d, double r) { return 8 * n * d * d + 4 * n * n * d + 4 * r * n * d * d; }
 
+/* sk_cost_measure of the ViT at keep, stopping after max_seconds. */
+static void measure_(double keep, double max_seconds, sk_cost_result *r)
+{
+    cfg_ c;
+    cfg_init_(&c, keep);
+    sk_cost_opts co;
+    sk_cost_opts_default(&co);
+    co.max_seconds = max_seconds;
+    int rc = sk_cost_measure(&c.o, &co, r);
+    if (rc) print_message("sk_cost_measure: %s\n", sk_error_last());
+    assert_int_equal(rc, 0);
+    print_message("keep %g: speedup %.3f [%.3f, %.3f] over %d rounds, %.2f ms vs %.2f ms, FLOP ratio %.3f, "
+                  "rss base %lld full %lld compressed %lld\n",
+                  keep, r->speedup_median, r->speedup_q1, r->speedup_q3, r->rounds, r->ms_full, r->ms_compressed,
+                  r->flop_ratio, (long long)r->rss_base, (long long)r->rss_full, (long long)r->rss_compressed);
+}
+
 static void test_measure_vit_keep_quarter(void **st)
 {
     (void)st;
-    cfg_ c;
-    cfg_init_(&c, 0.25);
-    sk_cost_opts co;
-    sk_cost_opts_default(&co);
-    co.max_seconds = 20;
     sk_cost_result r;
-    int mrc = sk_cost_measure(&c.o, &co, &r);
-    if (mrc) print_message("sk_cost_measure: %s\n", sk_error_last());
-    assert_int_equal(mrc, 0);
+    measure_(0.25, 20, &r);
     /* 65 tokens into block 0; 1 + ceil(0.25 * 64) = 17 into blocks 1..3 */
     double want = 4 * block_(65, 64, 2) / (block_(65, 64, 2) + 3 * block_(17, 64, 2));
     assert_true(fabs(r.flop_ratio - want) < 1e-9 * want);
-    print_message("keep 0.25: speedup %.3f [%.3f, %.3f] over %d rounds, %.2f ms vs %.2f ms, FLOP ratio %.3f, "
-                  "rss base %lld full %lld compressed %lld\n",
-                  r.speedup_median, r.speedup_q1, r.speedup_q3, r.rounds, r.ms_full, r.ms_compressed, r.flop_ratio,
-                  (long long)r.rss_base, (long long)r.rss_full, (long long)r.rss_compressed);
     assert_true(r.speedup_median > 1.0);
     assert_true(r.speedup_q1 <= r.speedup_median && r.speedup_median <= r.speedup_q3);
     assert_true(r.ms_compressed < r.ms_full);
@@ -141,17 +147,8 @@ static void test_measure_vit_keep_quarter(void **st)
 static void test_measure_keep_one_is_even(void **st)
 {
     (void)st;
-    cfg_ c;
-    cfg_init_(&c, 1.0);
-    sk_cost_opts co;
-    sk_cost_opts_default(&co);
-    co.max_seconds = 8;
     sk_cost_result r;
-    int mrc = sk_cost_measure(&c.o, &co, &r);
-    if (mrc) print_message("sk_cost_measure: %s\n", sk_error_last());
-    assert_int_equal(mrc, 0);
-    print_message("keep 1.0: speedup %.3f [%.3f, %.3f] over %d rounds\n", r.speedup_median, r.speedup_q1,
-                  r.speedup_q3, r.rounds);
+    measure_(1.0, 8, &r);
     assert_true(fabs(r.flop_ratio - 1.0) < 1e-9);
     assert_true(r.speedup_median >= 0.8 && r.speedup_median <= 1.25);
 }

@@ -178,14 +178,46 @@ static int has_checkpoint_(const char *run_dir)
     return exists_(ck);
 }
 
+/* The leader's part of starting a cell: its directory, its config hash
+ * and config.yaml; *resume = 1 when a run of this very config left a
+ * checkpoint (cells/<id>/hash), else the cell starts over. */
+static int prepare_cell_(const sk_ablate_plan *p, const sk_ablate_cell *c, const char *dir, const char *run_dir,
+                         const char *hash, int *resume)
+{
+    int rc = SK_OK;
+    char path[PATH_N_], old[32] = "";
+    FILE *f = NULL;
+    SK_TRY(sk_fs_mkdir_p(dir));
+    (void)path_(path, "%s/hash", dir);
+    f = fopen(path, "r");
+    if (f) {
+        if (!fgets(old, sizeof old, f)) old[0] = '\0';
+        fclose(f);
+        f = NULL;
+    }
+    *resume = !strncmp(old, hash, 16) && has_checkpoint_(run_dir);
+    const void *b[1] = {hash};
+    size_t l[1] = {16};
+    SK_TRY(sk_fs_write_atomic(path, b, l, 1));
+    (void)path_(path, "%s/config.yaml", dir);
+    f = fopen(path, "w");
+    SK_FAIL_IF(!f, SK_EIO, "%s: %s", path, strerror(errno));
+    rc = sk_cfg_write(f, (const sk_cfg_section *const *)p->secs, p->nsec, c->bases);
+    int cl = fclose(f);
+    f = NULL;
+    SK_FAIL_IF(cl != 0 && rc == 0, SK_EIO, "%s: write failed", path);
+done:
+    if (f) fclose(f);
+    return rc;
+}
+
 /* Everything a cell does on every rank of its group; the leader writes the
  * record. */
 static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, const char *command)
 {
     int rc = SK_OK;
-    char dir[PATH_N_], run_dir[PATH_N_], path[PATH_N_], hash[17], old[32] = "";
+    char dir[PATH_N_], run_dir[PATH_N_], path[PATH_N_], hash[17];
     json_t *j = NULL, *prev = NULL;
-    FILE *f = NULL;
     double t0 = sk_now();
     const sk_run_config *run = sec_(p, c->bases, "run");
     const sk_ablate_method *m = &p->methods[c->method];
@@ -195,33 +227,12 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     hex_(hash, c->hash);
     (void)path_(dir, "%s/cells/%s", p->cfg.out_dir, c->id);
     (void)path_(run_dir, "%s/run", dir);
-    /* resume only a run of this very config (cells/<id>/hash), else start over */
+    /* the leader prepares the directory; every rank leaves here together on failure */
     int resume = 0;
-    if (leader) {
-        SK_TRY(sk_fs_mkdir_p(dir));
-        (void)path_(path, "%s/hash", dir);
-        f = fopen(path, "r");
-        if (f) {
-            if (!fgets(old, sizeof old, f)) old[0] = '\0';
-            fclose(f);
-            f = NULL;
-        }
-        resume = !strncmp(old, hash, 16) && has_checkpoint_(run_dir);
-        const void *b[1] = {hash};
-        size_t l[1] = {16};
-        SK_TRY(sk_fs_write_atomic(path, b, l, 1));
-        (void)path_(path, "%s/config.yaml", dir);
-        f = fopen(path, "w");
-        SK_FAIL_IF(!f, SK_EIO, "%s: %s", path, strerror(errno));
-        rc = sk_cfg_write(f, (const sk_cfg_section *const *)p->secs, p->nsec, c->bases);
-        int cl = fclose(f);
-        f = NULL;
-        SK_FAIL_IF(cl != 0 && rc == 0, SK_EIO, "%s: write failed", path);
-        SK_TRY(rc);
-    }
+    if (leader) rc = prepare_cell_(p, c, dir, run_dir, hash, &resume);
     rc = sk_mpi_agree(rc);
-    SK_TRY(rc);
-    SK_TRY(sk_mpi_bcast(&resume, sizeof resume, 0));
+    if (rc == 0) rc = sk_mpi_bcast(&resume, sizeof resume, 0);
+    if (rc < 0) return rc;
 
     sk_train_opts o;
     memset(&o, 0, sizeof o);
@@ -316,10 +327,10 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     SK_TRY(write_json_(path, j));
     fprintf(stderr, "ablate: cell %d done: %s in %.1f s\n", c->index, c->id, sk_now() - t0);
 done:
-    if (f) fclose(f);
     json_decref(j);
     json_decref(prev);
-    return rc;
+    /* the leader's record may fail where the others succeeded: the group leaves with one answer */
+    return sk_mpi_agree(rc);
 }
 
 /* ---- condensed corpora (the whole world, before the groups form) ------------------- */
@@ -382,20 +393,19 @@ static int run_cells_(sk_ablate_plan *p, int a, int b, const char *command, int 
 {
     int rc = SK_OK, leader = sk_mpi_info_get()->rank == 0, next = a;
     char lock[PATH_N_];
+    (void)command;
     for (;;) {
         int pick = -1, fd = -1;
         if (leader) {
-            for (; next < b && pick < 0; next++) {
+            for (; next < b && pick < 0 && rc == 0; next++) {
                 sk_ablate_cell *c = &p->cells[next];
                 if (recorded_hash_(p->cfg.out_dir, c) == c->hash) continue;
-                char cdir[PATH_N_];
-                (void)path_(cdir, "%s/cells", p->cfg.out_dir);
-                SK_TRY(sk_fs_mkdir_p(cdir));
-                (void)path_(lock, "%s/%s.lock", cdir, c->id);
+                (void)path_(lock, "%s/cells/%s.lock", p->cfg.out_dir, c->id);
                 fd = lock_(lock, 0);
                 if (fd < -1) {
                     rc = fd + 100;
-                    goto done;
+                    fd = -1;
+                    break;
                 }
                 if (fd < 0) continue; /* another group or process holds it */
                 if (recorded_hash_(p->cfg.out_dir, c) == c->hash) { /* finished while we looked */
@@ -406,6 +416,8 @@ static int run_cells_(sk_ablate_plan *p, int a, int b, const char *command, int 
                 pick = next;
             }
         }
+        /* the leader's answer reaches the whole group, a failure too */
+        SK_TRY(sk_mpi_agree(rc));
         SK_TRY(sk_mpi_bcast(&pick, sizeof pick, 0));
         if (pick < 0) break;
         rc = run_cell_(p, &p->cells[pick], leader, command);

@@ -32,8 +32,13 @@
  * its seed, and with ablate.budget=epochs train.steps = ceil(ablate.epochs
  * x training rows of its corpus / data.batch_size). Every cell of one seed
  * thus has the same model initialisation, data order and budget; only the
- * method differs. It passes the checks `shrink train` makes before any cell
- * runs; errors name the cell and the key.
+ * method differs. It passes the checks `shrink train` makes before it
+ * trains (every key's type, bounds and registry names; run.device/dtype;
+ * sk_train_validate for the group's rank count) before any cell runs;
+ * errors name the cell and the key. Checks that need the cell's model built
+ * (a selector's layers against the depth, a frozen checkpoint fitting it)
+ * are the trainer's when the cell starts: a cell failing there is recorded
+ * in cells/<id>/error.txt, the other cells go on, the command exits 1.
  */
 #ifndef SK_ABLATE_H
 #define SK_ABLATE_H

@@ -103,14 +103,16 @@ static int find_ref_(const group_ *gs, int ng, int i)
     return -1;
 }
 
+/* gnuplot's own messages (warnings about flat ranges, errors) go to
+ * plots/gnuplot.log beside the script */
 static int run_gnuplot_(const char *script)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", script);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s' > '%s.log' 2>&1", script, script);
     int st = system(cmd);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return sk_error_set(SK_EIO, "%s: gnuplot failed (exit %d); is gnuplot installed?", script,
-                            st == -1 ? -1 : WEXITSTATUS(st));
+        return sk_error_set(SK_EIO, "%s: gnuplot failed (exit %d, see %s.log); is gnuplot installed?", script,
+                            st == -1 ? -1 : WEXITSTATUS(st), script);
     return SK_OK;
 }
 

@@ -72,6 +72,15 @@ with tempfile.TemporaryDirectory() as d:
         a = {r["id"]: r["eval_loss"] for r in rows(f"{d}/g2")}
         b = {r["id"]: r["eval_loss"] for r in rows(f"{d}/g3")}
         assert a == b, (a, b)
+        # a cell that fails when it starts (a frozen scorer without its checkpoint) is recorded beside it,
+        # the other group goes on, the command exits 1 without hanging
+        p = run(["mpirun", "-np", "2", shrink, "ablate", "--config", cfg, "--set", f"ablate.out_dir={d}/fail",
+                 "--set", "ablate.ranks_per_cell=1", "--set", "ablate.methods=frozen/prune", "--set",
+                 "select.checkpoint=/nonexistent.safetensors", "--set", "ablate.seeds=[1]", "--set",
+                 "ablate.cost=false"], check=False, timeout=120)
+        assert p.returncode != 0 and "1 cell failed" in p.stderr, p.stderr
+        assert os.path.exists(f"{d}/fail/cells/000-frozen-prune-k0.5-s1/error.txt")
+        assert len(rows(f"{d}/fail")) == 2  # none and random/prune
         p = run(["mpirun", "-np", "3", shrink, "ablate", "--config", cfg, "--set", f"ablate.out_dir={d}/bad",
                  "--set", "ablate.ranks_per_cell=2"], check=False)
         assert p.returncode != 0 and "ablate.ranks_per_cell = 2 does not divide the 3 ranks" in p.stderr, p.stderr

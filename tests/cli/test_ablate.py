@@ -3,8 +3,9 @@ ViT: two disjoint slices of one grid run as separate processes at once and
 are merged with --report; the baselines are added; a re-run skips finished
 cells; a cell whose record is gone resumes from its checkpoint; a changed
 base config is refused; the epochs budget over a condensed corpus; groups
-of ranks under mpirun -np 2 and 3 (ablate.ranks_per_cell), and a group
-size that does not divide the world refused.
+of ranks under mpirun -np 2 and 3 (ablate.ranks_per_cell); a cell that
+fails at its start recorded while the others go on; a group size that
+does not divide the world refused.
 usage: test_ablate.py SHRINK [mpi]"""
 import csv
 import json

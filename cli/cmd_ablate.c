@@ -568,7 +568,11 @@ done:
     return rc;
 }
 
-static const sk_cfg_section *const sections_[] = {&sk_run_section, &sk_ablate_section};
+/* ablate, then every section a cell's training or condensation reads (so --help lists their keys) */
+static const sk_cfg_section *const sections_[] = {
+    &sk_run_section, &sk_ablate_section, &sk_data_section, &sk_model_section, &sk_train_section,
+    &sk_select_section, &sk_condense_section,
+};
 
 const sk_cmd sk_cmd_ablate = {
     SK_CMD_VERSION,

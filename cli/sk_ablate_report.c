@@ -277,9 +277,13 @@ int sk_ablate_report(const char *dir, int plots, int *missing)
         char k[32], ck[32];
         fmt_(k, sizeof k, get_(r, "keep"), "%g");
         fmt_(ck, sizeof ck, get_(r, "condense_keep"), "%g");
-        fprintf(c, "%s,%s,%s,%s,%s,%s,%s,\"%s\",%lld,%s,%lld,%lld", str_(r, "id"), str_(r, "method"), str_(r, "scorer"),
-                str_(r, "strategy"), str_(r, "condense"), k, ck, str_(r, "axes"), (long long)get_(r, "seed"),
-                str_(r, "budget"), (long long)get_(r, "ranks"), (long long)get_(r, "steps"));
+        char seed[32], ranks[32], steps[32];
+        fmt_(seed, sizeof seed, get_(r, "seed"), "%.0f");
+        fmt_(ranks, sizeof ranks, get_(r, "ranks"), "%.0f");
+        fmt_(steps, sizeof steps, get_(r, "steps"), "%.0f");
+        fprintf(c, "%s,%s,%s,%s,%s,%s,%s,\"%s\",%s,%s,%s,%s", str_(r, "id"), str_(r, "method"), str_(r, "scorer"),
+                str_(r, "strategy"), str_(r, "condense"), k, ck, str_(r, "axes"), seed, str_(r, "budget"), ranks,
+                steps);
         for (size_t j = 0; j < sizeof nums / sizeof *nums; j++) {
             double v = get_(r, nums[j]);
             if (isfinite(v)) fprintf(c, ",%.10g", v);

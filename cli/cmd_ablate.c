@@ -335,7 +335,7 @@ done:
 
 /* ---- condensed corpora (the whole world, before the groups form) ------------------- */
 
-static int make_corpora_(sk_ablate_plan *p, int a, int b, const char *command)
+static int make_corpora_(sk_ablate_plan *p, int a, int b, int group_ranks, const char *command)
 {
     int rc = SK_OK, fd = -1;
     char lock[PATH_N_];
@@ -374,7 +374,7 @@ static int make_corpora_(sk_ablate_plan *p, int a, int b, const char *command)
         }
         SK_TRY(sk_ablate_cell_finish(p, c, rows));
         rc = sk_train_validate(sec_(p, c->bases, "model"), sec_(p, c->bases, "train"), sec_(p, c->bases, "data"),
-                               1);
+                               group_ranks);
         if (rc < 0) {
             sk_error_prefix("cell %s: ", c->id);
             goto done;
@@ -540,7 +540,7 @@ static int run_(sk_cli_ctx *ctx)
         fflush(stdout);
     }
     SK_TRY(sk_mpi_agree(rc));
-    SK_TRY(make_corpora_(p, a, b, sk_cli_command_line()));
+    SK_TRY(make_corpora_(p, a, b, g, sk_cli_command_line()));
     SK_TRY(sk_mpi_comm_split(&group, sk_mpi_world_rank() / g, sk_mpi_world_rank()));
     SK_TRY(sk_mpi_comm_use(group));
     rc = run_cells_(p, a, b, sk_cli_command_line(), &failed);

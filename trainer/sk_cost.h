@@ -87,8 +87,9 @@ typedef int (*sk_cost_step_fn)(void *ctx, int side, double *seconds);
 
 /* The rounds, stopping rule and statistics above over any two steps (no
  * MPI: this rank alone); fills the timing fields, rounds and converged of
- * out, and with co->memory the rss fields (dev and flop fields are left
- * as they are). */
+ * out, and the rss fields (measured with co->memory, else -1); dev and
+ * flop fields are left as they are. Stops early, after at least 3 rounds,
+ * once max_seconds have passed even below min_rounds. */
 int sk_cost_rounds(sk_cost_step_fn step, void *ctx, const sk_cost_opts *co, sk_cost_result *out);
 
 /* Peak host RSS of a stretch of code: begin returns the C library's free

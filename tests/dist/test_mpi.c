@@ -103,6 +103,35 @@ static void seeds_(int r)
     CHECK(sk_mpi_info_get()->world == 1 || mx != mn);
 }
 
+/* Even and odd world ranks, ordered by descending world rank (key = -r):
+ * the collectives over each group, then the world again. */
+static void split_(int r, int W)
+{
+    sk_comm *g = NULL;
+    const int color = r % 2, size = (W - color + 1) / 2;
+    CHECK(sk_mpi_comm_split(&g, color, -r) == 0 && g != NULL);
+    CHECK(sk_mpi_comm_info(g)->world == size);
+    /* group rank: how many of the group have a larger world rank */
+    CHECK(sk_mpi_comm_info(g)->rank == (W - 1 - r) / 2);
+    CHECK(sk_mpi_comm_use(g) == 0 && sk_mpi_info_get()->world == size && sk_mpi_world_info()->world == W);
+    if (size > 1) {
+        collectives_(sk_mpi_info_get()->rank, size);
+        exchange_(sk_mpi_info_get()->rank, size);
+        agree_(sk_mpi_info_get()->rank, size);
+    }
+    double v = r; /* the sum of the group's world ranks */
+    double want = 0;
+    for (int q = color; q < W; q += 2) want += q;
+    CHECK(sk_mpi_allreduce_sum(&v, 1) == 0 && v == want);
+    CHECK(sk_mpi_comm_use(NULL) == 0 && sk_mpi_info_get()->world == W && sk_mpi_info_get()->rank == r);
+    v = 1;
+    CHECK(sk_mpi_allreduce_sum(&v, 1) == 0 && v == W);
+    CHECK(sk_mpi_comm_use(g) == 0);
+    sk_mpi_comm_free(g); /* was current: the world is again */
+    CHECK(sk_mpi_comm_current() == NULL && sk_mpi_info_get()->world == W);
+    CHECK(sk_mpi_barrier() == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (sk_mpi_init(&argc, &argv) < 0) return 1;
@@ -121,6 +150,7 @@ int main(int argc, char **argv)
     agree_(r, W);
     check_same_(r, W);
     seeds_(r);
+    split_(r, W);
     /* after finalize: a world of one, collectives are no-ops, agree passes rc through */
     CHECK(sk_mpi_finalize() == 0 && !sk_mpi_active() && sk_mpi_info_get()->world == 1);
     double v = 3;
@@ -129,6 +159,16 @@ int main(int argc, char **argv)
     char buf[1];
     sk_mpi_msg m = {buf, 1, 0};
     CHECK(sk_mpi_exchange(&m, 1, NULL, 0) == SK_EINVAL && strstr(sk_error_last(), "world of one"));
+    /* a world of one splits into a communicator of one (or none), used and freed without MPI */
+    sk_comm *c = NULL, *none = (sk_comm *)&m;
+    CHECK(sk_mpi_comm_split(&c, 3, 0) == 0 && c != NULL && sk_mpi_comm_info(c)->world == 1);
+    CHECK(sk_mpi_comm_split(&none, -1, 0) == 0 && none == NULL);
+    CHECK(sk_mpi_comm_use(c) == 0 && sk_mpi_comm_current() == c && sk_mpi_info_get()->world == 1);
+    v = 4;
+    CHECK(sk_mpi_allreduce_sum(&v, 1) == 0 && v == 4 && sk_mpi_barrier() == 0);
+    sk_mpi_comm_free(c);
+    CHECK(sk_mpi_comm_current() == NULL && sk_mpi_world_info()->world == 1 && sk_mpi_world_rank() == 0);
+    sk_mpi_comm_free(NULL);
     if (fails_) fprintf(stderr, "rank %d: %d checks failed\n", r, fails_);
     return fails_ ? 1 : 0;
 }

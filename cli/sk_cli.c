@@ -11,6 +11,7 @@
 #include "sk_select_config.h"
 #include "sk_train.h"
 #include "sk_condense.h"
+#include "sk_ablate.h"
 #include "sk_shim.h"
 
 #include <stdarg.h>
@@ -33,6 +34,7 @@ static const sk_cmd *const commands_[] = {
     &sk_cmd_train,
     &sk_cmd_cost,
     &sk_cmd_condense,
+    &sk_cmd_ablate,
 };
 
 static const sk_cfg_section *const sections_[] = {
@@ -44,6 +46,7 @@ static const sk_cfg_section *const sections_[] = {
     &sk_train_section,
     &sk_select_section,
     &sk_condense_section,
+    &sk_ablate_section,
 };
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -346,7 +349,7 @@ int sk_cli_main(int argc, char **argv)
     }
 
     {
-        sk_cli_ctx ctx = {config_path, cmd_bases, nrest, rest};
+        sk_cli_ctx ctx = {config_path, cmd_bases, nrest, rest, sets, nsets};
         SK_LOG_DEBUG("running '%s'%s%s", cmd->name, config_path ? " with " : "", config_path ? config_path : "");
         rc = cmd->run(&ctx);
         if (rc < 0) {

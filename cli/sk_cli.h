@@ -48,6 +48,9 @@ typedef struct {
     void *const *sections;     /* filled section structs, parallel to cmd->sections (borrowed) */
     int argc;                  /* what follows the command that is not --config/--set: */
     char **argv;               /* positional args and command flags (FILE, --verify, --resume DIR) */
+    const char *const *sets;   /* the --set assignments in command-line order (borrowed), for a command
+                                  that rebuilds configs of its own (ablate: base file, then its file, then these) */
+    int nsets;
 } sk_cli_ctx;
 
 typedef struct {
@@ -68,6 +71,7 @@ extern const sk_cmd sk_cmd_inspect; /* cli/cmd_inspect.c (dataset) */
 extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
 extern const sk_cmd sk_cmd_cost;    /* cli/cmd_cost.c (trainer/sk_cost.h) */
 extern const sk_cmd sk_cmd_condense; /* cli/cmd_condense.c (condense) */
+extern const sk_cmd sk_cmd_ablate;   /* cli/cmd_ablate.c (trainer, condense) */
 
 /* The command called `name`, or NULL (no error set). */
 const sk_cmd *sk_cmd_find(const char *name);

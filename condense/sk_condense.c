@@ -407,6 +407,8 @@ static int files_json_(const char *list, json_t **out) {
 done:
     json_decref(a);
     return rc;
+}
+
 /* The [model] section as YAML text: the networks a distillation sampled. */
 static char *model_text_(const sk_model_config *m) {
     char *buf = NULL;

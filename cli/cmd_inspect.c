@@ -17,10 +17,10 @@ static int count_arg_(sk_cli_ctx *ctx, int *i, int64_t *out)
 {
     const char *flag = ctx->argv[*i];
     char *end = NULL;
-    if (*i + 1 >= ctx->argc) return sk_error_set(SK_EINVAL, "inspect: %s needs a value", flag);
+    if (*i + 1 >= ctx->argc) return sk_cli_usage_error("inspect: %s needs a value", flag);
     long long v = strtoll(ctx->argv[++*i], &end, 10);
     if (!*ctx->argv[*i] || *end || v <= 0 || v > 100000)
-        return sk_error_set(SK_EINVAL, "inspect: %s %s: not a count in [1, 100000]", flag, ctx->argv[*i]);
+        return sk_cli_usage_error("inspect: %s %s: not a count in [1, 100000]", flag, ctx->argv[*i]);
     *out = v;
     return SK_OK;
 }
@@ -35,7 +35,7 @@ static int inspect_run_(sk_cli_ctx *ctx)
         if (!strcmp(a, "--verify")) verify = 1;
         else if (!strcmp(a, "--png")) {
             if (i + 1 >= ctx->argc || !ctx->argv[i + 1][0])
-                return sk_error_set(SK_EINVAL, "inspect: --png needs an output file name");
+                return sk_cli_usage_error("inspect: --png needs an output file name");
             png = ctx->argv[++i];
         } else if (!strcmp(a, "--per-class")) {
             if ((rc = count_arg_(ctx, &i, &go.per_class)) < 0) return rc;
@@ -44,18 +44,18 @@ static int inspect_run_(sk_cli_ctx *ctx)
             if ((rc = count_arg_(ctx, &i, &go.scale)) < 0) return rc;
             grid_flags = 1;
         } else if (a[0] == '-')
-            return sk_error_set(SK_EINVAL, "inspect: unknown flag '%s' (--verify, --png FILE, --per-class N, --scale S)",
+            return sk_cli_usage_error("inspect: unknown flag '%s' (--verify, --png FILE, --per-class N, --scale S)",
                                 a);
         else {
             nfiles++;
             file = a;
         }
     }
-    if (nfiles == 0) return sk_error_set(SK_EINVAL, "inspect: no corpus file given (shrink inspect FILE [--verify])");
-    if (grid_flags && !png) return sk_error_set(SK_EINVAL, "inspect: --per-class and --scale go with --png FILE");
+    if (nfiles == 0) return sk_cli_usage_error("inspect: no corpus file given (shrink inspect FILE [--verify])");
+    if (grid_flags && !png) return sk_cli_usage_error("inspect: --per-class and --scale go with --png FILE");
     if (png) {
         int64_t rows = 0, cols = 0;
-        if (nfiles != 1) return sk_error_set(SK_EINVAL, "inspect: --png draws one corpus, %d given", nfiles);
+        if (nfiles != 1) return sk_cli_usage_error("inspect: --png draws one corpus, %d given", nfiles);
         if ((rc = sk_png_corpus_grid(file, png, &go, &rows, &cols)) < 0) return rc;
         printf("%s: %lld rows (classes) x %lld images -> %s\n", file, (long long)rows, (long long)cols, png);
         return SK_OK;

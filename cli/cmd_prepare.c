@@ -28,14 +28,16 @@ static char *command_text_(sk_cli_ctx *ctx) {
 }
 
 static int prepare_run_(sk_cli_ctx *ctx) {
-    int rc = SK_OK;
+    int rc;
     char *cmd = NULL;
     sk_prepare_config cfg = *(const sk_prepare_config *)ctx->sections[0];
-    SK_FAIL_IF(ctx->argc > 0, SK_EINVAL, "prepare: unexpected argument '%s' (use --set prepare.key=value)", ctx->argv[0]);
+    if (ctx->argc > 0)
+        return sk_cli_usage_error("prepare: unexpected argument '%s' (use --set prepare.key=value)", ctx->argv[0]);
+    /* a missing or impossible key is a config error (exit 2), found before any work */
+    if (sk_cli_usage_from(sk_prepare_validate(&cfg)) < 0) return SK_EINVAL;
     cmd = command_text_(ctx);
     cfg.command = cmd ? cmd : "shrink prepare";
     rc = sk_prepare_run(&cfg);
-done:
     free(cmd);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -73,6 +74,31 @@ static const char *h5why_(void) {
         snprintf(why, sizeof why, "%s (%s)", inner[0] ? inner : "HDF5 error", z);
     else
         snprintf(why, sizeof why, "%s", inner[0] ? inner : "HDF5 error");
+    return why;
+}
+
+/* Why a write failed, for a message: HDF5's reason, plus the free space
+ * of the file system holding `path` when it is nearly gone and the reason
+ * does not say so already (MPI-IO reports a full disk as a bare "file
+ * write failed", without the errno a serial write carries). Under 4 MiB
+ * free after a failed write is taken as the cause and said, with the
+ * number, so a reader can judge. */
+static const char *h5why_write_(const char *path) {
+    static _Thread_local char why[1800];
+    const char *h = h5why_();
+    char dir[1024];
+    struct statvfs vs;
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (!strstr(h, "No space") && statvfs(dir, &vs) == 0 &&
+        (unsigned long long)vs.f_bavail * vs.f_frsize < (4ULL << 20))
+        snprintf(why, sizeof why, "%s: No space left on device (%llu bytes free on the file system of %s)", h,
+                 (unsigned long long)vs.f_bavail * vs.f_frsize, dir);
+    else
+        snprintf(why, sizeof why, "%s", h);
     return why;
 }
 
@@ -501,8 +527,9 @@ done_create:
     }
     const char *p = mine ? mine : (const char *)buf + (size_t)r0 * rowbytes;
     if (H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0 && rc == SK_OK)
-        rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_());
-    if (H5Dclose(ds) < 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_());
+        rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_write_(w->path));
+    if (H5Dclose(ds) < 0 && rc == SK_OK)
+        rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_write_(w->path));
     ds = H5I_INVALID_HID;
     /* a full disk may fail the write on one rank only: all return the error */
     rc = sk_mpi_agree(rc);
@@ -527,7 +554,7 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     if (d->kind == SK_CORPUS_TOKENS) bad = bad || attr_i64_(root, "vocab_size", &d->vocab_size, 0);
     else bad = bad || attr_i64_(root, "sample_shape", d->shape, d->ndim);
     if (d->labels) bad = bad || attr_i64_(root, "num_classes", &d->num_classes, 0);
-    if (bad) rc = sk_error_set(SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_());
+    if (bad) rc = sk_error_set(SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_write_(w->path));
     SK_TRY(sk_mpi_agree(rc));
 
     int64_t nrows;
@@ -1017,6 +1044,7 @@ static int open_body_(sk_corpus *c) {
     hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
     struct stat st;
     SK_FAIL_IF(stat(c->path, &st) != 0, SK_ENOTFOUND, "%s: cannot open corpus: %s", c->path, strerror(errno));
+    SK_FAIL_IF(S_ISDIR(st.st_mode), SK_EINVAL, "%s is a directory, expected a corpus file (.h5)", c->path);
     c->fsize = (int64_t)st.st_size;
     SK_FAIL_IF(H5Fis_hdf5(c->path) <= 0, SK_ECORRUPT, "%s: not an HDF5 file (bad or missing signature)", c->path);
     c->file = H5Fopen(c->path, H5F_ACC_RDONLY, H5P_DEFAULT);

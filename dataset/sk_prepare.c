@@ -226,7 +226,6 @@ static int export_names_(const sk_prepare_config *cfg, char names[2][SK_PREPARE_
 static int do_export_(const sk_prepare_config *cfg, const sk_exporter *ex) {
     int rc = SK_OK;
     sk_corpus *c = NULL;
-    SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty (export target)");
     char names[2][SK_PREPARE_STR_MAX + 8];
     const char *outs[2] = {names[0], names[1]};
     SK_TRY(check_paths_(cfg, outs, export_names_(cfg, names)));
@@ -238,23 +237,33 @@ done:
     return rc;
 }
 
+int sk_prepare_validate(const sk_prepare_config *cfg) {
+    int rc = SK_OK;
+    SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
+    SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
+    SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty (set prepare.input=FILE)");
+    if (cfg->export_ != SK_EXPORT_NONE) {
+        SK_FAIL_IF(!sk_exporter_at(cfg->export_), SK_EINVAL, "prepare.export = %d is not an exporter", cfg->export_);
+        SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty (export target; set prepare.output=PREFIX)");
+    } else {
+        SK_FAIL_IF(!sk_importer_at(cfg->format), SK_EINVAL, "prepare.format = %d is not an importer", cfg->format);
+        SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty (set prepare.output=OUT.h5)");
+    }
+done:
+    return rc;
+}
+
 int sk_prepare_run(const sk_prepare_config *cfg) {
     int rc = SK_OK;
     const int rank = sk_mpi_info_get()->rank, world = sk_mpi_info_get()->world;
     sk_corpus_data d;
     memset(&d, 0, sizeof d);
-    SK_FAIL_IF(cfg->level < 1 || cfg->level > 22, SK_EINVAL, "prepare.level = %lld, must be in 1..22", (long long)cfg->level);
-    SK_FAIL_IF(cfg->chunk_kib < 1, SK_EINVAL, "prepare.chunk_kib = %lld, must be >= 1", (long long)cfg->chunk_kib);
-    SK_FAIL_IF(!cfg->input[0], SK_EINVAL, "prepare.input is empty");
+    SK_TRY(sk_prepare_validate(cfg));
     if (cfg->export_ != SK_EXPORT_NONE) {
-        const sk_exporter *ex = sk_exporter_at(cfg->export_);
-        SK_FAIL_IF(!ex, SK_EINVAL, "prepare.export = %d is not an exporter", cfg->export_);
-        if (rank == 0) rc = do_export_(cfg, ex);
+        if (rank == 0) rc = do_export_(cfg, sk_exporter_at(cfg->export_));
         goto done;
     }
     const sk_importer *im = sk_importer_at(cfg->format);
-    SK_FAIL_IF(!im, SK_EINVAL, "prepare.format = %d is not an importer", cfg->format);
-    SK_FAIL_IF(!cfg->output[0], SK_EINVAL, "prepare.output is empty");
     const sk_import_share share = {rank, world};
     const char *out = cfg->output;
     SK_TRY(sk_mpi_agree(check_paths_(cfg, &out, 1)));

@@ -7,7 +7,7 @@
  *          keys), sk_importer / sk_exporter (versioned vtables in tables
  *          indexed by those enums), sk_importer_at/_name_at/_find,
  *          sk_exporter_at/_find, sk_prepare_export_name, sk_import_release,
- *          sk_prepare_run, sk_inspect_print.
+ *          sk_prepare_validate, sk_prepare_run, sk_inspect_print.
  *
  * Under MPI each rank's importer reads only its share of the input (IDX:
  * its images; text / JSON Lines: the documents starting in its byte range;
@@ -120,6 +120,12 @@ const sk_exporter *sk_exporter_find(const char *name);
 /* Free the arrays an importer allocated (tokens, offsets, samples, labels)
  * and zero *d. NULL is fine. */
 void sk_import_release(sk_corpus_data *d);
+
+/* The checks of cfg's keys alone (prepare.level, chunk_kib, a non-empty
+ * input and output, a known format / export), made before any file is
+ * touched: SK_EINVAL naming the key. sk_prepare_run makes them first;
+ * `shrink prepare` calls it too, to exit with the usage code. */
+int sk_prepare_validate(const sk_prepare_config *cfg);
 
 /* Run `shrink prepare`: import (collective over the MPI world, sk_mpi.h:
  * each rank parses and writes its share) or, with cfg->export_ != SK_EXPORT_NONE,

@@ -101,6 +101,13 @@ run megatron-trailing 1 "mm.idx: 3 unexpected bytes after the document indices" 
 run bad-format 2 "prepare.format: 'csv' is not one of" "$O" -- P --set prepare.format=csv --set prepare.input="$T" --set prepare.output="$O"
 run unknown-key 2 "unknown key 'prepare.levle' (did you mean 'prepare.level'?)" "$O" -- P --set prepare.levle=3 --set prepare.input="$T" --set prepare.output="$O"
 run level-range 2 "prepare.level: 40 is above the maximum 22" "$O" -- P --set prepare.format=text --set prepare.level=40 --set prepare.input="$T" --set prepare.output="$O"
+# usage errors exit 2 (one place decides: sk_cli_main), before any work
+run prepare-bad-arg 2 "prepare: unexpected argument '--output'" "$O" -- P --output "$O" --set prepare.format=text --set prepare.input="$T"
+run prepare-no-input 2 "prepare.input is empty" "$O" -- P --set prepare.format=text --set prepare.output="$O"
+run prepare-no-output 2 "prepare.output is empty" - -- P --set prepare.format=text --set prepare.input="$T"
+run export-no-output 2 "prepare.output is empty (export target" - -- P --set prepare.export=megatron --set prepare.input="$WORK/c.h5"
+run inspect-no-file 2 "inspect: no corpus file given" - -- "$SHRINK" inspect
+run inspect-bad-flag 2 "inspect: unknown flag '--verfy'" - -- "$SHRINK" inspect "$WORK/c.h5" --verfy
 : > "$WORK/empty.txt"
 run empty-text 1 "empty.txt: empty input: no text documents found" "$O" -- P --set prepare.format=text --set prepare.input="$WORK/empty.txt" --set prepare.output="$O"
 
@@ -158,11 +165,22 @@ P --set prepare.format=text --set prepare.input="$T" --set prepare.output="$WORK
 grep -qF "removed $WORK/.s.h5.shrink-tmp-$host-2147483600, a temporary left by process 2147483600" "$WORK/err.txt" || fail "no message: $(cat "$WORK/err.txt")"
 echo "ok [$NAME]"
 
+# wait_tmp BASE: until the temporary of $WORK/BASE appears (up to 30 s), then 0.3 s more (the input is
+# big enough at level 19 that the write is still going when the signal comes)
+wait_tmp() {
+  local i
+  for i in $(seq 600); do
+    ls -A "$WORK" | grep -qF ".$1.shrink-tmp-" && { sleep 0.3; return 0; }
+    sleep 0.05
+  done
+  fail "the temporary of $1 never appeared"
+}
+
 # ---- signals during prepare, 1, 2 and 3 ranks: no output, no temporary ----
 head -c 24000000 /dev/urandom | base64 | awk 'NR%20==0{print "%"} {print}' > "$WORK/sig.txt"
 for np in 1 2 3; do
   for sig in TERM INT; do
-    [ $np -gt 1 ] && [ $sig = INT ] && continue   # mpirun turns SIGINT into SIGTERM for the ranks
+    # (under mpirun the signal goes to mpirun, which sends its ranks SIGTERM: Ctrl-C on a job)
     NAME=signal-$sig-np$np; CASES=$((CASES + 1))
     out="$WORK/sig$np$sig.h5"
     if [ $np = 1 ]; then
@@ -170,27 +188,40 @@ for np in 1 2 3; do
     else
       mpirun -np $np "$SHRINK" prepare --set prepare.format=text --set prepare.input="$WORK/sig.txt" --set prepare.output="$out" --set prepare.level=19 2> "$WORK/err.txt" &
     fi
-    pid=$!; seen=0
-    for _ in $(seq 600); do
-      ls -A "$WORK" | grep -q "^\.sig$np$sig\.h5\.shrink-tmp-" && { seen=1; break; }
-      sleep 0.05
-    done
-    [ $seen = 1 ] || fail "the temporary never appeared"
-    sleep 0.3; kill -$sig $pid; wait $pid; rc=$?   # (the input is big enough at level 19 that the write is still going)
+    pid=$!
+    wait_tmp "sig$np$sig.h5"
+    kill -$sig $pid; wait $pid; rc=$?
     [ $rc -ne 0 ] || fail "exit 0 after SIG$sig"
     sleep 0.5
     no_leftover "$out"
+    pgrep -f -- "prepare.output=$out" > /dev/null && fail "a rank is still running after SIG$sig"
     echo "ok [$NAME] rc=$rc"
   done
 done
+
+# ---- SIGKILL (nothing can be caught) leaves the temporary; the next write of the same output removes it ----
+NAME=sigkill-then-rerun; CASES=$((CASES + 1))
+out="$WORK/sigk.h5"
+"$SHRINK" prepare --set prepare.format=text --set prepare.input="$WORK/sig.txt" --set prepare.output="$out" --set prepare.level=19 2> /dev/null &
+pid=$!
+wait_tmp sigk.h5
+kill -KILL $pid; wait $pid 2> /dev/null
+left=$(ls -A "$WORK" | grep "^\.sigk\.h5\.shrink-tmp-")
+[ -n "$left" ] || fail "no temporary after SIGKILL (the case tests nothing)"
+P --set prepare.format=text --set prepare.input="$T" --set prepare.output="$out" 2> "$WORK/err.txt" || fail "the rerun failed: $(cat "$WORK/err.txt")"
+grep -qF "removed $WORK/$left, a temporary left by process $pid" "$WORK/err.txt" || fail "no message naming $left: $(cat "$WORK/err.txt")"
+ls -A "$WORK" | grep -q "^\.sigk\.h5\.shrink-tmp-" && fail "the temporary is still there"
+echo "ok [$NAME] removed $left"
 
 # ---- a full disk during prepare, 1, 2 and 3 ranks ----
 FULL="$WORK/full"; mkdir -p "$FULL"
 if mount -t tmpfs -o size=1m tmpfs "$FULL" 2> /dev/null; then
   head -c 1500000 /dev/urandom | base64 | awk 'NR%20==0{print "%"} {print}' > "$WORK/big.txt"
   for np in 1 2 3; do
-    run full-disk-np$np "!0" "$FULL/o.h5:" "$FULL/o.h5" -- timeout 120 mpirun -np $np "$SHRINK" prepare --set prepare.format=text \
+    run full-disk-np$np "!0" "No space left on device" "$FULL/o.h5" -- timeout 120 mpirun -np $np "$SHRINK" prepare --set prepare.format=text \
       --set prepare.input="$WORK/big.txt" --set prepare.output="$FULL/o.h5" --set prepare.chunk_kib=64
+    grep -qF "$FULL/o.h5: " "$WORK/err.txt" || fail "the error does not name the output: $(head -c 600 "$WORK/err.txt")"
+    [ "$LAST_RC" = 124 ] && fail "hung (killed by the timeout)"
     [ $(grep -c . "$WORK/err.txt") -gt 0 ] && grep -q "wrote " "$WORK/err.txt" && fail "reported success"
     [ -z "$(ls -A "$FULL")" ] || fail "left in the full directory: $(ls -A "$FULL")"
   done

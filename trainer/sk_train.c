@@ -613,23 +613,43 @@ static int step_record_(run_ *R, const step_ *s)
 }
 
 /* The model + data + train config as JSON, kept in each checkpoint's
- * state.json (reals with every digit, so a value reads back exactly). */
+ * state.json (reals with every digit, so a value reads back exactly) and
+ * compared on resume (sk_train_guard_config_diff): every key here that a
+ * resume changes is named. */
 static int config_json_(const run_ *R, char *buf, size_t cap)
 {
     int rc = SK_OK;
     const sk_train_config *t = R->tc;
     const sk_data_config *d = R->dc;
-    json_t *j = json_pack("{s:o, s:{s:I, s:I, s:i}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:s, "
-                          "s:f, s:b, s:s}}",
-                          "model", sk_model_config_to_json(R->mc), "data", "batch_size", (json_int_t)d->batch_size,
-                          "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "train", "steps",
+    json_t *j = json_pack("{s:o, s:{s:s, s:s, s:I, s:I, s:i, s:f, s:s, s:s, s:f, s:f}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, "
+                          "s:f, s:f, s:f, s:s, s:s, s:f, s:b, s:s, s:b}}",
+                          "model", sk_model_config_to_json(R->mc), "data", "train", d->train, "eval", d->eval,
+                          "batch_size", (json_int_t)d->batch_size,
+                          "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "eval_fraction",
+                          d->eval[0] ? 0.0 : d->eval_fraction, "eval_split",
+                          d->eval[0] ? "" : d->eval_split ? "random" : "tail", "prune",
+                          d->prune == SK_DATA_PRUNE_INFOBATCH ? "infobatch" : "none", "prune_ratio", d->prune_ratio,
+                          "prune_delta", d->prune_delta, "train", "steps",
                           (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
                           "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
                           "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer",
                           t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw", "lr_schedule",
                           t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum, "dsa",
-                          t->dsa, "dsa_strategy", t->dsa ? t->dsa_strategy : "");
+                          t->dsa, "dsa_strategy", t->dsa ? t->dsa_strategy : "", "record_forgetting",
+                          t->record_forgetting);
     SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
+    const sk_select_config *sc = R->o->select;
+    json_t *sel = NULL;
+    if (!sc || !strcmp(sc->scorer, "none")) {
+        sel = json_pack("{s:s}", "scorer", "none");
+    } else {
+        json_t *layers = json_array();
+        for (int i = 0; layers && i < sc->layers.n; i++) json_array_append_new(layers, json_integer(sc->layers.v[i]));
+        sel = json_pack("{s:s, s:s, s:f, s:f, s:I, s:o, s:I, s:s}", "scorer", sc->scorer, "strategy", sc->strategy,
+                        "keep", sc->keep, "tau", sc->tau, "budget", (json_int_t)sc->budget, "layers", layers,
+                        "restore_layer", (json_int_t)sc->restore_layer, "checkpoint", sc->checkpoint);
+    }
+    SK_FAIL_IF(!sel || json_object_set_new(j, "select", sel) < 0, SK_ENOMEM, "train: config JSON: out of memory");
     size_t n = json_dumpb(j, buf, cap, JSON_REAL_PRECISION(17));
     SK_FAIL_IF(n == 0 || n >= cap, SK_EINVAL, "train: the config JSON does not fit the checkpoint's %zu bytes", cap);
     buf[n] = 0;
@@ -777,7 +797,10 @@ static int open_data_(run_ *R)
     lo.path = data_path;
     lo.batch_size = R->micro;
     lo.external_order = dc->prune == SK_DATA_PRUNE_INFOBATCH;
-    SK_TRY(S->create(&R->train_src, &lo));
+    if ((rc = S->create(&R->train_src, &lo)) < 0) { /* name the key: the path alone may not say which */
+        sk_error_prefix("data.train: ");
+        goto done;
+    }
     if (lo.external_order) SK_TRY(prune_setup_(R));
     sk_data_loader_opts(dc, SK_SPLIT_EVAL, R->rank, R->world, o->seed, &le);
     if (!dc->eval[0]) le.path = data_path;
@@ -785,7 +808,10 @@ static int open_data_(run_ *R)
     if (rc < 0) { /* a small eval split may not fill a full global batch */
         le.batch_size = R->micro;
         sk_error_clear();
-        SK_TRY(S->create(&R->eval_src, &le));
+        if ((rc = S->create(&R->eval_src, &le)) < 0) {
+            sk_error_prefix(dc->eval[0] ? "data.eval: " : "data.train (its held-out split): ");
+            goto done;
+        }
     }
     R->eval_nb = S->steps_per_epoch(R->eval_src);
     if (R->tc->eval_batches > 0 && R->tc->eval_batches < R->eval_nb) R->eval_nb = R->tc->eval_batches;

@@ -58,15 +58,37 @@ static void value_text_(const json_t *v, char *buf, size_t cap)
     free(t);
 }
 
-static int shape_key_(const char *sec, const char *key, int lm)
+/* Keys a resume cannot change: the model's (tensor shapes), an LM's
+ * window, the ones that decide which state tensors a checkpoint holds
+ * (infobatch's per-sample scores, the forgetting counts) and, when either
+ * side trains a scorer network (`learned`, whose weights are in the
+ * checkpoint, one per select.layers entry), the scorer and its layers. */
+static int shape_key_(const char *sec, const char *key, int lm, int learned)
 {
-    return !strcmp(sec, "model") || (lm && !strcmp(sec, "data") && !strcmp(key, "seq_len"));
+    return !strcmp(sec, "model") || (!strcmp(sec, "data") && ((lm && !strcmp(key, "seq_len")) || !strcmp(key, "prune"))) ||
+           (!strcmp(sec, "train") && !strcmp(key, "record_forgetting")) ||
+           (learned && !strcmp(sec, "select") && (!strcmp(key, "scorer") || !strcmp(key, "layers")));
+}
+
+/* 1 when config `c` trains a scorer network (select.scorer = learned). */
+static int learned_(const json_t *c)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(c, "select"), "scorer"));
+    return s && !strcmp(s, "learned");
+}
+
+/* An "off" value (none, false, 0, ""): what a key a checkpoint predates
+ * (written before shrink stored it) was in effect. */
+static int off_value_(const json_t *v)
+{
+    return json_is_false(v) || (json_is_string(v) && (!*json_string_value(v) || !strcmp(json_string_value(v), "none"))) ||
+           (json_is_number(v) && json_number_value(v) == 0);
 }
 
 /* One side's keys against the other's; `reverse` reports keys only in the
  * checkpoint. Appends refusals to bad (len *bl). */
-static void diff_side_(const json_t *a, const json_t *b, int reverse, int lm, char *bad, size_t cap, size_t *bl,
-                       int *nbad)
+static void diff_side_(const json_t *a, const json_t *b, int reverse, int lm, int learned, char *bad, size_t cap,
+                       size_t *bl, int *nbad)
 {
     const char *sec;
     const json_t *sa;
@@ -79,10 +101,11 @@ static void diff_side_(const json_t *a, const json_t *b, int reverse, int lm, ch
             const json_t *vb = json_is_object(sb) ? json_object_get(sb, key) : NULL;
             if (reverse && vb) continue; /* seen from the other side */
             if (vb && json_equal(va, vb)) continue;
-            char was[128], now[128];
+            if (!vb && !reverse && off_value_(va) && strcmp(sec, "model")) continue; /* an older checkpoint's */
+            char was[640], now[640];
             value_text_(reverse ? va : vb, was, sizeof was);
             value_text_(reverse ? vb : va, now, sizeof now);
-            if (shape_key_(sec, key, lm)) {
+            if (shape_key_(sec, key, lm, learned)) {
                 if (*bl < cap)
                     *bl += (size_t)snprintf(bad + *bl, cap - *bl, "%s%s.%s: checkpoint %s, this run %s",
                                             *nbad ? "; " : "", sec, key, was, now);
@@ -110,10 +133,12 @@ int sk_train_guard_config_diff(const char *ckdir, const char *now, int lm)
     SK_FAIL_IF(!json_is_object(old), SK_ECORRUPT, "%s: \"config\" is missing or not an object", path);
     cur = json_loads(now, 0, &err);
     SK_FAIL_IF(!json_is_object(cur), SK_EINVAL, "train: this run's config JSON: %s", err.text);
-    diff_side_(cur, old, 0, lm, bad, sizeof bad, &bl, &nbad);
-    diff_side_(old, cur, 1, lm, bad, sizeof bad, &bl, &nbad);
+    const int learned = learned_(cur) || learned_(old);
+    diff_side_(cur, old, 0, lm, learned, bad, sizeof bad, &bl, &nbad);
+    diff_side_(old, cur, 1, lm, learned, bad, sizeof bad, &bl, &nbad);
     SK_FAIL_IF(nbad, SK_EINVAL,
-               "--resume %s: %d key(s) that shape the model differ from the checkpoint's: %s (resume with the "
+               "--resume %s: %d key(s) that shape the model or the checkpoint's state differ from the checkpoint's: "
+               "%s (resume with the "
                "checkpoint's values, or start a new run)",
                ckdir, nbad, bad);
 done:
@@ -202,7 +227,8 @@ static void on_signal_(int sig, siginfo_t *si, void *uc)
     int saved = errno;
     char b[1024];
     size_t n = 0, cap = sizeof b;
-    int launcher = si && si->si_pid != 0 && si->si_pid == parent_;
+    /* (in a world of 1 the parent is usually a shell, not a launcher: its pid is printed instead) */
+    int launcher = si && si->si_pid != 0 && si->si_pid == parent_ && world_ > 1;
     put_(b, &n, cap, "shrink[");
     put_int_(b, &n, cap, rank_);
     put_(b, &n, cap, "] rank ");

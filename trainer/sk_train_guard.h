@@ -21,9 +21,12 @@ int sk_train_guard_out_dir(const char *dir, int resuming, int overwrite);
 /* Resume with a changed config: compares the "config" object of
  * ckdir/state.json with `now` (the same JSON layout, {"section": {"key":
  * value}}) and names every changed key. Keys that change the model's
- * tensors (every model.* key; data.seq_len when `lm`) fail with
+ * tensors (every model.* key; data.seq_len when `lm`) or the state a
+ * checkpoint holds (data.prune, train.record_forgetting; select.scorer
+ * and select.layers when either side's scorer is `learned`) fail with
  * SK_EINVAL, listing each "key: checkpoint A, this run B"; the rest are
- * logged as warnings. */
+ * logged as warnings. A non-model key the checkpoint lacks (written before
+ * shrink stored it) counts as having been off (none, false, 0, ""). */
 int sk_train_guard_config_diff(const char *ckdir, const char *now, int lm);
 
 /* Collective (one allgather of process ids and hosts): installs

@@ -79,11 +79,11 @@ with tempfile.TemporaryDirectory() as d:
          "select.keep=0.5"] + TINY_VIT)
     assert json.load(open(f"{d}/s/summary.json"))["measured_speedup"] is not None
 
-    # resuming a pruned checkpoint without pruning state fails naming the tensor
+    # resuming an unpruned checkpoint with pruning fails naming the key and both values
     p = run([drv, f"out={d}/x", "train.steps=4"] + TINY_VIT)
     p = run([drv, f"out={d}/x", f"resume={d}/x/ckpt", "train.steps=8", "data.prune=infobatch"] + TINY_VIT,
             check=False)
-    assert p.returncode != 0 and "infobatch.scores" in p.stderr, p.stderr
+    assert p.returncode != 0 and 'data.prune: checkpoint "none", this run "infobatch"' in p.stderr, p.stderr
 
     # bad values: one line naming the key, nothing written
     for arg, key in [("data.prune=infobatch2", "data.prune"), ("data.prune_ratio=1.0", "data.prune_ratio"),

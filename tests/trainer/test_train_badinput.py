@@ -3,7 +3,8 @@ small text corpus made by `shrink prepare`. Each case asserts the exit code
 (2 usage/config, 1 runtime), a message naming the key/value/file, and that
 nothing is left at the output name. Also: SIGINT/SIGTERM stop at a step
 boundary with a checkpoint and a resume command that works (1 rank, and 2
-ranks with one rank signalled; Ctrl-C and SIGUSR1 on mpirun itself), a
+ranks with one rank signalled, 3 ranks with one rank signalled; Ctrl-C and SIGUSR1 on
+mpirun itself), a
 rank SIGKILLed in a 3-rank job is named by the survivors, and the summary after a resume counts this
 run's steps and the total."""
 import json
@@ -110,6 +111,44 @@ with tempfile.TemporaryDirectory() as d:
     assert s["steps"] == 8 and s["steps_this_run"] == 4, s
     ncases += 1
 
+    # data.prune decides which state a checkpoint holds: a change is refused
+    # naming the key and both values (not the missing tensor); infobatch's
+    # ratio and delta and the held-out split are warned, naming key and values
+    os.remove(f"{ck}/model.safetensors")
+    case(R + ["--set", "data.prune=infobatch", "--resume", f"{ck}/ckpt"], 1,
+         'data.prune: checkpoint "none", this run "infobatch"', absent=f"{ck}/model.safetensors")
+    pr_ = f"{d}/pr"
+    PR = G + ["--set", f"run.out_dir={pr_}", "--set", "data.prune=infobatch"]
+    run([shrink, "train"] + PR)
+    os.remove(f"{pr_}/model.safetensors")
+    case(PR + ["--set", "data.prune=none", "--set", "train.steps=6", "--resume", f"{pr_}/ckpt"], 1,
+         'data.prune: checkpoint "infobatch", this run "none"', absent=f"{pr_}/model.safetensors")
+    p = run([shrink, "train"] + PR + ["--set", "train.steps=6", "--set", "data.prune_ratio=0.25", "--set",
+                                      "data.prune_delta=0.5", "--set", "data.eval_split=random", "--resume",
+                                      f"{pr_}/ckpt"])
+    for want in ("resuming with data.prune_ratio = 0.25 (the checkpoint was trained with 0.5)",
+                 "resuming with data.prune_delta = 0.5 (the checkpoint was trained with 0.875)",
+                 'resuming with data.eval_split = "random" (the checkpoint was trained with "tail")'):
+        assert want in p.stderr, (want, p.stderr)
+    assert json.load(open(f"{pr_}/summary.json"))["steps"] == 6
+    ncases += 1
+
+    # a learned scorer's weights are in the checkpoint: another scorer or other layers are refused on resume,
+    # naming the key; its keep ratio is warned
+    ls_ = f"{d}/ls"
+    LS = G + ["--set", f"run.out_dir={ls_}", "--set", "model.depth=3", "--set", "select.scorer=learned", "--set",
+              "select.strategy=drop-restore", "--set", "select.layers=[0]", "--set", "select.keep=0.5"]
+    run([shrink, "train"] + LS)
+    os.remove(f"{ls_}/model.safetensors")
+    case(LS + ["--set", "train.steps=6", "--set", "select.scorer=random", "--resume", f"{ls_}/ckpt"], 1,
+         'select.scorer: checkpoint "learned", this run "random"', absent=f"{ls_}/model.safetensors")
+    case(LS + ["--set", "train.steps=6", "--set", "select.layers=[1]", "--resume", f"{ls_}/ckpt"], 1,
+         "select.layers: checkpoint [0], this run [1]", absent=f"{ls_}/model.safetensors")
+    p = run([shrink, "train"] + LS + ["--set", "train.steps=6", "--set", "select.keep=0.75", "--resume",
+                                      f"{ls_}/ckpt"])
+    assert "resuming with select.keep = 0.75 (the checkpoint was trained with 0.5)" in p.stderr, p.stderr
+    ncases += 1
+
     # a wrong-kind eval corpus fails before step 1 (nothing written)
     F = "/usr/share/datasets/fashion-mnist"
     if os.path.exists(f"{F}/t10k-images-idx3-ubyte.gz"):
@@ -182,6 +221,11 @@ with tempfile.TemporaryDirectory() as d:
     open(f"{d}/short.safetensors", "wb").write(raw[:8 + n + (len(raw) - 8 - n) // 2])
     case(FZ + ["--set", f"run.out_dir={d}/f2s", "--set", f"select.checkpoint={d}/short.safetensors"], 1,
          f"{d}/short.safetensors", absent=f"{d}/f2s")
+    # a header length a few bytes too large: said as such, not "not valid JSON" / "truncated data"
+    open(f"{d}/hlen.safetensors", "wb").write((n + 3).to_bytes(8, "little") + raw[8:])
+    case(FZ + ["--set", f"run.out_dir={d}/f2h", "--set", f"select.checkpoint={d}/hlen.safetensors"], 1,
+         f"{d}/hlen.safetensors: the header length in the file's first 8 bytes ({n + 3}) runs 3 bytes past",
+         absent=f"{d}/f2h")
     case(FZ + ["--set", f"run.out_dir={d}/f3"], 1, "select.checkpoint: scorer 'frozen' needs", absent=f"{d}/f3")
     case(FZ + ["--set", f"run.out_dir={d}/f4", "--set", f"select.checkpoint={proxy}", "--set", "data.seq_len=64"],
          1, "the proxy LM was trained on windows of 32 tokens, shorter than this run's data.seq_len = 64",
@@ -201,8 +245,18 @@ with tempfile.TemporaryDirectory() as d:
         case(FZ + ["--set", f"run.out_dir={d}/f7", "--set", f"select.checkpoint={d}/vit/model.safetensors"], 1,
              f"{d}/vit/model.safetensors", "no GPT architecture metadata", absent=f"{d}/f7")
 
+    # a directory or a missing file where a corpus is expected names the key and says which
+    os.makedirs(f"{d}/adir", exist_ok=True)
+    case(G + ["--set", f"run.out_dir={d}/dd1", "--set", f"data.train={d}/adir"], 1,
+         f"data.train: {d}/adir is a directory, expected a corpus file (.h5)", absent=f"{d}/dd1")
+    case(G + ["--set", f"run.out_dir={d}/dd2", "--set", f"data.eval={d}/adir"], 1,
+         f"data.eval: {d}/adir is a directory, expected a corpus file (.h5)", absent=f"{d}/dd2")
+    case(G + ["--set", f"run.out_dir={d}/dd3", "--set", f"data.eval={d}/nope.h5"], 1,
+         f"data.eval: {d}/nope.h5: cannot open corpus", absent=f"{d}/dd3")
+    case(G + ["--set", f"run.out_dir={d}/dd4", "--set", f"data.train={d}/t.txt"], 1,
+         f"data.train: {d}/t.txt: not an HDF5 file", absent=f"{d}/dd4")
     # windows longer than the corpus
-    case(G + ["--set", f"run.out_dir={d}/w", "--set", "data.seq_len=30000"], 1, f"{d}/t.h5: its ",
+    case(G + ["--set", f"run.out_dir={d}/w", "--set", "data.seq_len=30000"], 1, f"data.train: {d}/t.h5: its ",
          "hold no training window of data.seq_len + 1 = 30001 tokens", absent=f"{d}/w")
     # the random held-out split trains
     run([shrink, "train"] + G + ["--set", f"run.out_dir={d}/rs", "--set", "data.eval_split=random"])
@@ -311,6 +365,25 @@ with tempfile.TemporaryDirectory() as d:
     for r in (0, 2):
         assert (f"shrink[{r}] rank {r}: stopped by the launcher (SIGTERM): rank 1 (pid {ranks[1]}) has already "
                 "ended") in err, err
+    ncases += 1
+
+    # 3 ranks, SIGTERM to rank 2 only: every rank stops after the same step,
+    # one checkpoint, the resume command names 3 ranks, and it resumes
+    o = f"{d}/sig3"
+    pr, ranks = start(3, o)
+    os.kill(ranks[2], signal.SIGTERM)
+    err = pr.communicate(timeout=90)[1]
+    assert pr.returncode != 0, (pr.returncode, err)
+    assert "interrupted by SIGTERM after step" in err and "mpirun -np 3 " in err, err
+    cks = os.listdir(f"{o}/ckpt")
+    assert len(cks) == 1 and cks[0].startswith("step-"), cks
+    assert f"checkpoint written to {o}/ckpt/{cks[0]}" in err and f"--resume {o}/ckpt" in err, err
+    step = int(cks[0][5:])
+    run(mpirun(3, [shrink, "train"] + G + ["--set", f"run.out_dir={o}", "--set", f"train.steps={step + 2}",
+                                           "--set", "train.ckpt_every=0", "--set", "data.batch_size=12",
+                                           "--resume", f"{o}/ckpt"]), timeout=120)
+    s = json.load(open(f"{o}/summary.json"))
+    assert s["steps"] == step + 2 and s["steps_this_run"] == 2, s
     ncases += 1
 
     # Ctrl-C on mpirun itself: mpirun sends its ranks SIGTERM, then SIGKILL

@@ -125,6 +125,76 @@ static void test_bad_config_rejected(void **state)
     assert_int_not_equal(stat(out, &sb), 0);
 }
 
+/* A synthetic source whose eval split fails to read (a disk error in the
+ * final evaluation): the trained model must already be saved, and the
+ * error must say where (issue 11, item 7). Forwards everything else to
+ * sk_synth_source. */
+typedef struct {
+    void *inner;
+    int eval;
+} failing_src_;
+
+static int fs_create_(void **ctx, const sk_loader_opts *o)
+{
+    failing_src_ *f = calloc(1, sizeof *f);
+    if (!f) return SK_ENOMEM;
+    f->eval = o->split == SK_SPLIT_EVAL;
+    int rc = sk_synth_source.create(&f->inner, o);
+    if (rc < 0) {
+        free(f);
+        return rc;
+    }
+    *ctx = f;
+    return SK_OK;
+}
+static void fs_free_(void *ctx)
+{
+    failing_src_ *f = ctx;
+    if (f) sk_synth_source.free(f->inner);
+    free(f);
+}
+static int fs_next_(void *ctx, const sk_batch **out)
+{
+    failing_src_ *f = ctx;
+    if (f->eval) return sk_error_set(SK_EIO, "synth:images: eval read failed (injected)");
+    return sk_synth_source.next(f->inner, out);
+}
+static sk_loader_pos fs_tell_(void *ctx) { return sk_synth_source.tell(((failing_src_ *)ctx)->inner); }
+static int fs_seek_(void *ctx, sk_loader_pos pos) { return sk_synth_source.seek(((failing_src_ *)ctx)->inner, pos); }
+static int64_t fs_spe_(void *ctx) { return sk_synth_source.steps_per_epoch(((failing_src_ *)ctx)->inner); }
+static int64_t fs_vocab_(void *ctx) { return sk_synth_source.vocab_size(((failing_src_ *)ctx)->inner); }
+static int64_t fs_classes_(void *ctx) { return sk_synth_source.num_classes(((failing_src_ *)ctx)->inner); }
+static const sk_train_source failing_source_ = {fs_create_, fs_free_, fs_next_, fs_tell_, fs_seek_,
+                                                fs_spe_, fs_vocab_, fs_classes_, NULL, NULL};
+
+static void test_final_eval_fails_model_kept(void **state)
+{
+    (void)state;
+    sk_model_config mc;
+    sk_train_config tc;
+    sk_data_config dc;
+    defaults_(&mc, &tc, &dc);
+    mc.width = 16; mc.depth = 1; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
+    tc.steps = 3; dc.batch_size = 8; tc.warmup = 1; dc.eval_fraction = 0.2; tc.eval_batches = 1; tc.eval_every = 0;
+    char out[256], p[512];
+    tmpdir_(out, sizeof out, "evalfail");
+    sk_train_opts o = {0};
+    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 3; o.threads = 1;
+    o.source = &failing_source_;
+    int rc = sk_train_run(&o, NULL);
+    assert_true(rc < 0);
+    assert_non_null(strstr(sk_error_last(), "eval read failed (injected)"));
+    snprintf(p, sizeof p, "the trained model is saved: %s/model.safetensors", out);
+    assert_non_null(strstr(sk_error_last(), p));
+    snprintf(p, sizeof p, "%s/model.safetensors", out);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_true(sb.st_size > 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* sk_train_opts.on_step: called once per step from the first; SK_TRAIN_STOP
  * ends the run with the steps done; a negative answer fails it with the
  * callback's message. */
@@ -520,6 +590,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_config_rejected),     cmocka_unit_test(test_on_step_hook),
+        cmocka_unit_test(test_final_eval_fails_model_kept),
         cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),

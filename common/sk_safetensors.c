@@ -152,6 +152,17 @@ static int parse_header_(sk_safetensors *st, const char *head, size_t n)
         dup_name_(head, (size_t)err.position, name, sizeof name);
         SK_FAIL_IF(1, SK_ECORRUPT, "%s: duplicate name %s in the header", st->path, name);
     }
+    if (!st->root) { /* a complete object followed by more bytes: the 8-byte header length is too large */
+        json_error_t e1;
+        json_t *one = json_loadb(head, n, JSON_DISABLE_EOF_CHECK, &e1);
+        size_t end = one && json_is_object(one) ? (size_t)e1.position : 0;
+        json_decref(one);
+        while (end > 0 && end < n && head[end] == ' ') end++; /* writers pad the header with spaces */
+        SK_FAIL_IF(end > 0 && end < n, SK_ECORRUPT,
+                   "%s: the header length in the file's first 8 bytes (%zu) runs %zu bytes past the end of the JSON "
+                   "header and its padding (%zu bytes): the length is wrong or the file is damaged",
+                   st->path, n, n - end, end);
+    }
     SK_FAIL_IF(!st->root, SK_ECORRUPT, "%s: header is not valid JSON: %s (byte %d)", st->path, err.text,
                err.position);
     SK_FAIL_IF(!json_is_object(st->root), SK_ECORRUPT, "%s: header is not a JSON object", st->path);

@@ -196,6 +196,9 @@ static void test_overlap(void **state)
 static void test_data_longer(void **state)
 {
     (void)state;
+    /* a header length 3 too large (the first data bytes read as header): said as such, not "not valid JSON" */
+    raw_("{" ENT_("a", "F32", "[1]", 0, 4) "}   \x01\x02\x03", 1);
+    bad_("runs 3 bytes past the end of the JSON header", NULL, 0);
     raw_("{" ENT_("a", "F32", "[1]", 0, 4) "}", 8);
     bad_("4 bytes longer", (const char *const[]){"'a'"}, 1);
     raw_("{}", 8);

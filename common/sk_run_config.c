@@ -20,7 +20,8 @@ static const sk_cfg_key run_keys_[] = {
     {.name = "device", .type = SK_CFG_ENUM, .offset = R_(device), .def = "cpu", .choices = "cpu|cuda",
      .help = "where tensors live"},
     {.name = "dtype", .type = SK_CFG_ENUM, .offset = R_(dtype), .def = "f32", .choices = "f32|bf16",
-     .help = "compute dtype of models"},
+     .help = "compute dtype of models; bf16 needs a CUDA build and device (refused with exit 2 otherwise; "
+             "`shrink train` computes in f32 in this version)"},
     {.name = "threads", .type = SK_CFG_INT, .offset = R_(threads), .def = "0", .min = 0, .max = 1024,
      .help = "intra-op CPU threads per rank; 0 = library default"},
 };

@@ -928,7 +928,45 @@ struct sk_corpus {
     size_t zcap;
     int64_t fsize;        /* the file's size, bounding its layouts */
     char layout_err[600]; /* the first impossible layout open_ds_ saw */
+    struct {
+        hid_t ds;
+        size_t bytes;
+    } zx[12]; /* each dataset open_ds_ opened: its chunk size if its pipeline is [shuffle,] zstd, else 0 */
+    int nzx;
 };
+
+/* A chunk's decoded size when ds's pipeline is [zstd] or [shuffle, zstd]
+ * (size-preserving before zstd), else 0: what sk_zstd_expect checks. */
+static size_t zstd_chunk_bytes_(hid_t ds) {
+    size_t n = 0;
+    hid_t dcpl = H5Dget_create_plist(ds), ty = H5Dget_type(ds);
+    hsize_t cd[H5S_MAX_RANK];
+    unsigned fl, cv[8];
+    size_t ncv = 8;
+    int nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+    int nd = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED ? H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) : -1;
+    if (nd > 0 && ty >= 0 && (nf == 1 || nf == 2) &&
+        (nf == 1 || H5Pget_filter2(dcpl, 0, &fl, &ncv, cv, 0, NULL, NULL) == H5Z_FILTER_SHUFFLE)) {
+        ncv = 8;
+        if (H5Pget_filter2(dcpl, (unsigned)nf - 1, &fl, &ncv, cv, 0, NULL, NULL) == SK_ZSTD_FILTER_ID) {
+            n = H5Tget_size(ty);
+            for (int i = 0; i < nd; i++) n *= (size_t)cd[i]; /* under 4 GiB: check_layout_ */
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (ty >= 0) H5Tclose(ty);
+    return n;
+}
+
+/* H5Dread with every zstd chunk held to its dataset's chunk size. */
+static herr_t h5read_(const sk_corpus *c, hid_t ds, hid_t mt, hid_t ms, hid_t fs, void *out) {
+    int k = 0;
+    while (k < c->nzx && c->zx[k].ds != ds) k++;
+    sk_zstd_expect(k < c->nzx ? c->zx[k].bytes : zstd_chunk_bytes_(ds));
+    herr_t e = H5Dread(ds, mt, ms, fs, H5P_DEFAULT, out);
+    sk_zstd_expect(0);
+    return e;
+}
 
 /* A dataset's layout must fit the file before anything is read or sized
  * from its dims (issue 16: sizes read from a file are checked against the
@@ -984,6 +1022,10 @@ static hid_t open_ds_(sk_corpus *c, const char *name) {
     hid_t ds = H5Dopen2(c->file, name, dapl);
     H5Pclose(dapl);
     if (ds >= 0 && !c->layout_err[0]) check_layout_(c, ds, name);
+    if (ds >= 0 && !c->layout_err[0] && c->nzx < (int)(sizeof c->zx / sizeof *c->zx)) {
+        c->zx[c->nzx].ds = ds;
+        c->zx[c->nzx++].bytes = zstd_chunk_bytes_(ds);
+    }
     return ds;
 }
 
@@ -1114,9 +1156,9 @@ static int open_body_(sk_corpus *c) {
         hsize_t st0 = 0, one = 1, stl = dims[0] - 1;
         hid_t fs = H5Dget_space(c->offsets), ms = H5Screate_simple(1, &one, NULL);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st0, NULL, &one, NULL);
-        herr_t e1 = H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[0]);
+        herr_t e1 = h5read_(c, c->offsets, H5T_NATIVE_INT64, ms, fs, &ends[0]);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &stl, NULL, &one, NULL);
-        herr_t e2 = e1 >= 0 ? H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[1]) : -1;
+        herr_t e2 = e1 >= 0 ? h5read_(c, c->offsets, H5T_NATIVE_INT64, ms, fs, &ends[1]) : -1;
         H5Sclose(ms);
         H5Sclose(fs);
         if (e1 < 0 || e2 < 0) {
@@ -1233,7 +1275,7 @@ static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int
     for (int i = 1; i < r; i++) cnt[i] = dims[i];
     ms = H5Screate_simple(r, cnt, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cnt, NULL);
-    if (H5Dread(ds, mtype, ms, fs, H5P_DEFAULT, out) < 0) {
+    if (h5read_(c, ds, mtype, ms, fs, out) < 0) {
         const char *why = h5why_();
         rc = sk_error_set(read_fail_code_(why), "%s: /%s: cannot read rows [%lld, %lld): %s", c->path, name,
                           (long long)start, (long long)(start + count), why);

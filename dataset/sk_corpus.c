@@ -953,32 +953,92 @@ struct sk_corpus {
     ZSTD_DCtx *dctx;
     void *zbuf;
     size_t zcap;
-    int64_t fsize;        /* the file's size, bounding its chunk count */
-    char layout_err[600]; /* the first impossible chunk layout open_ds_ saw */
+    int64_t fsize;        /* the file's size, bounding its layouts */
+    char layout_err[600]; /* the first impossible layout open_ds_ saw */
+    struct {
+        hid_t ds;
+        size_t bytes;
+    } zx[12]; /* each dataset open_ds_ opened: its chunk size if its pipeline is [shuffle,] zstd, else 0 */
+    int nzx;
 };
 
-/* Every stored chunk of a dataset has a record in the file's chunk index
- * (at least 16 bytes in any index HDF5 1.10 writes; shrink allocates every
- * chunk), so a layout whose chunk count the file cannot hold is corrupt.
- * Refused before any read: HDF5 would build a selection per chunk for
- * each H5Dread (a 1-element chunk of a mutated file: millions of them,
- * seconds and gigabytes per read; found by fuzz_corpus). Records the
- * message in c->layout_err (open_body_ fails with it). */
-static void check_chunks_(sk_corpus *c, hid_t ds, const char *name) {
-    hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds);
+/* A chunk's decoded size when ds's pipeline is [zstd] or [shuffle, zstd]
+ * (size-preserving before zstd), else 0: what sk_zstd_expect checks. */
+static size_t zstd_chunk_bytes_(hid_t ds) {
+    size_t n = 0;
+    hid_t dcpl = H5Dget_create_plist(ds), ty = H5Dget_type(ds);
+    hsize_t cd[H5S_MAX_RANK];
+    unsigned fl, cv[8];
+    size_t ncv = 8;
+    int nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : -1;
+    int nd = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED ? H5Pget_chunk(dcpl, H5S_MAX_RANK, cd) : -1;
+    if (nd > 0 && ty >= 0 && (nf == 1 || nf == 2) &&
+        (nf == 1 || H5Pget_filter2(dcpl, 0, &fl, &ncv, cv, 0, NULL, NULL) == H5Z_FILTER_SHUFFLE)) {
+        ncv = 8;
+        if (H5Pget_filter2(dcpl, (unsigned)nf - 1, &fl, &ncv, cv, 0, NULL, NULL) == SK_ZSTD_FILTER_ID) {
+            n = H5Tget_size(ty);
+            for (int i = 0; i < nd; i++) n *= (size_t)cd[i]; /* under 4 GiB: check_layout_ */
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (ty >= 0) H5Tclose(ty);
+    return n;
+}
+
+/* H5Dread with every zstd chunk held to its dataset's chunk size. */
+static herr_t h5read_(const sk_corpus *c, hid_t ds, hid_t mt, hid_t ms, hid_t fs, void *out) {
+    int k = 0;
+    while (k < c->nzx && c->zx[k].ds != ds) k++;
+    sk_zstd_expect(k < c->nzx ? c->zx[k].bytes : zstd_chunk_bytes_(ds));
+    herr_t e = H5Dread(ds, mt, ms, fs, H5P_DEFAULT, out);
+    sk_zstd_expect(0);
+    return e;
+}
+
+/* A dataset's layout must fit the file before anything is read or sized
+ * from its dims (issue 16: sizes read from a file are checked against the
+ * file's size). Every stored chunk of a dataset has a record in the file's
+ * chunk index (at least 16 bytes in any index HDF5 1.10 writes; shrink
+ * allocates every chunk), so a layout whose chunk count the file cannot
+ * hold is corrupt: HDF5 would build a selection per chunk for each H5Dread
+ * (a 1-element chunk of a mutated file: millions of them, seconds and
+ * gigabytes per read; found by fuzz_corpus). A contiguous (uncompressed)
+ * dataset holds its dims' bytes in the file, so dims claiming more bytes
+ * than the file has are corrupt too (HDF5 would return fill values for
+ * storage that was never written, and readers size buffers and loops from
+ * the dims). A chunk must stay under the 4 GiB that H5Pset_chunk allows
+ * when a file is written: a reader allocates a whole chunk to decode it.
+ * Records the message in c->layout_err (open_body_ fails with it). */
+static void check_layout_(sk_corpus *c, hid_t ds, const char *name) {
+    hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds), ty = H5Dget_type(ds);
     hsize_t cd[H5S_MAX_RANK], dims[H5S_MAX_RANK];
     int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    if (dcpl >= 0 && nd > 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, nd, cd) == nd &&
-        H5Sget_simple_extent_dims(sp, dims, NULL) == nd) {
-        double n = 1;
-        for (int i = 0; i < nd; i++) n *= cd[i] ? (double)((dims[i] + cd[i] - 1) / cd[i]) : INFINITY;
-        if (n > (double)c->fsize / 16 + 1)
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    size_t es = ty >= 0 ? H5Tget_size(ty) : 0;
+    if (nd > 0 && H5Sget_simple_extent_dims(sp, dims, NULL) == nd) {
+        double bytes = (double)es;
+        for (int i = 0; i < nd; i++) bytes *= (double)dims[i];
+        if (lay == H5D_CHUNKED && H5Pget_chunk(dcpl, nd, cd) == nd) {
+            double n = 1, cb = (double)es;
+            for (int i = 0; i < nd; i++) n *= cd[i] ? (double)((dims[i] + cd[i] - 1) / cd[i]) : INFINITY;
+            for (int i = 0; i < nd; i++) cb *= (double)cd[i];
+            if (cb >= 4294967296.0)
+                snprintf(c->layout_err, sizeof c->layout_err,
+                         "%s: /%s: chunks of %.0f bytes, over HDF5's cap of 4 GiB per chunk (corrupt layout)", c->path,
+                         name, cb);
+            else if (n > (double)c->fsize / 16 + 1)
+                snprintf(c->layout_err, sizeof c->layout_err,
+                         "%s: /%s: a chunk layout of %.0f chunks cannot be stored in a file of %lld bytes (corrupt "
+                         "layout)", c->path, name, n, (long long)c->fsize);
+        } else if (lay == H5D_CONTIGUOUS && bytes > (double)c->fsize) {
             snprintf(c->layout_err, sizeof c->layout_err,
-                     "%s: /%s: a chunk layout of %.0f chunks cannot be stored in a file of %lld bytes (corrupt "
-                     "layout)", c->path, name, n, (long long)c->fsize);
+                     "%s: /%s: its dims claim %.0f bytes of uncompressed data, more than the file's %lld bytes "
+                     "(corrupt or truncated)", c->path, name, bytes, (long long)c->fsize);
+        }
     }
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
 }
 
 static hid_t open_ds_(sk_corpus *c, const char *name) {
@@ -988,7 +1048,11 @@ static hid_t open_ds_(sk_corpus *c, const char *name) {
     H5Pset_chunk_cache(dapl, 12421, (size_t)64 << 20, 1.0);
     hid_t ds = H5Dopen2(c->file, name, dapl);
     H5Pclose(dapl);
-    if (ds >= 0 && !c->layout_err[0]) check_chunks_(c, ds, name);
+    if (ds >= 0 && !c->layout_err[0]) check_layout_(c, ds, name);
+    if (ds >= 0 && !c->layout_err[0] && c->nzx < (int)(sizeof c->zx / sizeof *c->zx)) {
+        c->zx[c->nzx].ds = ds;
+        c->zx[c->nzx++].bytes = zstd_chunk_bytes_(ds);
+    }
     return ds;
 }
 
@@ -1120,9 +1184,9 @@ static int open_body_(sk_corpus *c) {
         hsize_t st0 = 0, one = 1, stl = dims[0] - 1;
         hid_t fs = H5Dget_space(c->offsets), ms = H5Screate_simple(1, &one, NULL);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st0, NULL, &one, NULL);
-        herr_t e1 = H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[0]);
+        herr_t e1 = h5read_(c, c->offsets, H5T_NATIVE_INT64, ms, fs, &ends[0]);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &stl, NULL, &one, NULL);
-        herr_t e2 = e1 >= 0 ? H5Dread(c->offsets, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &ends[1]) : -1;
+        herr_t e2 = e1 >= 0 ? h5read_(c, c->offsets, H5T_NATIVE_INT64, ms, fs, &ends[1]) : -1;
         H5Sclose(ms);
         H5Sclose(fs);
         if (e1 < 0 || e2 < 0) {
@@ -1239,7 +1303,7 @@ static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int
     for (int i = 1; i < r; i++) cnt[i] = dims[i];
     ms = H5Screate_simple(r, cnt, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, cnt, NULL);
-    if (H5Dread(ds, mtype, ms, fs, H5P_DEFAULT, out) < 0) {
+    if (h5read_(c, ds, mtype, ms, fs, out) < 0) {
         const char *why = h5why_();
         rc = sk_error_set(read_fail_code_(why), "%s: /%s: cannot read rows [%lld, %lld): %s", c->path, name,
                           (long long)start, (long long)(start + count), why);
@@ -1283,6 +1347,11 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
         const size_t want = (size_t)C * es;
         if (H5Dget_chunk_storage_size(c->tokens, &off, &zs) < 0 || zs == 0) {
             rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld missing: %s", c->path, (long long)e, h5why_());
+            break;
+        }
+        if (zs > (hsize_t)c->fsize) { /* the chunk index's size is read from the file: checked before allocating */
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld claims %llu bytes, more than the file's %lld",
+                              c->path, (long long)e, (unsigned long long)zs, (long long)c->fsize);
             break;
         }
         if (zs > c->zcap) {
@@ -1455,8 +1524,10 @@ int sk_corpus_verify(sk_corpus *c) {
         hid_t g = H5Gopen2(c->file, "scores", H5P_DEFAULT);
         H5G_info_t gi;
         hsize_t nobj = (g >= 0 && H5Gget_info(g, &gi) >= 0) ? gi.nlinks : 0;
-        float *buf = malloc(((size_t)in->num_samples + 1) * sizeof *buf);
-        for (hsize_t i = 0; i < nobj && rc == SK_OK && buf; i++) {
+        const int64_t step = 1 << 18; /* in pieces: num_samples comes from the file's dims */
+        float *buf = malloc((size_t)step * sizeof *buf);
+        if (!buf) rc = sk_error_set(SK_ENOMEM, "%s: /scores: out of memory", c->path);
+        for (hsize_t i = 0; i < nobj && rc == SK_OK; i++) {
             char nm[256];
             H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nm, sizeof nm, H5P_DEFAULT);
             hid_t ds = H5Dopen2(g, nm, H5P_DEFAULT);
@@ -1467,7 +1538,10 @@ int sk_corpus_verify(sk_corpus *c) {
             else if (ds_dims_(ds, sd) != 1 || sd[0] != (hsize_t)in->num_samples)
                 rc = sk_error_set(SK_ECORRUPT, "%s: /%s must hold one value per sample (%lld) in one dimension",
                                   c->path, full, (long long)in->num_samples);
-            else rc = read_rows_(c, ds, full, H5T_NATIVE_FLOAT, 0, in->num_samples, buf);
+            else
+                for (int64_t s0 = 0; s0 < in->num_samples && rc == SK_OK; s0 += step)
+                    rc = read_rows_(c, ds, full, H5T_NATIVE_FLOAT, s0,
+                                    in->num_samples - s0 < step ? in->num_samples - s0 : step, buf);
             if (ds >= 0) H5Dclose(ds);
         }
         free(buf);

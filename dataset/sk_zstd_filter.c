@@ -27,6 +27,15 @@ static _Thread_local char zstd_err_[256];
 
 const char *sk_zstd_last_error(void) { return zstd_err_; }
 
+/* The decoded size the reader expects of every chunk it reads next (0:
+ * unknown). HDF5 1.10 copies a whole chunk out of whatever buffer the
+ * pipeline returns, so a frame whose header records less than the chunk
+ * (a corrupt file) would have it read past our buffer (fuzz_corpus), and
+ * a frame recording more would size our allocation from the file. */
+static _Thread_local size_t expect_;
+
+void sk_zstd_expect(size_t nbytes) { expect_ = nbytes; }
+
 static size_t fail_(const char *what, size_t code) {
     snprintf(zstd_err_, sizeof zstd_err_, "zstd %s: %s", what, ZSTD_getErrorName(code));
     return 0;
@@ -43,6 +52,10 @@ size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned in
         }
         if (n == ZSTD_CONTENTSIZE_UNKNOWN) {
             snprintf(zstd_err_, sizeof zstd_err_, "zstd decode: frame does not record its content size");
+            return 0;
+        }
+        if (expect_ && n != expect_) {
+            snprintf(zstd_err_, sizeof zstd_err_, "zstd decode: the frame holds %llu bytes, the chunk %zu", n, expect_);
             return 0;
         }
         /* malloc(0) may return NULL; keep at least one byte. */
@@ -91,8 +104,8 @@ int sk_zstd_register(void) {
     static const H5Z_class2_t cls = {
         H5Z_CLASS_T_VERS, (H5Z_filter_t)SK_ZSTD_FILTER_ID, 1, 1,
         "zstd (shrink; HDF5 filter 32015)", NULL, NULL, (H5Z_func_t)sk_zstd_filter_fn};
-    htri_t av = H5Zfilter_avail(SK_ZSTD_FILTER_ID);
-    if (av > 0) return SK_OK; /* ours, or a compatible plugin already loaded */
+    /* ours even where a plugin for 32015 was loaded (H5Zregister replaces
+     * it): only ours checks each chunk against sk_zstd_expect */
     if (H5Zregister(&cls) < 0) return sk_error_set(SK_EIO, "HDF5: cannot register the zstd filter (32015)");
     return SK_OK;
 }

@@ -1,7 +1,7 @@
 /* sk_zstd_filter.h - the Zstandard HDF5 filter, registered ID 32015.
  *
  * defines: SK_ZSTD_FILTER_ID, sk_zstd_filter_fn, sk_zstd_register,
- *          sk_zstd_last_error.
+ *          sk_zstd_expect, sk_zstd_last_error.
  *
  * Conventions (identical to the HDF Group's reference H5Zzstd.c and
  * silx-kit/hdf5plugin, so each reads the other's files):
@@ -35,6 +35,12 @@ size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned in
 /* Register the filter with the HDF5 library of this process (idempotent,
  * thread-unsafe like all of HDF5). 0 or SK_EIO with a message. */
 int sk_zstd_register(void);
+
+/* Every chunk this thread decodes from now on must decode to exactly
+ * nbytes (the dataset's chunk size; 0: no check, the plugin's default).
+ * Set by the corpus reader around each H5Dread of a [shuffle,] zstd
+ * dataset, so a frame that records another size fails as corrupt. */
+void sk_zstd_expect(size_t nbytes);
 
 /* Why the last call to the filter on this thread failed ("" if it did not);
  * lets callers put zstd's own reason into their error message. Borrowed. */

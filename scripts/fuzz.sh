@@ -29,6 +29,9 @@ fork=
 if [ "${SK_FUZZ_FORK:-0}" = 1 ]; then
   fork="-fork=1 -ignore_timeouts=1 -ignore_ooms=1 -ignore_crashes=1"
   export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan-hdf5.supp:print_suppressions=0"
+  # the suppression names H5G_mkroot, which the default fast unwinder
+  # never reaches inside libhdf5 (no frame pointers)
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0}
 fi
 [ -f "$root/tests/fuzz/dict/$name.dict" ] && dict="-dict=$root/tests/fuzz/dict/$name.dict"
 export HDF5_USE_FILE_LOCKING=FALSE

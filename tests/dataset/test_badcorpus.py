@@ -2,8 +2,9 @@
 """test_badcorpus.py SHRINK TMPDIR - corpus metadata that once crashed
 `shrink inspect --verify` (issue 16's fuzzing): multi-element string
 attributes (fixed and variable length), a zero per-sample dimension, 2-D
-and rank-6 /scores/* datasets, a chunk layout the file cannot hold, a
-truncated file. Each must end with a
+and rank-6 /scores/* datasets, a chunk layout the file cannot hold, dims
+claiming more uncompressed data than the file holds, a zstd frame shorter
+than its chunk, a truncated file. Each must end with a
 clear error naming the file (or, for an optional attribute, be printed
 as a count), never a signal. h5py is only the outside tool that writes
 the bad files."""
@@ -32,7 +33,12 @@ def case(name, edit, want, ok=False):
     p = os.path.join(tmp, name + ".h5")
     shutil.copy(good, p)
     edit(p)
-    r = subprocess.run([shrink, "inspect", p, "--verify"], capture_output=True, text=True)
+    try:  # a claim the reader trusts can mean hours of reads: a timeout is a failure
+        r = subprocess.run([shrink, "inspect", p, "--verify"], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        print(f"FAIL {name}: still running after 120 s")
+        fails += 1
+        return
     err = r.stderr.strip()
     if r.returncode < 0 or (ok and r.returncode != 0) or (not ok and (r.returncode == 0 or p not in err)) \
             or want not in (r.stdout + err):
@@ -77,6 +83,28 @@ def tiny_chunks(p):
         d[:len(t)] = t
 
 
+def tokens_claim_more(p):
+    """/tokens rewritten as a contiguous dataset of 2^40 tokens that were
+    never written (HDF5 returns fill values for such storage), /offsets
+    ending there: dims claiming 2 TiB in a file of a few KiB."""
+    with h5py.File(p, "r+") as f:
+        t = f["tokens"].dtype
+        del f["tokens"], f["offsets"]
+        f.create_dataset("tokens", shape=(1 << 40,), dtype=t)
+        f.create_dataset("offsets", data=np.array([0, 1 << 40], np.int64))
+
+
+def short_frame(p):
+    """/offsets' first chunk replaced by a valid zstd frame (one raw block)
+    that records 8 bytes, less than the chunk: HDF5 1.10 would copy the
+    whole chunk out of the filter's 8-byte buffer (a heap over-read)."""
+    n = 8
+    frame = (b"\x28\xb5\x2f\xfd" + bytes([0x20, n])  # magic; single segment, 1-byte content size
+             + (1 | n << 3).to_bytes(3, "little") + bytes(n))  # last raw block of n bytes
+    with h5py.File(p, "r+") as f:
+        f["offsets"].id.write_direct_chunk((0,), frame, 0)
+
+
 def truncate(p):
     n = os.path.getsize(p)
     with open(p, "r+b") as f:
@@ -92,5 +120,8 @@ case("scores-2d", scores((3, 4)), "one value per sample")
 case("scores-rank6", scores((3, 1, 1, 1, 1, 1)), "one value per sample")
 case("samples-zero-dim", samples_zero_dim, "sample_shape[0] = 0")
 case("tokens-tiny-chunks", tiny_chunks, "/tokens: a chunk layout of 4194304 chunks cannot be stored in a file of")
+case("tokens-claim-more", tokens_claim_more, "/tokens: its dims claim 2199023255552 bytes of uncompressed data, "
+     "more than the file's")
+case("offsets-short-frame", short_frame, "zstd decode: the frame holds 8 bytes, the chunk ")
 case("truncated", truncate, "")
 sys.exit(1 if fails else 0)

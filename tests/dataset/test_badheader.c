@@ -123,9 +123,13 @@ static void test_megatron(void **st)
 static void test_llmc(void **st)
 {
     (void)st;
-    int32_t h[256 + 8] = {20240520, 1, 1 << 30}; /* a billion uint16 tokens in 16 bytes */
+    int32_t h[256 + 8] = {20240520, 1, 1 << 30}; /* a billion uint16 tokens in 32 bytes */
     write_file_(TMP "big.bin", h, sizeof h);
-    refused_("llmc", TMP "big.bin", TMP "big.bin", "");
+    refused_("llmc", TMP "big.bin", TMP "big.bin",
+             "header says 1073741824 tokens (2147483648 bytes) but the file has 32 bytes of tokens (truncated)");
+    int32_t w[256 + 8] = {20240801, 7, INT32_MAX}; /* 2^31 - 1 uint32 tokens: 8 GiB claimed */
+    write_file_(TMP "big32.bin", w, sizeof w);
+    refused_("llmc", TMP "big32.bin", TMP "big32.bin", "(8589934588 bytes) but the file has 32 bytes of tokens (truncated)");
 }
 
 int main(void)

@@ -131,8 +131,10 @@ void sk_ablate_cell_opts(const sk_ablate_plan *p, const sk_ablate_cell *c, sk_tr
 
 /* Check cell c as sk_train_check does (trainer/sk_train.h) for a group of
  * `group_ranks` ranks: this process alone, no MPI call, nothing written. A
- * cell whose condensed corpus does not exist yet is checked on the corpus
- * it will be condensed from. The message starts "cell <id>: ". */
+ * cell whose condensed corpus does not exist yet has its condensation
+ * checked (sk_condense_check: the method against the corpus, its proxy)
+ * and its training checked on the corpus it will be condensed from. The
+ * message starts "cell <id>: ". */
 int sk_ablate_cell_check(const sk_ablate_plan *p, const sk_ablate_cell *c, int group_ranks);
 
 /* sk_ablate_cell_check for cells [a, b) of the plan, once per config that

@@ -465,6 +465,13 @@ int sk_ablate_cell_check(const sk_ablate_plan *p, const sk_ablate_cell *c, int g
      * condensed one is checked again once it exists, sk_ablate_cell_finish's caller) */
     const char *via = "";
     if (c->corpus[0] && access(c->corpus, F_OK) != 0) {
+        sk_condense_opts co = {.cfg = cc, .model = o.model, .train = o.train, .data = sec_(p, p->base, "data"),
+                               .seed = o.seed};
+        rc = sk_condense_check(&co);
+        if (rc < 0) {
+            sk_error_prefix("cell %s: ", c->id);
+            return rc;
+        }
         o.data_path = cc->input;
         via = " (checked on the corpus it is condensed from)";
     }

@@ -5,7 +5,9 @@ cell up as the trainer would (sk_train_check): a frozen scorer's
 select.checkpoint that is missing, a directory, not safetensors, a GPT's
 proxy for a ViT (and the reverse), a network of another width or layer, a
 proxy of shorter windows, a selector layer past the depth, a token corpus
-for a ViT and an eval corpus of another kind are all refused naming the
+for a ViT, an eval corpus of another kind, and a condensation the cells
+need that `shrink condense` would refuse (no proxy, a proxy missing or of
+another kind, a method for another corpus kind) are all refused naming the
 cell (its index, method, keep, axis values, seed) and the key.
 usage: test_ablate_badinput.py SHRINK"""
 import os
@@ -97,11 +99,23 @@ with tempfile.TemporaryDirectory() as d:
          f"{learned}: tensor 'selector.learned.l1.ln_w'"),
         ("selector layer past the depth", ["--set", "select.layers=[5]"],
          "cell 000-tome-merge-k0.5-s1: select.layers: layer 5 is out of range"),
+        # a condensation the cells need, checked as `shrink condense` checks it
+        ("condense method needs a proxy", ["--set", "ablate.methods=condense:el2n"],
+         "cell 000-condense-el2n-c0.5-s1: condense.method=el2n needs condense.proxy"),
+        ("condense method for tokens on images", ["--set", "ablate.methods=condense:minhash"],
+         f"cell 000-condense-minhash-c0.5-s1: {d}/fm.h5: condense.method=minhash works on token corpora"),
+        ("condense proxy missing", ["--set", "ablate.methods=condense:el2n+random/prune", "--set",
+                                    f"condense.proxy={d}/nope.safetensors"],
+         f"cell 000-condense-el2n-random-prune-c0.5-k0.5-s1: condense.proxy: {d}/nope.safetensors"),
     ]
     if text:
         cases += [
             ("frozen: a GPT proxy for a ViT", frozen + ["--set", f"select.checkpoint={proxy}"],
              cell1 + f"{proxy} is a shrink GPT's model.safetensors"),
+            ("condense proxy of another kind", ["--set", "ablate.methods=condense:el2n", "--set",
+                                                f"condense.proxy={proxy}"],
+             f"cell 000-condense-el2n-c0.5-s1: condense.proxy {proxy}: a gpt model for tokens, but {d}/fm.h5 "
+             "holds images"),
             ("token corpus for a ViT", ["--set", f"data.train={d}/tx.h5"],
              f"cell 000-tome-merge-k0.5-s1: data.train = {d}/tx.h5 holds token sequences; model.arch = vit"),
             ("eval corpus of another kind", ["--set", f"data.eval={d}/tx.h5"],

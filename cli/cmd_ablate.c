@@ -4,8 +4,9 @@
  *
  * Order of work: every cell's config is built and checked, then set up
  * as the trainer would short of training (sk_ablate_plan_check; nothing
- * runs and nothing is written if one fails); ablate.out_dir/plan.json is written, or compared with the
- * one there (a different base config is refused unless --force); the
+ * runs and nothing is written if one fails); ablate.out_dir/plan.json is
+ * written, or compared with the one there (a different base config is
+ * refused unless --force); the
  * condensed corpora the cells need are made by the whole world, each once
  * (a lock file per corpus, so separate processes of a job array wait for
  * each other instead of writing it twice); then the world splits into

@@ -2,9 +2,11 @@
  * budgets x seeds (sk_ablate.h builds and checks it) cell by cell through
  * sk_train_run in this process, and report.
  *
- * Order of work: every cell's config is built and checked (nothing runs if
- * one fails); ablate.out_dir/plan.json is written, or compared with the
- * one there (a different base config is refused unless --force); the
+ * Order of work: every cell's config is built and checked, then set up
+ * as the trainer would short of training (sk_ablate_plan_check; nothing
+ * runs and nothing is written if one fails); ablate.out_dir/plan.json is
+ * written, or compared with the one there (a different base config is
+ * refused unless --force); the
  * condensed corpora the cells need are made by the whole world, each once
  * (a lock file per corpus, so separate processes of a job array wait for
  * each other instead of writing it twice); then the world splits into
@@ -219,7 +221,6 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     char dir[PATH_N_], run_dir[PATH_N_], path[PATH_N_], hash[17];
     json_t *j = NULL, *prev = NULL;
     double t0 = sk_now();
-    const sk_run_config *run = sec_(p, c->bases, "run");
     const sk_ablate_method *m = &p->methods[c->method];
     sk_train_result res;
     sk_cost_result cost;
@@ -235,12 +236,7 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     if (rc < 0) return rc;
 
     sk_train_opts o;
-    memset(&o, 0, sizeof o);
-    o.model = sec_(p, c->bases, "model");
-    o.train = sec_(p, c->bases, "train");
-    o.data = sec_(p, c->bases, "data");
-    o.select = sec_(p, c->bases, "select");
-    o.seed = (uint64_t)run->seed;
+    sk_ablate_cell_opts(p, c, &o);
     o.out_dir = run_dir;
     o.overwrite = 1; /* a cell's run directory is the grid's: an attempt killed before its first checkpoint */
     char ckpt[PATH_N_];
@@ -249,7 +245,6 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     o.resume_latest_valid = resume;
     o.command = NULL; /* the hint to resume is "run shrink ablate again", not train --resume */
     (void)command;
-    o.threads = (int)run->threads;
     o.progress = 0;
     if (leader)
         fprintf(stderr, "ablate: cell %d %s: %s on %d rank%s (%lld steps)\n", c->index, resume ? "resumes" : "starts",
@@ -379,6 +374,9 @@ static int make_corpora_(sk_ablate_plan *p, int a, int b, int group_ranks, const
             sk_error_prefix("cell %s: ", c->id);
             goto done;
         }
+        /* the pre-flight checked it on the source corpus; now on what it trains on */
+        if (world_root_()) rc = sk_ablate_cell_check(p, c, group_ranks);
+        SK_TRY(sk_mpi_agree(rc));
     }
 done:
     if (fd >= 0) close(fd);
@@ -516,6 +514,18 @@ static int run_(sk_cli_ctx *ctx)
     }
     b = p->ncells;
     if (cells && parse_slice_(cells, p->ncells, &a, &b) < 0) goto done_usage;
+    {
+        /* every cell set up as the trainer would, short of training, before anything is written: world
+         * rank 0 checks, every rank leaves with its verdict (no rank waits in a collective for one that
+         * failed) */
+        double t0 = sk_now();
+        int checked = 0;
+        if (world_root_()) rc = sk_ablate_plan_check(p, a, b, g, &checked);
+        if (sk_cli_usage_from(sk_mpi_agree(rc)) < 0) goto done_usage;
+        if (world_root_())
+            fprintf(stderr, "ablate: cells %d:%d checked (%d distinct config%s set up as for training) in %.1f s\n", a,
+                    b, checked, checked == 1 ? "" : "s", sk_now() - t0);
+    }
     if (dry) { /* the checked grid, nothing written */
         if (world_root_())
             for (int i = a; i < b; i++)

@@ -5,7 +5,8 @@
  *
  * defines: sk_ablate_config / sk_ablate_section (the [ablate] keys),
  *          sk_ablate_method, sk_ablate_cell, sk_ablate_plan,
- *          sk_ablate_plan_build / _free, sk_ablate_cell_hash,
+ *          sk_ablate_plan_build / _free, sk_ablate_plan_check,
+ *          sk_ablate_cell_opts, sk_ablate_cell_check, sk_ablate_cell_finish,
  *          sk_ablate_report.
  *
  * Where this lives and why: the grid drives both the trainer and condense,
@@ -34,11 +35,16 @@
  * thus has the same model initialisation, data order and budget; only the
  * method differs. It passes the checks `shrink train` makes before it
  * trains (every key's type, bounds and registry names; run.device/dtype;
- * sk_train_validate for the group's rank count) before any cell runs;
- * errors name the cell and the key. Checks that need the cell's model built
- * (a selector's layers against the depth, a frozen checkpoint fitting it)
- * are the trainer's when the cell starts: a cell failing there is recorded
- * in cells/<id>/error.txt, the other cells go on, the command exits 1.
+ * sk_train_validate for the group's rank count) when the plan is built,
+ * and then everything the trainer sets up before its first step
+ * (sk_ablate_plan_check: the corpora opened, the model built for the
+ * corpus's samples, the selector created against it, so a selector's
+ * layers are checked against the depth and a frozen scorer's
+ * select.checkpoint is read and checked by the scorer's own loader) before
+ * any cell runs; errors name the cell and the key, and `shrink ablate`
+ * exits 2 with nothing written. What fails only while a cell trains (a
+ * non-finite loss, a full disk, a signal) is recorded in
+ * cells/<id>/error.txt, the other cells go on, the command exits 1.
  */
 #ifndef SK_ABLATE_H
 #define SK_ABLATE_H
@@ -46,6 +52,7 @@
 #include <stdint.h>
 
 #include "sk_config.h"
+#include "sk_train.h"
 
 typedef enum { SK_ABLATE_BUDGET_STEPS, SK_ABLATE_BUDGET_EPOCHS } sk_ablate_budget;
 
@@ -116,6 +123,24 @@ typedef struct {
 int sk_ablate_plan_build(sk_ablate_plan **out, const char *path, const char *const *sets, int nsets,
                          int group_ranks, int notes);
 void sk_ablate_plan_free(sk_ablate_plan *p);
+
+/* The training options of cell c: its model, train, data and select
+ * sections (borrowed from c), run.seed and run.threads; everything else
+ * zero (no out_dir, no resume). */
+void sk_ablate_cell_opts(const sk_ablate_plan *p, const sk_ablate_cell *c, sk_train_opts *o);
+
+/* Check cell c as sk_train_check does (trainer/sk_train.h) for a group of
+ * `group_ranks` ranks: this process alone, no MPI call, nothing written. A
+ * cell whose condensed corpus does not exist yet has its condensation
+ * checked (sk_condense_check: the method against the corpus, its proxy)
+ * and its training checked on the corpus it will be condensed from. The
+ * message starts "cell <id>: ". */
+int sk_ablate_cell_check(const sk_ablate_plan *p, const sk_ablate_cell *c, int group_ranks);
+
+/* sk_ablate_cell_check for cells [a, b) of the plan, once per config that
+ * differs in more than run.seed, stopping at the first failure; *checked
+ * (may be NULL) gets the number of checks made. */
+int sk_ablate_plan_check(const sk_ablate_plan *p, int a, int b, int group_ranks, int *checked);
 
 /* Set a cell's train.steps for budget=epochs from `rows` training rows of
  * its corpus, then (re)compute cell->hash. */

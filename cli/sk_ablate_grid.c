@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -234,8 +235,10 @@ done:
 /* ---- hashing ------------------------------------------------------------------ */
 
 /* XXH64 of the config text of the named sections (run.out_dir and
- * run.overwrite left out: where a cell runs is not what it is). */
-static int hash_sections_(const sk_ablate_plan *p, void **bases, const char *const *names, int n, uint64_t *out)
+ * run.overwrite left out: where a cell runs is not what it is; run.seed
+ * too with `noseed`). */
+static int hash_sections_seed_(const sk_ablate_plan *p, void **bases, const char *const *names, int n, int noseed,
+                               uint64_t *out)
 {
     int rc = SK_OK;
     char *buf = NULL;
@@ -253,6 +256,7 @@ static int hash_sections_(const sk_ablate_plan *p, void **bases, const char *con
             memcpy(&run, bases[s], sizeof run);
             run.out_dir[0] = '\0';
             run.overwrite = 0;
+            if (noseed) run.seed = 0;
             b[i] = &run;
         }
     }
@@ -264,6 +268,11 @@ static int hash_sections_(const sk_ablate_plan *p, void **bases, const char *con
 done:
     free(buf);
     return rc;
+}
+
+static int hash_sections_(const sk_ablate_plan *p, void **bases, const char *const *names, int n, uint64_t *out)
+{
+    return hash_sections_seed_(p, bases, names, n, 0, out);
 }
 
 static const char *const train_secs_[] = {"run", "data", "model", "train", "select", "condense"};
@@ -429,6 +438,68 @@ static int build_cells_(sk_ablate_plan *p, int group_ranks)
         }
     }
 done:
+    return rc;
+}
+
+/* ---- what can be checked without training -------------------------------------- */
+
+void sk_ablate_cell_opts(const sk_ablate_plan *p, const sk_ablate_cell *c, sk_train_opts *o)
+{
+    const sk_run_config *run = sec_(p, c->bases, "run");
+    memset(o, 0, sizeof *o);
+    o->model = sec_(p, c->bases, "model");
+    o->train = sec_(p, c->bases, "train");
+    o->data = sec_(p, c->bases, "data");
+    o->select = sec_(p, c->bases, "select");
+    o->seed = (uint64_t)run->seed;
+    o->threads = (int)run->threads;
+}
+
+int sk_ablate_cell_check(const sk_ablate_plan *p, const sk_ablate_cell *c, int group_ranks)
+{
+    int rc = SK_OK;
+    const sk_condense_config *cc = sec_(p, c->bases, "condense");
+    sk_train_opts o;
+    sk_ablate_cell_opts(p, c, &o);
+    /* a corpus still to be condensed: its source stands in (same sample kind and shape; the
+     * condensed one is checked again once it exists, sk_ablate_cell_finish's caller) */
+    const char *via = "";
+    if (c->corpus[0] && access(c->corpus, F_OK) != 0) {
+        sk_condense_opts co = {.cfg = cc, .model = o.model, .train = o.train, .data = sec_(p, p->base, "data"),
+                               .seed = o.seed};
+        rc = sk_condense_check(&co);
+        if (rc < 0) {
+            sk_error_prefix("cell %s: ", c->id);
+            return rc;
+        }
+        o.data_path = cc->input;
+        via = " (checked on the corpus it is condensed from)";
+    }
+    rc = sk_train_check(&o, group_ranks);
+    if (rc < 0) sk_error_prefix("cell %s%s: ", c->id, via);
+    return rc;
+}
+
+int sk_ablate_plan_check(const sk_ablate_plan *p, int a, int b, int group_ranks, int *checked)
+{
+    int rc = SK_OK, n = 0;
+    uint64_t *seen = calloc((size_t)(b > a ? b - a : 1), sizeof *seen);
+    SK_FAIL_IF(!seen, SK_ENOMEM, "out of memory");
+    for (int i = a; i < b; i++) {
+        const sk_ablate_cell *c = &p->cells[i];
+        uint64_t h = 0;
+        int dup = 0;
+        /* cells that differ in run.seed alone build the same model and selector from the same
+         * files: one check answers for all of them */
+        SK_TRY(hash_sections_seed_(p, c->bases, train_secs_, 6, 1, &h));
+        for (int j = 0; j < n && !dup; j++) dup = seen[j] == h;
+        if (dup) continue;
+        seen[n++] = h;
+        SK_TRY(sk_ablate_cell_check(p, c, group_ranks));
+    }
+    if (checked) *checked = n;
+done:
+    free(seen);
     return rc;
 }
 

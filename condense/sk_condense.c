@@ -599,3 +599,42 @@ done:
     free_(&r);
     return rc;
 }
+
+/* ---- a check without a run ------------------------------------------------- */
+
+int sk_condense_check(const sk_condense_opts *o) {
+    int rc = SK_OK;
+    const sk_condense_config *c = o->cfg;
+    sk_corpus *src = NULL, *given = NULL;
+    sk_model *proxy = NULL;
+    SK_FAIL_IF(!c->input[0], SK_EINVAL, "condense.input is not set (the corpus to condense)");
+    const sk_condense_method *vt = sk_condense_find(c->method);
+    if (!vt) {
+        rc = sk_cfg_choice_error(SK_EINVAL, "condense.method", c->method, sk_condense_name_at);
+        goto done;
+    }
+    SK_TRY(sk_corpus_open(&src, c->input));
+    const sk_corpus_info *in = sk_corpus_info_get(src);
+    SK_TRY(check_method_(vt, c, in));
+    if (c->scores_from[0]) {
+        /* what load_given_ checks first; the source checksum is the driver's (it hashes the whole file) */
+        SK_TRY(sk_corpus_open(&given, c->scores_from));
+        const sk_corpus_info *si = sk_corpus_info_get(given);
+        SK_FAIL_IF(!si->has_prov_scores, SK_EINVAL, "condense.scores_from %s: the corpus stores no /provenance/scores",
+                   c->scores_from);
+        SK_FAIL_IF(si->num_source != rows_of_(in), SK_EINVAL, "condense.scores_from %s: %lld scores, but %s has %lld rows",
+                   c->scores_from, (long long)si->num_source, c->input, (long long)rows_of_(in));
+    } else if (vt->flags & SK_CONDENSE_NEEDS_PROXY) {
+        rc = sk_model_create_from_file(&proxy, c->proxy);
+        if (rc < 0) {
+            sk_error_prefix("condense.proxy: ");
+            goto done;
+        }
+        SK_TRY(sk_condense_proxy_check(proxy, c->proxy, c, in));
+    }
+done:
+    sk_model_free(proxy);
+    sk_corpus_free(given);
+    sk_corpus_free(src);
+    return rc;
+}

@@ -6,8 +6,8 @@
  *          sk_condense_rule, SK_CONDENSE_VERSION, the SK_CONDENSE_* flags,
  *          sk_condense_job (what a method is given), sk_condense_out (what it
  *          returns), sk_condense_method (the vtable), the registry
- *          (sk_condense_find / _count / _at / _name_at), sk_condense_opts and
- *          sk_condense_run (the driver).
+ *          (sk_condense_find / _count / _at / _name_at), sk_condense_opts,
+ *          sk_condense_run (the driver) and sk_condense_check.
  *
  * Like the selectors and models: a versioned vtable per method, one file
  * each (condense/sk_condense_<name>.c), listed in a `static const` table in
@@ -225,5 +225,14 @@ typedef struct {
  * existing output, scores_from's length and source checksum), run the
  * method, write the output atomically. Collective. res may be NULL. */
 int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res);
+
+/* What sk_condense_run checks before any work that one process can check
+ * alone: condense.method registered, the input corpus readable and fit for
+ * the method (kind, labels, sk_condense_method.check), condense.proxy
+ * rebuilt from its file and fit for the corpus (or condense.scores_from's
+ * scores present, one per row). The output path and the checksums are the
+ * driver's. No MPI call, nothing written; the message names the key or
+ * the file. (`shrink ablate` checks the corpora its cells condense.) */
+int sk_condense_check(const sk_condense_opts *o);
 
 #endif /* SK_CONDENSE_H */

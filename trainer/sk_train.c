@@ -217,6 +217,7 @@ typedef struct {
     char ckroot[4096];
     int model_saved;        /* model.safetensors written (rank 0) */
     int cost_only;          /* set up for sk_cost_measure: no out_dir, no eval verification */
+    int local;              /* set up for sk_train_check: this process alone, no MPI call, nothing written */
     double t_start;
     sk_train_result r;
 } run_;
@@ -757,10 +758,11 @@ static int check_(run_ *R)
     SK_TRY(sk_train_validate(R->mc, R->tc, R->dc, R->world));
     SK_FAIL_IF(!o->source && !(o->data_path && o->data_path[0]) && !R->dc->train[0], SK_EINVAL,
                "data.train: no training corpus given");
-    if (!R->cost_only) {
+    if (!R->cost_only && !R->local) {
         SK_FAIL_IF(!o->out_dir || !o->out_dir[0], SK_EINVAL, "run.out_dir: no output directory given");
         SK_TRY(sk_train_guard_out_dir(o->out_dir, o->resume && o->resume[0], o->overwrite));
     }
+    if (R->local) goto done;
     SK_TRY(sk_mpi_check_same((int64_t)o->seed, "run.seed"));
     SK_TRY(sk_mpi_check_same(R->tc->steps, "train.steps"));
 done:
@@ -1003,13 +1005,14 @@ static int setup_(run_ *R)
 {
     int rc = SK_OK;
     SK_TRY(check_(R));
-    set_threads_(R);
+    if (!R->local) set_threads_(R);
     SK_TRY(open_data_(R));
     SK_TRY(build_model_(R));
     SK_TRY(forget_setup_(R));
     SK_TRY(check_eval_(R));
-    if (!R->cost_only) SK_TRY(verify_eval_(R));
+    if (!R->cost_only && !R->local) SK_TRY(verify_eval_(R));
     SK_TRY(build_selector_(R));
+    if (R->local) goto done; /* sk_train_check: no collective, nothing to train */
     SK_TRY(build_optimizer_(R));
 done:
     return rc;
@@ -1569,6 +1572,24 @@ int sk_cost_measure(const sk_train_opts *o, const sk_cost_opts *co, sk_cost_resu
     SK_TRY(cost_reduce_(out));
 done:
     if (R) teardown_(R);
+    free(R);
+    return rc;
+}
+
+/* ---- a check without a run ---------------------------------------------------------------- */
+
+int sk_train_check(const sk_train_opts *o, int world)
+{
+    int rc = SK_OK;
+    run_ *R = run_new_(o);
+    if (!R) return sk_error_set(SK_ENOMEM, "train: out of memory");
+    SK_FAIL_IF(world < 1, SK_EINVAL, "train: check for a group of %d ranks", world);
+    R->local = 1;
+    R->rank = 0;
+    R->world = world;
+    SK_TRY(setup_(R));
+done:
+    teardown_(R);
     free(R);
     return rc;
 }

@@ -2,7 +2,7 @@
  *
  * defines: sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
  *          from), sk_train_hook, SK_TRAIN_STOP, sk_train_opts, sk_train_result, sk_train_validate,
- *          sk_train_run, sk_train_source_loader.
+ *          sk_train_check, sk_train_run, sk_train_source_loader.
  *
  * sk_train_run reads top to bottom like llm.c's train loop, in four
  * phases. Set up: check the config, open the data, build the model the
@@ -180,6 +180,17 @@ typedef struct {
 /* Check config values and cross-key constraints for `world` ranks before
  * any work; the message names the key. */
 int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const sk_data_config *d, int world);
+/* What sk_train_run sets up before its first step, for rank 0 of a group
+ * of `world` ranks, then freed: the config checks, the training and eval
+ * sources opened (o->source or the corpus loader), the model built for
+ * the corpus's samples (a token corpus for an LM, images otherwise), the
+ * eval corpus's shape, type and classes against it, and the selector
+ * created against the model (so a frozen scorer's select.checkpoint is
+ * read and checked by the scorer's own loader). No MPI call, nothing
+ * written, o->out_dir not looked at, data.eval not read in full, no
+ * optimizer. A caller checks a run before starting it (`shrink ablate`
+ * checks every cell of its grid); the message names the key or file. */
+int sk_train_check(const sk_train_opts *o, int world);
 /* Run (collective under MPI). res may be NULL. */
 int sk_train_run(const sk_train_opts *o, sk_train_result *res);
 

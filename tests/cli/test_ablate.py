@@ -4,8 +4,9 @@ are merged with --report; the baselines are added; a re-run skips finished
 cells; a cell whose record is gone resumes from its checkpoint; a changed
 base config is refused; the epochs budget over a condensed corpus; groups
 of ranks under mpirun -np 2 and 3 (ablate.ranks_per_cell); a cell that
-fails at its start recorded while the others go on; a group size that
-does not divide the world refused.
+fails at its start recorded while the others go on; a cell refused by the
+pre-flight on every rank; a group size that does not divide the world
+refused.
 usage: test_ablate.py SHRINK [mpi]"""
 import csv
 import json
@@ -73,15 +74,27 @@ with tempfile.TemporaryDirectory() as d:
         a = {r["id"]: r["eval_loss"] for r in rows(f"{d}/g2")}
         b = {r["id"]: r["eval_loss"] for r in rows(f"{d}/g3")}
         assert a == b, (a, b)
-        # a cell that fails when it starts (a frozen scorer without its checkpoint) is recorded beside it,
-        # the other group goes on, the command exits 1 without hanging
+        # a cell that fails when it starts, past the pre-flight (its run directory is a file: a filesystem
+        # fault, not a config one), is recorded beside it, the other group goes on, the command exits 1
+        # without hanging
+        os.makedirs(f"{d}/fail/cells/000-tome-merge-k0.5-s1")
+        open(f"{d}/fail/cells/000-tome-merge-k0.5-s1/run", "w").write("not a directory\n")
         p = run(["mpirun", "-np", "2", shrink, "ablate", "--config", cfg, "--set", f"ablate.out_dir={d}/fail",
-                 "--set", "ablate.ranks_per_cell=1", "--set", "ablate.methods=frozen/prune", "--set",
-                 "select.checkpoint=/nonexistent.safetensors", "--set", "ablate.seeds=[1]", "--set",
-                 "ablate.cost=false"], check=False, timeout=120)
-        assert p.returncode != 0 and "1 cell failed" in p.stderr, p.stderr
-        assert os.path.exists(f"{d}/fail/cells/000-frozen-prune-k0.5-s1/error.txt")
-        assert len(rows(f"{d}/fail")) == 2  # none and random/prune
+                 "--set", "ablate.ranks_per_cell=1", "--set", "ablate.seeds=[1]", "--set", "ablate.cost=false"],
+                check=False, timeout=120)
+        assert p.returncode == 1 and "1 cell failed" in p.stderr, p.stderr
+        err = open(f"{d}/fail/cells/000-tome-merge-k0.5-s1/error.txt").read()
+        assert "Not a directory" in err, err
+        assert len(rows(f"{d}/fail")) == 2  # none and random/merge
+        # a cell's config that fails the pre-flight (a frozen scorer whose checkpoint is missing, in the
+        # second cell of the grid) stops every rank with exit 2 before any cell starts
+        p = run(["mpirun", "-np", "2", shrink, "ablate", "--config", cfg, "--set", f"ablate.out_dir={d}/pre",
+                 "--set", "ablate.ranks_per_cell=1", "--set", "ablate.methods=none, frozen/prune", "--set",
+                 "select.checkpoint=/nonexistent.safetensors", "--set", "ablate.seeds=[1]"], check=False,
+                timeout=120)
+        assert p.returncode == 2 and "cell 001-frozen-prune-k0.5-s1: " in p.stderr and \
+            "select.checkpoint: /nonexistent.safetensors" in p.stderr, p.stderr
+        assert " starts: " not in p.stderr and not os.path.exists(f"{d}/pre"), p.stderr
         p = run(["mpirun", "-np", "3", shrink, "ablate", "--config", cfg, "--set", f"ablate.out_dir={d}/bad",
                  "--set", "ablate.ranks_per_cell=2"], check=False)
         assert p.returncode != 0 and "ablate.ranks_per_cell = 2 does not divide the 3 ranks" in p.stderr, p.stderr

@@ -19,6 +19,7 @@
 #include "sk_mpi.h"
 #include "sk_weights.h"
 #include "sk_gpt.h"
+#include "sk_select_config.h"
 #include "sk_synth_source.h"
 #include "sk_train.h"
 #include "sk_vit.h"
@@ -193,6 +194,59 @@ static void test_final_eval_fails_model_kept(void **state)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
     assert_int_equal(system(cmd), 0);
+}
+
+/* sk_train_check: what sk_train_run sets up, short of training, for rank 0
+ * of a group: the model against the corpus's kind, the selector against
+ * the model (a frozen scorer's checkpoint read by its loader); nothing
+ * written, out_dir not looked at. */
+static void test_check(void **state)
+{
+    (void)state;
+    sk_model_config mc;
+    sk_train_config tc;
+    sk_data_config dc;
+    sk_select_config sc;
+    defaults_(&mc, &tc, &dc);
+    const sk_cfg_section *const ss[1] = {&sk_select_section};
+    void *const sb[1] = {&sc};
+    assert_int_equal(sk_cfg_defaults(ss, 1, sb), 0);
+    mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
+    tc.steps = 4; tc.warmup = 1; dc.batch_size = 16; dc.eval_fraction = 0.2;
+    char out[256];
+    tmpdir_(out, sizeof out, "check");
+    sk_train_opts o = {0};
+    o.model = &mc; o.train = &tc; o.data = &dc; o.select = &sc; o.data_path = "synth:images"; o.out_dir = out;
+    o.source = &sk_synth_source;
+    snprintf(sc.scorer, sizeof sc.scorer, "tome");
+    snprintf(sc.strategy, sizeof sc.strategy, "merge");
+    sc.layers.n = 1;
+    sc.layers.v[0] = 1;
+    int rc = sk_train_check(&o, 1);
+    if (rc) fprintf(stderr, "%s\n", sk_error_last());
+    assert_int_equal(rc, 0);
+    struct stat st;
+    assert_int_not_equal(stat(out, &st), 0); /* nothing written */
+    /* the group's rank count: 16 does not split over 3 ranks */
+    assert_int_equal(sk_train_check(&o, 3), SK_EINVAL);
+    assert_non_null(strstr(sk_error_last(), "data.batch_size"));
+    /* the selector against the model */
+    sc.layers.v[0] = 5;
+    assert_true(sk_train_check(&o, 1) < 0);
+    assert_non_null(strstr(sk_error_last(), "select.layers: layer 5 is out of range"));
+    sc.layers.v[0] = 1;
+    snprintf(sc.scorer, sizeof sc.scorer, "frozen");
+    snprintf(sc.strategy, sizeof sc.strategy, "prune");
+    snprintf(sc.checkpoint, sizeof sc.checkpoint, "%s/none.safetensors", out);
+    assert_true(sk_train_check(&o, 1) < 0);
+    assert_non_null(strstr(sk_error_last(), "select.checkpoint: "));
+    assert_non_null(strstr(sk_error_last(), "none.safetensors"));
+    /* the model against the corpus's kind */
+    snprintf(sc.scorer, sizeof sc.scorer, "none");
+    o.data_path = "synth:tokens";
+    assert_true(sk_train_check(&o, 1) < 0);
+    assert_non_null(strstr(sk_error_last(), "holds token sequences; model.arch = vit needs an image corpus"));
+    assert_int_not_equal(stat(out, &st), 0);
 }
 
 /* sk_train_opts.on_step: called once per step from the first; SK_TRAIN_STOP
@@ -595,7 +649,7 @@ int main(void)
         cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
         cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
         cmocka_unit_test(test_block_sizes_and_padding), cmocka_unit_test(test_gpt_frozen_lm),
-        cmocka_unit_test(test_ckpt_param_steps),
+        cmocka_unit_test(test_ckpt_param_steps),      cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

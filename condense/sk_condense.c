@@ -71,6 +71,24 @@ done:
     return rc;
 }
 
+void sk_condense_progress(const sk_condense_job *job, const char *what, const char *unit, int64_t done, int64_t total,
+                          double *last) {
+    double now = sk_now();
+    if (job->rank != 0 || (now - *last < 10.0 && done < total)) return;
+    *last = now;
+    SK_LOG_INFO("condense %s: %s: rank 0 at %lld/%lld %s (%.0f%%)", job->cfg->method, what, (long long)done,
+                (long long)total, unit, total > 0 ? 100.0 * (double)done / (double)total : 100.0);
+}
+
+int sk_condense_phase_end(const sk_condense_job *job, int rc, const char *what, int64_t rows, double t0) {
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_allreduce_sum_i64(&rows, 1));
+    SK_LOG_INFO("condense %s: %s: %lld/%lld rows in %.1f s", job->cfg->method, what, (long long)rows,
+                (long long)job->n, sk_now() - t0);
+done:
+    return rc;
+}
+
 /* ---- the driver ---------------------------------------------------------- */
 
 /* Everything one run holds. */
@@ -292,6 +310,7 @@ typedef struct {
     size_t es; /* bytes per token, or per sample */
     char *tmp; /* one source span */
     int64_t cap;
+    double last; /* sk_condense_progress */
 } pull_;
 
 /* Kept row d's first element in the slice / in the source (tokens:
@@ -331,6 +350,7 @@ static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out) {
         }
         SK_TRY(p->tok ? sk_corpus_read_tokens(r->src, s0, s1 - s0, p->tmp)
                       : sk_corpus_read_samples(r->src, s0, s1 - s0, p->tmp));
+        sk_condense_progress(&r->job, "writing", p->tok ? "tokens" : "rows", stop, p->tok ? r->ntok : nk, &p->last);
         for (int64_t d = k; d < j; d++) {
             int64_t a = pos > slice_at_(p, d) ? pos : slice_at_(p, d);
             int64_t b = slice_at_(p, d + 1) < end ? slice_at_(p, d + 1) : end;
@@ -495,10 +515,11 @@ static int write_(run_ *r) {
     int tok = in->kind == SK_CORPUS_TOKENS;
     size_t es = sk_elem_size(in->type);
     for (int i = 0; !tok && i < in->ndim; i++) es *= (size_t)in->shape[i];
-    pull_ pull = {.r = r, .tok = tok, .es = es}; /* before any goto: done frees its buffer */
+    pull_ pull = {.r = r, .tok = tok, .es = es, .last = sk_now()}; /* before any goto: done frees its buffer */
     SK_TRY(sk_mpi_allreduce_sum_i64(&total, 1));
     rc = steps_(r, total);
     SK_TRY(sk_mpi_agree(rc));
+    SK_LOG_INFO("condense %s: writing %lld of %lld rows to %s", c->method, (long long)total, (long long)r->job.n, c->output);
     snprintf(method, sizeof method, "condense:%s", c->method);
     snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
     int scored = r->out.score_name != NULL;

@@ -1,6 +1,7 @@
 /* sk_condense.c - the method registry and the `shrink condense` driver
- * (sk_condense.h): check, open, shard, run the method, gather the kept
- * rows, write the new corpus with its provenance. */
+ * (sk_condense.h): check, open, shard, run the method, write the new
+ * corpus with its provenance, reading the kept rows from the source a
+ * window at a time as the writer asks for them. */
 #include "sk_condense.h"
 
 #include <inttypes.h>
@@ -70,6 +71,24 @@ done:
     return rc;
 }
 
+void sk_condense_progress(const sk_condense_job *job, const char *what, const char *unit, int64_t done, int64_t total,
+                          double *last) {
+    double now = sk_now();
+    if (job->rank != 0 || (now - *last < 10.0 && done < total)) return;
+    *last = now;
+    SK_LOG_INFO("condense %s: %s: rank 0 at %lld/%lld %s (%.0f%%)", job->cfg->method, what, (long long)done,
+                (long long)total, unit, total > 0 ? 100.0 * (double)done / (double)total : 100.0);
+}
+
+int sk_condense_phase_end(const sk_condense_job *job, int rc, const char *what, int64_t rows, double t0) {
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_allreduce_sum_i64(&rows, 1));
+    SK_LOG_INFO("condense %s: %s: %lld/%lld rows in %.1f s", job->cfg->method, what, (long long)rows,
+                (long long)job->n, sk_now() - t0);
+done:
+    return rc;
+}
+
 /* ---- the driver ---------------------------------------------------------- */
 
 /* Everything one run holds. */
@@ -83,13 +102,13 @@ typedef struct {
     float *given;     /* scores_from: the shard's */
     sk_condense_out out;
     uint64_t src_hash, proxy_hash;
-    /* the kept slice */
+    /* the kept slice (its rows are read from src while writing) */
     int64_t nkept;
     int64_t *kept;    /* global indices */
     int64_t *klabels;
     float *kscores;
-    void *rows;       /* samples, or tokens */
-    int64_t *koff;    /* tokens: nkept + 1 offsets */
+    int64_t *koff;    /* tokens: nkept + 1 offsets in the slice */
+    int64_t *ksrc;    /* tokens: each kept document's first token in the source */
     int64_t ntok;
     char *steps;      /* provenance JSON */
 } run_;
@@ -279,100 +298,106 @@ done:
     return rc;
 }
 
-/* Rows per read while gathering: whole chunks, about 8 MiB at a time. */
-static int64_t block_rows_(const sk_corpus *c, int64_t rowbytes) {
-    int64_t ch = sk_corpus_chunk_rows(c), b = (8 << 20) / (rowbytes > 0 ? rowbytes : 1);
-    if (ch > 0) b = b < ch ? ch : b / ch * ch;
-    return b > 0 ? b : 1;
-}
+/* The kept rows are not gathered: the writer pulls them a window at a
+ * time (sk_corpus_data.fill), and pull_rows_ reads them from the source.
+ * What the driver holds is O(rows) arrays: kept indices, labels, scores,
+ * and for documents their offsets in the slice and in the source. */
+#define PULL_SPAN_BYTES_ ((int64_t)16 << 20) /* most source bytes read at once (unless one row is longer) */
 
-/* The kept samples of the shard, read a block at a time. */
-static int gather_samples_(run_ *r, int64_t n) {
+typedef struct {
+    run_ *r;
+    int tok;
+    size_t es; /* bytes per token, or per sample */
+    char *tmp; /* one source span */
+    int64_t cap;
+    double last; /* sk_condense_progress */
+} pull_;
+
+/* Kept row d's first element in the slice / in the source (tokens:
+ * koff, ksrc; samples: one row each, at its source index). */
+static int64_t slice_at_(const pull_ *p, int64_t d) { return p->tok ? p->r->koff[d] : d; }
+static int64_t source_at_(const pull_ *p, int64_t d) { return p->tok ? p->r->ksrc[d] : p->r->kept[d]; }
+
+/* sk_corpus_data.fill: elements [first, first+count) of the kept slice.
+ * Kept rows whose source span fits PULL_SPAN_BYTES_ are read with one
+ * call (the source decodes whole chunks), then copied out. */
+static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out) {
     int rc = SK_OK;
-    const sk_corpus_info *in = r->job.info;
-    size_t es = sk_elem_size(in->type), rowb = es;
-    for (int i = 0; i < in->ndim; i++) rowb *= (size_t)in->shape[i];
-    int64_t blk = block_rows_(r->src, (int64_t)rowb), k = 0;
-    char *tmp = malloc((size_t)blk * rowb);
-    r->rows = malloc((size_t)(r->nkept > 0 ? r->nkept : 1) * rowb);
-    SK_FAIL_IF(!tmp || !r->rows, SK_ENOMEM, "condense: out of memory for %lld kept rows", (long long)r->nkept);
-    for (int64_t b0 = 0; b0 < n; b0 += blk) {
-        int64_t b1 = b0 + blk < n ? b0 + blk : n, any = 0;
-        for (int64_t i = b0; i < b1 && !any; i++) any = r->out.keep[i];
-        if (!any) continue;
-        SK_TRY(sk_corpus_read_samples(r->src, r->job.begin + b0, b1 - b0, tmp));
-        for (int64_t i = b0; i < b1; i++)
-            if (r->out.keep[i]) memcpy((char *)r->rows + (size_t)k++ * rowb, tmp + (size_t)(i - b0) * rowb, rowb);
+    pull_ *p = ctx;
+    run_ *r = p->r;
+    const int64_t nk = r->nkept, end = first + count, span = PULL_SPAN_BYTES_ / (int64_t)p->es;
+    int64_t lo = 0, hi = nk; /* k: the last kept row starting at or before first */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (slice_at_(p, mid) <= first) lo = mid;
+        else hi = mid;
+    }
+    for (int64_t k = lo, pos = first; pos < end;) {
+        int64_t s0 = source_at_(p, k) + (pos - slice_at_(p, k)), j = k + 1;
+        while (j < nk && slice_at_(p, j) < end) {
+            int64_t stop = slice_at_(p, j + 1) < end ? slice_at_(p, j + 1) : end;
+            if (source_at_(p, j) + (stop - slice_at_(p, j)) - s0 > span) break;
+            j++;
+        }
+        int64_t stop = slice_at_(p, j) < end ? slice_at_(p, j) : end; /* rows [k, j) cover [pos, stop) */
+        int64_t s1 = source_at_(p, j - 1) + (stop - slice_at_(p, j - 1));
+        if (s1 - s0 > p->cap) {
+            free(p->tmp);
+            p->cap = s1 - s0;
+            p->tmp = malloc((size_t)p->cap * p->es);
+            SK_FAIL_IF(!p->tmp, SK_ENOMEM, "condense: out of memory reading %lld rows of %s", (long long)p->cap,
+                       r->o->cfg->input);
+        }
+        SK_TRY(p->tok ? sk_corpus_read_tokens(r->src, s0, s1 - s0, p->tmp)
+                      : sk_corpus_read_samples(r->src, s0, s1 - s0, p->tmp));
+        sk_condense_progress(&r->job, "writing", p->tok ? "tokens" : "rows", stop, p->tok ? r->ntok : nk, &p->last);
+        for (int64_t d = k; d < j; d++) {
+            int64_t a = pos > slice_at_(p, d) ? pos : slice_at_(p, d);
+            int64_t b = slice_at_(p, d + 1) < end ? slice_at_(p, d + 1) : end;
+            if (b > a)
+                memcpy((char *)out + (size_t)(a - first) * p->es,
+                       p->tmp + (size_t)(source_at_(p, d) + (a - slice_at_(p, d)) - s0) * p->es, (size_t)(b - a) * p->es);
+        }
+        pos = stop;
+        k = j;
     }
 done:
-    free(tmp);
     return rc;
 }
 
-/* The kept documents of the shard: their tokens, and offsets relative to
- * the slice. Reads up to ~4M tokens (at least one document) at a time. */
-static int gather_docs_(run_ *r, int64_t n) {
-    int rc = SK_OK;
-    size_t es = sk_elem_size(r->job.info->type);
-    int64_t *off = malloc((size_t)(n + 1) * sizeof *off);
-    char *tmp = NULL;
-    r->koff = malloc((size_t)(r->nkept + 1) * sizeof *r->koff);
-    SK_FAIL_IF(!off || !r->koff, SK_ENOMEM, "condense: out of memory");
-    SK_TRY(sk_corpus_read_offsets(r->src, r->job.begin, n + 1, off));
-    r->ntok = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (r->out.keep[i]) r->ntok += off[i + 1] - off[i];
-    r->rows = malloc((size_t)(r->ntok > 0 ? r->ntok : 1) * es);
-    SK_FAIL_IF(!r->rows, SK_ENOMEM, "condense: out of memory for %lld kept tokens", (long long)r->ntok);
-    int64_t k = 0, t = 0, cap = 0;
-    r->koff[0] = 0;
-    for (int64_t b0 = 0; b0 < n;) {
-        int64_t b1 = b0 + 1;
-        while (b1 < n && off[b1 + 1] - off[b0] <= (4 << 20)) b1++;
-        int64_t any = 0, len = off[b1] - off[b0];
-        for (int64_t i = b0; i < b1 && !any; i++) any = r->out.keep[i];
-        if (any && len > 0) {
-            if (len > cap) {
-                free(tmp);
-                tmp = malloc((size_t)len * es);
-                cap = len;
-                SK_FAIL_IF(!tmp, SK_ENOMEM, "condense: out of memory");
-            }
-            SK_TRY(sk_corpus_read_tokens(r->src, off[b0], len, tmp));
-        }
-        for (int64_t i = b0; i < b1; i++) {
-            if (!r->out.keep[i]) continue;
-            int64_t l = off[i + 1] - off[i];
-            memcpy((char *)r->rows + (size_t)t * es, tmp + (size_t)(off[i] - off[b0]) * es, (size_t)l * es);
-            t += l;
-            r->koff[++k] = t;
-        }
-        b0 = b1;
-    }
-done:
-    free(off);
-    free(tmp);
-    return rc;
-}
-
-/* Kept indices, labels and scores of the shard, then its rows. */
+/* Kept indices, labels and scores of the shard; for documents their
+ * lengths (slice offsets koff) and source starts (ksrc). */
 static int gather_(run_ *r) {
     int rc = SK_OK;
-    int64_t n = r->job.end - r->job.begin, k = 0;
+    int64_t n = r->job.end - r->job.begin, k = 0, *off = NULL;
+    int tok = r->job.info->kind == SK_CORPUS_TOKENS;
     for (int64_t i = 0; i < n; i++) r->nkept += r->out.keep[i] != 0;
     size_t m = (size_t)(r->nkept > 0 ? r->nkept : 1);
     r->kept = malloc(m * sizeof *r->kept);
     r->klabels = malloc(m * sizeof *r->klabels);
     r->kscores = malloc(m * sizeof *r->kscores);
     SK_FAIL_IF(!r->kept || !r->klabels || !r->kscores, SK_ENOMEM, "condense: out of memory");
+    if (tok) {
+        off = malloc((size_t)(n + 1) * sizeof *off);
+        r->koff = malloc((m + 1) * sizeof *r->koff);
+        r->ksrc = malloc(m * sizeof *r->ksrc);
+        SK_FAIL_IF(!off || !r->koff || !r->ksrc, SK_ENOMEM, "condense: out of memory");
+        SK_TRY(sk_corpus_read_offsets(r->src, r->job.begin, n + 1, off));
+        r->koff[0] = 0;
+    }
     for (int64_t i = 0; i < n; i++) {
         if (!r->out.keep[i]) continue;
+        if (tok) {
+            r->ksrc[k] = off[i];
+            r->koff[k + 1] = r->koff[k] + (off[i + 1] - off[i]);
+        }
         r->kept[k] = r->job.begin + i;
         r->klabels[k] = r->labels ? r->labels[i] : 0;
         r->kscores[k++] = r->out.scores[i];
     }
-    rc = r->job.info->kind == SK_CORPUS_TOKENS ? gather_docs_(r, n) : gather_samples_(r, n);
+    r->ntok = tok ? r->koff[r->nkept] : 0;
 done:
+    free(off);
     return rc;
 }
 
@@ -487,17 +512,20 @@ static int write_(run_ *r) {
     const sk_condense_config *c = r->o->cfg;
     char method[SK_CFG_STR_MAX + 16], source[2 * SK_CFG_STR_MAX + 32];
     int64_t total = r->nkept;
+    int tok = in->kind == SK_CORPUS_TOKENS;
+    size_t es = sk_elem_size(in->type);
+    for (int i = 0; !tok && i < in->ndim; i++) es *= (size_t)in->shape[i];
+    pull_ pull = {.r = r, .tok = tok, .es = es, .last = sk_now()}; /* before any goto: done frees its buffer */
     SK_TRY(sk_mpi_allreduce_sum_i64(&total, 1));
     rc = steps_(r, total);
     SK_TRY(sk_mpi_agree(rc));
+    SK_LOG_INFO("condense %s: writing %lld of %lld rows to %s", c->method, (long long)total, (long long)r->job.n, c->output);
     snprintf(method, sizeof method, "condense:%s", c->method);
     snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
-    int tok = in->kind == SK_CORPUS_TOKENS;
     int scored = r->out.score_name != NULL;
     sk_corpus_data d = {.kind = in->kind, .type = in->type, .vocab_size = in->vocab_size, .ndim = in->ndim,
-                        .tokens = tok ? r->rows : NULL, .num_tokens = tok ? r->ntok : 0, .offsets = r->koff,
-                        .num_docs = tok ? r->nkept : 0, .samples = tok ? NULL : r->rows,
-                        .num_samples = tok ? 0 : r->nkept, .labels = in->has_labels ? r->klabels : NULL,
+                        .num_tokens = tok ? r->ntok : 0, .offsets = r->koff, .num_docs = tok ? r->nkept : 0,
+                        .num_samples = tok ? 0 : r->nkept, .fill = pull_rows_, .fill_ctx = &pull, .labels = in->has_labels ? r->klabels : NULL,
                         .num_classes = in->num_classes, .nscores = scored, .source = source,
                         .command = r->o->command ? r->o->command : "shrink condense", .prov_source = c->input,
                         .prov_method = method, .kept = r->kept, .num_kept = r->nkept, .prov_steps = r->steps,
@@ -513,6 +541,7 @@ static int write_(run_ *r) {
     SK_TRY(sk_mpi_barrier());
     rc = sk_corpus_write_part(c->output, &d, NULL);
 done:
+    free(pull.tmp);
     return rc;
 }
 
@@ -570,8 +599,8 @@ static void free_(run_ *r) {
     free(r->kept);
     free(r->klabels);
     free(r->kscores);
-    free(r->rows);
     free(r->koff);
+    free(r->ksrc);
     free(r->steps);
 }
 

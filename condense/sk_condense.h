@@ -23,6 +23,14 @@
  * every top-k). The driver then writes the kept rows in index order, so
  * the output file is the same for any rank count.
  *
+ * Memory. No rank holds its shard's rows or the kept rows: methods stream
+ * the shard a block at a time, and the writer pulls the kept rows from the
+ * source a window of whole chunks at a time (sk_corpus_data.fill). What
+ * grows with the corpus is O(rows) arrays (keep flags, scores, cluster
+ * ids, kept indices, offsets; a method's keys), measured in
+ * docs/BENCHMARKS.md. Long passes log progress from rank 0
+ * (sk_condense_progress).
+ *
  * Provenance (docs/FORMAT.md): the output's /provenance group holds the
  * kept indices, a `steps` JSON array (every step that made the corpus:
  * method, source file and its xxh64 checksum, row counts, every condense

@@ -15,25 +15,11 @@
  * to int32: the shim has no uint16, as the trainer does), embedded and
  * copied out as float32 into out. Tensors live in the caller's scope. */
 static int embed_batch_(sk_model *m, const sk_corpus_info *in, const void *rows, int64_t b, int64_t dim, float *out) {
-    static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8, [SK_ELEM_U16] = SK_I32, [SK_ELEM_I32] = SK_I32,
-                                      [SK_ELEM_I64] = SK_I64, [SK_ELEM_F32] = SK_F32};
     int rc = SK_OK;
-    int64_t shape[5] = {b}, numel = b;
-    int32_t *wide = NULL;
-    const void *data = rows;
-    sk_tensor *x, *f;
-    for (int i = 0; i < in->ndim; i++) {
-        shape[i + 1] = in->shape[i];
-        numel *= in->shape[i];
-    }
-    if (in->type == SK_ELEM_U16) {
-        wide = malloc((size_t)numel * sizeof *wide);
-        SK_FAIL_IF(!wide, SK_ENOMEM, "condense: out of memory");
-        for (int64_t i = 0; i < numel; i++) wide[i] = ((const uint16_t *)rows)[i];
-        data = wide;
-    }
-    x = sk_shim_from_host(data, shape, in->ndim + 1, dtype_[in->type], SK_CPU);
-    SK_TRY_T(x);
+    sk_batch batch = {.n = b, .ndim = in->ndim, .type = in->type, .data = rows};
+    memcpy(batch.shape, in->shape, sizeof batch.shape);
+    sk_tensor *x, *y, *f;
+    SK_TRY(sk_train_batch_tensors(&batch, &x, &y));
     SK_TRY(sk_model_embed(m, x, &f));
     SK_FAIL_IF(sk_shim_ndim(f) != 2 || sk_shim_size(f, 0) != b || sk_shim_size(f, 1) != dim, SK_EINVAL,
                "condense.proxy: embed gave a tensor of %d dims, not [%lld, %lld]", sk_shim_ndim(f), (long long)b,
@@ -42,7 +28,6 @@ static int embed_batch_(sk_model *m, const sk_corpus_info *in, const void *rows,
     SK_TRY_T(f);
     SK_TRY(sk_shim_to_host(f, out, (size_t)(b * dim) * sizeof *out));
 done:
-    free(wide);
     return rc;
 }
 

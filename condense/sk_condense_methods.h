@@ -3,7 +3,8 @@
  * uses for class balance.
  *
  * defines: the sk_condense_<name> entries, sk_condense_row_key, sk_condense_groups,
- *          sk_condense_group_wants, sk_condense_proxy_check.
+ *          sk_condense_group_wants, sk_condense_proxy_check, sk_condense_progress,
+ *          sk_condense_phase_end.
  */
 #ifndef SK_CONDENSE_METHODS_H
 #define SK_CONDENSE_METHODS_H
@@ -53,5 +54,19 @@ int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngr
  * path. The driver checks condense.proxy with it; methods that open more
  * proxies check theirs. */
 int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in);
+
+/* Progress of a long pass, so a big condense run is not silent: at most
+ * one line every 10 s, and one when done == total (rank 0 only, from its
+ * own shard), "condense <method>: <what>: rank 0 at done/total <unit>
+ * (P%)". *last holds the time of the last line (start it at sk_now()).
+ * Not collective. */
+void sk_condense_progress(const sk_condense_job *job, const char *what, const char *unit, int64_t done, int64_t total,
+                          double *last);
+
+/* The end of a pass: agrees rc over the ranks, then (when all succeeded)
+ * sums each rank's rows and logs on rank 0 "condense <method>: <what>:
+ * rows/job->n rows in T s" (T from t0, an sk_now()). Returns the agreed
+ * rc. Collective: every rank calls it at the same point, failed or not. */
+int sk_condense_phase_end(const sk_condense_job *job, int rc, const char *what, int64_t rows, double t0);
 
 #endif /* SK_CONDENSE_METHODS_H */

@@ -28,6 +28,7 @@
 
 #include "sk_pick.h"
 #include "sk_rand.h"
+#include "sk_time.h"
 
 /* ---- per-row quantities ---------------------------------------------------- */
 
@@ -86,9 +87,6 @@ done:
 
 /* ---- streaming the shard --------------------------------------------------- */
 
-static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8, [SK_ELEM_U16] = SK_I32, [SK_ELEM_I32] = SK_I32,
-                                  [SK_ELEM_I64] = SK_I64, [SK_ELEM_F32] = SK_F32};
-
 int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_condense_batch_fn fn, void *user,
                              float *scores) {
     int rc = SK_OK;
@@ -101,21 +99,23 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
     SK_FAIL_IF(!buf || !zeros, SK_ENOMEM, "condense: out of memory for a batch of %lld rows", (long long)B);
     SK_FAIL_IF(in->type == SK_ELEM_U16 || (unsigned)in->type > SK_ELEM_F32, SK_EUNSUPPORTED,
                "%s: samples of element type %d cannot be scored", job->cfg->input, (int)in->type);
+    double last = sk_now();
     for (int64_t b0 = 0; b0 < n; b0 += B) {
         int64_t b = n - b0 < B ? n - b0 : B;
+        sk_condense_progress(job, "scoring", "rows", b0, n, &last);
         SK_TRY(sk_corpus_read_samples(job->corpus, job->begin + b0, b, buf));
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
-        int64_t shape[5] = {b};
-        for (int i = 0; i < in->ndim; i++) shape[i + 1] = in->shape[i];
         const int64_t *lab = job->labels ? job->labels + b0 : NULL;
-        sk_tensor *x = sk_shim_from_host(buf, shape, in->ndim + 1, dtype_[in->type], SK_CPU);
-        sk_tensor *y = sk_shim_from_host(lab ? lab : zeros, shape, 1, SK_I64, SK_CPU);
-        if (!x || !y) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
+        sk_batch batch = {.n = b, .ndim = in->ndim, .type = in->type, .data = buf, .labels = lab ? lab : zeros};
+        memcpy(batch.shape, in->shape, sizeof batch.shape);
+        sk_tensor *x = NULL, *y = NULL;
+        rc = sk_train_batch_tensors(&batch, &x, &y);
         if (rc == SK_OK) rc = fn(user, proxy, x, y, lab, b, scores + b0);
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
     }
+    sk_condense_progress(job, "scoring", "rows", n, n, &last);
 done:
     free(buf);
     free(zeros);

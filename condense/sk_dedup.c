@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sk_condense_methods.h"
 #include "sk_mpi.h"
+#include "sk_time.h"
 
 #define CHUNK_TOKENS_ ((int64_t)8 << 20)
 
@@ -16,6 +18,7 @@ int sk_dedup_each_doc(const sk_condense_job *job, sk_dedup_doc_fn fn, void *ctx)
     int64_t *off = malloc((size_t)(n + 1) * sizeof *off);
     char *buf = NULL;
     int64_t cap = 0;
+    double last = sk_now();
     SK_FAIL_IF(!off, SK_ENOMEM, "dedup: out of memory");
     if (n == 0) goto done;
     SK_TRY(sk_corpus_read_offsets(job->corpus, job->begin, n + 1, off));
@@ -33,6 +36,7 @@ int sk_dedup_each_doc(const sk_condense_job *job, sk_dedup_doc_fn fn, void *ctx)
         for (int64_t d = i; d < j; d++)
             SK_TRY(fn(ctx, d, buf + (size_t)(off[d] - off[i]) * es, off[d + 1] - off[d]));
         i = j;
+        sk_condense_progress(job, "hashing", "documents", i, n, &last);
     }
 done:
     free(off);
@@ -205,10 +209,13 @@ done:
 }
 
 int sk_dedup_finish(const sk_condense_job *job, int rc, const uint64_t *keys, int nk, sk_condense_out *out) {
+    double t0 = sk_now();
+    int64_t n = job->end - job->begin;
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_dedup_components(job, keys, nk, out->clusters));
-    for (int64_t i = 0; i < job->end - job->begin; i++) out->keep[i] = out->clusters[i] == job->begin + i;
+    for (int64_t i = 0; i < n; i++) out->keep[i] = out->clusters[i] == job->begin + i;
     out->has_clusters = 1;
+    SK_TRY(sk_condense_phase_end(job, rc, "duplicate clusters", n, t0));
 done:
     return rc;
 }

@@ -329,20 +329,20 @@ static int validate_rows_(const char *path, const sk_corpus_data *d, int64_t voc
                           int64_t row0) {
     int64_t nrows = d->kind == SK_CORPUS_TOKENS ? d->num_docs : d->num_samples;
     if (d->kind == SK_CORPUS_TOKENS) {
-        if ((d->num_tokens > 0 && !d->tokens) || !d->offsets)
+        if ((d->num_tokens > 0 && !d->tokens && !d->fill) || !d->offsets)
             return sk_error_set(SK_EINVAL, "%s: tokens or offsets missing", path);
         for (int64_t i = 0; i < d->num_docs; i++)
             if (d->offsets[i + 1] < d->offsets[i])
                 return sk_error_set(SK_EINVAL, "%s: offsets decrease at document %lld (%lld -> %lld)", path,
                                     (long long)(row0 + i), (long long)(tok0 + d->offsets[i]),
                                     (long long)(tok0 + d->offsets[i + 1]));
-        for (int64_t i = 0; i < d->num_tokens; i++) {
+        for (int64_t i = 0; d->tokens && i < d->num_tokens; i++) { /* pulled tokens: checked as they arrive */
             int64_t v = id_at_(d->tokens, d->type, i);
             if (v < 0 || v >= vocab)
                 return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
                                     path, (long long)v, (long long)(tok0 + i), (long long)vocab);
         }
-    } else if (d->num_samples > 0 && !d->samples) {
+    } else if (d->num_samples > 0 && !d->samples && !d->fill) {
         return sk_error_set(SK_EINVAL, "%s: samples missing", path);
     }
     if (d->labels)
@@ -363,7 +363,7 @@ static int validate_(const char *path, const sk_corpus_data *d) {
     int rc = SK_OK;
     SK_TRY(validate_head_(path, d));
     if (d->kind == SK_CORPUS_TOKENS) {
-        SK_FAIL_IF(!d->tokens || !d->offsets, SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path,
+        SK_FAIL_IF((!d->tokens && !d->fill) || !d->offsets, SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path,
                    (long long)d->num_docs, (long long)d->num_tokens);
         SK_FAIL_IF(d->offsets[0] != 0, SK_EINVAL, "%s: offsets[0] = %lld, must be 0", path, (long long)d->offsets[0]);
     }
@@ -377,10 +377,13 @@ done:
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* A slice write (sk_corpus_write_part): this rank's rows of one dataset. */
+/* The rows of one dataset: in a slice write (sk_corpus_write_part) this
+ * rank's n rows, else all of them; held in buf, or pulled from fill. */
 typedef struct {
     const void *buf;
     int64_t n;
+    int (*fill)(void *, int64_t, int64_t, void *);
+    void *ctx;
 } piece_;
 
 typedef struct {
@@ -393,6 +396,10 @@ typedef struct {
     int rank, world;
     const sk_corpus_write_opts *o;
     const pieces_ *pc; /* NULL: every rank holds all the data */
+    int64_t window;    /* bytes per write round of the main dataset; 0: one round (nothing is pulled) */
+    sk_elem_type type; /* of the main dataset */
+    int64_t vocab;     /* tokens: pulled ids must be below it; 0: samples, no check */
+    int64_t tok0;      /* corpus position of this rank's first pulled token (slice writes), for messages */
 } wctx_;
 
 /* Rows [r0, r1) that `rank` compresses and writes: whole chunks, so no two
@@ -406,15 +413,44 @@ static void share_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t *r
     if (*r0 > *r1) *r0 = *r1;
 }
 
+/* Round k of rank's share in rounds of wr rows: [*a, *b) (empty past its end). */
+static void window_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t k, hsize_t wr, hsize_t *a, hsize_t *b) {
+    hsize_t r0, r1;
+    share_rows_(n, crow, rank, world, &r0, &r1);
+    *a = r0 + k * wr < r1 ? r0 + k * wr : r1;
+    *b = *a + wr < r1 ? *a + wr : r1;
+}
+
+/* Rows [first, first+count) of piece p into out: copied from its array, or
+ * pulled from its source (token ids checked: the caller validated only
+ * what it held). */
+static int pull_(const wctx_ *w, const piece_ *p, hsize_t first, hsize_t count, size_t rowbytes, char *out) {
+    int rc = SK_OK;
+    if (count == 0) return SK_OK;
+    if (!p->fill) {
+        memcpy(out, (const char *)p->buf + (size_t)first * rowbytes, (size_t)count * rowbytes);
+        return SK_OK;
+    }
+    rc = p->fill(p->ctx, (int64_t)first, (int64_t)count, out);
+    if (rc < 0) return rc;
+    for (hsize_t i = 0; w->vocab > 0 && i < count; i++) {
+        int64_t v = id_at_(out, w->type, (int64_t)i);
+        if (v < 0 || v >= w->vocab)
+            return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
+                                w->path, (long long)v, (long long)(w->tok0 + (int64_t)(first + i)), (long long)w->vocab);
+    }
+    return SK_OK;
+}
+
 /* Slice write: gather the rows [r0, r1) this rank writes from the ranks
  * whose slices hold them (rows are numbered by concatenating the slices in
  * rank order). *out is malloc'd. Collective. */
-static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, size_t rowbytes, hsize_t r0, hsize_t r1,
-                        char **out) {
+static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, size_t rowbytes, hsize_t k, hsize_t wr,
+                        hsize_t r0, hsize_t r1, char **out) {
     int rc = SK_OK, ns = 0, nr = 0;
     int64_t *cnt = malloc((size_t)w->world * sizeof *cnt), mine = pc->n;
     sk_mpi_msg *msg = malloc(2 * (size_t)w->world * sizeof *msg), *recv = msg + w->world; /* sends, then receives */
-    char *dst = malloc((size_t)(r1 - r0) * rowbytes + 1);
+    char *dst = malloc((size_t)(r1 - r0) * rowbytes + 1), *pulled = NULL; /* pulled: the rows this rank sends */
     if (!cnt || !msg || !dst) rc = sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_allgather_i64(&mine, 1, cnt));
@@ -425,21 +461,42 @@ static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, siz
     }
     SK_FAIL_IF(total != n, SK_EINVAL, "%s: slices hold %llu rows, expected %llu", w->path, (unsigned long long)total,
                (unsigned long long)n);
+    if (pc->fill) { /* room for what this rank sends the others this round */
+        size_t send = 0;
+        for (int q = 0; q < w->world; q++) {
+            hsize_t w0, w1;
+            window_rows_(n, crow, q, w->world, k, wr, &w0, &w1);
+            hsize_t a = s0 > w0 ? s0 : w0, b = s0 + (hsize_t)mine < w1 ? s0 + (hsize_t)mine : w1;
+            if (q != w->rank && a < b) send += (size_t)(b - a) * rowbytes;
+        }
+        pulled = malloc(send + 1);
+        if (!pulled) rc = sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
+    }
     hsize_t q0 = 0; /* first row of rank q's slice */
-    for (int q = 0; q < w->world; q0 += (hsize_t)cnt[q], q++) {
+    size_t at = 0;  /* bytes of pulled used */
+    for (int q = 0; q < w->world && rc == SK_OK; q0 += (hsize_t)cnt[q], q++) {
         hsize_t w0, w1;
-        share_rows_(n, crow, q, w->world, &w0, &w1);
-        /* mine -> q: my slice [s0, s0+mine) within q's write range */
+        window_rows_(n, crow, q, w->world, k, wr, &w0, &w1);
+        /* mine -> q: my slice [s0, s0+mine) within q's rows this round */
         hsize_t a = s0 > w0 ? s0 : w0, b = s0 + (hsize_t)mine < w1 ? s0 + (hsize_t)mine : w1;
-        /* q -> me: q's slice [q0, q0+cnt[q]) within my write range */
+        /* q -> me: q's slice [q0, q0+cnt[q]) within my rows this round */
         hsize_t c = q0 > r0 ? q0 : r0, e = q0 + (hsize_t)cnt[q] < r1 ? q0 + (hsize_t)cnt[q] : r1;
         if (q == w->rank) {
-            if (a < b) memcpy(dst + (size_t)(a - r0) * rowbytes, (const char *)pc->buf + (size_t)(a - s0) * rowbytes, (size_t)(b - a) * rowbytes);
+            if (a < b) rc = pull_(w, pc, a - s0, b - a, rowbytes, dst + (size_t)(a - r0) * rowbytes);
             continue;
         }
-        if (a < b) msg[ns++] = (sk_mpi_msg){(char *)pc->buf + (size_t)(a - s0) * rowbytes, (size_t)(b - a) * rowbytes, q};
+        if (a < b) {
+            char *p = (char *)pc->buf + (size_t)(a - s0) * rowbytes;
+            if (pc->fill) {
+                p = pulled + at;
+                at += (size_t)(b - a) * rowbytes;
+                rc = pull_(w, pc, a - s0, b - a, rowbytes, p);
+            }
+            msg[ns++] = (sk_mpi_msg){p, (size_t)(b - a) * rowbytes, q};
+        }
         if (c < e) recv[nr++] = (sk_mpi_msg){dst + (size_t)(c - r0) * rowbytes, (size_t)(e - c) * rowbytes, q};
     }
+    SK_TRY(sk_mpi_agree(rc)); /* a failed pull on any rank: no rank waits in the exchange */
     SK_TRY(sk_mpi_exchange(msg, ns, recv, nr));
     *out = dst;
     dst = NULL;
@@ -447,6 +504,7 @@ done:
     free(msg);
     free(cnt);
     free(dst);
+    free(pulled);
     return rc;
 }
 
@@ -459,11 +517,13 @@ done:
         }                                               \
     } while (0)
 
-/* Create dataset `name` of nrows x row shape, filled from `buf` (or, in a
- * slice write, from the ranks' pieces `pc`); each rank writes its
- * chunk-aligned share of the rows. */
+/* Create dataset `name` of nrows x row shape, filled from src (every row,
+ * or in a slice write this rank's piece of them); each rank writes its
+ * chunk-aligned share of the rows. `stream`: in rounds of whole chunks of
+ * about w->window bytes (every rank takes part in each round's collective
+ * write, an empty one once its share is done), else in one. */
 static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank_dims,
-                     const hsize_t *dims, const void *buf, int compress, const piece_ *pc) {
+                     const hsize_t *dims, int compress, const piece_ *src, int stream) {
     int rc = SK_OK;
     char *mine = NULL;
     hid_t dcpl = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -502,32 +562,59 @@ done_create:
     /* every rank learns of a failure here, so none enters the next collective alone */
     SK_TRY(sk_mpi_agree(rc));
 
-    hsize_t r0, r1;
-    share_rows_(dims[0], crow, w->rank, w->world, &r0, &r1);
-    if (pc) { /* every rank must reach the collective H5Dwrite, so agree first */
-        rc = sk_mpi_agree(gather_rows_(w, pc, dims[0], crow, rowbytes, r0, r1, &mine));
-        if (rc < 0) goto done;
+    hsize_t wr = dims[0], rounds = 1; /* rows per round, rounds */
+    if (stream && w->window > 0) {
+        hsize_t cpw = (hsize_t)w->window / ((hsize_t)crow * rowbytes); /* whole chunks per round */
+        wr = (cpw > 0 ? cpw : 1) * crow;
+        rounds = 0;
+        for (int q = 0; q < w->world; q++) {
+            hsize_t q0, q1;
+            share_rows_(dims[0], crow, q, w->world, &q0, &q1);
+            if ((q1 - q0 + wr - 1) / wr > rounds) rounds = (q1 - q0 + wr - 1) / wr;
+        }
     }
-    hsize_t start[SK_CORPUS_MAX_DIMS + 1] = {0}, count[SK_CORPUS_MAX_DIMS + 1];
-    start[0] = r0;
-    count[0] = r1 - r0;
-    for (int i = 1; i < rank_dims; i++) count[i] = dims[i];
-    if (count[0] > 0) {
-        ms = H5Screate_simple(rank_dims, count, NULL);
-        if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
-            rc = sk_error_set(SK_EIO, "%s: /%s: bad selection", w->path, name);
-            H5Sselect_none(ms); /* still take part in the collective write, writing nothing */
+    for (hsize_t k = 0; k < rounds; k++) {
+        hsize_t r0, r1;
+        window_rows_(dims[0], crow, w->rank, w->world, k, wr, &r0, &r1);
+        const char *p = NULL;
+        if (w->pc) { /* every rank must reach the collective H5Dwrite, so agree first */
+            rc = sk_mpi_agree(gather_rows_(w, src, dims[0], crow, rowbytes, k, wr, r0, r1, &mine));
+            if (rc < 0) goto done;
+            p = mine;
+        } else if (src->fill) {
+            mine = malloc((size_t)(r1 - r0) * rowbytes + 1);
+            rc = mine ? pull_(w, src, r0, r1 - r0, rowbytes, mine) : sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
+            SK_TRY(sk_mpi_agree(rc));
+            p = mine;
+        } else {
+            p = (const char *)src->buf + (size_t)r0 * rowbytes;
+        }
+        hsize_t start[SK_CORPUS_MAX_DIMS + 1] = {0}, count[SK_CORPUS_MAX_DIMS + 1];
+        start[0] = r0;
+        count[0] = r1 - r0;
+        for (int i = 1; i < rank_dims; i++) count[i] = dims[i];
+        if (count[0] > 0) {
+            ms = H5Screate_simple(rank_dims, count, NULL);
+            if (H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+                rc = sk_error_set(SK_EIO, "%s: /%s: bad selection", w->path, name);
+                H5Sselect_none(ms); /* still take part in the collective write, writing nothing */
+                H5Sselect_none(fs);
+            }
+        } else {
+            hsize_t one = 1;
+            ms = H5Screate_simple(1, &one, NULL);
+            H5Sselect_none(ms);
             H5Sselect_none(fs);
         }
-    } else {
-        hsize_t one = 1;
-        ms = H5Screate_simple(1, &one, NULL);
-        H5Sselect_none(ms);
-        H5Sselect_none(fs);
+        if (H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0 && rc == SK_OK)
+            rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_write_(w->path));
+        H5Sclose(ms);
+        ms = H5I_INVALID_HID;
+        free(mine);
+        mine = NULL;
+        /* a full disk may fail the write on one rank only: all stop together */
+        if (rounds > 1) SK_TRY(sk_mpi_agree(rc));
     }
-    const char *p = mine ? mine : (const char *)buf + (size_t)r0 * rowbytes;
-    if (H5Dwrite(ds, mtype, ms, fs, w->dxpl, p) < 0 && rc == SK_OK)
-        rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_write_(w->path));
     if (H5Dclose(ds) < 0 && rc == SK_OK)
         rc = sk_error_set(SK_EIO, "%s: cannot write /%s: %s", w->path, name, h5why_write_(w->path));
     ds = H5I_INVALID_HID;
@@ -541,6 +628,11 @@ done:
     if (dcpl >= 0) H5Pclose(dcpl);
     return rc;
 }
+
+/* The rows of a dataset write_body_ writes: this rank's piece in a slice
+ * write, else the caller's array (main: or its pull source). */
+#define SRC_(field, array) (w->pc ? &w->pc->field : &(piece_){(array), 0, NULL, NULL})
+#define MAIN_(field, array) (w->pc ? &w->pc->field : &(piece_){(array), 0, d->fill, d->fill_ctx})
 
 static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     int rc = SK_OK;
@@ -560,25 +652,25 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     int64_t nrows;
     if (d->kind == SK_CORPUS_TOKENS) {
         hsize_t nt = (hsize_t)d->num_tokens, no = (hsize_t)d->num_docs + 1;
-        SK_TRY(write_ds_(w, root, "tokens", et, et, 1, &nt, d->tokens, 1, w->pc ? &w->pc->tokens : NULL));
-        SK_TRY(write_ds_(w, root, "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &no, d->offsets, 1, w->pc ? &w->pc->offsets : NULL));
+        SK_TRY(write_ds_(w, root, "tokens", et, et, 1, &nt, 1, MAIN_(tokens, d->tokens), 1));
+        SK_TRY(write_ds_(w, root, "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &no, 1, SRC_(offsets, d->offsets), 0));
         nrows = d->num_docs;
     } else {
         hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
         dims[0] = (hsize_t)d->num_samples;
         for (int i = 0; i < d->ndim; i++) dims[i + 1] = (hsize_t)d->shape[i];
-        SK_TRY(write_ds_(w, root, "samples", et, et, d->ndim + 1, dims, d->samples, 1, w->pc ? &w->pc->samples : NULL));
+        SK_TRY(write_ds_(w, root, "samples", et, et, d->ndim + 1, dims, 1, MAIN_(samples, d->samples), 1));
         nrows = d->num_samples;
     }
     hsize_t nr = (hsize_t)nrows;
-    if (d->labels) SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, d->labels, 1, w->pc ? &w->pc->labels : NULL));
+    if (d->labels) SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, 1, SRC_(labels, d->labels), 0));
     if (d->nscores > 0) {
         g = H5Gcreate2(root, "scores", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0) rc = sk_error_set(SK_EIO, "%s: cannot create /scores: %s", w->path, h5why_());
         SK_TRY(sk_mpi_agree(rc));
         for (int i = 0; i < d->nscores; i++)
-            SK_TRY(write_ds_(w, g, d->score_names[i], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &nr, d->scores[i], 1,
-                             w->pc ? &w->pc->scores[i] : NULL));
+            SK_TRY(write_ds_(w, g, d->score_names[i], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &nr, 1,
+                             SRC_(scores[i], d->scores[i]), 0));
         H5Gclose(g);
         g = H5I_INVALID_HID;
     }
@@ -590,27 +682,28 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
         SK_TRY(sk_mpi_agree(rc));
         if (d->kept && d->num_kept > 0) {
             hsize_t nk = (hsize_t)d->num_kept;
-            SK_TRY(write_ds_(w, g, "kept_indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nk, d->kept, 1, w->pc ? &w->pc->kept : NULL));
+            SK_TRY(write_ds_(w, g, "kept_indices", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nk, 1, SRC_(kept, d->kept), 0));
         }
         if (d->prov_steps)
             SK_FAIL_IF(attr_str_(g, "steps", d->prov_steps), SK_EIO, "%s: /provenance steps: %s", w->path, h5why_());
         hsize_t ns = (hsize_t)d->num_source;
         if (d->prov_scores && ns > 0) {
-            SK_TRY(write_ds_(w, g, "scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &ns, d->prov_scores, 1,
-                             w->pc ? &w->pc->pscores : NULL));
+            SK_TRY(write_ds_(w, g, "scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &ns, 1, SRC_(pscores, d->prov_scores), 0));
             hid_t ds = H5Dopen2(g, "scores", H5P_DEFAULT);
             int bad = ds < 0 || attr_str_(ds, "name", d->prov_score_name);
             if (ds >= 0) H5Dclose(ds);
             SK_FAIL_IF(bad, SK_EIO, "%s: /provenance/scores name: %s", w->path, h5why_());
         }
         if (d->prov_clusters && ns > 0)
-            SK_TRY(write_ds_(w, g, "cluster_ids", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ns, d->prov_clusters, 1,
-                             w->pc ? &w->pc->pclusters : NULL));
+            SK_TRY(write_ds_(w, g, "cluster_ids", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &ns, 1,
+                             SRC_(pclusters, d->prov_clusters), 0));
     }
 done:
     if (g >= 0) H5Gclose(g);
     return rc;
 }
+#undef SRC_
+#undef MAIN_
 
 /* This rank and the world's size (0 and 1 outside sk_mpi_init .. _finalize). */
 static void world_shape_(int *rank, int *world) {
@@ -748,8 +841,11 @@ static void trim_close_(const char *tmp) {
 }
 
 /* Write validated d (in a slice write: the corpus-wide counts, rows from
- * pc) to a temporary name and rename it into place. */
-static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc) {
+ * pc) to a temporary name and rename it into place. window: bytes per
+ * write round of the main dataset when some rank pulls its rows (0: none
+ * does); tok0: this rank's first token in the corpus (slice writes). */
+static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc,
+                       int64_t window, int64_t tok0) {
     int rc = SK_OK, rank = 0, world = 1;
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     char tmp[4096] = "", prefix[4000], dir[4000];
@@ -776,7 +872,7 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
         tmp[0] = '\0'; /* nothing was created */
         goto done;
     }
-    wctx_ w = {path, file, dxpl, rank, world, &o, pc};
+    wctx_ w = {path, file, dxpl, rank, world, &o, pc, window, d->type, d->kind == SK_CORPUS_TOKENS ? d->vocab_size : 0, tok0};
     rc = sk_mpi_agree(write_body_(&w, d));
     /* the close's metadata flush must find room (see reserve_close_) */
     if (rc == SK_OK) rc = sk_mpi_agree(rank == 0 ? reserve_close_(path, tmp) : SK_OK);
@@ -812,6 +908,9 @@ done:
     return rc;
 }
 
+/* Bytes per write round of pulled rows: what the caller asked for, or 16 MiB. */
+static int64_t window_bytes_(int64_t asked) { return asked > 0 ? asked : (int64_t)16 << 20; }
+
 int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
     int rc = SK_OK;
     sk_corpus_write_opts o = {0};
@@ -819,14 +918,14 @@ int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_w
     if (!path || !d) return sk_error_set(SK_EINVAL, "sk_corpus_write: NULL path or data");
     SK_TRY(check_opts_(path, &o));
     SK_TRY(validate_(path, d));
-    rc = write_file_(path, d, &o, NULL);
+    rc = write_file_(path, d, &o, NULL, d->fill ? window_bytes_(d->fill_window) : 0, 0);
 done:
     return rc;
 }
 
 /* What each rank tells the others about its slice before a slice write. */
 enum { H_KIND, H_TYPE, H_NDIM, H_SHAPE, H_NTOK = H_SHAPE + SK_CORPUS_MAX_DIMS, H_NDOC, H_NSAMP, H_VOCAB, H_CLASSES,
-       H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_NSOURCE, H_PSCORES, H_PCLUSTERS, H_N };
+       H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_NSOURCE, H_PSCORES, H_PCLUSTERS, H_WINDOW, H_N };
 
 int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
     int rc = SK_OK, rank, world;
@@ -854,6 +953,7 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     h[H_NSOURCE] = d->num_source;
     h[H_PSCORES] = d->prov_scores != NULL;
     h[H_PCLUSTERS] = d->prov_clusters != NULL;
+    h[H_WINDOW] = d->fill ? window_bytes_(d->fill_window) : 0;
     if (tok && d->offsets) { /* the first and last offset this rank contributes, relative to its first token */
         h[H_OFF_FIRST] = rank == 0 || d->num_docs == 0 ? d->offsets[0] : d->offsets[1];
         h[H_OFF_LAST] = d->offsets[d->num_docs];
@@ -866,7 +966,7 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
     /* the corpus-wide view: sums of the counts, maxima of the bounds */
     sk_corpus_data g = *d;
     g.num_tokens = g.num_docs = g.num_samples = g.num_kept = g.num_source = 0;
-    int64_t tok0 = 0, row0 = 0, prev_end = -1, have_labels = 0, have_kept = 0;
+    int64_t tok0 = 0, row0 = 0, prev_end = -1, have_labels = 0, have_kept = 0, window = 0;
     for (int q = 0; q < world; q++) {
         const int64_t *a = all + (size_t)q * H_N;
         for (int i = H_KIND; i < H_NTOK; i++)
@@ -897,6 +997,7 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
         if (a[H_VOCAB] > g.vocab_size) g.vocab_size = a[H_VOCAB];
         if (a[H_CLASSES] > g.num_classes) g.num_classes = a[H_CLASSES];
         have_labels |= a[H_LABELS];
+        if (a[H_WINDOW] > window) window = a[H_WINDOW]; /* one rank pulling: every rank writes in rounds */
         have_kept |= a[H_KEPT];
     }
     /* write_body_ only asks whether labels / provenance exist; the rows come from the pieces */
@@ -918,18 +1019,18 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
         off = malloc((size_t)(n > 0 ? n : 1) * sizeof *off);
         if (!off) rc = sk_error_set(SK_ENOMEM, "%s: out of memory", path);
         for (int64_t i = 0; off && i < n; i++) off[i] = tok0 + d->offsets[k0 + i];
-        pc.tokens = (piece_){d->tokens, d->num_tokens};
-        pc.offsets = (piece_){off, n};
+        pc.tokens = (piece_){d->tokens, d->num_tokens, d->fill, d->fill_ctx};
+        pc.offsets = (piece_){off, n, NULL, NULL};
     }
     int64_t nrows = tok ? d->num_docs : d->num_samples;
-    pc.samples = (piece_){d->samples, tok ? 0 : d->num_samples};
-    pc.labels = (piece_){d->labels, d->labels ? nrows : 0};
-    pc.kept = (piece_){d->kept, d->kept ? d->num_kept : 0};
-    for (int i = 0; i < d->nscores; i++) pc.scores[i] = (piece_){d->scores[i], nrows};
-    pc.pscores = (piece_){d->prov_scores, d->prov_scores ? d->num_source : 0};
-    pc.pclusters = (piece_){d->prov_clusters, d->prov_clusters ? d->num_source : 0};
+    pc.samples = (piece_){d->samples, tok ? 0 : d->num_samples, tok ? NULL : d->fill, d->fill_ctx};
+    pc.labels = (piece_){d->labels, d->labels ? nrows : 0, NULL, NULL};
+    pc.kept = (piece_){d->kept, d->kept ? d->num_kept : 0, NULL, NULL};
+    for (int i = 0; i < d->nscores; i++) pc.scores[i] = (piece_){d->scores[i], nrows, NULL, NULL};
+    pc.pscores = (piece_){d->prov_scores, d->prov_scores ? d->num_source : 0, NULL, NULL};
+    pc.pclusters = (piece_){d->prov_clusters, d->prov_clusters ? d->num_source : 0, NULL, NULL};
     SK_TRY(sk_mpi_agree(rc));
-    rc = write_file_(path, &g, &o, &pc);
+    rc = write_file_(path, &g, &o, &pc, window, tok0);
 done:
     free(all);
     free(off);

@@ -72,6 +72,20 @@ typedef struct {
     const float *prov_scores;
     const char *prov_score_name;
     const int64_t *prov_clusters;
+    /* optional pull source for the main dataset (/tokens or /samples),
+     * instead of `tokens` / `samples` (leave those NULL): the writer calls
+     * fill(fill_ctx, first, count, out) to put rows [first, first+count)
+     * (tokens, or samples) into out, a buffer of count rows of the element
+     * type. first counts from the start of d (in a slice write, of this
+     * rank's slice). Each row is asked for exactly once, in ranges of whole
+     * chunks of the written file (except at slice ends), about fill_window
+     * bytes at a time (0: 16 MiB), so the writer holds a bounded window of
+     * rows, not the corpus. A non-zero return fails the write (collectively,
+     * the message kept). Token ids pulled are checked against vocab_size
+     * as they arrive. Offsets, labels, scores and provenance stay arrays. */
+    int (*fill)(void *fill_ctx, int64_t first, int64_t count, void *out);
+    void *fill_ctx;
+    int64_t fill_window;
 } sk_corpus_data;
 
 typedef struct {

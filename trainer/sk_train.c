@@ -268,11 +268,7 @@ done:
     return rc;
 }
 
-/* A batch as tensors in the caller's scope: x [n, <sample shape>] in the
- * batch's element type (uint16 tokens widened to int32 on the host: the
- * shim has no uint16), y the int64 labels [n] or NULL. The model casts
- * and reshapes x as it needs (sk_model.h). */
-static int batch_tensors_(const sk_batch *b, sk_tensor **x, sk_tensor **y)
+int sk_train_batch_tensors(const sk_batch *b, sk_tensor **x, sk_tensor **y)
 {
     static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8, [SK_ELEM_U16] = SK_I32, [SK_ELEM_I32] = SK_I32,
                                       [SK_ELEM_I64] = SK_I64, [SK_ELEM_F32] = SK_F32};
@@ -459,7 +455,7 @@ static int forward_(run_ *R, const sk_batch *b, sk_selector *sel, int64_t step, 
     sk_tensor *x = NULL, *y = NULL;
     sk_model_out o;
     memset(f, 0, sizeof *f);
-    SK_TRY(batch_tensors_(b, &x, &y));
+    SK_TRY(sk_train_batch_tensors(b, &x, &y));
     if (training && R->tc->dsa) SK_TRY(augment_(R, b, &x));
     SK_TRY(sk_model_forward(R->model, x, y, sel, step, training, &o));
     f->loss_t = o.loss;

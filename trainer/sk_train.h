@@ -2,7 +2,8 @@
  *
  * defines: sk_train_config / sk_train_section ([train] config section), sk_train_source (where batches come
  *          from), sk_train_hook, SK_TRAIN_STOP, sk_train_opts, sk_train_result, sk_train_validate,
- *          sk_train_check, sk_train_run, sk_train_source_loader.
+ *          sk_train_check, sk_train_run, sk_train_source_loader,
+ *          sk_train_batch_tensors.
  *
  * sk_train_run reads top to bottom like llm.c's train loop, in four
  * phases. Set up: check the config, open the data, build the model the
@@ -193,5 +194,14 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const 
 int sk_train_check(const sk_train_opts *o, int world);
 /* Run (collective under MPI). res may be NULL. */
 int sk_train_run(const sk_train_opts *o, sk_train_result *res);
+
+/* A batch as tensors in the caller's shim scope (released with it): x
+ * [n, <sample shape>] in the batch's element type (uint16 tokens widened
+ * to int32 on the host: the shim has no uint16), *y the int64 labels [n],
+ * or NULL when b->labels is NULL. The model casts and reshapes x as it
+ * needs (sk_model.h). Only data, labels, n, ndim, shape and type of b are
+ * read. The training loop and condense's proxy passes build their inputs
+ * with it. */
+int sk_train_batch_tensors(const sk_batch *b, sk_tensor **x, sk_tensor **y);
 
 #endif /* SK_TRAIN_H */

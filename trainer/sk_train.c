@@ -849,7 +849,8 @@ static int check_eval_(run_ *R)
     tdim = b->ndim;
     tt = b->type;
     memcpy(tshape, b->shape, sizeof tshape);
-    SK_TRY(S->seek(R->train_src, t0));
+    /* with data.prune the loader is externally ordered: back to t0 in its epoch's order */
+    SK_TRY(R->ib ? prune_seek_(R, t0) : S->seek(R->train_src, t0));
     SK_TRY(S->next(R->eval_src, &e));
     if (e->ndim != tdim || memcmp(e->shape, tshape, (size_t)tdim * sizeof *tshape)) {
         char a[96], c[96];

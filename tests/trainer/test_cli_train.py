@@ -4,6 +4,7 @@ run, a 2-rank run whose rank 1 is SIGKILLed at step 4 then resumed with
 --resume: bit-identical weights; and a bad --set value stops before work.
 The killed run goes through sk_train_driver (same config file and keys),
 whose per-step callback does the kill: the CLI has no fault injection."""
+import json
 import os
 import sys
 import tempfile
@@ -37,4 +38,15 @@ with tempfile.TemporaryDirectory() as d:
             check=False)
     assert p.returncode != 0 and "model.heads" in p.stderr, p.stderr
     assert not os.path.exists(f"{d}/c")
+    # data.prune=infobatch with a separate data.eval corpus (the eval check reads one
+    # training batch, then seeks back in the pruned epoch's order), 2 epochs of 9 steps
+    run([shrink, "condense", "--set", "condense.method=random", "--set", f"condense.input={d}/fm.h5",
+         "--set", "condense.keep=0.03", "--set", f"condense.output={d}/fm300.h5"])
+    ib = [a if not a.startswith("data.train=") else f"data.train={d}/fm300.h5" for a in sets]
+    ib = [a if a != "data.eval=" else f"data.eval={d}/fm300.h5" for a in ib]
+    ib = [a if a != "train.steps=6" else "train.steps=18" for a in ib]
+    run(mpirun(2, [shrink, "train", "--config", cfg, "--set", f"run.out_dir={d}/ib", "--set", "data.prune=infobatch",
+                   "--set", "data.prune_delta=1.0"] + ib), timeout=120)
+    s = json.load(open(f"{d}/ib/summary.json"))
+    assert s["prune"]["epochs"] == 2 and s["prune"]["samples_skipped"] > 0 and s["eval_acc"] == s["eval_acc"], s
 print("ok")

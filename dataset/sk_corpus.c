@@ -322,6 +322,18 @@ static int validate_head_(const char *path, const sk_corpus_data *d) {
     return SK_OK;
 }
 
+/* n token ids of type t at ids, the first at corpus position pos0: each
+ * must lie in [0, vocab). */
+static int check_ids_(const char *path, const void *ids, sk_elem_type t, int64_t n, int64_t vocab, int64_t pos0) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = id_at_(ids, t, i);
+        if (v < 0 || v >= vocab)
+            return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
+                                path, (long long)v, (long long)(pos0 + i), (long long)vocab);
+    }
+    return SK_OK;
+}
+
 /* Checks of every value in d's arrays against the corpus-wide vocab_size
  * and num_classes; tok0 / row0 are the positions of d's first token / row
  * in the corpus (0 unless d is a slice), for the messages. */
@@ -336,11 +348,9 @@ static int validate_rows_(const char *path, const sk_corpus_data *d, int64_t voc
                 return sk_error_set(SK_EINVAL, "%s: offsets decrease at document %lld (%lld -> %lld)", path,
                                     (long long)(row0 + i), (long long)(tok0 + d->offsets[i]),
                                     (long long)(tok0 + d->offsets[i + 1]));
-        for (int64_t i = 0; d->tokens && i < d->num_tokens; i++) { /* pulled tokens: checked as they arrive */
-            int64_t v = id_at_(d->tokens, d->type, i);
-            if (v < 0 || v >= vocab)
-                return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
-                                    path, (long long)v, (long long)(tok0 + i), (long long)vocab);
+        if (d->tokens) { /* pulled tokens are checked as they arrive (pull_) */
+            int rc = check_ids_(path, d->tokens, d->type, d->num_tokens, vocab, tok0);
+            if (rc < 0) return rc;
         }
     } else if (d->num_samples > 0 && !d->samples && !d->fill) {
         return sk_error_set(SK_EINVAL, "%s: samples missing", path);
@@ -433,13 +443,7 @@ static int pull_(const wctx_ *w, const piece_ *p, hsize_t first, hsize_t count, 
     }
     rc = p->fill(p->ctx, (int64_t)first, (int64_t)count, out);
     if (rc < 0) return rc;
-    for (hsize_t i = 0; w->vocab > 0 && i < count; i++) {
-        int64_t v = id_at_(out, w->type, (int64_t)i);
-        if (v < 0 || v >= w->vocab)
-            return sk_error_set(SK_EINVAL, "%s: token id %lld at position %lld is outside the vocabulary [0, %lld)",
-                                w->path, (long long)v, (long long)(w->tok0 + (int64_t)(first + i)), (long long)w->vocab);
-    }
-    return SK_OK;
+    return w->vocab > 0 ? check_ids_(w->path, out, w->type, (int64_t)count, w->vocab, w->tok0 + (int64_t)first) : SK_OK;
 }
 
 /* Slice write: gather the rows [r0, r1) this rank writes from the ranks

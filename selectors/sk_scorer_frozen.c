@@ -23,9 +23,12 @@
  * on x_<=t only. Scoring t by the proxy's loss on x_{t+1} tells the model,
  * through whether t went through the middle blocks, how hard its own next
  * token is: a leak of the target (measured: the training loss fell well
- * below the full model's). What remains non-causal is the top-k itself (a
- * token's rank depends on later tokens' scores), as in Mixture-of-Depths
- * routing (Raposo et al. 2024); random-ltd has no such dependence.
+ * below the full model's). The top-k over these scores would still not be
+ * causal: whether t is kept would depend on its rank among later tokens'
+ * scores, among them the surprisal of t's own target x_{t+1}: the
+ * non-causality of Mixture-of-Depths routing (Raposo et al. 2024). So on a
+ * causal LM drop-restore keeps by sk_select_causal_keep, which decides t
+ * from the scores up to t only.
  *
  * Scoring runs without autograd and sk_selector_params returns nothing, so
  * the optimizer never sees the frozen model. Training-agnostic scoring with

@@ -355,7 +355,8 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         SK_FAIL_IF(!sel->aux, SK_ETORCH, "select: aux loss: %s", sk_error_last());
     }
     sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved,
-                          sel->cfg.merge_into == SK_MERGE_FUSED, sel->cfg.merge_weight == SK_MERGE_BY_SCORE};
+                          sel->cfg.merge_into == SK_MERGE_FUSED, sel->cfg.merge_weight == SK_MERGE_BY_SCORE,
+                          (sel->model.causal || seq->causal) && !(sel->scorer->flags & SK_SCORER_BLIND)};
     rc = sel->strategy->apply(&a, seq);
     if (rc < 0) {
         sk_error_prefix("select: strategy '%s' at layer %d: ", sel->strategy->name, layer);

@@ -80,6 +80,92 @@ sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k)
     return sorted;
 }
 
+/* Causal keep rule (the top-k's causal counterpart for a causal LM, see
+ * sk_select_registry.h). Position t is decided from s_0..s_t and the count
+ * already kept, nothing later: with need = k - kept and left = M - t, it is
+ * kept when need >= left (the budget must be met), dropped when need = 0,
+ * and otherwise kept when its mid-rank in the prefix it closes is in the
+ * top need / left: above + 1/2 < (t + 1) need / left, above = how many of
+ * s_0..s_{t-1} are strictly higher. For i.i.d. scores above is uniform on
+ * 0..t, so t is kept with probability need / left rounded to the prefix's
+ * grid (the +1/2 rounds to nearest: without it t = 0 would always be
+ * kept). A top-k decides t by its rank among all M scores,
+ * later ones included: in a causal LM that lets the surprisal of t's own
+ * target decide what t computes. Mixture-of-Depths (Raposo et al. 2024,
+ * sec. 3.5) names the same non-causality of top-k routing. The count of
+ * higher earlier scores comes from a Fenwick tree over the row's value
+ * ranks: O(M log M) per row, on the host. */
+typedef struct {
+    float v;
+    int64_t i;
+} vi_;
+
+static int by_value_desc_(const void *a, const void *b)
+{
+    const vi_ *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+sk_tensor *sk_select_causal_keep(const sk_tensor *s, int64_t k)
+{
+    if (!s) return NULL;
+    if (sk_shim_ndim(s) != 2) {
+        sk_error_set(SK_EINVAL, "select: causal keep needs [B, M] scores");
+        return NULL;
+    }
+    int64_t b = sk_shim_size(s, 0), m = sk_shim_size(s, 1);
+    if (k < 1 || k > m) {
+        sk_error_set(SK_EINVAL, "select: causal keep of %lld of %lld tokens", (long long)k, (long long)m);
+        return NULL;
+    }
+    sk_tensor *out = NULL;
+    float *v = malloc(sizeof(float) * (size_t)(b * m));
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(b * k)), *rank = malloc(sizeof(int64_t) * (size_t)m),
+            *tree = malloc(sizeof(int64_t) * (size_t)(m + 1));
+    vi_ *order = malloc(sizeof(vi_) * (size_t)m);
+    if (!v || !idx || !rank || !tree || !order) {
+        sk_error_set(SK_ENOMEM, "select: out of memory");
+        goto done;
+    }
+    if (sk_shim_to_host(sk_shim_contiguous(sk_shim_to(s, SK_CPU, SK_F32)), v, sizeof(float) * (size_t)(b * m)) < 0)
+        goto done;
+    for (int64_t r = 0; r < b; r++) {
+        const float *row = v + r * m;
+        /* rank 1 = the highest value; equal values share a rank, so "strictly above" is the ranks below */
+        for (int64_t t = 0; t < m; t++) order[t] = (vi_){row[t], t};
+        qsort(order, (size_t)m, sizeof *order, by_value_desc_);
+        for (int64_t q = 0, rk = 0; q < m; q++) {
+            if (q == 0 || order[q].v != order[q - 1].v) rk++;
+            rank[order[q].i] = rk;
+        }
+        for (int64_t q = 0; q <= m; q++) tree[q] = 0;
+        int64_t kept = 0;
+        for (int64_t t = 0; t < m; t++) {
+            int64_t need = k - kept, left = m - t, above = 0;
+            int keep;
+            if (need <= 0) {
+                keep = 0;
+            } else if (need >= left) {
+                keep = 1;
+            } else {
+                for (int64_t q = rank[t] - 1; q > 0; q -= q & -q) above += tree[q];
+                keep = (2 * above + 1) * left < 2 * need * (t + 1);
+            }
+            for (int64_t q = rank[t]; q <= m; q += q & -q) tree[q]++;
+            if (keep) idx[r * k + kept++] = t;
+        }
+    }
+    out = sk_shim_to(sk_shim_from_host(idx, (int64_t[]){b, k}, 2, SK_I64, SK_CPU), sk_shim_device(s), SK_I64);
+done:
+    free(v);
+    free(idx);
+    free(rank);
+    free(tree);
+    free(order);
+    return out;
+}
+
 int sk_select_split(const sk_tensor *s, int64_t k, sk_tensor **kept, sk_tensor **dropped)
 {
     *kept = *dropped = NULL;

@@ -43,11 +43,16 @@ enum {
     SK_SCORER_SEES_LATER = 32,  /* a token's score depends on later tokens (attention it receives):
                                    refused on causal LMs, where it would leak what comes next */
     SK_SCORER_NONNEG = 64,      /* scores are >= 0 and usable as merge weights (select.merge_weight=score) */
-    SK_SCORER_PER_BLOCK = 128   /* with a restoring strategy: a new subset for every block of the span
+    SK_SCORER_PER_BLOCK = 128,  /* with a restoring strategy: a new subset for every block of the span
                                    (random-ltd, as DeepSpeed's RandomLayerTokenDrop): each boundary inside
                                    the span restores the full sequence, then applies again. Without it
                                    (drop-restore with any other scorer) one subset, chosen at the apply
                                    layer, runs through the whole span. */
+    SK_SCORER_BLIND = 256       /* scores do not depend on the tokens (random, uniform, random-ltd):
+                                   a top-k over them leaks nothing on a causal LM. Any other scorer's
+                                   top-k would (a token's rank among later tokens' scores is a
+                                   function of the targets), so there drop-restore keeps by
+                                   sk_select_causal_keep instead. */
 };
 
 /* What a scorer instance is created for (all borrowed for the call). */
@@ -109,6 +114,8 @@ typedef struct {
     sk_select_saved *saved;  /* drop-restore slot for this span */
     int fused;               /* merge: select.merge_into = fused */
     int score_weights;       /* merge: select.merge_weight = score (w_t proportional to size_t * s_t) */
+    int causal_keep;         /* drop-restore: keep by sk_select_causal_keep, not a top-k (a causal LM
+                                with a scorer that is not SK_SCORER_BLIND) */
 } sk_strategy_args;
 
 /* sk_strategy_vtable.flags */
@@ -162,6 +169,13 @@ sk_tensor *sk_select_keep_index(const sk_tensor *idx, int64_t p, int64_t n);
 sk_tensor *sk_select_take_rows(const sk_tensor *t, const sk_tensor *flat);
 /* The k highest scores' indices per row of s [B, M], ascending (order kept). */
 sk_tensor *sk_select_topk_sorted(const sk_tensor *s, int64_t k);
+/* Causal LM: k indices per row of s [B, M], ascending, where whether t is
+ * kept depends only on s_0..s_t (never on a later score): t is kept when
+ * its score ranks in the top (k - kept so far) / (M - t) of s_0..s_t, or
+ * when the rest must all be kept to reach k (sk_select_ops.c). The
+ * top-k's causal counterpart; drop-restore uses it on a causal LM for every
+ * scorer whose scores read the tokens (not SK_SCORER_BLIND). */
+sk_tensor *sk_select_causal_keep(const sk_tensor *s, int64_t k);
 /* [B, M] int64: j at the position kept[b, j] of each kept token (kept
  * [B, K], values < M), 0 elsewhere: each kept token's slot. */
 sk_tensor *sk_select_kept_slots(const sk_tensor *kept, int64_t m);

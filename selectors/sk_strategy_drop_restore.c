@@ -12,7 +12,13 @@
  * Brings Efficient Training for Large-scale Transformers", 2022). The
  * out-of-place scatter gives the overwrite gradient semantics random-LTD's
  * Gather/Scatter pair relies on: kept positions take the gradient through
- * the middle blocks, skipped positions the bypass gradient. */
+ * the middle blocks, skipped positions the bypass gradient.
+ *
+ * On a causal LM the kept set is chosen by sk_select_causal_keep (each
+ * position decided from the scores up to it) unless the scorer is
+ * SK_SCORER_BLIND: the top-k of token-dependent scores ranks a position
+ * against later ones, whose scores are functions of its targets, and the
+ * model reads the outcome (which positions went through the span). */
 #include "sk_select_registry.h"
 
 int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
@@ -20,7 +26,8 @@ int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx
 static int dr_apply_(const sk_strategy_args *a, sk_seq *seq)
 {
     sk_select_saved *sv = a->saved;
-    sk_tensor *idx = sk_select_topk_sorted(a->scores, a->k);
+    /* a causal LM's kept set must not depend on later tokens (sk_select_registry.h) */
+    sk_tensor *idx = a->causal_keep ? sk_select_causal_keep(a->scores, a->k) : sk_select_topk_sorted(a->scores, a->k);
     if (!idx) return sk_error_last_code();
     sv->x = seq->x;
     sv->sizes = seq->sizes;

@@ -141,6 +141,21 @@ static void ref_topk_(const float *s, int64_t k, int64_t *out)
         if (used[i]) out[n++] = i;
 }
 
+/* Naive reference of the causal keep rule (sk_select_causal_keep): left
+ * to right, t is kept when the rest must all be kept, dropped when k are
+ * kept, else kept when (the earlier scores strictly higher) + 1/2 is below
+ * (k - kept) (t + 1) / (m - t). Returns the count kept. */
+static int64_t ref_causal_keep_(const float *s, int64_t m, int64_t k, int64_t *out)
+{
+    int64_t kept = 0;
+    for (int64_t t = 0; t < m; t++) {
+        int64_t need = k - kept, left = m - t, above = 0;
+        for (int64_t j = 0; j < t; j++) above += s[j] > s[t];
+        if (need > 0 && (need >= left || (2 * above + 1) * left < 2 * need * (t + 1))) out[kept++] = t;
+    }
+    return kept;
+}
+
 static int64_t expected_k_(double keep) { return (int64_t)ceil(keep * M - 1e-9); }
 
 /* One scorer x strategy at keep 0.5 (or tau = median) at layer 1. */
@@ -431,6 +446,9 @@ static void test_bad_configs(void **st)
     c.layers.v[0] = 1;
     assert_true(create_msg_(&c, &causal, "leak"));
     assert_true(create_msg_(&c, &m, "") == 0); /* fine on images */
+    /* ToMe scores an A token by its best match among all B tokens, later ones too */
+    snprintf(c.scorer, sizeof c.scorer, "tome");
+    assert_true(create_msg_(&c, &causal, "leak"));
     snprintf(c.scorer, sizeof c.scorer, "random");
     /* the config engine enforces the bounds too */
     const sk_cfg_section *secs[1] = {&sk_select_section};
@@ -685,8 +703,8 @@ static void test_frozen_text_surprisal(void **st)
         int64_t ref[TT];
         /* token t's surprisal is the LM's loss at t-1; token 0 (no context) first */
         for (int t = 0; t < TT; t++) s[t] = t ? ref_nll_(w[b * (TT + 1) + t], t - 1) : 1e9f;
-        /* ref_topk_ works on M = 16 = TT scores */
-        ref_topk_(s, K, ref);
+        /* a causal LM: kept by the causal rule, not the top-k */
+        assert_int_equal(ref_causal_keep_(s, TT, K, ref), K);
         for (int j = 0; j < K; j++) assert_int_equal(pos[b * K + j], ref[j]);
     }
     assert_int_equal(sk_selector_restore(sel, 3, &q), 0);
@@ -740,6 +758,49 @@ static void test_frozen_text_surprisal(void **st)
     }
     v->destroy(fst);
     sk_generator_free(gi);
+    /* and the kept set: changing input token j leaves the choice before j
+     * as it was (a top-k over the same scores would move it) */
+    int topk_moved = 0;
+    for (int j = 1; j < TT; j++) {
+        int64_t w2[B * (TT + 1)];
+        memcpy(w2, w, sizeof w);
+        for (int b = 0; b < B; b++) w2[b * (TT + 1) + j] = (w2[b * (TT + 1) + j] + 3 + b) % VOCAB;
+        sk_selector *s1 = NULL, *s2 = NULL;
+        assert_int_equal(sk_selector_create(&s1, &c, &m, SEED), 0);
+        assert_int_equal(sk_selector_create(&s2, &c, &m, SEED), 0);
+        sk_seq a1 = q0, a2 = q0;
+        a2.windows = sk_shim_from_host(w2, (int64_t[]){B, TT + 1}, 2, SK_I64, SK_CPU);
+        assert_int_equal(sk_selector_apply(s1, 1, 0, &a1), 0);
+        assert_int_equal(sk_selector_apply(s2, 1, 0, &a2), 0);
+        int64_t p1[B * K], p2[B * K];
+        host_i64_(a1.pos, p1, B * K);
+        host_i64_(a2.pos, p2, B * K);
+        for (int b = 0; b < B; b++) {
+            int before1 = 0, before2 = 0;
+            for (int q = 0; q < K; q++) {
+                before1 += p1[b * K + q] < j;
+                before2 += p2[b * K + q] < j;
+            }
+            assert_int_equal(before1, before2);
+            for (int q = 0; q < before1; q++) assert_int_equal(p1[b * K + q], p2[b * K + q]);
+            float sc1[TT], sc2[TT];
+            int64_t t1[TT], t2[TT];
+            for (int t = 0; t < TT; t++) {
+                sc1[t] = t ? ref_nll_(w[b * (TT + 1) + t], t - 1) : 1e9f;
+                sc2[t] = t ? ref_nll_(w2[b * (TT + 1) + t], t - 1) : 1e9f;
+            }
+            ref_topk_(sc1, K, t1);
+            ref_topk_(sc2, K, t2);
+            for (int q = 0; q < K; q++)
+                if ((t1[q] < j) != (t2[q] < j) || (t1[q] < j && t1[q] != t2[q])) {
+                    topk_moved++;
+                    break;
+                }
+        }
+        sk_selector_free(s1);
+        sk_selector_free(s2);
+    }
+    assert_true(topk_moved > 0); /* the top-k's choice before j does depend on token j */
 
     snprintf(c.checkpoint, sizeof c.checkpoint, "other-lm");
     assert_true(create_msg_(&c, &m, "select.checkpoint: other-lm: cannot open"));
@@ -748,6 +809,85 @@ static void test_frozen_text_surprisal(void **st)
     snprintf(c.checkpoint, sizeof c.checkpoint, "ref-lm");
     m.lm = NULL;
     assert_true(create_msg_(&c, &m, "provides no loader"));
+    sk_shim_scope_end(sc);
+}
+
+/* sk_select_causal_keep: exactly k ascending indices per row, as the naive
+ * reference; the decision at t does not depend on any later score (the
+ * top-k's does); it still keeps high scores (kept mean above dropped);
+ * equal scores as the reference; bad k is refused. */
+static void test_causal_keep(void **st)
+{
+    (void)st;
+    enum { R = 64, MM = 48 };
+    sk_scope *sc = sk_shim_scope_begin();
+    sk_generator *g = NULL;
+    assert_int_equal(sk_generator_create(&g, 17, SK_CPU), 0);
+    static float s[R * MM], s2[R * MM];
+    sk_tensor *t = sk_shim_rand((int64_t[]){R, MM}, 2, SK_F32, SK_CPU, g);
+    assert_int_equal(sk_shim_to_host(t, s, sizeof s), 0);
+    for (int i = 0; i < R * MM; i += 5) s[i] = s[i + 1 < R * MM ? i + 1 : i]; /* some ties */
+    static const int64_t ks[] = {1, 6, 12, 24, 36, 47, 48};
+    for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+        int64_t k = ks[ki];
+        sk_tensor *st1 = sk_shim_from_host(s, (int64_t[]){R, MM}, 2, SK_F32, SK_CPU);
+        sk_tensor *idx = sk_select_causal_keep(st1, k);
+        assert_non_null(idx);
+        assert_int_equal(sk_shim_size(idx, 0), R);
+        assert_int_equal(sk_shim_size(idx, 1), k);
+        static int64_t got[R * MM], ref[MM];
+        assert_int_equal(sk_shim_to_host(idx, got, sizeof(int64_t) * (size_t)(R * k)), 0);
+        double kept_sum = 0, all_sum = 0;
+        for (int r = 0; r < R; r++) {
+            assert_int_equal(ref_causal_keep_(s + r * MM, MM, k, ref), k);
+            for (int64_t q = 0; q < k; q++) {
+                assert_int_equal(got[r * k + q], ref[q]);
+                kept_sum += s[r * MM + ref[q]];
+            }
+            for (int q = 0; q < MM; q++) all_sum += s[r * MM + q];
+        }
+        if (k < MM) assert_true(kept_sum / (double)(R * k) > (all_sum - kept_sum) / (double)(R * (MM - k)));
+        /* causal: new scores from position j on leave the choice before j */
+        int topk_moved = 0;
+        for (int j = 1; j < MM; j++) {
+            memcpy(s2, s, sizeof s);
+            for (int r = 0; r < R; r++)
+                for (int q = j; q < MM; q++) s2[r * MM + q] = 1.0f - s[r * MM + q];
+            sk_tensor *i2 = sk_select_causal_keep(sk_shim_from_host(s2, (int64_t[]){R, MM}, 2, SK_F32, SK_CPU), k);
+            sk_tensor *ta = sk_select_topk_sorted(st1, k);
+            sk_tensor *tb = sk_select_topk_sorted(sk_shim_from_host(s2, (int64_t[]){R, MM}, 2, SK_F32, SK_CPU), k);
+            static int64_t g2[R * MM], ka[R * MM], kb[R * MM];
+            assert_int_equal(sk_shim_to_host(i2, g2, sizeof(int64_t) * (size_t)(R * k)), 0);
+            assert_int_equal(sk_shim_to_host(ta, ka, sizeof(int64_t) * (size_t)(R * k)), 0);
+            assert_int_equal(sk_shim_to_host(tb, kb, sizeof(int64_t) * (size_t)(R * k)), 0);
+            for (int r = 0; r < R; r++) {
+                for (int64_t q = 0; q < k; q++) {
+                    assert_int_equal(got[r * k + q] < j, g2[r * k + q] < j);
+                    if (got[r * k + q] < j) assert_int_equal(got[r * k + q], g2[r * k + q]);
+                }
+                for (int64_t q = 0; q < k; q++)
+                    if ((ka[r * k + q] < j) != (kb[r * k + q] < j) || (ka[r * k + q] < j && ka[r * k + q] != kb[r * k + q])) {
+                        topk_moved++;
+                        break;
+                    }
+            }
+        }
+        if (k < MM) assert_true(topk_moved > 0);
+    }
+    /* equal scores: the first k */
+    float eq[2 * 8];
+    for (int i = 0; i < 16; i++) eq[i] = 0.5f;
+    sk_tensor *ie = sk_select_causal_keep(sk_shim_from_host(eq, (int64_t[]){2, 8}, 2, SK_F32, SK_CPU), 3);
+    int64_t ge[6];
+    assert_int_equal(sk_shim_to_host(ie, ge, sizeof ge), 0);
+    int64_t re[3];
+    assert_int_equal(ref_causal_keep_(eq, 8, 3, re), 3);
+    assert_int_equal(re[0], 1); /* t = 0 is not kept just for being first */
+    for (int i = 0; i < 6; i++) assert_int_equal(ge[i], re[i % 3]);
+    assert_null(sk_select_causal_keep(sk_shim_from_host(eq, (int64_t[]){2, 8}, 2, SK_F32, SK_CPU), 9));
+    assert_non_null(strstr(sk_error_last(), "causal keep"));
+    assert_null(sk_select_causal_keep(sk_shim_from_host(eq, (int64_t[]){2, 8}, 2, SK_F32, SK_CPU), 0));
+    sk_generator_free(g);
     sk_shim_scope_end(sc);
 }
 
@@ -1366,6 +1506,7 @@ int main(void)
         cmocka_unit_test(test_schedule_and_flops),
         cmocka_unit_test(test_frozen_matches_learned),
         cmocka_unit_test(test_frozen_text_surprisal),
+        cmocka_unit_test(test_causal_keep),
         cmocka_unit_test(test_uniform_grid_and_pool),
         cmocka_unit_test(test_merge_fused),
         cmocka_unit_test(test_tome_matches_naive),

@@ -189,6 +189,25 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
     }
     fclose(f);
     f = NULL;
+    /* the keep axis runs past both ends of the data (log scale), so the
+     * uncompressed cell at kept fraction 1 sits inside the frame, and its
+     * quality is drawn across the plot as a dashed reference line (when
+     * the grid has one uncompressed group: extra axes would give several) */
+    double xmin = 1.0, none_q = NAN;
+    int nnone = 0;
+    for (int i = 0; i < ng; i++) {
+        double x = eff_keep_(&gs[i]);
+        if (isfinite(x) && x > 0 && x < xmin) xmin = x;
+        if (!gs[i].scorer[0] && !gs[i].condense[0]) {
+            nnone++;
+            none_q = gs[i].q_mean;
+        }
+    }
+    char xr[96], ref[160] = "";
+    snprintf(xr, sizeof xr, "set xrange [%.6g:%.6g]\n", xmin / 1.5, 1.5);
+    if (nnone == 1 && isfinite(none_q))
+        snprintf(ref, sizeof ref, ", \\\n     %.10g with lines dashtype 2 linecolor rgb '#404040' title 'none (uncompressed)'",
+                 none_q);
     snprintf(gp, sizeof gp, "%s/plots/plots.gp", dir);
     f = fopen(gp, "w");
     SK_FAIL_IF(!f, SK_EIO, "%s: cannot write", gp);
@@ -198,25 +217,25 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
             "set key outside right\nset grid\n"
             "set output 'quality_vs_keep.png'\n"
             "set title 'quality against the fraction of data kept (random: mean +- sd band)'\n"
-            "set xlabel 'kept fraction (token keep x corpus keep)'\nset ylabel '%s'\nset logscale x\n"
+            "set xlabel 'kept fraction (token keep x corpus keep)'\nset ylabel '%s'\nset logscale x\n%s"
             "plot 'random.dat' using 1:2:3 with filledcurves fillcolor rgb '#d0d0d0' title 'random +- sd', \\\n"
-            "     for [i=0:%d] 'keep.dat' index i using 1:2:3 with yerrorlines title columnheader(1)\n"
-            "set output 'quality_vs_time.png'\nunset logscale x\n"
+            "     for [i=0:%d] 'keep.dat' index i using 1:2:3 with yerrorlines title columnheader(1)%s\n"
+            "set output 'quality_vs_time.png'\nunset logscale x\nset autoscale x\n"
             "set title 'quality against measured training time (Pareto front)'\n"
             "set xlabel 'training loop seconds (mean over seeds)'\n"
             "plot 'time.dat' using 1:2 with points pointtype 7 title 'cells', \\\n"
             "     'time.dat' using 1:2:3 with labels offset 0,1 font ',7' notitle, \\\n"
             "     'front.dat' using 1:2 with steps linewidth 2 title 'Pareto front'\n"
-            , dir, qname, nblocks - 1);
+            , dir, qname, xr, nblocks - 1, ref);
     int has_rss = 0;
     for (int i = 0; i < ng; i++) has_rss |= isfinite(gs[i].rss_mib);
     if (has_rss) /* memory is measured with a selector's cost run (sk_cost.h); a grid without one has none */
         fprintf(f,
-                "set output 'memory_vs_keep.png'\nset logscale x\n"
+                "set output 'memory_vs_keep.png'\nset logscale x\n%s"
                 "set title 'peak host RSS of one training step over the resident base'\n"
                 "set xlabel 'kept fraction'\nset ylabel 'MiB'\n"
                 "plot for [i=0:%d] 'keep.dat' index i using 1:4 with linespoints title columnheader(1)\n",
-                nblocks - 1);
+                xr, nblocks - 1);
     fclose(f);
     f = NULL;
     SK_TRY(run_gnuplot_(gp));

@@ -377,6 +377,15 @@ static void test_report(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 0);
+    /* the keep plots run past both ends of the data (keep 0.5 and the uncompressed 1), so the none point is
+     * inside the frame, and none's quality is drawn across as a dashed reference line */
+    snprintf(path, sizeof path, "%s/plots/plots.gp", out);
+    char *gp = slurp_(path);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "set xrange [0.333333:1.5]\nplot 'random.dat'"));
+    assert_non_null(strstr(gp, "0.81 with lines dashtype 2"));
+    assert_non_null(strstr(gp, "set autoscale x\n")); /* not carried into the time plot */
+    free(gp);
 
     /* a dominated point leaves the front: norm at seed 2 worse makes norm (7 s, 0.70) slower and worse
      * than random (6 s, 0.71) */

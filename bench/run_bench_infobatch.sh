@@ -60,7 +60,7 @@ for r in $(seq "$rounds"); do
 done
 for i in "${!builds[@]}"; do
   for k in wall cpu; do
-    if [ $k = wall ]; then v=${wr[$i]}; else v=${cr[$i]}; fi
+    if [ $k = wall ]; then v=${wr[$i]:-}; else v=${cr[$i]:-}; fi
     [ -n "$v" ] || continue
     echo "$v" | tr ' ' '\n' | grep . | sort -g | awk -v b="${builds[$i]}" -v k=$k '{ a[NR] = $1 }
       END { printf "%s: %s time per step infobatch / full: median %.3f (min %.3f, max %.3f, %d rounds)\n", b, k, a[int((NR + 1) / 2)], a[1], a[NR], NR }'

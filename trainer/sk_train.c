@@ -213,6 +213,7 @@ typedef struct {
     sk_infobatch *ib;       /* data.prune=infobatch, else NULL */
     sk_forgetting *fg;      /* train.record_forgetting, else NULL */
     int64_t epochs;         /* with ib: the epoch budget */
+    int budget_spent;       /* with ib: the loop ended because the epoch budget was spent */
     int last;               /* the current step is the run's last */
     char ckroot[4096];
     int model_saved;        /* model.safetensors written (rank 0) */
@@ -710,16 +711,19 @@ done:
 static int prune_summary_(const run_ *R, json_t *j)
 {
     const sk_train_result *r = &R->r;
-    const int64_t here = r->steps - R->start, skipped = R->tc->steps - r->steps;
+    /* steps skipped are known once the epoch budget is spent (a run stopped
+     * early by on_step has not skipped the steps it did not reach): NaN, null */
+    const int64_t here = r->steps - R->start;
+    const double skipped = R->budget_spent ? (double)(R->tc->steps - r->steps) : NAN;
     double sw = here > 0 ? R->step_wall / (double)here : NAN, sc = here > 0 ? R->step_cpu / (double)here : NAN;
-    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "method",
+    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "method",
                           "infobatch", "ratio", R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs",
                           (json_int_t)r->epochs, "full_steps", (json_int_t)R->tc->steps, "steps", (json_int_t)r->steps,
-                          "steps_skipped", (json_int_t)skipped, "samples_trained", (json_int_t)r->samples_trained,
+                          "steps_skipped", count_(skipped), "samples_trained", (json_int_t)r->samples_trained,
                           "samples_skipped", (json_int_t)r->samples_skipped, "step_seconds", real_(sw),
-                          "step_cpu_seconds", real_(sc), "wall_seconds_saved_projected", real_(sw * (double)skipped),
-                          "cpu_seconds_saved_projected", real_(sc * (double)skipped), "full_seconds_projected",
-                          real_(r->seconds + sw * (double)skipped));
+                          "step_cpu_seconds", real_(sc), "wall_seconds_saved_projected", real_(sw * skipped),
+                          "cpu_seconds_saved_projected", real_(sc * skipped), "full_seconds_projected",
+                          real_(r->seconds + sw * skipped));
     if (!p || json_object_set_new(j, "prune", p) < 0) return sk_error_set(SK_ENOMEM, "summary: out of memory");
     return SK_OK;
 }
@@ -731,7 +735,8 @@ static int write_summary_(const run_ *R, const char *path)
     json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                           "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
                           (json_int_t)(r->steps - R->start), "seconds", real_(r->seconds), "cpu_seconds",
-                          real_(r->cpu_seconds), "cpu_seconds_max_rank", real_(r->cpu_seconds_max), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
+                          real_(r->cpu_seconds), "cpu_seconds_max_rank", real_(r->cpu_seconds_max), "steps_per_s",
+                          real_(r->steps_per_s), "loss", real_(r->loss),
                           "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
                           real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
                           "tokens_kept", count_(r->tokens_kept), "flop_ratio", real_(r->flop_ratio),
@@ -1386,6 +1391,7 @@ static int loop_(run_ *R)
         R->r.samples_trained = R->step * R->dc->batch_size;
         R->r.samples_skipped = sk_infobatch_skipped_total(R->ib);
         R->r.epochs = R->S->tell(R->train_src).epoch;
+        R->budget_spent = prune_done_(R);
     }
 done:
     return rc;

@@ -12,7 +12,8 @@
 # Environment: METHODS (method or method:rule, in the order run), KEEPS,
 # NP (ranks, default 2; one intra-op thread per rank), SELECT_ONLY=1 (make
 # the proxies and subsets only: a second instance can select ahead of one
-# that trains).
+# that trains), INFOBATCH_ONLY=1 (only the full / InfoBatch pairs and
+# their table).
 set -euo pipefail
 B=$1; OUT=$2; EPOCHS=$3; shift 3
 SEEDS=${*:-1 2 3}
@@ -45,6 +46,19 @@ train() {
     --set run.seed="$seed" --set run.out_dir="$r" "$@" > "$r.log" 2>&1
   log_time train "$name-s$seed" "$t0"
 }
+# full data and InfoBatch interleaved, so that machine load hits both
+# alike; which side goes first flips from seed to seed (ABBA)
+ab=0
+for seed in $SEEDS; do
+  if [ $ab = 0 ]; then train full "$OUT/train.h5" "$seed"; fi
+  train infobatch "$OUT/train.h5" "$seed" --set data.prune=infobatch
+  if [ $ab = 1 ]; then train full "$OUT/train.h5" "$seed"; fi
+  ab=$((1 - ab))
+done
+if [ "${INFOBATCH_ONLY:-0}" = 1 ]; then
+  /usr/bin/python3 bench/coreset_table.py "$OUT" "$KEEPS" "" $SEEDS
+  exit 0
+fi
 # proxies: two 300-step ConvNets on the full set (scores are averaged over
 # both; the first also gives the embeddings), and for forgetting events a
 # separate EPOCHS-epoch run with train.record_forgetting (seed 100)
@@ -55,11 +69,6 @@ for ps in 100 101; do
 done
 PROXY="--set condense.proxy=$OUT/proxy-100/model.safetensors"
 PROXIES="$PROXY --set condense.proxies=$OUT/proxy-101/model.safetensors"
-# full data and InfoBatch interleaved, so that machine load hits both alike
-for seed in $SEEDS; do
-  train full "$OUT/train.h5" "$seed"
-  train infobatch "$OUT/train.h5" "$seed" --set data.prune=infobatch
-done
 # condense NAME FILE [--set ...]: one selection, timed
 condense() {
   local name=$1 f=$2; shift 2

@@ -1,6 +1,6 @@
 /* sk_time.h - monotonic clock for timing things.
  *
- * defines: sk_now.
+ * defines: sk_now, sk_cpu_now.
  */
 #ifndef SK_TIME_H
 #define SK_TIME_H
@@ -11,6 +11,11 @@ extern "C" {
 
 /* Seconds on CLOCK_MONOTONIC (arbitrary origin): subtract two readings. */
 double sk_now(void);
+/* CPU seconds this process has used (CLOCK_PROCESS_CPUTIME_ID: every
+ * thread of it, user and system; libtorch's and OpenBLAS's pools, loader
+ * threads, and MPI's busy polling while a collective waits): subtract two
+ * readings. NaN if the clock is not available. */
+double sk_cpu_now(void);
 
 #ifdef __cplusplus
 }

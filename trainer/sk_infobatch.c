@@ -20,7 +20,10 @@ struct sk_infobatch {
     /* the trainer's side */
     float *epoch_scores; /* scores when the current epoch began */
     int64_t *order, order_n, cur, skipped_total, skipped_epoch;
-    int64_t *gbuf, gcap;  /* allgather buffers */
+    /* this rank's recorded (index, loss) pairs not yet gathered: pend[0..pn)
+     * indices, pend[cap..cap + pn) the losses' double bits (sk_infobatch_record) */
+    int64_t *pend, pn, pcap;
+    int64_t *gbuf, gcap;  /* allgather buffer */
     sk_params ck;         /* checkpoint tensors */
 };
 
@@ -68,6 +71,7 @@ void sk_infobatch_free(sk_infobatch *ib)
     free(ib->well);
     free(ib->epoch_scores);
     free(ib->order);
+    free(ib->pend);
     free(ib->gbuf);
     sk_params_free(&ib->ck);
     free(ib);
@@ -148,8 +152,10 @@ int64_t sk_infobatch_size(const sk_infobatch *ib) { return ib->n; }
 int sk_infobatch_begin(sk_infobatch *ib, int64_t e, const int64_t **order, int64_t *n)
 {
     int64_t skipped = 0;
+    int rc = sk_infobatch_flush(ib);
+    if (rc < 0) return rc;
     memcpy(ib->epoch_scores, ib->scores, (size_t)ib->n * sizeof *ib->scores);
-    int rc = sk_infobatch_epoch(ib, e, ib->order, &ib->order_n, &skipped);
+    rc = sk_infobatch_epoch(ib, e, ib->order, &ib->order_n, &skipped);
     if (rc < 0) return rc;
     ib->cur = e;
     ib->skipped_epoch = skipped;
@@ -167,26 +173,68 @@ const int64_t *sk_infobatch_order(const sk_infobatch *ib, int64_t *n)
 }
 int64_t sk_infobatch_skipped_total(const sk_infobatch *ib) { return ib->skipped_total; }
 int64_t sk_infobatch_skipped_epoch(const sk_infobatch *ib) { return ib->skipped_epoch; }
+int64_t sk_infobatch_pending(const sk_infobatch *ib) { return ib->pn; }
 
+/* Why the losses wait: a gather per step was a second synchronisation
+ * point in every step (after the forward, before the backward), where a
+ * rank the shared machine had descheduled held the other one; measured at
+ * ~7% of the loop under load (docs/BENCHMARKS.md, "InfoBatch"). Scores are
+ * read only when an epoch begins (its mean and well-learned set) and when
+ * a checkpoint stores them, and an epoch's order visits each sample once,
+ * so gathering them later gives exactly the same scores. */
 int sk_infobatch_record(sk_infobatch *ib, const int64_t *idx, const float *loss, int64_t m)
 {
     int rc = SK_OK;
+    SK_FAIL_IF(m < 0 || m > SK_INFOBATCH_PENDING_MAX, SK_EINVAL, "infobatch: %lld samples in one batch is too many",
+               (long long)m);
+    if (ib->pn + m > ib->pcap) { /* grow by doubling; pn stays below the cap plus one batch */
+        int64_t cap = 2 * ib->pcap < SK_INFOBATCH_PENDING_MAX ? 2 * ib->pcap : SK_INFOBATCH_PENDING_MAX;
+        if (cap < ib->pn + m) cap = ib->pn + m;
+        int64_t *p = malloc((size_t)(2 * cap) * sizeof *p);
+        SK_FAIL_IF(!p, SK_ENOMEM, "infobatch: out of memory");
+        if (ib->pn) {
+            memcpy(p, ib->pend, (size_t)ib->pn * sizeof *p);
+            memcpy(p + cap, ib->pend + ib->pcap, (size_t)ib->pn * sizeof *p);
+        }
+        free(ib->pend);
+        ib->pend = p;
+        ib->pcap = cap;
+    }
+    for (int64_t j = 0; j < m; j++) {
+        double v = loss[j]; /* a float's bits travel exactly inside an int64 */
+        ib->pend[ib->pn + j] = idx[j];
+        memcpy(&ib->pend[ib->pcap + ib->pn + j], &v, sizeof v);
+    }
+    ib->pn += m;
+    /* every rank records the same m per call, so all reach the cap together */
+    if (ib->pn >= SK_INFOBATCH_PENDING_MAX) SK_TRY(sk_infobatch_flush(ib));
+done:
+    return rc;
+}
+
+int sk_infobatch_flush(sk_infobatch *ib)
+{
+    int rc = SK_OK;
     const int world = sk_mpi_info_get()->world > 0 ? sk_mpi_info_get()->world : 1;
-    const int64_t need = 2 * m * (1 + world); /* mine (index, loss bits), then everyone's */
-    SK_FAIL_IF(m > (int64_t)1 << 29, SK_EINVAL, "infobatch: %lld samples in one batch is too many", (long long)m);
+    const int64_t m = ib->pn, need = 2 * m * world;
+    int64_t *mine = NULL, *all;
+    /* pn is the same on every rank (each record call adds the same m), so
+     * when nothing is pending here nothing is pending anywhere: no call
+     * (sk_train_check's setup, which enters epoch 0, makes no MPI call) */
+    if (m == 0) return SK_OK;
     if (need > ib->gcap) {
         int64_t *g = realloc(ib->gbuf, (size_t)need * sizeof *g);
         SK_FAIL_IF(!g, SK_ENOMEM, "infobatch: out of memory");
         ib->gbuf = g;
         ib->gcap = need;
     }
-    int64_t *mine = ib->gbuf, *all = ib->gbuf + 2 * m;
-    for (int64_t j = 0; j < m; j++) {
-        double v = loss[j]; /* a float's bits travel exactly inside an int64 */
-        mine[j] = idx[j];
-        memcpy(&mine[m + j], &v, sizeof v);
-    }
+    all = ib->gbuf;
+    mine = malloc((size_t)(2 * m) * sizeof *mine); /* indices, then loss bits, for one allgather */
+    SK_FAIL_IF(!mine, SK_ENOMEM, "infobatch: out of memory");
+    memcpy(mine, ib->pend, (size_t)m * sizeof *mine);
+    memcpy(mine + m, ib->pend + ib->pcap, (size_t)m * sizeof *mine);
     SK_TRY(sk_mpi_allgather_i64(mine, (int)(2 * m), all));
+    ib->pn = 0;
     for (int r = 0; r < world; r++) {
         const int64_t *g = all + (int64_t)r * 2 * m;
         for (int64_t j = 0; j < m; j++) {
@@ -198,6 +246,7 @@ int sk_infobatch_record(sk_infobatch *ib, const int64_t *idx, const float *loss,
         }
     }
 done:
+    free(mine);
     return rc;
 }
 
@@ -223,6 +272,8 @@ int sk_infobatch_ckpt_store(sk_infobatch *ib)
     int rc = SK_OK;
     const size_t fb = (size_t)ib->n * sizeof(float);
     double st[2] = {(double)ib->cur, (double)ib->skipped_total};
+    SK_FAIL_IF(ib->pn > 0, SK_EINVAL, "infobatch: %lld recorded losses not gathered before a checkpoint (sk_infobatch_flush)",
+               (long long)ib->pn);
     SK_TRY(ck_make_(ib));
     SK_TRY(sk_shim_copy_from_host(ib->ck.t[0], ib->scores, fb));
     SK_TRY(sk_shim_copy_from_host(ib->ck.t[1], ib->epoch_scores, fb));
@@ -246,6 +297,7 @@ int sk_infobatch_ckpt_restore(sk_infobatch *ib)
     SK_TRY(sk_shim_to_host(ib->ck.t[2], st, sizeof st));
     ib->cur = (int64_t)st[0];
     ib->skipped_total = (int64_t)st[1];
+    ib->pn = 0; /* the stored scores hold every loss recorded before the save */
     ib->skipped_epoch = 0;
     if (ib->cur >= 0) { /* the epoch's order and weights, as they were built at its start */
         memcpy(ib->scores, ib->epoch_scores, fb);

@@ -7,8 +7,8 @@
  *          sk_infobatch_update, sk_infobatch_weight, sk_infobatch_scores,
  *          sk_infobatch_weights, sk_infobatch_size, sk_infobatch_prunes; for the
  *          trainer sk_infobatch_begin / _current / _order / _skipped_total /
- *          _skipped_epoch / _record (collective) / _ckpt / _ckpt_store /
- *          _ckpt_restore.
+ *          _skipped_epoch / _record / _flush (collective) / _pending / _ckpt /
+ *          _ckpt_store / _ckpt_restore.
  *
  * State: one score per sample of the training split (its last recorded
  * per-sample loss; 3.0 before it is first seen, as the reference) and one
@@ -67,7 +67,8 @@ int64_t sk_infobatch_size(const sk_infobatch *ib);
 
 /* ---- the trainer's side (sk_train.c) ---------------------------------- */
 
-/* Enter epoch e: keep the scores as they are now (the epoch's start, for
+/* Enter epoch e (collective: it gathers the pending losses first,
+ * sk_infobatch_flush): keep the scores as they are now (the epoch's start, for
  * checkpoints), build e's order (sk_infobatch_epoch) and count its skipped
  * samples. *order is owned by ib, valid until the next call. */
 int sk_infobatch_begin(sk_infobatch *ib, int64_t e, const int64_t **order, int64_t *n);
@@ -76,10 +77,20 @@ int64_t sk_infobatch_current(const sk_infobatch *ib);
 const int64_t *sk_infobatch_order(const sk_infobatch *ib, int64_t *n);
 int64_t sk_infobatch_skipped_total(const sk_infobatch *ib);
 int64_t sk_infobatch_skipped_epoch(const sk_infobatch *ib);
-/* Collective: every rank gives its m samples (same m on every rank) with
- * their losses; all ranks' are gathered (sk_mpi_allgather_i64) and
- * recorded, so every rank holds the same scores. */
+/* Every rank gives its m samples (same m on every rank at every call)
+ * with their losses; they are kept on this rank and gathered from all
+ * ranks (sk_mpi_allgather_i64) into the scores by sk_infobatch_flush,
+ * which _begin calls before it reads the scores, and which runs here
+ * (collective, on every rank at the same call) once
+ * SK_INFOBATCH_PENDING_MAX are pending. Not collective otherwise. */
+#define SK_INFOBATCH_PENDING_MAX ((int64_t)1 << 16)
 int sk_infobatch_record(sk_infobatch *ib, const int64_t *idx, const float *loss, int64_t m);
+/* Collective: gather every rank's pending losses into the scores, so
+ * every rank holds the same scores. The trainer calls it before a
+ * checkpoint (_ckpt_store refuses pending losses). Errors as _update. */
+int sk_infobatch_flush(sk_infobatch *ib);
+/* Losses recorded on this rank and not yet gathered. */
+int64_t sk_infobatch_pending(const sk_infobatch *ib);
 /* The state as named tensors for checkpoints ("infobatch.scores",
  * "infobatch.epoch_scores" float32 [n], "infobatch.state" float64 [2] =
  * current epoch, samples skipped so far), owned by ib: _store copies the

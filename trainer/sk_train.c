@@ -213,19 +213,24 @@ typedef struct {
     sk_infobatch *ib;       /* data.prune=infobatch, else NULL */
     sk_forgetting *fg;      /* train.record_forgetting, else NULL */
     int64_t epochs;         /* with ib: the epoch budget */
+    int budget_spent;       /* with ib: the loop ended because the epoch budget was spent */
     int last;               /* the current step is the run's last */
     char ckroot[4096];
     int model_saved;        /* model.safetensors written (rank 0) */
     int cost_only;          /* set up for sk_cost_measure: no out_dir, no eval verification */
     int local;              /* set up for sk_train_check: this process alone, no MPI call, nothing written */
-    double t_start;
+    double t_start, c_start;  /* wall and process CPU clocks when the loop began */
+    double step_wall, step_cpu; /* this run's training steps: wall seconds (this rank), CPU seconds (all ranks) */
     sk_train_result r;
 } run_;
 
 /* One optimizer step's numbers. */
 typedef struct {
     double t0, lr, gnorm, loss, dt;
-    double v[4]; /* this rank's loss, tokens, tokens_kept, samples; summed over ranks after the step */
+    double c0; /* this rank's process CPU clock at the step's start */
+    /* this rank's loss, tokens, tokens_kept, samples, process CPU seconds
+     * (up to the allreduce that sums these); summed over ranks after the step */
+    double v[5];
 } step_;
 
 /* One forward's numbers. */
@@ -387,7 +392,8 @@ done:
 /* After a step: the epoch budget is spent once the next batch is in epoch E. */
 static int prune_done_(const run_ *R) { return R->ib && R->S->tell(R->train_src).epoch >= R->epochs; }
 
-/* Gather the batch's per-sample losses into the scores (every rank). */
+/* The batch's per-sample losses for the scores (every rank; gathered over
+ * ranks when the next epoch begins or a checkpoint is written). */
 static int prune_record_(run_ *R, const sk_batch *b, const fwd_ *f)
 {
     int rc = SK_OK;
@@ -601,6 +607,7 @@ static int step_record_(run_ *R, const step_ *s)
                             count_(R->r.tokens), "tokens_kept", count_(R->r.tokens_kept), "step_time",
                             real_(s->dt), "comm_time", real_(ds.total_s), "buckets_overlapped",
                             ds.launched_in_backward);
+    if (rec) json_object_set_new(rec, "cpu_time", real_(s->v[4])); /* summed over ranks */
     if (rec && R->sel) layer_fields_(R, rec);
     if (rec && R->ib) { /* the epoch of the step's last batch, samples skipped so far (all epochs entered) */
         json_object_set_new(rec, "epoch", json_integer((json_int_t)sk_infobatch_current(R->ib)));
@@ -690,25 +697,33 @@ done:
 
 /* summary.json: the run's result, keys in this order, not-applicable
  * metrics null (rank 0; written under a temporary name, then renamed). */
-/* summary.json's pruning fields. What is measured: this run's loop time
- * per trained sample (training steps, evaluations and checkpoints
- * included, so it is the real cost of a sample here); the full-data time
- * is projected as that cost times every sample the epochs would have held,
- * and wall_seconds_saved = samples_skipped times that cost. The projection
- * assumes a skipped sample would have cost what a trained one did
- * (docs/RESULTS.md, "InfoBatch", compares it with a measured full run). */
+/* summary.json's pruning fields. Measured: this run's loop wall time and
+ * process CPU time (the summary's seconds / cpu_seconds), and the mean
+ * wall and CPU time of its training steps (step_seconds: rank 0's step
+ * times; step_cpu_seconds: every rank's CPU summed; evaluations and
+ * checkpoints excluded, since a full run pays them too). Projected: what
+ * the steps_skipped = full_steps - steps steps a full-data run of
+ * train.steps takes would have cost at that mean step time
+ * (wall_/cpu_seconds_saved_projected), and full_seconds_projected = this
+ * run's loop time plus that. A skipped step is assumed to cost what a
+ * trained one did; the saving measured against a real full run is in
+ * docs/RESULTS.md ("InfoBatch vs full training"). */
 static int prune_summary_(const run_ *R, json_t *j)
 {
     const sk_train_result *r = &R->r;
-    double here = (double)(r->steps - R->start) * (double)R->dc->batch_size;
-    double per = here > 0 ? r->seconds / here : NAN;
-    double all = (double)(r->samples_trained + r->samples_skipped);
-    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "method", "infobatch", "ratio",
-                          R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs", (json_int_t)r->epochs,
-                          "full_steps", (json_int_t)R->tc->steps, "samples_trained", (json_int_t)r->samples_trained,
-                          "samples_skipped", (json_int_t)r->samples_skipped, "seconds_per_sample", real_(per),
-                          "full_seconds_projected", real_(per * all), "wall_seconds_saved",
-                          real_(per * (double)r->samples_skipped));
+    /* steps skipped are known once the epoch budget is spent (a run stopped
+     * early by on_step has not skipped the steps it did not reach): NaN, null */
+    const int64_t here = r->steps - R->start;
+    const double skipped = R->budget_spent ? (double)(R->tc->steps - r->steps) : NAN;
+    double sw = here > 0 ? R->step_wall / (double)here : NAN, sc = here > 0 ? R->step_cpu / (double)here : NAN;
+    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "method",
+                          "infobatch", "ratio", R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs",
+                          (json_int_t)r->epochs, "full_steps", (json_int_t)R->tc->steps, "steps", (json_int_t)r->steps,
+                          "steps_skipped", count_(skipped), "samples_trained", (json_int_t)r->samples_trained,
+                          "samples_skipped", (json_int_t)r->samples_skipped, "step_seconds", real_(sw),
+                          "step_cpu_seconds", real_(sc), "wall_seconds_saved_projected", real_(sw * skipped),
+                          "cpu_seconds_saved_projected", real_(sc * skipped), "full_seconds_projected",
+                          real_(r->seconds + sw * skipped));
     if (!p || json_object_set_new(j, "prune", p) < 0) return sk_error_set(SK_ENOMEM, "summary: out of memory");
     return SK_OK;
 }
@@ -717,10 +732,11 @@ static int write_summary_(const run_ *R, const char *path)
 {
     int rc = SK_OK;
     const sk_train_result *r = &R->r;
-    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
                           "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
-                          (json_int_t)(r->steps - R->start), "seconds",
-                          real_(r->seconds), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
+                          (json_int_t)(r->steps - R->start), "seconds", real_(r->seconds), "cpu_seconds",
+                          real_(r->cpu_seconds), "cpu_seconds_max_rank", real_(r->cpu_seconds_max), "steps_per_s",
+                          real_(r->steps_per_s), "loss", real_(r->loss),
                           "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
                           real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
                           "tokens_kept", count_(r->tokens_kept), "flop_ratio", real_(r->flop_ratio),
@@ -1190,6 +1206,7 @@ static int train_step_(run_ *R, step_ *s)
     int rc = SK_OK;
     memset(s, 0, sizeof *s);
     s->t0 = sk_now();
+    s->c0 = sk_cpu_now();
     s->lr = lr_at_(R->tc, lr_step_(R));
     sk_scope *sc = sk_shim_scope_begin();
     SK_FAIL_IF(!sc, SK_ENOMEM, "train: out of memory");
@@ -1200,12 +1217,15 @@ static int train_step_(run_ *R, step_ *s)
     if (rc >= 0) rc = R->sgd ? sk_sgd_step(R->sgd, s->lr) : sk_adamw_step(R->opt, s->lr);
     sk_shim_scope_end(sc);
     if (rc < 0) goto done;
-    SK_TRY(sk_mpi_allreduce_sum(s->v, 4));
+    s->v[4] = sk_cpu_now() - s->c0;
+    SK_TRY(sk_mpi_allreduce_sum(s->v, 5));
     s->loss = s->v[0] / R->world;
     R->r.tokens += s->v[1];
     R->r.tokens_kept += s->v[2];
     R->r.loss = s->loss;
     s->dt = sk_now() - s->t0;
+    R->step_wall += s->dt;
+    R->step_cpu += s->v[4];
 done:
     return rc;
 }
@@ -1254,12 +1274,14 @@ done:
     return rc;
 }
 
-/* A checkpoint after this step (rank 0 writes it). */
+/* A checkpoint after this step (called on every rank; rank 0 writes it). */
 static int checkpoint_(run_ *R)
 {
     int rc = SK_OK;
     sk_ckpt_state *cks = R->cks;
     sk_params v = {0}, *extra = NULL;
+    /* every rank: the losses recorded since the last gather into the scores it stores */
+    if (R->ib) SK_TRY(sk_infobatch_flush(R->ib));
     if (R->rank != 0) return SK_OK;
     sk_loader_pos p = R->S->tell(R->train_src);
     cks->step = R->step + 1;
@@ -1321,6 +1343,7 @@ static int loop_(run_ *R)
     int rc = SK_OK;
     const sk_train_config *tc = R->tc;
     R->t_start = sk_now();
+    R->c_start = sk_cpu_now();
     if (R->o->progress > 0 && R->rank == 0) {
         /* counts from the resumed step so rate and ETA cover this run only */
         sk_progress_opts po = {.label = "step", .total = tc->steps - R->start, .every = R->o->progress};
@@ -1354,12 +1377,21 @@ static int loop_(run_ *R)
         }
     }
     R->r.seconds = sk_now() - R->t_start;
+    {
+        double c[2] = {sk_cpu_now() - R->c_start, 0}; /* summed over ranks, and the busiest rank's */
+        c[1] = c[0];
+        SK_TRY(sk_mpi_allreduce_sum(&c[0], 1));
+        SK_TRY(sk_mpi_allreduce_max(&c[1], 1));
+        R->r.cpu_seconds = c[0];
+        R->r.cpu_seconds_max = c[1];
+    }
     R->r.steps = R->step;
     R->r.steps_per_s = R->step > R->start ? (double)(R->step - R->start) / R->r.seconds : 0;
     if (R->ib) {
         R->r.samples_trained = R->step * R->dc->batch_size;
         R->r.samples_skipped = sk_infobatch_skipped_total(R->ib);
         R->r.epochs = R->S->tell(R->train_src).epoch;
+        R->budget_spent = prune_done_(R);
     }
 done:
     return rc;

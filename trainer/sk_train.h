@@ -35,11 +35,21 @@
  * epochs: E = ceil(train.steps / full-data steps per epoch); the loader
  * takes each epoch's kept order from sk_infobatch, the loss is
  * mean(sample_loss * weight), every sample's loss is gathered over ranks
- * into the scores, the learning rate follows epoch progress (so it is the
+ * into the scores (when the next epoch begins and before a checkpoint, not
+ * every step), the learning rate follows epoch progress (so it is the
  * schedule of a full run of train.steps), and the run ends after epoch E,
  * in fewer optimizer steps. Step records gain epoch and samples_skipped
- * (so far); summary.json gains samples_trained / samples_skipped and the
- * wall clock saved (see write_summary_).
+ * (so far); summary.json gains a "prune" object: steps and samples
+ * skipped, the measured mean wall and CPU time per step, and the time the
+ * skipped steps would have taken at it, labelled projected (see
+ * prune_summary_).
+ *
+ * Time: summary.json's seconds is the loop's wall time, cpu_seconds its
+ * process CPU time (sk_cpu_now: every thread, MPI's busy waiting
+ * included) summed over ranks, cpu_seconds_max_rank the largest rank's;
+ * each step record's step_time is rank 0's wall time of the step and
+ * cpu_time the step's CPU time summed over ranks. On a shared machine CPU
+ * time moves less with other processes' load than wall time does.
  *
  * With train.record_forgetting (classifiers, with a separate data.eval
  * so that every row of data.train is a training sample) every training
@@ -164,6 +174,9 @@ typedef struct {
     double eval_loss, eval_acc, eval_bpb; /* last evaluation (acc: classifiers, bpb: LMs; NaN if n/a) */
     double unigram_bpb;    /* LMs: unigram model's bits per byte on the eval split */
     double seconds;        /* wall time of the training loop */
+    /* process CPU time of the training loop (sk_cpu_now: every thread,
+     * MPI's busy waiting included), summed over ranks and the largest rank's */
+    double cpu_seconds, cpu_seconds_max;
     double steps_per_s;
     double tokens, tokens_kept;
     /* With a selector (NaN without): side by side at the end of the run on

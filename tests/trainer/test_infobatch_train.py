@@ -45,7 +45,19 @@ with tempfile.TemporaryDirectory() as d:
     assert skipped[31] == 0 and skipped[-1] > 0, skipped  # epoch 0 is full (every score starts at 3.0)
     assert len(ra) < 96 and sa["samples_skipped"] == skipped[-1], (len(ra), sa)
     assert sa["samples_trained"] == len(ra) * 16 and sa["epochs"] == 3, sa
-    assert sa["wall_seconds_saved"] > 0 and sa["full_seconds_projected"] > sa["wall_seconds_saved"], sa
+    # time: measured loop wall and CPU (summed over ranks), per-step means, the skipped steps' projection
+    su = json.load(open(f"{d}/a/summary.json"))
+    threads = 1  # TINY_VIT: run.threads=1 per rank (plus the loader's prefetch thread and MPI's)
+    assert su["seconds"] > 0 and 0 < su["cpu_seconds_max_rank"] <= su["cpu_seconds"], su
+    assert su["cpu_seconds"] <= su["seconds"] * 2 * (threads + 2) + 1, su  # 2 ranks, their threads, slack
+    assert sa["steps"] == len(ra) and sa["steps_skipped"] == 96 - len(ra) > 0, sa
+    assert 0 < sa["step_seconds"] and sa["step_seconds"] * len(ra) <= su["seconds"], (sa, su)
+    assert 0 < sa["step_cpu_seconds"] and sa["step_cpu_seconds"] * len(ra) <= su["cpu_seconds"], (sa, su)
+    assert abs(sa["wall_seconds_saved_projected"] - sa["step_seconds"] * sa["steps_skipped"]) < 1e-4, sa
+    assert abs(sa["cpu_seconds_saved_projected"] - sa["step_cpu_seconds"] * sa["steps_skipped"]) < 1e-4, sa
+    assert abs(sa["full_seconds_projected"] - su["seconds"] - sa["wall_seconds_saved_projected"]) < 1e-3, sa
+    ct = [r["cpu_time"] for r in ra]
+    assert all(c > 0 for c in ct) and abs(sum(ct) / len(ct) - sa["step_cpu_seconds"]) < 1e-4, sa
     # lr follows epoch progress: the last step's lr is near min_lr as in a full 96-step run
     assert ra[-1]["lr"] < 2e-4, ra[-1]["lr"]
 

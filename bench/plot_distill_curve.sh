@@ -33,8 +33,8 @@ with open(dat, "w") as f:
         f.write("\n\n")
     for b, r in sorted(base.items()): f.write(f"# baseline {b}: {r[0]:.3f} ± {r[1]:.3f} ({r[2]} runs)\n")
 xmax = max([p[0] for s in names for p in series[s]] + [1])
-print(f'set terminal pngcairo size 900,600 font ",11"\nset output "{sys.argv[2][:-4]}.png"')
-print('set xlabel "distillation iterations"\nset ylabel "test accuracy (%), mean ± sd"\nset key bottom right\nset grid')
+print(f'set terminal pngcairo size 1100,600 font ",11"\nset output "{sys.argv[2][:-4]}.png"')
+print('set xlabel "distillation iterations"\nset ylabel "test accuracy (%), mean ± sd"\nset key outside right top\nset grid')
 print(f'set xrange [-{xmax * 0.03:.1f}:{xmax * 1.05:.1f}]')
 plots = [f'"{dat}" index {i} using 2:3:4 with yerrorlines lw 2 title "{s}"' for i, s in enumerate(names)]
 plots += [f'{r[0]:.3f} with lines dt 2 title "{b} ({r[0]:.1f}%)"' for b, r in sorted(base.items())]

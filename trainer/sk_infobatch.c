@@ -173,7 +173,6 @@ const int64_t *sk_infobatch_order(const sk_infobatch *ib, int64_t *n)
 }
 int64_t sk_infobatch_skipped_total(const sk_infobatch *ib) { return ib->skipped_total; }
 int64_t sk_infobatch_skipped_epoch(const sk_infobatch *ib) { return ib->skipped_epoch; }
-int64_t sk_infobatch_pending(const sk_infobatch *ib) { return ib->pn; }
 
 /* Why the losses wait: a gather per step was a second synchronisation
  * point in every step (after the forward, before the backward), where a

@@ -7,8 +7,8 @@
  *          sk_infobatch_update, sk_infobatch_weight, sk_infobatch_scores,
  *          sk_infobatch_weights, sk_infobatch_size, sk_infobatch_prunes; for the
  *          trainer sk_infobatch_begin / _current / _order / _skipped_total /
- *          _skipped_epoch / _record / _flush (collective) / _pending / _ckpt /
- *          _ckpt_store / _ckpt_restore.
+ *          _skipped_epoch / _record / _flush (collective) / _ckpt / _ckpt_store /
+ *          _ckpt_restore.
  *
  * State: one score per sample of the training split (its last recorded
  * per-sample loss; 3.0 before it is first seen, as the reference) and one
@@ -89,8 +89,6 @@ int sk_infobatch_record(sk_infobatch *ib, const int64_t *idx, const float *loss,
  * every rank holds the same scores. The trainer calls it before a
  * checkpoint (_ckpt_store refuses pending losses). Errors as _update. */
 int sk_infobatch_flush(sk_infobatch *ib);
-/* Losses recorded on this rank and not yet gathered. */
-int64_t sk_infobatch_pending(const sk_infobatch *ib);
 /* The state as named tensors for checkpoints ("infobatch.scores",
  * "infobatch.epoch_scores" float32 [n], "infobatch.state" float64 [2] =
  * current epoch, samples skipped so far), owned by ib: _store copies the

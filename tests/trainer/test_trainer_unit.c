@@ -293,8 +293,8 @@ static void test_on_step_hook(void **state)
     assert_int_equal(c.calls, 5);
     assert_true(c.nparams > 4);
     /* summary.json: jansson-readable, the documented keys in order, n/a metrics null */
-    static const char *const keys[] = {"arch", "ranks", "steps", "steps_this_run", "seconds", "cpu_seconds", "cpu_seconds_max_rank", "steps_per_s", "loss", "eval_loss",
-                                       "eval_acc", "eval_bpb", "unigram_bpb", "tokens", "tokens_kept",
+    static const char *const keys[] = {"arch", "ranks", "steps", "steps_this_run", "seconds", "cpu_seconds",
+                                       "cpu_seconds_max_rank", "steps_per_s", "loss", "eval_loss", "eval_acc", "eval_bpb", "unigram_bpb", "tokens", "tokens_kept",
                                        "flop_ratio", "measured_speedup", "step_time_select", "step_time_full"};
     snprintf(p, sizeof p, "%s/summary.json", out);
     json_error_t err;

@@ -30,7 +30,9 @@
  * When the group's similarities of this shard fit in
  * condense.sim_cache_mb (N x shard rows doubles; all ranks agree), the
  * first pass keeps them, and later gains and picks read a column (O(rows))
- * instead of broadcasting an embedding and recomputing it (O(rows F)).
+ * instead of broadcasting an embedding and recomputing it (O(rows F));
+ * otherwise the sweeps go FL_ROWS_ rows at a time through a scratch of
+ * FL_BLOCK_ x FL_ROWS_ doubles, the extra memory O(F + scratch).
  *
  * Lazy steps, batched: every rank offers its FL_OFFER_ best bounds and,
  * as a ceiling, its best bound not offered; one allgather gives every rank
@@ -72,7 +74,8 @@
 #define FL_BLOCK_ 128 /* first pass: candidates per broadcast */
 #define FL_OFFER_ 64  /* lazy steps: bounds each rank offers per gather */
 #define FL_EVAL_ 16   /* ... and stale ones re-evaluated per allreduce */
-#define FL_R_ 4       /* a tile: FL_R_ rows x FL_C_ candidates */
+#define FL_ROWS_ 256  /* uncached: shard rows per sweep (scratch FL_BLOCK_ x FL_ROWS_ doubles) */
+#define FL_R_ 4       /* a tile: FL_R_ rows x FL_C_ candidates (tile_: two vectors of 4 per row) */
 #define FL_C_ 8
 
 typedef struct {
@@ -110,11 +113,11 @@ static ent_ pop_(ent_ *h, int64_t *n) {
 
 /* a[r][j] = sum_f (x_r[f] - c_j[f])^2, f in order, for FL_R_ rows and the
  * FL_C_ candidates of panel pan ([F][FL_C_] doubles): each pair's sum is
- * sk_condense_sqdist's, bit for bit; the FL_R_ x FL_C_ independent sums
- * only share vector lanes. The clones differ in vector width only (plain
- * IEEE subtract, multiply, add in each lane; the file is built with
- * -ffp-contract=off, condense/CMakeLists.txt), so every clone gives the
- * same bits. */
+ * sk_condense_sqdist's, bit for bit; the 32 independent sums only share
+ * vector registers (GNU C vectors of 4 doubles: element-wise IEEE
+ * subtract, multiply and add, so the same bits at any vector width). The
+ * clones differ in vector width only (the file is built with
+ * -ffp-contract=off, condense/CMakeLists.txt: no fused multiply-add). */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -122,8 +125,10 @@ static void tile_(const float *const xr[FL_R_], const double *pan, int64_t F, do
     double s[FL_R_][FL_C_] = {{0}};
     for (int64_t f = 0; f < F; f++) {
         const double *c = pan + f * FL_C_;
+#pragma GCC unroll 4
         for (int r = 0; r < FL_R_; r++) {
             double v = xr[r][f];
+#pragma GCC unroll 8
             for (int j = 0; j < FL_C_; j++) {
                 double d = v - c[j];
                 s[r][j] += d * d;
@@ -139,42 +144,56 @@ typedef struct {
     const int64_t *rows; /* the shard's group rows (shard-relative) */
     double D, scale, *cur;
     double *pan;   /* FL_BLOCK_ / FL_C_ panels of [F][FL_C_] doubles */
-    double *scr;   /* [FL_BLOCK_][ng]: columns of candidates not cached */
+    double *scr;   /* [FL_BLOCK_][FL_ROWS_]: a sweep's similarities when not cached */
     double *cache; /* [N][ng]: every candidate's column, by its group ordinal; NULL: not cached */
     int32_t *slot; /* [job->n]: a global row's group ordinal (with a cache) */
 } fl_;
 
-/* col[j][r] = sim(rows[r], cand_j) = D - ||x_r - c_j||^2 of every group row
- * r of the shard and the m <= FL_BLOCK_ candidates cand[m][F]. */
-static void sweep_(fl_ *s, const float *cand, int64_t m, double *col) {
+/* col[j * ld + r - r0] = sim(rows[r], cand_j) = D - ||x_r - c_j||^2 of the
+ * shard's group rows r0 <= r < r1 and the m <= FL_BLOCK_ candidates cand[m][F]. */
+static void sweep_(fl_ *s, const float *cand, int64_t m, int64_t r0, int64_t r1, double *col, int64_t ld) {
     int64_t mp = (m + FL_C_ - 1) / FL_C_ * FL_C_, F = s->F;
     for (int64_t j = 0; j < mp; j++) {
         double *p = s->pan + (size_t)(j / FL_C_) * (size_t)F * FL_C_ + j % FL_C_;
         for (int64_t f = 0; f < F; f++) p[f * FL_C_] = j < m ? (double)cand[(size_t)j * (size_t)F + f] : 0;
     }
     double a[FL_R_][FL_C_];
-    for (int64_t r0 = 0; r0 < s->ng; r0 += FL_R_) {
+    for (int64_t i0 = r0; i0 < r1; i0 += FL_R_) {
         const float *xr[FL_R_];
-        int nr = s->ng - r0 < FL_R_ ? (int)(s->ng - r0) : FL_R_;
-        for (int r = 0; r < FL_R_; r++) xr[r] = s->x + (size_t)s->rows[r0 + (r < nr ? r : 0)] * (size_t)F;
+        int nr = r1 - i0 < FL_R_ ? (int)(r1 - i0) : FL_R_;
+        for (int r = 0; r < FL_R_; r++) xr[r] = s->x + (size_t)s->rows[i0 + (r < nr ? r : 0)] * (size_t)F;
         for (int64_t j0 = 0; j0 < m; j0 += FL_C_) {
             tile_(xr, s->pan + (size_t)(j0 / FL_C_) * (size_t)F * FL_C_, F, a);
             int nc = m - j0 < FL_C_ ? (int)(m - j0) : FL_C_;
             for (int r = 0; r < nr; r++)
-                for (int j = 0; j < nc; j++) col[(size_t)(j0 + j) * (size_t)s->ng + (size_t)(r0 + r)] = s->D - a[r][j];
+                for (int j = 0; j < nc; j++) col[(size_t)(j0 + j) * (size_t)ld + (size_t)(i0 - r0 + r)] = s->D - a[r][j];
         }
     }
 }
 
-/* This shard's part of a candidate's gain from its column:
- * sum_r trunc(max(0, sim_r - cur_r) * scale). */
-static int64_t colgain_(const fl_ *s, const double *col) {
+/* This shard's part of a candidate's gain over rows [r0, r1) from its
+ * similarities col[r - r0]: sum_r trunc(max(0, sim_r - cur_r) * scale). */
+static int64_t colgain_(const fl_ *s, const double *col, int64_t r0, int64_t r1) {
     int64_t q = 0;
-    for (int64_t r = 0; r < s->ng; r++) {
-        double t = col[r] - s->cur[r];
+    for (int64_t r = r0; r < r1; r++) {
+        double t = col[r - r0] - s->cur[r];
         if (t > 0) q += (int64_t)trunc(t * s->scale);
     }
     return q;
+}
+
+/* q[j] = this shard's part of the gains of the m <= FL_BLOCK_ candidates
+ * cand (raise: and then cur_r = max(cur_r, sim) for the one candidate, m
+ * == 1), FL_ROWS_ rows per sweep into s->scr. Without a cache. */
+static void sweep_gains_(fl_ *s, const float *cand, int64_t m, int64_t *q, int raise) {
+    for (int64_t j = 0; j < m; j++) q[j] = 0;
+    for (int64_t r0 = 0; r0 < s->ng; r0 += FL_ROWS_) {
+        int64_t r1 = s->ng - r0 < FL_ROWS_ ? s->ng : r0 + FL_ROWS_;
+        sweep_(s, cand, m, r0, r1, s->scr, FL_ROWS_);
+        for (int64_t j = 0; j < m; j++) q[j] += colgain_(s, s->scr + (size_t)j * FL_ROWS_, r0, r1);
+        if (raise)
+            for (int64_t r = r0; r < r1; r++) s->cur[r] = fmax(s->cur[r], s->scr[r - r0]);
+    }
 }
 
 /* Every group row's gain f({j}) into its owner's heap (fresh at round 0);
@@ -197,10 +216,14 @@ static int first_pass_(const sk_condense_job *job, fl_ *s, ent_ *heap, int64_t *
                     idx[k] = job->begin + i;
                 }
             SK_TRY(sk_mpi_bcast(blk, (size_t)(m * s->F) * sizeof *blk, r));
-            if (s->cache) SK_TRY(sk_mpi_bcast(idx, (size_t)m * sizeof *idx, r));
-            double *col = s->cache ? s->cache + (size_t)ord * (size_t)s->ng : s->scr;
-            sweep_(s, blk, m, col);
-            for (int64_t k = 0; k < m; k++) q[k] = colgain_(s, col + (size_t)k * (size_t)s->ng);
+            if (s->cache) {
+                SK_TRY(sk_mpi_bcast(idx, (size_t)m * sizeof *idx, r));
+                double *col = s->cache + (size_t)ord * (size_t)s->ng;
+                sweep_(s, blk, m, 0, s->ng, col, s->ng);
+                for (int64_t k = 0; k < m; k++) q[k] = colgain_(s, col + (size_t)k * (size_t)s->ng, 0, s->ng);
+            } else {
+                sweep_gains_(s, blk, m, q, 0);
+            }
             SK_TRY(sk_mpi_allreduce_sum_i64(q, (int)m));
             for (int64_t k = 0; k < m; k++) {
                 if (s->cache) s->slot[idx[k]] = (int32_t)(ord + k);
@@ -215,35 +238,43 @@ done:
     return rc;
 }
 
-/* The columns of the m <= FL_BLOCK_ candidates idx[] (global rows, the
- * same list on every rank) into col[]: cached ones point into the cache;
- * otherwise each owner broadcasts its candidates' embeddings (one message
- * per owner with any, in rank order) and they are swept into s->scr.
- * Collective. */
-static int columns_(const sk_condense_job *job, fl_ *s, const int64_t *idx, int m, float *cand, float *pack,
-                    const double **col) {
+/* q[t] = the exact gains of the m <= FL_EVAL_ candidates idx[] (global
+ * rows, the same list on every rank), summed over ranks; raise (m == 1):
+ * then every rank raises cur_r with the candidate instead (q unused). From
+ * the cached columns, or else each owner broadcasts its candidates'
+ * embeddings (one message per owner with any, in rank order) and they are
+ * swept. Collective. */
+static int gains_(const sk_condense_job *job, fl_ *s, const int64_t *idx, int m, float *cand, float *pack, int64_t *q,
+                  int raise) {
     int rc = SK_OK;
     if (s->cache) {
-        for (int t = 0; t < m; t++) col[t] = s->cache + (size_t)s->slot[idx[t]] * (size_t)s->ng;
-        return SK_OK;
+        for (int t = 0; t < m; t++) {
+            const double *col = s->cache + (size_t)s->slot[idx[t]] * (size_t)s->ng;
+            if (raise)
+                for (int64_t r = 0; r < s->ng; r++) s->cur[r] = fmax(s->cur[r], col[r]);
+            else
+                q[t] = colgain_(s, col, 0, s->ng);
+        }
+    } else {
+        size_t row = (size_t)s->F * sizeof *cand;
+        for (int r = 0; r < job->world; r++) {
+            int c = 0;
+            for (int t = 0; t < m; t++)
+                if (sk_condense_owner(job->n, job->world, idx[t]) == r) {
+                    if (r == job->rank)
+                        memcpy(pack + (size_t)c * (size_t)s->F, s->x + (size_t)(idx[t] - job->begin) * (size_t)s->F, row);
+                    c++;
+                }
+            if (c == 0) continue;
+            SK_TRY(sk_mpi_bcast(pack, (size_t)c * row, r));
+            c = 0;
+            for (int t = 0; t < m; t++)
+                if (sk_condense_owner(job->n, job->world, idx[t]) == r)
+                    memcpy(cand + (size_t)t * (size_t)s->F, pack + (size_t)(c++) * (size_t)s->F, row);
+        }
+        sweep_gains_(s, cand, m, q, raise);
     }
-    size_t row = (size_t)s->F * sizeof *cand;
-    for (int r = 0; r < job->world; r++) {
-        int c = 0;
-        for (int t = 0; t < m; t++)
-            if (sk_condense_owner(job->n, job->world, idx[t]) == r) {
-                if (r == job->rank) memcpy(pack + (size_t)c * (size_t)s->F, s->x + (size_t)(idx[t] - job->begin) * (size_t)s->F, row);
-                c++;
-            }
-        if (c == 0) continue;
-        SK_TRY(sk_mpi_bcast(pack, (size_t)c * row, r));
-        c = 0;
-        for (int t = 0; t < m; t++)
-            if (sk_condense_owner(job->n, job->world, idx[t]) == r)
-                memcpy(cand + (size_t)t * (size_t)s->F, pack + (size_t)(c++) * (size_t)s->F, row);
-    }
-    sweep_(s, cand, m, s->scr);
-    for (int t = 0; t < m; t++) col[t] = s->scr + (size_t)t * (size_t)s->ng;
+    if (!raise) SK_TRY(sk_mpi_allreduce_sum_i64(q, m));
 done:
     return rc;
 }
@@ -259,7 +290,6 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
     int world = job->world;
     int64_t n = job->end - job->begin, ng = 0, hn = 0, q[FL_EVAL_], eidx[FL_EVAL_];
     const int64_t *grp = sk_condense_groups(job);
-    const double *col[FL_EVAL_];
     size_t nb = (size_t)(n > 0 ? n : 1), nmsg = (size_t)world * (FL_OFFER_ + 1) * 3;
     int64_t *rows = malloc(nb * sizeof *rows), *tops = malloc((FL_OFFER_ + 1) * 3 * sizeof *tops);
     int64_t *msg = malloc(nmsg * sizeof *msg);
@@ -269,7 +299,7 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
              .F = F,
              .cur = calloc(nb, sizeof *s.cur),
              .pan = malloc((size_t)FL_BLOCK_ * (size_t)F * sizeof *s.pan),
-             .scr = malloc((size_t)FL_BLOCK_ * nb * sizeof *s.scr)};
+             .scr = malloc((size_t)FL_BLOCK_ * FL_ROWS_ * sizeof *s.scr)};
     double *zero = calloc((size_t)F, sizeof *zero), mx = 0;
     if (!rows || !tops || !msg || !heap || !all || !cand || !pack || !s.cur || !s.pan || !s.scr || !zero)
         rc = sk_error_set(SK_ENOMEM, "facility-location: out of memory");
@@ -324,17 +354,14 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
                     out->keep[best - job->begin] = 1;
                     out->scores[best - job->begin] = (float)round;
                 }
-                SK_TRY(columns_(job, &s, &best, 1, cand, pack, col));
-                for (int64_t r = 0; r < ng; r++) s.cur[r] = fmax(s.cur[r], col[0][r]);
+                SK_TRY(gains_(job, &s, &best, 1, cand, pack, q, 1));
                 memmove(all, all + 1, (size_t)(--na) * sizeof *all);
                 round++;
                 continue;
             }
             int m = 0; /* the stale offered entries on top, down to a fresh one or a ceiling */
             while (m < FL_EVAL_ && m < na && all[m].stamp >= 0 && all[m].stamp != round) eidx[m] = all[m].idx, m++;
-            SK_TRY(columns_(job, &s, eidx, m, cand, pack, col));
-            for (int t = 0; t < m; t++) q[t] = colgain_(&s, col[t]);
-            SK_TRY(sk_mpi_allreduce_sum_i64(q, m));
+            SK_TRY(gains_(job, &s, eidx, m, cand, pack, q, 0));
             st->trips++;
             st->evals += m;
             for (int t = 0; t < m; t++) all[t].gain = q[t], all[t].stamp = round;

@@ -32,7 +32,7 @@
  * first pass keeps them, and later gains and picks read a column (O(rows))
  * instead of broadcasting an embedding and recomputing it (O(rows F));
  * otherwise the sweeps go FL_ROWS_ rows at a time through a scratch of
- * FL_BLOCK_ x FL_ROWS_ doubles, the extra memory O(F + scratch).
+ * FL_BLOCK_ x FL_ROWS_ doubles.
  *
  * Lazy steps, batched: every rank offers its FL_OFFER_ best bounds and,
  * as a ceiling, its best bound not offered; one allgather gives every rank
@@ -75,7 +75,7 @@
 #define FL_OFFER_ 64  /* lazy steps: bounds each rank offers per gather */
 #define FL_EVAL_ 16   /* ... and stale ones re-evaluated per allreduce */
 #define FL_ROWS_ 256  /* uncached: shard rows per sweep (scratch FL_BLOCK_ x FL_ROWS_ doubles) */
-#define FL_R_ 4       /* a tile: FL_R_ rows x FL_C_ candidates (tile_: two vectors of 4 per row) */
+#define FL_R_ 4       /* a tile: FL_R_ rows x FL_C_ candidates (the unroll counts in tile_) */
 #define FL_C_ 8
 
 typedef struct {
@@ -113,11 +113,12 @@ static ent_ pop_(ent_ *h, int64_t *n) {
 
 /* a[r][j] = sum_f (x_r[f] - c_j[f])^2, f in order, for FL_R_ rows and the
  * FL_C_ candidates of panel pan ([F][FL_C_] doubles): each pair's sum is
- * sk_condense_sqdist's, bit for bit; the 32 independent sums only share
- * vector registers (GNU C vectors of 4 doubles: element-wise IEEE
- * subtract, multiply and add, so the same bits at any vector width). The
- * clones differ in vector width only (the file is built with
- * -ffp-contract=off, condense/CMakeLists.txt: no fused multiply-add). */
+ * sk_condense_sqdist's, bit for bit. Both loops unrolled, the 32
+ * independent sums stay in vector registers (at -O2 GCC otherwise keeps
+ * them in memory); the vector lanes do element-wise IEEE subtract,
+ * multiply and add, so the clones differ in vector width only and give
+ * the same bits (the file is built with -ffp-contract=off,
+ * condense/CMakeLists.txt: no fused multiply-add). */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif

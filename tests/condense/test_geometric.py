@@ -53,25 +53,29 @@ FL_LOG = re.compile(r"(\d+) picks, (\d+) lazy gain re-evaluations after the firs
 
 
 # ---- a 1000-sample corpus and a proxy trained on it ---------------------
+# Fixtures are reused across runs of this test in the same build folder, so
+# their names carry the row count: a build folder left by a version of this
+# test with another size must not hand it a stale corpus or proxy.
+ROWS = 1000
 full = os.path.join(WORK, "fm.h5")
 if not os.path.exists(full):
     run(["prepare"] + sets({"prepare.format": "idx", "prepare.input": f"{FM}/t10k-images-idx3-ubyte.gz",
                             "prepare.labels": f"{FM}/t10k-labels-idx1-ubyte.gz", "prepare.output": full}))
-small = os.path.join(WORK, "small.h5")
+small = os.path.join(WORK, f"small-{ROWS}.h5")
 if not os.path.exists(small):
-    run(["condense"] + sets({"condense.input": full, "condense.output": small, "condense.keep": 0.1}))
-proxy = os.path.join(WORK, "proxy", "model.safetensors")
+    run(["condense"] + sets({"condense.input": full, "condense.output": small, "condense.keep": ROWS / 10000}))
+proxy = os.path.join(WORK, f"proxy-{ROWS}", "model.safetensors")
 if not os.path.exists(proxy):
     run(["train", "--config", os.path.join(ROOT, "configs", "fmnist-convnet.yaml")] +
-        sets({"run.out_dir": os.path.join(WORK, "proxy"), "run.threads": 1, "data.train": small, "data.eval": "",
+        sets({"run.out_dir": os.path.dirname(proxy), "run.threads": 1, "data.train": small, "data.eval": "",
               "data.eval_fraction": 0.1, "data.batch_size": 64, "model.width": 8, "model.depth": 2,
               "train.steps": 30, "train.warmup": 5, "train.eval_every": 0, "train.ckpt_every": 0}))
-emb = os.path.join(WORK, "emb.f32")
+emb = os.path.join(WORK, f"emb-{ROWS}.f32")
 n, F = map(int, run([proxy, small, str(BATCH), emb], exe=DUMP).stdout.split())
 X = np.fromfile(emb, dtype=np.float32).reshape(n, F)
 with h5py.File(small, "r") as f:
     labels = f["labels"][()]
-check(n == 1000 and F > 0 and np.isfinite(X).all(), f"embeddings {n} x {F}")
+check(n == ROWS and F > 0 and np.isfinite(X).all(), f"embeddings {n} x {F}")
 check(len(np.unique(X, axis=0)) > n // 2, "embeddings are not degenerate")
 
 

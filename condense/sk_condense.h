@@ -85,6 +85,7 @@ typedef struct {
     int ppl_band;                     /* perplexity: sk_condense_ppl_band */
     double ppl_low, ppl_high;         /* perplexity: the band kept (quantiles or perplexities) */
     int64_t batch;                    /* rows per proxy forward, per rank */
+    int64_t sim_cache_mb;             /* facility-location: MiB per rank for a class's similarities */
     int overwrite;                    /* replace an existing output */
     int64_t minhash_ngram;            /* minhash: units per shingle */
     int minhash_unit;                 /* minhash: sk_condense_minhash_unit */

@@ -42,6 +42,10 @@ static const sk_cfg_key condense_keys_[] = {
     CK_("ppl_high", SK_CFG_FLOAT, ppl_high, "1", 0, 1e30, 0,
         "method=perplexity, ppl_band: the band's upper end (quantile: at most 1)"),
     CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass, per rank"),
+    CK_("sim_cache_mb", SK_CFG_INT, sim_cache_mb, "1024", 0, 1e7, 0,
+        "facility-location: MiB per rank for a class's similarities (8 bytes x the class's rows x its shard rows); "
+        "a class that fits is re-evaluated from them, a larger one from broadcast embeddings. The picks do not "
+        "depend on it"),
     CS_("overwrite", SK_CFG_BOOL, overwrite, "false", "replace an existing condense.output"),
     CK_("minhash_ngram", SK_CFG_INT, minhash_ngram, "5", 1, 1024, 0,
         "minhash: units (words or bytes) per shingle; datatrove's default is word 5-grams"),

@@ -257,3 +257,21 @@ sk_tensor *sk_select_keep_bias(const sk_tensor *bias, const sk_tensor *flat)
     if (!kept) return NULL;
     return sk_shim_reshape(kept, (int64_t[]){b, 1, 1, sk_shim_size(kept, 1)}, 4);
 }
+
+int sk_select_keep_seq(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx)
+{
+    int64_t p = seq->n_protected;
+    /* one flat index (prefix included, no cat of row blocks) serves every tensor */
+    sk_tensor *flat = sk_select_keep_index(idx, p, sk_shim_size(seq->x, 1));
+    sk_tensor *x = sk_select_gate(a, idx, p, sk_select_take_rows(seq->x, flat));
+    sk_tensor *sizes = seq->sizes ? sk_select_take_rows(seq->sizes, flat) : NULL;
+    sk_tensor *pos = seq->pos ? sk_select_take_rows(seq->pos, flat) : NULL;
+    sk_tensor *bias = seq->attn_bias ? sk_select_keep_bias(seq->attn_bias, flat) : NULL;
+    if (!x || (seq->sizes && !sizes) || (seq->pos && !pos) || (seq->attn_bias && !bias))
+        return sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH;
+    seq->x = x;
+    seq->sizes = sizes;
+    seq->pos = pos;
+    seq->attn_bias = bias;
+    return SK_OK;
+}

@@ -195,6 +195,10 @@ sk_tensor *sk_select_keys_mean(const sk_tensor *keys, int64_t p);
 sk_tensor *sk_select_gate(const sk_strategy_args *a, const sk_tensor *idx, int64_t p, sk_tensor *rows);
 /* Keep the attn_bias [B, 1, 1, N] entries at flat (sk_select_keep_index). */
 sk_tensor *sk_select_keep_bias(const sk_tensor *bias, const sk_tensor *flat);
+/* Replace seq's x, sizes, pos and attn_bias by their protected prefix and
+ * unprotected rows idx [B, K] (x through sk_select_gate): the kept-token
+ * step of prune, drop-restore and merge. Tensors in the caller's scope. */
+int sk_select_keep_seq(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
 /* For unit-norm metric rows mu [B, M, C]: the position 0..K-1 in the kept
  * set kept [B, K] of the most similar kept row of each dropped row
  * (dropped [B, M-K]) -> [B, M-K] int64. */

@@ -21,8 +21,6 @@
  * model reads the outcome (which positions went through the span). */
 #include "sk_select_registry.h"
 
-int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
-
 static int dr_apply_(const sk_strategy_args *a, sk_seq *seq)
 {
     sk_select_saved *sv = a->saved;
@@ -35,7 +33,7 @@ static int dr_apply_(const sk_strategy_args *a, sk_seq *seq)
     sv->attn_bias = seq->attn_bias;
     sv->idx = idx;
     sv->n_full = sk_shim_size(seq->x, 1);
-    int rc = sk_select_keep_(a, seq, idx);
+    int rc = sk_select_keep_seq(a, seq, idx);
     sv->active = rc == SK_OK;
     return rc;
 }

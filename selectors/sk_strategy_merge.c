@@ -24,8 +24,6 @@
 
 #include "sk_select_registry.h"
 
-int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
-
 /* A token's score as a merge weight: a tiny floor keeps a group whose
  * scores are all exactly 0 at its size-weighted mean instead of 0/0. */
 static sk_tensor *score_weight_(const sk_tensor *s)
@@ -94,7 +92,7 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
         return sk_error_set(SK_EINVAL, "merge cannot run on a padded sequence (attn_bias set)");
     if (k == m) {
         sk_tensor *all = sk_select_topk_sorted(a->scores, k);
-        return all ? sk_select_keep_(a, seq, all) : sk_error_last_code();
+        return all ? sk_select_keep_seq(a, seq, all) : sk_error_last_code();
     }
     if (a->fused) return fuse_apply_(a, seq);
     sk_tensor *kept = NULL, *dropped = NULL, *dst = NULL;

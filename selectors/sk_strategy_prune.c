@@ -10,30 +10,11 @@
 
 #include "sk_select_registry.h"
 
-/* Replace seq's tensors by the protected prefix + the unprotected idx rows. */
-static int keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx)
-{
-    int64_t p = seq->n_protected;
-    /* one flat index (prefix included, no cat of row blocks) serves every tensor */
-    sk_tensor *flat = sk_select_keep_index(idx, p, sk_shim_size(seq->x, 1));
-    sk_tensor *x = sk_select_gate(a, idx, p, sk_select_take_rows(seq->x, flat));
-    sk_tensor *sizes = seq->sizes ? sk_select_take_rows(seq->sizes, flat) : NULL;
-    sk_tensor *pos = seq->pos ? sk_select_take_rows(seq->pos, flat) : NULL;
-    sk_tensor *bias = seq->attn_bias ? sk_select_keep_bias(seq->attn_bias, flat) : NULL;
-    if (!x || (seq->sizes && !sizes) || (seq->pos && !pos) || (seq->attn_bias && !bias))
-        return sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH;
-    seq->x = x;
-    seq->sizes = sizes;
-    seq->pos = pos;
-    seq->attn_bias = bias;
-    return SK_OK;
-}
-
 static int prune_apply_(const sk_strategy_args *a, sk_seq *seq)
 {
     sk_tensor *idx = sk_select_topk_sorted(a->scores, a->k);
     if (!idx) return sk_error_last_code();
-    return keep_(a, seq, idx);
+    return sk_select_keep_seq(a, seq, idx);
 }
 
 static int threshold_apply_(const sk_strategy_args *a, sk_seq *seq)
@@ -64,7 +45,7 @@ static int threshold_apply_(const sk_strategy_args *a, sk_seq *seq)
                                         sk_shim_logical_not(valid), -INFINITY);
     if (!bu) return sk_error_last_code();
     seq->attn_bias = NULL; /* rebuilt below from the new mask */
-    SK_TRY(keep_(a, seq, idx));
+    SK_TRY(sk_select_keep_seq(a, seq, idx));
     sk_tensor *bias = bu;
     if (p > 0) {
         sk_tensor *parts[2] = {sk_shim_zeros((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(s)), bu};
@@ -74,13 +55,6 @@ static int threshold_apply_(const sk_strategy_args *a, sk_seq *seq)
     if (!seq->attn_bias) return sk_error_last_code();
 done:
     return rc;
-}
-
-/* Shared with drop-restore and merge: keep the idx rows. */
-int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx);
-int sk_select_keep_(const sk_strategy_args *a, sk_seq *seq, const sk_tensor *idx)
-{
-    return keep_(a, seq, idx);
 }
 
 const sk_strategy_vtable sk_strategy_prune = {SK_STRATEGY_VERSION, "prune", 0, prune_apply_, NULL};

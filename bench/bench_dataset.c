@@ -28,13 +28,15 @@
 #include "sk_loader.h"
 #include "sk_prepare.h"
 
-static double now_(void) {
+static double now_(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void die_(int rc) {
+static void die_(int rc)
+{
     if (rc < 0) {
         fprintf(stderr, "bench_dataset: %s\n", sk_error_last());
         exit(1);
@@ -43,7 +45,8 @@ static void die_(int rc) {
 
 /* ---- data ---------------------------------------------------------------- */
 
-static uint16_t *text_tokens_(int64_t n) {
+static uint16_t *text_tokens_(int64_t n)
+{
     const char *dir = "/usr/share/games/fortunes";
     DIR *d = opendir(dir);
     if (!d) return NULL;
@@ -70,7 +73,8 @@ static uint16_t *text_tokens_(int64_t n) {
     return t;
 }
 
-static uint16_t *zipf_tokens_(int64_t n, int vocab) {
+static uint16_t *zipf_tokens_(int64_t n, int vocab)
+{
     double *cdf = malloc((size_t)vocab * sizeof *cdf), s = 0;
     for (int k = 0; k < vocab; k++) cdf[k] = (s += 1.0 / pow(k + 1, 1.1));
     uint16_t *t = malloc((size_t)n * 2);
@@ -81,8 +85,10 @@ static uint16_t *zipf_tokens_(int64_t n, int vocab) {
         int lo = 0, hi = vocab - 1;
         while (lo < hi) {
             int mid = (lo + hi) / 2;
-            if (cdf[mid] < u) lo = mid + 1;
-            else hi = mid;
+            if (cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
         /* scatter ranks over ids the way BPE ids are not frequency-sorted */
         t[i] = (uint16_t)(((uint64_t)lo * 40503u) % (uint64_t)vocab);
@@ -101,33 +107,30 @@ typedef struct {
 } variant_;
 
 static const variant_ variants_[] = {
-    {"raw (no filter)", SK_COMPRESS_NONE, 0, 0, 1 << 20},
-    {"zstd 1", SK_COMPRESS_ZSTD, 1, 0, 1 << 20},
-    {"zstd 3", SK_COMPRESS_ZSTD, 3, 0, 1 << 20},
-    {"zstd 3, 4 MiB chunks", SK_COMPRESS_ZSTD, 3, 0, 4 << 20},
-    {"shuffle + zstd 3", SK_COMPRESS_ZSTD, 3, 1, 1 << 20},
-    {"zstd 9", SK_COMPRESS_ZSTD, 9, 0, 1 << 20},
-    {"deflate 1", SK_COMPRESS_DEFLATE, 1, 0, 1 << 20},
-    {"shuffle + deflate 6", SK_COMPRESS_DEFLATE, 6, 1, 1 << 20},
+    {"raw (no filter)", SK_COMPRESS_NONE, 0, 0, 1 << 20},  {"zstd 1", SK_COMPRESS_ZSTD, 1, 0, 1 << 20},
+    {"zstd 3", SK_COMPRESS_ZSTD, 3, 0, 1 << 20},           {"zstd 3, 4 MiB chunks", SK_COMPRESS_ZSTD, 3, 0, 4 << 20},
+    {"shuffle + zstd 3", SK_COMPRESS_ZSTD, 3, 1, 1 << 20}, {"zstd 9", SK_COMPRESS_ZSTD, 9, 0, 1 << 20},
+    {"deflate 1", SK_COMPRESS_DEFLATE, 1, 0, 1 << 20},     {"shuffle + deflate 6", SK_COMPRESS_DEFLATE, 6, 1, 1 << 20},
     {"deflate 6", SK_COMPRESS_DEFLATE, 6, 0, 1 << 20},
 };
 #define NV (int)(sizeof variants_ / sizeof *variants_)
 
 /* best-of-3 sequential read of the main dataset in 1 MiB pieces, GB/s */
-static double read_gbs_(const char *path) {
+static double read_gbs_(const char *path)
+{
     sk_corpus *c = NULL;
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
-    die_(sk_corpus_open(&c, path));
-    const sk_corpus_info *in = sk_corpus_info_get(c);
-    int tokens = in->kind == SK_CORPUS_TOKENS;
-    size_t row = sk_elem_size(in->type);
-    for (int i = 0; !tokens && i < in->ndim; i++) row *= (size_t)in->shape[i];
-    int64_t n = tokens ? in->num_tokens : in->num_samples;
-    int64_t step = (int64_t)((1 << 20) / row);
-    if (step < 1) step = 1;
-    void *buf = malloc((size_t)step * row);
-    /* a fresh open per repetition: every chunk is decoded, none served
+        die_(sk_corpus_open(&c, path));
+        const sk_corpus_info *in = sk_corpus_info_get(c);
+        int tokens = in->kind == SK_CORPUS_TOKENS;
+        size_t row = sk_elem_size(in->type);
+        for (int i = 0; !tokens && i < in->ndim; i++) row *= (size_t)in->shape[i];
+        int64_t n = tokens ? in->num_tokens : in->num_samples;
+        int64_t step = (int64_t)((1 << 20) / row);
+        if (step < 1) step = 1;
+        void *buf = malloc((size_t)step * row);
+        /* a fresh open per repetition: every chunk is decoded, none served
      * from the chunk cache of a previous pass (file pages are warm) */
         double t0 = now_();
         for (int64_t s = 0; s < n; s += step) {
@@ -136,13 +139,14 @@ static double read_gbs_(const char *path) {
         }
         double gbs = (double)n * (double)row / (now_() - t0) / 1e9;
         if (gbs > best) best = gbs;
-    free(buf);
-    sk_corpus_free(c);
+        free(buf);
+        sk_corpus_free(c);
     }
     return best;
 }
 
-static double mmap_gbs_(const char *path, size_t bytes) {
+static double mmap_gbs_(const char *path, size_t bytes)
+{
     int fd = open(path, O_RDONLY);
     const unsigned char *m = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
     unsigned char *buf = malloc(1 << 20);
@@ -165,14 +169,16 @@ static double mmap_gbs_(const char *path, size_t bytes) {
     return best;
 }
 
-static void busy_ms_(double ms) {
+static void busy_ms_(double ms)
+{
     double t0 = now_();
     volatile double x = 0;
     while ((now_() - t0) * 1e3 < ms) x += 1;
 }
 
 /* MB/s of one shuffled epoch of batches from a fresh loader, no compute */
-static double epoch_mbs_(const sk_loader_opts *o) {
+static double epoch_mbs_(const sk_loader_opts *o)
+{
     sk_loader *l = NULL;
     die_(sk_loader_create(&l, o));
     int64_t steps = sk_loader_steps_per_epoch(l);
@@ -194,7 +200,8 @@ static double epoch_mbs_(const sk_loader_opts *o) {
  * with none (the read path alone, no thread hand-off per batch), and the
  * stall share (prefetch 4) with a step of step_ms */
 static void loader_bench_(const char *path, int64_t batch, int64_t seq, double step_ms, double *mbs, double *sync_mbs,
-                          double *stall_pct) {
+                          double *stall_pct)
+{
     sk_loader *l = NULL;
     sk_loader_opts o = {0};
     o.path = path;
@@ -221,16 +228,23 @@ static void loader_bench_(const char *path, int64_t batch, int64_t seq, double s
     sk_loader_free(l);
 }
 
-static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size_t raw_bytes, double step_ms, int64_t batch,
-                     int64_t seq) {
+static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size_t raw_bytes, double step_ms,
+                     int64_t batch, int64_t seq)
+{
     char path[NV][600], bin[600];
     printf("\n### %s (%.1f MB decoded)\n\n", label, (double)raw_bytes / 1e6);
-    printf("| variant | stored MB | vs raw | vs deflate 6 | write s | seq. read GB/s (1 core) | loader MB/s (shuffled, prefetch 4) | loader MB/s (shuffled, no prefetch) | loader stall, %.0f ms step |\n", step_ms);
+    printf(
+        "| variant | stored MB | vs raw | vs deflate 6 | write s | seq. read GB/s (1 core) | loader MB/s (shuffled, prefetch 4) | loader MB/s (shuffled, no prefetch) | loader stall, %.0f ms step |\n",
+        step_ms);
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     int64_t stored[NV];
     double wsec[NV];
     for (int v = 0; v < NV; v++) {
-        snprintf(path[v], sizeof path[v], "%s/bench_%s_%d.h5", dir, label[0] == 'F' ? "img" : label[0] == 'E' ? "txt" : "zipf", v);
+        snprintf(path[v], sizeof path[v], "%s/bench_%s_%d.h5", dir,
+                 label[0] == 'F'   ? "img"
+                 : label[0] == 'E' ? "txt"
+                                   : "zipf",
+                 v);
         sk_corpus_write_opts o = {variants_[v].c, variants_[v].level, variants_[v].chunk, 0, variants_[v].shuffle};
         double t0 = now_();
         die_(sk_corpus_write(path[v], d, &o));
@@ -243,9 +257,9 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
     for (int v = 0; v < NV; v++) {
         double gbs = read_gbs_(path[v]), lmbs, smbs, stall;
         loader_bench_(path[v], batch, seq, step_ms, &lmbs, &smbs, &stall);
-        printf("| %s | %.2f | %.1f%% | %+.1f%% | %.2f | %.2f | %.0f | %.0f | %.3f%% |\n", variants_[v].name, (double)stored[v] / 1e6,
-               100.0 * (double)stored[v] / (double)raw_bytes, 100.0 * ((double)stored[v] / (double)stored[NV - 1] - 1.0), wsec[v],
-               gbs, lmbs, smbs, stall);
+        printf("| %s | %.2f | %.1f%% | %+.1f%% | %.2f | %.2f | %.0f | %.0f | %.3f%% |\n", variants_[v].name,
+               (double)stored[v] / 1e6, 100.0 * (double)stored[v] / (double)raw_bytes,
+               100.0 * ((double)stored[v] / (double)stored[NV - 1] - 1.0), wsec[v], gbs, lmbs, smbs, stall);
         fflush(stdout);
     }
     /* plain binary, memory-mapped (Megatron .bin style) */
@@ -253,19 +267,24 @@ static void run_set_(const char *label, const char *dir, sk_corpus_data *d, size
     FILE *f = fopen(bin, "wb");
     fwrite(d->kind == SK_CORPUS_TOKENS ? d->tokens : d->samples, 1, raw_bytes, f);
     fclose(f);
-    printf("| mmap plain .bin | %.2f | 100.0%% | | | %.2f | | | |\n", (double)raw_bytes / 1e6, mmap_gbs_(bin, raw_bytes));
+    printf("| mmap plain .bin | %.2f | 100.0%% | | | %.2f | | | |\n", (double)raw_bytes / 1e6,
+           mmap_gbs_(bin, raw_bytes));
     unlink(bin);
     for (int v = 0; v < NV; v++) unlink(path[v]);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int64_t mb = 128;
     const char *dir = "/tmp";
     double step_ms = 20;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--mb")) mb = atoll(argv[i + 1]);
-        else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--step-ms")) step_ms = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--mb"))
+            mb = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--step-ms"))
+            step_ms = atof(argv[i + 1]);
     }
     int64_t n = mb * (1 << 20) / 2;
     int64_t off[2] = {0, n};

@@ -23,13 +23,15 @@
 #include "sk_data_config.h"
 #include "sk_prepare.h"
 
-static double now_(void) {
+static double now_(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void die_(const char *what) {
+static void die_(const char *what)
+{
     fprintf(stderr, "bench_jsonl: %s: %s\n", what, sk_error_last());
     exit(1);
 }
@@ -37,7 +39,8 @@ static void die_(const char *what) {
 /* ---- data ---------------------------------------------------------------- */
 
 /* Append one fortune as a JSONL record; returns 0 if it is not UTF-8. */
-static int record_(FILE *out, const char *src, const unsigned char *s, size_t n, long id) {
+static int record_(FILE *out, const char *src, const unsigned char *s, size_t n, long id)
+{
     json_t *o = json_pack("{s:i, s:s, s:s%}", "id", (json_int_t)id, "source", src, "text", (const char *)s, n);
     if (!o) return 0;
     char *js = json_dumps(o, JSON_COMPACT);
@@ -48,7 +51,8 @@ static int record_(FILE *out, const char *src, const unsigned char *s, size_t n,
 }
 
 /* Records of every fortune file into a memory stream; returns its bytes. */
-static size_t fortunes_jsonl_(char **buf, long *nrec) {
+static size_t fortunes_jsonl_(char **buf, long *nrec)
+{
     size_t len = 0;
     FILE *ms = open_memstream(buf, &len);
     DIR *d = opendir("/usr/share/games/fortunes");
@@ -56,7 +60,8 @@ static size_t fortunes_jsonl_(char **buf, long *nrec) {
     *nrec = 0;
     while (d && (e = readdir(d))) {
         size_t nl = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (nl > 4 && (!strcmp(e->d_name + nl - 4, ".dat") || !strcmp(e->d_name + nl - 3, ".u8"))))
+        if (e->d_name[0] == '.' ||
+            (nl > 4 && (!strcmp(e->d_name + nl - 4, ".dat") || !strcmp(e->d_name + nl - 3, ".u8"))))
             continue;
         char p[512];
         unsigned char *b;
@@ -83,13 +88,15 @@ typedef struct {
     size_t n, cap;
 } toks_;
 
-static void push_(toks_ *b, uint16_t v) {
+static void push_(toks_ *b, uint16_t v)
+{
     if (b->n == b->cap) b->t = realloc(b->t, (b->cap = b->cap ? 2 * b->cap : 1 << 16) * sizeof *b->t);
     b->t[b->n++] = v;
 }
 
 /* The line's "text" as byte tokens via jansson, as the importer would. */
-static int jansson_line_(const unsigned char *s, size_t n, toks_ *b) {
+static int jansson_line_(const unsigned char *s, size_t n, toks_ *b)
+{
     json_t *o = json_loadb((const char *)s, n, JSON_ALLOW_NUL, NULL);
     const json_t *v = json_object_get(o, "text");
     int ok = json_is_string(v);
@@ -101,7 +108,8 @@ static int jansson_line_(const unsigned char *s, size_t n, toks_ *b) {
 
 /* ---- rows ---------------------------------------------------------------- */
 
-static int64_t run_importer_(const char *path) {
+static int64_t run_importer_(const char *path)
+{
     sk_prepare_config c;
     const sk_cfg_section *const secs[1] = {&sk_prepare_section};
     void *const bases[1] = {&c};
@@ -115,7 +123,8 @@ static int64_t run_importer_(const char *path) {
 }
 
 /* parse = 1: jansson; 0: every line's bytes copied unparsed. */
-static int64_t run_scan_(const char *path, int parse) {
+static int64_t run_scan_(const char *path, int parse)
+{
     unsigned char *buf;
     size_t len;
     toks_ b = {0};
@@ -133,7 +142,8 @@ static int64_t run_scan_(const char *path, int parse) {
     return (int64_t)b.n;
 }
 
-static double best_(int row, const char *path, int64_t *ntok) {
+static double best_(int row, const char *path, int64_t *ntok)
+{
     double best = 1e30;
     for (int r = 0; r < 3; r++) {
         double t0 = now_();
@@ -144,12 +154,15 @@ static double best_(int row, const char *path, int64_t *ntok) {
     return best;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     long mb = 64, nrec = 0;
     const char *dir = "/tmp";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--mb")) mb = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+        if (!strcmp(argv[i], "--mb"))
+            mb = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
     }
     char *one = NULL, path[512];
     size_t n1 = fortunes_jsonl_(&one, &nrec), total = 0;

@@ -18,25 +18,29 @@
 
 /* CPU time of this process: MB/s per core, not the share of a busy
  * machine the scheduler gave us (wall time is printed beside it). */
-static double cpu_(void) {
+static double cpu_(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double now_(void) {
+static double now_(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void die_(const char *what) {
+static void die_(const char *what)
+{
     fprintf(stderr, "bench_minhash: %s: %s\n", what, sk_error_last());
     exit(1);
 }
 
 /* All fortune files concatenated. */
-static size_t fortunes_(char **buf) {
+static size_t fortunes_(char **buf)
+{
     size_t len = 0;
     FILE *ms = open_memstream(buf, &len);
     const char *dir = "/usr/share/games/fortunes";
@@ -45,7 +49,8 @@ static size_t fortunes_(char **buf) {
     char path[1024], tmp[65536];
     while (d && (e = readdir(d))) {
         size_t nl = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (nl > 4 && (!strcmp(e->d_name + nl - 4, ".dat") || !strcmp(e->d_name + nl - 3, ".u8"))))
+        if (e->d_name[0] == '.' ||
+            (nl > 4 && (!strcmp(e->d_name + nl - 4, ".dat") || !strcmp(e->d_name + nl - 3, ".u8"))))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         FILE *f = fopen(path, "rb");
@@ -58,17 +63,21 @@ static size_t fortunes_(char **buf) {
     return len;
 }
 
-static int cmp_d_(const void *a, const void *b) {
+static int cmp_d_(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     double mb = 64;
     int rounds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--mb")) mb = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--rounds")) rounds = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--mb"))
+            mb = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
     }
     if (rounds < 1 || rounds > 100) rounds = 5;
     char *src = NULL;
@@ -117,8 +126,8 @@ int main(int argc, char **argv) {
         double *x = rate + u * rounds, *y = wall + u * rounds;
         qsort(x, (size_t)rounds, sizeof *x, cmp_d_);
         qsort(y, (size_t)rounds, sizeof *y, cmp_d_);
-        printf("%-6s %9.1f MB/s %8.1f %8.1f %11.1f MB/s   (check %016llx)\n", u ? "byte" : "word", x[rounds / 2],
-               x[0], x[rounds - 1], y[rounds / 2], (unsigned long long)check[u]);
+        printf("%-6s %9.1f MB/s %8.1f %8.1f %11.1f MB/s   (check %016llx)\n", u ? "byte" : "word", x[rounds / 2], x[0],
+               x[rounds - 1], y[rounds / 2], (unsigned long long)check[u]);
     }
     sk_minhash_free(m);
     free(rate);

@@ -27,15 +27,27 @@
 #include "sk_select.h"
 #include "sk_select_config.h"
 
-enum { IMG = 28, PATCH = 2, G = IMG / PATCH, NP_ = G * G, NT = NP_ + 1, D = 128, H = 4, DH = D / H, F = 4 * D,
-       L = 4, C = 10, PD = PATCH * PATCH };
+enum {
+    IMG = 28,
+    PATCH = 2,
+    G = IMG / PATCH,
+    NP_ = G * G,
+    NT = NP_ + 1,
+    D = 128,
+    H = 4,
+    DH = D / H,
+    F = 4 * D,
+    L = 4,
+    C = 10,
+    PD = PATCH * PATCH
+};
 
-#define CHECK(x)                                                          \
-    do {                                                                  \
-        if (!(x)) {                                                       \
+#define CHECK(x)                                                            \
+    do {                                                                    \
+        if (!(x)) {                                                         \
             fprintf(stderr, "bench_select: %s: %s\n", #x, sk_error_last()); \
-            exit(1);                                                      \
-        }                                                                 \
+            exit(1);                                                        \
+        }                                                                   \
     } while (0)
 
 static double now_(void)
@@ -75,7 +87,7 @@ typedef struct {
 
 static sk_tensor *param_(vit *m, sk_generator *g, const int64_t *shape, int nd, int kind)
 {
-    sk_tensor *t = kind == 0 ? sk_shim_zeros(shape, nd, SK_F32, SK_CPU)
+    sk_tensor *t = kind == 0   ? sk_shim_zeros(shape, nd, SK_F32, SK_CPU)
                    : kind == 1 ? sk_shim_ones(shape, nd, SK_F32, SK_CPU)
                                : sk_shim_mul_scalar(sk_shim_randn(shape, nd, SK_F32, SK_CPU, g), 0.02);
     t = sk_shim_keep(sk_shim_contiguous(t));
@@ -119,9 +131,9 @@ static sk_tensor *block_(vit *m, int l, sk_seq *s, int want_attn, int want_keys)
     sk_tensor **p = m->blk[l];
     int64_t b = sk_shim_size(s->x, 0), n = sk_shim_size(s->x, 1);
     sk_tensor *h = sk_shim_layer_norm(s->x, p[B_LN1W], p[B_LN1B], 1e-6);
-    sk_tensor *qkv = sk_shim_permute(sk_shim_reshape(sk_shim_linear(h, p[B_QKVW], p[B_QKVB]),
-                                                     (int64_t[]){b, n, 3, H, DH}, 5),
-                                     (int64_t[]){2, 0, 3, 1, 4}, 5); /* [3, B, H, N, DH] */
+    sk_tensor *qkv =
+        sk_shim_permute(sk_shim_reshape(sk_shim_linear(h, p[B_QKVW], p[B_QKVB]), (int64_t[]){b, n, 3, H, DH}, 5),
+                        (int64_t[]){2, 0, 3, 1, 4}, 5); /* [3, B, H, N, DH] */
     sk_tensor *q = sk_shim_squeeze(sk_shim_slice(qkv, 0, 0, 1), 0);
     sk_tensor *k = sk_shim_squeeze(sk_shim_slice(qkv, 0, 1, 2), 0);
     sk_tensor *v = sk_shim_squeeze(sk_shim_slice(qkv, 0, 2, 3), 0);
@@ -131,8 +143,10 @@ static sk_tensor *block_(vit *m, int l, sk_seq *s, int want_attn, int want_keys)
         bias = bias ? sk_shim_add(bias, ls) : ls;
     }
     sk_tensor *o, *probs = NULL;
-    if (want_attn) o = sk_shim_attention_probs(q, k, v, bias, 0, &probs);
-    else o = sk_shim_sdpa(q, k, v, bias, 0);
+    if (want_attn)
+        o = sk_shim_attention_probs(q, k, v, bias, 0, &probs);
+    else
+        o = sk_shim_sdpa(q, k, v, bias, 0);
     s->attn = probs;
     s->keys = want_keys ? k : NULL;
     o = sk_shim_reshape(sk_shim_transpose(o, 1, 2), (int64_t[]){b, n, D}, 3);
@@ -239,10 +253,13 @@ int main(int argc, char **argv)
             for (int j = 0; j < IMG * IMG; j++) images_[i][j] = (unsigned char)(rand() & 255);
         }
     }
-    static const struct { const char *sc, *st; int layer; } kinds[] = {
-        {"random", "prune", 0},        {"uniform", "prune", 0},   {"pool", "merge", 0},
-        {"norm", "prune", 0},          {"learned", "prune", 0},   {"attn-cls", "prune", 1},
-        {"attn-received", "prune", 1}, {"tome", "merge", 1},      {"random-ltd", "drop-restore", 0},
+    static const struct {
+        const char *sc, *st;
+        int layer;
+    } kinds[] = {
+        {"random", "prune", 0},        {"uniform", "prune", 0}, {"pool", "merge", 0},
+        {"norm", "prune", 0},          {"learned", "prune", 0}, {"attn-cls", "prune", 1},
+        {"attn-received", "prune", 1}, {"tome", "merge", 1},    {"random-ltd", "drop-restore", 0},
         {"frozen", "prune", 0},
     };
     enum { NK = sizeof kinds / sizeof kinds[0] };
@@ -252,7 +269,9 @@ int main(int argc, char **argv)
     rows[nr++] = (row){"none", "-", 1.0, -1, NULL, NULL, {0}, NULL, 0, 0, {0}};
     for (int kk = 0; kk < 2; kk++)
         for (int i = 0; i < NK; i++)
-            if (listed_(only, kinds[i].sc)) rows[nr++] = (row){kinds[i].sc, kinds[i].st, keeps[kk], kinds[i].layer, NULL, NULL, {0}, NULL, 0, 0, {0}};
+            if (listed_(only, kinds[i].sc))
+                rows[nr++] =
+                    (row){kinds[i].sc, kinds[i].st, keeps[kk], kinds[i].layer, NULL, NULL, {0}, NULL, 0, 0, {0}};
 
     sk_select_model sm = {0};
     sm.depth = L;
@@ -314,8 +333,8 @@ int main(int argc, char **argv)
     }
     float *px = malloc(sizeof(float) * (size_t)bsz * NP_ * PD);
     int64_t *lab = malloc(sizeof(int64_t) * (size_t)bsz);
-    sk_tensor *pos = sk_shim_keep(sk_shim_contiguous(
-        sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(NT, SK_CPU), 0), (int64_t[]){bsz, NT}, 2)));
+    sk_tensor *pos = sk_shim_keep(
+        sk_shim_contiguous(sk_shim_expand(sk_shim_unsqueeze(sk_shim_arange(NT, SK_CPU), 0), (int64_t[]){bsz, NT}, 2)));
     int warm = 2;
     for (int it = 0; it < warm + rounds; it++) {
         batch_(bsz, it, px, lab);
@@ -350,7 +369,8 @@ int main(int argc, char **argv)
     printf("# bench_select: ViT %dx%d patch %d -> %d tokens + cls, width %d, %d heads, %d blocks, batch %d, "
            "%d threads, median of %d interleaved rounds, %s data\n",
            IMG, IMG, PATCH, NP_, D, H, L, bsz, threads, rounds, real ? "Fashion-MNIST" : "random");
-    printf("| scorer | strategy | keep | layer | tokens/block | step ms | time ratio | FLOP ratio | speedup / FLOP speedup | select %% |\n");
+    printf(
+        "| scorer | strategy | keep | layer | tokens/block | step ms | time ratio | FLOP ratio | speedup / FLOP speedup | select %% |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (int r = 0; r < nr; r++) {
         row *w = &rows[r];

@@ -33,12 +33,12 @@ static double median_(double *v, int n)
     return v[n / 2];
 }
 
-#define CHECK(x)                                                        \
-    do {                                                                \
-        if (!(x)) {                                                     \
-            fprintf(stderr, "bench_shim: %s\n", sk_error_last());       \
-            return 1;                                                   \
-        }                                                               \
+#define CHECK(x)                                                  \
+    do {                                                          \
+        if (!(x)) {                                               \
+            fprintf(stderr, "bench_shim: %s\n", sk_error_last()); \
+            return 1;                                             \
+        }                                                         \
     } while (0)
 
 /* Parameters in the order of bench_shim_torch.py (same init: N(0, 0.02)). */
@@ -57,9 +57,12 @@ int main(int argc, char **argv)
     sk_tensor *p[NP];
     for (int i = 0; i < NP; i++) {
         int nd = shapes[i][1] ? 2 : 1;
-        if (nd == 1 && (i == P_LN1W || i == P_LN2W)) p[i] = sk_shim_ones(shapes[i], 1, SK_F32, SK_CPU);
-        else if (nd == 1) p[i] = sk_shim_zeros(shapes[i], 1, SK_F32, SK_CPU);
-        else p[i] = sk_shim_mul_scalar(sk_shim_randn(shapes[i], 2, SK_F32, SK_CPU, g), 0.02);
+        if (nd == 1 && (i == P_LN1W || i == P_LN2W))
+            p[i] = sk_shim_ones(shapes[i], 1, SK_F32, SK_CPU);
+        else if (nd == 1)
+            p[i] = sk_shim_zeros(shapes[i], 1, SK_F32, SK_CPU);
+        else
+            p[i] = sk_shim_mul_scalar(sk_shim_randn(shapes[i], 2, SK_F32, SK_CPU, g), 0.02);
         CHECK(p[i]);
         sk_shim_set_requires_grad(p[i], 1);
     }

@@ -58,7 +58,8 @@ static int b_next_(void *c, const sk_batch **out)
             for (int64_t j = 0; j < T; j++) s->tok[r * T + j] = (i * 131 + j * 31 + (j * j) % 7) % 257;
         else {
             s->lab[r] = i % 10;
-            for (int64_t k = 0; k < 784; k++) s->img[r * 784 + k] = (unsigned char)((i * 37 + k * 11 + (i % 10) * k) % 256);
+            for (int64_t k = 0; k < 784; k++)
+                s->img[r * 784 + k] = (unsigned char)((i * 37 + k * 11 + (i % 10) * k) % 256);
         }
     }
     memset(&s->b, 0, sizeof s->b);
@@ -85,7 +86,11 @@ static int b_seek_(void *c, sk_loader_pos p)
     ((bsrc_ *)c)->pos = p;
     return SK_OK;
 }
-static int64_t b_spe_(void *c) { (void)c; return 1000000; }
+static int64_t b_spe_(void *c)
+{
+    (void)c;
+    return 1000000;
+}
 static int64_t b_vocab_(void *c) { return ((bsrc_ *)c)->gpt ? 257 : 0; }
 static int64_t b_classes_(void *c) { return ((bsrc_ *)c)->gpt ? 0 : 10; }
 static const sk_train_source bench_source_ = {b_create_, b_free_,  b_next_,    b_tell_, b_seek_,
@@ -119,10 +124,18 @@ int main(int argc, char **argv)
     }
     if (gpt) {
         snprintf(mc.arch, sizeof mc.arch, "gpt");
-        dc.seq_len = 128; mc.width = 128; mc.depth = 4; mc.heads = 4; mc.mlp_ratio = 4;
+        dc.seq_len = 128;
+        mc.width = 128;
+        mc.depth = 4;
+        mc.heads = 4;
+        mc.mlp_ratio = 4;
         dc.batch_size = 32;
     } else {
-        mc.patch = 4; mc.width = 64; mc.depth = 4; mc.heads = 4; mc.mlp_ratio = 2;
+        mc.patch = 4;
+        mc.width = 64;
+        mc.depth = 4;
+        mc.heads = 4;
+        mc.mlp_ratio = 2;
         dc.batch_size = 128;
     }
     tc.steps = atoll(argv[2]);
@@ -162,7 +175,8 @@ int main(int argc, char **argv)
         if (n == 0) return 1;
         qsort(t, (size_t)n, sizeof *t, cmp_);
         double med = t[n / 2];
-        printf("shrink %s ranks %d step_ms %.3f samples_s %.1f\n", argv[1], world, med * 1e3, (double)dc.batch_size / med);
+        printf("shrink %s ranks %d step_ms %.3f samples_s %.1f\n", argv[1], world, med * 1e3,
+               (double)dc.batch_size / med);
         free(t);
     }
     sk_mpi_finalize();

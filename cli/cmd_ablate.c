@@ -45,7 +45,8 @@
 #include "sk_train.h"
 #include "sk_train_guard.h"
 
-#define USAGE_ "usage: shrink ablate --config FILE [--set key=value]... [--cells A:B] [--force] [--dry-run] | --report DIR"
+#define USAGE_ \
+    "usage: shrink ablate --config FILE [--set key=value]... [--cells A:B] [--force] [--dry-run] | --report DIR"
 
 static void *sec_(const sk_ablate_plan *p, void **bases, const char *name)
 {
@@ -248,8 +249,7 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     o.progress = 0;
     if (leader)
         fprintf(stderr, "ablate: cell %d %s: %s on %d rank%s (%lld steps)\n", c->index, resume ? "resumes" : "starts",
-                c->id, sk_mpi_info_get()->world, sk_mpi_info_get()->world > 1 ? "s" : "",
-                (long long)o.train->steps);
+                c->id, sk_mpi_info_get()->world, sk_mpi_info_get()->world > 1 ? "s" : "", (long long)o.train->steps);
     /* a cell killed after its final checkpoint resumes into no step and no evaluation: its quality is the
      * summary the finished run wrote before the kill */
     if (leader && resume) {
@@ -297,8 +297,8 @@ static int run_cell_(const sk_ablate_plan *p, sk_ablate_cell *c, int leader, con
     json_object_set_new(j, "eval_bpb", num_(res.eval_bpb));
     json_object_set_new(j, "tokens", num_(res.tokens));
     json_object_set_new(j, "tokens_kept", num_(res.tokens_kept));
-    json_object_set_new(j, "samples", json_integer(res.samples_trained > 0 ? res.samples_trained
-                                                                           : res.steps * o.data->batch_size));
+    json_object_set_new(j, "samples",
+                        json_integer(res.samples_trained > 0 ? res.samples_trained : res.steps * o.data->batch_size));
     json_object_set_new(j, "train_seconds", num_(res.seconds));
     json_object_set_new(j, "flop_ratio", num_(have_cost ? cost.flop_ratio : m->scorer[0] ? res.flop_ratio : 1.0));
     if (have_cost) {
@@ -341,15 +341,19 @@ static int make_corpora_(sk_ablate_plan *p, int a, int b, int group_ranks, const
         if (world_root_()) {
             (void)path_(lock, "%s.lock", c->corpus);
             fd = lock_(lock, 1);
-            if (fd < -1) rc = fd + 100;
-            else have = exists_(c->corpus);
+            if (fd < -1)
+                rc = fd + 100;
+            else
+                have = exists_(c->corpus);
         }
         SK_TRY(sk_mpi_agree(rc));
         SK_TRY(sk_mpi_bcast(&have, sizeof have, 0));
         if (!have) {
             if (world_root_()) fprintf(stderr, "ablate: condensing %s for cell %s\n", c->corpus, c->id);
-            sk_condense_opts co = {.cfg = sec_(p, c->bases, "condense"), .model = sec_(p, c->bases, "model"),
-                                   .train = sec_(p, c->bases, "train"), .data = sec_(p, p->base, "data"),
+            sk_condense_opts co = {.cfg = sec_(p, c->bases, "condense"),
+                                   .model = sec_(p, c->bases, "model"),
+                                   .train = sec_(p, c->bases, "train"),
+                                   .data = sec_(p, p->base, "data"),
                                    .seed = (uint64_t)((sk_run_config *)sec_(p, c->bases, "run"))->seed,
                                    .command = command};
             rc = sk_condense_run(&co, NULL);
@@ -405,7 +409,7 @@ static int run_cells_(sk_ablate_plan *p, int a, int b, const char *command, int 
                     fd = -1;
                     break;
                 }
-                if (fd < 0) continue; /* another group or process holds it */
+                if (fd < 0) continue;                               /* another group or process holds it */
                 if (recorded_hash_(p->cfg.out_dir, c) == c->hash) { /* finished while we looked */
                     close(fd);
                     fd = -1;
@@ -436,8 +440,9 @@ static int run_cells_(sk_ablate_plan *p, int a, int b, const char *command, int 
             int sig = sk_train_guard_stop_requested();
             if (sig != 0) {
                 if (fd >= 0) close(fd);
-                return sk_error_set(SK_ERROR, "ablate: stopped by a signal; run the same command again to resume "
-                                              "(finished cells are kept, cell %s resumes from its checkpoint)",
+                return sk_error_set(SK_ERROR,
+                                    "ablate: stopped by a signal; run the same command again to resume "
+                                    "(finished cells are kept, cell %s resumes from its checkpoint)",
                                     p->cells[pick].id);
             }
             sk_error_clear();
@@ -475,13 +480,20 @@ static int run_(sk_cli_ctx *ctx)
     sk_comm *group = NULL;
     for (int i = 0; i < ctx->argc; i++) {
         const char *s = ctx->argv[i];
-        if (!strcmp(s, "--force")) force = 1;
-        else if (!strcmp(s, "--dry-run")) dry = 1;
-        else if (!strcmp(s, "--report") && i + 1 < ctx->argc) report = ctx->argv[++i];
-        else if (!strncmp(s, "--report=", 9)) report = s + 9;
-        else if (!strcmp(s, "--cells") && i + 1 < ctx->argc) cells = ctx->argv[++i];
-        else if (!strncmp(s, "--cells=", 8)) cells = s + 8;
-        else return sk_cli_usage_error("ablate: unexpected argument '%s' (" USAGE_ ")", s);
+        if (!strcmp(s, "--force"))
+            force = 1;
+        else if (!strcmp(s, "--dry-run"))
+            dry = 1;
+        else if (!strcmp(s, "--report") && i + 1 < ctx->argc)
+            report = ctx->argv[++i];
+        else if (!strncmp(s, "--report=", 9))
+            report = s + 9;
+        else if (!strcmp(s, "--cells") && i + 1 < ctx->argc)
+            cells = ctx->argv[++i];
+        else if (!strncmp(s, "--cells=", 8))
+            cells = s + 8;
+        else
+            return sk_cli_usage_error("ablate: unexpected argument '%s' (" USAGE_ ")", s);
     }
     if (report) {
         if (ctx->config_path || cells || force)
@@ -499,7 +511,8 @@ static int run_(sk_cli_ctx *ctx)
     int g = acfg && acfg->ranks_per_cell > 0 ? (int)acfg->ranks_per_cell : world;
     if (world % g)
         return sk_cli_usage_error("ablate.ranks_per_cell = %d does not divide the %d ranks of this job "
-                                  "(use a divisor of %d, or 0 for one group of all ranks)", g, world, world);
+                                  "(use a divisor of %d, or 0 for one group of all ranks)",
+                                  g, world, world);
     if (sk_cli_usage_from(sk_ablate_plan_build(&p, ctx->config_path, ctx->sets, ctx->nsets, g, world_root_())) < 0)
         goto done_usage;
     if (p->cfg.ranks_per_cell > 0 && p->cfg.ranks_per_cell != g) { /* set in ablate.base: check cells again */
@@ -508,7 +521,8 @@ static int run_(sk_cli_ctx *ctx)
         p = NULL;
         if (world % g)
             return sk_cli_usage_error("ablate.ranks_per_cell = %d (from ablate.base) does not divide the %d ranks "
-                                      "of this job", g, world);
+                                      "of this job",
+                                      g, world);
         if (sk_cli_usage_from(sk_ablate_plan_build(&p, ctx->config_path, ctx->sets, ctx->nsets, g, 0)) < 0)
             goto done_usage;
     }
@@ -542,7 +556,8 @@ static int run_(sk_cli_ctx *ctx)
         (void)path_(d, "%s/cells", p->cfg.out_dir);
         if (rc == 0) rc = sk_fs_mkdir_p(d);
         if (rc == 0) rc = write_plan_(p, force);
-        if (rc < 0) sk_cli_usage_from(rc);
+        if (rc < 0)
+            sk_cli_usage_from(rc);
         else
             printf("ablate: %d cells (%d methods x budgets x seeds), running %d:%d in %d group%s of %d rank%s -> %s\n",
                    p->ncells, p->nmethods, a, b, world / g, world / g > 1 ? "s" : "", g, g > 1 ? "s" : "",
@@ -580,8 +595,8 @@ done:
 
 /* ablate, then every section a cell's training or condensation reads (so --help lists their keys) */
 static const sk_cfg_section *const sections_[] = {
-    &sk_run_section, &sk_ablate_section, &sk_data_section, &sk_model_section, &sk_train_section,
-    &sk_select_section, &sk_condense_section,
+    &sk_run_section,   &sk_ablate_section, &sk_data_section,     &sk_model_section,
+    &sk_train_section, &sk_select_section, &sk_condense_section,
 };
 
 const sk_cmd sk_cmd_ablate = {

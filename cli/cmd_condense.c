@@ -16,7 +16,8 @@ static const sk_cfg_section *const sections_[] = {
 };
 
 /* The invocation plus the resolved condense section: recorded in the corpus. */
-static char *command_text_(sk_cli_ctx *ctx) {
+static char *command_text_(sk_cli_ctx *ctx)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -27,15 +28,20 @@ static char *command_text_(sk_cli_ctx *ctx) {
     return buf;
 }
 
-static int run_(sk_cli_ctx *ctx) {
+static int run_(sk_cli_ctx *ctx)
+{
     int rc = SK_OK;
     char *cmd = NULL;
     const sk_run_config *run = ctx->sections[0];
     if (ctx->argc > 0)
         return sk_cli_usage_error("condense: unexpected argument '%s' (use --set condense.key=value)", ctx->argv[0]);
     cmd = command_text_(ctx);
-    sk_condense_opts o = {.cfg = ctx->sections[1], .model = ctx->sections[2], .train = ctx->sections[3],
-                          .data = ctx->sections[4], .seed = (uint64_t)run->seed, .command = cmd};
+    sk_condense_opts o = {.cfg = ctx->sections[1],
+                          .model = ctx->sections[2],
+                          .train = ctx->sections[3],
+                          .data = ctx->sections[4],
+                          .seed = (uint64_t)run->seed,
+                          .command = cmd};
     sk_condense_result res;
     SK_TRY(sk_condense_run(&o, &res));
     const sk_condense_method *vt = sk_condense_find(o.cfg->method);

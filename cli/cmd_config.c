@@ -29,9 +29,12 @@ static int run_config_(sk_cli_ctx *ctx)
 {
     int mode = 0; /* 0 values, 1 keys, 2 markdown */
     for (int i = 0; i < ctx->argc; i++) {
-        if (strcmp(ctx->argv[i], "--keys") == 0) mode = 1;
-        else if (strcmp(ctx->argv[i], "--markdown") == 0) mode = 2;
-        else return sk_cli_usage_error("config: unexpected argument '%s' (see 'shrink config --help')", ctx->argv[i]);
+        if (strcmp(ctx->argv[i], "--keys") == 0)
+            mode = 1;
+        else if (strcmp(ctx->argv[i], "--markdown") == 0)
+            mode = 2;
+        else
+            return sk_cli_usage_error("config: unexpected argument '%s' (see 'shrink config --help')", ctx->argv[i]);
     }
     int n;
     const sk_cfg_section *const *secs = sk_cli_sections(&n);

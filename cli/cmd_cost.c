@@ -21,8 +21,9 @@ static const sk_cfg_section *const sections_[] = {
     &sk_run_section, &sk_data_section, &sk_model_section, &sk_train_section, &sk_select_section,
 };
 
-#define USAGE_ "usage: shrink cost --config FILE [--set key=value]... [--rounds MIN:MAX] [--max-seconds S] " \
-               "[--spread F] [--warmup N] [--json]"
+#define USAGE_                                                                                    \
+    "usage: shrink cost --config FILE [--set key=value]... [--rounds MIN:MAX] [--max-seconds S] " \
+    "[--spread F] [--warmup N] [--json]"
 
 /* "--flag VALUE" or "--flag=VALUE": the value, or NULL (i advanced past it). */
 static const char *flag_value_(sk_cli_ctx *ctx, int *i, const char *flag)
@@ -71,8 +72,10 @@ static int parse_opts_(sk_cli_ctx *ctx, sk_cost_opts *co, int *json)
 /* bytes as MiB, "n/a" for -1 */
 static const char *mib_(char *buf, size_t cap, int64_t b)
 {
-    if (b < 0) snprintf(buf, cap, "n/a");
-    else snprintf(buf, cap, "%.1f MiB", (double)b / (1024.0 * 1024.0));
+    if (b < 0)
+        snprintf(buf, cap, "n/a");
+    else
+        snprintf(buf, cap, "%.1f MiB", (double)b / (1024.0 * 1024.0));
     return buf;
 }
 

@@ -32,7 +32,8 @@ static int inspect_run_(sk_cli_ctx *ctx)
     sk_png_grid_opts go = {10, 1};
     for (int i = 0; i < ctx->argc; i++) {
         const char *a = ctx->argv[i];
-        if (!strcmp(a, "--verify")) verify = 1;
+        if (!strcmp(a, "--verify"))
+            verify = 1;
         else if (!strcmp(a, "--png")) {
             if (i + 1 >= ctx->argc || !ctx->argv[i + 1][0])
                 return sk_cli_usage_error("inspect: --png needs an output file name");
@@ -44,8 +45,7 @@ static int inspect_run_(sk_cli_ctx *ctx)
             if ((rc = count_arg_(ctx, &i, &go.scale)) < 0) return rc;
             grid_flags = 1;
         } else if (a[0] == '-')
-            return sk_cli_usage_error("inspect: unknown flag '%s' (--verify, --png FILE, --per-class N, --scale S)",
-                                a);
+            return sk_cli_usage_error("inspect: unknown flag '%s' (--verify, --png FILE, --per-class N, --scale S)", a);
         else {
             nfiles++;
             file = a;

@@ -14,7 +14,8 @@ static const sk_cfg_section *const prepare_sections_[] = {&sk_prepare_section};
 
 /* The command recorded in the corpus: the invocation plus the resolved
  * `prepare` section, so the corpus says exactly how it was made. */
-static char *command_text_(sk_cli_ctx *ctx) {
+static char *command_text_(sk_cli_ctx *ctx)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -27,7 +28,8 @@ static char *command_text_(sk_cli_ctx *ctx) {
     return buf;
 }
 
-static int prepare_run_(sk_cli_ctx *ctx) {
+static int prepare_run_(sk_cli_ctx *ctx)
+{
     int rc;
     char *cmd = NULL;
     sk_prepare_config cfg = *(const sk_prepare_config *)ctx->sections[0];
@@ -43,9 +45,13 @@ static int prepare_run_(sk_cli_ctx *ctx) {
 }
 
 const sk_cmd sk_cmd_prepare = {
-    SK_CMD_VERSION, "prepare", "import a dataset into a shrink corpus (HDF5 + zstd), or export one",
+    SK_CMD_VERSION,
+    "prepare",
+    "import a dataset into a shrink corpus (HDF5 + zstd), or export one",
     "  --set prepare.format=FORMAT prepare.input=FILE prepare.output=OUT.h5\n"
     "  --set prepare.export=FORMAT prepare.input=CORPUS.h5 prepare.output=PREFIX\n"
     "  (the formats each key takes are listed with the keys below)\n"
     "  Under mpirun -np P each rank parses and compresses its share of the input; they write one corpus (parallel HDF5).",
-    prepare_sections_, 1, prepare_run_};
+    prepare_sections_,
+    1,
+    prepare_run_};

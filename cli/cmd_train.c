@@ -13,8 +13,7 @@
 #include "sk_error.h"
 
 static const sk_cfg_section *const sections_[] = {
-    &sk_run_section, &sk_data_section, &sk_model_section, &sk_train_section,
-    &sk_select_section,
+    &sk_run_section, &sk_data_section, &sk_model_section, &sk_train_section, &sk_select_section,
 };
 
 static int run_(sk_cli_ctx *ctx)
@@ -30,15 +29,15 @@ static int run_(sk_cli_ctx *ctx)
         const char *a = ctx->argv[i];
         if (!strcmp(a, "--resume") || !strcmp(a, "--resume-latest-valid")) {
             if (i + 1 >= ctx->argc || ctx->argv[i + 1][0] == '-')
-                return sk_cli_usage_error("train: %s needs a checkpoint DIR (e.g. --resume %s/ckpt)", a,
-                                          run->out_dir);
+                return sk_cli_usage_error("train: %s needs a checkpoint DIR (e.g. --resume %s/ckpt)", a, run->out_dir);
             o.resume = ctx->argv[++i];
             o.resume_latest_valid = a[8] != '\0';
         } else if (!strncmp(a, "--resume=", 9) && a[9]) {
             o.resume = a + 9;
         } else {
             return sk_cli_usage_error("train: unexpected argument '%s' (usage: shrink train --config FILE "
-                                      "[--set key=value]... [--resume DIR])", a);
+                                      "[--set key=value]... [--resume DIR])",
+                                      a);
         }
     }
     if ((sk_device)run->device != SK_CPU)

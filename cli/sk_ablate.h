@@ -58,19 +58,19 @@ typedef enum { SK_ABLATE_BUDGET_STEPS, SK_ABLATE_BUDGET_EPOCHS } sk_ablate_budge
 
 /* [ablate] */
 typedef struct {
-    char base[SK_CFG_STR_MAX];     /* a training config file under this file's sections ("": none) */
-    char methods[SK_CFG_STR_MAX];  /* comma-separated method specs */
-    sk_cfg_float_list keep;        /* token keep ratios */
+    char base[SK_CFG_STR_MAX];       /* a training config file under this file's sections ("": none) */
+    char methods[SK_CFG_STR_MAX];    /* comma-separated method specs */
+    sk_cfg_float_list keep;          /* token keep ratios */
     sk_cfg_float_list condense_keep; /* corpus keep fractions for condense:* specs */
-    char grid[SK_CFG_STR_MAX];     /* extra axes "section.key=a|b; section.key=c|d" */
-    sk_cfg_int_list seeds;         /* run.seed of each repetition */
-    int budget;                    /* sk_ablate_budget */
-    double epochs;                 /* budget=epochs: epochs over each cell's training corpus */
-    char out_dir[SK_CFG_STR_MAX];  /* cells/, corpora/, results.csv, table.md, plots/ */
-    int64_t ranks_per_cell;        /* ranks training one cell (0: all of them) */
-    int cost;                      /* measure speedup / memory per cell (trainer/sk_cost.h) */
-    double cost_seconds;           /* cost: most seconds of timed rounds per cell */
-    int plots;                     /* render PNGs with gnuplot */
+    char grid[SK_CFG_STR_MAX];       /* extra axes "section.key=a|b; section.key=c|d" */
+    sk_cfg_int_list seeds;           /* run.seed of each repetition */
+    int budget;                      /* sk_ablate_budget */
+    double epochs;                   /* budget=epochs: epochs over each cell's training corpus */
+    char out_dir[SK_CFG_STR_MAX];    /* cells/, corpora/, results.csv, table.md, plots/ */
+    int64_t ranks_per_cell;          /* ranks training one cell (0: all of them) */
+    int cost;                        /* measure speedup / memory per cell (trainer/sk_cost.h) */
+    double cost_seconds;             /* cost: most seconds of timed rounds per cell */
+    int plots;                       /* render PNGs with gnuplot */
 } sk_ablate_config;
 
 extern const sk_cfg_section sk_ablate_section;
@@ -87,24 +87,24 @@ typedef struct {
 #define SK_ABLATE_MAX_AXES 8
 
 typedef struct {
-    int index;              /* position in the grid (what --cells A:B slices) */
-    char id[256];           /* NNN-method-kKEEP-cCKEEP-axes-sSEED, a directory name */
-    int method;             /* into plan->methods */
-    double keep, ckeep;     /* token / corpus keep (NaN: not used) */
+    int index;                    /* position in the grid (what --cells A:B slices) */
+    char id[256];                 /* NNN-method-kKEEP-cCKEEP-axes-sSEED, a directory name */
+    int method;                   /* into plan->methods */
+    double keep, ckeep;           /* token / corpus keep (NaN: not used) */
     int axis[SK_ABLATE_MAX_AXES]; /* value index per axis */
     char axes[SK_CFG_STR_MAX];    /* "train.lr=1e-3;model.depth=2" ("" without axes) */
     int64_t seed;
-    void **bases;           /* effective sections, parallel to plan->secs (owned) */
+    void **bases;                /* effective sections, parallel to plan->secs (owned) */
     char corpus[SK_CFG_STR_MAX]; /* condensed corpus it trains on ("": data.train as it is) */
-    uint64_t hash;          /* XXH64 of its effective config (run.out_dir left out) */
+    uint64_t hash;               /* XXH64 of its effective config (run.out_dir left out) */
 } sk_ablate_cell;
 
 typedef struct {
     const sk_cfg_section **secs; /* every CLI section (owned array, borrowed entries) */
     int nsec;
-    void **base;                 /* the base config (owned) */
-    sk_ablate_config cfg;        /* the [ablate] values */
-    uint64_t base_hash;          /* XXH64 of the base's training sections */
+    void **base;          /* the base config (owned) */
+    sk_ablate_config cfg; /* the [ablate] values */
+    uint64_t base_hash;   /* XXH64 of the base's training sections */
     sk_ablate_method *methods;
     int nmethods;
     int naxes;
@@ -113,15 +113,15 @@ typedef struct {
     int axis_n[SK_ABLATE_MAX_AXES];
     sk_ablate_cell *cells;
     int ncells;
-    int64_t base_rows;           /* training rows of data.train (epochs budget) */
+    int64_t base_rows; /* training rows of data.train (epochs budget) */
 } sk_ablate_plan;
 
 /* Build the plan from the ablate file `path` (may be NULL: defaults and
  * sets only) and the --set assignments: load, expand, add baselines
  * (notes on stderr when `notes`), build and check every cell's config for
  * a group of `group_ranks` ranks. *out is the caller's (sk_ablate_plan_free). */
-int sk_ablate_plan_build(sk_ablate_plan **out, const char *path, const char *const *sets, int nsets,
-                         int group_ranks, int notes);
+int sk_ablate_plan_build(sk_ablate_plan **out, const char *path, const char *const *sets, int nsets, int group_ranks,
+                         int notes);
 void sk_ablate_plan_free(sk_ablate_plan *p);
 
 /* The training options of cell c: its model, train, data and select

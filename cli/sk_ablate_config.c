@@ -5,6 +5,7 @@
 
 #define OFF(f) offsetof(sk_ablate_config, f)
 
+/* clang-format off */
 static const sk_cfg_key ablate_keys_[] = {
     {.name = "base", .type = SK_CFG_STRING, .offset = OFF(base), .def = "",
      .help = "training config the cells start from; this file's own sections and --set apply on top (\"\": none)"},
@@ -33,7 +34,7 @@ static const sk_cfg_key ablate_keys_[] = {
     {.name = "plots", .type = SK_CFG_BOOL, .offset = OFF(plots), .def = "true",
      .help = "render plots/*.png with gnuplot"},
 };
+/* clang-format on */
 
-const sk_cfg_section sk_ablate_section = {"ablate", "grids of methods x budgets x seeds (shrink ablate)",
-                                          ablate_keys_, (int)(sizeof ablate_keys_ / sizeof *ablate_keys_),
-                                          sizeof(sk_ablate_config)};
+const sk_cfg_section sk_ablate_section = {"ablate", "grids of methods x budgets x seeds (shrink ablate)", ablate_keys_,
+                                          (int)(sizeof ablate_keys_ / sizeof *ablate_keys_), sizeof(sk_ablate_config)};

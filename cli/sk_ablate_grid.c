@@ -139,8 +139,10 @@ static int add_method_(sk_ablate_plan *p, const char *spec, int added, int notes
     m.added = added;
     p->methods[p->nmethods++] = m;
     if (added && notes)
-        fprintf(stderr, "ablate: note: added '%s' to the grid (every grid has the uncompressed cell and the "
-                        "random baseline at each budget)\n", spec);
+        fprintf(stderr,
+                "ablate: note: added '%s' to the grid (every grid has the uncompressed cell and the "
+                "random baseline at each budget)\n",
+                spec);
 done:
     return rc;
 }
@@ -164,8 +166,10 @@ static int add_baselines_(sk_ablate_plan *p, int notes)
                         !strcmp(r->condense, m->condense[0] ? "random" : "");
             }
             if (!have) {
-                if (m->condense[0]) snprintf(spec, sizeof spec, "condense:random+random/%s", m->strategy);
-                else snprintf(spec, sizeof spec, "random/%s", m->strategy);
+                if (m->condense[0])
+                    snprintf(spec, sizeof spec, "condense:random+random/%s", m->strategy);
+                else
+                    snprintf(spec, sizeof spec, "random/%s", m->strategy);
                 SK_TRY(add_method_(p, spec, 1, notes));
             }
         } else if (m->condense[0] && find_method_(p, "condense:random") < 0) {
@@ -191,8 +195,7 @@ static int parse_methods_(sk_ablate_plan *p, int notes)
         SK_FAIL_IF(p->methods[i].scorer[0] && p->cfg.keep.n == 0, SK_EINVAL,
                    "ablate.keep is empty but ablate.methods has the token spec '%s'", p->methods[i].spec);
         SK_FAIL_IF(p->methods[i].condense[0] && p->cfg.condense_keep.n == 0, SK_EINVAL,
-                   "ablate.condense_keep is empty but ablate.methods has the condense spec '%s'",
-                   p->methods[i].spec);
+                   "ablate.condense_keep is empty but ablate.methods has the condense spec '%s'", p->methods[i].spec);
     }
     SK_TRY(add_baselines_(p, notes));
 done:
@@ -216,8 +219,8 @@ static int parse_axes_(sk_ablate_plan *p)
         int a = p->naxes++;
         snprintf(p->axis_key[a], sizeof p->axis_key[a], "%s", trim_(s));
         SK_FAIL_IF(!strcmp(p->axis_key[a], "run.seed"), SK_EINVAL, "ablate.grid: run.seed is ablate.seeds' axis");
-        SK_FAIL_IF(!strncmp(p->axis_key[a], "ablate.", 7) || !strncmp(p->axis_key[a], "run.out_dir", 11),
-                   SK_EINVAL, "ablate.grid: '%s' cannot be an axis (it is not a training key)", p->axis_key[a]);
+        SK_FAIL_IF(!strncmp(p->axis_key[a], "ablate.", 7) || !strncmp(p->axis_key[a], "run.out_dir", 11), SK_EINVAL,
+                   "ablate.grid: '%s' cannot be an axis (it is not a training key)", p->axis_key[a]);
         for (char *v = strtok_r(eq + 1, "|", &vsave); v; v = strtok_r(NULL, "|", &vsave)) {
             SK_FAIL_IF(p->axis_n[a] >= SK_CFG_LIST_MAX, SK_EINVAL, "ablate.grid: %s has too many values",
                        p->axis_key[a]);
@@ -284,8 +287,10 @@ int sk_ablate_cell_finish(sk_ablate_plan *p, sk_ablate_cell *c, int64_t rows)
     const sk_data_config *d = sec_(p, c->bases, "data");
     if (p->cfg.budget == SK_ABLATE_BUDGET_EPOCHS) {
         double steps = ceil(p->cfg.epochs * (double)rows / (double)d->batch_size);
-        SK_FAIL_IF(steps < 1, SK_EINVAL, "cell %s: ablate.epochs = %g over %lld training rows with data.batch_size "
-                   "= %lld is less than one step", c->id, p->cfg.epochs, (long long)rows, (long long)d->batch_size);
+        SK_FAIL_IF(steps < 1, SK_EINVAL,
+                   "cell %s: ablate.epochs = %g over %lld training rows with data.batch_size "
+                   "= %lld is less than one step",
+                   c->id, p->cfg.epochs, (long long)rows, (long long)d->batch_size);
         t->steps = (int64_t)steps;
     }
     SK_TRY(hash_sections_(p, c->bases, train_secs_, c->corpus[0] ? 6 : 5, &c->hash));
@@ -394,8 +399,8 @@ static int add_cell_(sk_ablate_plan *p, int method, double ckeep, double keep, c
         SK_TRY(hash_sections_(p, c->bases, names, 2, &h));
         char name[160] = "";
         id_part_(name, sizeof name, m->condense);
-        int w = snprintf(c->corpus, sizeof c->corpus, "%s/corpora/%s-c%g-s%lld-%016llx.h5", p->cfg.out_dir, name,
-                         ckeep, (long long)seed, (unsigned long long)h);
+        int w = snprintf(c->corpus, sizeof c->corpus, "%s/corpora/%s-c%g-s%lld-%016llx.h5", p->cfg.out_dir, name, ckeep,
+                         (long long)seed, (unsigned long long)h);
         SK_FAIL_IF(w < 0 || (size_t)w >= sizeof c->corpus, SK_EINVAL, "ablate.out_dir is too long");
         snprintf(cc->output, sizeof cc->output, "%s", c->corpus);
         snprintf(d->train, sizeof d->train, "%s", c->corpus);
@@ -403,8 +408,10 @@ static int add_cell_(sk_ablate_plan *p, int method, double ckeep, double keep, c
     }
     /* the checks `shrink train` makes (cmd_train.c), for a group of group_ranks */
     const sk_run_config *run = sec_(p, c->bases, "run");
-    SK_FAIL_IF((sk_device)run->device != SK_CPU, SK_EINVAL, "cell %s: run.device = cuda: the trainer runs on CPU in "
-               "this version", c->id);
+    SK_FAIL_IF((sk_device)run->device != SK_CPU, SK_EINVAL,
+               "cell %s: run.device = cuda: the trainer runs on CPU in "
+               "this version",
+               c->id);
     SK_FAIL_IF((sk_dtype)run->dtype != SK_F32, SK_EINVAL, "cell %s: run.dtype: the trainer trains in f32", c->id);
     SK_TRY(sk_ablate_cell_finish(p, c, rows));
     rc = sk_train_validate(sec_(p, c->bases, "model"), sec_(p, c->bases, "train"), d, group_ranks);
@@ -465,8 +472,8 @@ int sk_ablate_cell_check(const sk_ablate_plan *p, const sk_ablate_cell *c, int g
      * condensed one is checked again once it exists, sk_ablate_cell_finish's caller) */
     const char *via = "";
     if (c->corpus[0] && access(c->corpus, F_OK) != 0) {
-        sk_condense_opts co = {.cfg = cc, .model = o.model, .train = o.train, .data = sec_(p, p->base, "data"),
-                               .seed = o.seed};
+        sk_condense_opts co = {
+            .cfg = cc, .model = o.model, .train = o.train, .data = sec_(p, p->base, "data"), .seed = o.seed};
         rc = sk_condense_check(&co);
         if (rc < 0) {
             sk_error_prefix("cell %s: ", c->id);
@@ -523,8 +530,8 @@ done:
     return rc;
 }
 
-int sk_ablate_plan_build(sk_ablate_plan **out, const char *path, const char *const *sets, int nsets,
-                         int group_ranks, int notes)
+int sk_ablate_plan_build(sk_ablate_plan **out, const char *path, const char *const *sets, int nsets, int group_ranks,
+                         int notes)
 {
     int rc = SK_OK, n = 0;
     char base_path[SK_CFG_STR_MAX];

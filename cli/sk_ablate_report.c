@@ -51,8 +51,10 @@ static int same_d_(double a, double b) { return (isnan(a) && isnan(b)) || a == b
 
 static void fmt_(char *buf, size_t n, double v, const char *f)
 {
-    if (isfinite(v)) snprintf(buf, n, f, v);
-    else snprintf(buf, n, "-");
+    if (isfinite(v))
+        snprintf(buf, n, f, v);
+    else
+        snprintf(buf, n, "-");
 }
 
 /* mean and sample sd of the finite values */
@@ -171,7 +173,8 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
             for (int j = 0; j < ng && on[i]; j++) {
                 if (j == i || !isfinite(gs[j].t_mean) || !isfinite(gs[j].q_mean)) continue;
                 int better = lm ? gs[j].q_mean <= gs[i].q_mean : gs[j].q_mean >= gs[i].q_mean;
-                int strict = gs[j].t_mean < gs[i].t_mean || (lm ? gs[j].q_mean < gs[i].q_mean : gs[j].q_mean > gs[i].q_mean);
+                int strict =
+                    gs[j].t_mean < gs[i].t_mean || (lm ? gs[j].q_mean < gs[i].q_mean : gs[j].q_mean > gs[i].q_mean);
                 if (gs[j].t_mean <= gs[i].t_mean && better && strict) on[i] = 0;
             }
         }
@@ -206,8 +209,8 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
     char xr[96], ref[160] = "";
     snprintf(xr, sizeof xr, "set xrange [%.6g:%.6g]\n", xmin / 1.5, 1.5);
     if (nnone == 1 && isfinite(none_q))
-        snprintf(ref, sizeof ref, ", \\\n     %.10g with lines dashtype 2 linecolor rgb '#404040' title 'none (uncompressed)'",
-                 none_q);
+        snprintf(ref, sizeof ref,
+                 ", \\\n     %.10g with lines dashtype 2 linecolor rgb '#404040' title 'none (uncompressed)'", none_q);
     snprintf(gp, sizeof gp, "%s/plots/plots.gp", dir);
     f = fopen(gp, "w");
     SK_FAIL_IF(!f, SK_EIO, "%s: cannot write", gp);
@@ -225,8 +228,8 @@ static int plots_(const char *dir, const group_ *gs, int ng, int lm)
             "set xlabel 'training loop seconds (mean over seeds)'\n"
             "plot 'time.dat' using 1:2 with points pointtype 7 title 'cells', \\\n"
             "     'time.dat' using 1:2:3 with labels offset 0,1 font ',7' notitle, \\\n"
-            "     'front.dat' using 1:2 with steps linewidth 2 title 'Pareto front'\n"
-            , dir, qname, xr, nblocks - 1, ref);
+            "     'front.dat' using 1:2 with steps linewidth 2 title 'Pareto front'\n",
+            dir, qname, xr, nblocks - 1, ref);
     int has_rss = 0;
     for (int i = 0; i < ng; i++) has_rss |= isfinite(gs[i].rss_mib);
     if (has_rss) /* memory is measured with a selector's cost run (sk_cost.h); a grid without one has none */
@@ -287,10 +290,10 @@ int sk_ablate_report(const char *dir, int plots, int *missing)
                "eval_bpb,loss,tokens,tokens_kept,samples,flop_ratio,speedup_median,speedup_q1,speedup_q3,ms_full,"
                "ms_compressed,rss_base,rss_full,rss_compressed,dev_full,dev_compressed,train_seconds,wall_seconds,"
                "hash\n");
-    static const char *const nums[] = {"eval_acc", "eval_loss", "eval_bpb", "loss", "tokens", "tokens_kept",
-                                       "samples", "flop_ratio", "speedup_median", "speedup_q1", "speedup_q3",
-                                       "ms_full", "ms_compressed", "rss_base", "rss_full", "rss_compressed",
-                                       "dev_full", "dev_compressed", "train_seconds", "wall_seconds"};
+    static const char *const nums[] = {
+        "eval_acc",   "eval_loss",      "eval_bpb",   "loss",           "tokens",        "tokens_kept",   "samples",
+        "flop_ratio", "speedup_median", "speedup_q1", "speedup_q3",     "ms_full",       "ms_compressed", "rss_base",
+        "rss_full",   "rss_compressed", "dev_full",   "dev_compressed", "train_seconds", "wall_seconds"};
     for (int i = 0; i < nrows; i++) {
         json_t *r = rows[i].rec;
         char k[32], ck[32];
@@ -305,8 +308,10 @@ int sk_ablate_report(const char *dir, int plots, int *missing)
                 steps);
         for (size_t j = 0; j < sizeof nums / sizeof *nums; j++) {
             double v = get_(r, nums[j]);
-            if (isfinite(v)) fprintf(c, ",%.10g", v);
-            else fputs(",", c);
+            if (isfinite(v))
+                fprintf(c, ",%.10g", v);
+            else
+                fputs(",", c);
         }
         fprintf(c, ",%s\n", str_(r, "hash"));
     }
@@ -346,10 +351,10 @@ int sk_ablate_report(const char *dir, int plots, int *missing)
         if (k) full_rss = s / k;
     }
     for (int g = 0; g < ng; g++) {
-        static const char *const keys[] = {"train_seconds", "steps", "samples", "flop_ratio", "speedup_median",
-                                           "speedup_q1", "speedup_q3"};
-        double *outs[] = {&gs[g].t_mean, &gs[g].steps, &gs[g].samples, &gs[g].flop, &gs[g].sp, &gs[g].sp_q1,
-                          &gs[g].sp_q3};
+        static const char *const keys[] = {"train_seconds",  "steps",      "samples",   "flop_ratio",
+                                           "speedup_median", "speedup_q1", "speedup_q3"};
+        double *outs[] = {&gs[g].t_mean, &gs[g].steps, &gs[g].samples, &gs[g].flop,
+                          &gs[g].sp,     &gs[g].sp_q1, &gs[g].sp_q3};
         double sd;
         int k = 0;
         for (int i = 0; i < nrows; i++)
@@ -383,27 +388,36 @@ int sk_ablate_report(const char *dir, int plots, int *missing)
     /* table.md */
     m = open_memstream(&md, &md_len);
     SK_FAIL_IF(!m, SK_ENOMEM, "out of memory");
-    fprintf(m, "# Ablation: %s\n\n%d of %zu cells recorded; budget %s; mean ± sd over seeds. "
-               "Δ vs random: quality minus the random baseline's at the same keep ratios%s.\n"
-               "Speedup: measured forward+backward against the uncompressed model, median [IQR] (trainer/sk_cost.h); "
-               "RSS: peak host memory a training step adds over the resident base.\n\n",
+    fprintf(m,
+            "# Ablation: %s\n\n%d of %zu cells recorded; budget %s; mean ± sd over seeds. "
+            "Δ vs random: quality minus the random baseline's at the same keep ratios%s.\n"
+            "Speedup: measured forward+backward against the uncompressed model, median [IQR] (trainer/sk_cost.h); "
+            "RSS: peak host memory a training step adds over the resident base.\n\n",
             dir, nrows, n, str_(plan, "budget"), lm ? " (bits per byte: negative is better)" : "");
-    fprintf(m, "| method | corpus keep | token keep | axes | seeds | %s | Δ vs random | steps | samples | tokens kept | "
-               "FLOP ratio | speedup [IQR] | step RSS MiB | train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-            lm ? "eval bits/byte" : "eval accuracy");
+    fprintf(
+        m,
+        "| method | corpus keep | token keep | axes | seeds | %s | Δ vs random | steps | samples | tokens kept | "
+        "FLOP ratio | speedup [IQR] | step RSS MiB | train s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        lm ? "eval bits/byte" : "eval accuracy");
     for (int g = 0; g < ng; g++) {
         const group_ *G = &gs[g];
         char q[64], d[64], ck[32], k[32], kf[32], fl[32], sp[64], rss[32], t[32], st[32], sa[32];
-        if (isfinite(G->q_sd)) snprintf(q, sizeof q, "%.4f ± %.4f", G->q_mean, G->q_sd);
-        else fmt_(q, sizeof q, G->q_mean, "%.4f");
-        if (G->ref >= 0) snprintf(d, sizeof d, "%+.4f", G->q_mean - gs[G->ref].q_mean);
-        else snprintf(d, sizeof d, "%s", is_random_(G) ? "(random)" : "-");
+        if (isfinite(G->q_sd))
+            snprintf(q, sizeof q, "%.4f ± %.4f", G->q_mean, G->q_sd);
+        else
+            fmt_(q, sizeof q, G->q_mean, "%.4f");
+        if (G->ref >= 0)
+            snprintf(d, sizeof d, "%+.4f", G->q_mean - gs[G->ref].q_mean);
+        else
+            snprintf(d, sizeof d, "%s", is_random_(G) ? "(random)" : "-");
         fmt_(ck, sizeof ck, G->ckeep, "%g");
         fmt_(k, sizeof k, G->keep, "%g");
         fmt_(kf, sizeof kf, G->kept_frac, "%.3f");
         fmt_(fl, sizeof fl, G->flop, "%.3f");
-        if (isfinite(G->sp_q1)) snprintf(sp, sizeof sp, "%.3f [%.3f, %.3f]", G->sp, G->sp_q1, G->sp_q3);
-        else fmt_(sp, sizeof sp, G->sp, "%.3f");
+        if (isfinite(G->sp_q1))
+            snprintf(sp, sizeof sp, "%.3f [%.3f, %.3f]", G->sp, G->sp_q1, G->sp_q3);
+        else
+            fmt_(sp, sizeof sp, G->sp, "%.3f");
         fmt_(rss, sizeof rss, G->rss_mib, "%.1f");
         fmt_(t, sizeof t, G->t_mean, "%.1f");
         fmt_(st, sizeof st, G->steps, "%.0f");

@@ -28,25 +28,12 @@ const char *sk_version(void); /* common/sk_version.c (libshrink) */
  * order in `shrink config` output and docs/CONFIG.md). */
 
 static const sk_cmd *const commands_[] = {
-    &sk_cmd_config,
-    &sk_cmd_prepare,
-    &sk_cmd_inspect,
-    &sk_cmd_train,
-    &sk_cmd_cost,
-    &sk_cmd_condense,
-    &sk_cmd_ablate,
+    &sk_cmd_config, &sk_cmd_prepare, &sk_cmd_inspect, &sk_cmd_train, &sk_cmd_cost, &sk_cmd_condense, &sk_cmd_ablate,
 };
 
 static const sk_cfg_section *const sections_[] = {
-    &sk_run_section,
-    &sk_log_section,
-    &sk_data_section,
-    &sk_prepare_section,
-    &sk_model_section,
-    &sk_train_section,
-    &sk_select_section,
-    &sk_condense_section,
-    &sk_ablate_section,
+    &sk_run_section,   &sk_log_section,    &sk_data_section,     &sk_prepare_section, &sk_model_section,
+    &sk_train_section, &sk_select_section, &sk_condense_section, &sk_ablate_section,
 };
 
 #define COUNT_(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -119,8 +106,8 @@ static void save_command_line_(int argc, char **argv)
             continue;
         }
         if (strncmp(a, "--resume=", 9) == 0) continue;
-        int plain = a[0] != '\0' && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
-                                        strlen(a);
+        int plain = a[0] != '\0' &&
+                    strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == strlen(a);
         n += (size_t)snprintf(cmdline_ + n, sizeof cmdline_ - n, "%s%s%s%s", n ? " " : "", plain ? "" : "'", a,
                               plain ? "" : "'");
     }
@@ -140,22 +127,20 @@ static void print_main_help_(FILE *f)
 {
     int n;
     const sk_cmd *const *cmds = sk_cli_commands(&n);
-    fprintf(f,
-            "usage: shrink [--help|--version] <command> [--config FILE] [--set section.key=value]... [args]\n"
-            "\n"
-            "Training-time data-centric compression: shrink the data a model processes.\n"
-            "\n"
-            "commands:\n");
+    fprintf(f, "usage: shrink [--help|--version] <command> [--config FILE] [--set section.key=value]... [args]\n"
+               "\n"
+               "Training-time data-centric compression: shrink the data a model processes.\n"
+               "\n"
+               "commands:\n");
     for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", cmds[i]->name, cmds[i]->summary);
-    fprintf(f,
-            "\n"
-            "options (after the command):\n"
-            "  --config FILE              YAML config (see configs/ and docs/CONFIG.md)\n"
-            "  --set section.key=value    override one key; repeatable, applied after the file in order\n"
-            "  --help                     the command's usage and every config key it reads\n"
-            "\n"
-            "Run 'shrink <command> --help' for a command's config keys, 'shrink config --keys' for all.\n"
-            "Exit status: 0 ok, 1 the command failed, 2 bad command line or config.\n");
+    fprintf(f, "\n"
+               "options (after the command):\n"
+               "  --config FILE              YAML config (see configs/ and docs/CONFIG.md)\n"
+               "  --set section.key=value    override one key; repeatable, applied after the file in order\n"
+               "  --help                     the command's usage and every config key it reads\n"
+               "\n"
+               "Run 'shrink <command> --help' for a command's config keys, 'shrink config --keys' for all.\n"
+               "Exit status: 0 ok, 1 the command failed, 2 bad command line or config.\n");
 }
 
 /* The sections a command sees in --help: run, log, then its own. */
@@ -197,8 +182,7 @@ static int suggest_command_(const char *name)
         }
     }
     usage_error_ = 1;
-    if (best_name)
-        return sk_error_set(SK_EINVAL, "unknown command '%s' (did you mean '%s'?)", name, best_name);
+    if (best_name) return sk_error_set(SK_EINVAL, "unknown command '%s' (did you mean '%s'?)", name, best_name);
     return sk_error_set(SK_EINVAL, "unknown command '%s' (see 'shrink --help')", name);
 }
 

@@ -44,32 +44,32 @@ enum {
 };
 
 typedef struct {
-    const char *config_path;   /* --config FILE, or NULL */
-    void *const *sections;     /* filled section structs, parallel to cmd->sections (borrowed) */
-    int argc;                  /* what follows the command that is not --config/--set: */
-    char **argv;               /* positional args and command flags (FILE, --verify, --resume DIR) */
-    const char *const *sets;   /* the --set assignments in command-line order (borrowed), for a command
+    const char *config_path; /* --config FILE, or NULL */
+    void *const *sections;   /* filled section structs, parallel to cmd->sections (borrowed) */
+    int argc;                /* what follows the command that is not --config/--set: */
+    char **argv;             /* positional args and command flags (FILE, --verify, --resume DIR) */
+    const char *const *sets; /* the --set assignments in command-line order (borrowed), for a command
                                   that rebuilds configs of its own (ablate: base file, then its file, then these) */
     int nsets;
 } sk_cli_ctx;
 
 typedef struct {
-    unsigned version;          /* SK_CMD_VERSION */
-    const char *name;          /* "train" */
-    const char *summary;       /* one line for `shrink --help` */
-    const char *usage;         /* extra usage text for `shrink <cmd> --help` (flags, positionals), or NULL */
+    unsigned version;    /* SK_CMD_VERSION */
+    const char *name;    /* "train" */
+    const char *summary; /* one line for `shrink --help` */
+    const char *usage;   /* extra usage text for `shrink <cmd> --help` (flags, positionals), or NULL */
     const sk_cfg_section *const *sections;
-    int nsections;             /* config sections this command reads */
+    int nsections;               /* config sections this command reads */
     int (*run)(sk_cli_ctx *ctx); /* 0 or SK_E* with the message set; never exits */
 } sk_cmd;
 
 /* The commands (cli/cmd_<name>.c); declared here so the table in sk_cli.c
  * needs one line per command. */
-extern const sk_cmd sk_cmd_config;  /* cli/cmd_config.c */
-extern const sk_cmd sk_cmd_prepare; /* cli/cmd_prepare.c (dataset) */
-extern const sk_cmd sk_cmd_inspect; /* cli/cmd_inspect.c (dataset) */
-extern const sk_cmd sk_cmd_train;   /* cli/cmd_train.c (trainer) */
-extern const sk_cmd sk_cmd_cost;    /* cli/cmd_cost.c (trainer/sk_cost.h) */
+extern const sk_cmd sk_cmd_config;   /* cli/cmd_config.c */
+extern const sk_cmd sk_cmd_prepare;  /* cli/cmd_prepare.c (dataset) */
+extern const sk_cmd sk_cmd_inspect;  /* cli/cmd_inspect.c (dataset) */
+extern const sk_cmd sk_cmd_train;    /* cli/cmd_train.c (trainer) */
+extern const sk_cmd sk_cmd_cost;     /* cli/cmd_cost.c (trainer/sk_cost.h) */
 extern const sk_cmd sk_cmd_condense; /* cli/cmd_condense.c (condense) */
 extern const sk_cmd sk_cmd_ablate;   /* cli/cmd_ablate.c (trainer, condense) */
 

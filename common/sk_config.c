@@ -77,8 +77,7 @@ static int near_(const char *typed, const char *cand, int *best)
     return 0;
 }
 
-const sk_cfg_section *sk_cfg_find_section(const sk_cfg_section *const *secs, int n, const char *name,
-                                          int *index)
+const sk_cfg_section *sk_cfg_find_section(const sk_cfg_section *const *secs, int n, const char *name, int *index)
 {
     for (int i = 0; i < n; i++) {
         if (secs[i] && strcmp(secs[i]->name, name) == 0) {
@@ -114,8 +113,7 @@ static int unknown_key_(const sk_cfg_section *const *secs, int n, const char *se
             if (near_(typed, cand, &best)) snprintf(best_name, sizeof best_name, "%s", cand);
         }
     }
-    if (best_name[0])
-        return sk_error_set(SK_EINVAL, "unknown key '%s' (did you mean '%s'?)", typed, best_name);
+    if (best_name[0]) return sk_error_set(SK_EINVAL, "unknown key '%s' (did you mean '%s'?)", typed, best_name);
     return sk_error_set(SK_EINVAL, "unknown key '%s'", typed);
 }
 
@@ -127,12 +125,11 @@ static int unknown_section_(const sk_cfg_section *const *secs, int n, const char
     size_t len = 0;
     for (int i = 0; i < n; i++) {
         if (near_(name, secs[i]->name, &best)) best_name = secs[i]->name;
-        len += (size_t)snprintf(known + len, len < sizeof known ? sizeof known - len : 0, "%s%s",
-                                i ? ", " : "", secs[i]->name);
+        len += (size_t)snprintf(known + len, len < sizeof known ? sizeof known - len : 0, "%s%s", i ? ", " : "",
+                                secs[i]->name);
         if (len >= sizeof known) len = sizeof known - 1;
     }
-    if (best_name)
-        return sk_error_set(SK_EINVAL, "unknown section '%s' (did you mean '%s'?)", name, best_name);
+    if (best_name) return sk_error_set(SK_EINVAL, "unknown section '%s' (did you mean '%s'?)", name, best_name);
     return sk_error_set(SK_EINVAL, "unknown section '%s' (known sections: %s)", name, known);
 }
 
@@ -184,8 +181,14 @@ static int parse_bool_(const char *full, const char *s, int *out)
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
     for (int i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) { *out = 1; return SK_OK; }
-        if (strcasecmp(s, no[i]) == 0) { *out = 0; return SK_OK; }
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return SK_OK;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return SK_OK;
+        }
     }
     return sk_error_set(SK_EINVAL, "%s: expected true or false, got '%s'", full, s);
 }
@@ -335,8 +338,7 @@ static int assign_scalar_(const char *full, const sk_cfg_key *k, void *base, con
         memcpy(field, &v, sizeof v);
         break;
     }
-    default:
-        rc = sk_error_set(SK_EINVAL, "%s: internal: not a scalar key", full);
+    default: rc = sk_error_set(SK_EINVAL, "%s: internal: not a scalar key", full);
     }
 done:
     return rc;
@@ -459,11 +461,10 @@ static int next_(reader_ *r)
     if (!yaml_parser_parse(&r->parser, &r->ev)) {
         const char *problem = r->parser.problem ? r->parser.problem : "unknown error";
         if (r->parser.error == YAML_READER_ERROR)
-            return sk_error_set(SK_EINVAL, "%s: YAML error: %s (byte %zu)", r->name, problem,
-                                r->parser.problem_offset);
+            return sk_error_set(SK_EINVAL, "%s: YAML error: %s (byte %zu)", r->name, problem, r->parser.problem_offset);
         return sk_error_set(SK_EINVAL, "%s:%d: YAML syntax error: %s%s%s", r->name,
-                            (int)r->parser.problem_mark.line + 1, problem,
-                            r->parser.context ? " " : "", r->parser.context ? r->parser.context : "");
+                            (int)r->parser.problem_mark.line + 1, problem, r->parser.context ? " " : "",
+                            r->parser.context ? r->parser.context : "");
     }
     r->have_ev = 1;
     if (r->ev.type == YAML_ALIAS_EVENT)
@@ -525,9 +526,9 @@ static int read_value_(reader_ *r, const char *full, const sk_cfg_key *k, void *
         if (rc < 0 && bad >= 0 && bad < n) line = item_line[bad]; /* the offending item's line */
     } else {
         rc = sk_error_set(SK_EINVAL, "%s: expected %s, got %s", full,
-                          k->type == SK_CFG_INT ? "an integer"
-                          : k->type == SK_CFG_FLOAT ? "a number"
-                          : k->type == SK_CFG_BOOL ? "true or false"
+                          k->type == SK_CFG_INT      ? "an integer"
+                          : k->type == SK_CFG_FLOAT  ? "a number"
+                          : k->type == SK_CFG_BOOL   ? "true or false"
                           : k->type == SK_CFG_STRING ? "a string"
                           : k->type == SK_CFG_ENUM   ? "a name"
                                                      : "a list",
@@ -552,8 +553,8 @@ static int read_section_(reader_ *r, const sk_cfg_section *const *secs, int n, i
         if (r->ev.type == YAML_MAPPING_END_EVENT) break;
         int line = line_(&r->ev);
         if (r->ev.type != YAML_SCALAR_EVENT) {
-            rc = sk_error_set(SK_EINVAL, "%s:%d: section '%s': expected a key name, got %s", r->name, line,
-                              sec->name, event_what_(&r->ev));
+            rc = sk_error_set(SK_EINVAL, "%s:%d: section '%s': expected a key name, got %s", r->name, line, sec->name,
+                              event_what_(&r->ev));
             goto done;
         }
         const sk_cfg_key *k = sk_cfg_find_key(sec, scalar_(&r->ev));
@@ -590,8 +591,8 @@ static int read_stream_(reader_ *r, const sk_cfg_section *const *secs, int n, vo
             SK_TRY(next_(r));
             if (r->ev.type == YAML_MAPPING_END_EVENT) break;
             int line = line_(&r->ev);
-            SK_FAIL_IF(r->ev.type != YAML_SCALAR_EVENT, SK_EINVAL, "%s:%d: expected a section name, got %s",
-                       r->name, line, event_what_(&r->ev));
+            SK_FAIL_IF(r->ev.type != YAML_SCALAR_EVENT, SK_EINVAL, "%s:%d: expected a section name, got %s", r->name,
+                       line, event_what_(&r->ev));
             int si = -1;
             const char *name = scalar_(&r->ev);
             if (!sk_cfg_find_section(secs, n, name, &si)) {
@@ -599,8 +600,8 @@ static int read_stream_(reader_ *r, const sk_cfg_section *const *secs, int n, vo
                 sk_error_prefix("%s:%d: ", r->name, line);
                 goto done;
             }
-            SK_FAIL_IF(seen[si], SK_EINVAL, "%s:%d: duplicate section '%s' (first on line %d)", r->name, line,
-                       name, seen[si]);
+            SK_FAIL_IF(seen[si], SK_EINVAL, "%s:%d: duplicate section '%s' (first on line %d)", r->name, line, name,
+                       seen[si]);
             seen[si] = line;
             SK_TRY(next_(r));
             if (r->ev.type == YAML_MAPPING_START_EVENT) {
@@ -618,8 +619,8 @@ static int read_stream_(reader_ *r, const sk_cfg_section *const *secs, int n, vo
     }
     SK_TRY(next_(r)); /* DOCUMENT_END */
     SK_TRY(next_(r));
-    SK_FAIL_IF(r->ev.type != YAML_STREAM_END_EVENT, SK_EINVAL,
-               "%s:%d: only one YAML document is allowed in a config", r->name, line_(&r->ev));
+    SK_FAIL_IF(r->ev.type != YAML_STREAM_END_EVENT, SK_EINVAL, "%s:%d: only one YAML document is allowed in a config",
+               r->name, line_(&r->ev));
 done:
     free(seen);
     return rc;
@@ -674,8 +675,11 @@ static int utf8_valid_(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     while (*s) {
-        unsigned c = *s++, n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2
-                                : c >= 0xf0 && c <= 0xf4 ? 3 : 9;
+        unsigned c = *s++, n = c < 0x80                 ? 0
+                               : c >= 0xc2 && c <= 0xdf ? 1
+                               : c >= 0xe0 && c <= 0xef ? 2
+                               : c >= 0xf0 && c <= 0xf4 ? 3
+                                                        : 9;
         if (n == 9) return 0;
         uint32_t cp = n == 0 ? c : c & (0x3fu >> n);
         for (unsigned i = 0; i < n; i++, s++) {
@@ -750,13 +754,20 @@ static void write_quoted_(FILE *f, const char *s)
             p += k;
             continue;
         }
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", (int)c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (yaml_plain_(c)) fwrite(p, 1, n + 1, f);
-        else if (c < 0x100) fprintf(f, "\\x%02x", (unsigned)c);
-        else if (c < 0x10000) fprintf(f, "\\u%04x", (unsigned)c);
-        else fprintf(f, "\\U%08x", (unsigned)c);
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", (int)c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (yaml_plain_(c))
+            fwrite(p, 1, n + 1, f);
+        else if (c < 0x100)
+            fprintf(f, "\\x%02x", (unsigned)c);
+        else if (c < 0x10000)
+            fprintf(f, "\\u%04x", (unsigned)c);
+        else
+            fprintf(f, "\\U%08x", (unsigned)c);
         p += n + 1;
     }
     fputc('"', f);
@@ -792,8 +803,10 @@ static void write_value_(FILE *f, const sk_cfg_key *k, const void *base)
         int v = 0;
         char name[SK_CFG_STR_MAX];
         memcpy(&v, field, sizeof v);
-        if (choice_name_(k, v, name, sizeof name)) write_quoted_(f, name);
-        else fprintf(f, "%d", v); /* not a valid index: loading it back fails, naming the key */
+        if (choice_name_(k, v, name, sizeof name))
+            write_quoted_(f, name);
+        else
+            fprintf(f, "%d", v); /* not a valid index: loading it back fails, naming the key */
         break;
     }
     case SK_CFG_INT_LIST: {
@@ -835,10 +848,7 @@ int sk_cfg_write(FILE *f, const sk_cfg_section *const *secs, int n, void *const 
 
 /* ---- help ------------------------------------------------------------------ */
 
-static void fmt_bound_(char *buf, size_t n, double v)
-{
-    fmt_double_(buf, n, v);
-}
+static void fmt_bound_(char *buf, size_t n, double v) { fmt_double_(buf, n, v); }
 
 /* "[1, inf)", "(0, 1]", "cpu|cuda" or "" into buf. */
 static void constraint_(char *buf, size_t n, const sk_cfg_key *k)
@@ -903,8 +913,7 @@ void sk_cfg_print_markdown(FILE *f, const sk_cfg_section *const *secs, int n)
         for (int k = 0; k < secs[i]->nkeys; k++) {
             const sk_cfg_key *key = &secs[i]->keys[k];
             constraint_(cons, sizeof cons, key);
-            fprintf(f, "| `%s.%s` | %s | `%s` | ", secs[i]->name, key->name, type_name_(key->type),
-                    default_text_(key));
+            fprintf(f, "| `%s.%s` | %s | `%s` | ", secs[i]->name, key->name, type_name_(key->type), default_text_(key));
             /* '|' inside a table cell must be escaped. */
             for (const char *c = cons[0] ? cons : "any"; *c; c++) fputs(*c == '|' ? "\\|" : (char[2]){*c, 0}, f);
             fprintf(f, " | %s |\n", key->help ? key->help : "");

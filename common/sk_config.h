@@ -62,13 +62,13 @@ extern "C" {
 #endif
 
 typedef enum {
-    SK_CFG_INT,       /* int64_t */
-    SK_CFG_FLOAT,     /* double */
-    SK_CFG_BOOL,      /* int (0/1); text true/false/yes/no/on/off/1/0 */
-    SK_CFG_STRING,    /* char[SK_CFG_STR_MAX], NUL-terminated */
-    SK_CFG_INT_LIST,  /* sk_cfg_int_list */
+    SK_CFG_INT,        /* int64_t */
+    SK_CFG_FLOAT,      /* double */
+    SK_CFG_BOOL,       /* int (0/1); text true/false/yes/no/on/off/1/0 */
+    SK_CFG_STRING,     /* char[SK_CFG_STR_MAX], NUL-terminated */
+    SK_CFG_INT_LIST,   /* sk_cfg_int_list */
     SK_CFG_FLOAT_LIST, /* sk_cfg_float_list */
-    SK_CFG_ENUM       /* int: index of the value among choice_at / choices */
+    SK_CFG_ENUM        /* int: index of the value among choice_at / choices */
 } sk_cfg_type;
 
 #define SK_CFG_STR_MAX 512
@@ -123,19 +123,17 @@ int sk_cfg_defaults(const sk_cfg_section *const *secs, int n, void *const *bases
  * file keep their value). Unknown sections/keys, duplicates, wrong types,
  * out-of-range values and YAML syntax errors fail with "path:line: ...".
  * A missing or unreadable file fails with SK_EIO "path: <strerror>". */
-int sk_cfg_load_file(const char *path, const sk_cfg_section *const *secs, int n,
-                     void *const *bases);
+int sk_cfg_load_file(const char *path, const sk_cfg_section *const *secs, int n, void *const *bases);
 
 /* Same as sk_cfg_load_file on text in memory; `name` stands in for the path
  * in messages (e.g. "<string>"). */
-int sk_cfg_load_string(const char *name, const char *text, size_t len,
-                       const sk_cfg_section *const *secs, int n, void *const *bases);
+int sk_cfg_load_string(const char *name, const char *text, size_t len, const sk_cfg_section *const *secs, int n,
+                       void *const *bases);
 
 /* Apply one override "section.key=value" (value parsed as in a file; lists
  * as "[1, 2]" or "1,2"; an empty value sets a string to "" / a list to []).
  * Errors are prefixed "--set <assignment>: ". */
-int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, int n,
-                     void *const *bases);
+int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, int n, void *const *bases);
 
 /* Write the current values as YAML that sk_cfg_load_file reads back to the
  * same values (floats with 17 significant digits, strings quoted). Every key
@@ -150,8 +148,7 @@ void sk_cfg_print_help(FILE *f, const sk_cfg_section *const *secs, int n);
 void sk_cfg_print_markdown(FILE *f, const sk_cfg_section *const *secs, int n);
 
 /* Lookups by name; NULL when absent (no error set). */
-const sk_cfg_section *sk_cfg_find_section(const sk_cfg_section *const *secs, int n,
-                                          const char *name, int *index);
+const sk_cfg_section *sk_cfg_find_section(const sk_cfg_section *const *secs, int n, const char *name, int *index);
 const sk_cfg_key *sk_cfg_find_key(const sk_cfg_section *sec, const char *name);
 
 /* The name of value v of ENUM key k (its v-th choice) into buf (n bytes);

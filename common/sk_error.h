@@ -23,17 +23,17 @@ extern "C" {
 
 enum {
     SK_OK = 0,
-    SK_ERROR = -1,     /* generic failure */
-    SK_ENOMEM = -2,    /* allocation failed */
-    SK_EINVAL = -3,    /* bad argument, bad config value, bad input data */
-    SK_EIO = -4,       /* file system / read / write failure */
-    SK_ENOTFOUND = -5, /* name, key, file or object does not exist */
-    SK_EEXISTS = -6,   /* duplicate registration or existing output */
-    SK_ECORRUPT = -7,  /* stored data fails its checks */
-    SK_ETORCH = -8,    /* libtorch raised an exception (message = its what()) */
-    SK_EMPI = -9,      /* MPI failure or a peer rank failed */
-    SK_EVERSION = -10, /* vtable / file format version mismatch */
-    SK_ENUMERIC = -11, /* NaN / inf detected */
+    SK_ERROR = -1,        /* generic failure */
+    SK_ENOMEM = -2,       /* allocation failed */
+    SK_EINVAL = -3,       /* bad argument, bad config value, bad input data */
+    SK_EIO = -4,          /* file system / read / write failure */
+    SK_ENOTFOUND = -5,    /* name, key, file or object does not exist */
+    SK_EEXISTS = -6,      /* duplicate registration or existing output */
+    SK_ECORRUPT = -7,     /* stored data fails its checks */
+    SK_ETORCH = -8,       /* libtorch raised an exception (message = its what()) */
+    SK_EMPI = -9,         /* MPI failure or a peer rank failed */
+    SK_EVERSION = -10,    /* vtable / file format version mismatch */
+    SK_ENUMERIC = -11,    /* NaN / inf detected */
     SK_EUNSUPPORTED = -12 /* valid request this build or device cannot do */
 };
 
@@ -69,19 +69,19 @@ int sk_error_prefix(const char *fmt, ...)
 
 /* Propagate a failure: evaluate expr, on negative result jump to `done`
  * with rc set. The function must declare `int rc` and a `done:` label. */
-#define SK_TRY(expr)                  \
-    do {                              \
-        rc = (expr);                  \
-        if (rc < 0) goto done;        \
+#define SK_TRY(expr)           \
+    do {                       \
+        rc = (expr);           \
+        if (rc < 0) goto done; \
     } while (0)
 
 /* Fail with a fresh message when cond holds: sets rc and jumps to done. */
-#define SK_FAIL_IF(cond, code, ...)              \
-    do {                                         \
-        if (cond) {                              \
+#define SK_FAIL_IF(cond, code, ...)                 \
+    do {                                            \
+        if (cond) {                                 \
             rc = sk_error_set((code), __VA_ARGS__); \
-            goto done;                           \
-        }                                        \
+            goto done;                              \
+        }                                           \
     } while (0)
 
 #ifdef __cplusplus

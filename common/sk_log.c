@@ -10,9 +10,10 @@ static sk_log_level level_ = SK_LOG_LEVEL_INFO;
 static int rank_ = 0;
 static int all_ranks_ = 0;
 
-static const char *const names_[] = {
-    [SK_LOG_LEVEL_ERROR] = "error", [SK_LOG_LEVEL_WARN] = "warn", [SK_LOG_LEVEL_INFO] = "info",
-    [SK_LOG_LEVEL_DEBUG] = "debug"};
+static const char *const names_[] = {[SK_LOG_LEVEL_ERROR] = "error",
+                                     [SK_LOG_LEVEL_WARN] = "warn",
+                                     [SK_LOG_LEVEL_INFO] = "info",
+                                     [SK_LOG_LEVEL_DEBUG] = "debug"};
 
 void sk_log_set_level(sk_log_level level) { level_ = level; }
 sk_log_level sk_log_get_level(void) { return level_; }

@@ -11,10 +11,10 @@
 struct sk_progress {
     char label[32];
     int64_t total, every, last_printed;
-    int bar;     /* 1: redraw with \r; 0: lines */
-    int silent;  /* this rank / level prints nothing */
+    int bar;    /* 1: redraw with \r; 0: lines */
+    int silent; /* this rank / level prints nothing */
     int finished;
-    int drawn;   /* a bar is on screen without its newline */
+    int drawn; /* a bar is on screen without its newline */
     FILE *out;
     double t0, last_draw;
     int64_t last_done;
@@ -53,9 +53,12 @@ static void fmt_secs_(char *buf, size_t n, double s)
 {
     if (s < 0) s = 0;
     long t = (long)(s + 0.5);
-    if (t < 60) snprintf(buf, n, "%lds", t);
-    else if (t < 3600) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+    if (t < 60)
+        snprintf(buf, n, "%lds", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
 }
 
 /* "40/200 (20%) 12.3 it/s eta 13s" (no total: "40 12.3 it/s"). */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #define R_(f) offsetof(sk_run_config, f)
+/* clang-format off */
 static const sk_cfg_key run_keys_[] = {
     {.name = "seed", .type = SK_CFG_INT, .offset = R_(seed), .def = "0", .min = 0, .max = 9007199254740992.0,
      .help = "base RNG seed; rank r uses a stream derived from (seed, r)"},
@@ -25,12 +26,13 @@ static const sk_cfg_key run_keys_[] = {
     {.name = "threads", .type = SK_CFG_INT, .offset = R_(threads), .def = "0", .min = 0, .max = 1024,
      .help = "intra-op CPU threads per rank; 0 = library default"},
 };
+/* clang-format on */
 
-const sk_cfg_section sk_run_section = {
-    "run", "where and how a command runs", run_keys_, (int)(sizeof run_keys_ / sizeof run_keys_[0]),
-    sizeof(sk_run_config)};
+const sk_cfg_section sk_run_section = {"run", "where and how a command runs", run_keys_,
+                                       (int)(sizeof run_keys_ / sizeof run_keys_[0]), sizeof(sk_run_config)};
 
 #define L_(f) offsetof(sk_log_config, f)
+/* clang-format off */
 static const sk_cfg_key log_keys_[] = {
     {.name = "level", .type = SK_CFG_ENUM, .offset = L_(level), .def = "info", .choice_at = sk_log_level_name,
      .help = "messages above this level are dropped"},
@@ -39,15 +41,14 @@ static const sk_cfg_key log_keys_[] = {
     {.name = "all_ranks", .type = SK_CFG_BOOL, .offset = L_(all_ranks), .def = "false",
      .help = "every MPI rank logs (default: rank 0 only; errors always print)"},
 };
+/* clang-format on */
 
-const sk_cfg_section sk_log_section = {
-    "log", "logging and progress output (stderr)", log_keys_, (int)(sizeof log_keys_ / sizeof log_keys_[0]),
-    sizeof(sk_log_config)};
+const sk_cfg_section sk_log_section = {"log", "logging and progress output (stderr)", log_keys_,
+                                       (int)(sizeof log_keys_ / sizeof log_keys_[0]), sizeof(sk_log_config)};
 
 int sk_log_config_apply(const sk_log_config *log, int rank)
 {
-    if (!sk_log_level_name(log->level))
-        return sk_error_set(SK_EINVAL, "log.level: %d is not a log level", log->level);
+    if (!sk_log_level_name(log->level)) return sk_error_set(SK_EINVAL, "log.level: %d is not a log level", log->level);
     sk_log_set_level((sk_log_level)log->level);
     sk_log_set_rank(rank, log->all_ranks);
     return SK_OK;

@@ -27,10 +27,10 @@ extern "C" {
 typedef struct {
     int64_t seed;
     char out_dir[SK_CFG_STR_MAX];
-    int device;                  /* sk_device of the shim: SK_CPU or SK_CUDA */
-    int dtype;                   /* sk_dtype of the shim: SK_F32 or SK_BF16 */
+    int device; /* sk_device of the shim: SK_CPU or SK_CUDA */
+    int dtype;  /* sk_dtype of the shim: SK_F32 or SK_BF16 */
     int64_t threads;
-    int overwrite;               /* replace outputs of an earlier run in out_dir */
+    int overwrite; /* replace outputs of an earlier run in out_dir */
 } sk_run_config;
 
 typedef struct {

@@ -118,12 +118,11 @@ static int entry_(const char *path, const char *name, const json_t *v, sk_safete
     const json_t *off = json_object_get(v, "data_offsets");
     SK_FAIL_IF(!json_is_array(off) || json_array_size(off) != 2 || uint_(json_array_get(off, 0), &e->begin) < 0 ||
                    uint_(json_array_get(off, 1), &e->end) < 0 || e->end < e->begin,
-               SK_ECORRUPT, "%s: tensor '%s': \"data_offsets\" is not [begin, end] with 0 <= begin <= end", path,
-               name);
+               SK_ECORRUPT, "%s: tensor '%s': \"data_offsets\" is not [begin, end] with 0 <= begin <= end", path, name);
     SK_FAIL_IF(__builtin_mul_overflow(numel, (uint64_t)es, &bytes) || bytes != e->end - e->begin, SK_ECORRUPT,
                "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, its shape and dtype %s need %llu", path,
-               name, (unsigned long long)e->begin, (unsigned long long)e->end,
-               (unsigned long long)(e->end - e->begin), e->dtype, (unsigned long long)bytes);
+               name, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
+               e->dtype, (unsigned long long)bytes);
 done:
     return rc;
 }
@@ -163,15 +162,15 @@ static int parse_header_(sk_safetensors *st, const char *head, size_t n)
                    "header and its padding (%zu bytes): the length is wrong or the file is damaged",
                    st->path, n, n - end, end);
     }
-    SK_FAIL_IF(!st->root, SK_ECORRUPT, "%s: header is not valid JSON: %s (byte %d)", st->path, err.text,
-               err.position);
+    SK_FAIL_IF(!st->root, SK_ECORRUPT, "%s: header is not valid JSON: %s (byte %d)", st->path, err.text, err.position);
     SK_FAIL_IF(!json_is_object(st->root), SK_ECORRUPT, "%s: header is not a JSON object", st->path);
     st->meta = json_object_get(st->root, "__metadata__");
     if (st->meta) SK_TRY(meta_(st->path, st->meta));
     size_t cap = json_object_size(st->root);
     st->ents = calloc(cap ? cap : 1, sizeof *st->ents);
     SK_FAIL_IF(!st->ents, SK_ENOMEM, "%s: out of memory", st->path);
-    json_object_foreach(st->root, k, v) {
+    json_object_foreach(st->root, k, v)
+    {
         if (!strcmp(k, "__metadata__")) continue;
         SK_TRY(entry_(st->path, k, v, &st->ents[st->n]));
         st->n++;
@@ -182,7 +181,8 @@ done:
 
 static int cmp_range_(const void *a, const void *b)
 {
-    const sk_safetensors_entry *x = *(const sk_safetensors_entry *const *)a, *y = *(const sk_safetensors_entry *const *)b;
+    const sk_safetensors_entry *x = *(const sk_safetensors_entry *const *)a,
+                               *y = *(const sk_safetensors_entry *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     return (x->end > y->end) - (x->end < y->end);
 }
@@ -307,8 +307,8 @@ static int put_entry_(const char *path, json_t *root, const sk_safetensors_entry
     SK_FAIL_IF(!e->name || !strcmp(e->name, "__metadata__") || json_object_get(root, e->name), SK_EINVAL,
                "%s: tensor '%s': missing, reserved or duplicate name", path, nm);
     SK_FAIL_IF(!es, SK_EINVAL, "%s: tensor '%s': unknown dtype '%s'", path, nm, e->dtype ? e->dtype : "(null)");
-    SK_FAIL_IF(e->ndim < 0 || e->ndim > SK_SAFETENSORS_MAX_DIMS, SK_EINVAL, "%s: tensor '%s': %d dimensions", path,
-               nm, e->ndim);
+    SK_FAIL_IF(e->ndim < 0 || e->ndim > SK_SAFETENSORS_MAX_DIMS, SK_EINVAL, "%s: tensor '%s': %d dimensions", path, nm,
+               e->ndim);
     SK_FAIL_IF(!(shp = json_array()), SK_ENOMEM, "%s: out of memory", path);
     for (int d = 0; d < e->ndim; d++) {
         SK_FAIL_IF(e->shape[d] < 0 || __builtin_mul_overflow(numel, (uint64_t)e->shape[d], &numel), SK_EINVAL,
@@ -338,7 +338,8 @@ static int header_(const char *path, const sk_safetensors_entry *ents, int n, co
     json_t *root = json_object(), *md = nmeta > 0 ? json_object() : NULL;
     SK_FAIL_IF(!root || (nmeta > 0 && !md), SK_ENOMEM, "%s: out of memory", path);
     for (int i = 0; i < nmeta; i++)
-        SK_FAIL_IF(!meta[2 * i] || !meta[2 * i + 1] || json_object_set_new(md, meta[2 * i], json_string(meta[2 * i + 1])),
+        SK_FAIL_IF(!meta[2 * i] || !meta[2 * i + 1] ||
+                       json_object_set_new(md, meta[2 * i], json_string(meta[2 * i + 1])),
                    SK_EINVAL, "%s: __metadata__ '%s': missing or not UTF-8", path, meta[2 * i] ? meta[2 * i] : "");
     if (md) {
         SK_FAIL_IF(json_object_set_new(root, "__metadata__", md) < 0, SK_ENOMEM, "%s: out of memory", path);

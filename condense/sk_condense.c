@@ -43,17 +43,20 @@ static const sk_condense_method *const methods_[] = {
 int sk_condense_count(void) { return (int)(sizeof methods_ / sizeof *methods_); }
 const sk_condense_method *sk_condense_at(int i) { return i >= 0 && i < sk_condense_count() ? methods_[i] : NULL; }
 const char *sk_condense_name_at(int i) { return i >= 0 && i < sk_condense_count() ? methods_[i]->name : NULL; }
-const sk_condense_method *sk_condense_find(const char *name) {
+const sk_condense_method *sk_condense_find(const char *name)
+{
     return name ? sk_condense_at(sk_cfg_choice_index(sk_condense_name_at, name)) : NULL;
 }
 
 /* ---- helpers the methods share (sk_condense_methods.h) ------------------- */
 
-const int64_t *sk_condense_groups(const sk_condense_job *job) {
+const int64_t *sk_condense_groups(const sk_condense_job *job)
+{
     return job->labels && job->cfg->class_balance ? job->labels : NULL;
 }
 
-int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngroups) {
+int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngroups)
+{
     int rc = SK_OK;
     const int64_t *g = sk_condense_groups(job);
     int ng = g ? (int)job->classes : 1;
@@ -72,7 +75,8 @@ done:
 }
 
 void sk_condense_progress(const sk_condense_job *job, const char *what, const char *unit, int64_t done, int64_t total,
-                          double *last) {
+                          double *last)
+{
     double now = sk_now();
     if (job->rank != 0 || (now - *last < 10.0 && done < total)) return;
     *last = now;
@@ -80,11 +84,12 @@ void sk_condense_progress(const sk_condense_job *job, const char *what, const ch
                 (long long)total, unit, total > 0 ? 100.0 * (double)done / (double)total : 100.0);
 }
 
-int sk_condense_phase_end(const sk_condense_job *job, int rc, const char *what, int64_t rows, double t0) {
+int sk_condense_phase_end(const sk_condense_job *job, int rc, const char *what, int64_t rows, double t0)
+{
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_allreduce_sum_i64(&rows, 1));
-    SK_LOG_INFO("condense %s: %s: %lld/%lld rows in %.1f s", job->cfg->method, what, (long long)rows,
-                (long long)job->n, sk_now() - t0);
+    SK_LOG_INFO("condense %s: %s: %lld/%lld rows in %.1f s", job->cfg->method, what, (long long)rows, (long long)job->n,
+                sk_now() - t0);
 done:
     return rc;
 }
@@ -98,27 +103,31 @@ typedef struct {
     sk_condense_job job;
     sk_corpus *src;
     sk_model *proxy;
-    int64_t *labels;  /* the shard's */
-    float *given;     /* scores_from: the shard's */
+    int64_t *labels; /* the shard's */
+    float *given;    /* scores_from: the shard's */
     sk_condense_out out;
     uint64_t src_hash, proxy_hash;
     /* the kept slice (its rows are read from src while writing) */
     int64_t nkept;
-    int64_t *kept;    /* global indices */
+    int64_t *kept; /* global indices */
     int64_t *klabels;
     float *kscores;
-    int64_t *koff;    /* tokens: nkept + 1 offsets in the slice */
-    int64_t *ksrc;    /* tokens: each kept document's first token in the source */
+    int64_t *koff; /* tokens: nkept + 1 offsets in the slice */
+    int64_t *ksrc; /* tokens: each kept document's first token in the source */
     int64_t ntok;
-    char *steps;      /* provenance JSON */
+    char *steps; /* provenance JSON */
 } run_;
 
-static int64_t rows_of_(const sk_corpus_info *in) { return in->kind == SK_CORPUS_TOKENS ? in->num_docs : in->num_samples; }
+static int64_t rows_of_(const sk_corpus_info *in)
+{
+    return in->kind == SK_CORPUS_TOKENS ? in->num_docs : in->num_samples;
+}
 
 static void hex64_(uint64_t v, char buf[17]) { snprintf(buf, 17, "%016" PRIx64, v); }
 
 /* The keys every method needs, and the output that must not clobber. */
-static int check_paths_(const sk_condense_config *c) {
+static int check_paths_(const sk_condense_config *c)
+{
     int rc = SK_OK;
     struct stat st;
     SK_FAIL_IF(!c->input[0], SK_EINVAL, "condense.input is not set (the corpus to condense)");
@@ -134,11 +143,13 @@ done:
 }
 
 /* The method's flags against the corpus. */
-static int check_method_(const sk_condense_method *vt, const sk_condense_config *c, const sk_corpus_info *in) {
+static int check_method_(const sk_condense_method *vt, const sk_condense_config *c, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     int tok = in->kind == SK_CORPUS_TOKENS;
     SK_FAIL_IF(tok && !(vt->flags & SK_CONDENSE_TOKENS), SK_EINVAL,
-               "%s: condense.method=%s works on image/sample corpora, and this corpus holds tokens", c->input, vt->name);
+               "%s: condense.method=%s works on image/sample corpora, and this corpus holds tokens", c->input,
+               vt->name);
     SK_FAIL_IF(!tok && !(vt->flags & SK_CONDENSE_SAMPLES), SK_EINVAL,
                "%s: condense.method=%s works on token corpora, and this corpus holds samples", c->input, vt->name);
     SK_FAIL_IF((vt->flags & SK_CONDENSE_NEEDS_LABELS) && !in->has_labels, SK_EINVAL,
@@ -158,15 +169,15 @@ done:
 }
 
 /* A proxy rebuilt from `path` fits corpus `in` (sk_condense_methods.h). */
-int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in) {
+int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     const sk_model_data *d = sk_model_sample(m);
     sk_model_info mi;
     sk_model_info_get(m, &mi);
     int tok = in->kind == SK_CORPUS_TOKENS;
-    SK_FAIL_IF(tok != (d->kind == SK_SAMPLE_TOKENS), SK_EINVAL,
-               "condense.proxy %s: a %s model for %s, but %s holds %s", path, mi.arch,
-               d->kind == SK_SAMPLE_TOKENS ? "tokens" : "images", c->input, tok ? "tokens" : "images");
+    SK_FAIL_IF(tok != (d->kind == SK_SAMPLE_TOKENS), SK_EINVAL, "condense.proxy %s: a %s model for %s, but %s holds %s",
+               path, mi.arch, d->kind == SK_SAMPLE_TOKENS ? "tokens" : "images", c->input, tok ? "tokens" : "images");
     if (tok) {
         SK_FAIL_IF(d->vocab < in->vocab_size, SK_EINVAL,
                    "condense.proxy %s: vocabulary %lld, but %s has token ids up to %lld", path, (long long)d->vocab,
@@ -184,7 +195,8 @@ done:
 }
 
 /* condense.proxy: rebuilt from its file, and fit for this corpus. */
-static int open_proxy_(run_ *r) {
+static int open_proxy_(run_ *r)
+{
     int rc = SK_OK;
     const sk_condense_config *c = r->o->cfg;
     SK_TRY(sk_model_create_from_file(&r->proxy, c->proxy));
@@ -198,13 +210,15 @@ done:
 }
 
 /* The last step of a provenance record (NULL when none), borrowed from root. */
-static json_t *last_step_(json_t *root) {
+static json_t *last_step_(json_t *root)
+{
     return json_is_array(root) && json_array_size(root) > 0 ? json_array_get(root, json_array_size(root) - 1) : NULL;
 }
 
 /* condense.scores_from: a corpus condensed from this very input, whose
  * /provenance/scores cover every row; the shard's scores. */
-static int load_given_(run_ *r) {
+static int load_given_(run_ *r)
+{
     int rc = SK_OK;
     const char *path = r->o->cfg->scores_from;
     sk_corpus *s = NULL;
@@ -213,10 +227,10 @@ static int load_given_(run_ *r) {
     hex64_(r->src_hash, want);
     SK_TRY(sk_corpus_open(&s, path));
     const sk_corpus_info *si = sk_corpus_info_get(s);
-    SK_FAIL_IF(!si->has_prov_scores, SK_EINVAL, "condense.scores_from %s: the corpus stores no /provenance/scores", path);
-    SK_FAIL_IF(si->num_source != r->job.n, SK_EINVAL,
-               "condense.scores_from %s: %lld scores, but %s has %lld rows", path, (long long)si->num_source,
-               r->o->cfg->input, (long long)r->job.n);
+    SK_FAIL_IF(!si->has_prov_scores, SK_EINVAL, "condense.scores_from %s: the corpus stores no /provenance/scores",
+               path);
+    SK_FAIL_IF(si->num_source != r->job.n, SK_EINVAL, "condense.scores_from %s: %lld scores, but %s has %lld rows",
+               path, (long long)si->num_source, r->o->cfg->input, (long long)r->job.n);
     const char *steps = sk_corpus_prov_steps(s);
     root = steps ? json_loads(steps, 0, NULL) : NULL;
     json_t *last = last_step_(root);
@@ -236,7 +250,8 @@ done:
 }
 
 /* A synthesising method's output arrays: classes * ipc samples. */
-static int alloc_syn_(run_ *r) {
+static int alloc_syn_(run_ *r)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = r->job.info;
     int64_t D = 1, m = r->job.classes * r->o->cfg->ipc;
@@ -256,7 +271,8 @@ done:
 }
 
 /* Open the source, shard it, read the shard's labels, hash the file. */
-static int setup_(run_ *r) {
+static int setup_(run_ *r)
+{
     int rc = SK_OK;
     const sk_condense_config *c = r->o->cfg;
     const sk_mpi_info *mi = sk_mpi_info_get();
@@ -269,9 +285,16 @@ static int setup_(run_ *r) {
     if (rc == SK_OK) rc = check_method_(r->vt, c, sk_corpus_info_get(r->src));
     SK_TRY(sk_mpi_agree(rc));
     const sk_corpus_info *in = sk_corpus_info_get(r->src);
-    r->job = (sk_condense_job){.cfg = c, .model = r->o->model, .train = r->o->train, .data = r->o->data,
-                               .corpus = r->src, .info = in, .n = rows_of_(in), .seed = r->o->seed,
-                               .rank = mi->rank, .world = mi->world};
+    r->job = (sk_condense_job){.cfg = c,
+                               .model = r->o->model,
+                               .train = r->o->train,
+                               .data = r->o->data,
+                               .corpus = r->src,
+                               .info = in,
+                               .n = rows_of_(in),
+                               .seed = r->o->seed,
+                               .rank = mi->rank,
+                               .world = mi->world};
     r->job.begin = r->job.n * mi->rank / mi->world;
     r->job.end = r->job.n * (mi->rank + 1) / mi->world;
     int64_t n = r->job.end - r->job.begin;
@@ -286,8 +309,10 @@ static int setup_(run_ *r) {
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(sk_mpi_bcast(&r->src_hash, sizeof r->src_hash, 0));
     r->job.source_xxh64 = r->src_hash;
-    if (c->scores_from[0]) SK_TRY(sk_mpi_agree(load_given_(r)));
-    else if (r->vt->flags & SK_CONDENSE_NEEDS_PROXY) SK_TRY(sk_mpi_agree(open_proxy_(r)));
+    if (c->scores_from[0])
+        SK_TRY(sk_mpi_agree(load_given_(r)));
+    else if (r->vt->flags & SK_CONDENSE_NEEDS_PROXY)
+        SK_TRY(sk_mpi_agree(open_proxy_(r)));
     r->out.keep = calloc((size_t)(n > 0 ? n : 1), 1);
     r->out.scores = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.scores);
     r->out.clusters = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.clusters);
@@ -321,7 +346,8 @@ static int64_t source_at_(const pull_ *p, int64_t d) { return p->tok ? p->r->ksr
 /* sk_corpus_data.fill: elements [first, first+count) of the kept slice.
  * Kept rows whose source span fits PULL_SPAN_BYTES_ are read with one
  * call (the source decodes whole chunks), then copied out. */
-static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out) {
+static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out)
+{
     int rc = SK_OK;
     pull_ *p = ctx;
     run_ *r = p->r;
@@ -329,8 +355,10 @@ static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out) {
     int64_t lo = 0, hi = nk; /* k: the last kept row starting at or before first */
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (slice_at_(p, mid) <= first) lo = mid;
-        else hi = mid;
+        if (slice_at_(p, mid) <= first)
+            lo = mid;
+        else
+            hi = mid;
     }
     for (int64_t k = lo, pos = first; pos < end;) {
         int64_t s0 = source_at_(p, k) + (pos - slice_at_(p, k)), j = k + 1;
@@ -356,7 +384,8 @@ static int pull_rows_(void *ctx, int64_t first, int64_t count, void *out) {
             int64_t b = slice_at_(p, d + 1) < end ? slice_at_(p, d + 1) : end;
             if (b > a)
                 memcpy((char *)out + (size_t)(a - first) * p->es,
-                       p->tmp + (size_t)(source_at_(p, d) + (a - slice_at_(p, d)) - s0) * p->es, (size_t)(b - a) * p->es);
+                       p->tmp + (size_t)(source_at_(p, d) + (a - slice_at_(p, d)) - s0) * p->es,
+                       (size_t)(b - a) * p->es);
         }
         pos = stop;
         k = j;
@@ -367,7 +396,8 @@ done:
 
 /* Kept indices, labels and scores of the shard; for documents their
  * lengths (slice offsets koff) and source starts (ksrc). */
-static int gather_(run_ *r) {
+static int gather_(run_ *r)
+{
     int rc = SK_OK;
     int64_t n = r->job.end - r->job.begin, k = 0, *off = NULL;
     int tok = r->job.info->kind == SK_CORPUS_TOKENS;
@@ -402,7 +432,8 @@ done:
 }
 
 /* The condense section as YAML text (every key, as `shrink config` writes it). */
-static char *section_text_(const sk_condense_config *c) {
+static char *section_text_(const sk_condense_config *c)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -416,7 +447,8 @@ static char *section_text_(const sk_condense_config *c) {
 
 /* The files of a comma-separated list with their xxh64 checksums, as
  * [{"file", "xxh64"}] (condense.proxies, condense.forgetting_from). */
-static int files_json_(const char *list, json_t **out) {
+static int files_json_(const char *list, json_t **out)
+{
     int rc = SK_OK;
     char path[SK_CFG_STR_MAX], h[17];
     json_t *a = json_array();
@@ -435,7 +467,8 @@ done:
 }
 
 /* The [model] section as YAML text: the networks a distillation sampled. */
-static char *model_text_(const sk_model_config *m) {
+static char *model_text_(const sk_model_config *m)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = m ? open_memstream(&buf, &len) : NULL;
@@ -448,7 +481,8 @@ static char *model_text_(const sk_model_config *m) {
 }
 
 /* The provenance record: the source's steps, then this one. */
-static int steps_(run_ *r, int64_t total_kept) {
+static int steps_(run_ *r, int64_t total_kept)
+{
     int rc = SK_OK;
     const sk_condense_config *c = r->o->cfg;
     const char *prev = sk_corpus_prov_steps(r->src);
@@ -491,9 +525,10 @@ static int steps_(run_ *r, int64_t total_kept) {
         char *model = model_text_(r->o->model);
         json_object_set_new(st, "synthetic_rows", json_integer((json_int_t)r->out.syn_rows));
         json_object_set_new(st, "iterations", json_integer((json_int_t)r->out.iterations));
-        json_object_set_new(st, "synthetic_dtype", json_string(r->o->cfg->synthetic_dtype == SK_CONDENSE_SYN_F32
-                                                                    ? "float32"
-                                                                    : sk_elem_name(r->job.info->type)));
+        json_object_set_new(st, "synthetic_dtype",
+                            json_string(r->o->cfg->synthetic_dtype == SK_CONDENSE_SYN_F32
+                                            ? "float32"
+                                            : sk_elem_name(r->job.info->type)));
         if (model) json_object_set_new(st, "model", json_string(model));
         free(model);
     }
@@ -506,7 +541,8 @@ done:
     return rc;
 }
 
-static int write_(run_ *r) {
+static int write_(run_ *r)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = r->job.info;
     const sk_condense_config *c = r->o->cfg;
@@ -519,17 +555,33 @@ static int write_(run_ *r) {
     SK_TRY(sk_mpi_allreduce_sum_i64(&total, 1));
     rc = steps_(r, total);
     SK_TRY(sk_mpi_agree(rc));
-    SK_LOG_INFO("condense %s: writing %lld of %lld rows to %s", c->method, (long long)total, (long long)r->job.n, c->output);
+    SK_LOG_INFO("condense %s: writing %lld of %lld rows to %s", c->method, (long long)total, (long long)r->job.n,
+                c->output);
     snprintf(method, sizeof method, "condense:%s", c->method);
     snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
     int scored = r->out.score_name != NULL;
-    sk_corpus_data d = {.kind = in->kind, .type = in->type, .vocab_size = in->vocab_size, .ndim = in->ndim,
-                        .num_tokens = tok ? r->ntok : 0, .offsets = r->koff, .num_docs = tok ? r->nkept : 0,
-                        .num_samples = tok ? 0 : r->nkept, .fill = pull_rows_, .fill_ctx = &pull, .labels = in->has_labels ? r->klabels : NULL,
-                        .num_classes = in->num_classes, .nscores = scored, .source = source,
-                        .command = r->o->command ? r->o->command : "shrink condense", .prov_source = c->input,
-                        .prov_method = method, .kept = r->kept, .num_kept = r->nkept, .prov_steps = r->steps,
-                        .num_source = r->job.end - r->job.begin, .prov_scores = scored ? r->out.scores : NULL,
+    sk_corpus_data d = {.kind = in->kind,
+                        .type = in->type,
+                        .vocab_size = in->vocab_size,
+                        .ndim = in->ndim,
+                        .num_tokens = tok ? r->ntok : 0,
+                        .offsets = r->koff,
+                        .num_docs = tok ? r->nkept : 0,
+                        .num_samples = tok ? 0 : r->nkept,
+                        .fill = pull_rows_,
+                        .fill_ctx = &pull,
+                        .labels = in->has_labels ? r->klabels : NULL,
+                        .num_classes = in->num_classes,
+                        .nscores = scored,
+                        .source = source,
+                        .command = r->o->command ? r->o->command : "shrink condense",
+                        .prov_source = c->input,
+                        .prov_method = method,
+                        .kept = r->kept,
+                        .num_kept = r->nkept,
+                        .prov_steps = r->steps,
+                        .num_source = r->job.end - r->job.begin,
+                        .prov_scores = scored ? r->out.scores : NULL,
                         .prov_score_name = r->out.score_name,
                         .prov_clusters = r->out.has_clusters ? r->out.clusters : NULL};
     memcpy(d.shape, in->shape, sizeof d.shape);
@@ -548,7 +600,8 @@ done:
 /* A synthesising method's samples: rank 0 writes them all (every rank
  * holds the same out.syn), the others an empty slice of the collective
  * write. float32 as made, or quantised to the source's type. */
-static int write_syn_(run_ *r) {
+static int write_syn_(run_ *r)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = r->job.info;
     const sk_condense_config *c = r->o->cfg;
@@ -570,12 +623,20 @@ static int write_syn_(run_ *r) {
     SK_TRY(sk_mpi_agree(rc));
     snprintf(method, sizeof method, "condense:%s", c->method);
     snprintf(source, sizeof source, "condense:%s of %s", c->method, c->input);
-    sk_corpus_data d = {.kind = SK_CORPUS_SAMPLES, .type = quant ? SK_ELEM_U8 : SK_ELEM_F32, .ndim = in->ndim,
-                        .samples = quant ? (const void *)q : (const void *)r->out.syn, .num_samples = mine,
-                        .labels = r->out.syn_labels, .num_classes = in->num_classes, .source = source,
-                        .command = r->o->command ? r->o->command : "shrink condense", .prov_source = c->input,
-                        .prov_method = method, .kept = from_real ? r->out.syn_from : NULL,
-                        .num_kept = from_real ? mine : 0, .prov_steps = r->steps};
+    sk_corpus_data d = {.kind = SK_CORPUS_SAMPLES,
+                        .type = quant ? SK_ELEM_U8 : SK_ELEM_F32,
+                        .ndim = in->ndim,
+                        .samples = quant ? (const void *)q : (const void *)r->out.syn,
+                        .num_samples = mine,
+                        .labels = r->out.syn_labels,
+                        .num_classes = in->num_classes,
+                        .source = source,
+                        .command = r->o->command ? r->o->command : "shrink condense",
+                        .prov_source = c->input,
+                        .prov_method = method,
+                        .kept = from_real ? r->out.syn_from : NULL,
+                        .num_kept = from_real ? mine : 0,
+                        .prov_steps = r->steps};
     memcpy(d.shape, in->shape, sizeof d.shape);
     if (c->overwrite && r->job.rank == 0) remove(c->output);
     SK_TRY(sk_mpi_barrier());
@@ -585,7 +646,8 @@ done:
     return rc;
 }
 
-static void free_(run_ *r) {
+static void free_(run_ *r)
+{
     sk_corpus_free(r->src);
     sk_model_free(r->proxy);
     free(r->labels);
@@ -604,7 +666,8 @@ static void free_(run_ *r) {
     free(r->steps);
 }
 
-int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res) {
+int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res)
+{
     int rc = SK_OK;
     run_ r = {.o = o};
     double t0 = sk_now();
@@ -631,7 +694,8 @@ done:
 
 /* ---- a check without a run ------------------------------------------------- */
 
-int sk_condense_check(const sk_condense_opts *o) {
+int sk_condense_check(const sk_condense_opts *o)
+{
     int rc = SK_OK;
     const sk_condense_config *c = o->cfg;
     sk_corpus *src = NULL, *given = NULL;
@@ -651,8 +715,9 @@ int sk_condense_check(const sk_condense_opts *o) {
         const sk_corpus_info *si = sk_corpus_info_get(given);
         SK_FAIL_IF(!si->has_prov_scores, SK_EINVAL, "condense.scores_from %s: the corpus stores no /provenance/scores",
                    c->scores_from);
-        SK_FAIL_IF(si->num_source != rows_of_(in), SK_EINVAL, "condense.scores_from %s: %lld scores, but %s has %lld rows",
-                   c->scores_from, (long long)si->num_source, c->input, (long long)rows_of_(in));
+        SK_FAIL_IF(si->num_source != rows_of_(in), SK_EINVAL,
+                   "condense.scores_from %s: %lld scores, but %s has %lld rows", c->scores_from,
+                   (long long)si->num_source, c->input, (long long)rows_of_(in));
     } else if (vt->flags & SK_CONDENSE_NEEDS_PROXY) {
         rc = sk_model_create_from_file(&proxy, c->proxy);
         if (rc < 0) {

@@ -81,29 +81,30 @@ typedef struct {
     char proxy[SK_CFG_STR_MAX];       /* a model.safetensors written by shrink (scores, embeddings) */
     char proxies[SK_CFG_STR_MAX];     /* score methods: more proxies, comma separated; scores are averaged */
     char scores_from[SK_CFG_STR_MAX]; /* a condensed corpus whose /provenance/scores are reused */
-    char forgetting_from[SK_CFG_STR_MAX]; /* forgetting: forgetting.safetensors files of shrink train, comma separated */
-    int ppl_band;                     /* perplexity: sk_condense_ppl_band */
-    double ppl_low, ppl_high;         /* perplexity: the band kept (quantiles or perplexities) */
-    int64_t batch;                    /* rows per proxy forward, per rank */
-    int64_t sim_cache_mb;             /* facility-location: MiB per rank for a class's similarities */
-    int overwrite;                    /* replace an existing output */
-    int64_t minhash_ngram;            /* minhash: units per shingle */
-    int minhash_unit;                 /* minhash: sk_condense_minhash_unit */
-    int64_t minhash_bands;            /* minhash: LSH bands */
-    int64_t minhash_rows;             /* minhash: permutations per band */
-    int64_t minhash_seed;             /* minhash: permutation seed; -1: run.seed */
+    char
+        forgetting_from[SK_CFG_STR_MAX]; /* forgetting: forgetting.safetensors files of shrink train, comma separated */
+    int ppl_band;                        /* perplexity: sk_condense_ppl_band */
+    double ppl_low, ppl_high;            /* perplexity: the band kept (quantiles or perplexities) */
+    int64_t batch;                       /* rows per proxy forward, per rank */
+    int64_t sim_cache_mb;                /* facility-location: MiB per rank for a class's similarities */
+    int overwrite;                       /* replace an existing output */
+    int64_t minhash_ngram;               /* minhash: units per shingle */
+    int minhash_unit;                    /* minhash: sk_condense_minhash_unit */
+    int64_t minhash_bands;               /* minhash: LSH bands */
+    int64_t minhash_rows;                /* minhash: permutations per band */
+    int64_t minhash_seed;                /* minhash: permutation seed; -1: run.seed */
     /* distillation (SK_CONDENSE_SYNTHESIZES methods: dm, dc) */
-    int64_t ipc;                      /* synthetic images per class */
-    int64_t iterations;               /* updates of the synthetic images (dc: outer iterations) */
-    double lr_img;                    /* SGD learning rate of the images; <= 0: the method's reference value */
-    double momentum_img;              /* SGD momentum of the images */
-    int init;                         /* sk_condense_init */
-    int64_t batch_real;               /* real images drawn per class and iteration */
-    int synthetic_dtype;              /* sk_condense_syn_dtype */
-    int64_t outer_loop, inner_loop;   /* dc: per iteration; -1: get_loops(ipc) of the reference */
-    double lr_net;                    /* dc: SGD learning rate of the network's inner training */
-    int64_t batch_train;              /* dc: synthetic images per inner training batch */
-    int dsa;                          /* dm, dc: differentiable Siamese augmentation (trainer/sk_dsa.h) */
+    int64_t ipc;                       /* synthetic images per class */
+    int64_t iterations;                /* updates of the synthetic images (dc: outer iterations) */
+    double lr_img;                     /* SGD learning rate of the images; <= 0: the method's reference value */
+    double momentum_img;               /* SGD momentum of the images */
+    int init;                          /* sk_condense_init */
+    int64_t batch_real;                /* real images drawn per class and iteration */
+    int synthetic_dtype;               /* sk_condense_syn_dtype */
+    int64_t outer_loop, inner_loop;    /* dc: per iteration; -1: get_loops(ipc) of the reference */
+    double lr_net;                     /* dc: SGD learning rate of the network's inner training */
+    int64_t batch_train;               /* dc: synthetic images per inner training batch */
+    int dsa;                           /* dm, dc: differentiable Siamese augmentation (trainer/sk_dsa.h) */
     char dsa_strategy[SK_CFG_STR_MAX]; /* its families, '_' separated */
 } sk_condense_config;
 
@@ -135,11 +136,11 @@ extern const sk_cfg_section sk_condense_section;
 
 /* What a method is (sk_condense_method.flags). */
 enum {
-    SK_CONDENSE_SAMPLES = 1u << 0,     /* works on sample (image) corpora */
-    SK_CONDENSE_TOKENS = 1u << 1,      /* works on token corpora (rows are documents) */
-    SK_CONDENSE_NEEDS_PROXY = 1u << 2, /* scores or embeds rows with condense.proxy (job.proxy) */
-    SK_CONDENSE_SCORES = 1u << 3,      /* writes one score per row (out.scores); takes condense.scores_from */
-    SK_CONDENSE_USES_KEEP = 1u << 4,   /* honours condense.keep (dedup keeps what is not a duplicate) */
+    SK_CONDENSE_SAMPLES = 1u << 0,      /* works on sample (image) corpora */
+    SK_CONDENSE_TOKENS = 1u << 1,       /* works on token corpora (rows are documents) */
+    SK_CONDENSE_NEEDS_PROXY = 1u << 2,  /* scores or embeds rows with condense.proxy (job.proxy) */
+    SK_CONDENSE_SCORES = 1u << 3,       /* writes one score per row (out.scores); takes condense.scores_from */
+    SK_CONDENSE_USES_KEEP = 1u << 4,    /* honours condense.keep (dedup keeps what is not a duplicate) */
     SK_CONDENSE_NEEDS_LABELS = 1u << 5, /* refuses a corpus without labels */
     SK_CONDENSE_SYNTHESIZES = 1u << 6   /* makes new samples (out.syn) instead of marking kept rows; reads
                                            condense.ipc and the [model] section; SAMPLES and NEEDS_LABELS too */
@@ -152,17 +153,17 @@ typedef struct {
     const sk_model_config *model; /* [model], [train], [data]: for methods that train or build models */
     const sk_train_config *train;
     const sk_data_config *data;
-    sk_corpus *corpus;            /* the source, open on every rank */
+    sk_corpus *corpus; /* the source, open on every rank */
     const sk_corpus_info *info;
-    int64_t n;                    /* rows in the corpus */
-    int64_t begin, end;           /* this rank's shard [begin, end) */
-    const int64_t *labels;        /* labels[i - begin] of the shard's rows; NULL without labels */
-    int64_t classes;              /* 0 without labels */
-    uint64_t seed;                /* run.seed */
-    uint64_t source_xxh64;        /* sk_fs_hash_file of the source (provenance's source_xxh64) */
+    int64_t n;             /* rows in the corpus */
+    int64_t begin, end;    /* this rank's shard [begin, end) */
+    const int64_t *labels; /* labels[i - begin] of the shard's rows; NULL without labels */
+    int64_t classes;       /* 0 without labels */
+    uint64_t seed;         /* run.seed */
+    uint64_t source_xxh64; /* sk_fs_hash_file of the source (provenance's source_xxh64) */
     int rank, world;
-    const float *given_scores;    /* condense.scores_from: the shard's stored scores, else NULL */
-    sk_model *proxy;              /* NEEDS_PROXY: condense.proxy, checked against the corpus; else NULL */
+    const float *given_scores; /* condense.scores_from: the shard's stored scores, else NULL */
+    sk_model *proxy;           /* NEEDS_PROXY: condense.proxy, checked against the corpus; else NULL */
 } sk_condense_job;
 
 /* What a method fills (arrays of end - begin rows, allocated and zeroed by
@@ -179,10 +180,10 @@ typedef struct {
      * float32 pixels in the source's units, the same on every rank when
      * select returns (the driver writes rank 0's). */
     int64_t syn_rows;
-    float *syn;             /* [syn_rows, <sample shape>] */
-    int64_t *syn_labels;    /* [syn_rows] */
-    int64_t *syn_from;      /* [syn_rows] the source row each one started from; -1 (noise init) */
-    int64_t iterations;     /* the updates made (recorded in the provenance) */
+    float *syn;          /* [syn_rows, <sample shape>] */
+    int64_t *syn_labels; /* [syn_rows] */
+    int64_t *syn_from;   /* [syn_rows] the source row each one started from; -1 (noise init) */
+    int64_t iterations;  /* the updates made (recorded in the provenance) */
 } sk_condense_out;
 
 /* 1: selection methods; 2: SK_CONDENSE_SYNTHESIZES and out.syn* (entries
@@ -225,8 +226,8 @@ typedef struct {
 } sk_condense_opts;
 
 typedef struct {
-    int64_t rows, kept;  /* source rows, rows kept (synthesised rows for SYNTHESIZES methods) */
-    double seconds;      /* wall time of the method's select (scoring included) */
+    int64_t rows, kept; /* source rows, rows kept (synthesised rows for SYNTHESIZES methods) */
+    double seconds;     /* wall time of the method's select (scoring included) */
     double seconds_total;
 } sk_condense_result;
 

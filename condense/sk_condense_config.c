@@ -4,10 +4,16 @@
 
 #include "sk_condense.h"
 
-#define CK_(n_, t_, field, d_, lo, hi, f_, h_) \
-    {.name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .min = lo, .max = hi, \
-     .flags = f_, .help = h_}
-#define CS_(n_, t_, field, d_, h_) {.name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .help = h_}
+#define CK_(n_, t_, field, d_, lo, hi, f_, h_)                                                                  \
+    {                                                                                                           \
+        .name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .min = lo, .max = hi, \
+        .flags = f_, .help = h_                                                                                 \
+    }
+#define CS_(n_, t_, field, d_, h_)                                                                   \
+    {                                                                                                \
+        .name = n_, .type = t_, .offset = offsetof(sk_condense_config, field), .def = d_, .help = h_ \
+    }
+/* clang-format off */
 static const sk_cfg_key condense_keys_[] = {
     {.name = "method", .type = SK_CFG_STRING, .offset = offsetof(sk_condense_config, method), .def = "random",
      .choice_at = sk_condense_name_at, .help = "condensation method (condense/sk_condense_<name>.c)"},
@@ -92,6 +98,7 @@ static const sk_cfg_key condense_keys_[] = {
     CS_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate",
         "dm, dc with dsa: the augmentation families, '_' separated (one drawn per transform, the reference's mode S)"),
 };
+/* clang-format on */
 #undef CK_
 #undef CS_
 

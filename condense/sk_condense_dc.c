@@ -48,7 +48,8 @@
 #include "sk_params.h"
 
 /* get_loops(ipc) of utils.py: (outer_loop, inner_loop). */
-static int loops_(int64_t ipc, int64_t *outer, int64_t *inner) {
+static int loops_(int64_t ipc, int64_t *outer, int64_t *inner)
+{
     static const int64_t t[][3] = {{1, 1, 1}, {10, 10, 50}, {20, 20, 25}, {30, 30, 20}, {40, 40, 15}, {50, 50, 10}};
     for (size_t i = 0; i < sizeof t / sizeof *t; i++)
         if (t[i][0] == ipc) {
@@ -59,7 +60,8 @@ static int loops_(int64_t ipc, int64_t *outer, int64_t *inner) {
     return 0;
 }
 
-static int dc_check_(const sk_condense_config *cfg, const sk_corpus_info *in) {
+static int dc_check_(const sk_condense_config *cfg, const sk_corpus_info *in)
+{
     int64_t o, i;
     (void)in;
     if ((cfg->outer_loop < 0 || cfg->inner_loop < 0) && !loops_(cfg->ipc, &o, &i))
@@ -72,7 +74,8 @@ static int dc_check_(const sk_condense_config *cfg, const sk_corpus_info *in) {
 }
 
 /* distance_wb of one parameter's gradients (a scalar tensor, or NULL for 1-D). */
-static sk_tensor *distance_wb_(const sk_tensor *gs, const sk_tensor *gr) {
+static sk_tensor *distance_wb_(const sk_tensor *gs, const sk_tensor *gr)
+{
     int64_t shape[SK_SHIM_MAX_DIMS], last = -1, two[2];
     int nd = sk_shim_shape(gs, shape);
     if (nd <= 1) return NULL;
@@ -85,7 +88,8 @@ static sk_tensor *distance_wb_(const sk_tensor *gs, const sk_tensor *gr) {
 }
 
 /* The parameters' gradients of the loss of x (labels all c); create_graph as given. */
-static int grads_(sk_model *net, const sk_tensor *x, int64_t c, int create, sk_tensor **g) {
+static int grads_(sk_model *net, const sk_tensor *x, int64_t c, int create, sk_tensor **g)
+{
     int rc = SK_OK;
     sk_params *P = sk_model_params(net);
     int64_t b = sk_shim_size(x, 0);
@@ -99,7 +103,8 @@ done:
 }
 
 /* Class c's matching loss; its backward puts the gradient on u_c. */
-static int match_class_(sk_distill *d, sk_model *net, int64_t c, int64_t s, double *loss) {
+static int match_class_(sk_distill *d, sk_model *net, int64_t c, int64_t s, double *loss)
+{
     int rc = SK_OK;
     sk_params *P = sk_model_params(net);
     sk_tensor **gr = calloc((size_t)P->n * 2, sizeof *gr), **gs = gr ? gr + P->n : NULL, *L = NULL;
@@ -125,7 +130,8 @@ done:
 }
 
 /* inner_loop epochs of SGD on the whole (shared, detached) synthetic set. */
-static int train_net_(sk_distill *d, sk_model *net, sk_sgd *opt, int64_t s) {
+static int train_net_(sk_distill *d, sk_model *net, sk_sgd *opt, int64_t s)
+{
     int rc = SK_OK;
     const sk_condense_config *cfg = d->job->cfg;
     sk_params *P = sk_model_params(net);
@@ -171,7 +177,8 @@ done:
     return rc;
 }
 
-static int dc_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int dc_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     sk_condense_config cfg = *job->cfg; /* with the loop counts resolved */
     sk_condense_job j2 = *job;
@@ -214,8 +221,8 @@ static int dc_select_(const sk_condense_job *job, sk_condense_out *out) {
         SK_TRY(sk_mpi_agree(rc));
         if (it % 10 == 0 || it == cfg.iterations - 1) {
             SK_TRY(sk_mpi_allreduce_sum(&loss, 1));
-            SK_LOG_INFO("dc: iteration %lld of %lld, matching loss %.6g", (long long)it + 1,
-                        (long long)cfg.iterations, loss / (double)cfg.outer_loop);
+            SK_LOG_INFO("dc: iteration %lld of %lld, matching loss %.6g", (long long)it + 1, (long long)cfg.iterations,
+                        loss / (double)cfg.outer_loop);
         }
     }
     out->iterations = cfg.iterations;

@@ -30,7 +30,8 @@
 #include "sk_params.h"
 
 /* One class's loss at iteration it on net; backward puts its gradient on u_c. */
-static int dm_class_(sk_distill *d, sk_model *net, int64_t c, int64_t it, double *loss) {
+static int dm_class_(sk_distill *d, sk_model *net, int64_t c, int64_t it, double *loss)
+{
     int rc = SK_OK;
     int64_t dim0 = 0;
     sk_tensor *fr = NULL, *fs = NULL, *real, *sp = NULL, *l;
@@ -51,7 +52,8 @@ done:
     return rc;
 }
 
-static int dm_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int dm_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     const sk_condense_config *cfg = job->cfg;
     double lr = cfg->lr_img > 0 ? cfg->lr_img : 1.0;

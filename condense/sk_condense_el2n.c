@@ -11,7 +11,8 @@
  */
 #include "sk_condense_score.h"
 
-static int el2n_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int el2n_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     static const sk_condense_logit_kind kind = SK_SCORE_EL2N;
     return sk_condense_score_select(job, out, "el2n", sk_condense_logit_batch, (void *)&kind);
 }
@@ -19,8 +20,8 @@ static int el2n_select_(const sk_condense_job *job, sk_condense_out *out) {
 const sk_condense_method sk_condense_el2n = {
     .version = SK_CONDENSE_VERSION,
     .name = "el2n",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES |
-             SK_CONDENSE_USES_KEEP,
+    .flags =
+        SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "EL2N ||softmax(z) - onehot(y)||_2 averaged over the proxies (Paul et al. 2021)",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
     .check = sk_condense_label_score_check,

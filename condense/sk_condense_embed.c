@@ -14,7 +14,8 @@
 /* One batch of rows [i0, i0 + b) as x [b, <sample shape>] (uint16 widened
  * to int32: the shim has no uint16, as the trainer does), embedded and
  * copied out as float32 into out. Tensors live in the caller's scope. */
-static int embed_batch_(sk_model *m, const sk_corpus_info *in, const void *rows, int64_t b, int64_t dim, float *out) {
+static int embed_batch_(sk_model *m, const sk_corpus_info *in, const void *rows, int64_t b, int64_t dim, float *out)
+{
     int rc = SK_OK;
     sk_batch batch = {.n = b, .ndim = in->ndim, .type = in->type, .data = rows};
     memcpy(batch.shape, in->shape, sizeof batch.shape);
@@ -32,7 +33,8 @@ done:
 }
 
 int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end, int64_t batch, float **feat,
-                      int64_t *dim) {
+                      int64_t *dim)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = sk_corpus_info_get(c);
     sk_model_info mi;
@@ -74,7 +76,8 @@ done:
     return rc;
 }
 
-int sk_condense_best(uint64_t key, int64_t idx, int64_t *best_idx, uint64_t *best_key) {
+int sk_condense_best(uint64_t key, int64_t idx, int64_t *best_idx, uint64_t *best_key)
+{
     int rc = SK_OK;
     int world = sk_mpi_info_get()->world;
     int64_t mine[2] = {(int64_t)key, idx}, *all = malloc((size_t)world * 2 * sizeof *all);
@@ -97,13 +100,15 @@ done:
     return rc;
 }
 
-int sk_condense_owner(int64_t n, int world, int64_t i) {
+int sk_condense_owner(int64_t n, int world, int64_t i)
+{
     for (int r = 0; r < world; r++)
         if (i < n * (r + 1) / world) return r;
     return world - 1;
 }
 
-double sk_condense_sqdist(const float *a, const double *b, int64_t F) {
+double sk_condense_sqdist(const float *a, const double *b, int64_t F)
+{
     double s = 0;
     for (int64_t f = 0; f < F; f++) {
         double d = (double)a[f] - b[f];
@@ -112,14 +117,16 @@ double sk_condense_sqdist(const float *a, const double *b, int64_t F) {
     return s;
 }
 
-uint64_t sk_condense_dkey(double d) {
+uint64_t sk_condense_dkey(double d)
+{
     uint64_t k;
     memcpy(&k, &d, sizeof k);
     return k;
 }
 
 int sk_condense_greedy_run(const sk_condense_job *job, const float *x, int64_t F, const sk_condense_greedy *G,
-                           uint8_t *keep, float *order) {
+                           uint8_t *keep, float *order)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, *want = NULL;
     const int64_t *grp = sk_condense_groups(job);

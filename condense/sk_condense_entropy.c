@@ -9,7 +9,8 @@
  */
 #include "sk_condense_score.h"
 
-static int entropy_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int entropy_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     static const sk_condense_logit_kind kind = SK_SCORE_ENTROPY;
     return sk_condense_score_select(job, out, "entropy", sk_condense_logit_batch, (void *)&kind);
 }
@@ -17,7 +18,8 @@ static int entropy_select_(const sk_condense_job *job, sk_condense_out *out) {
 const sk_condense_method sk_condense_entropy = {
     .version = SK_CONDENSE_VERSION,
     .name = "entropy",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
+    .flags =
+        SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "uncertainty: entropy -sum p log p of the proxy's softmax (high = uncertain)",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
     .check = sk_condense_score_check,

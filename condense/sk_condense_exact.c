@@ -20,13 +20,15 @@ typedef struct {
     size_t es;
 } exact_ctx_;
 
-static int exact_doc_(void *ctx, int64_t i, const void *tok, int64_t ntok) {
+static int exact_doc_(void *ctx, int64_t i, const void *tok, int64_t ntok)
+{
     exact_ctx_ *c = ctx;
     c->keys[i] = XXH3_64bits_withSeed(tok, (size_t)ntok * c->es, (XXH64_hash_t)ntok);
     return SK_OK;
 }
 
-static int exact_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int exact_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     exact_ctx_ c = {malloc((size_t)(n > 0 ? n : 1) * sizeof *c.keys), sk_elem_size(job->info->type)};

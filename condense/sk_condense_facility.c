@@ -87,7 +87,8 @@ static int above_(const ent_ *a, const ent_ *b) { return a->gain > b->gain || (a
 
 static int cmp_(const void *a, const void *b) { return above_(a, b) ? -1 : above_(b, a) ? 1 : 0; }
 
-static void push_(ent_ *h, int64_t *n, ent_ e) {
+static void push_(ent_ *h, int64_t *n, ent_ e)
+{
     int64_t i = (*n)++;
     while (i > 0 && above_(&e, &h[(i - 1) / 2])) {
         h[i] = h[(i - 1) / 2];
@@ -96,7 +97,8 @@ static void push_(ent_ *h, int64_t *n, ent_ e) {
     h[i] = e;
 }
 
-static ent_ pop_(ent_ *h, int64_t *n) {
+static ent_ pop_(ent_ *h, int64_t *n)
+{
     ent_ top = h[0], e = h[--*n];
     int64_t i = 0;
     for (;;) {
@@ -122,7 +124,9 @@ static ent_ pop_(ent_ *h, int64_t *n) {
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void tile_(const float *const xr[FL_R_], const double *pan, int64_t F, double a[FL_R_][FL_C_]) {
+static void
+tile_(const float *const xr[FL_R_], const double *pan, int64_t F, double a[FL_R_][FL_C_])
+{
     double s[FL_R_][FL_C_] = {{0}};
     for (int64_t f = 0; f < F; f++) {
         const double *c = pan + f * FL_C_;
@@ -152,7 +156,8 @@ typedef struct {
 
 /* col[j * ld + r - r0] = sim(rows[r], cand_j) = D - ||x_r - c_j||^2 of the
  * shard's group rows r0 <= r < r1 and the m <= FL_BLOCK_ candidates cand[m][F]. */
-static void sweep_(fl_ *s, const float *cand, int64_t m, int64_t r0, int64_t r1, double *col, int64_t ld) {
+static void sweep_(fl_ *s, const float *cand, int64_t m, int64_t r0, int64_t r1, double *col, int64_t ld)
+{
     int64_t mp = (m + FL_C_ - 1) / FL_C_ * FL_C_, F = s->F;
     for (int64_t j = 0; j < mp; j++) {
         double *p = s->pan + (size_t)(j / FL_C_) * (size_t)F * FL_C_ + j % FL_C_;
@@ -167,14 +172,16 @@ static void sweep_(fl_ *s, const float *cand, int64_t m, int64_t r0, int64_t r1,
             tile_(xr, s->pan + (size_t)(j0 / FL_C_) * (size_t)F * FL_C_, F, a);
             int nc = m - j0 < FL_C_ ? (int)(m - j0) : FL_C_;
             for (int r = 0; r < nr; r++)
-                for (int j = 0; j < nc; j++) col[(size_t)(j0 + j) * (size_t)ld + (size_t)(i0 - r0 + r)] = s->D - a[r][j];
+                for (int j = 0; j < nc; j++)
+                    col[(size_t)(j0 + j) * (size_t)ld + (size_t)(i0 - r0 + r)] = s->D - a[r][j];
         }
     }
 }
 
 /* This shard's part of a candidate's gain over rows [r0, r1) from its
  * similarities col[r - r0]: sum_r trunc(max(0, sim_r - cur_r) * scale). */
-static int64_t colgain_(const fl_ *s, const double *col, int64_t r0, int64_t r1) {
+static int64_t colgain_(const fl_ *s, const double *col, int64_t r0, int64_t r1)
+{
     int64_t q = 0;
     for (int64_t r = r0; r < r1; r++) {
         double t = col[r - r0] - s->cur[r];
@@ -186,7 +193,8 @@ static int64_t colgain_(const fl_ *s, const double *col, int64_t r0, int64_t r1)
 /* q[j] = this shard's part of the gains of the m <= FL_BLOCK_ candidates
  * cand (raise: and then cur_r = max(cur_r, sim) for the one candidate, m
  * == 1), FL_ROWS_ rows per sweep into s->scr. Without a cache. */
-static void sweep_gains_(fl_ *s, const float *cand, int64_t m, int64_t *q, int raise) {
+static void sweep_gains_(fl_ *s, const float *cand, int64_t m, int64_t *q, int raise)
+{
     for (int64_t j = 0; j < m; j++) q[j] = 0;
     for (int64_t r0 = 0; r0 < s->ng; r0 += FL_ROWS_) {
         int64_t r1 = s->ng - r0 < FL_ROWS_ ? s->ng : r0 + FL_ROWS_;
@@ -199,7 +207,8 @@ static void sweep_gains_(fl_ *s, const float *cand, int64_t m, int64_t *q, int r
 
 /* Every group row's gain f({j}) into its owner's heap (fresh at round 0);
  * with a cache, every column kept and every row's ordinal in s->slot. */
-static int first_pass_(const sk_condense_job *job, fl_ *s, ent_ *heap, int64_t *hn) {
+static int first_pass_(const sk_condense_job *job, fl_ *s, ent_ *heap, int64_t *hn)
+{
     int rc = SK_OK;
     int world = job->world;
     int64_t *cnt = malloc((size_t)world * sizeof *cnt), idx[FL_BLOCK_], q[FL_BLOCK_], ord = 0;
@@ -246,7 +255,8 @@ done:
  * embeddings (one message per owner with any, in rank order) and they are
  * swept. Collective. */
 static int gains_(const sk_condense_job *job, fl_ *s, const int64_t *idx, int m, float *cand, float *pack, int64_t *q,
-                  int raise) {
+                  int raise)
+{
     int rc = SK_OK;
     if (s->cache) {
         for (int t = 0; t < m; t++) {
@@ -263,7 +273,8 @@ static int gains_(const sk_condense_job *job, fl_ *s, const int64_t *idx, int m,
             for (int t = 0; t < m; t++)
                 if (sk_condense_owner(job->n, job->world, idx[t]) == r) {
                     if (r == job->rank)
-                        memcpy(pack + (size_t)c * (size_t)s->F, s->x + (size_t)(idx[t] - job->begin) * (size_t)s->F, row);
+                        memcpy(pack + (size_t)c * (size_t)s->F, s->x + (size_t)(idx[t] - job->begin) * (size_t)s->F,
+                               row);
                     c++;
                 }
             if (c == 0) continue;
@@ -286,7 +297,8 @@ typedef struct {
 
 /* One group of N rows over all ranks, budget w. */
 static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, int64_t N, int64_t w,
-                  sk_condense_out *out, fl_stats_ *st) {
+                  sk_condense_out *out, fl_stats_ *st)
+{
     int rc = SK_OK;
     int world = job->world;
     int64_t n = job->end - job->begin, ng = 0, hn = 0, q[FL_EVAL_], eidx[FL_EVAL_];
@@ -295,7 +307,8 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
     int64_t *rows = malloc(nb * sizeof *rows), *tops = malloc((FL_OFFER_ + 1) * 3 * sizeof *tops);
     int64_t *msg = malloc(nmsg * sizeof *msg);
     ent_ *heap = malloc(nb * sizeof *heap), *all = malloc(nmsg / 3 * sizeof *all);
-    float *cand = malloc((size_t)FL_EVAL_ * (size_t)F * sizeof *cand), *pack = malloc((size_t)FL_EVAL_ * (size_t)F * sizeof *pack);
+    float *cand = malloc((size_t)FL_EVAL_ * (size_t)F * sizeof *cand),
+          *pack = malloc((size_t)FL_EVAL_ * (size_t)F * sizeof *pack);
     fl_ s = {.x = x,
              .F = F,
              .cur = calloc(nb, sizeof *s.cur),
@@ -325,8 +338,10 @@ static int group_(const sk_condense_job *job, const float *x, int64_t F, int g, 
         s.cache = malloc((size_t)N * (size_t)(ng > 0 ? ng : 1) * sizeof *s.cache);
         s.slot = malloc((size_t)job->n * sizeof *s.slot);
         if (!s.cache || !s.slot)
-            rc = sk_error_set(SK_ENOMEM, "facility-location: out of memory for %.0f MiB of similarities "
-                              "(condense.sim_cache_mb lower: recomputed instead)", need / 1048576.0);
+            rc = sk_error_set(SK_ENOMEM,
+                              "facility-location: out of memory for %.0f MiB of similarities "
+                              "(condense.sim_cache_mb lower: recomputed instead)",
+                              need / 1048576.0);
         SK_TRY(sk_mpi_agree(rc));
         st->cached += N;
     }
@@ -389,7 +404,8 @@ done:
     return rc;
 }
 
-static int facility_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int facility_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, F = 0, *want = NULL, *cnt = NULL, plain = 0, picks = 0, total = 0;
     const int64_t *grp = sk_condense_groups(job);
@@ -409,7 +425,8 @@ static int facility_select_(const sk_condense_job *job, sk_condense_out *out) {
         total += cnt[g];
         if (want[g] <= 0) continue;
         SK_TRY(group_(job, x, F, g, cnt[g], want[g], out, &st));
-        for (int64_t r = 1; r < want[g]; r++) plain += cnt[g] - r; /* plain greedy: every unpicked row, each round after the first */
+        for (int64_t r = 1; r < want[g]; r++)
+            plain += cnt[g] - r; /* plain greedy: every unpicked row, each round after the first */
         picks += want[g];
     }
     out->score_name = "pick_order";

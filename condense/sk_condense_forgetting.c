@@ -26,7 +26,8 @@
 #include "sk_safetensors.h"
 
 /* One file's counts of the shard added into acc. */
-static int add_file_(const sk_condense_job *job, const char *path, float *all, double *acc) {
+static int add_file_(const sk_condense_job *job, const char *path, float *all, double *acc)
+{
     int rc = SK_OK;
     sk_safetensors *st = NULL;
     char want[17];
@@ -59,7 +60,8 @@ done:
     return rc;
 }
 
-static int forgetting_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int forgetting_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     float *all = NULL;
@@ -84,13 +86,16 @@ done:
     return rc;
 }
 
-static int forgetting_check_(const sk_condense_config *cfg, const sk_corpus_info *in) {
+static int forgetting_check_(const sk_condense_config *cfg, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     const char *l = cfg->forgetting_from;
     char path[SK_CFG_STR_MAX];
-    SK_FAIL_IF(!cfg->scores_from[0] && !sk_condense_next_path(&l, path, sizeof path), SK_EINVAL,
-               "condense.method=forgetting needs condense.forgetting_from (the forgetting.safetensors that shrink train "
-               "wrote with train.record_forgetting=true on %s)", cfg->input);
+    SK_FAIL_IF(
+        !cfg->scores_from[0] && !sk_condense_next_path(&l, path, sizeof path), SK_EINVAL,
+        "condense.method=forgetting needs condense.forgetting_from (the forgetting.safetensors that shrink train "
+        "wrote with train.record_forgetting=true on %s)",
+        cfg->input);
     SK_TRY(sk_condense_score_check(cfg, in));
 done:
     return rc;

@@ -15,7 +15,8 @@
 #include "sk_condense_score.h"
 
 static int grand_batch_(void *user, sk_model *proxy, sk_tensor *x, sk_tensor *y, const int64_t *labels, int64_t b,
-                        float *scores) {
+                        float *scores)
+{
     int rc = SK_OK;
     (void)user;
     (void)labels;
@@ -28,7 +29,8 @@ static int grand_batch_(void *user, sk_model *proxy, sk_tensor *x, sk_tensor *y,
         sk_model_out o;
         double sq = 0, v = 0;
         rc = sk_shim_zero_grad(p->t, p->n);
-        if (rc == SK_OK) rc = sk_model_forward(proxy, sk_shim_slice(x, 0, r, r + 1), sk_shim_slice(y, 0, r, r + 1), NULL, 0, 0, &o);
+        if (rc == SK_OK)
+            rc = sk_model_forward(proxy, sk_shim_slice(x, 0, r, r + 1), sk_shim_slice(y, 0, r, r + 1), NULL, 0, 0, &o);
         if (rc == SK_OK) rc = sk_shim_backward(o.loss);
         for (int i = 0; rc == SK_OK && i < p->n; i++) {
             sk_tensor *g = NULL;
@@ -49,7 +51,8 @@ done:
     return rc;
 }
 
-static int grand_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int grand_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     return sk_condense_score_select(job, out, "grand", grand_batch_, NULL);
 }
 

@@ -37,39 +37,45 @@ typedef struct {
 } hd_;
 
 /* t = (round + 1) mu_g - S_round: the point the next pick should be near. */
-static void hd_target_(hd_ *h, int g, int64_t round) {
+static void hd_target_(hd_ *h, int g, int64_t round)
+{
     for (int64_t f = 0; f < h->F; f++) h->t[f] = (double)(round + 1) * h->mu[(size_t)g * (size_t)h->F + f] - h->sum[f];
 }
 
-static int hd_start_(void *self, int g) {
+static int hd_start_(void *self, int g)
+{
     hd_ *h = self;
     for (int64_t f = 0; f < h->F; f++) h->sum[f] = 0;
     hd_target_(h, g, 0);
     return SK_OK;
 }
 
-static uint64_t hd_key_(void *self, int64_t i, int g, int64_t round) {
+static uint64_t hd_key_(void *self, int64_t i, int g, int64_t round)
+{
     hd_ *h = self;
     (void)g;
     (void)round;
     return sk_condense_dkey(sk_condense_sqdist(h->x + (size_t)i * (size_t)h->F, h->t, h->F));
 }
 
-static void hd_pick_(void *self, const float *c, int g, int64_t round) {
+static void hd_pick_(void *self, const float *c, int g, int64_t round)
+{
     hd_ *h = self;
     for (int64_t f = 0; f < h->F; f++) h->sum[f] += (double)c[f];
     hd_target_(h, g, round + 1);
 }
 
 /* 2^s for features below 2^e summed over count rows (count < 2^b). */
-static double scale_(int e, int64_t count) {
+static double scale_(int e, int64_t count)
+{
     int b = 0;
     while (b < 63 && (count >> b) != 0) b++;
     return ldexp(1.0, 62 - e - b);
 }
 
 /* The group means, exactly the same at any rank count (see the top). */
-static int means_(const sk_condense_job *job, hd_ *h, int ng) {
+static int means_(const sk_condense_job *job, hd_ *h, int ng)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, F = h->F;
     const int64_t *grp = sk_condense_groups(job);
@@ -89,21 +95,24 @@ static int means_(const sk_condense_job *job, hd_ *h, int ng) {
         double scale = scale_(e, cnt[g]);
         for (int64_t i = 0; i < n; i++) {
             if ((grp ? grp[i] : 0) != g) continue;
-            for (int64_t f = 0; f < F; f++) q[(size_t)g * (size_t)F + f] += (int64_t)trunc((double)h->x[(size_t)i * (size_t)F + f] * scale);
+            for (int64_t f = 0; f < F; f++)
+                q[(size_t)g * (size_t)F + f] += (int64_t)trunc((double)h->x[(size_t)i * (size_t)F + f] * scale);
         }
     }
     SK_TRY(sk_mpi_allreduce_sum_i64(q, ng * (int)F));
     for (int g = 0; g < ng; g++) {
         double scale = scale_(e, cnt[g]);
         for (int64_t f = 0; f < F; f++)
-            h->mu[(size_t)g * (size_t)F + f] = cnt[g] ? (double)q[(size_t)g * (size_t)F + f] / scale / (double)cnt[g] : 0;
+            h->mu[(size_t)g * (size_t)F + f] =
+                cnt[g] ? (double)q[(size_t)g * (size_t)F + f] / scale / (double)cnt[g] : 0;
     }
 done:
     free(q);
     return rc;
 }
 
-static int herding_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int herding_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int ng = sk_condense_groups(job) ? (int)job->classes : 1;
     hd_ h = {0};

@@ -34,21 +34,24 @@ typedef struct {
     double *c;    /* the centre being applied, in double */
 } kc_;
 
-static int kc_start_(void *self, int g) {
+static int kc_start_(void *self, int g)
+{
     kc_ *k = self;
     (void)g;
     for (int64_t i = 0; i < k->job->end - k->job->begin; i++) k->mind[i] = DBL_MAX;
     return SK_OK;
 }
 
-static uint64_t kc_key_(void *self, int64_t i, int g, int64_t round) {
+static uint64_t kc_key_(void *self, int64_t i, int g, int64_t round)
+{
     kc_ *k = self;
     (void)g;
     if (round == 0) return sk_condense_row_key(k->job->seed, k->job->begin + i);
     return ~sk_condense_dkey(k->mind[i]); /* farthest first */
 }
 
-static void kc_pick_(void *self, const float *c, int g, int64_t round) {
+static void kc_pick_(void *self, const float *c, int g, int64_t round)
+{
     kc_ *k = self;
     const int64_t *grp = sk_condense_groups(k->job);
     (void)round;
@@ -60,7 +63,8 @@ static void kc_pick_(void *self, const float *c, int g, int64_t round) {
     }
 }
 
-static int kcenter_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int kcenter_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     kc_ k = {.job = job};

@@ -38,20 +38,21 @@
 typedef struct {
     sk_model *proxy;
     const char *path;
-    int64_t C, B, nb;  /* context, windows per batch, windows filled */
-    int64_t *win;      /* [B, C + 1] tokens */
-    int64_t *doc;      /* [B] the window's document (shard-relative) */
-    int64_t *valid;    /* [B] its real targets */
+    int64_t C, B, nb; /* context, windows per batch, windows filled */
+    int64_t *win;     /* [B, C + 1] tokens */
+    int64_t *doc;     /* [B] the window's document (shard-relative) */
+    int64_t *valid;   /* [B] its real targets */
     sk_condense_logit_kind kind;
-    int64_t V;         /* vocabulary */
-    float *nll;        /* [B, C] per-target scores */
-    float *logits;     /* kinds other than loss: [B, C, V] on the host */
-    int64_t *tgt;      /* their targets [B * C] */
-    double *sum;       /* [shard] NLL sums */
+    int64_t V;     /* vocabulary */
+    float *nll;    /* [B, C] per-target scores */
+    float *logits; /* kinds other than loss: [B, C, V] on the host */
+    int64_t *tgt;  /* their targets [B * C] */
+    double *sum;   /* [shard] NLL sums */
 } lm_;
 
 /* The filled windows through the proxy; their real targets' NLLs into sum. */
-static int flush_(lm_ *L) {
+static int flush_(lm_ *L)
+{
     int rc = SK_OK;
     if (L->nb == 0) return SK_OK;
     int64_t C = L->C, shape[2] = {L->nb, C + 1};
@@ -92,7 +93,8 @@ done:
 }
 
 /* Token k of a block of element type t, widened. */
-static int64_t tok_(const void *blk, sk_elem_type t, int64_t k) {
+static int64_t tok_(const void *blk, sk_elem_type t, int64_t k)
+{
     switch (t) {
     case SK_ELEM_U8: return ((const uint8_t *)blk)[k];
     case SK_ELEM_U16: return ((const uint16_t *)blk)[k];
@@ -102,7 +104,8 @@ static int64_t tok_(const void *blk, sk_elem_type t, int64_t k) {
 }
 
 int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const char *path, sk_condense_logit_kind kind,
-                          float *mean) {
+                          float *mean)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
     const sk_model_data *d = sk_model_sample(proxy);
@@ -165,8 +168,9 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     for (int64_t i = 0; i < n; i++) {
         int64_t T = off[i + 1] - off[i] - 1;
         double uni = kind == SK_SCORE_LOSS || kind == SK_SCORE_ENTROPY ? log((double)d->vocab)
-                     : kind == SK_SCORE_EL2N ? sqrt(1.0 - 1.0 / (double)d->vocab)
-                     : kind == SK_SCORE_MARGIN ? 1.0 : 1.0 - 1.0 / (double)d->vocab;
+                     : kind == SK_SCORE_EL2N                           ? sqrt(1.0 - 1.0 / (double)d->vocab)
+                     : kind == SK_SCORE_MARGIN                         ? 1.0
+                                                                       : 1.0 - 1.0 / (double)d->vocab;
         mean[i] = T > 0 ? (float)(L.sum[i] / (double)T) : (float)uni;
     }
 done:

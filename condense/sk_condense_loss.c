@@ -9,7 +9,8 @@
  */
 #include "sk_condense_score.h"
 
-static int loss_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int loss_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     static const sk_condense_logit_kind kind = SK_SCORE_LOSS;
     return sk_condense_score_select(job, out, "loss", sk_condense_logit_batch, (void *)&kind);
 }
@@ -17,8 +18,8 @@ static int loss_select_(const sk_condense_job *job, sk_condense_out *out) {
 const sk_condense_method sk_condense_loss = {
     .version = SK_CONDENSE_VERSION,
     .name = "loss",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES |
-             SK_CONDENSE_USES_KEEP,
+    .flags =
+        SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "per-sample cross-entropy -log p_y under the proxy (high = hard); token corpora: each document's mean "
             "next-token loss under a GPT proxy",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",

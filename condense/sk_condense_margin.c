@@ -10,7 +10,8 @@
  */
 #include "sk_condense_score.h"
 
-static int margin_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int margin_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     static const sk_condense_logit_kind kind = SK_SCORE_MARGIN;
     return sk_condense_score_select(job, out, "margin", sk_condense_logit_batch, (void *)&kind);
 }
@@ -18,7 +19,8 @@ static int margin_select_(const sk_condense_job *job, sk_condense_out *out) {
 const sk_condense_method sk_condense_margin = {
     .version = SK_CONDENSE_VERSION,
     .name = "margin",
-    .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
+    .flags =
+        SK_CONDENSE_SAMPLES | SK_CONDENSE_TOKENS | SK_CONDENSE_NEEDS_PROXY | SK_CONDENSE_SCORES | SK_CONDENSE_USES_KEEP,
     .help = "uncertainty: 1 - (p1 - p2), the top-two softmax margin turned so high = uncertain",
     .keys = "class_balance rule ccs_beta strata proxy proxies scores_from batch",
     .check = sk_condense_score_check,

@@ -23,11 +23,11 @@ extern const sk_condense_method sk_condense_margin;           /* sk_condense_mar
 extern const sk_condense_method sk_condense_least_confidence; /* sk_condense_least_confidence.c */
 extern const sk_condense_method sk_condense_forgetting;       /* sk_condense_forgetting.c */
 extern const sk_condense_method sk_condense_perplexity;       /* sk_condense_perplexity.c */
-extern const sk_condense_method sk_condense_kcenter; /* sk_condense_kcenter.c */
-extern const sk_condense_method sk_condense_herding; /* sk_condense_herding.c */
-extern const sk_condense_method sk_condense_facility; /* sk_condense_facility.c */
-extern const sk_condense_method sk_condense_exact_dedup; /* sk_condense_exact.c */
-extern const sk_condense_method sk_condense_minhash; /* sk_condense_minhash.c */
+extern const sk_condense_method sk_condense_kcenter;          /* sk_condense_kcenter.c */
+extern const sk_condense_method sk_condense_herding;          /* sk_condense_herding.c */
+extern const sk_condense_method sk_condense_facility;         /* sk_condense_facility.c */
+extern const sk_condense_method sk_condense_exact_dedup;      /* sk_condense_exact.c */
+extern const sk_condense_method sk_condense_minhash;          /* sk_condense_minhash.c */
 /* distillation (sk_distill.h) */
 extern const sk_condense_method sk_condense_dm; /* sk_condense_dm.c */
 extern const sk_condense_method sk_condense_dc; /* sk_condense_dc.c */
@@ -35,7 +35,8 @@ extern const sk_condense_method sk_condense_dc; /* sk_condense_dc.c */
 /* Row i's random key, the order every method draws from: a function of
  * the seed and the row's global index alone, so it does not depend on the
  * number of ranks. */
-static inline uint64_t sk_condense_row_key(uint64_t seed, int64_t i) {
+static inline uint64_t sk_condense_row_key(uint64_t seed, int64_t i)
+{
     return sk_splitmix64(seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL));
 }
 

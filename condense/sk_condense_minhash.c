@@ -24,7 +24,8 @@ typedef struct {
     int64_t cap;
 } mh_ctx_;
 
-static int minhash_doc_(void *ctx, int64_t i, const void *tok, int64_t ntok) {
+static int minhash_doc_(void *ctx, int64_t i, const void *tok, int64_t ntok)
+{
     int rc = SK_OK;
     mh_ctx_ *c = ctx;
     if (ntok > c->cap) {
@@ -47,7 +48,8 @@ done:
     return rc;
 }
 
-static int minhash_check_(const sk_condense_config *cfg, const sk_corpus_info *in) {
+static int minhash_check_(const sk_condense_config *cfg, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     SK_FAIL_IF(cfg->minhash_bands * cfg->minhash_rows > 1024, SK_EINVAL,
                "condense.minhash_bands * condense.minhash_rows = %lld permutations; at most 1024",
@@ -60,7 +62,8 @@ done:
     return rc;
 }
 
-static int minhash_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int minhash_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     const sk_condense_config *cfg = job->cfg;
     int64_t n = job->end - job->begin;

@@ -27,10 +27,12 @@
 #include "sk_pick.h"
 
 /* The rows ranked [lo, hi) in ascending score over all ranks. Collective. */
-static int quantile_band_(const sk_condense_job *job, const float *s, uint8_t *keep) {
+static int quantile_band_(const sk_condense_job *job, const float *s, uint8_t *keep)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, N = job->n;
-    int64_t lo = (int64_t)floor(job->cfg->ppl_low * (double)N + 0.5), hi = (int64_t)floor(job->cfg->ppl_high * (double)N + 0.5);
+    int64_t lo = (int64_t)floor(job->cfg->ppl_low * (double)N + 0.5),
+            hi = (int64_t)floor(job->cfg->ppl_high * (double)N + 0.5);
     uint64_t *keys = malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
     uint8_t *below = calloc((size_t)(n > 0 ? n : 1), 1);
     if (!keys || !below) rc = sk_error_set(SK_ENOMEM, "perplexity: out of memory");
@@ -45,7 +47,8 @@ done:
     return rc;
 }
 
-static int ppl_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int ppl_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     const sk_condense_config *c = job->cfg;
@@ -68,7 +71,8 @@ done:
     return rc;
 }
 
-static int ppl_check_(const sk_condense_config *c, const sk_corpus_info *in) {
+static int ppl_check_(const sk_condense_config *c, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     SK_FAIL_IF(c->ppl_band == SK_CONDENSE_PPL_QUANTILE && !(c->ppl_low < c->ppl_high && c->ppl_high <= 1), SK_EINVAL,
                "condense.ppl_low=%g / condense.ppl_high=%g: ppl_band=quantile needs 0 <= ppl_low < ppl_high <= 1",

@@ -14,7 +14,8 @@
 #include "sk_pick.h"
 #include "sk_rand.h"
 
-static int random_select_(const sk_condense_job *job, sk_condense_out *out) {
+static int random_select_(const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     uint64_t *keys = malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
@@ -22,8 +23,7 @@ static int random_select_(const sk_condense_job *job, sk_condense_out *out) {
     int ngroups = 0;
     if (!keys) rc = sk_error_set(SK_ENOMEM, "random: out of memory");
     SK_TRY(sk_mpi_agree(rc));
-    for (int64_t i = 0; i < n; i++)
-        keys[i] = sk_condense_row_key(job->seed, job->begin + i);
+    for (int64_t i = 0; i < n; i++) keys[i] = sk_condense_row_key(job->seed, job->begin + i);
     SK_TRY(sk_condense_group_wants(job, &want, &ngroups));
     rc = sk_pick_smallest(keys, sk_condense_groups(job), ngroups, NULL, n, want, out->keep);
 done:

@@ -33,7 +33,8 @@
 /* ---- per-row quantities ---------------------------------------------------- */
 
 void sk_condense_logit_score(sk_condense_logit_kind kind, const float *logits, int64_t b, int64_t classes,
-                             const int64_t *labels, float *scores) {
+                             const int64_t *labels, float *scores)
+{
     for (int64_t i = 0; i < b; i++) {
         const float *z = logits + (size_t)i * (size_t)classes;
         double mx = z[0], sum = 0;
@@ -43,8 +44,10 @@ void sk_condense_logit_score(sk_condense_logit_kind kind, const float *logits, i
         int64_t y = labels ? labels[i] : 0;
         for (int64_t c = 0; c < classes; c++) {
             double lp = (double)z[c] - lse, p = exp(lp);
-            if (kind == SK_SCORE_EL2N) v += (p - (c == y)) * (p - (c == y));
-            else if (kind == SK_SCORE_ENTROPY) v -= p > 0 ? p * lp : 0;
+            if (kind == SK_SCORE_EL2N)
+                v += (p - (c == y)) * (p - (c == y));
+            else if (kind == SK_SCORE_ENTROPY)
+                v -= p > 0 ? p * lp : 0;
             if (p > p1) {
                 p2 = p1;
                 p1 = p;
@@ -64,7 +67,8 @@ void sk_condense_logit_score(sk_condense_logit_kind kind, const float *logits, i
 }
 
 int sk_condense_logit_batch(void *user, sk_model *proxy, sk_tensor *x, sk_tensor *y, const int64_t *labels, int64_t b,
-                            float *scores) {
+                            float *scores)
+{
     int rc = SK_OK;
     const sk_condense_logit_kind *kind = user;
     int prev = sk_shim_set_grad_enabled(0);
@@ -74,7 +78,8 @@ int sk_condense_logit_batch(void *user, sk_model *proxy, sk_tensor *x, sk_tensor
     sk_tensor *z = sk_shim_contiguous(sk_shim_to(o.logits, SK_CPU, SK_F32));
     SK_TRY_T(z);
     int64_t classes = sk_shim_numel(z) / (b > 0 ? b : 1);
-    SK_FAIL_IF(sk_shim_ndim(z) != 2 || sk_shim_size(z, 0) != b, SK_EINVAL, "condense: the proxy's logits are not [batch, classes]");
+    SK_FAIL_IF(sk_shim_ndim(z) != 2 || sk_shim_size(z, 0) != b, SK_EINVAL,
+               "condense: the proxy's logits are not [batch, classes]");
     host = malloc((size_t)(b * classes) * sizeof *host);
     SK_FAIL_IF(!host, SK_ENOMEM, "condense: out of memory");
     SK_TRY(sk_shim_to_host(z, host, (size_t)(b * classes) * sizeof *host));
@@ -88,7 +93,8 @@ done:
 /* ---- streaming the shard --------------------------------------------------- */
 
 int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_condense_batch_fn fn, void *user,
-                             float *scores) {
+                             float *scores)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
     int64_t n = job->end - job->begin, B = job->cfg->batch, rowe = 1;
@@ -125,7 +131,8 @@ done:
 /* ---- the rules ---------------------------------------------------------- */
 
 /* CCS's bin_allocate: bins from the smallest, each min(size, left // bins left). */
-static void allocate_(const int64_t *size, int nb, int64_t budget, int64_t *out) {
+static void allocate_(const int64_t *size, int nb, int64_t budget, int64_t *out)
+{
     int *ord = malloc((size_t)nb * sizeof *ord);
     if (!ord) return;
     for (int i = 0; i < nb; i++) ord[i] = i;
@@ -148,7 +155,8 @@ static void allocate_(const int64_t *size, int nb, int64_t budget, int64_t *out)
 /* stratified (and ccs): per group, drop the hardest, bin the rest, allocate,
  * pick at random inside each bin. */
 static int stratified_(const sk_condense_job *job, const float *s, const int64_t *g, int ng, const int64_t *want,
-                       int ccs, uint8_t *keep) {
+                       int ccs, uint8_t *keep)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, S = job->cfg->strata;
     size_t nbins = (size_t)ng * (size_t)S;
@@ -214,7 +222,8 @@ done:
     return rc;
 }
 
-int sk_condense_score_check(const sk_condense_config *cfg, const sk_corpus_info *in) {
+int sk_condense_score_check(const sk_condense_config *cfg, const sk_corpus_info *in)
+{
     int rc = SK_OK;
     int64_t groups = cfg->class_balance && in->has_labels ? in->num_classes : 1;
     int strat = cfg->rule == SK_CONDENSE_RULE_STRATIFIED || cfg->rule == SK_CONDENSE_RULE_CCS;
@@ -225,14 +234,16 @@ done:
     return rc;
 }
 
-int sk_condense_label_score_check(const sk_condense_config *cfg, const sk_corpus_info *in) {
+int sk_condense_label_score_check(const sk_condense_config *cfg, const sk_corpus_info *in)
+{
     if (in->kind != SK_CORPUS_TOKENS && !in->has_labels)
         return sk_error_set(SK_EINVAL, "%s: condense.method=%s needs labels, and this corpus has none", cfg->input,
                             cfg->method);
     return sk_condense_score_check(cfg, in);
 }
 
-int sk_condense_apply_rule(const sk_condense_job *job, const float *s, uint8_t *keep) {
+int sk_condense_apply_rule(const sk_condense_job *job, const float *s, uint8_t *keep)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin, *want = NULL;
     int ng = 0, rule = job->cfg->rule;
@@ -246,7 +257,8 @@ int sk_condense_apply_rule(const sk_condense_job *job, const float *s, uint8_t *
     keys = malloc((size_t)(n > 0 ? n : 1) * sizeof *keys);
     if (!keys) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
     SK_TRY(sk_mpi_agree(rc));
-    for (int64_t i = 0; i < n; i++) keys[i] = rule == SK_CONDENSE_RULE_TOP ? sk_pick_key_desc(s[i]) : sk_pick_key_asc(s[i]);
+    for (int64_t i = 0; i < n; i++)
+        keys[i] = rule == SK_CONDENSE_RULE_TOP ? sk_pick_key_desc(s[i]) : sk_pick_key_asc(s[i]);
     rc = sk_pick_smallest(keys, g, ng, NULL, n, want, keep);
 done:
     free(keys);
@@ -256,7 +268,8 @@ done:
 
 /* ---- the select slot ------------------------------------------------------ */
 
-int sk_condense_next_path(const char **list, char *buf, size_t cap) {
+int sk_condense_next_path(const char **list, char *buf, size_t cap)
+{
     const char *p = *list;
     while (*p == ' ' || *p == ',') p++;
     if (!*p) return 0;
@@ -275,7 +288,8 @@ int sk_condense_next_path(const char **list, char *buf, size_t cap) {
  * (user: its sk_condense_logit_kind, NULL: the loss) of a token corpus
  * (an LM, sk_condense_doc_score). */
 static int add_proxy_(const sk_condense_job *job, sk_model *m, const char *path, sk_condense_batch_fn fn, void *user,
-                      float *tmp, double *acc) {
+                      float *tmp, double *acc)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     sk_model_info mi;
@@ -297,8 +311,9 @@ done:
     return rc;
 }
 
-int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name,
-                           sk_condense_batch_fn fn, void *user) {
+int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
+                           void *user)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     double *acc = NULL;
@@ -329,8 +344,9 @@ int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, con
     return sk_mpi_agree(rc);
 }
 
-int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
-                             void *user) {
+int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name,
+                             sk_condense_batch_fn fn, void *user)
+{
     int rc = sk_condense_score_fill(job, out, name, fn, user);
     return rc < 0 ? rc : sk_condense_apply_rule(job, out->scores, out->keep);
 }

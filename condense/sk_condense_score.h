@@ -25,11 +25,11 @@
 
 /* What is computed from one row's logits. */
 typedef enum {
-    SK_SCORE_LOSS = 0,   /* cross-entropy -log p_y */
-    SK_SCORE_EL2N,       /* || softmax(z) - onehot(y) ||_2 */
-    SK_SCORE_ENTROPY,    /* -sum p log p */
-    SK_SCORE_MARGIN,     /* 1 - (p_1 - p_2): high = small margin = uncertain */
-    SK_SCORE_LEAST_CONF  /* 1 - max p */
+    SK_SCORE_LOSS = 0,  /* cross-entropy -log p_y */
+    SK_SCORE_EL2N,      /* || softmax(z) - onehot(y) ||_2 */
+    SK_SCORE_ENTROPY,   /* -sum p log p */
+    SK_SCORE_MARGIN,    /* 1 - (p_1 - p_2): high = small margin = uncertain */
+    SK_SCORE_LEAST_CONF /* 1 - max p */
 } sk_condense_logit_kind;
 
 /* Scores of b rows from their logits [b, classes] (row-major floats) and
@@ -60,8 +60,8 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
  * (an sk_condense_logit_kind; NULL: the loss), sk_condense_doc_score)
  * into out->scores with out->score_name = name, then the rule. Refuses
  * non-finite scores naming the proxy. Collective. */
-int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
-                             void *user);
+int sk_condense_score_select(const sk_condense_job *job, sk_condense_out *out, const char *name,
+                             sk_condense_batch_fn fn, void *user);
 
 /* Token corpora: each shard document's mean over its next-token targets
  * of score `kind` (the loss: NLL in nats) under the causal LM `proxy`
@@ -79,8 +79,8 @@ int sk_condense_next_path(const char **list, char *buf, size_t cap);
 /* The first half of sk_condense_score_select: the shard's scores into
  * out->scores (given, or fn / the documents' mean NLL averaged over every
  * proxy), out->score_name = name; no rule. Collective (agreed). */
-int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name,
-                           sk_condense_batch_fn fn, void *user);
+int sk_condense_score_fill(const sk_condense_job *job, sk_condense_out *out, const char *name, sk_condense_batch_fn fn,
+                           void *user);
 
 /* The check slot of the score methods: the strata of every group fit
  * (groups x condense.strata at most 65536); names condense.strata. */

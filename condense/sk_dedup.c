@@ -11,7 +11,8 @@
 
 #define CHUNK_TOKENS_ ((int64_t)8 << 20)
 
-int sk_dedup_each_doc(const sk_condense_job *job, sk_dedup_doc_fn fn, void *ctx) {
+int sk_dedup_each_doc(const sk_condense_job *job, sk_dedup_doc_fn fn, void *ctx)
+{
     int rc = SK_OK;
     int64_t n = job->end - job->begin;
     size_t es = sk_elem_size(job->info->type);
@@ -33,8 +34,7 @@ int sk_dedup_each_doc(const sk_condense_job *job, sk_dedup_doc_fn fn, void *ctx)
             SK_FAIL_IF(!buf, SK_ENOMEM, "dedup: out of memory (a chunk of %lld tokens)", (long long)len);
         }
         if (len > 0) SK_TRY(sk_corpus_read_tokens(job->corpus, off[i], len, buf));
-        for (int64_t d = i; d < j; d++)
-            SK_TRY(fn(ctx, d, buf + (size_t)(off[d] - off[i]) * es, off[d + 1] - off[d]));
+        for (int64_t d = i; d < j; d++) SK_TRY(fn(ctx, d, buf + (size_t)(off[d] - off[i]) * es, off[d + 1] - off[d]));
         i = j;
         sk_condense_progress(job, "hashing", "documents", i, n, &last);
     }
@@ -44,7 +44,8 @@ done:
     return rc;
 }
 
-void sk_dedup_tokens_u32(const void *tok, sk_elem_type t, int64_t n, uint32_t *out) {
+void sk_dedup_tokens_u32(const void *tok, sk_elem_type t, int64_t n, uint32_t *out)
+{
     for (int64_t i = 0; i < n; i++) {
         switch (t) {
         case SK_ELEM_U8: out[i] = ((const uint8_t *)tok)[i]; break;
@@ -66,15 +67,17 @@ typedef struct {
 /* All-to-all of variable counts: rank s sends scount[d] items of `size`
  * bytes at sbuf + sdisp[d] to each d, receives rcount[s] at rbuf +
  * rdisp[s]; its own part is copied. */
-static int alltoall_(const void *sbuf, const int64_t *scount, const int64_t *sdisp, void *rbuf,
-                     const int64_t *rcount, const int64_t *rdisp, size_t size, int me, int world) {
+static int alltoall_(const void *sbuf, const int64_t *scount, const int64_t *sdisp, void *rbuf, const int64_t *rcount,
+                     const int64_t *rdisp, size_t size, int me, int world)
+{
     int rc = SK_OK;
     sk_mpi_msg *s = malloc((size_t)world * 2 * sizeof *s), *r = s ? s + world : NULL;
     int ns = 0, nr = 0;
     SK_FAIL_IF(!s, SK_ENOMEM, "dedup: out of memory");
     for (int p = 0; p < world; p++) {
         if (p == me) {
-            if (scount[p]) memcpy((char *)rbuf + rdisp[p] * size, (const char *)sbuf + sdisp[p] * size, scount[p] * size);
+            if (scount[p])
+                memcpy((char *)rbuf + rdisp[p] * size, (const char *)sbuf + sdisp[p] * size, scount[p] * size);
             continue;
         }
         if (scount[p]) s[ns++] = (sk_mpi_msg){(char *)sbuf + sdisp[p] * size, (size_t)scount[p] * size, p};
@@ -86,19 +89,22 @@ done:
     return rc;
 }
 
-static void disp_(const int64_t *count, int64_t *disp, int world) {
+static void disp_(const int64_t *count, int64_t *disp, int world)
+{
     disp[0] = 0;
     for (int p = 0; p < world; p++) disp[p + 1] = disp[p] + count[p];
 }
 
 static const pair_ *sort_base_;
-static int by_key_row_(const void *a, const void *b) {
+static int by_key_row_(const void *a, const void *b)
+{
     const pair_ *x = &sort_base_[*(const int64_t *)a], *y = &sort_base_[*(const int64_t *)b];
     if (x->key != y->key) return x->key < y->key ? -1 : 1;
     return (x->row > y->row) - (x->row < y->row);
 }
 
-int sk_dedup_components(const sk_condense_job *job, const uint64_t *keys, int nk, int64_t *clusters) {
+int sk_dedup_components(const sk_condense_job *job, const uint64_t *keys, int nk, int64_t *clusters)
+{
     int rc = SK_OK;
     int P = job->world, me = job->rank;
     int64_t n = job->end - job->begin, np = n * nk;
@@ -208,7 +214,8 @@ done:
     return rc;
 }
 
-int sk_dedup_finish(const sk_condense_job *job, int rc, const uint64_t *keys, int nk, sk_condense_out *out) {
+int sk_dedup_finish(const sk_condense_job *job, int rc, const uint64_t *keys, int nk, sk_condense_out *out)
+{
     double t0 = sk_now();
     int64_t n = job->end - job->begin;
     SK_TRY(sk_mpi_agree(rc));

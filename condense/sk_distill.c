@@ -11,14 +11,16 @@
 #include "sk_params.h"
 #include "sk_rand.h"
 
-uint64_t sk_distill_key(uint64_t seed, int64_t it, int64_t c) {
+uint64_t sk_distill_key(uint64_t seed, int64_t it, int64_t c)
+{
     uint64_t k = sk_splitmix64(seed ^ 0x64697374696c6cULL); /* "distill" */
     k = sk_splitmix64(k ^ (uint64_t)(it + 1));
     return sk_splitmix64(k ^ (uint64_t)(c + 1));
 }
 
 /* Partial Fisher-Yates: the first b of n positions, drawn from key's stream. */
-static void draw_(int64_t *perm, int64_t n, int64_t b, uint64_t key) {
+static void draw_(int64_t *perm, int64_t n, int64_t b, uint64_t key)
+{
     uint64_t s = key;
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     for (int64_t j = 0; j < b; j++) {
@@ -30,7 +32,8 @@ static void draw_(int64_t *perm, int64_t n, int64_t b, uint64_t key) {
 }
 
 /* The model config and the source fit distillation (before any work). */
-static int check_(const sk_condense_job *job) {
+static int check_(const sk_condense_job *job)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
     const sk_model_vtable *vt = job->model ? sk_model_find(job->model->arch) : NULL;
@@ -50,7 +53,8 @@ done:
 }
 
 /* Every label, the class sizes, and the owned classes' rows and pixels. */
-static int read_classes_(sk_distill *d) {
+static int read_classes_(sk_distill *d)
+{
     int rc = SK_OK;
     const sk_condense_job *job = d->job;
     int64_t n = job->n, *lab = malloc((size_t)n * sizeof *lab), *fill = calloc((size_t)d->C, sizeof *fill);
@@ -93,7 +97,8 @@ done:
 }
 
 /* Class c's synthetic leaf: real images (as u = p / 127.5 - 1) or noise. */
-static int init_class_(sk_distill *d, int64_t c) {
+static int init_class_(sk_distill *d, int64_t c)
+{
     int rc = SK_OK;
     int64_t shape[5] = {d->ipc};
     sk_generator *g = NULL;
@@ -119,7 +124,8 @@ done:
     return rc;
 }
 
-int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out *out) {
+int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out *out)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
     memset(d, 0, sizeof *d);
@@ -146,7 +152,8 @@ int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out 
         else
             memcpy(d->dsa.strategy, job->cfg->dsa_strategy, len + 1);
         if (rc == SK_OK) rc = sk_dsa_parse(job->cfg->dsa_strategy, fam, &nf);
-        if (rc < 0 && len < sizeof d->dsa.strategy) sk_error_prefix("condense.dsa_strategy = '%s': ", job->cfg->dsa_strategy);
+        if (rc < 0 && len < sizeof d->dsa.strategy)
+            sk_error_prefix("condense.dsa_strategy = '%s': ", job->cfg->dsa_strategy);
     }
     if (rc == SK_OK) {
         d->data = (sk_model_data){.kind = SK_SAMPLE_IMAGE, .ndim = in->ndim, .classes = d->C};
@@ -171,7 +178,8 @@ done:
     return rc;
 }
 
-void sk_distill_end(sk_distill *d) {
+void sk_distill_end(sk_distill *d)
+{
     for (int64_t c = 0; c < d->C; c++) {
         if (d->rows) free(d->rows[c]);
         if (d->pix) free(d->pix[c]);
@@ -186,7 +194,8 @@ void sk_distill_end(sk_distill *d) {
     free(d->perm);
 }
 
-sk_tensor *sk_distill_real_batch(sk_distill *d, int64_t c, int64_t it, int64_t n, int64_t *idx) {
+sk_tensor *sk_distill_real_batch(sk_distill *d, int64_t c, int64_t it, int64_t n, int64_t *idx)
+{
     int64_t nc = d->count[c], b = n < nc ? n : nc, shape[5] = {b};
     size_t rowb = (size_t)d->D * d->es;
     uint8_t *buf = malloc((size_t)b * rowb);
@@ -205,11 +214,13 @@ sk_tensor *sk_distill_real_batch(sk_distill *d, int64_t c, int64_t it, int64_t n
     return x;
 }
 
-sk_tensor *sk_distill_syn_pixels(sk_distill *d, int64_t c) {
+sk_tensor *sk_distill_syn_pixels(sk_distill *d, int64_t c)
+{
     return sk_shim_mul_scalar(sk_shim_add_scalar(d->u[c], 1.0), 127.5);
 }
 
-int sk_distill_step(sk_distill *d, int64_t c, double lr, double momentum) {
+int sk_distill_step(sk_distill *d, int64_t c, double lr, double momentum)
+{
     int rc = SK_OK;
     if (!d->opt[c]) {
         sk_sgd_opts o = {.lr = lr, .momentum = momentum};
@@ -222,16 +233,18 @@ done:
 }
 
 /* x as [B, C, H, W] in the model's input scale (floating). */
-static sk_tensor *to_unit_(const sk_distill *d, const sk_tensor *x) {
+static sk_tensor *to_unit_(const sk_distill *d, const sk_tensor *x)
+{
     int64_t s4[4] = {sk_shim_size(x, 0), d->ndim == 3 ? d->shape[0] : 1, d->shape[d->ndim - 2], d->shape[d->ndim - 1]};
-    return sk_shim_reshape(sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(x, SK_CPU, SK_F32), 1.0 / 127.5), -1.0),
-                           s4, 4);
+    return sk_shim_reshape(sk_shim_add_scalar(sk_shim_mul_scalar(sk_shim_to(x, SK_CPU, SK_F32), 1.0 / 127.5), -1.0), s4,
+                           4);
 }
 
 static uint64_t dsa_seed_(uint64_t key) { return sk_splitmix64(key ^ 0x647361ULL); /* "dsa" */ }
 
 int sk_distill_pair(sk_distill *d, int64_t c, int64_t s, const sk_tensor *real, sk_tensor **real_pix,
-                    sk_tensor **syn_pix) {
+                    sk_tensor **syn_pix)
+{
     int rc = SK_OK;
     sk_generator *g = NULL;
     sk_dsa_draw *dr = NULL;
@@ -258,7 +271,8 @@ done:
     return rc;
 }
 
-sk_tensor *sk_distill_augment(sk_distill *d, const sk_tensor *x, uint64_t key) {
+sk_tensor *sk_distill_augment(sk_distill *d, const sk_tensor *x, uint64_t key)
+{
     sk_generator *g = NULL;
     sk_tensor *a = NULL;
     if (!d->job->cfg->dsa) return (sk_tensor *)x;
@@ -268,11 +282,13 @@ sk_tensor *sk_distill_augment(sk_distill *d, const sk_tensor *x, uint64_t key) {
     return rc < 0 ? NULL : sk_shim_mul_scalar(sk_shim_add_scalar(a, 1.0), 127.5);
 }
 
-int sk_distill_net(sk_distill *d, int64_t it, sk_model **net) {
+int sk_distill_net(sk_distill *d, int64_t it, sk_model **net)
+{
     return sk_model_create(net, d->job->model, &d->data, sk_distill_key(d->job->seed, it, -1));
 }
 
-int sk_distill_share(sk_distill *d) {
+int sk_distill_share(sk_distill *d)
+{
     int rc = SK_OK;
     size_t per = (size_t)(d->ipc * d->D);
     for (int64_t c = 0; c < d->C; c++) {
@@ -291,12 +307,13 @@ done:
     return rc;
 }
 
-int sk_distill_finish(sk_distill *d, sk_condense_out *out) {
+int sk_distill_finish(sk_distill *d, sk_condense_out *out)
+{
     int rc = SK_OK;
     SK_TRY(sk_distill_share(d));
     for (int64_t c = 0; c < d->C; c++)
-        SK_TRY(sk_mpi_bcast(out->syn_from + c * d->ipc, (size_t)d->ipc * sizeof *out->syn_from,
-                            (int)(c % d->job->world)));
+        SK_TRY(
+            sk_mpi_bcast(out->syn_from + c * d->ipc, (size_t)d->ipc * sizeof *out->syn_from, (int)(c % d->job->world)));
     for (int64_t i = 0; i < (int64_t)((size_t)out->syn_rows * (size_t)d->D); i++)
         SK_FAIL_IF(!isfinite(out->syn[i]), SK_ENUMERIC,
                    "condense.method=%s: a synthetic pixel became non-finite (lower condense.lr_img)",

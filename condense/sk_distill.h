@@ -46,20 +46,20 @@
 
 typedef struct {
     const sk_condense_job *job;
-    int64_t C, ipc, D;      /* classes, images per class, pixels per image */
-    int64_t shape[4];       /* one image */
+    int64_t C, ipc, D; /* classes, images per class, pixels per image */
+    int64_t shape[4];  /* one image */
     int ndim;
-    sk_model_data data;     /* for sk_distill_net */
-    int64_t *count;         /* [C] rows of each class (global) */
-    int64_t **rows;         /* [C] owned classes: the global indices of the class's rows, ascending */
-    uint8_t **pix;          /* [C] owned classes: their pixels, source element type, count[c] x D */
-    size_t es;              /* bytes per source element (u8 or f32) */
-    int64_t *perm;          /* scratch for draws */
-    sk_tensor **u;          /* [C] owned classes: leaf [ipc, <shape>] f32 in model-input scale (caller-owned) */
-    sk_sgd **opt;           /* [C] owned classes: the images' SGD (created at the first step) */
-    float *syn;             /* out->syn */
-    int64_t *init_rows;     /* [C * ipc] init=real: the source row each synthetic image started from */
-    sk_dsa_params dsa;      /* condense.dsa: the reference's ParamDiffAug with condense.dsa_strategy */
+    sk_model_data data; /* for sk_distill_net */
+    int64_t *count;     /* [C] rows of each class (global) */
+    int64_t **rows;     /* [C] owned classes: the global indices of the class's rows, ascending */
+    uint8_t **pix;      /* [C] owned classes: their pixels, source element type, count[c] x D */
+    size_t es;          /* bytes per source element (u8 or f32) */
+    int64_t *perm;      /* scratch for draws */
+    sk_tensor **u;      /* [C] owned classes: leaf [ipc, <shape>] f32 in model-input scale (caller-owned) */
+    sk_sgd **opt;       /* [C] owned classes: the images' SGD (created at the first step) */
+    float *syn;         /* out->syn */
+    int64_t *init_rows; /* [C * ipc] init=real: the source row each synthetic image started from */
+    sk_dsa_params dsa;  /* condense.dsa: the reference's ParamDiffAug with condense.dsa_strategy */
 } sk_distill;
 
 /* The key of (seed, iteration, class) every draw is seeded with;

@@ -30,11 +30,12 @@ struct sk_minhash {
     uint64_t *a, *b, *sig;
     uint64_t *words; /* scratch: word hashes */
     int64_t cap;
-    uint8_t *norm;   /* scratch: normalised bytes */
+    uint8_t *norm; /* scratch: normalised bytes */
     int64_t ncap;
 };
 
-int sk_minhash_create(sk_minhash **out, int64_t ngram, int64_t bands, int64_t rows, uint64_t seed) {
+int sk_minhash_create(sk_minhash **out, int64_t ngram, int64_t bands, int64_t rows, uint64_t seed)
+{
     int rc = SK_OK;
     sk_minhash *m = NULL;
     *out = NULL;
@@ -60,7 +61,8 @@ done:
     return rc;
 }
 
-void sk_minhash_free(sk_minhash *m) {
+void sk_minhash_free(sk_minhash *m)
+{
     if (!m) return;
     free(m->a);
     free(m->words);
@@ -68,7 +70,8 @@ void sk_minhash_free(sk_minhash *m) {
     free(m);
 }
 
-static int grow_(void **p, int64_t *cap, int64_t want, size_t es) {
+static int grow_(void **p, int64_t *cap, int64_t want, size_t es)
+{
     if (want <= *cap) return SK_OK;
     int64_t c = want < 1024 ? 1024 : want + want / 2;
     void *q = realloc(*p, (size_t)c * es);
@@ -85,8 +88,9 @@ static int grow_(void **p, int64_t *cap, int64_t want, size_t es) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
 #endif
-static void fold_(uint64_t *restrict sig, const uint64_t *restrict a, const uint64_t *restrict b, int64_t kpad,
-                  uint64_t x) {
+static void
+fold_(uint64_t *restrict sig, const uint64_t *restrict a, const uint64_t *restrict b, int64_t kpad, uint64_t x)
+{
     for (int64_t k = 0; k < kpad; k += BLOCK_) {
         for (int j = 0; j < BLOCK_; j++) {
             uint64_t v = a[k + j] * x + b[k + j];
@@ -97,13 +101,15 @@ static void fold_(uint64_t *restrict sig, const uint64_t *restrict a, const uint
     }
 }
 
-static void band_keys_(const sk_minhash *m, uint64_t *keys) {
+static void band_keys_(const sk_minhash *m, uint64_t *keys)
+{
     for (int64_t b = 0; b < m->bands; b++)
         keys[b] = XXH3_64bits_withSeed(m->sig + b * m->rows, (size_t)m->rows * sizeof *m->sig, (XXH64_hash_t)b + 1);
 }
 
 /* Shingles of ngram consecutive 64-bit unit hashes u[0..n). */
-static void shingles_(sk_minhash *m, const uint64_t *u, int64_t n) {
+static void shingles_(sk_minhash *m, const uint64_t *u, int64_t n)
+{
     for (int64_t k = 0; k < m->kpad; k++) m->sig[k] = UINT64_MAX;
     if (n <= m->ngram) {
         fold_(m->sig, m->a, m->b, m->kpad, XXH3_64bits(u, (size_t)n * sizeof *u));
@@ -115,18 +121,24 @@ static void shingles_(sk_minhash *m, const uint64_t *u, int64_t n) {
 
 /* ASCII normalisation: 0 separates words, else the byte as read. */
 static uint8_t norm_table_[256];
-static void norm_init_(void) {
+static void norm_init_(void)
+{
     for (int c = 0; c < 256; c++) {
         uint8_t v = 0;
-        if (c >= 'a' && c <= 'z') v = (uint8_t)c;
-        else if (c >= 'A' && c <= 'Z') v = (uint8_t)(c - 'A' + 'a');
-        else if (c >= '0' && c <= '9') v = '0';
-        else if (c >= 0x80) v = (uint8_t)c;
+        if (c >= 'a' && c <= 'z')
+            v = (uint8_t)c;
+        else if (c >= 'A' && c <= 'Z')
+            v = (uint8_t)(c - 'A' + 'a');
+        else if (c >= '0' && c <= '9')
+            v = '0';
+        else if (c >= 0x80)
+            v = (uint8_t)c;
         norm_table_[c] = v;
     }
 }
 
-int sk_minhash_keys_text(sk_minhash *m, const uint8_t *text, int64_t len, uint64_t *keys) {
+int sk_minhash_keys_text(sk_minhash *m, const uint8_t *text, int64_t len, uint64_t *keys)
+{
     int rc = SK_OK;
     if (!norm_table_['a']) norm_init_();
     SK_TRY(grow_((void **)&m->norm, &m->ncap, len + 1, 1));
@@ -145,7 +157,8 @@ done:
     return rc;
 }
 
-int sk_minhash_keys_u32(sk_minhash *m, const uint32_t *tok, int64_t n, uint64_t *keys) {
+int sk_minhash_keys_u32(sk_minhash *m, const uint32_t *tok, int64_t n, uint64_t *keys)
+{
     int rc = SK_OK;
     SK_TRY(grow_((void **)&m->words, &m->cap, n + 1, sizeof *m->words));
     for (int64_t i = 0; i < n; i++) m->words[i] = tok[i];

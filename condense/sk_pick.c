@@ -8,7 +8,8 @@
 #include "sk_error.h"
 #include "sk_mpi.h"
 
-uint64_t sk_pick_key_asc(float s) {
+uint64_t sk_pick_key_asc(float s)
+{
     uint32_t u;
     memcpy(&u, &s, sizeof u);
     u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); /* IEEE order as unsigned order */
@@ -17,7 +18,8 @@ uint64_t sk_pick_key_asc(float s) {
 
 uint64_t sk_pick_key_desc(float s) { return ~sk_pick_key_asc(s); }
 
-int64_t sk_pick_want(double keep, int64_t count) {
+int64_t sk_pick_want(double keep, int64_t count)
+{
     if (count <= 0) return 0;
     int64_t w = (int64_t)floor(keep * (double)count + 0.5);
     if (w < 1) w = 1;
@@ -28,7 +30,8 @@ int64_t sk_pick_want(double keep, int64_t count) {
  * `shift` among eligible rows whose higher bytes equal the group's prefix
  * so far; then each group's bin holding its rank-`left` key. */
 static int radix_round_(const uint64_t *keys, const int64_t *group, int ngroups, const uint8_t *eligible, int64_t n,
-                        int shift, uint64_t *prefix, int64_t *left, int64_t *hist) {
+                        int shift, uint64_t *prefix, int64_t *left, int64_t *hist)
+{
     int rc = SK_OK;
     uint64_t hi_mask = shift == 56 ? 0 : ~0ULL << (shift + 8);
     memset(hist, 0, (size_t)ngroups * 256 * sizeof *hist);
@@ -52,7 +55,8 @@ done:
 }
 
 int sk_pick_smallest(const uint64_t *keys, const int64_t *group, int ngroups, const uint8_t *eligible, int64_t n,
-                     const int64_t *want, uint8_t *keep) {
+                     const int64_t *want, uint8_t *keep)
+{
     int rc = SK_OK;
     const int world = sk_mpi_info_get()->world, rank = sk_mpi_info_get()->rank;
     size_t ng = (size_t)ngroups;
@@ -67,7 +71,8 @@ int sk_pick_smallest(const uint64_t *keys, const int64_t *group, int ngroups, co
         if (!eligible || eligible[i]) total[group ? group[i] : 0]++;
     SK_TRY(sk_mpi_allreduce_sum_i64(total, ngroups));
     for (size_t g = 0; g < ng; g++) left[g] = want[g] >= total[g] ? (total[g] > 0 ? -1 : 0) : want[g];
-    for (int shift = 56; shift >= 0; shift -= 8) SK_TRY(radix_round_(keys, group, ngroups, eligible, n, shift, thr, left, hist));
+    for (int shift = 56; shift >= 0; shift -= 8)
+        SK_TRY(radix_round_(keys, group, ngroups, eligible, n, shift, thr, left, hist));
     /* left[g] is now how many keys equal to thr[g] to keep; the ranks before
      * me take theirs first (row order) */
     for (int64_t i = 0; i < n; i++) {
@@ -84,8 +89,10 @@ int sk_pick_smallest(const uint64_t *keys, const int64_t *group, int ngroups, co
     for (int64_t i = 0; i < n; i++) {
         if (eligible && !eligible[i]) continue;
         int g = group ? (int)group[i] : 0;
-        if (left[g] < 0) keep[i] = 1; /* whole group */
-        else if (left[g] > 0 && keys[i] < thr[g]) keep[i] = 1;
+        if (left[g] < 0)
+            keep[i] = 1; /* whole group */
+        else if (left[g] > 0 && keys[i] < thr[g])
+            keep[i] = 1;
         else if (left[g] > 0 && keys[i] == thr[g] && ties[g] > 0) {
             keep[i] = 1;
             ties[g]--;

@@ -30,7 +30,8 @@
 static pthread_mutex_t h5_mu_;
 static pthread_once_t h5_once_ = PTHREAD_ONCE_INIT;
 
-static void h5_init_(void) {
+static void h5_init_(void)
+{
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
@@ -38,7 +39,8 @@ static void h5_init_(void) {
     pthread_mutexattr_destroy(&a);
 }
 
-void sk_corpus_h5_lock(void) {
+void sk_corpus_h5_lock(void)
+{
     pthread_once(&h5_once_, h5_init_);
     pthread_mutex_lock(&h5_mu_);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
@@ -46,7 +48,8 @@ void sk_corpus_h5_lock(void) {
 
 void sk_corpus_h5_unlock(void) { pthread_mutex_unlock(&h5_mu_); }
 
-static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data) {
+static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data)
+{
     char *buf = data;
     if (n != 0 || !e->desc) return 0;
     /* HDF5's I/O errors span lines ("file write failed: time = ...\n,
@@ -65,7 +68,8 @@ static herr_t walk_cb_(unsigned n, const H5E_error2_t *e, void *data) {
 }
 
 /* The innermost HDF5 error message (and the zstd reason, if any). */
-static const char *h5why_(void) {
+static const char *h5why_(void)
+{
     static _Thread_local char why[600];
     char inner[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb_, inner);
@@ -83,16 +87,20 @@ static const char *h5why_(void) {
  * write failed", without the errno a serial write carries). Under 4 MiB
  * free after a failed write is taken as the cause and said, with the
  * number, so a reader can judge. */
-static const char *h5why_write_(const char *path) {
+static const char *h5why_write_(const char *path)
+{
     static _Thread_local char why[1800];
     const char *h = h5why_();
     char dir[1024];
     struct statvfs vs;
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
     if (!strstr(h, "No space") && statvfs(dir, &vs) == 0 &&
         (unsigned long long)vs.f_bavail * vs.f_frsize < (4ULL << 20))
         snprintf(why, sizeof why, "%s: No space left on device (%llu bytes free on the file system of %s)", h,
@@ -104,7 +112,8 @@ static const char *h5why_write_(const char *path) {
 
 /* A read failure is corruption when a filter failed (zstd checksum,
  * Fletcher32) or the file ends early; SK_EIO otherwise. */
-static int read_fail_code_(const char *why) {
+static int read_fail_code_(const char *why)
+{
     if (strstr(why, "filter") || strstr(why, "zstd") || strstr(why, "checksum") || strstr(why, "truncated") ||
         strstr(why, "Fletcher"))
         return SK_ECORRUPT;
@@ -113,7 +122,8 @@ static int read_fail_code_(const char *why) {
 
 /* ---- element types ------------------------------------------------------ */
 
-size_t sk_elem_size(sk_elem_type t) {
+size_t sk_elem_size(sk_elem_type t)
+{
     switch (t) {
     case SK_ELEM_U8: return 1;
     case SK_ELEM_U16: return 2;
@@ -126,11 +136,13 @@ size_t sk_elem_size(sk_elem_type t) {
 
 static const char *const elem_names_[] = {"uint8", "uint16", "int32", "int64", "float32"};
 
-const char *sk_elem_name(sk_elem_type t) {
+const char *sk_elem_name(sk_elem_type t)
+{
     return (unsigned)t < sizeof elem_names_ / sizeof *elem_names_ ? elem_names_[t] : "?";
 }
 
-int sk_elem_parse(const char *name, sk_elem_type *out) {
+int sk_elem_parse(const char *name, sk_elem_type *out)
+{
     for (int i = 0; i < 5; i++)
         if (name && !strcmp(name, elem_names_[i])) {
             *out = (sk_elem_type)i;
@@ -139,7 +151,8 @@ int sk_elem_parse(const char *name, sk_elem_type *out) {
     return sk_error_set(SK_EINVAL, "unknown element type '%s' (uint8|uint16|int32|int64|float32)", name ? name : "");
 }
 
-static hid_t h5type_(sk_elem_type t) { /* little-endian file and memory types */
+static hid_t h5type_(sk_elem_type t)
+{ /* little-endian file and memory types */
     switch (t) {
     case SK_ELEM_U8: return H5T_STD_U8LE;
     case SK_ELEM_U16: return H5T_STD_U16LE;
@@ -150,16 +163,22 @@ static hid_t h5type_(sk_elem_type t) { /* little-endian file and memory types */
     return H5I_INVALID_HID;
 }
 
-static int elem_from_h5_(hid_t ft, sk_elem_type *out) {
+static int elem_from_h5_(hid_t ft, sk_elem_type *out)
+{
     H5T_class_t cl = H5Tget_class(ft);
     size_t sz = H5Tget_size(ft);
     if (cl == H5T_INTEGER) {
         H5T_sign_t sg = H5Tget_sign(ft);
-        if (sz == 1 && sg == H5T_SGN_NONE) *out = SK_ELEM_U8;
-        else if (sz == 2 && sg == H5T_SGN_NONE) *out = SK_ELEM_U16;
-        else if (sz == 4 && sg == H5T_SGN_2) *out = SK_ELEM_I32;
-        else if (sz == 8 && sg == H5T_SGN_2) *out = SK_ELEM_I64;
-        else return -1;
+        if (sz == 1 && sg == H5T_SGN_NONE)
+            *out = SK_ELEM_U8;
+        else if (sz == 2 && sg == H5T_SGN_NONE)
+            *out = SK_ELEM_U16;
+        else if (sz == 4 && sg == H5T_SGN_2)
+            *out = SK_ELEM_I32;
+        else if (sz == 8 && sg == H5T_SGN_2)
+            *out = SK_ELEM_I64;
+        else
+            return -1;
         return 0;
     }
     if (cl == H5T_FLOAT && sz == 4) {
@@ -171,7 +190,8 @@ static int elem_from_h5_(hid_t ft, sk_elem_type *out) {
 
 /* ---- attributes --------------------------------------------------------- */
 
-static int attr_str_(hid_t obj, const char *name, const char *val) {
+static int attr_str_(hid_t obj, const char *name, const char *val)
+{
     hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
     int ok = t >= 0 && s >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0;
     if (ok) a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
@@ -183,7 +203,8 @@ static int attr_str_(hid_t obj, const char *name, const char *val) {
     return ok ? 0 : -1;
 }
 
-static int attr_i64_(hid_t obj, const char *name, const int64_t *v, int n) {
+static int attr_i64_(hid_t obj, const char *name, const int64_t *v, int n)
+{
     hsize_t dim = (hsize_t)n;
     hid_t s = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     hid_t a = s >= 0 ? H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT) : -1;
@@ -196,7 +217,8 @@ static int attr_i64_(hid_t obj, const char *name, const int64_t *v, int n) {
 /* Read a string attribute (fixed or variable length) into buf; -1 if absent. */
 #define SK_CORPUS_ATTR_STR_MAX ((size_t)1 << 20) /* longest fixed-length string attribute read */
 
-static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len) {
+static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len)
+{
     buf[0] = '\0';
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
@@ -238,7 +260,8 @@ static int get_attr_str_(hid_t obj, const char *name, char *buf, size_t len) {
 
 /* Read an integer attribute (scalar or 1-D, up to max values); returns the
  * number of values or -1. */
-static int get_attr_i64_(hid_t obj, const char *name, int64_t *v, int max) {
+static int get_attr_i64_(hid_t obj, const char *name, int64_t *v, int max)
+{
     if (H5Aexists(obj, name) <= 0) return -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
@@ -254,7 +277,8 @@ static int get_attr_i64_(hid_t obj, const char *name, int64_t *v, int max) {
 
 /* A scalar variable-length string attribute, malloc'd into *out (NULL
  * when absent); SK_ECORRUPT naming it when it has another shape or type. */
-static int get_attr_vstr_alloc_(const char *path, hid_t obj, const char *name, char **out) {
+static int get_attr_vstr_alloc_(const char *path, hid_t obj, const char *name, char **out)
+{
     int rc = SK_OK;
     char *v = NULL;
     hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, sp = H5I_INVALID_HID, mt = H5I_INVALID_HID;
@@ -283,7 +307,8 @@ done:
 
 /* ---- validation of data to write --------------------------------------- */
 
-static int64_t id_at_(const void *p, sk_elem_type t, int64_t i) {
+static int64_t id_at_(const void *p, sk_elem_type t, int64_t i)
+{
     switch (t) {
     case SK_ELEM_U8: return ((const uint8_t *)p)[i];
     case SK_ELEM_U16: return ((const uint16_t *)p)[i];
@@ -295,13 +320,14 @@ static int64_t id_at_(const void *p, sk_elem_type t, int64_t i) {
 
 /* Checks that need only the counts and metadata of d (for a parallel
  * slice write: the corpus-wide counts). */
-static int validate_head_(const char *path, const sk_corpus_data *d) {
+static int validate_head_(const char *path, const sk_corpus_data *d)
+{
     if (d->kind == SK_CORPUS_TOKENS) {
         if (d->type == SK_ELEM_F32 || sk_elem_size(d->type) == 0)
             return sk_error_set(SK_EINVAL, "%s: token ids must be integers, got %s", path, sk_elem_name(d->type));
         if (d->num_docs <= 0 || d->num_tokens <= 0)
-            return sk_error_set(SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path,
-                                (long long)d->num_docs, (long long)d->num_tokens);
+            return sk_error_set(SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path, (long long)d->num_docs,
+                                (long long)d->num_tokens);
         if (d->vocab_size <= 0) return sk_error_set(SK_EINVAL, "%s: vocab_size must be > 0", path);
     } else if (d->kind == SK_CORPUS_SAMPLES) {
         if (sk_elem_size(d->type) == 0) return sk_error_set(SK_EINVAL, "%s: unknown sample element type", path);
@@ -309,13 +335,15 @@ static int validate_head_(const char *path, const sk_corpus_data *d) {
         if (d->ndim < 1 || d->ndim > SK_CORPUS_MAX_DIMS)
             return sk_error_set(SK_EINVAL, "%s: sample rank %d not in 1..%d", path, d->ndim, SK_CORPUS_MAX_DIMS);
         for (int i = 0; i < d->ndim; i++)
-            if (d->shape[i] <= 0) return sk_error_set(SK_EINVAL, "%s: sample dim %d is %lld", path, i, (long long)d->shape[i]);
+            if (d->shape[i] <= 0)
+                return sk_error_set(SK_EINVAL, "%s: sample dim %d is %lld", path, i, (long long)d->shape[i]);
     } else {
         return sk_error_set(SK_EINVAL, "%s: unknown corpus kind %d", path, (int)d->kind);
     }
     if (d->labels && d->num_classes <= 0)
         return sk_error_set(SK_EINVAL, "%s: labels given but num_classes is %lld", path, (long long)d->num_classes);
-    if (d->nscores < 0 || d->nscores > SK_CORPUS_MAX_SCORES) return sk_error_set(SK_EINVAL, "%s: too many score arrays", path);
+    if (d->nscores < 0 || d->nscores > SK_CORPUS_MAX_SCORES)
+        return sk_error_set(SK_EINVAL, "%s: too many score arrays", path);
     for (int i = 0; i < d->nscores; i++)
         if (!d->score_names[i] || !d->score_names[i][0] || strchr(d->score_names[i], '/'))
             return sk_error_set(SK_EINVAL, "%s: score array %d needs a name without '/' and data", path, i);
@@ -324,7 +352,8 @@ static int validate_head_(const char *path, const sk_corpus_data *d) {
 
 /* n token ids of type t at ids, the first at corpus position pos0: each
  * must lie in [0, vocab). */
-static int check_ids_(const char *path, const void *ids, sk_elem_type t, int64_t n, int64_t vocab, int64_t pos0) {
+static int check_ids_(const char *path, const void *ids, sk_elem_type t, int64_t n, int64_t vocab, int64_t pos0)
+{
     for (int64_t i = 0; i < n; i++) {
         int64_t v = id_at_(ids, t, i);
         if (v < 0 || v >= vocab)
@@ -338,7 +367,8 @@ static int check_ids_(const char *path, const void *ids, sk_elem_type t, int64_t
  * and num_classes; tok0 / row0 are the positions of d's first token / row
  * in the corpus (0 unless d is a slice), for the messages. */
 static int validate_rows_(const char *path, const sk_corpus_data *d, int64_t vocab, int64_t classes, int64_t tok0,
-                          int64_t row0) {
+                          int64_t row0)
+{
     int64_t nrows = d->kind == SK_CORPUS_TOKENS ? d->num_docs : d->num_samples;
     if (d->kind == SK_CORPUS_TOKENS) {
         if ((d->num_tokens > 0 && !d->tokens && !d->fill) || !d->offsets)
@@ -361,26 +391,30 @@ static int validate_rows_(const char *path, const sk_corpus_data *d, int64_t voc
                 return sk_error_set(SK_EINVAL, "%s: label %lld of sample %lld outside [0, %lld)", path,
                                     (long long)d->labels[i], (long long)(row0 + i), (long long)classes);
     for (int i = 0; i < d->nscores; i++)
-        if (nrows > 0 && !d->scores[i]) return sk_error_set(SK_EINVAL, "%s: score array %d needs a name without '/' and data", path, i);
+        if (nrows > 0 && !d->scores[i])
+            return sk_error_set(SK_EINVAL, "%s: score array %d needs a name without '/' and data", path, i);
     if (d->kept) {
         for (int64_t i = 0; i < d->num_kept; i++)
-            if (d->kept[i] < 0) return sk_error_set(SK_EINVAL, "%s: provenance index %lld is negative", path, (long long)i);
+            if (d->kept[i] < 0)
+                return sk_error_set(SK_EINVAL, "%s: provenance index %lld is negative", path, (long long)i);
     }
     return SK_OK;
 }
 
-static int validate_(const char *path, const sk_corpus_data *d) {
+static int validate_(const char *path, const sk_corpus_data *d)
+{
     int rc = SK_OK;
     SK_TRY(validate_head_(path, d));
     if (d->kind == SK_CORPUS_TOKENS) {
-        SK_FAIL_IF((!d->tokens && !d->fill) || !d->offsets, SK_EINVAL, "%s: empty input: %lld documents, %lld tokens", path,
-                   (long long)d->num_docs, (long long)d->num_tokens);
+        SK_FAIL_IF((!d->tokens && !d->fill) || !d->offsets, SK_EINVAL, "%s: empty input: %lld documents, %lld tokens",
+                   path, (long long)d->num_docs, (long long)d->num_tokens);
         SK_FAIL_IF(d->offsets[0] != 0, SK_EINVAL, "%s: offsets[0] = %lld, must be 0", path, (long long)d->offsets[0]);
     }
     SK_TRY(validate_rows_(path, d, d->vocab_size, d->num_classes, 0, 0));
     if (d->kind == SK_CORPUS_TOKENS)
-        SK_FAIL_IF(d->offsets[d->num_docs] != d->num_tokens, SK_EINVAL, "%s: offsets end at %lld but there are %lld tokens",
-                   path, (long long)d->offsets[d->num_docs], (long long)d->num_tokens);
+        SK_FAIL_IF(d->offsets[d->num_docs] != d->num_tokens, SK_EINVAL,
+                   "%s: offsets end at %lld but there are %lld tokens", path, (long long)d->offsets[d->num_docs],
+                   (long long)d->num_tokens);
 done:
     return rc;
 }
@@ -415,7 +449,8 @@ typedef struct {
 /* Rows [r0, r1) that `rank` compresses and writes: whole chunks, so no two
  * ranks touch one chunk (HDF5 1.10's collective filtered writes need that,
  * and a chunk's compressed bytes then do not depend on the world size). */
-static void share_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t *r0, hsize_t *r1) {
+static void share_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t *r0, hsize_t *r1)
+{
     hsize_t nchunks = (n + crow - 1) / crow;
     *r0 = nchunks * (hsize_t)rank / (hsize_t)world * crow;
     *r1 = nchunks * (hsize_t)(rank + 1) / (hsize_t)world * crow;
@@ -424,7 +459,8 @@ static void share_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t *r
 }
 
 /* Round k of rank's share in rounds of wr rows: [*a, *b) (empty past its end). */
-static void window_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t k, hsize_t wr, hsize_t *a, hsize_t *b) {
+static void window_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t k, hsize_t wr, hsize_t *a, hsize_t *b)
+{
     hsize_t r0, r1;
     share_rows_(n, crow, rank, world, &r0, &r1);
     *a = r0 + k * wr < r1 ? r0 + k * wr : r1;
@@ -434,7 +470,8 @@ static void window_rows_(hsize_t n, hsize_t crow, int rank, int world, hsize_t k
 /* Rows [first, first+count) of piece p into out: copied from its array, or
  * pulled from its source (token ids checked: the caller validated only
  * what it held). */
-static int pull_(const wctx_ *w, const piece_ *p, hsize_t first, hsize_t count, size_t rowbytes, char *out) {
+static int pull_(const wctx_ *w, const piece_ *p, hsize_t first, hsize_t count, size_t rowbytes, char *out)
+{
     int rc = SK_OK;
     if (count == 0) return SK_OK;
     if (!p->fill) {
@@ -450,7 +487,8 @@ static int pull_(const wctx_ *w, const piece_ *p, hsize_t first, hsize_t count, 
  * whose slices hold them (rows are numbered by concatenating the slices in
  * rank order). *out is malloc'd. Collective. */
 static int gather_rows_(wctx_ *w, const piece_ *pc, hsize_t n, hsize_t crow, size_t rowbytes, hsize_t k, hsize_t wr,
-                        hsize_t r0, hsize_t r1, char **out) {
+                        hsize_t r0, hsize_t r1, char **out)
+{
     int rc = SK_OK, ns = 0, nr = 0;
     int64_t *cnt = malloc((size_t)w->world * sizeof *cnt), mine = pc->n;
     sk_mpi_msg *msg = malloc(2 * (size_t)w->world * sizeof *msg), *recv = msg + w->world; /* sends, then receives */
@@ -513,12 +551,12 @@ done:
 }
 
 /* In write_ds_ before the first agreement: record the error and go to it. */
-#define FAIL_CREATE_(cond, code, ...)                   \
-    do {                                                \
-        if (cond) {                                     \
-            rc = sk_error_set((code), __VA_ARGS__);     \
-            goto done_create;                           \
-        }                                               \
+#define FAIL_CREATE_(cond, code, ...)               \
+    do {                                            \
+        if (cond) {                                 \
+            rc = sk_error_set((code), __VA_ARGS__); \
+            goto done_create;                       \
+        }                                           \
     } while (0)
 
 /* Create dataset `name` of nrows x row shape, filled from src (every row,
@@ -527,7 +565,8 @@ done:
  * about w->window bytes (every rank takes part in each round's collective
  * write, an empty one once its share is done), else in one. */
 static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank_dims,
-                     const hsize_t *dims, int compress, const piece_ *src, int stream) {
+                     const hsize_t *dims, int compress, const piece_ *src, int stream)
+{
     int rc = SK_OK;
     char *mine = NULL;
     hid_t dcpl = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -545,19 +584,20 @@ static int write_ds_(wctx_ *w, hid_t loc, const char *name, hid_t ftype, hid_t m
 
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     FAIL_CREATE_(dcpl < 0 || H5Pset_chunk(dcpl, rank_dims, cdims) < 0, SK_EIO, "%s: /%s: cannot set chunking: %s",
-               w->path, name, h5why_());
+                 w->path, name, h5why_());
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-    if (w->o->fletcher32) FAIL_CREATE_(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
+    if (w->o->fletcher32)
+        FAIL_CREATE_(H5Pset_fletcher32(dcpl) < 0, SK_EIO, "%s: /%s: fletcher32: %s", w->path, name, h5why_());
     if (compress && w->o->byte_shuffle && w->o->compress != SK_COMPRESS_NONE && esize > 1)
         FAIL_CREATE_(H5Pset_shuffle(dcpl) < 0, SK_EIO, "%s: /%s: shuffle: %s", w->path, name, h5why_());
     if (compress && w->o->compress == SK_COMPRESS_ZSTD) {
         unsigned lvl = (unsigned)(w->o->level > 0 ? w->o->level : SK_ZSTD_DEFAULT_LEVEL);
         FAIL_CREATE_(H5Pset_filter(dcpl, SK_ZSTD_FILTER_ID, H5Z_FLAG_MANDATORY, 1, &lvl) < 0, SK_EIO,
-                   "%s: /%s: cannot set the zstd filter: %s", w->path, name, h5why_());
+                     "%s: /%s: cannot set the zstd filter: %s", w->path, name, h5why_());
     } else if (compress && w->o->compress == SK_COMPRESS_DEFLATE) {
         FAIL_CREATE_(H5Pset_deflate(dcpl, (unsigned)(w->o->level > 0 ? w->o->level : 6)) < 0, SK_EIO,
-                   "%s: /%s: cannot set deflate: %s", w->path, name, h5why_());
+                     "%s: /%s: cannot set deflate: %s", w->path, name, h5why_());
     }
     fs = H5Screate_simple(rank_dims, dims, NULL);
     ds = H5Dcreate2(loc, name, ftype, fs, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -587,7 +627,8 @@ done_create:
             p = mine;
         } else if (src->fill) {
             mine = malloc((size_t)(r1 - r0) * rowbytes + 1);
-            rc = mine ? pull_(w, src, r0, r1 - r0, rowbytes, mine) : sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
+            rc = mine ? pull_(w, src, r0, r1 - r0, rowbytes, mine)
+                      : sk_error_set(SK_ENOMEM, "%s: out of memory", w->path);
             SK_TRY(sk_mpi_agree(rc));
             p = mine;
         } else {
@@ -638,7 +679,8 @@ done:
 #define SRC_(field, array) (w->pc ? &w->pc->field : &(piece_){(array), 0, NULL, NULL})
 #define MAIN_(field, array) (w->pc ? &w->pc->field : &(piece_){(array), 0, d->fill, d->fill_ctx})
 
-static int write_body_(wctx_ *w, const sk_corpus_data *d) {
+static int write_body_(wctx_ *w, const sk_corpus_data *d)
+{
     int rc = SK_OK;
     hid_t root = w->file, g = H5I_INVALID_HID;
     hid_t et = h5type_(d->type);
@@ -647,8 +689,10 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     int bad = attr_str_(root, "shrink_format", "shrink-corpus") || attr_i64_(root, "format_version", &ver, 0) ||
               attr_str_(root, "kind", kind) || attr_str_(root, "dtype", sk_elem_name(d->type)) ||
               attr_str_(root, "source", d->source) || attr_str_(root, "command", d->command);
-    if (d->kind == SK_CORPUS_TOKENS) bad = bad || attr_i64_(root, "vocab_size", &d->vocab_size, 0);
-    else bad = bad || attr_i64_(root, "sample_shape", d->shape, d->ndim);
+    if (d->kind == SK_CORPUS_TOKENS)
+        bad = bad || attr_i64_(root, "vocab_size", &d->vocab_size, 0);
+    else
+        bad = bad || attr_i64_(root, "sample_shape", d->shape, d->ndim);
     if (d->labels) bad = bad || attr_i64_(root, "num_classes", &d->num_classes, 0);
     if (bad) rc = sk_error_set(SK_EIO, "%s: cannot write attributes: %s", w->path, h5why_write_(w->path));
     SK_TRY(sk_mpi_agree(rc));
@@ -667,7 +711,8 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
         nrows = d->num_samples;
     }
     hsize_t nr = (hsize_t)nrows;
-    if (d->labels) SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, 1, SRC_(labels, d->labels), 0));
+    if (d->labels)
+        SK_TRY(write_ds_(w, root, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &nr, 1, SRC_(labels, d->labels), 0));
     if (d->nscores > 0) {
         g = H5Gcreate2(root, "scores", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0) rc = sk_error_set(SK_EIO, "%s: cannot create /scores: %s", w->path, h5why_());
@@ -680,7 +725,8 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
     }
     if (d->prov_source || d->kept) {
         g = H5Gcreate2(root, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) rc = sk_error_set(SK_EIO, "%s: cannot create /provenance: %s", w->path, h5why_());
+        if (g < 0)
+            rc = sk_error_set(SK_EIO, "%s: cannot create /provenance: %s", w->path, h5why_());
         else if (attr_str_(g, "source_file", d->prov_source) || attr_str_(g, "method", d->prov_method))
             rc = sk_error_set(SK_EIO, "%s: /provenance attributes: %s", w->path, h5why_());
         SK_TRY(sk_mpi_agree(rc));
@@ -692,7 +738,8 @@ static int write_body_(wctx_ *w, const sk_corpus_data *d) {
             SK_FAIL_IF(attr_str_(g, "steps", d->prov_steps), SK_EIO, "%s: /provenance steps: %s", w->path, h5why_());
         hsize_t ns = (hsize_t)d->num_source;
         if (d->prov_scores && ns > 0) {
-            SK_TRY(write_ds_(w, g, "scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &ns, 1, SRC_(pscores, d->prov_scores), 0));
+            SK_TRY(write_ds_(w, g, "scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &ns, 1, SRC_(pscores, d->prov_scores),
+                             0));
             hid_t ds = H5Dopen2(g, "scores", H5P_DEFAULT);
             int bad = ds < 0 || attr_str_(ds, "name", d->prov_score_name);
             if (ds >= 0) H5Dclose(ds);
@@ -710,14 +757,18 @@ done:
 #undef MAIN_
 
 /* This rank and the world's size (0 and 1 outside sk_mpi_init .. _finalize). */
-static void world_shape_(int *rank, int *world) {
+static void world_shape_(int *rank, int *world)
+{
     *rank = sk_mpi_info_get()->rank;
     *world = sk_mpi_info_get()->world;
 }
 
-static int check_opts_(const char *path, const sk_corpus_write_opts *o) {
-    if (o->level < 0 || (o->compress == SK_COMPRESS_ZSTD && o->level > 22) || (o->compress == SK_COMPRESS_DEFLATE && o->level > 9))
-        return sk_error_set(SK_EINVAL, "%s: compression level %d out of range (zstd 1..22, deflate 1..9)", path, o->level);
+static int check_opts_(const char *path, const sk_corpus_write_opts *o)
+{
+    if (o->level < 0 || (o->compress == SK_COMPRESS_ZSTD && o->level > 22) ||
+        (o->compress == SK_COMPRESS_DEFLATE && o->level > 9))
+        return sk_error_set(SK_EINVAL, "%s: compression level %d out of range (zstd 1..22, deflate 1..9)", path,
+                            o->level);
     return SK_OK;
 }
 
@@ -727,7 +778,8 @@ static int check_opts_(const char *path, const sk_corpus_write_opts *o) {
  * and renamed to DIR/BASE: hidden, recognisable, and reclaimable, since a
  * later write of the same output on the same host removes the ones whose
  * process is gone (killed with SIGKILL, or a crashed node). */
-static int tmp_prefix_(const char *path, char *buf, size_t n, char *dir, size_t dn) {
+static int tmp_prefix_(const char *path, char *buf, size_t n, char *dir, size_t dn)
+{
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     int dl = (int)(base - path); /* "DIR/" or "" */
@@ -735,13 +787,16 @@ static int tmp_prefix_(const char *path, char *buf, size_t n, char *dir, size_t 
     if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
     for (char *h = host; *h; h++)
         if (*h == '-' || *h == '/') *h = '_'; /* '-' separates the host from the pid */
-    int r = !slash ? snprintf(dir, dn, ".") : slash == path ? snprintf(dir, dn, "/") : snprintf(dir, dn, "%.*s", dl - 1, path);
+    int r = !slash          ? snprintf(dir, dn, ".")
+            : slash == path ? snprintf(dir, dn, "/")
+                            : snprintf(dir, dn, "%.*s", dl - 1, path);
     if (r >= (int)dn) return -1;
     return snprintf(buf, n, "%.*s.%s.shrink-tmp-%s-", dl, path, base, host) >= (int)n ? -1 : 0;
 }
 
 /* Remove DIR/.BASE.shrink-tmp-HOST-PID files whose PID is dead (rank 0). */
-static void remove_stale_(const char *prefix, const char *dir) {
+static void remove_stale_(const char *prefix, const char *dir)
+{
     const char *slash = strrchr(prefix, '/');
     const char *pbase = slash ? slash + 1 : prefix;
     size_t pl = strlen(pbase);
@@ -754,7 +809,8 @@ static void remove_stale_(const char *prefix, const char *dir) {
         if (pid <= 0 || !end || *end || (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
         char full[8192];
         if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full) continue;
-        if (unlink(full) == 0) fprintf(stderr, "shrink: removed %s, a temporary left by process %ld, which is gone\n", full, pid);
+        if (unlink(full) == 0)
+            fprintf(stderr, "shrink: removed %s, a temporary left by process %ld, which is gone\n", full, pid);
     }
     closedir(dd);
 }
@@ -765,13 +821,15 @@ static char sig_tmp_[4096];
 static volatile sig_atomic_t sig_armed_;
 static struct sigaction sig_old_int_, sig_old_term_;
 
-static void on_signal_(int sig) {
+static void on_signal_(int sig)
+{
     if (sig_armed_) unlink(sig_tmp_);
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-static void signals_arm_(const char *tmp) {
+static void signals_arm_(const char *tmp)
+{
     snprintf(sig_tmp_, sizeof sig_tmp_, "%s", tmp);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -782,7 +840,8 @@ static void signals_arm_(const char *tmp) {
     sig_armed_ = 1;
 }
 
-static void signals_disarm_(void) {
+static void signals_disarm_(void)
+{
     if (!sig_armed_) return;
     sigaction(SIGINT, &sig_old_int_, NULL);
     sigaction(SIGTERM, &sig_old_term_, NULL);
@@ -791,7 +850,8 @@ static void signals_disarm_(void) {
 
 /* Re-open the closed temporary and check every chunk decodes; an error
  * names the final path and says the write went wrong. */
-static int verify_written_(const char *path, const char *tmp) {
+static int verify_written_(const char *path, const char *tmp)
+{
     sk_corpus *c = NULL;
     int rc = sk_corpus_open(&c, tmp);
     if (rc == SK_OK) rc = sk_corpus_verify(c);
@@ -818,7 +878,8 @@ static int verify_written_(const char *path, const char *tmp) {
  * was. HDF5's own EOA would be the exact bound, but H5Fget_eoa refuses
  * the MPI-IO driver and its EOF is unknown after a write. */
 #define SK_CLOSE_ROOM ((off_t)256 << 10)
-static int reserve_close_(const char *path, const char *tmp) {
+static int reserve_close_(const char *path, const char *tmp)
+{
     struct stat st;
     int fd = open(tmp, O_WRONLY);
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -829,15 +890,18 @@ static int reserve_close_(const char *path, const char *tmp) {
     int e = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, st.st_size + SK_CLOSE_ROOM) == 0 ? 0 : errno;
     close(fd);
     if (e == 0 || e == EOPNOTSUPP || e == ENOSYS) return SK_OK;
-    return sk_error_set(SK_EIO, "%s: no room to close the file (%lld bytes of data written, %lld more kept for its "
-                        "metadata): %s", path, (long long)st.st_size, (long long)SK_CLOSE_ROOM, strerror(e));
+    return sk_error_set(SK_EIO,
+                        "%s: no room to close the file (%lld bytes of data written, %lld more kept for its "
+                        "metadata): %s",
+                        path, (long long)st.st_size, (long long)SK_CLOSE_ROOM, strerror(e));
 }
 
 /* After the close, rank 0: free the blocks reserve_close_ kept past the
  * end (a truncation that shrinks the file frees every block past its new
  * size; one to the same size would not). Best effort: the data is whole
  * either way. */
-static void trim_close_(const char *tmp) {
+static void trim_close_(const char *tmp)
+{
     struct stat st;
     if (stat(tmp, &st) == 0 && truncate(tmp, st.st_size + 1) == 0 && truncate(tmp, st.st_size) != 0) {
         /* one zero byte past HDF5's end of allocation is harmless */
@@ -849,7 +913,8 @@ static void trim_close_(const char *tmp) {
  * write round of the main dataset when some rank pulls its rows (0: none
  * does); tok0: this rank's first token in the corpus (slice writes). */
 static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts, const pieces_ *pc,
-                       int64_t window, int64_t tok0) {
+                       int64_t window, int64_t tok0)
+{
     int rc = SK_OK, rank = 0, world = 1;
     hid_t fapl = H5I_INVALID_HID, file = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
     char tmp[4096] = "", prefix[4000], dir[4000];
@@ -861,7 +926,8 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
     int bad = tmp_prefix_(path, prefix, sizeof prefix, dir, sizeof dir);
     SK_TRY(sk_mpi_bcast(&pid, sizeof pid, 0));
     SK_TRY(sk_mpi_bcast(prefix, sizeof prefix, 0));
-    SK_FAIL_IF(bad || snprintf(tmp, sizeof tmp, "%s%ld", prefix, pid) >= (int)sizeof tmp, SK_EINVAL, "%s: path too long", path);
+    SK_FAIL_IF(bad || snprintf(tmp, sizeof tmp, "%s%ld", prefix, pid) >= (int)sizeof tmp, SK_EINVAL,
+               "%s: path too long", path);
     if (rank == 0) remove_stale_(prefix, dir);
     signals_arm_(tmp);
 
@@ -876,7 +942,8 @@ static int write_file_(const char *path, const sk_corpus_data *d, const sk_corpu
         tmp[0] = '\0'; /* nothing was created */
         goto done;
     }
-    wctx_ w = {path, file, dxpl, rank, world, &o, pc, window, d->type, d->kind == SK_CORPUS_TOKENS ? d->vocab_size : 0, tok0};
+    wctx_ w = {path, file, dxpl, rank, world, &o, pc, window, d->type, d->kind == SK_CORPUS_TOKENS ? d->vocab_size : 0,
+               tok0};
     rc = sk_mpi_agree(write_body_(&w, d));
     /* the close's metadata flush must find room (see reserve_close_) */
     if (rc == SK_OK) rc = sk_mpi_agree(rank == 0 ? reserve_close_(path, tmp) : SK_OK);
@@ -915,7 +982,8 @@ done:
 /* Bytes per write round of pulled rows: what the caller asked for, or 16 MiB. */
 static int64_t window_bytes_(int64_t asked) { return asked > 0 ? asked : (int64_t)16 << 20; }
 
-int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
+int sk_corpus_write(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts)
+{
     int rc = SK_OK;
     sk_corpus_write_opts o = {0};
     if (opts) o = *opts;
@@ -928,10 +996,31 @@ done:
 }
 
 /* What each rank tells the others about its slice before a slice write. */
-enum { H_KIND, H_TYPE, H_NDIM, H_SHAPE, H_NTOK = H_SHAPE + SK_CORPUS_MAX_DIMS, H_NDOC, H_NSAMP, H_VOCAB, H_CLASSES,
-       H_LABELS, H_NKEPT, H_KEPT, H_NSCORES, H_OFF_FIRST, H_OFF_LAST, H_NSOURCE, H_PSCORES, H_PCLUSTERS, H_WINDOW, H_N };
+enum {
+    H_KIND,
+    H_TYPE,
+    H_NDIM,
+    H_SHAPE,
+    H_NTOK = H_SHAPE + SK_CORPUS_MAX_DIMS,
+    H_NDOC,
+    H_NSAMP,
+    H_VOCAB,
+    H_CLASSES,
+    H_LABELS,
+    H_NKEPT,
+    H_KEPT,
+    H_NSCORES,
+    H_OFF_FIRST,
+    H_OFF_LAST,
+    H_NSOURCE,
+    H_PSCORES,
+    H_PCLUSTERS,
+    H_WINDOW,
+    H_N
+};
 
-int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts) {
+int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_corpus_write_opts *opts)
+{
     int rc = SK_OK, rank, world;
     int64_t *all = NULL, *off = NULL;
     sk_corpus_write_opts o = {0};
@@ -975,7 +1064,8 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
         const int64_t *a = all + (size_t)q * H_N;
         for (int i = H_KIND; i < H_NTOK; i++)
             if (a[i] != h[i] && rc == SK_OK)
-                rc = sk_error_set(SK_EINVAL, "%s: rank %d's slice has another kind, dtype or shape than rank %d's", path, q, rank);
+                rc = sk_error_set(SK_EINVAL, "%s: rank %d's slice has another kind, dtype or shape than rank %d's",
+                                  path, q, rank);
         if ((a[H_PSCORES] != h[H_PSCORES] || a[H_PCLUSTERS] != h[H_PCLUSTERS]) && rc == SK_OK)
             rc = sk_error_set(SK_EINVAL, "%s: ranks %d and %d pass different provenance arrays", path, q, rank);
         if (a[H_NSCORES] != h[H_NSCORES] && rc == SK_OK)
@@ -988,9 +1078,11 @@ int sk_corpus_write_part(const char *path, const sk_corpus_data *d, const sk_cor
         int contributes = q == 0 || a[H_NDOC] > 0;
         if (tok && contributes) {
             int64_t first = g.num_tokens + a[H_OFF_FIRST];
-            if (q == 0 && first != 0 && rc == SK_OK) rc = sk_error_set(SK_EINVAL, "%s: offsets[0] = %lld, must be 0", path, (long long)first);
+            if (q == 0 && first != 0 && rc == SK_OK)
+                rc = sk_error_set(SK_EINVAL, "%s: offsets[0] = %lld, must be 0", path, (long long)first);
             if (first < prev_end && rc == SK_OK)
-                rc = sk_error_set(SK_EINVAL, "%s: offsets decrease between the slices of ranks %d and %d", path, q - 1, q);
+                rc = sk_error_set(SK_EINVAL, "%s: offsets decrease between the slices of ranks %d and %d", path, q - 1,
+                                  q);
             prev_end = g.num_tokens + a[H_OFF_LAST];
         }
         g.num_tokens += a[H_NTOK];
@@ -1047,13 +1139,13 @@ struct sk_corpus {
     char *path;
     hid_t file;
     hid_t tokens, offsets, samples, labels, kept, pscores, pclusters; /* H5I_INVALID_HID when absent */
-    char *prov_steps; /* /provenance steps attribute, or NULL */
+    char *prov_steps;                                                 /* /provenance steps attribute, or NULL */
     sk_corpus_info info;
     /* direct chunk decoding of /tokens (see read_direct_) */
-    hsize_t main_chunk;  /* rows per chunk of /tokens or /samples (0: not chunked) */
-    hsize_t tok_chunk;   /* elements per chunk when the pipeline is [shuffle,] zstd, else 0 */
-    int tok_shuffled;    /* HDF5 byte shuffle precedes zstd */
-    void *ubuf;          /* shuffled bytes before unshuffling */
+    hsize_t main_chunk; /* rows per chunk of /tokens or /samples (0: not chunked) */
+    hsize_t tok_chunk;  /* elements per chunk when the pipeline is [shuffle,] zstd, else 0 */
+    int tok_shuffled;   /* HDF5 byte shuffle precedes zstd */
+    void *ubuf;         /* shuffled bytes before unshuffling */
     size_t ucap;
     ZSTD_DCtx *dctx;
     void *zbuf;
@@ -1069,7 +1161,8 @@ struct sk_corpus {
 
 /* A chunk's decoded size when ds's pipeline is [zstd] or [shuffle, zstd]
  * (size-preserving before zstd), else 0: what sk_zstd_expect checks. */
-static size_t zstd_chunk_bytes_(hid_t ds) {
+static size_t zstd_chunk_bytes_(hid_t ds)
+{
     size_t n = 0;
     hid_t dcpl = H5Dget_create_plist(ds), ty = H5Dget_type(ds);
     hsize_t cd[H5S_MAX_RANK];
@@ -1091,7 +1184,8 @@ static size_t zstd_chunk_bytes_(hid_t ds) {
 }
 
 /* H5Dread with every zstd chunk held to its dataset's chunk size. */
-static herr_t h5read_(const sk_corpus *c, hid_t ds, hid_t mt, hid_t ms, hid_t fs, void *out) {
+static herr_t h5read_(const sk_corpus *c, hid_t ds, hid_t mt, hid_t ms, hid_t fs, void *out)
+{
     int k = 0;
     while (k < c->nzx && c->zx[k].ds != ds) k++;
     sk_zstd_expect(k < c->nzx ? c->zx[k].bytes : zstd_chunk_bytes_(ds));
@@ -1114,7 +1208,8 @@ static herr_t h5read_(const sk_corpus *c, hid_t ds, hid_t mt, hid_t ms, hid_t fs
  * the dims). A chunk must stay under the 4 GiB that H5Pset_chunk allows
  * when a file is written: a reader allocates a whole chunk to decode it.
  * Records the message in c->layout_err (open_body_ fails with it). */
-static void check_layout_(sk_corpus *c, hid_t ds, const char *name) {
+static void check_layout_(sk_corpus *c, hid_t ds, const char *name)
+{
     hid_t dcpl = H5Dget_create_plist(ds), sp = H5Dget_space(ds), ty = H5Dget_type(ds);
     hsize_t cd[H5S_MAX_RANK], dims[H5S_MAX_RANK];
     int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -1134,11 +1229,13 @@ static void check_layout_(sk_corpus *c, hid_t ds, const char *name) {
             else if (n > (double)c->fsize / 16 + 1)
                 snprintf(c->layout_err, sizeof c->layout_err,
                          "%s: /%s: a chunk layout of %.0f chunks cannot be stored in a file of %lld bytes (corrupt "
-                         "layout)", c->path, name, n, (long long)c->fsize);
+                         "layout)",
+                         c->path, name, n, (long long)c->fsize);
         } else if (lay == H5D_CONTIGUOUS && bytes > (double)c->fsize) {
             snprintf(c->layout_err, sizeof c->layout_err,
                      "%s: /%s: its dims claim %.0f bytes of uncompressed data, more than the file's %lld bytes "
-                     "(corrupt or truncated)", c->path, name, bytes, (long long)c->fsize);
+                     "(corrupt or truncated)",
+                     c->path, name, bytes, (long long)c->fsize);
         }
     }
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -1146,7 +1243,8 @@ static void check_layout_(sk_corpus *c, hid_t ds, const char *name) {
     if (ty >= 0) H5Tclose(ty);
 }
 
-static hid_t open_ds_(sk_corpus *c, const char *name) {
+static hid_t open_ds_(sk_corpus *c, const char *name)
+{
     if (H5Lexists(c->file, name, H5P_DEFAULT) <= 0) return H5I_INVALID_HID;
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     /* a big chunk cache: the loader revisits chunks for shuffled windows */
@@ -1162,28 +1260,34 @@ static hid_t open_ds_(sk_corpus *c, const char *name) {
 }
 
 /* dims of a dataset; returns rank or -1 */
-static int ds_dims_(hid_t ds, hsize_t *dims) {
+static int ds_dims_(hid_t ds, hsize_t *dims)
+{
     hid_t s = H5Dget_space(ds);
     int r = H5Sget_simple_extent_ndims(s);
-    if (r > 0 && r <= SK_CORPUS_MAX_DIMS + 1) H5Sget_simple_extent_dims(s, dims, NULL);
-    else r = -1;
+    if (r > 0 && r <= SK_CORPUS_MAX_DIMS + 1)
+        H5Sget_simple_extent_dims(s, dims, NULL);
+    else
+        r = -1;
     H5Sclose(s);
     return r;
 }
 
-static int check_int_ds_(sk_corpus *c, hid_t ds, const char *name, hsize_t want) {
+static int check_int_ds_(sk_corpus *c, hid_t ds, const char *name, hsize_t want)
+{
     hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
     hid_t t = H5Dget_type(ds);
     int isint = H5Tget_class(t) == H5T_INTEGER;
     H5Tclose(t);
     if (!isint) return sk_error_set(SK_EINVAL, "%s: /%s: wrong dtype, must be integer", c->path, name);
     if (ds_dims_(ds, dims) != 1 || dims[0] != want)
-        return sk_error_set(SK_ECORRUPT, "%s: /%s: expected %llu values in one dimension", c->path, name, (unsigned long long)want);
+        return sk_error_set(SK_ECORRUPT, "%s: /%s: expected %llu values in one dimension", c->path, name,
+                            (unsigned long long)want);
     return SK_OK;
 }
 
 /* /provenance/scores and /cluster_ids: 1-D, of one length (the source's rows). */
-static int open_source_arrays_(sk_corpus *c) {
+static int open_source_arrays_(sk_corpus *c)
+{
     int rc = SK_OK;
     sk_corpus_info *in = &c->info;
     hsize_t dims[H5S_MAX_RANK];
@@ -1206,7 +1310,8 @@ done:
     return rc;
 }
 
-static int open_body_(sk_corpus *c) {
+static int open_body_(sk_corpus *c)
+{
     int rc = SK_OK;
     sk_corpus_info *in = &c->info;
     char s[64];
@@ -1221,15 +1326,21 @@ static int open_body_(sk_corpus *c) {
     SK_FAIL_IF(get_attr_str_(c->file, "shrink_format", s, sizeof s) < 0 || strcmp(s, "shrink-corpus"), SK_EINVAL,
                "%s: not a shrink corpus (root attribute shrink_format missing)", c->path);
     int64_t v = 0;
-    SK_FAIL_IF(get_attr_i64_(c->file, "format_version", &v, 1) != 1, SK_EINVAL, "%s: attribute format_version missing", c->path);
+    SK_FAIL_IF(get_attr_i64_(c->file, "format_version", &v, 1) != 1, SK_EINVAL, "%s: attribute format_version missing",
+               c->path);
     SK_FAIL_IF(v != SK_CORPUS_FORMAT_VERSION, SK_EVERSION, "%s: format_version %lld, this build reads %d", c->path,
                (long long)v, SK_CORPUS_FORMAT_VERSION);
     in->format_version = (int)v;
-    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL, "%s: attribute kind missing or not one string", c->path);
-    if (!strcmp(s, "tokens")) in->kind = SK_CORPUS_TOKENS;
-    else if (!strcmp(s, "samples")) in->kind = SK_CORPUS_SAMPLES;
-    else SK_FAIL_IF(1, SK_EINVAL, "%s: attribute kind = '%s', must be tokens|samples", c->path, s);
-    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL, "%s: attribute dtype missing or not one string", c->path);
+    SK_FAIL_IF(get_attr_str_(c->file, "kind", s, sizeof s) < 0, SK_EINVAL,
+               "%s: attribute kind missing or not one string", c->path);
+    if (!strcmp(s, "tokens"))
+        in->kind = SK_CORPUS_TOKENS;
+    else if (!strcmp(s, "samples"))
+        in->kind = SK_CORPUS_SAMPLES;
+    else
+        SK_FAIL_IF(1, SK_EINVAL, "%s: attribute kind = '%s', must be tokens|samples", c->path, s);
+    SK_FAIL_IF(get_attr_str_(c->file, "dtype", s, sizeof s) < 0, SK_EINVAL,
+               "%s: attribute dtype missing or not one string", c->path);
     rc = sk_elem_parse(s, &in->type);
     if (rc < 0) {
         sk_error_prefix("%s: attribute dtype: ", c->path);
@@ -1240,8 +1351,10 @@ static int open_body_(sk_corpus *c) {
     const char *main_name = in->kind == SK_CORPUS_TOKENS ? "tokens" : "samples";
     hid_t m = open_ds_(c, main_name);
     SK_FAIL_IF(m < 0, SK_ECORRUPT, "%s: dataset /%s missing", c->path, main_name);
-    if (in->kind == SK_CORPUS_TOKENS) c->tokens = m;
-    else c->samples = m;
+    if (in->kind == SK_CORPUS_TOKENS)
+        c->tokens = m;
+    else
+        c->samples = m;
     hid_t ft = H5Dget_type(m);
     sk_elem_type got;
     int bad = elem_from_h5_(ft, &got) < 0 || got != in->type;
@@ -1254,7 +1367,8 @@ static int open_body_(sk_corpus *c) {
         c->main_chunk = mcd[0];
     H5Pclose(mdcpl);
     if (in->kind == SK_CORPUS_TOKENS) {
-        SK_FAIL_IF(in->type == SK_ELEM_F32, SK_EINVAL, "%s: /tokens: wrong dtype float32, token ids must be integers", c->path);
+        SK_FAIL_IF(in->type == SK_ELEM_F32, SK_EINVAL, "%s: /tokens: wrong dtype float32, token ids must be integers",
+                   c->path);
         SK_FAIL_IF(r != 1, SK_ECORRUPT, "%s: /tokens must be one-dimensional", c->path);
         in->num_tokens = (int64_t)dims[0];
         /* direct decoding for the pipelines we write: [zstd] or [shuffle, zstd] */
@@ -1310,7 +1424,8 @@ static int open_body_(sk_corpus *c) {
         SK_FAIL_IF(n != in->ndim, SK_EINVAL, "%s: attribute sample_shape missing or of the wrong rank", c->path);
         uint64_t row = sk_elem_size(in->type);
         for (int i = 0; i < n; i++) {
-            SK_FAIL_IF(shp[i] != (int64_t)dims[i + 1], SK_ECORRUPT, "%s: /samples shape disagrees with sample_shape", c->path);
+            SK_FAIL_IF(shp[i] != (int64_t)dims[i + 1], SK_ECORRUPT, "%s: /samples shape disagrees with sample_shape",
+                       c->path);
             SK_FAIL_IF(shp[i] <= 0 || __builtin_mul_overflow(row, (uint64_t)shp[i], &row) || row > ((uint64_t)1 << 40),
                        SK_ECORRUPT, "%s: sample_shape[%d] = %lld: each sample needs 1 byte to 1 TiB", c->path, i,
                        (long long)shp[i]);
@@ -1345,7 +1460,8 @@ done:
     return rc;
 }
 
-int sk_corpus_open(sk_corpus **out, const char *path) {
+int sk_corpus_open(sk_corpus **out, const char *path)
+{
     int rc = SK_OK;
     *out = NULL;
     if (!path || !path[0]) return sk_error_set(SK_EINVAL, "corpus path is empty");
@@ -1367,7 +1483,8 @@ int sk_corpus_open(sk_corpus **out, const char *path) {
     return SK_OK;
 }
 
-void sk_corpus_free(sk_corpus *c) {
+void sk_corpus_free(sk_corpus *c)
+{
     if (!c) return;
     sk_corpus_h5_lock();
     hid_t ds[] = {c->tokens, c->offsets, c->samples, c->labels, c->kept, c->pscores, c->pclusters};
@@ -1388,7 +1505,8 @@ int64_t sk_corpus_chunk_rows(const sk_corpus *c) { return (int64_t)c->main_chunk
 const char *sk_corpus_path(const sk_corpus *c) { return c->path; }
 
 /* Read rows [start, start+count) of a dataset (all trailing dims). */
-static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int64_t start, int64_t count, void *out) {
+static int read_rows_(sk_corpus *c, hid_t ds, const char *name, hid_t mtype, int64_t start, int64_t count, void *out)
+{
     int rc = SK_OK;
     hsize_t dims[SK_CORPUS_MAX_DIMS + 1];
     if (ds < 0) return sk_error_set(SK_ENOTFOUND, "%s: dataset /%s does not exist", c->path, name);
@@ -1424,7 +1542,9 @@ done:
  * (little-endian). restrict and the fixed 32-element inner loop let GCC's
  * -O2 (cheap cost model, no epilogue) vectorise it: the byte-at-a-time loop
  * took a third of a shuffled loader epoch (perf). */
-static void unshuffle2_(uint16_t *restrict d, const unsigned char *restrict lo, const unsigned char *restrict hi, size_t n) {
+static void unshuffle2_(uint16_t *restrict d, const unsigned char *restrict lo, const unsigned char *restrict hi,
+                        size_t n)
+{
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (size_t k = 0; k < 32; k++) d[i + k] = (uint16_t)(lo[i + k] | hi[i + k] << 8);
@@ -1436,7 +1556,8 @@ static void unshuffle2_(uint16_t *restrict d, const unsigned char *restrict lo, 
  * the same bytes HDF5's pipeline would produce, without its per-chunk
  * allocation and copy. The frame checksum is verified as usual. Edges that
  * are not whole chunks go through H5Dread. */
-static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
+static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out)
+{
     int rc = SK_OK;
     const size_t es = sk_elem_size(c->info.type);
     const int64_t C = (int64_t)c->tok_chunk;
@@ -1451,23 +1572,29 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
         char *dst = out + (size_t)(e - start) * es;
         const size_t want = (size_t)C * es;
         if (H5Dget_chunk_storage_size(c->tokens, &off, &zs) < 0 || zs == 0) {
-            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld missing: %s", c->path, (long long)e, h5why_());
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld missing: %s", c->path, (long long)e,
+                              h5why_());
             break;
         }
         if (zs > (hsize_t)c->fsize) { /* the chunk index's size is read from the file: checked before allocating */
-            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: chunk at element %lld claims %llu bytes, more than the file's %lld",
+            rc = sk_error_set(SK_ECORRUPT,
+                              "%s: /tokens: chunk at element %lld claims %llu bytes, more than the file's %lld",
                               c->path, (long long)e, (unsigned long long)zs, (long long)c->fsize);
             break;
         }
         if (zs > c->zcap) {
             void *p = realloc(c->zbuf, (size_t)zs);
-            if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+            if (!p) {
+                rc = sk_error_set(SK_ENOMEM, "out of memory");
+                break;
+            }
             c->zbuf = p;
             c->zcap = (size_t)zs;
         }
         if (H5Dread_chunk(c->tokens, H5P_DEFAULT, &off, &mask, c->zbuf) < 0) {
             const char *why = h5why_();
-            rc = sk_error_set(read_fail_code_(why), "%s: /tokens: cannot read chunk at element %lld: %s", c->path, (long long)e, why);
+            rc = sk_error_set(read_fail_code_(why), "%s: /tokens: cannot read chunk at element %lld: %s", c->path,
+                              (long long)e, why);
             break;
         }
         if (mask != 0) { /* a filter was skipped for this chunk: let HDF5 undo the rest */
@@ -1478,7 +1605,10 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
         if (c->tok_shuffled && es > 1) {
             if (want > c->ucap) {
                 void *p = realloc(c->ubuf, want);
-                if (!p) { rc = sk_error_set(SK_ENOMEM, "out of memory"); break; }
+                if (!p) {
+                    rc = sk_error_set(SK_ENOMEM, "out of memory");
+                    break;
+                }
                 c->ubuf = p;
                 c->ucap = want;
             }
@@ -1486,8 +1616,11 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
         }
         size_t got = c->dctx ? ZSTD_decompressDCtx(c->dctx, zdst, want, c->zbuf, (size_t)zs) : 0;
         if (!c->dctx || ZSTD_isError(got) || got != want) {
-            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: corrupt chunk at element %lld: zstd decode: %s", c->path, (long long)e,
-                              !c->dctx ? "no context" : ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+            rc = sk_error_set(SK_ECORRUPT, "%s: /tokens: corrupt chunk at element %lld: zstd decode: %s", c->path,
+                              (long long)e,
+                              !c->dctx            ? "no context"
+                              : ZSTD_isError(got) ? ZSTD_getErrorName(got)
+                                                  : "wrong size");
             break;
         }
         if (zdst != dst) { /* undo HDF5's shuffle: byte k of element i sits at k*C + i */
@@ -1503,37 +1636,46 @@ static int read_direct_(sk_corpus *c, int64_t start, int64_t count, char *out) {
     sk_corpus_h5_unlock();
     if (rc < 0) goto done;
     if (last < start + count)
-        SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), last, start + count - last, out + (size_t)(last - start) * es));
+        SK_TRY(read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), last, start + count - last,
+                          out + (size_t)(last - start) * es));
 done:
     return rc;
 }
 
-int sk_corpus_read_tokens(sk_corpus *c, int64_t start, int64_t count, void *out) {
+int sk_corpus_read_tokens(sk_corpus *c, int64_t start, int64_t count, void *out)
+{
     if (c->tok_chunk > 0 && start >= 0 && count > 0 && start + count <= c->info.num_tokens)
         return read_direct_(c, start, count, out);
     return read_rows_(c, c->tokens, "tokens", h5type_(c->info.type), start, count, out);
 }
-int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+int sk_corpus_read_offsets(sk_corpus *c, int64_t start, int64_t count, int64_t *out)
+{
     return read_rows_(c, c->offsets, "offsets", H5T_NATIVE_INT64, start, count, out);
 }
-int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out) {
+int sk_corpus_read_samples(sk_corpus *c, int64_t start, int64_t count, void *out)
+{
     return read_rows_(c, c->samples, "samples", h5type_(c->info.type), start, count, out);
 }
-int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+int sk_corpus_read_labels(sk_corpus *c, int64_t start, int64_t count, int64_t *out)
+{
     return read_rows_(c, c->labels, "labels", H5T_NATIVE_INT64, start, count, out);
 }
-int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+int sk_corpus_read_kept(sk_corpus *c, int64_t start, int64_t count, int64_t *out)
+{
     return read_rows_(c, c->kept, "provenance/kept_indices", H5T_NATIVE_INT64, start, count, out);
 }
-int sk_corpus_read_prov_scores(sk_corpus *c, int64_t start, int64_t count, float *out) {
+int sk_corpus_read_prov_scores(sk_corpus *c, int64_t start, int64_t count, float *out)
+{
     return read_rows_(c, c->pscores, "provenance/scores", H5T_NATIVE_FLOAT, start, count, out);
 }
-int sk_corpus_read_prov_clusters(sk_corpus *c, int64_t start, int64_t count, int64_t *out) {
+int sk_corpus_read_prov_clusters(sk_corpus *c, int64_t start, int64_t count, int64_t *out)
+{
     return read_rows_(c, c->pclusters, "provenance/cluster_ids", H5T_NATIVE_INT64, start, count, out);
 }
 const char *sk_corpus_prov_steps(const sk_corpus *c) { return c->prov_steps; }
 
-int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw, char *desc, size_t desc_len) {
+int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw, char *desc, size_t desc_len)
+{
     int rc = SK_OK;
     sk_corpus_h5_lock();
     hid_t ds = H5Lexists(c->file, name, H5P_DEFAULT) > 0 ? H5Dopen2(c->file, name, H5P_DEFAULT) : H5I_INVALID_HID;
@@ -1553,10 +1695,14 @@ int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *
             size_t ncd = 8;
             char fname[64] = "";
             H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &fl, &ncd, cd, sizeof fname, fname, NULL);
-            const char *nm = id == SK_ZSTD_FILTER_ID ? "zstd" : id == H5Z_FILTER_DEFLATE ? "deflate"
-                           : id == H5Z_FILTER_FLETCHER32 ? "fletcher32" : id == H5Z_FILTER_SHUFFLE ? "shuffle" : "filter";
+            const char *nm = id == SK_ZSTD_FILTER_ID       ? "zstd"
+                             : id == H5Z_FILTER_DEFLATE    ? "deflate"
+                             : id == H5Z_FILTER_FLETCHER32 ? "fletcher32"
+                             : id == H5Z_FILTER_SHUFFLE    ? "shuffle"
+                                                           : "filter";
             if (ncd > 0 && id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
-                used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s(%u)", i ? "+" : "", nm, cd[0]);
+                used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s(%u)", i ? "+" : "",
+                                         nm, cd[0]);
             else
                 used += (size_t)snprintf(desc + used, used < desc_len ? desc_len - used : 0, "%s%s", i ? "+" : "", nm);
         }
@@ -1564,7 +1710,8 @@ int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *
         hsize_t cd[SK_CORPUS_MAX_DIMS + 1];
         if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
             int r = H5Pget_chunk(dcpl, SK_CORPUS_MAX_DIMS + 1, cd);
-            if (used < desc_len) used += (size_t)snprintf(desc + used, desc_len - used, ", chunk %llu", (unsigned long long)cd[0]);
+            if (used < desc_len)
+                used += (size_t)snprintf(desc + used, desc_len - used, ", chunk %llu", (unsigned long long)cd[0]);
             for (int i = 1; i < r && used < desc_len; i++)
                 used += (size_t)snprintf(desc + used, desc_len - used, "x%llu", (unsigned long long)cd[i]);
         }
@@ -1581,7 +1728,8 @@ done:
 /* ---- verify ------------------------------------------------------------- */
 
 /* Read a dataset in pieces of `step` rows through `fn`. */
-static int verify_int_range_(sk_corpus *c, hid_t ds, const char *name, int64_t n, int64_t lo, int64_t hi, int monotone) {
+static int verify_int_range_(sk_corpus *c, hid_t ds, const char *name, int64_t n, int64_t lo, int64_t hi, int monotone)
+{
     int rc = SK_OK;
     const int64_t step = 1 << 18;
     int64_t *buf = malloc((size_t)step * sizeof *buf), prev = INT64_MIN;
@@ -1590,10 +1738,10 @@ static int verify_int_range_(sk_corpus *c, hid_t ds, const char *name, int64_t n
         int64_t k = n - s < step ? n - s : step;
         SK_TRY(read_rows_(c, ds, name, H5T_NATIVE_INT64, s, k, buf));
         for (int64_t i = 0; i < k; i++) {
-            SK_FAIL_IF(buf[i] < lo || buf[i] >= hi, SK_ECORRUPT, "%s: /%s[%lld] = %lld outside [%lld, %lld)", c->path, name,
-                       (long long)(s + i), (long long)buf[i], (long long)lo, (long long)hi);
-            SK_FAIL_IF(monotone && buf[i] < prev, SK_ECORRUPT, "%s: /%s decreases at %lld (%lld -> %lld)", c->path, name,
-                       (long long)(s + i), (long long)prev, (long long)buf[i]);
+            SK_FAIL_IF(buf[i] < lo || buf[i] >= hi, SK_ECORRUPT, "%s: /%s[%lld] = %lld outside [%lld, %lld)", c->path,
+                       name, (long long)(s + i), (long long)buf[i], (long long)lo, (long long)hi);
+            SK_FAIL_IF(monotone && buf[i] < prev, SK_ECORRUPT, "%s: /%s decreases at %lld (%lld -> %lld)", c->path,
+                       name, (long long)(s + i), (long long)prev, (long long)buf[i]);
             prev = buf[i];
         }
     }
@@ -1602,7 +1750,8 @@ done:
     return rc;
 }
 
-int sk_corpus_verify(sk_corpus *c) {
+int sk_corpus_verify(sk_corpus *c)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = &c->info;
     if (in->kind == SK_CORPUS_TOKENS) {
@@ -1639,7 +1788,8 @@ int sk_corpus_verify(sk_corpus *c) {
             char full[300];
             hsize_t sd[SK_CORPUS_MAX_DIMS + 1];
             snprintf(full, sizeof full, "scores/%s", nm);
-            if (ds < 0) rc = sk_error_set(SK_ECORRUPT, "%s: /%s unreadable", c->path, full);
+            if (ds < 0)
+                rc = sk_error_set(SK_ECORRUPT, "%s: /%s unreadable", c->path, full);
             else if (ds_dims_(ds, sd) != 1 || sd[0] != (hsize_t)in->num_samples)
                 rc = sk_error_set(SK_ECORRUPT, "%s: /%s must hold one value per sample (%lld) in one dimension",
                                   c->path, full, (long long)in->num_samples);

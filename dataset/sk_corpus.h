@@ -36,9 +36,9 @@ typedef enum { SK_COMPRESS_ZSTD = 0, SK_COMPRESS_NONE = 1, SK_COMPRESS_DEFLATE =
 /* In-memory corpus handed to sk_corpus_write (all pointers borrowed). */
 typedef struct {
     sk_corpus_kind kind;
-    sk_elem_type type;        /* element type of tokens / samples */
-    int64_t vocab_size;       /* tokens: every id in [0, vocab_size) */
-    int ndim;                 /* samples: per-sample dims (1..4) */
+    sk_elem_type type;  /* element type of tokens / samples */
+    int64_t vocab_size; /* tokens: every id in [0, vocab_size) */
+    int ndim;           /* samples: per-sample dims (1..4) */
     int64_t shape[SK_CORPUS_MAX_DIMS];
     /* tokens: flat array + num_docs+1 offsets (offsets[0]=0, last=num_tokens) */
     const void *tokens;
@@ -56,14 +56,14 @@ typedef struct {
     const char *score_names[SK_CORPUS_MAX_SCORES];
     const float *scores[SK_CORPUS_MAX_SCORES];
     /* attributes */
-    const char *source;       /* what it was made from (file, format) */
-    const char *command;      /* the command line that made it */
+    const char *source;  /* what it was made from (file, format) */
+    const char *command; /* the command line that made it */
     /* provenance of derived corpora (NULL / 0 when not derived) */
-    const char *prov_source;  /* the corpus it was derived from */
-    const char *prov_method;  /* e.g. "coreset:kcenter", "dedup" */
-    const int64_t *kept;      /* indices kept from prov_source, num_kept */
+    const char *prov_source; /* the corpus it was derived from */
+    const char *prov_method; /* e.g. "coreset:kcenter", "dedup" */
+    const int64_t *kept;     /* indices kept from prov_source, num_kept */
     int64_t num_kept;
-    const char *prov_steps;   /* JSON array: every step that made this corpus, oldest first (docs/FORMAT.md) */
+    const char *prov_steps; /* JSON array: every step that made this corpus, oldest first (docs/FORMAT.md) */
     /* optional arrays over the source's rows (num_source of them; in a
      * slice write, this rank's slice of them, in rank order like the rows):
      * /provenance/scores (float32, named by prov_score_name) and
@@ -89,11 +89,11 @@ typedef struct {
 } sk_corpus_data;
 
 typedef struct {
-    sk_compress compress;     /* default (zero) zstd */
-    int level;                /* zstd 1..22 (0 -> 3); deflate 1..9 (0 -> 6) */
-    int64_t chunk_bytes;      /* target bytes per chunk (0 -> 1 MiB) */
-    int fletcher32;           /* also add HDF5's Fletcher32 checksum filter */
-    int byte_shuffle;         /* HDF5's built-in shuffle filter (ID 2) before compression */
+    sk_compress compress; /* default (zero) zstd */
+    int level;            /* zstd 1..22 (0 -> 3); deflate 1..9 (0 -> 6) */
+    int64_t chunk_bytes;  /* target bytes per chunk (0 -> 1 MiB) */
+    int fletcher32;       /* also add HDF5's Fletcher32 checksum filter */
+    int byte_shuffle;     /* HDF5's built-in shuffle filter (ID 2) before compression */
 } sk_corpus_write_opts;
 
 /* Validate d (offsets add up, ids < vocab, labels < classes, non-empty) and
@@ -127,16 +127,16 @@ typedef struct {
     sk_corpus_kind kind;
     sk_elem_type type;
     int format_version;
-    int64_t vocab_size;                /* tokens */
-    int ndim;                          /* samples */
+    int64_t vocab_size; /* tokens */
+    int ndim;           /* samples */
     int64_t shape[SK_CORPUS_MAX_DIMS];
-    int64_t num_docs, num_tokens;      /* tokens */
-    int64_t num_samples;               /* samples; tokens: == num_docs */
+    int64_t num_docs, num_tokens; /* tokens */
+    int64_t num_samples;          /* samples; tokens: == num_docs */
     int has_labels;
     int64_t num_classes;
     int has_provenance;
     int64_t num_kept;
-    int64_t num_source;                /* rows of /provenance/scores or /cluster_ids (0: none stored) */
+    int64_t num_source; /* rows of /provenance/scores or /cluster_ids (0: none stored) */
     int has_prov_scores, has_prov_clusters;
     char prov_score_name[64];
     char source[512], command[1024], prov_source[512], prov_method[128];
@@ -176,8 +176,7 @@ int sk_corpus_verify(sk_corpus *c);
 /* On-disk bytes of a dataset's chunks vs its decoded bytes, and a
  * description of its filter pipeline / chunking ("zstd(3)+fletcher32,
  * chunk 524288"). name is e.g. "tokens". 0 or SK_ENOTFOUND. */
-int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw,
-                      char *desc, size_t desc_len);
+int sk_corpus_storage(sk_corpus *c, const char *name, int64_t *stored, int64_t *raw, char *desc, size_t desc_len);
 
 /* Element size in bytes / name ("uint16") of an element type; 0 / "?" if unknown. */
 size_t sk_elem_size(sk_elem_type t);

@@ -9,6 +9,7 @@
 _Static_assert(SK_PREPARE_STR_MAX == SK_CFG_STR_MAX, "sk_prepare_config strings must match the config engine");
 
 #define D_(f) offsetof(sk_data_config, f)
+/* clang-format off */
 static const sk_cfg_key data_keys_[] = {
     {.name = "train", .type = SK_CFG_STRING, .offset = D_(train), .def = "",
      .help = "training corpus (shrink .h5, see docs/FORMAT.md)"},
@@ -39,6 +40,7 @@ static const sk_cfg_key data_keys_[] = {
     {.name = "prune_delta", .type = SK_CFG_FLOAT, .offset = D_(prune_delta), .def = "0.875", .min = 0.0, .max = 1.0,
      .help = "infobatch: prune during the first prune_delta of the epochs, full data after"},
 };
+/* clang-format on */
 
 const sk_cfg_section sk_data_section = {"data", "training data: corpora, batching, shuffling, prefetch", data_keys_,
                                         (int)(sizeof data_keys_ / sizeof *data_keys_), sizeof(sk_data_config)};
@@ -46,6 +48,7 @@ const sk_cfg_section sk_data_section = {"data", "training data: corpora, batchin
 /* format and export name the importer / exporter registries (sk_prepare.c):
  * a new format is its file plus its table line, and shows up here. */
 #define P_(f) offsetof(sk_prepare_config, f)
+/* clang-format off */
 static const sk_cfg_key prepare_keys_[] = {
     {.name = "format", .type = SK_CFG_ENUM, .offset = P_(format), .def = "idx", .choice_at = sk_importer_name_at,
      .help = "input format to import"},
@@ -80,13 +83,15 @@ static const sk_cfg_key prepare_keys_[] = {
     {.name = "overwrite", .type = SK_CFG_BOOL, .offset = P_(overwrite), .def = "false",
      .help = "replace an existing prepare.output (without it an existing output is refused; the input never is)"},
 };
+/* clang-format on */
 
 const sk_cfg_section sk_prepare_section = {"prepare", "import corpora into shrink's HDF5+zstd format, or export them",
                                            prepare_keys_, (int)(sizeof prepare_keys_ / sizeof *prepare_keys_),
                                            sizeof(sk_prepare_config)};
 
 void sk_data_loader_opts(const sk_data_config *d, sk_split which, int rank, int world, uint64_t seed,
-                         sk_loader_opts *out) {
+                         sk_loader_opts *out)
+{
     memset(out, 0, sizeof *out);
     int separate = d->eval[0] != '\0';
     out->path = which == SK_SPLIT_EVAL && separate ? d->eval : d->train;

@@ -35,7 +35,7 @@ typedef struct {
     char train[SK_CFG_STR_MAX];
     char eval[SK_CFG_STR_MAX];
     double eval_fraction;
-    int eval_split;      /* 0 tail, 1 random (data.eval_split) */
+    int eval_split; /* 0 tail, 1 random (data.eval_split) */
     int64_t batch_size;
     int64_t seq_len;
     int shuffle;

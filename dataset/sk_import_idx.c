@@ -13,21 +13,26 @@
 
 #include "sk_prepare.h"
 
-static uint32_t be32_(const unsigned char *p) {
+static uint32_t be32_(const unsigned char *p)
+{
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* Check the IDX header in b[0..len) (len >= 4 + 4 * dims); *hdr = bytes. */
 static int idx_header_(const char *path, const unsigned char *b, size_t len, int want_min, int want_max, int *nd,
-                       int64_t *dims, size_t *hdr) {
+                       int64_t *dims, size_t *hdr)
+{
     if (len < 4) return sk_error_set(SK_EINVAL, "%s: truncated IDX file (%zu bytes)", path, len);
     if (b[0] != 0 || b[1] != 0)
         return sk_error_set(SK_EINVAL, "%s: not an IDX file (magic %02x%02x%02x%02x)", path, b[0], b[1], b[2], b[3]);
     if (b[2] != 0x08)
-        return sk_error_set(SK_EINVAL, "%s: IDX element type 0x%02x is not supported (wrong dtype; only 0x08 unsigned byte)", path, b[2]);
+        return sk_error_set(SK_EINVAL,
+                            "%s: IDX element type 0x%02x is not supported (wrong dtype; only 0x08 unsigned byte)", path,
+                            b[2]);
     *nd = b[3];
     if (*nd < want_min || *nd > want_max)
-        return sk_error_set(SK_EINVAL, "%s: IDX file has %d dimensions, expected %d..%d", path, *nd, want_min, want_max);
+        return sk_error_set(SK_EINVAL, "%s: IDX file has %d dimensions, expected %d..%d", path, *nd, want_min,
+                            want_max);
     *hdr = 4 + 4 * (size_t)*nd;
     if (len < *hdr) return sk_error_set(SK_EINVAL, "%s: truncated IDX header", path);
     for (int i = 0; i < *nd; i++) dims[i] = be32_(b + 4 + 4 * i);
@@ -43,7 +48,8 @@ static int idx_header_(const char *path, const unsigned char *b, size_t len, int
  * checks that nothing follows the data; every rank, that its share is
  * complete, so a short or long file fails on some rank. */
 static int idx_rows_(const char *path, int want_min, int want_max, const sk_import_share *sh, int *nd, int64_t *dims,
-                     unsigned char **rows, int64_t *r0, int64_t *r1) {
+                     unsigned char **rows, int64_t *r0, int64_t *r1)
+{
     int rc = SK_OK;
     unsigned char h[4 + 4 * 4] = {0}, *b = NULL;
     size_t hdr = 0;
@@ -67,9 +73,10 @@ static int idx_rows_(const char *path, int want_min, int want_max, const sk_impo
     double promise = 1;
     for (int i = 0; i < *nd; i++) promise *= (double)dims[i];
     SK_FAIL_IF(over || (double)total > most || (plain && (double)total != most), SK_EINVAL,
-               plain ? "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, the file holds %.0f%s"
-                     : "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, more than its %.0f "
-                       "compressed bytes can hold%s",
+               plain
+                   ? "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, the file holds %.0f%s"
+                   : "%s: IDX size mismatch: the header's dimensions promise %.0f bytes of data, more than its %.0f "
+                     "compressed bytes can hold%s",
                path, promise, plain ? most : (double)fsize, plain && most < promise ? " (truncated)" : "");
     sk_prepare_share_(dims[0], sh, r0, r1);
     size_t want = row * (size_t)(*r1 - *r0), have = 0, start = row * (size_t)*r0;
@@ -106,8 +113,9 @@ static int idx_rows_(const char *path, int want_min, int want_max, const sk_impo
     int e = 0;
     gzerror(f, &e);
     SK_FAIL_IF(e != Z_OK && e != Z_BUF_ERROR, SK_EINVAL, "%s: corrupt gzip data: %s", path, gzerror(f, &e));
-    SK_FAIL_IF(have != want || extra, SK_EINVAL, "%s: IDX size mismatch: header promises %zu bytes of data, file has %s%zu%s",
-               path, total, have != want && have == 0 ? "at most " : "", have != want ? start + have : total + extra,
+    SK_FAIL_IF(have != want || extra, SK_EINVAL,
+               "%s: IDX size mismatch: header promises %zu bytes of data, file has %s%zu%s", path, total,
+               have != want && have == 0 ? "at most " : "", have != want ? start + have : total + extra,
                have != want ? " (truncated)" : "");
     *rows = b;
     b = NULL;
@@ -117,7 +125,8 @@ done:
     return rc;
 }
 
-static int idx_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+static int idx_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out)
+{
     int rc = SK_OK;
     unsigned char *lab = NULL;
     int nd = 0, lnd = 0;
@@ -152,7 +161,8 @@ done:
     return rc;
 }
 
-static int idx_detect_(const char *path) {
+static int idx_detect_(const char *path)
+{
     return strstr(path, "idx1-ubyte") || strstr(path, "idx3-ubyte") || strstr(path, ".idx3") ? 1 : 0;
 }
 

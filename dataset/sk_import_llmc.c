@@ -15,29 +15,35 @@
 
 /* Under MPI each rank reads only its share of the tokens (a seek past the
  * header); rank 0's slice holds the one document's offsets {0, n}. */
-static int llmc_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+static int llmc_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out)
+{
     int rc = SK_OK;
     unsigned char *b = NULL;
     int64_t len = 0, t0, t1;
     int64_t *off = NULL;
     memset(out, 0, sizeof *out);
     SK_TRY(sk_prepare_file_size_(cfg->input, &len));
-    SK_FAIL_IF(len < 1024, SK_EINVAL, "%s: truncated llm.c file (%lld bytes, header is 1024)", cfg->input, (long long)len);
+    SK_FAIL_IF(len < 1024, SK_EINVAL, "%s: truncated llm.c file (%lld bytes, header is 1024)", cfg->input,
+               (long long)len);
     SK_TRY(sk_prepare_read_range_(cfg->input, 0, 12, &b));
     int32_t h[3];
     memcpy(h, b, sizeof h);
     free(b);
     b = NULL;
     int wide;
-    if (h[0] == LLMC_MAGIC_U16 && h[1] == 1) wide = 0;
-    else if (h[0] == LLMC_MAGIC_U32 && h[1] == 7) wide = 1;
-    else SK_FAIL_IF(1, SK_EINVAL, "%s: not an llm.c token file (magic %d version %d)", cfg->input, h[0], h[1]);
+    if (h[0] == LLMC_MAGIC_U16 && h[1] == 1)
+        wide = 0;
+    else if (h[0] == LLMC_MAGIC_U32 && h[1] == 7)
+        wide = 1;
+    else
+        SK_FAIL_IF(1, SK_EINVAL, "%s: not an llm.c token file (magic %d version %d)", cfg->input, h[0], h[1]);
     int64_t n = h[2];
     size_t isz = wide ? 4 : 2;
     SK_FAIL_IF(n <= 0, SK_EINVAL, "%s: empty input: header says %lld tokens", cfg->input, (long long)n);
     SK_FAIL_IF(1024 + n * (int64_t)isz != len, SK_EINVAL,
-               "%s: header says %lld tokens (%zu bytes) but the file has %lld bytes of tokens%s", cfg->input, (long long)n,
-               (size_t)n * isz, (long long)(len - 1024), len - 1024 < n * (int64_t)isz ? " (truncated)" : "");
+               "%s: header says %lld tokens (%zu bytes) but the file has %lld bytes of tokens%s", cfg->input,
+               (long long)n, (size_t)n * isz, (long long)(len - 1024),
+               len - 1024 < n * (int64_t)isz ? " (truncated)" : "");
     sk_prepare_share_(n, sh, &t0, &t1);
     SK_TRY(sk_prepare_read_range_(cfg->input, 1024 + t0 * (int64_t)isz, (size_t)(t1 - t0) * isz, &b));
     off = malloc(2 * sizeof *off);
@@ -75,7 +81,8 @@ done:
     return rc;
 }
 
-static int llmc_export_(sk_corpus *c, const char *out) {
+static int llmc_export_(sk_corpus *c, const char *out)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = sk_corpus_info_get(c);
     char tmp[4200];
@@ -85,7 +92,8 @@ static int llmc_export_(sk_corpus *c, const char *out) {
     SK_FAIL_IF(in->kind != SK_CORPUS_TOKENS, SK_EINVAL, "%s: only token corpora export to llm.c", sk_corpus_path(c));
     SK_FAIL_IF(in->num_tokens >= ((int64_t)1 << 31), SK_EINVAL, "%s: %lld tokens; llm.c files hold fewer than 2^31",
                sk_corpus_path(c), (long long)in->num_tokens);
-    SK_FAIL_IF(in->type == SK_ELEM_I64, SK_EUNSUPPORTED, "%s: int64 token ids do not fit llm.c files", sk_corpus_path(c));
+    SK_FAIL_IF(in->type == SK_ELEM_I64, SK_EUNSUPPORTED, "%s: int64 token ids do not fit llm.c files",
+               sk_corpus_path(c));
     int wide = in->vocab_size > 65536;
     snprintf(tmp, sizeof tmp, "%s.tmp", out);
     f = fopen(tmp, "wb");
@@ -112,10 +120,13 @@ static int llmc_export_(sk_corpus *c, const char *out) {
             }
         }
         for (int64_t i = 0; i < k; i++) {
-            if (wide) ((uint32_t *)ob)[i] = (uint32_t)buf[i];
-            else ((uint16_t *)ob)[i] = (uint16_t)buf[i];
+            if (wide)
+                ((uint32_t *)ob)[i] = (uint32_t)buf[i];
+            else
+                ((uint16_t *)ob)[i] = (uint16_t)buf[i];
         }
-        SK_FAIL_IF(fwrite(ob, wide ? 4 : 2, (size_t)k, f) != (size_t)k, SK_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        SK_FAIL_IF(fwrite(ob, wide ? 4 : 2, (size_t)k, f) != (size_t)k, SK_EIO, "%s: write failed: %s", tmp,
+                   strerror(errno));
     }
 done:
     if (f && fclose(f) != 0 && rc == SK_OK) rc = sk_error_set(SK_EIO, "%s: write failed: %s", tmp, strerror(errno));
@@ -131,5 +142,5 @@ done:
 const sk_importer sk_importer_llmc = {SK_IMPORTER_VERSION, "llmc",
                                       "llm.c token file (.bin, 1024-byte header; uint16 v1 or uint32 v7), one document",
                                       NULL, llmc_import_};
-const sk_exporter sk_exporter_llmc = {SK_EXPORTER_VERSION, "llmc", "llm.c token file (uint16 v1, or uint32 v7 for vocab > 65536)",
-                                      llmc_export_};
+const sk_exporter sk_exporter_llmc = {SK_EXPORTER_VERSION, "llmc",
+                                      "llm.c token file (uint16 v1, or uint32 v7 for vocab > 65536)", llmc_export_};

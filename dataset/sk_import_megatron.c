@@ -15,14 +15,16 @@
 
 static const unsigned char magic_[9] = {'M', 'M', 'I', 'D', 'I', 'D', 'X', 0, 0};
 
-static uint64_t le64_(const unsigned char *p) {
+static uint64_t le64_(const unsigned char *p)
+{
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
 
 /* prefix from "x", "x.bin" or "x.idx" */
-static void prefix_(const char *in, char *out, size_t n) {
+static void prefix_(const char *in, char *out, size_t n)
+{
     snprintf(out, n, "%s", in);
     size_t l = strlen(out);
     if (l > 4 && (!strcmp(out + l - 4, ".bin") || !strcmp(out + l - 4, ".idx"))) out[l - 4] = '\0';
@@ -33,7 +35,8 @@ static void prefix_(const char *in, char *out, size_t n) {
  * pointer follows the previous rank's last sequence) and only their bytes
  * of the .bin. The chain of local checks is the same check as the whole
  * file's: every pointer is the sum of the lengths before it. */
-static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out)
+{
     int rc = SK_OK;
     char pre[SK_PREPARE_STR_MAX], ip[SK_PREPARE_STR_MAX + 8], bp[SK_PREPARE_STR_MAX + 8];
     unsigned char *idx = NULL, *lens = NULL, *ptrs = NULL, *bin = NULL;
@@ -48,7 +51,8 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     SK_FAIL_IF(ilen < 34, SK_EINVAL, "%s: not a Megatron index (bad magic or truncated)", ip);
     SK_TRY(sk_prepare_read_range_(ip, 0, 34, &idx));
     SK_FAIL_IF(memcmp(idx, magic_, 9), SK_EINVAL, "%s: not a Megatron index (bad magic or truncated)", ip);
-    SK_FAIL_IF(le64_(idx + 9) != 1, SK_EVERSION, "%s: index version %llu, expected 1", ip, (unsigned long long)le64_(idx + 9));
+    SK_FAIL_IF(le64_(idx + 9) != 1, SK_EVERSION, "%s: index version %llu, expected 1", ip,
+               (unsigned long long)le64_(idx + 9));
     int code = idx[17];
     uint64_t S = le64_(idx + 18), D = le64_(idx + 26);
     SK_FAIL_IF(S == 0, SK_EINVAL, "%s: empty input: 0 sequences", ip);
@@ -68,15 +72,35 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     size_t isz;
     sk_elem_type t;
     switch (code) {
-    case 1: t = SK_ELEM_U8; isz = 1; break;
-    case 2: t = SK_ELEM_I32; isz = 1; break;  /* int8 -> int32 */
-    case 3: t = SK_ELEM_I32; isz = 2; break;  /* int16 -> int32 */
-    case 4: t = SK_ELEM_I32; isz = 4; break;
-    case 5: t = SK_ELEM_I64; isz = 8; break;
-    case 8: t = SK_ELEM_U16; isz = 2; break;
+    case 1:
+        t = SK_ELEM_U8;
+        isz = 1;
+        break;
+    case 2:
+        t = SK_ELEM_I32;
+        isz = 1;
+        break; /* int8 -> int32 */
+    case 3:
+        t = SK_ELEM_I32;
+        isz = 2;
+        break; /* int16 -> int32 */
+    case 4:
+        t = SK_ELEM_I32;
+        isz = 4;
+        break;
+    case 5:
+        t = SK_ELEM_I64;
+        isz = 8;
+        break;
+    case 8:
+        t = SK_ELEM_U16;
+        isz = 2;
+        break;
     default:
         SK_FAIL_IF(1, SK_EINVAL, "%s: dtype code %d (%s) is not a token id type (wrong dtype)", ip, code,
-                   code == 6 ? "float64" : code == 7 ? "float32" : "unknown");
+                   code == 6   ? "float64"
+                   : code == 7 ? "float32"
+                               : "unknown");
     }
     sk_prepare_share_((int64_t)S, sh, &s0, &s1);
     /* entries [e0, s1): the one before the share too (and the last one, for the total) */
@@ -124,8 +148,8 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     memcpy(&llen, last, 4);
     int64_t lptr = (int64_t)le64_(last + 4);
     SK_FAIL_IF(llen < 0 || lptr < 0 || lptr > blen, SK_EINVAL,
-               "%s: last sequence (length %d at byte %lld) lies outside %s (%lld bytes)", ip, llen, (long long)lptr,
-               bp, (long long)blen);
+               "%s: last sequence (length %d at byte %lld) lies outside %s (%lld bytes)", ip, llen, (long long)lptr, bp,
+               (long long)blen);
     int64_t ntok = (lptr + (int64_t)llen * (int64_t)isz) / (int64_t)isz;
     SK_FAIL_IF(ntok * (int64_t)isz != blen, SK_EINVAL,
                "%s: offsets do not add up: index says %lld tokens (%lld bytes), %s has %lld bytes", ip, (long long)ntok,
@@ -139,15 +163,44 @@ static int mg_import_(const sk_prepare_config *cfg, const sk_import_share *sh, s
     for (int64_t i = 0; i < n; i++) {
         int64_t v;
         switch (code) {
-        case 1: v = bin[i]; ((uint8_t *)tok)[i] = (uint8_t)v; break;
-        case 2: v = ((int8_t *)bin)[i]; ((int32_t *)tok)[i] = (int32_t)v; break;
-        case 3: { int16_t x; memcpy(&x, bin + 2 * i, 2); v = x; ((int32_t *)tok)[i] = (int32_t)v; break; }
-        case 4: { int32_t x; memcpy(&x, bin + 4 * i, 4); v = x; ((int32_t *)tok)[i] = x; break; }
-        case 5: { memcpy(&v, bin + 8 * i, 8); ((int64_t *)tok)[i] = v; break; }
-        default: { uint16_t x; memcpy(&x, bin + 2 * i, 2); v = x; ((uint16_t *)tok)[i] = x; break; }
+        case 1:
+            v = bin[i];
+            ((uint8_t *)tok)[i] = (uint8_t)v;
+            break;
+        case 2:
+            v = ((int8_t *)bin)[i];
+            ((int32_t *)tok)[i] = (int32_t)v;
+            break;
+        case 3: {
+            int16_t x;
+            memcpy(&x, bin + 2 * i, 2);
+            v = x;
+            ((int32_t *)tok)[i] = (int32_t)v;
+            break;
+        }
+        case 4: {
+            int32_t x;
+            memcpy(&x, bin + 4 * i, 4);
+            v = x;
+            ((int32_t *)tok)[i] = x;
+            break;
+        }
+        case 5: {
+            memcpy(&v, bin + 8 * i, 8);
+            ((int64_t *)tok)[i] = v;
+            break;
+        }
+        default: {
+            uint16_t x;
+            memcpy(&x, bin + 2 * i, 2);
+            v = x;
+            ((uint16_t *)tok)[i] = x;
+            break;
+        }
         }
         if (v > mx) mx = v;
-        SK_FAIL_IF(v < 0, SK_EINVAL, "%s: token id %lld at position %lld is negative", bp, (long long)v, (long long)(p0 + i));
+        SK_FAIL_IF(v < 0, SK_EINVAL, "%s: token id %lld at position %lld is negative", bp, (long long)v,
+                   (long long)(p0 + i));
         SK_FAIL_IF(cfg->vocab > 0 && v >= cfg->vocab, SK_EINVAL,
                    "%s: token id %lld at position %lld is outside the vocabulary [0, %lld) (prepare.vocab)", bp,
                    (long long)v, (long long)(p0 + i), (long long)cfg->vocab);
@@ -171,7 +224,8 @@ done:
     return rc;
 }
 
-static int mg_detect_(const char *path) {
+static int mg_detect_(const char *path)
+{
     size_t n = strlen(path);
     return n > 4 && !strcmp(path + n - 4, ".idx");
 }
@@ -180,7 +234,8 @@ static int mg_detect_(const char *path) {
 
 static int put_(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
 
-static int mg_export_(sk_corpus *c, const char *out) {
+static int mg_export_(sk_corpus *c, const char *out)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = sk_corpus_info_get(c);
     char pre[4096], ip[4200], bp[4200], it[4300], bt[4300];

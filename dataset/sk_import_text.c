@@ -25,7 +25,8 @@ typedef struct {
     int64_t ndoc, ocap;
 } tb_;
 
-static int tb_push_(tb_ *b, uint16_t t) {
+static int tb_push_(tb_ *b, uint16_t t)
+{
     if (b->ntok == b->cap) {
         int64_t nc = b->cap ? b->cap * 2 : 1 << 16;
         uint16_t *p = realloc(b->tok, (size_t)nc * sizeof *p);
@@ -38,7 +39,8 @@ static int tb_push_(tb_ *b, uint16_t t) {
 }
 
 /* close the current document (if non-empty) */
-static int tb_end_doc_(tb_ *b, int eod) {
+static int tb_end_doc_(tb_ *b, int eod)
+{
     int64_t start = b->ndoc ? b->off[b->ndoc] : 0;
     if (b->ntok == start) return SK_OK;
     if (eod && tb_push_(b, 256) < 0) return SK_ENOMEM;
@@ -56,8 +58,10 @@ static int tb_end_doc_(tb_ *b, int eod) {
 
 /* Hands b's buffers to out: b owns nothing afterwards. A share may hold
  * no document (offsets = {0}); sk_prepare_run reports an empty input. */
-static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out) {
-    if (!b->off && !(b->off = calloc(1, sizeof *b->off))) return sk_error_set(SK_ENOMEM, "%s: out of memory", cfg->input);
+static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out)
+{
+    if (!b->off && !(b->off = calloc(1, sizeof *b->off)))
+        return sk_error_set(SK_ENOMEM, "%s: out of memory", cfg->input);
     memset(out, 0, sizeof *out);
     out->kind = SK_CORPUS_TOKENS;
     out->type = SK_ELEM_U16;
@@ -75,7 +79,8 @@ static int tb_finish_(tb_ *b, const sk_prepare_config *cfg, sk_corpus_data *out)
 
 /* A text line (without its '\n') is a document boundary when, less one
  * trailing '\r', it equals prepare.boundary. */
-static int is_boundary_(const unsigned char *line, size_t ll, const char *bnd, size_t blen) {
+static int is_boundary_(const unsigned char *line, size_t ll, const char *bnd, size_t blen)
+{
     if (!bnd) return 0;
     if (ll > 0 && line[ll - 1] == '\r') ll--;
     return ll == blen && memcmp(line, bnd, blen) == 0;
@@ -89,7 +94,8 @@ static int is_boundary_(const unsigned char *line, size_t ll, const char *bnd, s
  * the usual seek-to-offset, advance-to-the-next-boundary split: ranks
  * compute their ends with the same function as the next rank's start, so
  * the ranges tile the file with no document in two of them. */
-static int next_sync_(const char *path, FILE *f, int64_t size, int64_t x, const char *bnd, int64_t *out) {
+static int next_sync_(const char *path, FILE *f, int64_t size, int64_t x, const char *bnd, int64_t *out)
+{
     int rc = SK_OK;
     char *line = NULL;
     size_t cap = 0;
@@ -138,7 +144,8 @@ done:
  * cut moved forward to the next place a parse can start (next_sync_).
  * *first is the part's first byte. */
 static int read_share_(const sk_prepare_config *cfg, const sk_import_share *sh, const char *bnd, unsigned char **buf,
-                       size_t *len, int64_t *first) {
+                       size_t *len, int64_t *first)
+{
     int rc = SK_OK;
     int64_t size = 0, lo, hi, p0, p1;
     FILE *f = NULL;
@@ -156,7 +163,8 @@ done:
     return rc;
 }
 
-static int text_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+static int text_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out)
+{
     int rc = SK_OK;
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -184,7 +192,8 @@ static int text_import_(const sk_prepare_config *cfg, const sk_import_share *sh,
     int in_doc = 0;
     while (i < len) {
         size_t j = i;
-        if (mode == SK_SPLIT_NONE) j = len;
+        if (mode == SK_SPLIT_NONE)
+            j = len;
         else
             while (j < len && buf[j] != '\n') j++;
         size_t ll = j - i, term = j < len;
@@ -216,17 +225,23 @@ done:
     return rc;
 }
 
-static int hexv_(unsigned char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+static int hexv_(unsigned char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
-static int utf8_push_(tb_ *b, uint32_t cp) {
+static int utf8_push_(tb_ *b, uint32_t cp)
+{
     int rc = SK_OK;
     if (cp < 0x80) return tb_push_(b, (uint16_t)cp);
     if (cp < 0x800) {
         SK_TRY(tb_push_(b, (uint16_t)(0xC0 | cp >> 6)));
     } else {
-        if (cp < 0x10000) SK_TRY(tb_push_(b, (uint16_t)(0xE0 | cp >> 12)));
+        if (cp < 0x10000)
+            SK_TRY(tb_push_(b, (uint16_t)(0xE0 | cp >> 12)));
         else {
             SK_TRY(tb_push_(b, (uint16_t)(0xF0 | cp >> 18)));
             SK_TRY(tb_push_(b, (uint16_t)(0x80 | ((cp >> 12) & 0x3F))));
@@ -239,7 +254,8 @@ done:
 }
 
 /* Four hex digits at s[p..p+4) as a code unit, or -1. */
-static int32_t hex4_(const unsigned char *s, size_t p, size_t end) {
+static int32_t hex4_(const unsigned char *s, size_t p, size_t end)
+{
     int32_t v = 0;
     for (size_t k = p; k < p + 4; k++) {
         int h = k < end ? hexv_(s[k]) : -1;
@@ -253,7 +269,8 @@ static int32_t hex4_(const unsigned char *s, size_t p, size_t end) {
  * only checked when b is NULL): RFC 8259 escapes, a surrogate pair as one
  * code point (a lone one is an error), no raw control character. Returns the index after the
  * closing quote, or 0 (*oom set when b ran out of memory). */
-static size_t json_str_(const unsigned char *s, size_t p, size_t end, tb_ *b, int *oom) {
+static size_t json_str_(const unsigned char *s, size_t p, size_t end, tb_ *b, int *oom)
+{
     while (p < end && s[p] != '"') {
         uint32_t cp = s[p++];
         if (cp < 0x20) return 0;
@@ -296,18 +313,22 @@ typedef struct {
     int err;   /* the first jsonl_line_ code hit */
 } jl_;
 
-static int jl_fail_(jl_ *j, int code) {
+static int jl_fail_(jl_ *j, int code)
+{
     if (!j->err) j->err = code;
     return -1;
 }
 
 static int jl_at_(const jl_ *j, char c) { return j->p < j->end && j->s[j->p] == (unsigned char)c; }
 
-static void jl_ws_(jl_ *j) {
-    while (j->p < j->end && (j->s[j->p] == ' ' || j->s[j->p] == '\t' || j->s[j->p] == '\r' || j->s[j->p] == '\n')) j->p++;
+static void jl_ws_(jl_ *j)
+{
+    while (j->p < j->end && (j->s[j->p] == ' ' || j->s[j->p] == '\t' || j->s[j->p] == '\r' || j->s[j->p] == '\n'))
+        j->p++;
 }
 
-static int jl_string_(jl_ *j, tb_ *b) {
+static int jl_string_(jl_ *j, tb_ *b)
+{
     int oom = 0;
     size_t q = json_str_(j->s, j->p + 1, j->end, b, &oom);
     if (!q) return jl_fail_(j, oom ? -3 : -1);
@@ -315,17 +336,21 @@ static int jl_string_(jl_ *j, tb_ *b) {
     return 0;
 }
 
-static int jl_digits_(jl_ *j) {
+static int jl_digits_(jl_ *j)
+{
     size_t p0 = j->p;
     while (j->p < j->end && j->s[j->p] >= '0' && j->s[j->p] <= '9') j->p++;
     return j->p > p0 ? 0 : jl_fail_(j, -1);
 }
 
 /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int jl_number_(jl_ *j) {
+static int jl_number_(jl_ *j)
+{
     if (jl_at_(j, '-')) j->p++;
-    if (jl_at_(j, '0')) j->p++;
-    else if (jl_digits_(j) < 0) return -1;
+    if (jl_at_(j, '0'))
+        j->p++;
+    else if (jl_digits_(j) < 0)
+        return -1;
     if (jl_at_(j, '.') && (j->p++, jl_digits_(j) < 0)) return -1;
     if (jl_at_(j, 'e') || jl_at_(j, 'E')) {
         j->p++;
@@ -335,7 +360,8 @@ static int jl_number_(jl_ *j) {
     return 0;
 }
 
-static int jl_word_(jl_ *j, const char *w) {
+static int jl_word_(jl_ *j, const char *w)
+{
     size_t n = strlen(w);
     if (j->end - j->p < n || memcmp(j->s + j->p, w, n)) return jl_fail_(j, -1);
     j->p += n;
@@ -346,7 +372,8 @@ static int jl_value_(jl_ *j, int depth);
 
 /* An object or array at j->p; members of the top-level object (depth 0)
  * are compared with the key, whose first occurrence is decoded. */
-static int jl_container_(jl_ *j, int depth) {
+static int jl_container_(jl_ *j, int depth)
+{
     char close = j->s[j->p++] == '{' ? '}' : ']';
     jl_ws_(j);
     if (jl_at_(j, close)) return j->p++, 0;
@@ -374,7 +401,8 @@ static int jl_container_(jl_ *j, int depth) {
     }
 }
 
-static int jl_value_(jl_ *j, int depth) {
+static int jl_value_(jl_ *j, int depth)
+{
     jl_ws_(j);
     if (depth > 512 || j->p >= j->end) return jl_fail_(j, -1);
     switch (j->s[j->p]) {
@@ -394,14 +422,18 @@ static int jl_value_(jl_ *j, int depth) {
  * 0, -1 malformed (*col: the 1-based byte where it failed), -2 the field
  * is not a string, -3 out of memory, -4 valid JSON but not an object, -5
  * no such field. */
-static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b, size_t *col) {
+static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b, size_t *col)
+{
     jl_ j = {.s = s, .end = n, .key = key, .klen = strlen(key), .b = b};
     int object = n > 0 && s[0] == '{';
     if (jl_value_(&j, object ? 0 : 1) == 0) {
         jl_ws_(&j);
-        if (j.p < j.end) jl_fail_(&j, -1); /* trailing garbage */
-        else if (!object) jl_fail_(&j, -4);
-        else if (!j.found) jl_fail_(&j, -5);
+        if (j.p < j.end)
+            jl_fail_(&j, -1); /* trailing garbage */
+        else if (!object)
+            jl_fail_(&j, -4);
+        else if (!j.found)
+            jl_fail_(&j, -5);
     }
     *col = j.p + 1;
     return j.err;
@@ -409,7 +441,8 @@ static int jsonl_line_(const unsigned char *s, size_t n, const char *key, tb_ *b
 
 /* Newlines in the first n bytes of path: the line number a share starts
  * at, needed only to name the line of an error. */
-static int64_t lines_before_(const char *path, int64_t n) {
+static int64_t lines_before_(const char *path, int64_t n)
+{
     FILE *f = fopen(path, "rb");
     char buf[1 << 16];
     int64_t lines = 0;
@@ -423,7 +456,8 @@ static int64_t lines_before_(const char *path, int64_t n) {
     return lines;
 }
 
-static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out) {
+static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh, sk_corpus_data *out)
+{
     int rc = SK_OK;
     unsigned char *buf = NULL;
     size_t len = 0, i = 0;
@@ -453,8 +487,7 @@ static int jsonl_import_(const sk_prepare_config *cfg, const sk_import_share *sh
         SK_FAIL_IF(bad == -2, SK_EINVAL, "%s:%lld: field \"%s\" is not a string", cfg->input, (long long)line, key);
         SK_FAIL_IF(bad == -5, SK_EINVAL, "%s:%lld: no string field \"%s\" (set prepare.jsonl_key)", cfg->input,
                    (long long)line, key);
-        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON (at byte %zu of the line)", cfg->input, (long long)line,
-                   col);
+        SK_FAIL_IF(1, SK_EINVAL, "%s:%lld: malformed JSON (at byte %zu of the line)", cfg->input, (long long)line, col);
     }
     rc = tb_finish_(&b, cfg, out);
 done:
@@ -464,14 +497,15 @@ done:
     return rc;
 }
 
-static int jsonl_detect_(const char *path) {
+static int jsonl_detect_(const char *path)
+{
     size_t n = strlen(path);
     return (n > 6 && !strcmp(path + n - 6, ".jsonl")) || (n > 5 && !strcmp(path + n - 5, ".json"));
 }
 
 const sk_importer sk_importer_text = {SK_IMPORTER_VERSION, "text",
-                                      "plain text, byte tokens; a line equal to prepare.boundary ends a document",
-                                      NULL, text_import_};
+                                      "plain text, byte tokens; a line equal to prepare.boundary ends a document", NULL,
+                                      text_import_};
 const sk_importer sk_importer_jsonl = {SK_IMPORTER_VERSION, "jsonl",
-                                       "JSON Lines, byte tokens of the string field prepare.jsonl_key",
-                                       jsonl_detect_, jsonl_import_};
+                                       "JSON Lines, byte tokens of the string field prepare.jsonl_key", jsonl_detect_,
+                                       jsonl_import_};

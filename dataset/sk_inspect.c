@@ -9,7 +9,8 @@
 
 #include "sk_prepare.h"
 
-static herr_t attr_cb_(hid_t loc, const char *name, const H5A_info_t *ai, void *data) {
+static herr_t attr_cb_(hid_t loc, const char *name, const H5A_info_t *ai, void *data)
+{
     (void)ai;
     FILE *out = data;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
@@ -50,7 +51,8 @@ static herr_t attr_cb_(hid_t loc, const char *name, const H5A_info_t *ai, void *
     return 0;
 }
 
-static void storage_line_(FILE *out, sk_corpus *c, const char *name, int64_t *tot_stored, int64_t *tot_raw) {
+static void storage_line_(FILE *out, sk_corpus *c, const char *name, int64_t *tot_stored, int64_t *tot_raw)
+{
     int64_t st = 0, raw = 0;
     char desc[160];
     if (sk_corpus_storage(c, name, &st, &raw, desc, sizeof desc) < 0) return;
@@ -61,12 +63,14 @@ static void storage_line_(FILE *out, sk_corpus *c, const char *name, int64_t *to
 }
 
 /* One line per condensation step of the provenance record (docs/FORMAT.md). */
-static void print_steps_(FILE *out, const char *steps) {
+static void print_steps_(FILE *out, const char *steps)
+{
     json_t *root = steps ? json_loads(steps, 0, NULL) : NULL;
     size_t i;
     json_t *st;
     if (steps && !json_is_array(root)) fprintf(out, "              steps: not a JSON array\n");
-    json_array_foreach(root, i, st) {
+    json_array_foreach(root, i, st)
+    {
         const char *m = json_string_value(json_object_get(st, "method"));
         const char *src = json_string_value(json_object_get(st, "source_file"));
         const char *h = json_string_value(json_object_get(st, "source_xxh64"));
@@ -89,7 +93,8 @@ static void print_steps_(FILE *out, const char *steps) {
  * pipeline. shrink writes checksummed frames; other writers (h5py with
  * hdf5plugin, the HDF Group's plugin) usually do not. Adds to *n, *with;
  * -1 if the dataset is absent or not chunked. Caller holds the HDF5 lock. */
-static int count_checksums_(hid_t f, int fd, const char *name, int64_t *n, int64_t *with) {
+static int count_checksums_(hid_t f, int fd, const char *name, int64_t *n, int64_t *with)
+{
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return -1;
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
     if (ds < 0) return -1;
@@ -127,7 +132,8 @@ static int count_checksums_(hid_t f, int fd, const char *name, int64_t *n, int64
 
 /* After a successful verify: say which datasets have chunks without a
  * checksum, where a flipped byte may decode to wrong data unnoticed. */
-static void checksum_report_(FILE *out, const char *path) {
+static void checksum_report_(FILE *out, const char *path)
+{
     static const char *const names[] = {"tokens", "offsets", "samples", "labels", "provenance/kept_indices"};
     int fd = open(path, O_RDONLY);
     if (fd < 0) return;
@@ -149,7 +155,8 @@ static void checksum_report_(FILE *out, const char *path) {
     sk_corpus_h5_unlock();
     close(fd);
     if (all_with == all)
-        fprintf(out, "  verify      OK: every chunk decoded, offsets consistent, all %lld chunks checksummed\n", (long long)all);
+        fprintf(out, "  verify      OK: every chunk decoded, offsets consistent, all %lld chunks checksummed\n",
+                (long long)all);
     else
         fprintf(out,
                 "  verify      every chunk decoded, offsets consistent; %lld of %lld chunks carry NO checksum (%s): "
@@ -157,7 +164,8 @@ static void checksum_report_(FILE *out, const char *path) {
                 (long long)(all - all_with), (long long)all, missing);
 }
 
-int sk_inspect_print(FILE *out, const char *path, int verify) {
+int sk_inspect_print(FILE *out, const char *path, int verify)
+{
     int rc = SK_OK;
     sk_corpus *c = NULL;
     struct stat ps;
@@ -207,8 +215,9 @@ int sk_inspect_print(FILE *out, const char *path, int verify) {
     }
     sk_corpus_h5_unlock();
     if (in->has_provenance) {
-        fprintf(out, "  provenance  derived from %s by %s, %lld kept indices\n", in->prov_source[0] ? in->prov_source : "?",
-                in->prov_method[0] ? in->prov_method : "?", (long long)in->num_kept);
+        fprintf(out, "  provenance  derived from %s by %s, %lld kept indices\n",
+                in->prov_source[0] ? in->prov_source : "?", in->prov_method[0] ? in->prov_method : "?",
+                (long long)in->num_kept);
         print_steps_(out, sk_corpus_prov_steps(c));
         if (in->has_prov_scores)
             fprintf(out, "              /provenance/scores: '%s' of all %lld source rows\n", in->prov_score_name,

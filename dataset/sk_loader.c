@@ -34,15 +34,18 @@ typedef struct {
     int half; /* bits per half */
 } feistel_;
 
-static void feistel_init_(feistel_ *p, uint64_t n, uint64_t seed, uint64_t tweak) {
+static void feistel_init_(feistel_ *p, uint64_t n, uint64_t seed, uint64_t tweak)
+{
     p->n = n;
     int bits = 1;
     while (bits < 64 && ((uint64_t)1 << bits) < n) bits++;
     p->half = (bits + 1) / 2;
-    for (int i = 0; i < 4; i++) p->key[i] = sk_splitmix64(seed ^ sk_splitmix64(tweak * 4 + (uint64_t)i + 0x5bd1e995ull));
+    for (int i = 0; i < 4; i++)
+        p->key[i] = sk_splitmix64(seed ^ sk_splitmix64(tweak * 4 + (uint64_t)i + 0x5bd1e995ull));
 }
 
-static uint64_t feistel_apply_(const feistel_ *p, uint64_t x) {
+static uint64_t feistel_apply_(const feistel_ *p, uint64_t x)
+{
     const uint64_t mask = ((uint64_t)1 << p->half) - 1;
     do {
         uint64_t l = x >> p->half, r = x & mask;
@@ -75,7 +78,8 @@ typedef struct {
 
 #define GROUP_BLOCKS_ 32 /* M */
 
-static void perm_init_(perm_ *p, uint64_t n, uint64_t S, uint64_t seed, int64_t epoch) {
+static void perm_init_(perm_ *p, uint64_t n, uint64_t S, uint64_t seed, int64_t epoch)
+{
     p->n = n;
     p->S = S ? S : 1;
     p->M = GROUP_BLOCKS_;
@@ -86,7 +90,8 @@ static void perm_init_(perm_ *p, uint64_t n, uint64_t S, uint64_t seed, int64_t 
     feistel_init_(&p->blocks, p->nb ? p->nb : 1, seed, (uint64_t)epoch << 32);
 }
 
-static uint64_t perm_apply_(const perm_ *p, uint64_t g) {
+static uint64_t perm_apply_(const perm_ *p, uint64_t g)
+{
     const uint64_t G = p->M * p->S, full = p->ng * G;
     feistel_ in;
     uint64_t k, i, size;
@@ -134,34 +139,34 @@ struct sk_loader {
     sk_loader_opts o;
     sk_corpus *c;
     const sk_corpus_info *in;
-    int tokens;            /* token corpus */
-    int64_t nsamples;      /* samples in the split */
-    int64_t first;         /* first sample of the split */
-    int split_random;      /* sample indices go through splitmap (opts.split_random) */
-    feistel_ splitmap;     /* a bijection of [0, n) drawn from the seed: the split's order */
-    int64_t steps;         /* global batches per epoch */
-    int64_t row_elems;     /* elements per sample */
+    int tokens;        /* token corpus */
+    int64_t nsamples;  /* samples in the split */
+    int64_t first;     /* first sample of the split */
+    int split_random;  /* sample indices go through splitmap (opts.split_random) */
+    feistel_ splitmap; /* a bijection of [0, n) drawn from the seed: the split's order */
+    int64_t steps;     /* global batches per epoch */
+    int64_t row_elems; /* elements per sample */
     size_t esize;
-    uint64_t block;        /* samples per shuffle block (~1 MiB) */
+    uint64_t block; /* samples per shuffle block (~1 MiB) */
     int have_labels;
     int nslots;
     slot_ *slots;
     /* read state (producer only) */
     pick_ *picks;
-    int64_t crow;          /* rows (tokens / samples) per cached chunk */
-    int64_t nrows;         /* rows of the main dataset */
-    int32_t *where;        /* chunk -> cache slot, -1 when not cached */
+    int64_t crow;   /* rows (tokens / samples) per cached chunk */
+    int64_t nrows;  /* rows of the main dataset */
+    int32_t *where; /* chunk -> cache slot, -1 when not cached */
     cslot_ *cache;
-    int ncache, victim;    /* slots; next slot to reuse (FIFO) */
+    int ncache, victim; /* slots; next slot to reuse (FIFO) */
     /* ring state, guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t th;
     int running, stop;
-    sk_loader_pos cons;    /* next batch the caller gets */
-    sk_loader_pos prod;    /* next batch the producer makes */
+    sk_loader_pos cons;         /* next batch the caller gets */
+    sk_loader_pos prod;         /* next batch the producer makes */
     int64_t produced, consumed; /* counters into the ring */
-    int held;              /* slot the caller holds (-1 none) */
+    int held;                   /* slot the caller holds (-1 none) */
     int err;
     char errmsg[1024];
     double stall;
@@ -170,19 +175,22 @@ struct sk_loader {
     int64_t *order, order_n, order_cap, order_epoch;
 };
 
-static double now_(void) {
+static double now_(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_pick_(const void *a, const void *b) {
+static int cmp_pick_(const void *a, const void *b)
+{
     int64_t x = ((const pick_ *)a)->idx, y = ((const pick_ *)b)->idx;
     return x < y ? -1 : x > y;
 }
 
 /* The cache slot holding chunk k, reading it (and its labels) on a miss. */
-static int chunk_(sk_loader *l, int64_t k, const cslot_ **out) {
+static int chunk_(sk_loader *l, int64_t k, const cslot_ **out)
+{
     int rc = SK_OK;
     if (l->where[k] >= 0) {
         *out = &l->cache[l->where[k]];
@@ -212,7 +220,8 @@ done:
 }
 
 /* Copy rows [r, r + n) of the main dataset to dst through the cache. */
-static int copy_rows_(sk_loader *l, int64_t r, int64_t n, char *dst) {
+static int copy_rows_(sk_loader *l, int64_t r, int64_t n, char *dst)
+{
     int rc = SK_OK;
     const size_t rowb = (l->tokens ? 1 : (size_t)l->row_elems) * l->esize;
     while (n > 0) {
@@ -230,7 +239,8 @@ done:
 
 /* Fill slot s with the batch at pos. Runs on the producer thread (or the
  * caller when prefetch == 0). */
-static int make_batch_(sk_loader *l, slot_ *s, sk_loader_pos pos) {
+static int make_batch_(sk_loader *l, slot_ *s, sk_loader_pos pos)
+{
     int rc = SK_OK;
     const int64_t B = l->o.batch_size, G = B * l->o.world;
     perm_ pm = {0};
@@ -266,11 +276,13 @@ done:
 }
 
 /* Global batches in epoch e: the caller's order's, or the split's. */
-static int64_t epoch_steps_(const sk_loader *l) {
+static int64_t epoch_steps_(const sk_loader *l)
+{
     return l->o.external_order ? l->order_n / (l->o.batch_size * l->o.world) : l->steps;
 }
 
-static sk_loader_pos advance_(const sk_loader *l, sk_loader_pos p) {
+static sk_loader_pos advance_(const sk_loader *l, sk_loader_pos p)
+{
     if (++p.step >= epoch_steps_(l)) {
         p.step = 0;
         p.epoch++;
@@ -278,7 +290,8 @@ static sk_loader_pos advance_(const sk_loader *l, sk_loader_pos p) {
     return p;
 }
 
-static void *producer_(void *arg) {
+static void *producer_(void *arg)
+{
     sk_loader *l = arg;
     pthread_mutex_lock(&l->mu);
     for (;;) {
@@ -306,7 +319,8 @@ static void *producer_(void *arg) {
     return NULL;
 }
 
-static void stop_thread_(sk_loader *l) {
+static void stop_thread_(sk_loader *l)
+{
     if (!l->running) return;
     pthread_mutex_lock(&l->mu);
     l->stop = 1;
@@ -317,7 +331,8 @@ static void stop_thread_(sk_loader *l) {
     l->stop = 0;
 }
 
-static int start_at_(sk_loader *l, sk_loader_pos pos) {
+static int start_at_(sk_loader *l, sk_loader_pos pos)
+{
     stop_thread_(l);
     l->cons = l->prod = pos;
     l->produced = l->consumed = 0;
@@ -334,11 +349,13 @@ static int start_at_(sk_loader *l, sk_loader_pos pos) {
 /* Size the chunk cache. A shuffle group is GROUP_BLOCKS_ blocks of
  * l->block samples, each block spanning at most ceil(block / chunk) + 1
  * chunks: holding that many decodes each chunk about once per epoch. */
-static int cache_init_(sk_loader *l, const sk_loader_opts *o) {
+static int cache_init_(sk_loader *l, const sk_loader_opts *o)
+{
     const int64_t rowb = (l->tokens ? 1 : l->row_elems) * (int64_t)l->esize;
     l->nrows = l->tokens ? l->in->num_tokens : l->in->num_samples;
     l->crow = sk_corpus_chunk_rows(l->c);
-    if (l->crow <= 0) l->crow = ((int64_t)1 << 20) / rowb > 0 ? ((int64_t)1 << 20) / rowb : 1; /* contiguous: 1 MiB pieces */
+    if (l->crow <= 0)
+        l->crow = ((int64_t)1 << 20) / rowb > 0 ? ((int64_t)1 << 20) / rowb : 1; /* contiguous: 1 MiB pieces */
     int64_t nchunks = (l->nrows + l->crow - 1) / l->crow, cbytes = l->crow * rowb, n;
     if (o->cache_bytes > 0) {
         n = o->cache_bytes / cbytes;
@@ -351,7 +368,8 @@ static int cache_init_(sk_loader *l, const sk_loader_opts *o) {
     }
     if (n > nchunks) n = nchunks;
     if (n < 1) n = 1;
-    if (nchunks > INT32_MAX) return sk_error_set(SK_EINVAL, "%s: loader: %lld chunks is too many", o->path, (long long)nchunks);
+    if (nchunks > INT32_MAX)
+        return sk_error_set(SK_EINVAL, "%s: loader: %lld chunks is too many", o->path, (long long)nchunks);
     l->ncache = (int)n;
     l->cache = calloc((size_t)n, sizeof *l->cache);
     l->where = malloc((size_t)nchunks * sizeof *l->where);
@@ -361,7 +379,8 @@ static int cache_init_(sk_loader *l, const sk_loader_opts *o) {
     return SK_OK;
 }
 
-int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
+int sk_loader_create(sk_loader **out, const sk_loader_opts *opts)
+{
     int rc = SK_OK;
     *out = NULL;
     if (!opts || !opts->path) return sk_error_set(SK_EINVAL, "loader: no corpus path");
@@ -375,7 +394,8 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
     l->held = -1;
     SK_FAIL_IF(opts->world < 1 || opts->rank < 0 || opts->rank >= opts->world, SK_EINVAL,
                "%s: loader: rank %d out of range for world %d", p, opts->rank, opts->world);
-    SK_FAIL_IF(opts->batch_size < 1, SK_EINVAL, "%s: loader: batch_size %lld must be >= 1", p, (long long)opts->batch_size);
+    SK_FAIL_IF(opts->batch_size < 1, SK_EINVAL, "%s: loader: batch_size %lld must be >= 1", p,
+               (long long)opts->batch_size);
     SK_FAIL_IF(opts->prefetch < 0, SK_EINVAL, "%s: loader: prefetch %d must be >= 0", p, opts->prefetch);
     SK_TRY(sk_corpus_open(&l->c, p));
     l->in = sk_corpus_info_get(l->c);
@@ -402,11 +422,12 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
         SK_FAIL_IF(n < 1 && l->tokens, SK_EINVAL,
                    "%s: its %lld tokens hold no training window of data.seq_len + 1 = %lld tokens; lower data.seq_len",
                    p, (long long)l->in->num_tokens, (long long)(opts->seq_len + 1));
-        SK_FAIL_IF(ne < 1 || ne >= n, SK_EINVAL, "%s: loader: eval_fraction %g of %lld samples leaves an empty split", p,
-                   opts->eval_fraction, (long long)n);
+        SK_FAIL_IF(ne < 1 || ne >= n, SK_EINVAL, "%s: loader: eval_fraction %g of %lld samples leaves an empty split",
+                   p, opts->eval_fraction, (long long)n);
         l->split_random = opts->split_random != 0;
         if (l->split_random) feistel_init_(&l->splitmap, (uint64_t)n, opts->seed, 0x73706c6974ull /* "split" */);
-        if (opts->split == SK_SPLIT_TRAIN) l->nsamples = n - ne;
+        if (opts->split == SK_SPLIT_TRAIN)
+            l->nsamples = n - ne;
         else {
             l->first = n - ne;
             l->nsamples = ne;
@@ -414,9 +435,11 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts) {
     }
     int64_t G = opts->batch_size * opts->world;
     l->steps = l->nsamples / G;
-    SK_FAIL_IF(l->steps < 1, SK_EINVAL, "%s: loader: global batch %lld (batch_size %lld x world %d) is larger than the %lld samples of the split%s",
-               p, (long long)G, (long long)opts->batch_size, opts->world, (long long)l->nsamples,
-               l->tokens ? " (samples = windows of seq_len tokens)" : "");
+    SK_FAIL_IF(
+        l->steps < 1, SK_EINVAL,
+        "%s: loader: global batch %lld (batch_size %lld x world %d) is larger than the %lld samples of the split%s", p,
+        (long long)G, (long long)opts->batch_size, opts->world, (long long)l->nsamples,
+        l->tokens ? " (samples = windows of seq_len tokens)" : "");
     l->block = (uint64_t)(((int64_t)1 << 20) / (l->row_elems * (int64_t)l->esize));
     if (l->block < 1) l->block = 1;
     SK_TRY(cache_init_(l, opts));
@@ -457,7 +480,8 @@ done:
     return SK_OK;
 }
 
-void sk_loader_free(sk_loader *l) {
+void sk_loader_free(sk_loader *l)
+{
     if (!l) return;
     stop_thread_(l);
     for (int i = 0; l->slots && i < l->nslots; i++) {
@@ -480,7 +504,8 @@ void sk_loader_free(sk_loader *l) {
     free(l);
 }
 
-int sk_loader_next(sk_loader *l, const sk_batch **out) {
+int sk_loader_next(sk_loader *l, const sk_batch **out)
+{
     *out = NULL;
     if (l->o.external_order && l->cons.epoch != l->order_epoch)
         return sk_error_set(SK_EINVAL, "loader: epoch %lld has no order yet (sk_loader_seek_order)",
@@ -515,7 +540,8 @@ int sk_loader_next(sk_loader *l, const sk_batch **out) {
 
 sk_loader_pos sk_loader_tell(const sk_loader *l) { return l->cons; }
 
-int sk_loader_seek(sk_loader *l, sk_loader_pos pos) {
+int sk_loader_seek(sk_loader *l, sk_loader_pos pos)
+{
     if (l->o.external_order)
         return sk_error_set(SK_EINVAL, "loader: an externally ordered loader seeks with sk_loader_seek_order");
     if (pos.epoch < 0 || pos.step < 0 || pos.step >= l->steps)
@@ -524,12 +550,14 @@ int sk_loader_seek(sk_loader *l, sk_loader_pos pos) {
     return start_at_(l, pos);
 }
 
-int sk_loader_seek_order(sk_loader *l, sk_loader_pos pos, const int64_t *order, int64_t n) {
+int sk_loader_seek_order(sk_loader *l, sk_loader_pos pos, const int64_t *order, int64_t n)
+{
     const int64_t G = l->o.batch_size * l->o.world;
     if (!l->o.external_order)
         return sk_error_set(SK_EINVAL, "loader: sk_loader_seek_order needs a loader created with external_order");
     if (n < G || n > l->nsamples)
-        return sk_error_set(SK_EINVAL, "loader: an epoch order of %lld samples does not fit global batch %lld and %lld samples",
+        return sk_error_set(SK_EINVAL,
+                            "loader: an epoch order of %lld samples does not fit global batch %lld and %lld samples",
                             (long long)n, (long long)G, (long long)l->nsamples);
     if (pos.epoch < 0 || pos.step < 0 || pos.step >= n / G)
         return sk_error_set(SK_EINVAL, "loader: cannot seek to epoch %lld step %lld (%lld steps in that epoch)",

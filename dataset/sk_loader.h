@@ -53,43 +53,37 @@ extern "C" {
 
 typedef struct sk_loader sk_loader;
 
-typedef enum {
-    SK_ELEM_U8 = 0,
-    SK_ELEM_U16 = 1,
-    SK_ELEM_I32 = 2,
-    SK_ELEM_I64 = 3,
-    SK_ELEM_F32 = 4
-} sk_elem_type;
+typedef enum { SK_ELEM_U8 = 0, SK_ELEM_U16 = 1, SK_ELEM_I32 = 2, SK_ELEM_I64 = 3, SK_ELEM_F32 = 4 } sk_elem_type;
 
 typedef enum { SK_SPLIT_ALL = 0, SK_SPLIT_TRAIN = 1, SK_SPLIT_EVAL = 2 } sk_split;
 
 typedef struct {
-    const char *path;      /* corpus file (borrowed for the call) */
-    int rank, world;       /* this process's shard: 0 <= rank < world */
-    int64_t batch_size;    /* samples per rank per batch */
-    int64_t seq_len;       /* token corpora: window length (samples have seq_len+1 tokens); ignored for fixed-shape corpora */
-    uint64_t seed;         /* shuffle seed */
-    int shuffle;           /* 1: permute per epoch, 0: corpus order */
-    int prefetch;          /* batches decoded ahead by the background thread (0: synchronous) */
+    const char *path;   /* corpus file (borrowed for the call) */
+    int rank, world;    /* this process's shard: 0 <= rank < world */
+    int64_t batch_size; /* samples per rank per batch */
+    int64_t seq_len; /* token corpora: window length (samples have seq_len+1 tokens); ignored for fixed-shape corpora */
+    uint64_t seed;   /* shuffle seed */
+    int shuffle;     /* 1: permute per epoch, 0: corpus order */
+    int prefetch;    /* batches decoded ahead by the background thread (0: synchronous) */
     sk_split split;
-    double eval_fraction;  /* for SK_SPLIT_TRAIN / SK_SPLIT_EVAL, in (0, 1) */
-    int split_random;      /* 0: EVAL is the last eval_fraction of the samples; 1: a random subset of that size,
+    double eval_fraction; /* for SK_SPLIT_TRAIN / SK_SPLIT_EVAL, in (0, 1) */
+    int split_random;     /* 0: EVAL is the last eval_fraction of the samples; 1: a random subset of that size,
                               a keyed bijection of (seed, n), so TRAIN and EVAL loaders of one seed never overlap */
-    int64_t cache_bytes;   /* decoded-chunk cache (at least one chunk); 0: the chunks one shuffle group
+    int64_t cache_bytes;  /* decoded-chunk cache (at least one chunk); 0: the chunks one shuffle group
                               touches, at most 256 MiB (2 chunks without shuffle) */
-    int external_order;    /* 1: every epoch's order comes from sk_loader_seek_order (shuffle ignored) */
+    int external_order;   /* 1: every epoch's order comes from sk_loader_seek_order (shuffle ignored) */
 } sk_loader_opts;
 
 typedef struct {
-    int64_t n;              /* samples in this batch (== batch_size) */
-    int ndim;               /* per-sample dims: images e.g. 2 ([28, 28]) or 3 ([C,H,W]); tokens 1 ([seq_len+1]) */
+    int64_t n; /* samples in this batch (== batch_size) */
+    int ndim;  /* per-sample dims: images e.g. 2 ([28, 28]) or 3 ([C,H,W]); tokens 1 ([seq_len+1]) */
     int64_t shape[4];
-    sk_elem_type type;      /* element type of data */
-    const void *data;       /* n * prod(shape) elements, C order (borrowed) */
-    const int64_t *labels;  /* n labels, or NULL when the corpus has none (borrowed) */
-    const int64_t *index;   /* n sample indices within the split (0-based; borrowed) */
-    int64_t epoch;          /* epoch this batch belongs to */
-    int64_t step;           /* index of this global batch within its epoch */
+    sk_elem_type type;     /* element type of data */
+    const void *data;      /* n * prod(shape) elements, C order (borrowed) */
+    const int64_t *labels; /* n labels, or NULL when the corpus has none (borrowed) */
+    const int64_t *index;  /* n sample indices within the split (0-based; borrowed) */
+    int64_t epoch;         /* epoch this batch belongs to */
+    int64_t step;          /* index of this global batch within its epoch */
 } sk_batch;
 
 typedef struct {

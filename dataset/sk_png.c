@@ -47,9 +47,9 @@ int sk_png_write(const char *path, int64_t w, int64_t h, int channels, const uin
     uint8_t ihdr[13];
     be32_(ihdr, (uint32_t)w);
     be32_(ihdr + 4, (uint32_t)h);
-    ihdr[8] = 8;                          /* bit depth */
-    ihdr[9] = channels == 3 ? 2 : 0;      /* colour type: RGB or grey */
-    ihdr[10] = ihdr[11] = ihdr[12] = 0;   /* deflate, adaptive filtering, no interlace */
+    ihdr[8] = 8;                        /* bit depth */
+    ihdr[9] = channels == 3 ? 2 : 0;    /* colour type: RGB or grey */
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filtering, no interlace */
     k += chunk_(file + k, "IHDR", ihdr, sizeof ihdr);
     /* the zlib stream goes straight into the IDAT chunk's data */
     int zr = compress2(file + k + 8, &nz, raw, (uLong)nraw, 6);
@@ -73,8 +73,7 @@ static uint8_t px_(const void *s, sk_elem_type t, int64_t i)
     return v >= 255 ? 255 : (uint8_t)lrint(v);
 }
 
-int sk_png_corpus_grid(const char *corpus, const char *png, const sk_png_grid_opts *opts, int64_t *rows,
-                       int64_t *cols)
+int sk_png_corpus_grid(const char *corpus, const char *png, const sk_png_grid_opts *opts, int64_t *rows, int64_t *cols)
 {
     int rc = SK_OK;
     sk_corpus *c = NULL;
@@ -98,8 +97,10 @@ int sk_png_corpus_grid(const char *corpus, const char *png, const sk_png_grid_op
     labels = malloc((size_t)n * sizeof *labels);
     SK_FAIL_IF(!pick || !labels, SK_ENOMEM, "%s: out of memory", corpus);
     for (int64_t i = 0; i < K * per; i++) pick[i] = -1;
-    if (K > 1 || in->has_labels) SK_TRY(sk_corpus_read_labels(c, 0, n, labels));
-    else memset(labels, 0, (size_t)n * sizeof *labels);
+    if (K > 1 || in->has_labels)
+        SK_TRY(sk_corpus_read_labels(c, 0, n, labels));
+    else
+        memset(labels, 0, (size_t)n * sizeof *labels);
     int64_t *fill = calloc((size_t)K, sizeof *fill);
     SK_FAIL_IF(!fill, SK_ENOMEM, "%s: out of memory", corpus);
     for (int64_t i = 0; i < n; i++) {

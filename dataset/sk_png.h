@@ -29,7 +29,6 @@ typedef struct {
  * A class with fewer samples leaves its cells grey. SK_EINVAL naming the
  * corpus for token corpora or other sample shapes / types; *rows and *cols
  * (may be NULL) receive the grid's size in images. */
-int sk_png_corpus_grid(const char *corpus, const char *png, const sk_png_grid_opts *opts, int64_t *rows,
-                       int64_t *cols);
+int sk_png_corpus_grid(const char *corpus, const char *png, const sk_png_grid_opts *opts, int64_t *rows, int64_t *cols);
 
 #endif /* SK_PNG_H */

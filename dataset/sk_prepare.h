@@ -45,10 +45,10 @@ typedef enum { SK_EXPORT_NONE, SK_EXPORT_MEGATRON, SK_EXPORT_LLMC, SK_EXPORT_COU
 
 /* prepare.split: how `text` input is cut into documents. */
 typedef enum {
-    SK_SPLIT_PERCENT,   /* a line equal to prepare.boundary ("%": fortune files; "" = a blank line) */
-    SK_SPLIT_BLANK,     /* a blank line (a line with nothing but an optional '\r') */
-    SK_SPLIT_LINE,      /* every line is a document */
-    SK_SPLIT_NONE,      /* the whole file is one document */
+    SK_SPLIT_PERCENT, /* a line equal to prepare.boundary ("%": fortune files; "" = a blank line) */
+    SK_SPLIT_BLANK,   /* a blank line (a line with nothing but an optional '\r') */
+    SK_SPLIT_LINE,    /* every line is a document */
+    SK_SPLIT_NONE,    /* the whole file is one document */
     SK_SPLIT_MODE_COUNT
 } sk_prepare_split;
 /* The name of split mode i ("percent", "blank-line", "line", "none"), NULL
@@ -73,7 +73,7 @@ typedef struct {
     int byteshuffle;                    /* HDF5 shuffle filter before zstd (multi-byte dtypes; default on) */
     int overwrite;                      /* replace an existing prepare.output (else refused) */
     int split;                          /* sk_prepare_split (text) */
-    const char *command;                /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
+    const char *command; /* recorded in the corpus `command` attribute (not a config key; borrowed, may be NULL) */
 } sk_prepare_config;
 
 /* The share of the input an importer reads: rank `rank` of `world`. */
@@ -83,8 +83,8 @@ typedef struct {
 
 #define SK_IMPORTER_VERSION 2
 typedef struct {
-    unsigned version;  /* SK_IMPORTER_VERSION */
-    const char *name;  /* prepare.format value */
+    unsigned version; /* SK_IMPORTER_VERSION */
+    const char *name; /* prepare.format value */
     const char *help;
     /* optional: 1 if `path` looks like this format */
     int (*detect)(const char *path);
@@ -98,8 +98,8 @@ typedef struct {
 
 #define SK_EXPORTER_VERSION 1
 typedef struct {
-    unsigned version;  /* SK_EXPORTER_VERSION */
-    const char *name;  /* prepare.export value */
+    unsigned version; /* SK_EXPORTER_VERSION */
+    const char *name; /* prepare.export value */
     const char *help;
     /* write corpus c to `out` (atomically: temp names then rename) */
     int (*export_)(sk_corpus *c, const char *out);

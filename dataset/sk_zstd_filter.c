@@ -36,13 +36,15 @@ static _Thread_local size_t expect_;
 
 void sk_zstd_expect(size_t nbytes) { expect_ = nbytes; }
 
-static size_t fail_(const char *what, size_t code) {
+static size_t fail_(const char *what, size_t code)
+{
     snprintf(zstd_err_, sizeof zstd_err_, "zstd %s: %s", what, ZSTD_getErrorName(code));
     return 0;
 }
 
-size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned int cd_values[],
-                         size_t nbytes, size_t *buf_size, void **buf) {
+size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned int cd_values[], size_t nbytes,
+                         size_t *buf_size, void **buf)
+{
     zstd_err_[0] = '\0';
     if (flags & H5Z_FLAG_REVERSE_) {
         unsigned long long n = ZSTD_getFrameContentSize(*buf, nbytes);
@@ -91,7 +93,8 @@ size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned in
     ZSTD_freeCCtx(cctx);
     if (!cctx || ZSTD_isError(got)) {
         free(out);
-        return cctx ? fail_("encode", got) : (snprintf(zstd_err_, sizeof zstd_err_, "zstd encode: no context"), (size_t)0);
+        return cctx ? fail_("encode", got)
+                    : (snprintf(zstd_err_, sizeof zstd_err_, "zstd encode: no context"), (size_t)0);
     }
     free(*buf);
     *buf = out;
@@ -100,10 +103,16 @@ size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned in
 }
 
 #ifndef SK_ZSTD_PLUGIN
-int sk_zstd_register(void) {
-    static const H5Z_class2_t cls = {
-        H5Z_CLASS_T_VERS, (H5Z_filter_t)SK_ZSTD_FILTER_ID, 1, 1,
-        "zstd (shrink; HDF5 filter 32015)", NULL, NULL, (H5Z_func_t)sk_zstd_filter_fn};
+int sk_zstd_register(void)
+{
+    static const H5Z_class2_t cls = {H5Z_CLASS_T_VERS,
+                                     (H5Z_filter_t)SK_ZSTD_FILTER_ID,
+                                     1,
+                                     1,
+                                     "zstd (shrink; HDF5 filter 32015)",
+                                     NULL,
+                                     NULL,
+                                     (H5Z_func_t)sk_zstd_filter_fn};
     /* ours even where a plugin for 32015 was loaded (H5Zregister replaces
      * it): only ours checks each chunk against sk_zstd_expect */
     if (H5Zregister(&cls) < 0) return sk_error_set(SK_EIO, "HDF5: cannot register the zstd filter (32015)");

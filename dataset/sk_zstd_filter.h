@@ -29,8 +29,8 @@ extern "C" {
 
 /* The H5Z_func_t: flags, cd_nelmts, cd_values, nbytes, buf_size, buf.
  * Returns the new data size, 0 on failure (HDF5's convention). */
-size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned int cd_values[],
-                         size_t nbytes, size_t *buf_size, void **buf);
+size_t sk_zstd_filter_fn(unsigned int flags, size_t cd_nelmts, const unsigned int cd_values[], size_t nbytes,
+                         size_t *buf_size, void **buf);
 
 /* Register the filter with the HDF5 library of this process (idempotent,
  * thread-unsafe like all of HDF5). 0 or SK_EIO with a message. */

@@ -12,16 +12,16 @@
 
 typedef int sk_h5_filter_t_;
 typedef struct {
-    int version;                     /* H5Z_CLASS_T_VERS == 1 */
-    sk_h5_filter_t_ id;              /* 32015 */
+    int version;        /* H5Z_CLASS_T_VERS == 1 */
+    sk_h5_filter_t_ id; /* 32015 */
     unsigned encoder_present, decoder_present;
     const char *name;
-    void *can_apply, *set_local;     /* unused */
+    void *can_apply, *set_local; /* unused */
     size_t (*filter)(unsigned, size_t, const unsigned[], size_t, size_t *, void **);
 } sk_h5z_class2_;
 
-static const sk_h5z_class2_ plugin_class_ = {
-    1, SK_ZSTD_FILTER_ID, 1, 1, "zstd (shrink; HDF5 filter 32015)", NULL, NULL, sk_zstd_filter_fn};
+static const sk_h5z_class2_ plugin_class_ = {1,    SK_ZSTD_FILTER_ID, 1, 1, "zstd (shrink; HDF5 filter 32015)", NULL,
+                                             NULL, sk_zstd_filter_fn};
 
 /* H5PL_type_t: H5PL_TYPE_FILTER == 0 */
 int H5PLget_plugin_type(void);

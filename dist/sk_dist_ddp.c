@@ -14,17 +14,17 @@
 #include "sk_mpi_native.h"
 
 typedef struct {
-    int first, last;  /* indices into order_ [first, last) */
-    size_t count;     /* floats */
+    int first, last; /* indices into order_ [first, last) */
+    size_t count;    /* floats */
     float *buf;
-    int ready;        /* params of this bucket packed by hooks in this backward */
+    int ready; /* params of this bucket packed by hooks in this backward */
 } bucket_;
 
 struct sk_dist_ddp {
     sk_tensor *const *params;
     const char *const *names;
     int n;
-    int *order;       /* reverse parameter order */
+    int *order; /* reverse parameter order */
     bucket_ *b;
     int nb;
     sk_dist_ddp_stats st;
@@ -49,8 +49,8 @@ static int world_(void) { return sk_mpi_active() ? sk_mpi_info_get()->world : 1;
 
 static int launch_(sk_dist_ddp *d, int k)
 {
-    if (MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM, d->comm,
-                       &d->req[k]) != MPI_SUCCESS)
+    if (MPI_Iallreduce(MPI_IN_PLACE, d->b[k].buf, (int)d->b[k].count, MPI_FLOAT, MPI_SUM, d->comm, &d->req[k]) !=
+        MPI_SUCCESS)
         return sk_error_set(SK_EMPI, "ddp: MPI_Iallreduce of gradient bucket %d failed", k);
     return SK_OK;
 }
@@ -87,7 +87,8 @@ static void grad_ready_(void *user, int i, sk_tensor *grad)
     }
     d->packed[i] = 1;
     bk->ready++;
-    while (d->next_launch < d->nb && d->b[d->next_launch].ready == d->b[d->next_launch].last - d->b[d->next_launch].first) {
+    while (d->next_launch < d->nb &&
+           d->b[d->next_launch].ready == d->b[d->next_launch].last - d->b[d->next_launch].first) {
         if (launch_(d, d->next_launch) < 0) {
             d->hook_error = 1;
             break;
@@ -269,8 +270,10 @@ static int pack_(sk_dist_ddp *d, bucket_ *bk)
         SK_FAIL_IF(!g, SK_EINVAL, "ddp: parameter %s has no gradient (unused in the forward pass?)",
                    d->names ? d->names[i] : "?");
         void *src = sk_shim_data_ptr(g);
-        if (src) memcpy(p, src, bytes);
-        else SK_TRY(sk_shim_to_host(g, p, bytes));
+        if (src)
+            memcpy(p, src, bytes);
+        else
+            SK_TRY(sk_shim_to_host(g, p, bytes));
         sk_tensor_free(g);
         p += bytes / sizeof(float);
     }
@@ -289,8 +292,10 @@ static int unpack_(sk_dist_ddp *d, bucket_ *bk, float scale)
         size_t bytes = (size_t)sk_shim_numel(d->params[i]) * sizeof(float);
         SK_TRY(sk_shim_grad(d->params[i], &g));
         void *dst = g ? sk_shim_data_ptr(g) : NULL;
-        if (dst) memcpy(dst, p, bytes);
-        else rc = sk_shim_copy_from_host(g, p, bytes);
+        if (dst)
+            memcpy(dst, p, bytes);
+        else
+            rc = sk_shim_copy_from_host(g, p, bytes);
         sk_tensor_free(g);
         if (rc < 0) goto done;
         p += bytes / sizeof(float);

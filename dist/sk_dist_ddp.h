@@ -47,11 +47,11 @@ extern "C" {
 typedef struct sk_dist_ddp sk_dist_ddp;
 
 typedef struct {
-    int buckets;           /* number of buckets */
-    double pack_s;         /* seconds packing grads into host buffers (last call) */
-    double wait_s;         /* seconds blocked in MPI_Waitall (last call) */
-    double unpack_s;       /* seconds copying averaged grads back */
-    double total_s;        /* whole allreduce call */
+    int buckets;              /* number of buckets */
+    double pack_s;            /* seconds packing grads into host buffers (last call) */
+    double wait_s;            /* seconds blocked in MPI_Waitall (last call) */
+    double unpack_s;          /* seconds copying averaged grads back */
+    double total_s;           /* whole allreduce call */
     int launched_in_backward; /* buckets whose allreduce started inside backward (overlap) */
 } sk_dist_ddp_stats;
 

@@ -17,8 +17,8 @@ struct sk_comm {
 static sk_mpi_info world_info_ = {0, 1, 0, 1};
 static sk_mpi_info info_ = {0, 1, 0, 1}; /* the current communicator's (sk_mpi_info_get) */
 static sk_comm *cur_ = NULL;             /* NULL: the world */
-static int inited_ = 0; /* sk_mpi_init has filled world_info_ */
-static int owned_ = 0;  /* and started MPI itself, so finalises it */
+static int inited_ = 0;                  /* sk_mpi_init has filled world_info_ */
+static int owned_ = 0;                   /* and started MPI itself, so finalises it */
 
 MPI_Comm sk_mpi_native_comm_(void) { return cur_ ? cur_->comm : MPI_COMM_WORLD; }
 
@@ -145,7 +145,6 @@ void sk_mpi_comm_free(sk_comm *c)
 const sk_mpi_info *sk_mpi_world_info(void) { return &world_info_; }
 
 int sk_mpi_world_rank(void) { return world_info_.rank; }
-
 
 int sk_mpi_barrier(void)
 {
@@ -276,8 +275,8 @@ int sk_mpi_check_same(int64_t v, const char *what)
     SK_TRY(sk_mpi_allreduce_min(&r, 1));
     if (r == world) return SK_OK;
     SK_TRY(sk_mpi_bcast(&vr, sizeof vr, (int)r));
-    rc = sk_error_set(SK_EINVAL, "ranks disagree on %s: rank 0 has %lld, rank %d has %lld", what, (long long)v0,
-                      (int)r, (long long)vr);
+    rc = sk_error_set(SK_EINVAL, "ranks disagree on %s: rank 0 has %lld, rank %d has %lld", what, (long long)v0, (int)r,
+                      (long long)vr);
 done:
     return rc;
 }

@@ -13,11 +13,11 @@ int sk_block_init(sk_block *b, sk_params *p, const char *prefix, int64_t width, 
     const double std = 0.02, pstd = 0.02 / sqrt(2.0 * (depth > 0 ? depth : 1));
     int64_t d1[1] = {width}, qkv[2] = {3 * width, width}, proj[2] = {width, width};
     int64_t fc1[2] = {hidden, width}, fc2[2] = {width, hidden}, h1[1] = {hidden}, q1[1] = {3 * width};
-#define ADD_(field, name, tensor, decay)                        \
-    do {                                                        \
-        snprintf(nm, sizeof nm, "%s.%s", prefix, name);         \
-        SK_TRY(sk_params_add(p, nm, (tensor), (decay)));        \
-        b->field = p->t[p->n - 1];                              \
+#define ADD_(field, name, tensor, decay)                 \
+    do {                                                 \
+        snprintf(nm, sizeof nm, "%s.%s", prefix, name);  \
+        SK_TRY(sk_params_add(p, nm, (tensor), (decay))); \
+        b->field = p->t[p->n - 1];                       \
     } while (0)
     ADD_(ln1_w, "ln1.weight", sk_params_const(d1, 1, 1.0), 0);
     ADD_(ln1_b, "ln1.bias", sk_params_const(d1, 1, 0.0), 0);
@@ -95,8 +95,10 @@ sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tens
         if (!bias) return NULL;
     }
     sk_tensor *a;
-    if (attn) a = sk_shim_attention_probs(q, k, v, bias, causal, attn);
-    else a = sk_shim_sdpa(q, k, v, bias, causal);
+    if (attn)
+        a = sk_shim_attention_probs(q, k, v, bias, causal, attn);
+    else
+        a = sk_shim_sdpa(q, k, v, bias, causal);
     if (keys) *keys = k;
     a = sk_shim_reshape(sk_shim_transpose(a, 1, 2), s3, 3);
     sk_tensor *x1 = sk_shim_add(x, sk_shim_linear(a, b->proj_w, b->proj_b));
@@ -143,6 +145,7 @@ int sk_blocks_check_config(const sk_model_config *m)
     if (m->heads <= 0 || m->width % m->heads)
         return sk_error_set(SK_EINVAL, "model.heads = %lld: must be > 0 and divide model.width = %lld",
                             (long long)m->heads, (long long)m->width);
-    if (m->mlp_ratio <= 0) return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
+    if (m->mlp_ratio <= 0)
+        return sk_error_set(SK_EINVAL, "model.mlp_ratio = %lld: must be > 0", (long long)m->mlp_ratio);
     return SK_OK;
 }

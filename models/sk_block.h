@@ -52,8 +52,8 @@ sk_tensor *sk_block_forward(const sk_block *b, const sk_tensor *x, const sk_tens
 
 /* Token accounting of the last sk_blocks_run. */
 typedef struct {
-    int64_t tokens_in;      /* B * N entering block 0 */
-    int64_t tokens_blocks;  /* sum over blocks of B * N_l (compute actually spent) */
+    int64_t tokens_in;     /* B * N entering block 0 */
+    int64_t tokens_blocks; /* sum over blocks of B * N_l (compute actually spent) */
     int depth;
 } sk_blocks_stats;
 

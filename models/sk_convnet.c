@@ -253,18 +253,13 @@ static int vt_create_(void **self, const sk_model_config *c, const sk_model_data
 {
     *self = NULL;
     if (d->kind != SK_SAMPLE_IMAGE || (d->ndim != 2 && d->ndim != 3))
-        return sk_error_set(SK_EINVAL, "data: convnet needs image samples ([H, W] or [C, H, W]), got %d dims",
-                            d->ndim);
-    sk_convnet_opts o = {d->shape[d->ndim - 2],
-                         d->shape[d->ndim - 1],
-                         d->ndim == 3 ? d->shape[0] : 1,
-                         c->width,
-                         c->depth,
-                         (sk_convnet_norm)c->norm,
-                         (sk_convnet_pool)c->pooling,
-                         c->classes ? c->classes : d->classes};
+        return sk_error_set(SK_EINVAL, "data: convnet needs image samples ([H, W] or [C, H, W]), got %d dims", d->ndim);
+    sk_convnet_opts o = {
+        d->shape[d->ndim - 2],    d->shape[d->ndim - 1],       d->ndim == 3 ? d->shape[0] : 1,      c->width, c->depth,
+        (sk_convnet_norm)c->norm, (sk_convnet_pool)c->pooling, c->classes ? c->classes : d->classes};
     if (o.classes < 2)
-        return sk_error_set(SK_EINVAL, "model.classes = %lld: the corpus has %lld label classes; a classifier needs >= 2",
+        return sk_error_set(SK_EINVAL,
+                            "model.classes = %lld: the corpus has %lld label classes; a classifier needs >= 2",
                             (long long)c->classes, (long long)d->classes);
     return sk_convnet_create((sk_convnet **)self, &o, seed);
 }
@@ -281,8 +276,8 @@ static void vt_info_(const void *self, sk_model_info *out)
     out->features = sk_convnet_feature_dim(m);
 }
 
-static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                       int training, sk_model_out *out)
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                       sk_model_out *out)
 {
     int rc = SK_OK;
     (void)step;

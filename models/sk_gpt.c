@@ -111,8 +111,7 @@ done:
     return rc;
 }
 
-int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
-                   sk_gpt_out *out)
+int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_gpt_out *out)
 {
     int rc = SK_OK;
     int64_t B = sk_shim_size(windows, 0), T = sk_shim_size(windows, 1) - 1;
@@ -166,9 +165,9 @@ static const struct {
     const char *key;
     size_t off;
 } meta_keys_[SK_GPT_META_N] = {
-    {"shrink.gpt.vocab", offsetof(sk_gpt_opts, vocab)},   {"shrink.gpt.seq_len", offsetof(sk_gpt_opts, seq_len)},
-    {"shrink.gpt.width", offsetof(sk_gpt_opts, width)},   {"shrink.gpt.depth", offsetof(sk_gpt_opts, depth)},
-    {"shrink.gpt.heads", offsetof(sk_gpt_opts, heads)},   {"shrink.gpt.mlp_hidden", offsetof(sk_gpt_opts, mlp_hidden)},
+    {"shrink.gpt.vocab", offsetof(sk_gpt_opts, vocab)}, {"shrink.gpt.seq_len", offsetof(sk_gpt_opts, seq_len)},
+    {"shrink.gpt.width", offsetof(sk_gpt_opts, width)}, {"shrink.gpt.depth", offsetof(sk_gpt_opts, depth)},
+    {"shrink.gpt.heads", offsetof(sk_gpt_opts, heads)}, {"shrink.gpt.mlp_hidden", offsetof(sk_gpt_opts, mlp_hidden)},
 };
 
 void sk_gpt_meta(const sk_gpt *m, char buf[SK_GPT_META_N][24], const char *kv[2 * SK_GPT_META_N])
@@ -238,8 +237,8 @@ static int vt_create_(void **self, const sk_model_config *c, const sk_model_data
     if (d->kind != SK_SAMPLE_TOKENS || d->ndim != 1 || d->shape[0] < 2)
         return sk_error_set(SK_EINVAL, "data: gpt needs token windows of at least 2 tokens, got %d-dim samples",
                             d->ndim);
-    sk_gpt_opts go = {c->vocab ? c->vocab : d->vocab, d->shape[0] - 1, c->width, c->depth,
-                      c->heads, c->mlp_ratio * c->width};
+    sk_gpt_opts go = {c->vocab ? c->vocab : d->vocab, d->shape[0] - 1, c->width, c->depth, c->heads,
+                      c->mlp_ratio * c->width};
     if (go.vocab < 2) return sk_error_set(SK_EINVAL, "model.vocab: the corpus reports no vocabulary; set model.vocab");
     if (c->vocab && d->vocab > c->vocab)
         return sk_error_set(SK_EINVAL, "model.vocab = %lld is smaller than the corpus vocabulary %lld",
@@ -267,8 +266,8 @@ static int windows_(const sk_tensor *x, sk_tensor **w)
     return *w ? SK_OK : sk_error_last_code();
 }
 
-static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                       int training, sk_model_out *out)
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                       sk_model_out *out)
 {
     int rc = SK_OK;
     sk_tensor *w = NULL;

@@ -31,10 +31,10 @@ typedef struct {
 } sk_gpt_opts;
 
 typedef struct {
-    sk_tensor *loss;      /* scalar mean next-token cross-entropy in nats (scope-owned) */
-    sk_tensor *logits;    /* [B, N, vocab] for the N processed positions (scope-owned) */
+    sk_tensor *loss;        /* scalar mean next-token cross-entropy in nats (scope-owned) */
+    sk_tensor *logits;      /* [B, N, vocab] for the N processed positions (scope-owned) */
     sk_tensor *sample_loss; /* [B] each window's mean cross-entropy over its N scored targets (scope-owned) */
-    int64_t targets;      /* number of scored predictions */
+    int64_t targets;        /* number of scored predictions */
     sk_blocks_stats st;
 } sk_gpt_out;
 
@@ -43,8 +43,7 @@ void sk_gpt_free(sk_gpt *m);
 sk_params *sk_gpt_params(sk_gpt *m);
 sk_select_model sk_gpt_select_model(const sk_gpt *m);
 /* windows: int64 [B, seq_len + 1]; inputs are [:, :-1], targets [:, 1:]. */
-int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training,
-                   sk_gpt_out *out);
+int sk_gpt_forward(sk_gpt *m, const sk_tensor *windows, sk_selector *sel, int64_t step, int training, sk_gpt_out *out);
 /* Mean over positions of the final-norm hidden states, [B, width], no
  * selector: windows int64 [B, T+1] with 1 <= T <= seq_len (scope). */
 int sk_gpt_embed(sk_gpt *m, const sk_tensor *windows, sk_tensor **feat);

@@ -35,7 +35,8 @@ static int open_(const char *path, int64_t vocab, int64_t seq_len, sk_device dev
     /* the file's own keys, not the user's model.* (sk_gpt_create's words) */
     SK_FAIL_IF(o.width % o.heads, SK_ECORRUPT,
                "%s: metadata shrink.gpt.heads = %lld does not divide shrink.gpt.width = %lld (not a file a shrink "
-               "GPT run wrote)", path, (long long)o.heads, (long long)o.width);
+               "GPT run wrote)",
+               path, (long long)o.heads, (long long)o.width);
     SK_FAIL_IF(o.vocab < 2, SK_ECORRUPT, "%s: metadata shrink.gpt.vocab = %lld (a GPT needs >= 2 tokens)", path,
                (long long)o.vocab);
     SK_FAIL_IF(o.vocab < vocab, SK_EINVAL,
@@ -43,7 +44,8 @@ static int open_(const char *path, int64_t vocab, int64_t seq_len, sk_device dev
                (long long)o.vocab, (long long)vocab);
     SK_FAIL_IF(o.seq_len < seq_len, SK_EINVAL,
                "%s: the proxy LM was trained on windows of %lld tokens, shorter than this run's data.seq_len = "
-               "%lld", path, (long long)o.seq_len, (long long)seq_len);
+               "%lld",
+               path, (long long)o.seq_len, (long long)seq_len);
     lm = calloc(1, sizeof *lm);
     SK_FAIL_IF(!lm, SK_ENOMEM, "%s: out of memory", path);
     SK_TRY(sk_gpt_create(&lm->gpt, &o, 0));
@@ -62,9 +64,6 @@ static int nll_(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll)
     return sk_gpt_token_nll(lm->gpt, windows, nll);
 }
 
-static double flops_(const sk_select_lm *lm, int64_t T)
-{
-    return sk_gpt_forward_flops(lm->gpt, T);
-}
+static double flops_(const sk_select_lm *lm, int64_t T) { return sk_gpt_forward_flops(lm->gpt, T); }
 
 const sk_select_lm_vtable sk_gpt_frozen_lm = {SK_SELECT_LM_VERSION, open_, nll_, close_, flops_};

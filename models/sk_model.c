@@ -82,8 +82,8 @@ void sk_model_info_get(const sk_model *m, sk_model_info *out)
     m->vt->info(m->self, out);
 }
 
-int sk_model_forward(sk_model *m, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                     int training, sk_model_out *out)
+int sk_model_forward(sk_model *m, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                     sk_model_out *out)
 {
     memset(out, 0, sizeof *out);
     return m->vt->forward(m->self, x, y, sel, step, training, out);
@@ -204,7 +204,8 @@ static int parse_count_(const char *path, const char *key, const char *s, int64_
 {
     char *e = NULL;
     long long v = strtoll(s, &e, 10);
-    if (e == s || *e || v < 0) return sk_error_set(SK_ECORRUPT, "%s: metadata '%s' = '%s' is not a count", path, key, s);
+    if (e == s || *e || v < 0)
+        return sk_error_set(SK_ECORRUPT, "%s: metadata '%s' = '%s' is not a count", path, key, s);
     *out = v;
     return SK_OK;
 }

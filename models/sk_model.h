@@ -55,10 +55,10 @@ typedef enum { SK_SAMPLE_IMAGE = 0, SK_SAMPLE_TOKENS = 1 } sk_sample_kind;
  * link dataset/). */
 typedef struct {
     sk_sample_kind kind;
-    int ndim;          /* dims of one sample: images 2 or 3, tokens 1 */
-    int64_t shape[4];  /* images [H, W] or [C, H, W]; tokens [seq_len + 1] */
-    int64_t vocab;     /* token corpora: vocabulary size (0: unknown) */
-    int64_t classes;   /* labelled corpora: label count (0: no labels) */
+    int ndim;         /* dims of one sample: images 2 or 3, tokens 1 */
+    int64_t shape[4]; /* images [H, W] or [C, H, W]; tokens [seq_len + 1] */
+    int64_t vocab;    /* token corpora: vocabulary size (0: unknown) */
+    int64_t classes;  /* labelled corpora: label count (0: no labels) */
 } sk_model_data;
 
 /* One forward (tensors in the caller's scope). */
@@ -77,18 +77,18 @@ typedef struct {
 
 /* Facts about an instance. */
 typedef struct {
-    const char *arch;   /* registry name (static) */
-    unsigned flags;     /* SK_MODEL_* */
-    int64_t outputs;    /* classes (classifier) or vocabulary (LM) */
-    int64_t features;   /* F of sk_model_embed's [B, F] */
+    const char *arch; /* registry name (static) */
+    unsigned flags;   /* SK_MODEL_* */
+    int64_t outputs;  /* classes (classifier) or vocabulary (LM) */
+    int64_t features; /* F of sk_model_embed's [B, F] */
 } sk_model_info;
 
 typedef struct sk_model_vtable {
-    int version;         /* SK_MODEL_VERSION */
-    const char *name;    /* model.arch */
-    unsigned flags;      /* SK_MODEL_* */
-    const char *help;    /* one line for --help and docs */
-    const char *keys;    /* the model.* keys it reads, space separated (docs) */
+    int version;      /* SK_MODEL_VERSION */
+    const char *name; /* model.arch */
+    unsigned flags;   /* SK_MODEL_* */
+    const char *help; /* one line for --help and docs */
+    const char *keys; /* the model.* keys it reads, space separated (docs) */
 
     /* required: model.* values only this arch reads are usable (before any
      * data is opened; width, depth, vocab and classes are checked for every
@@ -105,8 +105,8 @@ typedef struct sk_model_vtable {
     void (*info)(const void *self, sk_model_info *out);
     /* required: loss and logits of one batch; sel may be NULL; training:
      * dropout-free models use it only to tell the selector. */
-    int (*forward)(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                   int training, sk_model_out *out);
+    int (*forward)(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                   sk_model_out *out);
     /* required: penultimate features [B, F], no selector (coreset geometry,
      * distribution matching). Autograd follows the caller's grad mode. */
     int (*embed)(void *self, const sk_tensor *x, sk_tensor **feat);
@@ -163,8 +163,8 @@ void sk_model_info_get(const sk_model *m, sk_model_info *out);
 const sk_model_config *sk_model_cfg(const sk_model *m);
 const sk_model_data *sk_model_sample(const sk_model *m);
 
-int sk_model_forward(sk_model *m, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                     int training, sk_model_out *out);
+int sk_model_forward(sk_model *m, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                     sk_model_out *out);
 int sk_model_embed(sk_model *m, const sk_tensor *x, sk_tensor **feat);
 /* The selector hook's facts; SK_EUNSUPPORTED naming the model when its
  * entry has no select_model slot. */

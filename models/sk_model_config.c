@@ -11,8 +11,11 @@
 #include "sk_model.h"
 
 #define MK_(name_, type_, field, def_, lo, hi, choices_, help_)                                                      \
-    {.name = name_, .type = type_, .offset = offsetof(sk_model_config, field), .def = def_, .min = lo, .max = hi,      \
-     .choices = choices_, .help = help_}
+    {                                                                                                                \
+        .name = name_, .type = type_, .offset = offsetof(sk_model_config, field), .def = def_, .min = lo, .max = hi, \
+        .choices = choices_, .help = help_                                                                           \
+    }
+/* clang-format off */
 static const sk_cfg_key model_keys_[] = {
     {.name = "arch", .type = SK_CFG_STRING, .offset = offsetof(sk_model_config, arch), .def = "vit",
      .choice_at = sk_model_name_at, .help = "model architecture (the model registry, models/sk_model.c)"},
@@ -27,6 +30,7 @@ static const sk_cfg_key model_keys_[] = {
     MK_("norm", SK_CFG_ENUM, norm, "instance", 1, 0, "instance|batch|none", "convnet: normalisation after each conv"),
     MK_("pooling", SK_CFG_ENUM, pooling, "avg", 1, 0, "avg|max|none", "convnet: 2x2 pooling after each block"),
 };
+/* clang-format on */
 #undef MK_
 
 const sk_cfg_section sk_model_section = {"model", "model architecture (models)", model_keys_,

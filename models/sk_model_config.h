@@ -20,22 +20,22 @@
 #include "sk_config.h"
 
 /* The fixed-choice keys, parsed once (their names are in the key table). */
-typedef enum { SK_POOL_CLS, SK_POOL_MEAN } sk_model_pool;                      /* model.pool */
-typedef enum { SK_NORM_INSTANCE, SK_NORM_BATCH, SK_NORM_NONE } sk_model_norm;  /* model.norm */
+typedef enum { SK_POOL_CLS, SK_POOL_MEAN } sk_model_pool;                          /* model.pool */
+typedef enum { SK_NORM_INSTANCE, SK_NORM_BATCH, SK_NORM_NONE } sk_model_norm;      /* model.norm */
 typedef enum { SK_POOLING_AVG, SK_POOLING_MAX, SK_POOLING_NONE } sk_model_pooling; /* model.pooling */
 
 typedef struct sk_model_config {
-    char arch[SK_CFG_STR_MAX];    /* a registry name: vit | gpt | convnet | ... */
-    int64_t width;                /* transformers: hidden size D; convnet: channels */
-    int64_t depth;                /* transformers: blocks; convnet: conv blocks */
-    int64_t heads;                /* transformers: attention heads (divide width) */
-    int64_t mlp_ratio;            /* transformers: MLP hidden = mlp_ratio * width */
-    int64_t patch;                /* vit: patch side */
-    int pool;                     /* vit: sk_model_pool */
-    int64_t vocab;                /* gpt: 0 = the corpus's vocabulary */
-    int64_t classes;              /* classifiers: 0 = the corpus's label count */
-    int norm;                     /* convnet: sk_model_norm */
-    int pooling;                  /* convnet: sk_model_pooling */
+    char arch[SK_CFG_STR_MAX]; /* a registry name: vit | gpt | convnet | ... */
+    int64_t width;             /* transformers: hidden size D; convnet: channels */
+    int64_t depth;             /* transformers: blocks; convnet: conv blocks */
+    int64_t heads;             /* transformers: attention heads (divide width) */
+    int64_t mlp_ratio;         /* transformers: MLP hidden = mlp_ratio * width */
+    int64_t patch;             /* vit: patch side */
+    int pool;                  /* vit: sk_model_pool */
+    int64_t vocab;             /* gpt: 0 = the corpus's vocabulary */
+    int64_t classes;           /* classifiers: 0 = the corpus's label count */
+    int norm;                  /* convnet: sk_model_norm */
+    int pooling;               /* convnet: sk_model_pooling */
 } sk_model_config;
 
 extern const sk_cfg_section sk_model_section;

@@ -16,9 +16,9 @@
 
 typedef struct {
     int n, cap;
-    sk_tensor **t;  /* owned */
-    char **names;   /* owned, e.g. "blocks.0.attn.qkv.weight" */
-    int *decay;     /* 1: weight decay applies (matrices), 0: biases, norms, embeddings of position */
+    sk_tensor **t; /* owned */
+    char **names;  /* owned, e.g. "blocks.0.attn.qkv.weight" */
+    int *decay;    /* 1: weight decay applies (matrices), 0: biases, norms, embeddings of position */
 } sk_params;
 
 void sk_params_init(sk_params *p);
@@ -44,12 +44,12 @@ sk_tensor *sk_params_const(const int64_t *shape, int ndim, double value);
 
 /* Jump to done with the shim's error when a tensor result is NULL (the
  * failing op already set the message). Needs `int rc` and `done:`. */
-#define SK_TRY_T(t)                                                      \
-    do {                                                                 \
-        if (!(t)) {                                                      \
+#define SK_TRY_T(t)                                                           \
+    do {                                                                      \
+        if (!(t)) {                                                           \
             rc = sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH; \
-            goto done;                                                   \
-        }                                                                \
+            goto done;                                                        \
+        }                                                                     \
     } while (0)
 
 #endif /* SK_PARAMS_H */

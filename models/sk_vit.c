@@ -177,8 +177,15 @@ static int vt_create_(void **self, const sk_model_config *c, const sk_model_data
     *self = NULL;
     if (d->kind != SK_SAMPLE_IMAGE || (d->ndim != 2 && d->ndim != 3))
         return sk_error_set(SK_EINVAL, "data: vit needs image samples, got %d dims", d->ndim);
-    sk_vit_opts vo = {d->shape[d->ndim - 2], d->shape[d->ndim - 1], d->ndim == 3 ? d->shape[0] : 1, c->patch,
-                      c->width, c->depth, c->heads, c->mlp_ratio * c->width, c->classes ? c->classes : d->classes,
+    sk_vit_opts vo = {d->shape[d->ndim - 2],
+                      d->shape[d->ndim - 1],
+                      d->ndim == 3 ? d->shape[0] : 1,
+                      c->patch,
+                      c->width,
+                      c->depth,
+                      c->heads,
+                      c->mlp_ratio * c->width,
+                      c->classes ? c->classes : d->classes,
                       c->pool == SK_POOL_CLS};
     return sk_vit_create((sk_vit **)self, &vo, seed);
 }
@@ -193,8 +200,8 @@ static void vt_info_(const void *self, sk_model_info *out)
     out->features = m->o.width;
 }
 
-static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step,
-                       int training, sk_model_out *out)
+static int vt_forward_(void *self, const sk_tensor *x, const sk_tensor *y, sk_selector *sel, int64_t step, int training,
+                       sk_model_out *out)
 {
     int rc = SK_OK;
     SK_FAIL_IF(sk_shim_dtype(x) != SK_U8 && sk_shim_dtype(x) != SK_F32, SK_EINVAL,

@@ -23,7 +23,7 @@ typedef struct {
     int64_t patch;                      /* patch side; must divide H and W */
     int64_t width, depth, heads, mlp_hidden;
     int64_t classes;
-    int cls_token;                      /* 1: class-token pooling; 0: mean pooling */
+    int cls_token; /* 1: class-token pooling; 0: mean pooling */
 } sk_vit_opts;
 
 typedef struct {

@@ -59,8 +59,8 @@ static int same_(const char *path, const sk_safetensors_entry *e, const sk_tenso
     const char *dt = st_dtype_(sk_shim_dtype(t));
     int same = nd == e->ndim && !strcmp(e->dtype, dt);
     for (int d = 0; same && d < nd; d++) same = shape[d] == e->shape[d];
-    SK_FAIL_IF(!same, SK_EINVAL, "%s: tensor '%s' is %s of %d dims, the model's %s of %d dims (or another shape)",
-               path, e->name, e->dtype, e->ndim, dt, nd);
+    SK_FAIL_IF(!same, SK_EINVAL, "%s: tensor '%s' is %s of %d dims, the model's %s of %d dims (or another shape)", path,
+               e->name, e->dtype, e->ndim, dt, nd);
 done:
     return rc;
 }

@@ -32,6 +32,7 @@ PACKAGES=(
   gnuplot-nox                       # plots in reports
   dataset-fashion-mnist fortunes    # real data for demos and tests
   python3-torch python3-h5py python3-numpy   # outside references in tests and benchmarks only
+  clang-format                      # the tree's one .clang-format, checked by ctest (format)
   clang libclang-rt-14-dev          # libFuzzer harnesses (tests/fuzz, -DSK_FUZZ=ON); the runtime is only a Recommends of clang
 )
 

@@ -9,7 +9,8 @@ int sk_select_check_attn_(const sk_seq *seq);
 int sk_select_check_attn_(const sk_seq *seq)
 {
     int64_t n = sk_shim_size(seq->x, 1);
-    if (!seq->attn || sk_shim_ndim(seq->attn) != 4 || sk_shim_size(seq->attn, 2) != n || sk_shim_size(seq->attn, 3) != n)
+    if (!seq->attn || sk_shim_ndim(seq->attn) != 4 || sk_shim_size(seq->attn, 2) != n ||
+        sk_shim_size(seq->attn, 3) != n)
         return sk_error_set(SK_EINVAL, "seq.attn must be [B, H, %lld, %lld] attention probabilities", (long long)n,
                             (long long)n);
     return SK_OK;
@@ -27,6 +28,15 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
     return *scores ? SK_OK : sk_error_last_code();
 }
 
-const sk_scorer_vtable sk_scorer_attn_cls = {SK_SCORER_VERSION, "attn-cls", SK_SELECT_NEEDS_ATTN,
+const sk_scorer_vtable sk_scorer_attn_cls = {SK_SCORER_VERSION,
+                                             "attn-cls",
+                                             SK_SELECT_NEEDS_ATTN,
                                              SK_SCORER_NEEDS_CLS | SK_SCORER_NONNEG,
-                                             NULL, NULL, score_, NULL, NULL, NULL, NULL, NULL};
+                                             NULL,
+                                             NULL,
+                                             score_,
+                                             NULL,
+                                             NULL,
+                                             NULL,
+                                             NULL,
+                                             NULL};

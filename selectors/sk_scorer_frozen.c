@@ -44,8 +44,8 @@
 sk_tensor *sk_scorer_learned_mlp_(sk_tensor *const *p, const sk_seq *seq);
 
 typedef struct {
-    sk_tensor *p[6];                 /* scorer network (images) */
-    const sk_select_lm_vtable *lmv;  /* proxy LM (text) */
+    sk_tensor *p[6];                /* scorer network (images) */
+    const sk_select_lm_vtable *lmv; /* proxy LM (text) */
     sk_select_lm *lm;
 } frozen_state;
 
@@ -68,8 +68,10 @@ static int load_f32_(const sk_safetensors *st, const char *path, const char *nam
     int same = !strcmp(e->dtype, "F32") && e->ndim == nd;
     for (int d = 0; same && d < nd; d++) same = e->shape[d] == shape[d];
     char want[64];
-    if (nd > 1) snprintf(want, sizeof want, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
-    else snprintf(want, sizeof want, "[%lld]", (long long)shape[0]);
+    if (nd > 1)
+        snprintf(want, sizeof want, "[%lld, %lld]", (long long)shape[0], (long long)shape[1]);
+    else
+        snprintf(want, sizeof want, "[%lld]", (long long)shape[0]);
     SK_FAIL_IF(!same, SK_EINVAL, "%s: tensor '%s' is %s of %d dims, the scorer needs F32 %s", path, name, e->dtype,
                e->ndim, want);
     SK_TRY(sk_safetensors_read(st, e, buf, cap));
@@ -149,7 +151,8 @@ static int create_(void **state, const sk_scorer_init *in)
     if (m->causal) {
         SK_FAIL_IF(!m->lm || m->lm->version != SK_SELECT_LM_VERSION, SK_EINVAL,
                    "select.scorer: 'frozen' on a causal LM needs the model to load a frozen proxy LM, and this "
-                   "model provides no loader (version %u)", m->lm ? m->lm->version : 0u);
+                   "model provides no loader (version %u)",
+                   m->lm ? m->lm->version : 0u);
         rc = m->lm->open(in->cfg->checkpoint, m->vocab, m->tokens, m->device, &s->lm);
         if (rc < 0) {
             sk_error_prefix("select.checkpoint: ");
@@ -205,5 +208,5 @@ static double flops_(void *state, const sk_seq *seq)
     return s->lmv->flops(s->lm, sk_shim_size(seq->windows, 1) - 1);
 }
 
-const sk_scorer_vtable sk_scorer_frozen = {SK_SCORER_VERSION, "frozen", 0, 0, create_, destroy_, score_, NULL,
-                                           NULL, NULL, NULL, flops_};
+const sk_scorer_vtable sk_scorer_frozen = {
+    SK_SCORER_VERSION, "frozen", 0, 0, create_, destroy_, score_, NULL, NULL, NULL, NULL, flops_};

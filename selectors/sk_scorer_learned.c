@@ -46,11 +46,13 @@ static int create_(void **state, const sk_scorer_init *in)
     static const char *const nm[NP] = {"ln_w", "ln_b", "w1", "b1", "w2", "b2"};
     s->p[0] = sk_shim_ones((int64_t[]){d}, 1, SK_F32, dev);
     s->p[1] = sk_shim_zeros((int64_t[]){d}, 1, SK_F32, dev);
-    s->p[2] = sk_shim_to(sk_shim_mul_scalar(sk_shim_randn((int64_t[]){h, d}, 2, SK_F32, SK_CPU, in->gen),
-                                            1.0 / sqrt((double)d)), dev, SK_F32);
+    s->p[2] = sk_shim_to(
+        sk_shim_mul_scalar(sk_shim_randn((int64_t[]){h, d}, 2, SK_F32, SK_CPU, in->gen), 1.0 / sqrt((double)d)), dev,
+        SK_F32);
     s->p[3] = sk_shim_zeros((int64_t[]){h}, 1, SK_F32, dev);
-    s->p[4] = sk_shim_to(sk_shim_mul_scalar(sk_shim_randn((int64_t[]){1, h}, 2, SK_F32, SK_CPU, in->gen),
-                                            1.0 / sqrt((double)h)), dev, SK_F32);
+    s->p[4] = sk_shim_to(
+        sk_shim_mul_scalar(sk_shim_randn((int64_t[]){1, h}, 2, SK_F32, SK_CPU, in->gen), 1.0 / sqrt((double)h)), dev,
+        SK_F32);
     s->p[5] = sk_shim_zeros((int64_t[]){1}, 1, SK_F32, dev);
     for (int i = 0; i < NP; i++) {
         /* contiguous copies detached from any scope, leaves of the graph */
@@ -107,5 +109,5 @@ static int aux_loss_(void *state, const sk_tensor *scores, double keep, sk_tenso
     return *loss ? SK_OK : sk_error_last_code();
 }
 
-const sk_scorer_vtable sk_scorer_learned = {SK_SCORER_VERSION, "learned", 0, SK_SCORER_GATED, create_, destroy_,
-                                            score_, NULL, params_, NULL, aux_loss_, NULL};
+const sk_scorer_vtable sk_scorer_learned = {
+    SK_SCORER_VERSION, "learned", 0, SK_SCORER_GATED, create_, destroy_, score_, NULL, params_, NULL, aux_loss_, NULL};

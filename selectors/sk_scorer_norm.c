@@ -30,5 +30,5 @@ static unsigned needs_for_(const sk_select_config *cfg)
     return cfg->norm_source == SK_NORM_KEY ? SK_SELECT_NEEDS_KEYS : 0;
 }
 
-const sk_scorer_vtable sk_scorer_norm = {SK_SCORER_VERSION, "norm", 0, SK_SCORER_NONNEG, create_, NULL, score_, needs_for_,
-                                         NULL, NULL, NULL, NULL};
+const sk_scorer_vtable sk_scorer_norm = {
+    SK_SCORER_VERSION, "norm", 0, SK_SCORER_NONNEG, create_, NULL, score_, needs_for_, NULL, NULL, NULL, NULL};

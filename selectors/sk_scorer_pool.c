@@ -16,8 +16,8 @@ typedef struct {
     /* per original position (r, c) = (row, col): tk = (2r, 2c, eps (r + c) -
      * r^2 - c^2) as an anchor and td = (r, c, 1) as a token to place, so that
      * td . tk = 2 d.k - |k|^2 + eps (r_k + c_k) is one bmm (see assign_) */
-    sk_tensor *tk, *td;     /* [N0, 3] f32 */
-    double tie_eps;         /* < 1/2 of the smallest squared-distance step over the largest row + col */
+    sk_tensor *tk, *td; /* [N0, 3] f32 */
+    double tie_eps;     /* < 1/2 of the smallest squared-distance step over the largest row + col */
 } pool_state;
 
 static int create_(void **state, const sk_scorer_init *in)
@@ -85,11 +85,12 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
      * centre, so this reproduces non-overlapping stride x stride pooling */
     sk_tensor *ck = sk_shim_embedding(sk_shim_to(u->tk, dev, SK_F32), sk_shim_gather(pu, 1, kept));    /* [B, K, 3] */
     sk_tensor *cd = sk_shim_embedding(sk_shim_to(u->td, dev, SK_F32), sk_shim_gather(pu, 1, dropped)); /* [B, Md, 3] */
-    sk_tensor *v = sk_shim_matmul(cd, sk_shim_contiguous(sk_shim_transpose(ck, 1, 2)));                 /* [B, Md, K] */
+    sk_tensor *v = sk_shim_matmul(cd, sk_shim_contiguous(sk_shim_transpose(ck, 1, 2)));                /* [B, Md, K] */
     /* max with indices: libtorch 1.13's argmax over a short last dim is ~1.7x slower */
     if (!v || sk_shim_max(v, -1, 0, NULL, dst) < 0) return sk_error_last_code();
     return SK_OK;
 }
 
-const sk_scorer_vtable sk_scorer_pool = {SK_SCORER_VERSION, "pool", 0, SK_SCORER_MERGE_ONLY | SK_SCORER_NEEDS_K,
-                                         create_, destroy_, score_, NULL, NULL, assign_, NULL, NULL};
+const sk_scorer_vtable sk_scorer_pool = {
+    SK_SCORER_VERSION, "pool", 0,   SK_SCORER_MERGE_ONLY | SK_SCORER_NEEDS_K, create_, destroy_, score_, NULL, NULL,
+    assign_,           NULL,   NULL};

@@ -31,12 +31,12 @@
 #include "sk_select_registry.h"
 
 typedef struct {
-    int64_t n, p;         /* sequence length and protected tokens the tensors below are for */
+    int64_t n, p;          /* sequence length and protected tokens the tensors below are for */
     sk_tensor *perm, *inv; /* [N]: positions [even..., odd...] and the inverse permutation */
-    sk_tensor *mask;      /* [1, Na, Nb] f32: -inf on protected rows / columns, or NULL (p = 0) */
-    sk_tensor *rank;      /* [1, Na] f32: 0 - Na, 1 - Na, ..., -1 (A scores by merge order) */
-    sk_tensor *a_of_u;    /* [M] int64: each unprotected token's index in A (0 for B tokens) */
-    sk_tensor *u_of_b;    /* [Nb] int64: each B token's unprotected index (0 for protected ones) */
+    sk_tensor *mask;       /* [1, Na, Nb] f32: -inf on protected rows / columns, or NULL (p = 0) */
+    sk_tensor *rank;       /* [1, Na] f32: 0 - Na, 1 - Na, ..., -1 (A scores by merge order) */
+    sk_tensor *a_of_u;     /* [M] int64: each unprotected token's index in A (0 for B tokens) */
+    sk_tensor *u_of_b;     /* [Nb] int64: each B token's unprotected index (0 for protected ones) */
     /* of the last score call, borrowed from the caller's scope and used by
      * assign within the same apply: the unit metric of the unprotected
      * tokens [B, M, C] and, when every B is kept, node_idx [B, Na] */
@@ -97,8 +97,8 @@ static int indices_(tome_state *t, int64_t n, int64_t p)
             for (int64_t j = 0; j < nb; j++) f[i * nb + j] = (2 * i < p || 2 * j + 1 < p) ? -INFINITY : 0.0f;
         t->mask = sk_shim_keep(sk_shim_from_host(f, (int64_t[]){1, na, nb}, 3, SK_F32, SK_CPU));
     }
-    SK_FAIL_IF(!t->perm || !t->inv || !t->a_of_u || !t->u_of_b || !t->rank || (p > 0 && !t->mask),
-               sk_error_last_code(), "%s", sk_error_last());
+    SK_FAIL_IF(!t->perm || !t->inv || !t->a_of_u || !t->u_of_b || !t->rank || (p > 0 && !t->mask), sk_error_last_code(),
+               "%s", sk_error_last());
     t->n = n;
     t->p = p;
 done:
@@ -108,10 +108,7 @@ done:
     return rc;
 }
 
-static sk_tensor *on_(const sk_tensor *t, sk_device dev)
-{
-    return sk_shim_to(t, dev, sk_shim_dtype(t));
-}
+static sk_tensor *on_(const sk_tensor *t, sk_device dev) { return sk_shim_to(t, dev, sk_shim_dtype(t)); }
 
 /* ToMe's metric, op for op: k.mean(1), then metric / metric.norm(-1) (the
  * norm clamped at 1e-12 so that a zero key gives 0, not NaN). The same ops
@@ -200,5 +197,15 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
 
 /* SEES_LATER: an A token's score is its best similarity to any B token,
  * later ones included, so tome is refused on a causal LM */
-const sk_scorer_vtable sk_scorer_tome = {SK_SCORER_VERSION, "tome", SK_SELECT_NEEDS_KEYS, SK_SCORER_SEES_LATER,
-                                         create_, destroy_, score_, NULL, NULL, assign_, NULL, NULL};
+const sk_scorer_vtable sk_scorer_tome = {SK_SCORER_VERSION,
+                                         "tome",
+                                         SK_SELECT_NEEDS_KEYS,
+                                         SK_SCORER_SEES_LATER,
+                                         create_,
+                                         destroy_,
+                                         score_,
+                                         NULL,
+                                         NULL,
+                                         assign_,
+                                         NULL,
+                                         NULL};

@@ -24,18 +24,18 @@ struct sk_selector {
     sk_select_model model;
     const sk_scorer_vtable *scorer;
     const sk_strategy_vtable *strategy;
-    void *state[MAX_LAYERS];     /* scorer instance per apply layer */
-    int apply_at[MAX_LAYERS];    /* 1 at apply layers */
-    int restore_at[MAX_LAYERS];  /* 1 at restore layers: the span's end, and every boundary inside a
+    void *state[MAX_LAYERS];    /* scorer instance per apply layer */
+    int apply_at[MAX_LAYERS];   /* 1 at apply layers */
+    int restore_at[MAX_LAYERS]; /* 1 at restore layers: the span's end, and every boundary inside a
                                     per-block span (SK_SCORER_PER_BLOCK) */
-    int restore_layer;           /* the span's end; -1 when the strategy does not restore */
+    int restore_layer;          /* the span's end; -1 when the strategy does not restore */
     unsigned needs;
     sk_generator *gen;
-    uint64_t seed;               /* base of the per-apply seeds (sk_select_apply_seed) */
-    int64_t gen_step, micro;     /* step of the last forward, forwards seen at it */
+    uint64_t seed;           /* base of the per-apply seeds (sk_select_apply_seed) */
+    int64_t gen_step, micro; /* step of the last forward, forwards seen at it */
     sk_select_saved saved;
-    sk_tensor *aux;              /* summed aux loss of the current forward (scope-owned) */
-    int last_layer;              /* last boundary seen, to detect a new forward */
+    sk_tensor *aux; /* summed aux loss of the current forward (scope-owned) */
+    int last_layer; /* last boundary seen, to detect a new forward */
     sk_select_stats stats;
     /* flat list of all instances' params for sk_selector_params */
     sk_tensor *params[4 * MAX_LAYERS];
@@ -67,8 +67,7 @@ static void warn_keeps_all_(const sk_selector *s)
                     (long long)k_end);
 }
 
-int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
-                       uint64_t seed)
+int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m, uint64_t seed)
 {
     int rc = SK_OK;
     sk_selector *s = NULL;
@@ -77,13 +76,12 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     SK_FAIL_IF(!cfg || !m, SK_EINVAL, "sk_selector_create: config or model is NULL");
     if (strcmp(cfg->scorer, "none") == 0 || cfg->scorer[0] == '\0') return SK_OK;
 
-    SK_FAIL_IF(m->depth < 1 || m->depth > MAX_LAYERS, SK_EINVAL,
-               "select: model depth %d outside 1..%d", m->depth, MAX_LAYERS);
+    SK_FAIL_IF(m->depth < 1 || m->depth > MAX_LAYERS, SK_EINVAL, "select: model depth %d outside 1..%d", m->depth,
+               MAX_LAYERS);
     SK_FAIL_IF(m->tokens - m->n_protected < 1, SK_EINVAL,
-               "select: model has %lld tokens with %d protected: nothing to select",
-               (long long)m->tokens, m->n_protected);
-    SK_FAIL_IF(!(cfg->keep > 0.0 && cfg->keep <= 1.0), SK_EINVAL,
-               "select.keep: %g is outside (0, 1]", cfg->keep);
+               "select: model has %lld tokens with %d protected: nothing to select", (long long)m->tokens,
+               m->n_protected);
+    SK_FAIL_IF(!(cfg->keep > 0.0 && cfg->keep <= 1.0), SK_EINVAL, "select.keep: %g is outside (0, 1]", cfg->keep);
     SK_FAIL_IF(cfg->budget < 0, SK_EINVAL, "select.budget: %lld is negative", (long long)cfg->budget);
     /* The enums are checked when a config is parsed; a struct filled by
      * hand gets its range checked here. */
@@ -93,8 +91,7 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
                cfg->norm_source);
     SK_FAIL_IF(cfg->schedule != SK_SCHEDULE_NONE &&
                    (!(cfg->keep_start > 0.0 && cfg->keep_start <= 1.0) || cfg->schedule_steps < 1),
-               SK_EINVAL, "select.keep_start: %g must be in (0, 1] and select.schedule_steps >= 1",
-               cfg->keep_start);
+               SK_EINVAL, "select.keep_start: %g must be in (0, 1] and select.schedule_steps >= 1", cfg->keep_start);
 
     s = calloc(1, sizeof *s);
     SK_FAIL_IF(!s, SK_ENOMEM, "select: out of memory");
@@ -117,28 +114,29 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
                "select.scorer: '%s' averages neighbours and works only with select.strategy=merge, not '%s'",
                s->scorer->name, s->strategy->name);
     SK_FAIL_IF((sf & SK_SCORER_RESTORE_ONLY) && !(tf & SK_STRATEGY_RESTORES), SK_EINVAL,
-               "select.scorer: '%s' works only with select.strategy=drop-restore, not '%s'",
-               s->scorer->name, s->strategy->name);
+               "select.scorer: '%s' works only with select.strategy=drop-restore, not '%s'", s->scorer->name,
+               s->strategy->name);
     SK_FAIL_IF((sf & SK_SCORER_NEEDS_K) && (tf & SK_STRATEGY_THRESHOLD), SK_EINVAL,
-               "select.scorer: '%s' needs a kept count (keep or budget), not strategy '%s'",
-               s->scorer->name, s->strategy->name);
+               "select.scorer: '%s' needs a kept count (keep or budget), not strategy '%s'", s->scorer->name,
+               s->strategy->name);
     SK_FAIL_IF((sf & SK_SCORER_NEEDS_CLS) && m->n_protected < 1, SK_EINVAL,
                "select.scorer: '%s' scores by the class token's attention but the model has no class token",
                s->scorer->name);
     SK_FAIL_IF(m->causal && !(tf & SK_STRATEGY_CAUSAL_OK), SK_EINVAL,
                "select.strategy: '%s' removes positions, but a causal LM needs every position's output: "
-               "use drop-restore", s->strategy->name);
+               "use drop-restore",
+               s->strategy->name);
     SK_FAIL_IF(m->causal && (sf & SK_SCORER_SEES_LATER), SK_EINVAL,
                "select.scorer: '%s' scores a token by what later tokens do with it; on a causal LM the selection "
-               "would leak the tokens to be predicted", s->scorer->name);
+               "would leak the tokens to be predicted",
+               s->scorer->name);
     SK_FAIL_IF((s->needs & SK_SELECT_NEEDS_ATTN) && m->causal && (sf & SK_SCORER_NEEDS_CLS), SK_EINVAL,
                "select.scorer: '%s' needs a class token; a causal LM has none", s->scorer->name);
 
     SK_FAIL_IF((unsigned)cfg->merge_into > SK_MERGE_FUSED, SK_EINVAL, "select.merge_into: %d is not a mode",
                cfg->merge_into);
     SK_FAIL_IF(cfg->merge_into == SK_MERGE_FUSED && s->scorer->assign, SK_EINVAL,
-               "select.merge_into: scorer '%s' chooses merge partners itself; use merge_into=nearest",
-               s->scorer->name);
+               "select.merge_into: scorer '%s' chooses merge partners itself; use merge_into=nearest", s->scorer->name);
     SK_FAIL_IF((unsigned)cfg->merge_weight > SK_MERGE_BY_SCORE, SK_EINVAL, "select.merge_weight: %d is not a mode",
                cfg->merge_weight);
     if (cfg->merge_weight == SK_MERGE_BY_SCORE) {
@@ -147,14 +145,15 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
                    s->strategy->name);
         SK_FAIL_IF(!(sf & SK_SCORER_NONNEG), SK_EINVAL,
                    "select.merge_weight=score needs nonnegative scores (random, norm, attn-cls, attn-received); "
-                   "scorer '%s' has others", s->scorer->name);
+                   "scorer '%s' has others",
+                   s->scorer->name);
     }
     SK_FAIL_IF(cfg->layers.n < 1, SK_EINVAL, "select.layers: empty list");
     for (int i = 0; i < cfg->layers.n; i++) {
         int64_t l = cfg->layers.v[i];
         SK_FAIL_IF(l < 0 || l >= m->depth, SK_EINVAL,
-                   "select.layers: layer %lld is out of range 0..%d (model depth %d)", (long long)l,
-                   m->depth - 1, m->depth);
+                   "select.layers: layer %lld is out of range 0..%d (model depth %d)", (long long)l, m->depth - 1,
+                   m->depth);
         SK_FAIL_IF(i > 0 && l <= cfg->layers.v[i - 1], SK_EINVAL,
                    "select.layers: must be strictly increasing (%lld after %lld)", (long long)l,
                    (long long)cfg->layers.v[i - 1]);
@@ -166,8 +165,8 @@ int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_
     }
     s->restore_layer = -1;
     if (tf & SK_STRATEGY_RESTORES) {
-        SK_FAIL_IF(cfg->layers.n != 1, SK_EINVAL,
-                   "select.layers: drop-restore takes exactly one apply layer (got %d)", cfg->layers.n);
+        SK_FAIL_IF(cfg->layers.n != 1, SK_EINVAL, "select.layers: drop-restore takes exactly one apply layer (got %d)",
+                   cfg->layers.n);
         int64_t r = cfg->restore_layer < 0 ? m->depth - 1 : cfg->restore_layer;
         /* the default (depth - 1) is not the user's: name the key they set */
         SK_FAIL_IF(cfg->restore_layer < 0 && r <= cfg->layers.v[0], SK_EINVAL,
@@ -354,8 +353,14 @@ int sk_selector_apply(sk_selector *sel, int layer, int64_t step, sk_seq *seq)
         sel->aux = sel->aux ? sk_shim_add(sel->aux, l) : l;
         SK_FAIL_IF(!sel->aux, SK_ETORCH, "select: aux loss: %s", sk_error_last());
     }
-    sk_strategy_args a = {sel->scorer, sel->state[layer], scores, k, sel->cfg.tau, &sel->saved,
-                          sel->cfg.merge_into == SK_MERGE_FUSED, sel->cfg.merge_weight == SK_MERGE_BY_SCORE,
+    sk_strategy_args a = {sel->scorer,
+                          sel->state[layer],
+                          scores,
+                          k,
+                          sel->cfg.tau,
+                          &sel->saved,
+                          sel->cfg.merge_into == SK_MERGE_FUSED,
+                          sel->cfg.merge_weight == SK_MERGE_BY_SCORE,
                           (sel->model.causal || seq->causal) && !(sel->scorer->flags & SK_SCORER_BLIND)};
     rc = sel->strategy->apply(&a, seq);
     if (rc < 0) {
@@ -376,8 +381,8 @@ int sk_selector_restore(sk_selector *sel, int layer, sk_seq *seq)
     int rc = SK_OK;
     if (!sel) return SK_OK;
     double t0 = sk_now();
-    SK_FAIL_IF(layer < 0 || layer >= sel->model.depth || !sel->restore_at[layer] || !sel->strategy->restore,
-               SK_EINVAL, "sk_selector_restore: layer %d is not a restore layer", layer);
+    SK_FAIL_IF(layer < 0 || layer >= sel->model.depth || !sel->restore_at[layer] || !sel->strategy->restore, SK_EINVAL,
+               "sk_selector_restore: layer %d is not a restore layer", layer);
     SK_FAIL_IF(!seq || !sel->saved.active, SK_EINVAL,
                "sk_selector_restore: no tokens saved (apply at layer %lld was not called in this forward)",
                (long long)sel->cfg.layers.v[0]);

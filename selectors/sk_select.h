@@ -100,28 +100,28 @@ typedef struct {
 
 /* The model facts a selector is checked against. */
 typedef struct {
-    int depth;       /* number of blocks */
-    int width;       /* hidden size D */
-    int heads;       /* attention heads H */
-    int64_t tokens;  /* sequence length N entering block 0 (class token included) */
-    int n_protected; /* leading protected tokens (1 with a class token) */
-    int causal;      /* causal LM */
-    int64_t grid_h, grid_w; /* patch grid for images (0 for text): spatial scorers */
-    sk_device device; /* added by selectors: where a learned scorer's parameters live (default CPU) */
-    int64_t vocab;    /* causal LM: vocabulary size (0 for images) */
+    int depth;                     /* number of blocks */
+    int width;                     /* hidden size D */
+    int heads;                     /* attention heads H */
+    int64_t tokens;                /* sequence length N entering block 0 (class token included) */
+    int n_protected;               /* leading protected tokens (1 with a class token) */
+    int causal;                    /* causal LM */
+    int64_t grid_h, grid_w;        /* patch grid for images (0 for text): spatial scorers */
+    sk_device device;              /* added by selectors: where a learned scorer's parameters live (default CPU) */
+    int64_t vocab;                 /* causal LM: vocabulary size (0 for images) */
     const sk_select_lm_vtable *lm; /* causal LM: loader of a frozen LM (borrowed, static), or NULL */
 } sk_select_model;
 
 /* Per-layer accounting for the last apply/restore calls (honest FLOPs). */
 typedef struct {
-    int64_t tokens_in[64];   /* tokens entering block l (per sample, padding included) */
+    int64_t tokens_in[64]; /* tokens entering block l (per sample, padding included) */
     int depth;
     /* added by selectors: */
-    double tokens_real[64];  /* mean real (non-padding) tokens entering block l */
-    int64_t tokens_full;     /* N entering block 0 (the uncompressed length) */
-    double select_seconds;   /* wall time spent in apply/restore in the last forward */
-    int64_t forwards;        /* forward passes seen (apply at the first apply layer) */
-    double scorer_flops;     /* analytic FLOPs per sample the scorers themselves spent in the last
+    double tokens_real[64]; /* mean real (non-padding) tokens entering block l */
+    int64_t tokens_full;    /* N entering block 0 (the uncompressed length) */
+    double select_seconds;  /* wall time spent in apply/restore in the last forward */
+    int64_t forwards;       /* forward passes seen (apply at the first apply layer) */
+    double scorer_flops;    /* analytic FLOPs per sample the scorers themselves spent in the last
                                 forward (a frozen proxy LM's forward; 0 for the cheap scorers) */
 } sk_select_stats;
 
@@ -137,8 +137,7 @@ typedef struct sk_select_config sk_select_config;
  * re-seeded from (seed, step, forward index within the step, layer), so the
  * draws at a step do not depend on what ran before it (bit-identical resume
  * without saved RNG state). */
-int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m,
-                       uint64_t seed);
+int sk_selector_create(sk_selector **out, const sk_select_config *cfg, const sk_select_model *m, uint64_t seed);
 void sk_selector_free(sk_selector *sel);
 /* SK_SELECT_* bits for block boundary `layer` (0 for a NULL selector). */
 int sk_selector_wants(const sk_selector *sel, int layer);

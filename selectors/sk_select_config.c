@@ -14,6 +14,7 @@
 /* "none" (no selection), then every registered scorer. */
 static const char *scorer_choice_(int i) { return i == 0 ? "none" : sk_scorer_name_at(i - 1); }
 
+/* clang-format off */
 static const sk_cfg_key select_keys_[] = {
     {.name = "scorer", .type = SK_CFG_STRING, .offset = OFF(scorer), .def = "none", .choice_at = scorer_choice_,
      .help = "token scorer (none: no selection)"},
@@ -54,7 +55,8 @@ static const sk_cfg_key select_keys_[] = {
     {.name = "checkpoint_layer", .type = SK_CFG_INT, .offset = OFF(checkpoint_layer), .def = "-1", .min = -1,
      .max = 63, .help = "frozen: which layer's predictor to load (-1: the layer it is applied at)"},
 };
+/* clang-format on */
 
-const sk_cfg_section sk_select_section = {
-    "select", "token selection: scorer x strategy applied between blocks", select_keys_,
-    (int)(sizeof select_keys_ / sizeof select_keys_[0]), sizeof(struct sk_select_config)};
+const sk_cfg_section sk_select_section = {"select", "token selection: scorer x strategy applied between blocks",
+                                          select_keys_, (int)(sizeof select_keys_ / sizeof select_keys_[0]),
+                                          sizeof(struct sk_select_config)};

@@ -32,23 +32,23 @@ typedef enum { SK_MERGE_NEAREST, SK_MERGE_FUSED } sk_select_merge_into;
 typedef enum { SK_MERGE_BY_SIZE, SK_MERGE_BY_SCORE } sk_select_merge_weight;
 
 struct sk_select_config {
-    char scorer[SK_CFG_STR_MAX];   /* "none" or a registered scorer (sk_scorer_find) */
-    char strategy[SK_CFG_STR_MAX]; /* a registered strategy (sk_strategy_find) */
-    double keep;                   /* fraction of the unprotected tokens kept per apply, (0, 1] */
-    double tau;                    /* prune-threshold: keep tokens whose score >= tau */
-    int64_t budget;                /* >0: keep exactly this many unprotected tokens (overrides keep) */
-    sk_cfg_int_list layers;        /* block boundaries where the selector applies */
-    int64_t restore_layer;         /* drop-restore: boundary where tokens come back (-1: depth-1) */
-    int schedule;                  /* sk_select_schedule: keep ratio over steps */
-    double keep_start;             /* schedule: keep ratio at step 0 */
-    int64_t schedule_steps;        /* schedule: steps to reach `keep` */
-    double budget_weight;          /* learned: weight of the (mean keep prob - keep)^2 term */
-    int norm_source;               /* sk_select_norm_source (norm scorer) */
-    int merge_into;                /* sk_select_merge_into: kept token, or one extra fused token */
-    int merge_weight;              /* sk_select_merge_weight: by size or by score */
-    int64_t seed_offset;           /* added to the run seed for the selector RNG */
+    char scorer[SK_CFG_STR_MAX];     /* "none" or a registered scorer (sk_scorer_find) */
+    char strategy[SK_CFG_STR_MAX];   /* a registered strategy (sk_strategy_find) */
+    double keep;                     /* fraction of the unprotected tokens kept per apply, (0, 1] */
+    double tau;                      /* prune-threshold: keep tokens whose score >= tau */
+    int64_t budget;                  /* >0: keep exactly this many unprotected tokens (overrides keep) */
+    sk_cfg_int_list layers;          /* block boundaries where the selector applies */
+    int64_t restore_layer;           /* drop-restore: boundary where tokens come back (-1: depth-1) */
+    int schedule;                    /* sk_select_schedule: keep ratio over steps */
+    double keep_start;               /* schedule: keep ratio at step 0 */
+    int64_t schedule_steps;          /* schedule: steps to reach `keep` */
+    double budget_weight;            /* learned: weight of the (mean keep prob - keep)^2 term */
+    int norm_source;                 /* sk_select_norm_source (norm scorer) */
+    int merge_into;                  /* sk_select_merge_into: kept token, or one extra fused token */
+    int merge_weight;                /* sk_select_merge_weight: by size or by score */
+    int64_t seed_offset;             /* added to the run seed for the selector RNG */
     char checkpoint[SK_CFG_STR_MAX]; /* frozen: safetensors file with the scorer network or proxy LM */
-    int64_t checkpoint_layer;      /* frozen: load "selector.learned.l<this>.*" (-1: the apply layer) */
+    int64_t checkpoint_layer;        /* frozen: load "selector.learned.l<this>.*" (-1: the apply layer) */
 };
 
 extern const sk_cfg_section sk_select_section;

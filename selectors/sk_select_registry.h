@@ -59,22 +59,22 @@ enum {
 typedef struct {
     const sk_select_model *model;
     const sk_select_config *cfg;
-    int layer;          /* the block boundary this instance serves */
-    sk_generator *gen;  /* the selector's RNG (borrowed, outlives the instance) */
+    int layer;         /* the block boundary this instance serves */
+    sk_generator *gen; /* the selector's RNG (borrowed, outlives the instance) */
 } sk_scorer_init;
 
 /* Per-call arguments of score. */
 typedef struct {
-    int64_t k;          /* unprotected tokens the strategy keeps; -1 in threshold mode */
-    int64_t step;       /* training step */
-    sk_generator *gen;  /* the selector's RNG */
+    int64_t k;         /* unprotected tokens the strategy keeps; -1 in threshold mode */
+    int64_t step;      /* training step */
+    sk_generator *gen; /* the selector's RNG */
 } sk_score_args;
 
 typedef struct {
-    unsigned version;   /* SK_SCORER_VERSION */
+    unsigned version; /* SK_SCORER_VERSION */
     const char *name;
-    unsigned needs;     /* SK_SELECT_NEEDS_ATTN / SK_SELECT_NEEDS_KEYS */
-    unsigned flags;     /* SK_SCORER_* */
+    unsigned needs; /* SK_SELECT_NEEDS_ATTN / SK_SELECT_NEEDS_KEYS */
+    unsigned flags; /* SK_SCORER_* */
     /* Optional: per-instance state (one instance per apply layer). */
     int (*create)(void **state, const sk_scorer_init *init);
     void (*destroy)(void *state);
@@ -87,8 +87,7 @@ typedef struct {
     /* Optional merge override: for kept [B, K] and dropped [B, M-K] int64
      * indices into the unprotected tokens, *dst = [B, M-K] int64 positions
      * 0..K-1 in the kept set each dropped token merges into. */
-    int (*assign)(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped,
-                  sk_tensor **dst);
+    int (*assign)(void *state, const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst);
     /* Optional: auxiliary loss of the last scores (learned: budget term). */
     int (*aux_loss)(void *state, const sk_tensor *scores, double keep, sk_tensor **loss);
     /* Optional: analytic FLOPs per sample of scoring seq (a model the scorer
@@ -108,13 +107,13 @@ typedef struct {
 typedef struct {
     const sk_scorer_vtable *scorer;
     void *scorer_state;
-    sk_tensor *scores;       /* [B, M] */
-    int64_t k;               /* kept unprotected count; -1 in threshold mode */
-    double tau;              /* threshold mode */
-    sk_select_saved *saved;  /* drop-restore slot for this span */
-    int fused;               /* merge: select.merge_into = fused */
-    int score_weights;       /* merge: select.merge_weight = score (w_t proportional to size_t * s_t) */
-    int causal_keep;         /* drop-restore: keep by sk_select_causal_keep, not a top-k (a causal LM
+    sk_tensor *scores;      /* [B, M] */
+    int64_t k;              /* kept unprotected count; -1 in threshold mode */
+    double tau;             /* threshold mode */
+    sk_select_saved *saved; /* drop-restore slot for this span */
+    int fused;              /* merge: select.merge_into = fused */
+    int score_weights;      /* merge: select.merge_weight = score (w_t proportional to size_t * s_t) */
+    int causal_keep;        /* drop-restore: keep by sk_select_causal_keep, not a top-k (a causal LM
                                 with a scorer that is not SK_SCORER_BLIND) */
 } sk_strategy_args;
 

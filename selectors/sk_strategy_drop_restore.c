@@ -61,6 +61,5 @@ static int dr_restore_(sk_select_saved *sv, sk_seq *seq)
     return SK_OK;
 }
 
-const sk_strategy_vtable sk_strategy_drop_restore = {SK_STRATEGY_VERSION, "drop-restore",
-                                                     SK_STRATEGY_RESTORES | SK_STRATEGY_CAUSAL_OK, dr_apply_,
-                                                     dr_restore_};
+const sk_strategy_vtable sk_strategy_drop_restore = {
+    SK_STRATEGY_VERSION, "drop-restore", SK_STRATEGY_RESTORES | SK_STRATEGY_CAUSAL_OK, dr_apply_, dr_restore_};

@@ -37,14 +37,16 @@ static sk_tensor *slot_sums_(const sk_tensor *slot, const sk_tensor *v, int64_t 
 {
     int64_t b = sk_shim_size(v, 0);
     sk_tensor *flat = sk_shim_reshape(v, (int64_t[]){-1}, 1);
-    return sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * r}, 1, SK_F32, sk_shim_device(v)), 0, slot, flat),
-                           (int64_t[]){b, r}, 2);
+    return sk_shim_reshape(
+        sk_shim_index_add(sk_shim_zeros((int64_t[]){b * r}, 1, SK_F32, sk_shim_device(v)), 0, slot, flat),
+        (int64_t[]){b, r}, 2);
 }
 
 static int default_assign_(const sk_seq *seq, const sk_tensor *kept, const sk_tensor *dropped, sk_tensor **dst)
 {
     int64_t p = seq->n_protected;
-    sk_tensor *mu = seq->keys ? sk_select_l2_normalize(sk_select_keys_mean(seq->keys, p)) : sk_select_unit_metric(seq->x, p);
+    sk_tensor *mu =
+        seq->keys ? sk_select_l2_normalize(sk_select_keys_mean(seq->keys, p)) : sk_select_unit_metric(seq->x, p);
     *dst = sk_select_nearest_kept(mu, kept, dropped);
     return *dst ? SK_OK : sk_error_last_code();
 }
@@ -58,14 +60,15 @@ static int fuse_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *su = seq->sizes ? sk_shim_slice(seq->sizes, 1, p, n)
                                : sk_shim_ones((int64_t[]){b, m}, 2, SK_F32, sk_shim_device(seq->x));
     sk_tensor *xu = sk_shim_slice(seq->x, 1, p, n);
-    sk_tensor *ds = sk_shim_gather(su, 1, dropped);                       /* [B, Md] sizes */
-    sk_tensor *fs = sk_shim_sum(ds, (int64_t[]){1}, 1, 1);                /* [B, 1] */
+    sk_tensor *ds = sk_shim_gather(su, 1, dropped);        /* [B, Md] sizes */
+    sk_tensor *fs = sk_shim_sum(ds, (int64_t[]){1}, 1, 1); /* [B, 1] */
     sk_tensor *dw = a->score_weights ? sk_shim_mul(ds, score_weight_(sk_shim_gather(a->scores, 1, dropped))) : ds;
     sk_tensor *fw = a->score_weights ? sk_shim_sum(dw, (int64_t[]){1}, 1, 1) : fs;
-    sk_tensor *fx = sk_shim_div(sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(dw, -1)),
-                                            (int64_t[]){1}, 1, 1),
-                                sk_shim_unsqueeze(fw, -1));               /* [B, 1, D] */
-    sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, 0, sk_select_gather_rows(xu, kept)), fx};
+    sk_tensor *fx = sk_shim_div(
+        sk_shim_sum(sk_shim_mul(sk_select_gather_rows(xu, dropped), sk_shim_unsqueeze(dw, -1)), (int64_t[]){1}, 1, 1),
+        sk_shim_unsqueeze(fw, -1)); /* [B, 1, D] */
+    sk_tensor *xs[3] = {sk_shim_slice(seq->x, 1, 0, p), sk_select_gate(a, kept, 0, sk_select_gather_rows(xu, kept)),
+                        fx};
     sk_tensor *ss[3] = {seq->sizes ? sk_shim_slice(seq->sizes, 1, 0, p)
                                    : sk_shim_ones((int64_t[]){b, p}, 2, SK_F32, sk_shim_device(seq->x)),
                         sk_shim_gather(su, 1, kept), fs};
@@ -88,8 +91,7 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
     int rc = SK_OK;
     int64_t p = seq->n_protected, n = sk_shim_size(seq->x, 1), m = n - p;
     int64_t b = sk_shim_size(seq->x, 0), d = sk_shim_size(seq->x, 2), k = a->k;
-    if (seq->attn_bias)
-        return sk_error_set(SK_EINVAL, "merge cannot run on a padded sequence (attn_bias set)");
+    if (seq->attn_bias) return sk_error_set(SK_EINVAL, "merge cannot run on a padded sequence (attn_bias set)");
     if (k == m) {
         sk_tensor *all = sk_select_topk_sorted(a->scores, k);
         return all ? sk_select_keep_seq(a, seq, all) : sk_error_last_code();
@@ -122,17 +124,18 @@ static int merge_apply_(const sk_strategy_args *a, sk_seq *seq)
         c = c ? sk_shim_mul(c, sw) : sw;
     }
     sk_tensor *xw = c ? sk_shim_mul(seq->x, sk_shim_unsqueeze(c, -1)) : seq->x;
-    sk_tensor *sumx = sk_shim_reshape(
-        sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0, slot,
-                          sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
-        (int64_t[]){b, p + k, d}, 3);
-    sk_tensor *sizes = slot_sums_(slot, seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev), p + k);
+    sk_tensor *sumx =
+        sk_shim_reshape(sk_shim_index_add(sk_shim_zeros((int64_t[]){b * (p + k), d}, 2, sk_shim_dtype(seq->x), dev), 0,
+                                          slot, sk_shim_reshape(xw, (int64_t[]){b * n, d}, 2)),
+                        (int64_t[]){b, p + k, d}, 3);
+    sk_tensor *sizes =
+        slot_sums_(slot, seq->sizes ? seq->sizes : sk_shim_ones((int64_t[]){b, n}, 2, SK_F32, dev), p + k);
     /* the sum of the weights c_t per slot: the sizes in size mode */
     sk_tensor *wsum = a->score_weights ? slot_sums_(slot, c, p + k) : sizes;
     sk_tensor *x = sk_select_gate(a, kept, p, sk_shim_div(sumx, sk_shim_unsqueeze(wsum, -1)));
     sk_tensor *pos = seq->pos ? sk_select_keep_rows(seq->pos, p, kept) : NULL;
-    SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH,
-               "%s", sk_error_last());
+    SK_FAIL_IF(!x || !sizes || (seq->pos && !pos), sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH, "%s",
+               sk_error_last());
     seq->x = x;
     seq->sizes = sizes;
     seq->pos = pos;

@@ -31,8 +31,7 @@ static int threshold_apply_(const sk_strategy_args *a, sk_seq *seq)
     sk_tensor *cnt = NULL;
     sk_tensor *count = sk_shim_sum(sk_shim_to(mask, sk_shim_device(s), SK_F32), (int64_t[]){1}, 1, 0);
     double kmax = 0;
-    if (!count || sk_shim_max(count, 0, 0, &cnt, NULL) < 0 || sk_shim_item(cnt, &kmax) < 0)
-        return sk_error_last_code();
+    if (!count || sk_shim_max(count, 0, 0, &cnt, NULL) < 0 || sk_shim_item(cnt, &kmax) < 0) return sk_error_last_code();
     int64_t k = (int64_t)kmax;
     if (k < 1) k = 1;
     /* kept tokens sort first (in sequence order), padding after them */
@@ -58,5 +57,5 @@ done:
 }
 
 const sk_strategy_vtable sk_strategy_prune = {SK_STRATEGY_VERSION, "prune", 0, prune_apply_, NULL};
-const sk_strategy_vtable sk_strategy_prune_threshold = {SK_STRATEGY_VERSION, "prune-threshold",
-                                                        SK_STRATEGY_THRESHOLD, threshold_apply_, NULL};
+const sk_strategy_vtable sk_strategy_prune_threshold = {SK_STRATEGY_VERSION, "prune-threshold", SK_STRATEGY_THRESHOLD,
+                                                        threshold_apply_, NULL};

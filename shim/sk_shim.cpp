@@ -64,8 +64,8 @@ struct sk_adamw {
     std::vector<int> decay;
     std::vector<sk_tensor *> exp_avg, exp_avg_sq; // caller-visible handles, owned here
     sk_adamw_opts opts;
-    int64_t step;                // sk_adamw_step calls
-    std::vector<int64_t> pstep;  // per parameter: steps it took (torch's state['step'])
+    int64_t step;               // sk_adamw_step calls
+    std::vector<int64_t> pstep; // per parameter: steps it took (torch's state['step'])
 };
 
 struct sk_sgd {
@@ -121,8 +121,7 @@ int fail_(const char *op, const std::string &args)
     try {
         throw;
     } catch (const c10::Error &e) {
-        return sk_error_set(SK_ETORCH, "%s(%s): %s", op, args.c_str(),
-                            first_line_(e.what_without_backtrace()).c_str());
+        return sk_error_set(SK_ETORCH, "%s(%s): %s", op, args.c_str(), first_line_(e.what_without_backtrace()).c_str());
     } catch (const std::bad_alloc &) {
         return sk_error_set(SK_ENOMEM, "%s(%s): out of memory", op, args.c_str());
     } catch (const std::exception &e) {
@@ -160,8 +159,7 @@ sk_tensor *wrap_(at::Tensor t)
     return h;
 }
 
-template <class F>
-sk_tensor *op_(const char *name, std::initializer_list<const sk_tensor *> args, F f)
+template <class F> sk_tensor *op_(const char *name, std::initializer_list<const sk_tensor *> args, F f)
 {
     if (null_args_(name, args)) return nullptr;
     try {
@@ -172,8 +170,7 @@ sk_tensor *op_(const char *name, std::initializer_list<const sk_tensor *> args, 
     }
 }
 
-template <class F>
-int op_int_(const char *name, std::initializer_list<const sk_tensor *> args, F f)
+template <class F> int op_int_(const char *name, std::initializer_list<const sk_tensor *> args, F f)
 {
     if (null_args_(name, args)) return sk_error_last_code() ? sk_error_last_code() : SK_EINVAL;
     try {
@@ -246,10 +243,7 @@ opt_tensor_ opt_(const sk_tensor *t)
 
 // Random numbers come from the CPU generator and move to the device, so a
 // seed gives the same values on every device.
-at::Tensor on_(at::Tensor cpu, sk_device d, sk_dtype dt)
-{
-    return cpu.to(opts_(dt, d));
-}
+at::Tensor on_(at::Tensor cpu, sk_device d, sk_dtype dt) { return cpu.to(opts_(dt, d)); }
 
 at::Tensor causal_bias_(int64_t n, const at::TensorOptions &o)
 {
@@ -319,10 +313,15 @@ int sk_shim_tune_host_allocator(size_t bytes)
 size_t sk_shim_dtype_size(sk_dtype dt)
 {
     switch (dt) {
-    case SK_F32: case SK_I32: return 4;
-    case SK_BF16: case SK_F16: case SK_I16: return 2;
-    case SK_F64: case SK_I64: return 8;
-    case SK_U8: case SK_BOOL: return 1;
+    case SK_F32:
+    case SK_I32: return 4;
+    case SK_BF16:
+    case SK_F16:
+    case SK_I16: return 2;
+    case SK_F64:
+    case SK_I64: return 8;
+    case SK_U8:
+    case SK_BOOL: return 1;
     }
     return 0;
 }
@@ -335,8 +334,14 @@ const char *sk_shim_dtype_name(sk_dtype dt)
 
 int sk_shim_parse_device(const char *s, sk_device *out)
 {
-    if (s && strcmp(s, "cpu") == 0) { *out = SK_CPU; return SK_OK; }
-    if (s && strcmp(s, "cuda") == 0) { *out = SK_CUDA; return SK_OK; }
+    if (s && strcmp(s, "cpu") == 0) {
+        *out = SK_CPU;
+        return SK_OK;
+    }
+    if (s && strcmp(s, "cuda") == 0) {
+        *out = SK_CUDA;
+        return SK_OK;
+    }
     return sk_error_set(SK_EINVAL, "unknown device '%s' (expected cpu or cuda)", s ? s : "");
 }
 
@@ -521,8 +526,8 @@ sk_tensor *sk_shim_full(const int64_t *shape, int ndim, double value, sk_dtype d
     return op_("full", {}, [&] { return at::full(shape_(shape, ndim), value, opts_(dt, dev)); });
 }
 
-static sk_tensor *random_(const char *name, bool normal, const int64_t *shape, int ndim, sk_dtype dt,
-                          sk_device dev, sk_generator *g)
+static sk_tensor *random_(const char *name, bool normal, const int64_t *shape, int ndim, sk_dtype dt, sk_device dev,
+                          sk_generator *g)
 {
     if (!g) {
         sk_error_set(SK_EINVAL, "%s: NULL generator", name);
@@ -531,7 +536,8 @@ static sk_tensor *random_(const char *name, bool normal, const int64_t *shape, i
     return op_(name, {}, [&] {
         // at::randn/rand lock the generator themselves.
         auto cpu = at::TensorOptions().dtype(at::kFloat);
-        at::Tensor r = normal ? at::randn(shape_(shape, ndim), g->gen, cpu) : at::rand(shape_(shape, ndim), g->gen, cpu);
+        at::Tensor r =
+            normal ? at::randn(shape_(shape, ndim), g->gen, cpu) : at::rand(shape_(shape, ndim), g->gen, cpu);
         return on_(r, dev, dt);
     });
 }
@@ -552,9 +558,8 @@ sk_tensor *sk_shim_randperm(int64_t n, sk_device dev, sk_generator *g)
         sk_error_set(SK_EINVAL, "randperm: NULL generator");
         return nullptr;
     }
-    return op_("randperm", {}, [&] {
-        return at::randperm(n, g->gen, at::TensorOptions().dtype(at::kLong)).to(dev_(dev));
-    });
+    return op_("randperm", {},
+               [&] { return at::randperm(n, g->gen, at::TensorOptions().dtype(at::kLong)).to(dev_(dev)); });
 }
 
 sk_tensor *sk_shim_arange(int64_t n, sk_device dev)
@@ -569,7 +574,8 @@ sk_tensor *sk_shim_from_host(const void *data, const int64_t *shape, int ndim, s
         return nullptr;
     }
     return op_("from_host", {}, [&] {
-        at::Tensor view = at::from_blob(const_cast<void *>(data), shape_(shape, ndim), at::TensorOptions().dtype(st_(dt)));
+        at::Tensor view =
+            at::from_blob(const_cast<void *>(data), shape_(shape, ndim), at::TensorOptions().dtype(st_(dt)));
         return dev == SK_CPU ? view.clone() : view.to(dev_(dev));
     });
 }
@@ -580,7 +586,8 @@ int sk_shim_to_host(const sk_tensor *t, void *buf, size_t cap)
         at::Tensor c = t->t.detach().to(at::kCPU).contiguous();
         size_t need = (size_t)c.numel() * c.element_size();
         if (cap < need)
-            return sk_error_set(SK_EINVAL, "to_host(%s): buffer of %zu bytes, need %zu", shape_str_(t->t).c_str(), cap, need);
+            return sk_error_set(SK_EINVAL, "to_host(%s): buffer of %zu bytes, need %zu", shape_str_(t->t).c_str(), cap,
+                                need);
         if (need) memcpy(buf, c.data_ptr(), need);
         return (int)SK_OK;
     });
@@ -591,9 +598,11 @@ int sk_shim_copy_from_host(sk_tensor *t, const void *data, size_t bytes)
     return op_int_("copy_from_host", {t}, [&] {
         size_t need = (size_t)t->t.numel() * t->t.element_size();
         if (bytes != need)
-            return sk_error_set(SK_EINVAL, "copy_from_host(%s): got %zu bytes, need %zu", shape_str_(t->t).c_str(), bytes, need);
+            return sk_error_set(SK_EINVAL, "copy_from_host(%s): got %zu bytes, need %zu", shape_str_(t->t).c_str(),
+                                bytes, need);
         at::NoGradGuard ng;
-        at::Tensor src = at::from_blob(const_cast<void *>(data), t->t.sizes(), at::TensorOptions().dtype(t->t.scalar_type()));
+        at::Tensor src =
+            at::from_blob(const_cast<void *>(data), t->t.sizes(), at::TensorOptions().dtype(t->t.scalar_type()));
         t->t.copy_(src);
         return (int)SK_OK;
     });
@@ -604,7 +613,8 @@ int sk_shim_copy_(sk_tensor *dst, const sk_tensor *src)
     return op_int_("copy_", {dst, src}, [&] {
         at::NoGradGuard ng;
         if (!dst->t.sizes().equals(src->t.sizes()))
-            return sk_error_set(SK_EINVAL, "copy_(%s, %s): shapes differ", shape_str_(dst->t).c_str(), shape_str_(src->t).c_str());
+            return sk_error_set(SK_EINVAL, "copy_(%s, %s): shapes differ", shape_str_(dst->t).c_str(),
+                                shape_str_(src->t).c_str());
         dst->t.copy_(src->t);
         return (int)SK_OK;
     });
@@ -675,9 +685,18 @@ sk_tensor *sk_shim_to(const sk_tensor *t, sk_device dev, sk_dtype dt)
 {
     return op_("to", {t}, [&] { return t->t.to(opts_(dt, dev)); });
 }
-sk_tensor *sk_shim_clone(const sk_tensor *t) { return op_("clone", {t}, [&] { return t->t.clone(); }); }
-sk_tensor *sk_shim_detach(const sk_tensor *t) { return op_("detach", {t}, [&] { return t->t.detach(); }); }
-sk_tensor *sk_shim_contiguous(const sk_tensor *t) { return op_("contiguous", {t}, [&] { return t->t.contiguous(); }); }
+sk_tensor *sk_shim_clone(const sk_tensor *t)
+{
+    return op_("clone", {t}, [&] { return t->t.clone(); });
+}
+sk_tensor *sk_shim_detach(const sk_tensor *t)
+{
+    return op_("detach", {t}, [&] { return t->t.detach(); });
+}
+sk_tensor *sk_shim_contiguous(const sk_tensor *t)
+{
+    return op_("contiguous", {t}, [&] { return t->t.contiguous(); });
+}
 
 sk_tensor *sk_shim_reshape(const sk_tensor *t, const int64_t *shape, int ndim)
 {
@@ -694,8 +713,14 @@ sk_tensor *sk_shim_transpose(const sk_tensor *t, int64_t d0, int64_t d1)
     return op_("transpose", {t}, [&] { return t->t.transpose(d0, d1); });
 }
 
-sk_tensor *sk_shim_unsqueeze(const sk_tensor *t, int64_t d) { return op_("unsqueeze", {t}, [&] { return t->t.unsqueeze(d); }); }
-sk_tensor *sk_shim_squeeze(const sk_tensor *t, int64_t d) { return op_("squeeze", {t}, [&] { return t->t.squeeze(d); }); }
+sk_tensor *sk_shim_unsqueeze(const sk_tensor *t, int64_t d)
+{
+    return op_("unsqueeze", {t}, [&] { return t->t.unsqueeze(d); });
+}
+sk_tensor *sk_shim_squeeze(const sk_tensor *t, int64_t d)
+{
+    return op_("squeeze", {t}, [&] { return t->t.squeeze(d); });
+}
 
 sk_tensor *sk_shim_expand(const sk_tensor *t, const int64_t *shape, int ndim)
 {
@@ -733,12 +758,21 @@ sk_tensor *sk_shim_stack(sk_tensor *const *ts, int n, int64_t d) { return join_(
 
 // ---- elementwise -------------------------------------------------------------
 
-#define SK_BINARY(fn, expr) \
-    sk_tensor *sk_shim_##fn(const sk_tensor *a, const sk_tensor *b) { return op_(#fn, {a, b}, [&] { return expr; }); }
-#define SK_UNARY(fn, expr) \
-    sk_tensor *sk_shim_##fn(const sk_tensor *a) { return op_(#fn, {a}, [&] { return expr; }); }
-#define SK_SCALAR(fn, expr) \
-    sk_tensor *sk_shim_##fn(const sk_tensor *a, double s) { return op_(#fn, {a}, [&] { return expr; }); }
+#define SK_BINARY(fn, expr)                                         \
+    sk_tensor *sk_shim_##fn(const sk_tensor *a, const sk_tensor *b) \
+    {                                                               \
+        return op_(#fn, {a, b}, [&] { return expr; });              \
+    }
+#define SK_UNARY(fn, expr)                          \
+    sk_tensor *sk_shim_##fn(const sk_tensor *a)     \
+    {                                               \
+        return op_(#fn, {a}, [&] { return expr; }); \
+    }
+#define SK_SCALAR(fn, expr)                               \
+    sk_tensor *sk_shim_##fn(const sk_tensor *a, double s) \
+    {                                                     \
+        return op_(#fn, {a}, [&] { return expr; });       \
+    }
 
 SK_BINARY(add, a->t + b->t)
 SK_BINARY(sub, a->t - b->t)
@@ -746,7 +780,7 @@ SK_BINARY(mul, a->t * b->t)
 SK_BINARY(div, a->t / b->t)
 SK_BINARY(eq, a->t.eq(b->t))
 SK_SCALAR(add_scalar, a->t + s)
-SK_SCALAR(mul_scalar, a->t * s)
+SK_SCALAR(mul_scalar, a->t *s)
 SK_SCALAR(pow_scalar, a->t.pow(s))
 SK_SCALAR(gt_scalar, a->t.gt(s))
 SK_SCALAR(ge_scalar, a->t.ge(s))
@@ -821,7 +855,10 @@ sk_tensor *sk_shim_norm(const sk_tensor *a, int64_t d, int keepdim)
     return op_("norm", {a}, [&] { return at::linalg_vector_norm(a->t, 2, at::IntArrayRef{d}, keepdim != 0, {}); });
 }
 
-sk_tensor *sk_shim_cumsum(const sk_tensor *a, int64_t d) { return op_("cumsum", {a}, [&] { return a->t.cumsum(d); }); }
+sk_tensor *sk_shim_cumsum(const sk_tensor *a, int64_t d)
+{
+    return op_("cumsum", {a}, [&] { return a->t.cumsum(d); });
+}
 
 int sk_shim_item(const sk_tensor *a, double *out)
 {
@@ -856,7 +893,10 @@ sk_tensor *sk_shim_layer_norm(const sk_tensor *x, const sk_tensor *w, const sk_t
     });
 }
 
-sk_tensor *sk_shim_softmax(const sk_tensor *x, int64_t d) { return op_("softmax", {x}, [&] { return x->t.softmax(d); }); }
+sk_tensor *sk_shim_softmax(const sk_tensor *x, int64_t d)
+{
+    return op_("softmax", {x}, [&] { return x->t.softmax(d); });
+}
 sk_tensor *sk_shim_log_softmax(const sk_tensor *x, int64_t d)
 {
     return op_("log_softmax", {x}, [&] { return x->t.log_softmax(d); });
@@ -901,7 +941,8 @@ static at::Tensor attn_explicit_(const at::Tensor &q, const at::Tensor &k, const
     return at::matmul(p, v);
 }
 
-sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v, const sk_tensor *attn_bias, int causal)
+sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v, const sk_tensor *attn_bias,
+                        int causal)
 {
     return op_("sdpa", {q, k, v}, [&] {
 #if TORCH_VERSION_MAJOR >= 2
@@ -920,7 +961,8 @@ sk_tensor *sk_shim_attention_probs(const sk_tensor *q, const sk_tensor *k, const
 {
     if (probs) *probs = nullptr;
     at::Tensor p;
-    sk_tensor *out = op_("attention_probs", {q, k, v}, [&] { return attn_explicit_(q->t, k->t, v->t, attn_bias, causal, &p); });
+    sk_tensor *out =
+        op_("attention_probs", {q, k, v}, [&] { return attn_explicit_(q->t, k->t, v->t, attn_bias, causal, &p); });
     if (out && probs) *probs = wrap_(p);
     return out;
 }
@@ -1123,8 +1165,7 @@ int sk_shim_grad(const sk_tensor *t, sk_tensor **out)
     });
 }
 
-int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int n, int create_graph,
-                          sk_tensor **grads)
+int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int n, int create_graph, sk_tensor **grads)
 {
     for (int i = 0; i < n; i++) grads[i] = nullptr;
     if (!output || n < 0 || (n > 0 && !inputs)) return sk_error_set(SK_EINVAL, "autograd_grad: bad arguments");
@@ -1140,7 +1181,8 @@ int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int
          * gradient of its shape */
         std::vector<at::Tensor> g = torch::autograd::grad({output->t}, in, {}, create_graph != 0, create_graph != 0,
                                                           /*allow_unused=*/true);
-        for (int i = 0; i < n; i++) grads[i] = wrap_(g[(size_t)i].defined() ? g[(size_t)i] : at::zeros_like(in[(size_t)i]));
+        for (int i = 0; i < n; i++)
+            grads[i] = wrap_(g[(size_t)i].defined() ? g[(size_t)i] : at::zeros_like(in[(size_t)i]));
         return (int)SK_OK;
     });
 }
@@ -1336,7 +1378,6 @@ int sk_adamw_state(sk_adamw *opt, int i, sk_tensor **exp_avg, sk_tensor **exp_av
         return fail_("adamw_state", std::to_string(i));
     }
 }
-
 
 // ---- SGD -----------------------------------------------------------------------------
 

@@ -257,8 +257,8 @@ sk_tensor *sk_shim_dropout(const sk_tensor *x, double p, sk_generator *g);
  * log(size) for size-weighted "proportional" attention). causal: apply a
  * causal mask. Uses libtorch's fused kernel when available (2.x), else the
  * explicit form. Returns [B, H, N, Dh]. */
-sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v,
-                        const sk_tensor *attn_bias, int causal);
+sk_tensor *sk_shim_sdpa(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v, const sk_tensor *attn_bias,
+                        int causal);
 /* The explicit form that also returns the attention probabilities
  * [B, H, N, N] in *probs (owned like any op result). */
 sk_tensor *sk_shim_attention_probs(const sk_tensor *q, const sk_tensor *k, const sk_tensor *v,
@@ -285,8 +285,8 @@ sk_tensor *sk_shim_st_gate(const sk_tensor *rows, const sk_tensor *logits, int64
  * 1-D int64 positions idx along d (positions must be distinct). */
 sk_tensor *sk_shim_index_copy(const sk_tensor *x, int64_t d, const sk_tensor *idx, const sk_tensor *src);
 /* k largest (largest=1) or smallest along d; either output may be NULL. */
-int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sorted,
-                 sk_tensor **values, sk_tensor **indices);
+int sk_shim_topk(const sk_tensor *x, int64_t k, int64_t d, int largest, int sorted, sk_tensor **values,
+                 sk_tensor **indices);
 /* Stable sort along d; either output may be NULL. */
 int sk_shim_sort(const sk_tensor *x, int64_t d, int descending, sk_tensor **values, sk_tensor **indices);
 sk_tensor *sk_shim_argsort(const sk_tensor *x, int64_t d, int descending);
@@ -386,8 +386,7 @@ typedef struct {
 /* AdamW over `params` (borrowed; must outlive the optimizer). decay[i] == 0
  * excludes param i from weight decay (biases, norms); decay may be NULL (all
  * decayed). The update matches torch.optim.AdamW(foreach=False). */
-int sk_adamw_create(sk_adamw **out, sk_tensor *const *params, const int *decay, int n,
-                    const sk_adamw_opts *opts);
+int sk_adamw_create(sk_adamw **out, sk_tensor *const *params, const int *decay, int n, const sk_adamw_opts *opts);
 void sk_adamw_free(sk_adamw *opt);
 /* One update with learning rate lr; params without a grad are skipped. */
 int sk_adamw_step(sk_adamw *opt, double lr);

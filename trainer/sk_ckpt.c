@@ -58,7 +58,10 @@ static int list_steps_(const char *root, int64_t **out, int *n)
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *o2 = realloc(*out, (size_t)cap * sizeof *o2);
-            if (!o2) { closedir(d); return sk_error_set(SK_ENOMEM, "%s: out of memory", root); }
+            if (!o2) {
+                closedir(d);
+                return sk_error_set(SK_ENOMEM, "%s: out of memory", root);
+            }
             *out = o2;
         }
         (*out)[(*n)++] = s;
@@ -111,10 +114,10 @@ static int state_dump_(const char *path, const sk_ckpt_state *st, char **out)
     hex[2 * st->rng_len] = '\0';
     cfg = json_loads(st->config[0] ? st->config : "{}", 0, &err);
     SK_FAIL_IF(!json_is_object(cfg), SK_EINVAL, "%s: the run config is not a JSON object: %s", path, err.text);
-    root = json_pack("{s:I, s:i, s:I, s:I, s:I, s:f, s:f, s:s, s:o}", "step", (json_int_t)st->step, "world",
-                     st->world, "seed", (json_int_t)st->seed, "loader_epoch", (json_int_t)st->loader_epoch,
-                     "loader_step", (json_int_t)st->loader_step, "tokens", st->tokens, "tokens_kept",
-                     st->tokens_kept, "rng", hex, "config", cfg);
+    root = json_pack("{s:I, s:i, s:I, s:I, s:I, s:f, s:f, s:s, s:o}", "step", (json_int_t)st->step, "world", st->world,
+                     "seed", (json_int_t)st->seed, "loader_epoch", (json_int_t)st->loader_epoch, "loader_step",
+                     (json_int_t)st->loader_step, "tokens", st->tokens, "tokens_kept", st->tokens_kept, "rng", hex,
+                     "config", cfg);
     cfg = NULL; /* json_pack's "o" took it, even on failure */
     SK_FAIL_IF(!root || !(*out = json_dumps(root, JSON_INDENT(2))), SK_ENOMEM,
                "%s: cannot build the document (out of memory or a non-finite token counter)", path);
@@ -150,7 +153,10 @@ done:
 
 static int hexv_(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static int state_rng_(const char *path, const json_t *root, sk_ckpt_state *st)
@@ -290,8 +296,10 @@ static int optim_save_(const char *path, const sk_params *p, const sk_ckpt_optim
     SK_TRY(moments_(opt->adamw, p, &names2, &t2));
     rc = sk_weights_write(path, names2, t2, NSTATE_ * p->n, ometa, 2);
 done:
-    if (opt && opt->sgd) buffers_free_(names2, t2, n);
-    else moments_free_(p, names2, t2);
+    if (opt && opt->sgd)
+        buffers_free_(names2, t2, n);
+    else
+        moments_free_(p, names2, t2);
     return rc;
 }
 
@@ -320,8 +328,10 @@ static int optim_load_(const char *path, const sk_params *p, const sk_ckpt_optim
     SK_TRY(sk_adamw_set_step_count(opt->adamw, step));
 done:
     sk_safetensors_free(st);
-    if (opt->sgd) buffers_free_(names2, t2, n);
-    else moments_free_(p, names2, t2);
+    if (opt->sgd)
+        buffers_free_(names2, t2, n);
+    else
+        moments_free_(p, names2, t2);
     return rc;
 }
 

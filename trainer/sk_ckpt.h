@@ -32,14 +32,14 @@
 #include "sk_params.h"
 
 typedef struct {
-    int64_t step;            /* optimizer steps completed */
-    int world;               /* ranks that wrote it */
+    int64_t step; /* optimizer steps completed */
+    int world;    /* ranks that wrote it */
     uint64_t seed;
     int64_t loader_epoch, loader_step; /* position of the next training batch */
     double tokens, tokens_kept;        /* counters so far */
-    unsigned char rng[8192]; /* trainer generator state (mt19937: ~5 KB) */
+    unsigned char rng[8192];           /* trainer generator state (mt19937: ~5 KB) */
     size_t rng_len;
-    char config[4096];       /* model + train config as JSON (for the record and for checks) */
+    char config[4096]; /* model + train config as JSON (for the record and for checks) */
 } sk_ckpt_state;
 
 /* The optimizer whose state a checkpoint holds: exactly one of the two is

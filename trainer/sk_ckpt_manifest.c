@@ -90,8 +90,9 @@ int sk_ckpt_manifest_check(const char *dir, const char *const *required, int nre
                    "%s:%d: file name '%s' is not in the checkpoint directory", path, lineno, name);
         snprintf(fp, sizeof fp, "%s/%s", dir, name);
         SK_TRY(hash_file_(fp, &h, &sz));
-        SK_FAIL_IF(sz != want_sz, SK_ECORRUPT, "%s: %" PRIu64 " bytes, the checkpoint's MANIFEST says %" PRIu64
-                   " (truncated or damaged)", fp, sz, want_sz);
+        SK_FAIL_IF(sz != want_sz, SK_ECORRUPT,
+                   "%s: %" PRIu64 " bytes, the checkpoint's MANIFEST says %" PRIu64 " (truncated or damaged)", fp, sz,
+                   want_sz);
         SK_FAIL_IF(h != want_h, SK_ECORRUPT,
                    "%s: checksum mismatch (xxh3-64 %016" PRIx64 ", the checkpoint's MANIFEST says %016" PRIx64
                    "): the file is corrupt",

@@ -64,13 +64,13 @@ void sk_cost_opts_default(sk_cost_opts *o);
 typedef struct {
     double speedup_median, speedup_q1, speedup_q3; /* per-round t_full / t_compressed */
     double ms_full, ms_compressed;                 /* median step time of each side, milliseconds */
-    double flop_ratio;  /* analytic FLOPs full / compressed of the batch (sk_select_flops; the
+    double flop_ratio;                /* analytic FLOPs full / compressed of the batch (sk_select_flops; the
                            scorers' own FLOPs counted on the compressed side); NaN when unknown */
-    int64_t rss_base;   /* host resident bytes just before a measured step (-1: unknown) */
+    int64_t rss_base;                 /* host resident bytes just before a measured step (-1: unknown) */
     int64_t rss_full, rss_compressed; /* peak host resident bytes during one step of each side (-1: unknown) */
     int64_t dev_full, dev_compressed; /* peak device bytes allocated during one step (-1: not on a GPU) */
-    int rounds;         /* timed rounds run */
-    int converged;      /* 1 when IQR / median fell below target_spread */
+    int rounds;                       /* timed rounds run */
+    int converged;                    /* 1 when IQR / median fell below target_spread */
 } sk_cost_result;
 
 /* Measure the configured selector (o->select) against no selector, on the

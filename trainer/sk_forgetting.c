@@ -18,7 +18,7 @@ struct sk_forgetting {
     int32_t *pres;   /* presentations */
     int64_t *gbuf;   /* gather buffer (record) */
     int64_t gcap;
-    float *host;     /* checkpoint staging, 3 x n */
+    float *host; /* checkpoint staging, 3 x n */
     sk_params ck;
 };
 
@@ -123,8 +123,8 @@ int sk_forgetting_write(const sk_forgetting *f, const char *path, const char *so
                                  {.name = "events", .dtype = "I32", .ndim = 1, .shape = {f->n}},
                                  {.name = "presentations", .dtype = "I32", .ndim = 1, .shape = {f->n}}};
     const void *data[3] = {s, f->events, f->pres};
-    const char *meta[] = {"shrink.kind", "forgetting", "shrink.source_file", source_file, "shrink.source_xxh64",
-                          hash, "shrink.rows", rows, "shrink.never_learned", never, "shrink.steps", st};
+    const char *meta[] = {"shrink.kind", "forgetting", "shrink.source_file",   source_file, "shrink.source_xxh64", hash,
+                          "shrink.rows", rows,         "shrink.never_learned", never,       "shrink.steps",        st};
     rc = sk_safetensors_write(path, e, data, 3, meta, (int)(sizeof meta / sizeof *meta / 2));
 done:
     free(s);

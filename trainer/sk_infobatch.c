@@ -23,8 +23,8 @@ struct sk_infobatch {
     /* this rank's recorded (index, loss) pairs not yet gathered: pend[0..pn)
      * indices, pend[cap..cap + pn) the losses' double bits (sk_infobatch_record) */
     int64_t *pend, pn, pcap;
-    int64_t *gbuf, gcap;  /* allgather buffer */
-    sk_params ck;         /* checkpoint tensors */
+    int64_t *gbuf, gcap; /* allgather buffer */
+    sk_params ck;        /* checkpoint tensors */
 };
 
 int sk_infobatch_create(sk_infobatch **out, int64_t n, double ratio, double delta, int64_t epochs, uint64_t seed)
@@ -50,8 +50,8 @@ int sk_infobatch_create(sk_infobatch **out, int64_t n, double ratio, double delt
     ib->order = malloc((size_t)n * sizeof *ib->order);
     ib->cur = -1;
     sk_params_init(&ib->ck);
-    SK_FAIL_IF(!ib->scores || !ib->weights || !ib->well || !ib->epoch_scores || !ib->order, SK_ENOMEM, "infobatch: out of memory for %lld samples",
-               (long long)n);
+    SK_FAIL_IF(!ib->scores || !ib->weights || !ib->well || !ib->epoch_scores || !ib->order, SK_ENOMEM,
+               "infobatch: out of memory for %lld samples", (long long)n);
     for (int64_t i = 0; i < n; i++) {
         ib->scores[i] = SK_INFOBATCH_INIT_SCORE;
         ib->weights[i] = 1.0f;
@@ -101,8 +101,10 @@ int sk_infobatch_epoch(sk_infobatch *ib, int64_t e, int64_t *order, int64_t *n, 
         mean /= (double)ib->n;
         int64_t nw = 0;
         for (int64_t i = 0; i < ib->n; i++) {
-            if ((double)ib->scores[i] < mean) ib->well[nw++] = i;
-            else order[m++] = i; /* not well learned: always kept */
+            if ((double)ib->scores[i] < mean)
+                ib->well[nw++] = i;
+            else
+                order[m++] = i; /* not well learned: always kept */
         }
         const double keep = 1.0 - ib->ratio;
         int64_t k = (int64_t)(keep * (double)nw);
@@ -271,7 +273,8 @@ int sk_infobatch_ckpt_store(sk_infobatch *ib)
     int rc = SK_OK;
     const size_t fb = (size_t)ib->n * sizeof(float);
     double st[2] = {(double)ib->cur, (double)ib->skipped_total};
-    SK_FAIL_IF(ib->pn > 0, SK_EINVAL, "infobatch: %lld recorded losses not gathered before a checkpoint (sk_infobatch_flush)",
+    SK_FAIL_IF(ib->pn > 0, SK_EINVAL,
+               "infobatch: %lld recorded losses not gathered before a checkpoint (sk_infobatch_flush)",
                (long long)ib->pn);
     SK_TRY(ck_make_(ib));
     SK_TRY(sk_shim_copy_from_host(ib->ck.t[0], ib->scores, fb));

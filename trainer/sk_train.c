@@ -47,9 +47,12 @@ int sk_train_validate(const sk_model_config *m, const sk_train_config *t, const 
         return sk_error_set(SK_EINVAL, "train.min_lr = %g: must be in [0, train.lr = %g]", t->min_lr, t->lr);
     if (t->warmup < 0 || t->warmup > t->steps)
         return sk_error_set(SK_EINVAL, "train.warmup = %lld: must be in [0, train.steps]", (long long)t->warmup);
-    if (!(t->weight_decay >= 0)) return sk_error_set(SK_EINVAL, "train.weight_decay = %g: must be >= 0", t->weight_decay);
-    if (!(t->beta1 >= 0 && t->beta1 < 1)) return sk_error_set(SK_EINVAL, "train.beta1 = %g: must be in [0, 1)", t->beta1);
-    if (!(t->beta2 >= 0 && t->beta2 < 1)) return sk_error_set(SK_EINVAL, "train.beta2 = %g: must be in [0, 1)", t->beta2);
+    if (!(t->weight_decay >= 0))
+        return sk_error_set(SK_EINVAL, "train.weight_decay = %g: must be >= 0", t->weight_decay);
+    if (!(t->beta1 >= 0 && t->beta1 < 1))
+        return sk_error_set(SK_EINVAL, "train.beta1 = %g: must be in [0, 1)", t->beta1);
+    if (!(t->beta2 >= 0 && t->beta2 < 1))
+        return sk_error_set(SK_EINVAL, "train.beta2 = %g: must be in [0, 1)", t->beta2);
     if (!(t->eps > 0)) return sk_error_set(SK_EINVAL, "train.eps = %g: must be > 0", t->eps);
     if (!(t->momentum >= 0 && t->momentum < 1))
         return sk_error_set(SK_EINVAL, "train.momentum = %g: must be in [0, 1)", t->momentum);
@@ -84,9 +87,12 @@ static int64_t ld_spe_(void *c) { return sk_loader_steps_per_epoch(c); }
 static int64_t ld_vocab_(void *c) { return sk_loader_vocab_size(c); }
 static int64_t ld_classes_(void *c) { return sk_loader_num_classes(c); }
 static int64_t ld_samples_(void *c) { return sk_loader_num_samples(c); }
-static int ld_seek_order_(void *c, sk_loader_pos p, const int64_t *o, int64_t n) { return sk_loader_seek_order(c, p, o, n); }
-static const sk_train_source loader_source_ = {ld_create_, ld_free_,    ld_next_,    ld_tell_,      ld_seek_,
-                                               ld_spe_,    ld_vocab_,   ld_classes_, ld_samples_, ld_seek_order_};
+static int ld_seek_order_(void *c, sk_loader_pos p, const int64_t *o, int64_t n)
+{
+    return sk_loader_seek_order(c, p, o, n);
+}
+static const sk_train_source loader_source_ = {ld_create_, ld_free_,  ld_next_,    ld_tell_,    ld_seek_,
+                                               ld_spe_,    ld_vocab_, ld_classes_, ld_samples_, ld_seek_order_};
 const sk_train_source *sk_train_source_loader(void) { return &loader_source_; }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -118,11 +124,11 @@ static void nonfinite_list_(sk_params *p, int grads, char *buf, size_t cap)
         int fin = 1;
         sk_shim_all_finite(t, &fin);
         sk_tensor_free(g);
-        if (!fin && k + strlen(p->names[i]) + 3 < cap) k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? ", " : "", p->names[i]);
+        if (!fin && k + strlen(p->names[i]) + 3 < cap)
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? ", " : "", p->names[i]);
     }
     if (!k) snprintf(buf, cap, "none");
 }
-
 
 /* Unigram baseline for LMs: token frequencies over the training split
  * (add-one smoothed), cross-entropy on the eval batches, in bits/token. */
@@ -149,7 +155,7 @@ static int unigram_bits_(const sk_train_source *S, void *train_src, int64_t ntra
             for (int64_t r = 0; r < b->n; r++)
                 for (int64_t j = 0; j < T - 1; j++) {
                     int64_t k = r * T + j + (pass ? 1 : 0);
-                    int64_t tok = b->type == SK_ELEM_I64 ? ((const int64_t *)b->data)[k]
+                    int64_t tok = b->type == SK_ELEM_I64   ? ((const int64_t *)b->data)[k]
                                   : b->type == SK_ELEM_I32 ? ((const int32_t *)b->data)[k]
                                                            : ((const uint16_t *)b->data)[k];
                     if (tok < 0 || tok >= vocab) continue;
@@ -179,7 +185,6 @@ static int cmp_double_(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-
 /* ---- one run ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -193,9 +198,9 @@ typedef struct {
     int64_t micro, eval_nb; /* per-rank micro-batch; eval batches per evaluation */
     int64_t start, step;    /* first step of this run (after resume); the current step */
     sk_model *model;
-    sk_model_info info;     /* arch, flags (LM or classifier), outputs */
-    sk_params *mp;          /* the model's parameters (owned by model) */
-    sk_params *buf;         /* its buffers (batch norm's running statistics; owned by model, NULL: none) */
+    sk_model_info info; /* arch, flags (LM or classifier), outputs */
+    sk_params *mp;      /* the model's parameters (owned by model) */
+    sk_params *buf;     /* its buffers (batch norm's running statistics; owned by model, NULL: none) */
     /* What training updates: the model's parameters, then a learned
      * selector's (borrowed view; never sk_params_free'd). Optimizer, DDP,
      * gradient clipping and checkpoints all run over it. */
@@ -203,23 +208,23 @@ typedef struct {
     sk_selector *sel;
     sk_select_model sm;
     sk_dist_ddp *ddp;
-    sk_adamw *opt;          /* train.optimizer=adamw */
-    sk_sgd *sgd;            /* train.optimizer=sgd */
-    sk_ckpt_optim ckopt;    /* whichever of the two, for checkpoints */
+    sk_adamw *opt;       /* train.optimizer=adamw */
+    sk_sgd *sgd;         /* train.optimizer=sgd */
+    sk_ckpt_optim ckopt; /* whichever of the two, for checkpoints */
     sk_generator *rng;
     sk_progress *prog;
-    FILE *mf;               /* metrics.jsonl (rank 0) */
+    FILE *mf; /* metrics.jsonl (rank 0) */
     sk_ckpt_state *cks;
-    sk_infobatch *ib;       /* data.prune=infobatch, else NULL */
-    sk_forgetting *fg;      /* train.record_forgetting, else NULL */
-    int64_t epochs;         /* with ib: the epoch budget */
-    int budget_spent;       /* with ib: the loop ended because the epoch budget was spent */
-    int last;               /* the current step is the run's last */
+    sk_infobatch *ib;  /* data.prune=infobatch, else NULL */
+    sk_forgetting *fg; /* train.record_forgetting, else NULL */
+    int64_t epochs;    /* with ib: the epoch budget */
+    int budget_spent;  /* with ib: the loop ended because the epoch budget was spent */
+    int last;          /* the current step is the run's last */
     char ckroot[4096];
-    int model_saved;        /* model.safetensors written (rank 0) */
-    int cost_only;          /* set up for sk_cost_measure: no out_dir, no eval verification */
-    int local;              /* set up for sk_train_check: this process alone, no MPI call, nothing written */
-    double t_start, c_start;  /* wall and process CPU clocks when the loop began */
+    int model_saved;            /* model.safetensors written (rank 0) */
+    int cost_only;              /* set up for sk_cost_measure: no out_dir, no eval verification */
+    int local;                  /* set up for sk_train_check: this process alone, no MPI call, nothing written */
+    double t_start, c_start;    /* wall and process CPU clocks when the loop began */
     double step_wall, step_cpu; /* this run's training steps: wall seconds (this rank), CPU seconds (all ranks) */
     sk_train_result r;
 } run_;
@@ -275,8 +280,11 @@ done:
 
 int sk_train_batch_tensors(const sk_batch *b, sk_tensor **x, sk_tensor **y)
 {
-    static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8, [SK_ELEM_U16] = SK_I32, [SK_ELEM_I32] = SK_I32,
-                                      [SK_ELEM_I64] = SK_I64, [SK_ELEM_F32] = SK_F32};
+    static const sk_dtype dtype_[] = {[SK_ELEM_U8] = SK_U8,
+                                      [SK_ELEM_U16] = SK_I32,
+                                      [SK_ELEM_I32] = SK_I32,
+                                      [SK_ELEM_I64] = SK_I64,
+                                      [SK_ELEM_F32] = SK_F32};
     int rc = SK_OK;
     int64_t shape[5] = {b->n}, numel = b->n;
     int32_t *wide = NULL;
@@ -315,10 +323,13 @@ static int weighted_loss_(run_ *R, const sk_batch *b, fwd_ *f)
     int rc = SK_OK;
     float *w = malloc((size_t)b->n * sizeof *w);
     SK_FAIL_IF(!w, SK_ENOMEM, "train: out of memory");
-    SK_FAIL_IF(!f->sample_loss || !b->index, SK_EINVAL, "data.prune: the model or the source gives no per-sample losses");
+    SK_FAIL_IF(!f->sample_loss || !b->index, SK_EINVAL,
+               "data.prune: the model or the source gives no per-sample losses");
     for (int64_t j = 0; j < b->n; j++) w[j] = sk_infobatch_weight(R->ib, b->index[j]);
     int64_t shape[1] = {b->n};
-    f->loss_t = sk_shim_mean(sk_shim_mul(f->sample_loss, sk_shim_from_host(w, shape, 1, SK_F32, sk_shim_device(f->sample_loss))), NULL, 0, 0);
+    f->loss_t = sk_shim_mean(
+        sk_shim_mul(f->sample_loss, sk_shim_from_host(w, shape, 1, SK_F32, sk_shim_device(f->sample_loss))), NULL, 0,
+        0);
     SK_TRY_T(f->loss_t);
 done:
     free(w);
@@ -437,12 +448,13 @@ static int augment_(run_ *R, const sk_batch *b, sk_tensor **x)
     sk_dsa_params p;
     sk_dsa_draw *d = NULL;
     sk_tensor *y = NULL;
-    int64_t shape[SK_SHIM_MAX_DIMS], s4[4] = {b->n, b->ndim == 3 ? b->shape[0] : 1, b->shape[b->ndim - 2],
-                                              b->shape[b->ndim - 1]};
+    int64_t shape[SK_SHIM_MAX_DIMS],
+        s4[4] = {b->n, b->ndim == 3 ? b->shape[0] : 1, b->shape[b->ndim - 2], b->shape[b->ndim - 1]};
     int nd = sk_shim_shape(*x, shape);
     sk_dsa_params_default(&p);
     size_t sl = strlen(R->tc->dsa_strategy);
-    SK_FAIL_IF(sl >= sizeof p.strategy, SK_EINVAL, "train.dsa_strategy: longer than %zu characters", sizeof p.strategy - 1);
+    SK_FAIL_IF(sl >= sizeof p.strategy, SK_EINVAL, "train.dsa_strategy: longer than %zu characters",
+               sizeof p.strategy - 1);
     memcpy(p.strategy, R->tc->dsa_strategy, sl + 1);
     SK_TRY(sk_dsa_draw_create(&d, &p, s4[0], s4[2], s4[3], R->rng));
     SK_TRY(sk_dsa_apply_draw_pixels(d, sk_shim_reshape(*x, s4, 4), &y));
@@ -602,11 +614,10 @@ static int step_record_(run_ *R, const step_ *s)
 {
     sk_dist_ddp_stats ds;
     sk_dist_ddp_stats_get(R->ddp, &ds);
-    json_t *rec = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "step", (json_int_t)(R->step + 1),
-                            "loss", real_(s->loss), "lr", real_(s->lr), "grad_norm", real_(s->gnorm), "tokens",
-                            count_(R->r.tokens), "tokens_kept", count_(R->r.tokens_kept), "step_time",
-                            real_(s->dt), "comm_time", real_(ds.total_s), "buckets_overlapped",
-                            ds.launched_in_backward);
+    json_t *rec = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "step", (json_int_t)(R->step + 1), "loss",
+                            real_(s->loss), "lr", real_(s->lr), "grad_norm", real_(s->gnorm), "tokens",
+                            count_(R->r.tokens), "tokens_kept", count_(R->r.tokens_kept), "step_time", real_(s->dt),
+                            "comm_time", real_(ds.total_s), "buckets_overlapped", ds.launched_in_backward);
     if (rec) json_object_set_new(rec, "cpu_time", real_(s->v[4])); /* summed over ranks */
     if (rec && R->sel) layer_fields_(R, rec);
     if (rec && R->ib) { /* the epoch of the step's last batch, samples skipped so far (all epochs entered) */
@@ -625,22 +636,21 @@ static int config_json_(const run_ *R, char *buf, size_t cap)
     int rc = SK_OK;
     const sk_train_config *t = R->tc;
     const sk_data_config *d = R->dc;
-    json_t *j = json_pack("{s:o, s:{s:s, s:s, s:I, s:I, s:i, s:f, s:s, s:s, s:f, s:f}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, "
-                          "s:f, s:f, s:f, s:s, s:s, s:f, s:b, s:s, s:b}}",
-                          "model", sk_model_config_to_json(R->mc), "data", "train", d->train, "eval", d->eval,
-                          "batch_size", (json_int_t)d->batch_size,
-                          "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "eval_fraction",
-                          d->eval[0] ? 0.0 : d->eval_fraction, "eval_split",
-                          d->eval[0] ? "" : d->eval_split ? "random" : "tail", "prune",
-                          d->prune == SK_DATA_PRUNE_INFOBATCH ? "infobatch" : "none", "prune_ratio", d->prune_ratio,
-                          "prune_delta", d->prune_delta, "train", "steps",
-                          (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr", t->lr, "min_lr", t->min_lr,
-                          "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
-                          "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer",
-                          t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw", "lr_schedule",
-                          t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum, "dsa",
-                          t->dsa, "dsa_strategy", t->dsa ? t->dsa_strategy : "", "record_forgetting",
-                          t->record_forgetting);
+    json_t *j = json_pack(
+        "{s:o, s:{s:s, s:s, s:I, s:I, s:i, s:f, s:s, s:s, s:f, s:f}, s:{s:I, s:I, s:f, s:f, s:I, s:f, s:f, "
+        "s:f, s:f, s:f, s:s, s:s, s:f, s:b, s:s, s:b}}",
+        "model", sk_model_config_to_json(R->mc), "data", "train", d->train, "eval", d->eval, "batch_size",
+        (json_int_t)d->batch_size, "seq_len", (json_int_t)d->seq_len, "shuffle", d->shuffle, "eval_fraction",
+        d->eval[0] ? 0.0 : d->eval_fraction, "eval_split",
+        d->eval[0]      ? ""
+        : d->eval_split ? "random"
+                        : "tail",
+        "prune", d->prune == SK_DATA_PRUNE_INFOBATCH ? "infobatch" : "none", "prune_ratio", d->prune_ratio,
+        "prune_delta", d->prune_delta, "train", "steps", (json_int_t)t->steps, "accum", (json_int_t)t->accum, "lr",
+        t->lr, "min_lr", t->min_lr, "warmup", (json_int_t)t->warmup, "weight_decay", t->weight_decay, "beta1", t->beta1,
+        "beta2", t->beta2, "eps", t->eps, "clip", t->clip, "optimizer", t->optimizer == SK_TRAIN_SGD ? "sgd" : "adamw",
+        "lr_schedule", t->lr_schedule == SK_TRAIN_STEP ? "step" : "cosine", "momentum", t->momentum, "dsa", t->dsa,
+        "dsa_strategy", t->dsa ? t->dsa_strategy : "", "record_forgetting", t->record_forgetting);
     SK_FAIL_IF(!j, SK_ENOMEM, "train: config JSON: out of memory");
     const sk_select_config *sc = R->o->select;
     json_t *sel = NULL;
@@ -716,14 +726,13 @@ static int prune_summary_(const run_ *R, json_t *j)
     const int64_t here = r->steps - R->start;
     const double skipped = R->budget_spent ? (double)(R->tc->steps - r->steps) : NAN;
     double sw = here > 0 ? R->step_wall / (double)here : NAN, sc = here > 0 ? R->step_cpu / (double)here : NAN;
-    json_t *p = json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "method",
-                          "infobatch", "ratio", R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs",
-                          (json_int_t)r->epochs, "full_steps", (json_int_t)R->tc->steps, "steps", (json_int_t)r->steps,
-                          "steps_skipped", count_(skipped), "samples_trained", (json_int_t)r->samples_trained,
-                          "samples_skipped", (json_int_t)r->samples_skipped, "step_seconds", real_(sw),
-                          "step_cpu_seconds", real_(sc), "wall_seconds_saved_projected", real_(sw * skipped),
-                          "cpu_seconds_saved_projected", real_(sc * skipped), "full_seconds_projected",
-                          real_(r->seconds + sw * skipped));
+    json_t *p = json_pack(
+        "{s:s, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "method", "infobatch", "ratio",
+        R->dc->prune_ratio, "delta", R->dc->prune_delta, "epochs", (json_int_t)r->epochs, "full_steps",
+        (json_int_t)R->tc->steps, "steps", (json_int_t)r->steps, "steps_skipped", count_(skipped), "samples_trained",
+        (json_int_t)r->samples_trained, "samples_skipped", (json_int_t)r->samples_skipped, "step_seconds", real_(sw),
+        "step_cpu_seconds", real_(sc), "wall_seconds_saved_projected", real_(sw * skipped),
+        "cpu_seconds_saved_projected", real_(sc * skipped), "full_seconds_projected", real_(r->seconds + sw * skipped));
     if (!p || json_object_set_new(j, "prune", p) < 0) return sk_error_set(SK_ENOMEM, "summary: out of memory");
     return SK_OK;
 }
@@ -732,16 +741,15 @@ static int write_summary_(const run_ *R, const char *path)
 {
     int rc = SK_OK;
     const sk_train_result *r = &R->r;
-    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                          "arch", R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
-                          (json_int_t)(r->steps - R->start), "seconds", real_(r->seconds), "cpu_seconds",
-                          real_(r->cpu_seconds), "cpu_seconds_max_rank", real_(r->cpu_seconds_max), "steps_per_s",
-                          real_(r->steps_per_s), "loss", real_(r->loss),
-                          "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb",
-                          real_(r->eval_bpb), "unigram_bpb", real_(r->unigram_bpb), "tokens", count_(r->tokens),
-                          "tokens_kept", count_(r->tokens_kept), "flop_ratio", real_(r->flop_ratio),
-                          "measured_speedup", real_(r->measured_speedup), "step_time_select",
-                          real_(r->step_time_select), "step_time_full", real_(r->step_time_full));
+    json_t *j = json_pack(
+        "{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "arch",
+        R->info.arch, "ranks", R->world, "steps", (json_int_t)r->steps, "steps_this_run",
+        (json_int_t)(r->steps - R->start), "seconds", real_(r->seconds), "cpu_seconds", real_(r->cpu_seconds),
+        "cpu_seconds_max_rank", real_(r->cpu_seconds_max), "steps_per_s", real_(r->steps_per_s), "loss", real_(r->loss),
+        "eval_loss", real_(r->eval_loss), "eval_acc", real_(r->eval_acc), "eval_bpb", real_(r->eval_bpb), "unigram_bpb",
+        real_(r->unigram_bpb), "tokens", count_(r->tokens), "tokens_kept", count_(r->tokens_kept), "flop_ratio",
+        real_(r->flop_ratio), "measured_speedup", real_(r->measured_speedup), "step_time_select",
+        real_(r->step_time_select), "step_time_full", real_(r->step_time_full));
     if (j && R->ib && (rc = prune_summary_(R, j)) < 0) {
         json_decref(j);
         return rc;
@@ -877,8 +885,7 @@ static int check_eval_(run_ *R)
     }
     /* images: uint8 and float32 pixels are both [0, 255] units (a distilled
      * float32 corpus trains, the uint8 test set evaluates; docs/FORMAT.md) */
-    int pix = tdim >= 2 && (e->type == SK_ELEM_U8 || e->type == SK_ELEM_F32) &&
-              (tt == SK_ELEM_U8 || tt == SK_ELEM_F32);
+    int pix = tdim >= 2 && (e->type == SK_ELEM_U8 || e->type == SK_ELEM_F32) && (tt == SK_ELEM_U8 || tt == SK_ELEM_F32);
     SK_FAIL_IF(e->type != tt && !pix, SK_EINVAL, "data.eval = %s: elements are %s, data.train = %s has %s", en,
                sk_elem_name(e->type), train_name_(R), sk_elem_name(tt));
     SK_FAIL_IF((R->info.flags & SK_MODEL_LM) && S->vocab_size(R->eval_src) > R->info.outputs, SK_EINVAL,
@@ -1001,12 +1008,14 @@ static int forget_setup_(run_ *R)
 {
     int rc = SK_OK;
     if (!R->tc->record_forgetting) return SK_OK;
-    SK_FAIL_IF(!(R->info.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
-               "train.record_forgetting: model.arch = %s is not a classifier (forgetting events count misclassifications)",
-               R->info.arch);
+    SK_FAIL_IF(
+        !(R->info.flags & SK_MODEL_CLASSIFIER), SK_EINVAL,
+        "train.record_forgetting: model.arch = %s is not a classifier (forgetting events count misclassifications)",
+        R->info.arch);
     SK_FAIL_IF(!R->dc->eval[0], SK_EINVAL,
                "train.record_forgetting needs data.eval (a separate eval corpus), so that every row of data.train = %s "
-               "is a training sample the counts cover", train_name_(R));
+               "is a training sample the counts cover",
+               train_name_(R));
     SK_FAIL_IF(R->o->source || !R->S->num_samples, SK_EINVAL,
                "train.record_forgetting: the batch source is not a corpus file");
     SK_TRY(sk_forgetting_create(&R->fg, R->S->num_samples(R->train_src)));
@@ -1066,8 +1075,10 @@ static int resolve_ckpt_(const sk_train_opts *o, char *ckdir, size_t cap)
         if (rc == SK_OK && (rc = sk_ckpt_verify(ckdir)) < 0) {
             char msg[2048];
             snprintf(msg, sizeof msg, "%s", sk_error_last());
-            sk_error_set(rc, "--resume %s: %s; --resume-latest-valid %s resumes from the newest intact checkpoint "
-                         "instead", ckdir, msg, o->resume);
+            sk_error_set(rc,
+                         "--resume %s: %s; --resume-latest-valid %s resumes from the newest intact checkpoint "
+                         "instead",
+                         ckdir, msg, o->resume);
         }
     }
     return sk_mpi_agree(rc);
@@ -1100,9 +1111,8 @@ static int resume_(run_ *R)
         }
         SK_FAIL_IF(cks->seed != o->seed, SK_EINVAL, "--resume %s: checkpoint has run.seed %llu, this run %llu", ckdir,
                    (unsigned long long)cks->seed, (unsigned long long)o->seed);
-        SK_FAIL_IF(cks->step > R->tc->steps, SK_EINVAL,
-                   "--resume %s: checkpoint is at step %lld > train.steps = %lld", ckdir, (long long)cks->step,
-                   (long long)R->tc->steps);
+        SK_FAIL_IF(cks->step > R->tc->steps, SK_EINVAL, "--resume %s: checkpoint is at step %lld > train.steps = %lld",
+                   ckdir, (long long)cks->step, (long long)R->tc->steps);
         if (cks->world != R->world)
             SK_LOG_WARN("resuming a %d-rank checkpoint on %d ranks: same data order and state, but the gradient "
                         "reduction order differs, so results are not bit-identical to a %d-rank run",
@@ -1238,18 +1248,17 @@ static int log_step_(run_ *R, const step_ *s)
     if (R->prog) {
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f %.0f tok/s", s->loss, s->v[1] / s->dt);
-        if (R->last) sk_progress_finish(R->prog, extra);
-        else sk_progress_update(R->prog, R->step + 1 - R->start, extra);
+        if (R->last)
+            sk_progress_finish(R->prog, extra);
+        else
+            sk_progress_update(R->prog, R->step + 1 - R->start, extra);
     }
 done:
     return rc;
 }
 
 /* Every `every` steps and after the last one. */
-static int due_(int64_t every, int64_t step, int last)
-{
-    return (every > 0 && (step + 1) % every == 0) || last;
-}
+static int due_(int64_t every, int64_t step, int last) { return (every > 0 && (step + 1) % every == 0) || last; }
 
 /* Evaluate on the eval split: an LM reports bits per byte, a classifier
  * accuracy (the model's flags say which). */
@@ -1333,8 +1342,8 @@ static int interrupted_(run_ *R, int have_ckpt)
     return sk_error_set(SK_ERROR,
                         "interrupted by %s after step %lld of %lld: checkpoint written to %s/step-%08lld; resume with: "
                         "%s --resume %s",
-                        sk_train_guard_signal_name(sig), (long long)(R->step + 1), (long long)R->tc->steps,
-                        R->ckroot, (long long)(R->step + 1),
+                        sk_train_guard_signal_name(sig), (long long)(R->step + 1), (long long)R->tc->steps, R->ckroot,
+                        (long long)(R->step + 1),
                         R->o->command && R->o->command[0] ? R->o->command : "the same command", R->ckroot);
 }
 
@@ -1446,8 +1455,10 @@ static int finish_(run_ *R)
     else
         SK_LOG_INFO("done: %lld steps in %.1f s (%.2f steps/s); eval loss %.4f", (long long)r->steps, r->seconds,
                     r->steps_per_s, r->eval_loss);
-    if (lm) SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r->eval_bpb, r->unigram_bpb);
-    else SK_LOG_INFO("eval accuracy %.4f", r->eval_acc);
+    if (lm)
+        SK_LOG_INFO("eval bits/byte %.4f (unigram model %.4f)", r->eval_bpb, r->unigram_bpb);
+    else
+        SK_LOG_INFO("eval accuracy %.4f", r->eval_acc);
     if (R->sel)
         SK_LOG_INFO("selector: FLOP ratio %.2fx, measured speedup %.2fx (fwd+bwd %.4f s with, %.4f s without)",
                     r->flop_ratio, r->measured_speedup, r->step_time_select, r->step_time_full);
@@ -1595,8 +1606,10 @@ int sk_cost_measure(const sk_train_opts *o, const sk_cost_opts *co, sk_cost_resu
         double mlp_ratio = (double)R->mc->mlp_ratio, fl = sk_selector_flops(R->sel, mlp_ratio);
         out->flop_ratio = fl > 0 ? sk_select_flops(&R->sm, mlp_ratio, NULL) / fl : NAN;
     }
-    if (rc >= 0 && co->memory) rc = cost_device_(&c, out);
-    else out->dev_full = out->dev_compressed = -1;
+    if (rc >= 0 && co->memory)
+        rc = cost_device_(&c, out);
+    else
+        out->dev_full = out->dev_compressed = -1;
     SK_TRY(sk_mpi_agree(rc));
     SK_TRY(cost_reduce_(out));
 done:

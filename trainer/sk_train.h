@@ -83,23 +83,23 @@ typedef enum { SK_TRAIN_COSINE = 0, SK_TRAIN_STEP = 1 } sk_train_schedule;
 
 /* [train] */
 typedef struct sk_train_config {
-    int64_t steps;        /* optimizer steps */
-    int64_t accum;        /* micro-steps per step (gradient accumulation) */
-    int optimizer;        /* sk_train_optimizer */
-    double lr, min_lr;    /* peak and final learning rate (min_lr: cosine only) */
-    int64_t warmup;       /* linear warmup steps, then the schedule */
-    int lr_schedule;      /* sk_train_schedule: cosine to min_lr, or step: lr x 0.1 from steps / 2 on */
+    int64_t steps;     /* optimizer steps */
+    int64_t accum;     /* micro-steps per step (gradient accumulation) */
+    int optimizer;     /* sk_train_optimizer */
+    double lr, min_lr; /* peak and final learning rate (min_lr: cosine only) */
+    int64_t warmup;    /* linear warmup steps, then the schedule */
+    int lr_schedule;   /* sk_train_schedule: cosine to min_lr, or step: lr x 0.1 from steps / 2 on */
     double weight_decay, beta1, beta2, eps;
-    double momentum;      /* SGD momentum */
-    double clip;          /* global grad-norm clip (0: off) */
-    int64_t eval_every;   /* steps between evaluations (0: only at the end) */
-    int64_t eval_batches; /* eval batches per evaluation (0: the whole eval split) */
-    int64_t ckpt_every;   /* steps between checkpoints (0: only at the end) */
-    int64_t keep_last;    /* checkpoints kept */
-    double bucket_mb;     /* gradient bucket size for the MPI allreduce */
+    double momentum;        /* SGD momentum */
+    double clip;            /* global grad-norm clip (0: off) */
+    int64_t eval_every;     /* steps between evaluations (0: only at the end) */
+    int64_t eval_batches;   /* eval batches per evaluation (0: the whole eval split) */
+    int64_t ckpt_every;     /* steps between checkpoints (0: only at the end) */
+    int64_t keep_last;      /* checkpoints kept */
+    double bucket_mb;       /* gradient bucket size for the MPI allreduce */
     double bytes_per_token; /* for bits per byte; 1 for byte-level corpora */
-    int record_forgetting; /* classifiers: count forgetting events per training sample (trainer/sk_forgetting.h) */
-    int dsa;              /* augment every training batch with DSA (trainer/sk_dsa.h; image corpora) */
+    int record_forgetting;  /* classifiers: count forgetting events per training sample (trainer/sk_forgetting.h) */
+    int dsa;                /* augment every training batch with DSA (trainer/sk_dsa.h; image corpora) */
     char dsa_strategy[SK_CFG_STR_MAX]; /* its families, e.g. color_crop_cutout_flip_scale_rotate */
 } sk_train_config;
 
@@ -130,7 +130,7 @@ const sk_train_source *sk_train_source_loader(void);
 
 /* What sk_train_opts.on_step sees (borrowed for the call). */
 typedef struct {
-    sk_params *params; /* everything training updates: the model's parameters, then the selector's.
+    sk_params *params;  /* everything training updates: the model's parameters, then the selector's.
                           A callback may overwrite values (under its own shim scope, grad mode off),
                           e.g. poison one with NaN to exercise the non-finite checks. */
     sk_params *buffers; /* the model's buffers (sk_model_buffers; NULL: none), rank 0's on every rank at this
@@ -153,10 +153,10 @@ typedef struct {
     int overwrite;                  /* 0: refuse a non-empty out_dir unless resuming (run.overwrite) */
     const char *command;            /* the command line, for the resume hint after SIGINT/SIGTERM (or NULL) */
     uint64_t seed;
-    int threads;                    /* intra-op threads per rank (0: cores / ranks on this host) */
-    int64_t progress;               /* rank-0 progress on stderr (sk_progress: a bar on a terminal, else one
+    int threads;                   /* intra-op threads per rank (0: cores / ranks on this host) */
+    int64_t progress;              /* rank-0 progress on stderr (sk_progress: a bar on a terminal, else one
                                        line every `progress` steps); 0: none */
-    const sk_train_source *source;  /* NULL: sk_train_source_loader() */
+    const sk_train_source *source; /* NULL: sk_train_source_loader() */
     /* Optional, called on every rank at the start of each step (0-based
      * index, before its first batch is read). Returns 0 to go on,
      * SK_TRAIN_STOP to end the loop before this step (the run then
@@ -169,11 +169,11 @@ typedef struct {
 } sk_train_opts;
 
 typedef struct {
-    int64_t steps;         /* steps completed */
-    double loss;           /* last training loss */
+    int64_t steps;                        /* steps completed */
+    double loss;                          /* last training loss */
     double eval_loss, eval_acc, eval_bpb; /* last evaluation (acc: classifiers, bpb: LMs; NaN if n/a) */
-    double unigram_bpb;    /* LMs: unigram model's bits per byte on the eval split */
-    double seconds;        /* wall time of the training loop */
+    double unigram_bpb;                   /* LMs: unigram model's bits per byte on the eval split */
+    double seconds;                       /* wall time of the training loop */
     /* process CPU time of the training loop (sk_cpu_now: every thread,
      * MPI's busy waiting included), summed over ranks and the largest rank's */
     double cpu_seconds, cpu_seconds_max;

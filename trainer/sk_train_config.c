@@ -5,9 +5,12 @@
 
 #include "sk_train.h"
 
+/* clang-format off */
 #define TK_(n_, t_, field, d_, lo, hi, f_, h_) \
     {.name = n_, .type = t_, .offset = offsetof(sk_train_config, field), .def = d_, .min = lo, .max = hi, \
      .flags = f_, .help = h_}
+/* clang-format on */
+/* clang-format off */
 static const sk_cfg_key train_keys_[] = {
     TK_("steps", SK_CFG_INT, steps, "1000", 1, 1e12, 0, "optimizer steps"),
     TK_("accum", SK_CFG_INT, accum, "1", 1, 1e6, 0, "gradient accumulation micro-steps per step"),
@@ -45,6 +48,7 @@ static const sk_cfg_key train_keys_[] = {
         "reference's aug_mode 'S'"),
     TK_("bytes_per_token", SK_CFG_FLOAT, bytes_per_token, "1.0", 0, 1e6, SK_CFG_EXCL_MIN, "bytes per token, for bits per byte (1 for byte-level corpora)"),
 };
+/* clang-format on */
 #undef TK_
 
 const sk_cfg_section sk_train_section = {"train", "training loop (trainer)", train_keys_,

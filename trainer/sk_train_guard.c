@@ -65,7 +65,8 @@ static void value_text_(const json_t *v, char *buf, size_t cap)
  * checkpoint, one per select.layers entry), the scorer and its layers. */
 static int shape_key_(const char *sec, const char *key, int lm, int learned)
 {
-    return !strcmp(sec, "model") || (!strcmp(sec, "data") && ((lm && !strcmp(key, "seq_len")) || !strcmp(key, "prune"))) ||
+    return !strcmp(sec, "model") ||
+           (!strcmp(sec, "data") && ((lm && !strcmp(key, "seq_len")) || !strcmp(key, "prune"))) ||
            (!strcmp(sec, "train") && !strcmp(key, "record_forgetting")) ||
            (learned && !strcmp(sec, "select") && (!strcmp(key, "scorer") || !strcmp(key, "layers")));
 }
@@ -81,7 +82,8 @@ static int learned_(const json_t *c)
  * (written before shrink stored it) was in effect. */
 static int off_value_(const json_t *v)
 {
-    return json_is_false(v) || (json_is_string(v) && (!*json_string_value(v) || !strcmp(json_string_value(v), "none"))) ||
+    return json_is_false(v) ||
+           (json_is_string(v) && (!*json_string_value(v) || !strcmp(json_string_value(v), "none"))) ||
            (json_is_number(v) && json_number_value(v) == 0);
 }
 
@@ -92,12 +94,14 @@ static void diff_side_(const json_t *a, const json_t *b, int reverse, int lm, in
 {
     const char *sec;
     const json_t *sa;
-    json_object_foreach((json_t *)a, sec, sa) {
+    json_object_foreach((json_t *)a, sec, sa)
+    {
         const json_t *sb = json_object_get(b, sec);
         const char *key;
         const json_t *va;
         if (!json_is_object(sa)) continue;
-        json_object_foreach((json_t *)sa, key, va) {
+        json_object_foreach((json_t *)sa, key, va)
+        {
             const json_t *vb = json_is_object(sb) ? json_object_get(sb, key) : NULL;
             if (reverse && vb) continue; /* seen from the other side */
             if (vb && json_equal(va, vb)) continue;
@@ -127,8 +131,7 @@ int sk_train_guard_config_diff(const char *ckdir, const char *now, int lm)
     json_t *st = NULL, *cur = NULL;
     snprintf(path, sizeof path, "%s/state.json", ckdir);
     st = json_load_file(path, 0, &err);
-    SK_FAIL_IF(!st, SK_ECORRUPT, "%s: malformed JSON: %s (line %d, column %d)", path, err.text, err.line,
-               err.column);
+    SK_FAIL_IF(!st, SK_ECORRUPT, "%s: malformed JSON: %s (line %d, column %d)", path, err.text, err.line, err.column);
     const json_t *old = json_object_get(st, "config");
     SK_FAIL_IF(!json_is_object(old), SK_ECORRUPT, "%s: \"config\" is missing or not an object", path);
     cur = json_loads(now, 0, &err);
@@ -186,7 +189,8 @@ static void put_int_(char *b, size_t *n, size_t cap, long long v)
     char t[24];
     int k = 0;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do t[k++] = (char)('0' + u % 10); while ((u /= 10) && k < 22);
+    do t[k++] = (char)('0' + u % 10);
+    while ((u /= 10) && k < 22);
     if (v < 0) t[k++] = '-';
     while (k && *n + 1 < cap) b[(*n)++] = t[--k];
 }
@@ -250,12 +254,14 @@ static void on_signal_(int sig, siginfo_t *si, void *uc)
         put_(b, &n, cap, ")");
     }
     if (dead)
-        put_(b, &n, cap, dead > 1 ? " have already ended (killed or crashed): the job cannot go on\n"
-                                  : " has already ended (killed or crashed): the job cannot go on\n");
+        put_(b, &n, cap,
+             dead > 1 ? " have already ended (killed or crashed): the job cannot go on\n"
+                      : " has already ended (killed or crashed): the job cannot go on\n");
     else if (launcher && sig == SIGTERM && world_ > 1)
-        put_(b, &n, cap, ": another rank ended or mpirun was interrupted (see the launcher's message for which); "
-                         "stopping after the step in progress to write a checkpoint, unless the launcher's "
-                         "SIGKILL comes first (kill -USR1 <mpirun pid> stops a job without it)\n");
+        put_(b, &n, cap,
+             ": another rank ended or mpirun was interrupted (see the launcher's message for which); "
+             "stopping after the step in progress to write a checkpoint, unless the launcher's "
+             "SIGKILL comes first (kill -USR1 <mpirun pid> stops a job without it)\n");
     else
         put_(b, &n, cap, ": stopping after the step in progress to write a checkpoint\n");
     ssize_t w = write(STDERR_FILENO, b, n);

@@ -292,8 +292,10 @@ static void record_(const char *out, const rec_ *r, const char *hash)
     assert_int_equal(mkdir(path, 0777), 0);
     snprintf(path, sizeof path, "%s/cells/%s/cell.json", out, r->id);
     char keep[32];
-    if (isnan(r->keep)) snprintf(keep, sizeof keep, "null");
-    else snprintf(keep, sizeof keep, "%g", r->keep);
+    if (isnan(r->keep))
+        snprintf(keep, sizeof keep, "null");
+    else
+        snprintf(keep, sizeof keep, "%g", r->keep);
     writef_(path,
             "{\"id\": \"%s\", \"hash\": \"%s\", \"method\": \"%s\", \"scorer\": \"%s\", \"strategy\": \"%s\", "
             "\"condense\": \"\", \"keep\": %s, \"condense_keep\": null, \"axes\": \"\", \"seed\": %d, "
@@ -428,8 +430,8 @@ static void test_report_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand),   cmocka_unit_test(test_epochs_budget), cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_plan_errors), cmocka_unit_test(test_preflight), cmocka_unit_test(test_report),
+        cmocka_unit_test(test_expand),        cmocka_unit_test(test_epochs_budget), cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_plan_errors),   cmocka_unit_test(test_preflight),     cmocka_unit_test(test_report),
         cmocka_unit_test(test_report_errors),
     };
     return cmocka_run_group_tests(tests, setup_, teardown_);

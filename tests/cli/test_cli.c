@@ -273,11 +273,11 @@ static void test_config_command(void **state)
     sk_log_config log = *(sk_log_config *)b[1];
     for (int i = 0; i < n; i++) free(b[i]);
     free(b);
-    assert_int_equal(run.seed, 9);              /* last --set wins */
+    assert_int_equal(run.seed, 9);                 /* last --set wins */
     assert_string_equal(run.out_dir, "runs/test"); /* from the file */
-    assert_int_equal(run.overwrite, 1);         /* from the file */
-    assert_int_equal(log.every, 3);             /* --set= form over the file's 5 */
-    assert_int_equal(log.all_ranks, 0);         /* default */
+    assert_int_equal(run.overwrite, 1);            /* from the file */
+    assert_int_equal(log.every, 3);                /* --set= form over the file's 5 */
+    assert_int_equal(log.all_ranks, 0);            /* default */
     /* the effective config is also readable while a command runs */
     assert_null(sk_cli_section_values("run"));
     /* bf16 is refused up front, as a config error, on a build without CUDA */

@@ -34,12 +34,12 @@ static int setup_(void **state)
 static void test_rank0_prints(void **state)
 {
     (void)state;
-    run_result r = run_(MPIRUN_ SK_SHRINK_BIN " config --config " SK_CLI_TEST_DATA
-                                              "/cli_good.yaml --set log.level=debug");
+    run_result r =
+        run_(MPIRUN_ SK_SHRINK_BIN " config --config " SK_CLI_TEST_DATA "/cli_good.yaml --set log.level=debug");
     if (r.status != 0) fail_msg("exit %d, stderr:\n%s", r.status, r.err);
     assert_int_equal(count_sub_(r.out, "# effective shrink config"), 1); /* command output once */
     assert_int_equal(count_sub_(r.out, "  seed: 42"), 1);
-    assert_int_equal(count_sub_(r.err, "running 'config'"), 1);         /* log line once ... */
+    assert_int_equal(count_sub_(r.err, "running 'config'"), 1);               /* log line once ... */
     assert_int_equal(count_sub_(r.err, "shrink debug: running 'config'"), 1); /* ... from rank 0 */
     assert_null(strstr(r.err, "shrink[1]"));
     run_free_(&r);

@@ -33,8 +33,8 @@ typedef struct {
     sk_cfg_float_list ws;
     double frac;
     char mode[SK_CFG_STR_MAX];
-    int sched; /* test_sched: index into "none|linear|cosine" */
-    int fruit; /* index into the fruit registry */
+    int sched;                 /* test_sched: index into "none|linear|cosine" */
+    int fruit;                 /* index into the fruit registry */
     char pick[SK_CFG_STR_MAX]; /* a registered fruit, kept as text */
 } train_t;
 
@@ -47,6 +47,7 @@ static int nfruits_ = 3;
 static const char *fruit_at_(int i) { return i >= 0 && i < nfruits_ ? fruits_[i] : NULL; }
 
 #define T_(f) offsetof(train_t, f)
+/* clang-format off */
 static const sk_cfg_key train_keys_[] = {
     {.name = "steps", .type = SK_CFG_INT, .offset = T_(steps), .def = "100", .min = 1, .max = 1e6,
      .help = "optimizer steps"},
@@ -68,15 +69,18 @@ static const sk_cfg_key train_keys_[] = {
     {.name = "pick", .type = SK_CFG_STRING, .offset = T_(pick), .def = "apple", .choice_at = fruit_at_,
      .help = "a string checked against a registry"},
 };
+/* clang-format on */
 static const sk_cfg_section train_sec_ = {"train", "training", train_keys_,
                                           (int)(sizeof train_keys_ / sizeof *train_keys_), sizeof(train_t)};
 
 typedef struct {
     int64_t seed;
 } other_t;
+/* clang-format off */
 static const sk_cfg_key other_keys_[] = {
     {.name = "seed", .type = SK_CFG_INT, .offset = offsetof(other_t, seed), .def = "7", .help = "seed"},
 };
+/* clang-format on */
 static const sk_cfg_section other_sec_ = {"other", "other things", other_keys_, 1, sizeof(other_t)};
 
 static const sk_cfg_section *const secs_[] = {&train_sec_, &other_sec_};
@@ -95,15 +99,15 @@ static int load_(const char *text) { return sk_cfg_load_string("t.yaml", text, s
 static int set_(const char *a) { return sk_cfg_apply_set(a, secs_, 2, bases_); }
 
 /* Loading `text` fails with SK_EINVAL and exactly `msg`. */
-#define BAD_(text, msg)                                   \
-    do {                                                  \
-        assert_int_equal(load_(text), SK_EINVAL);         \
-        assert_string_equal(sk_error_last(), msg);        \
+#define BAD_(text, msg)                            \
+    do {                                           \
+        assert_int_equal(load_(text), SK_EINVAL);  \
+        assert_string_equal(sk_error_last(), msg); \
     } while (0)
-#define BAD_SET_(a, msg)                                  \
-    do {                                                  \
-        assert_int_equal(set_(a), SK_EINVAL);             \
-        assert_string_equal(sk_error_last(), msg);        \
+#define BAD_SET_(a, msg)                           \
+    do {                                           \
+        assert_int_equal(set_(a), SK_EINVAL);      \
+        assert_string_equal(sk_error_last(), msg); \
     } while (0)
 
 /* ---- good input ---------------------------------------------------------- */
@@ -243,8 +247,8 @@ static void test_bounds(void **state)
     (void)state;
     BAD_("train:\n  steps: 0\n", "t.yaml:2: train.steps: 0 is below the minimum 1");
     BAD_("train:\n  steps: 1000001\n", "t.yaml:2: train.steps: 1000001 is above the maximum 1000000");
-    assert_int_equal(load_("train:\n  steps: 1\n"), SK_OK);       /* inclusive */
-    assert_int_equal(load_("train:\n  steps: 1000000\n"), SK_OK); /* inclusive */
+    assert_int_equal(load_("train:\n  steps: 1\n"), SK_OK);                    /* inclusive */
+    assert_int_equal(load_("train:\n  steps: 1000000\n"), SK_OK);              /* inclusive */
     BAD_("train:\n  lr: 0\n", "t.yaml:2: train.lr: 0 must be greater than 0"); /* exclusive min */
     BAD_("train:\n  lr: -1e-9\n", "t.yaml:2: train.lr: -1e-9 must be greater than 0");
     assert_int_equal(load_("train:\n  lr: 1\n"), SK_OK); /* inclusive max */
@@ -299,8 +303,7 @@ static void test_structure_errors(void **state)
     BAD_("- train\n", "t.yaml:1: expected a mapping of sections (e.g. 'train:'), got a list");
     BAD_("just text\n", "t.yaml:1: expected a mapping of sections (e.g. 'train:'), got a scalar");
     BAD_("train:\n  steps: 1\n---\nother:\n  seed: 2\n", "t.yaml:3: only one YAML document is allowed in a config");
-    BAD_("train:\n  steps: &a 5\nother:\n  seed: *a\n",
-         "t.yaml:4: YAML aliases (*name) are not supported in configs");
+    BAD_("train:\n  steps: &a 5\nother:\n  seed: *a\n", "t.yaml:4: YAML aliases (*name) are not supported in configs");
     BAD_("train:\n  [a]: 1\n", "t.yaml:2: section 'train': expected a key name, got a list");
     char longs[SK_CFG_STR_MAX + 64];
     memset(longs, 'x', sizeof longs);
@@ -344,8 +347,10 @@ static void test_set_errors(void **state)
     BAD_SET_("train.steps= 5", "--set train.steps= 5: train.steps: expected an integer, got ' 5'");
     BAD_SET_("train.steps=", "--set train.steps=: train.steps: expected an integer, got ''");
     /* config files are UTF-8 (libyaml), so --set values are too: what shrink config writes reads back */
-    BAD_SET_("train.name=a\xd3\xf5", "--set train.name=a\xd3\xf5" ": value is not valid UTF-8 (config files are UTF-8 too)");
-    BAD_SET_("train.name=\xed\xa0\x80", "--set train.name=\xed\xa0\x80" ": value is not valid UTF-8 (config files are UTF-8 too)");
+    BAD_SET_("train.name=a\xd3\xf5", "--set train.name=a\xd3\xf5"
+                                     ": value is not valid UTF-8 (config files are UTF-8 too)");
+    BAD_SET_("train.name=\xed\xa0\x80", "--set train.name=\xed\xa0\x80"
+                                        ": value is not valid UTF-8 (config files are UTF-8 too)");
 }
 
 /* ---- write -> load round trip ---------------------------------------------- */
@@ -367,7 +372,9 @@ static void test_round_trip(void **state)
     strcpy(tr_.name, "quote \" back\\slash: #hash\n\ttab 'single' \x01 ~");
     /* and what YAML reads as line breaks or unprintable: U+0085 (NEL), U+0080, U+009F, U+2028, U+2029, a BOM,
      * U+FFFF, U+FFFE (fuzz_config, issue 16) */
-    strcat(tr_.name, " a\xc2\x85" "b\xc2\x80" "c\xc2\x9f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xc3\xa9\xef\xbf\xbf\xef\xbf\xbe\xf0\x9f\x98\x80");
+    strcat(tr_.name, " a\xc2\x85"
+                     "b\xc2\x80"
+                     "c\xc2\x9f\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xc3\xa9\xef\xbf\xbf\xef\xbf\xbe\xf0\x9f\x98\x80");
     train_t t0 = tr_;
     other_t o0 = ot_;
 
@@ -488,7 +495,8 @@ static void test_enum_errors(void **state)
     BAD_SET_("train.sched=cosin",
              "--set train.sched=cosin: train.sched: 'cosin' is not one of none|linear|cosine (did you mean 'cosine'?)");
     BAD_("train:\n  fruit: kiwi\n", "t.yaml:2: train.fruit: 'kiwi' is not one of apple|pear|plum");
-    BAD_("train:\n  pick: plumm\n", "t.yaml:2: train.pick: 'plumm' is not one of apple|pear|plum (did you mean 'plum'?)");
+    BAD_("train:\n  pick: plumm\n",
+         "t.yaml:2: train.pick: 'plumm' is not one of apple|pear|plum (did you mean 'plum'?)");
     BAD_("train:\n  sched: [none]\n", "t.yaml:2: train.sched: expected a name, got a list");
     BAD_SET_("train.sched=", "--set train.sched=: train.sched: '' is not one of none|linear|cosine");
     BAD_SET_("train.sched=1", "--set train.sched=1: train.sched: '1' is not one of none|linear|cosine");

@@ -18,21 +18,27 @@
 
 #define NK_ 3
 
-static int64_t find_(int64_t *par, int64_t x) {
+static int64_t find_(int64_t *par, int64_t x)
+{
     while (par[x] != x) x = par[x] = par[par[x]];
     return x;
 }
 
 /* Key x of kind `tag`: kinds never collide with each other. */
-static uint64_t key_(uint64_t seed, uint64_t tag, uint64_t x) { return sk_splitmix64(sk_splitmix64(seed * 4 + tag) ^ x); }
+static uint64_t key_(uint64_t seed, uint64_t tag, uint64_t x)
+{
+    return sk_splitmix64(sk_splitmix64(seed * 4 + tag) ^ x);
+}
 
 static const uint64_t *cmp_keys_;
-static int by_key_(const void *a, const void *b) {
+static int by_key_(const void *a, const void *b)
+{
     uint64_t x = cmp_keys_[*(const int64_t *)a], y = cmp_keys_[*(const int64_t *)b];
     return (x > y) - (x < y);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 5) return 2;
     int64_t n = atoll(argv[1]), chain = atoll(argv[2]), range = atoll(argv[3]);
     uint64_t seed = strtoull(argv[4], NULL, 10);
@@ -47,8 +53,8 @@ int main(int argc, char **argv) {
         int cut0 = (2 * p0) / chain != (2 * p0 + 1) / chain, cut1 = (2 * p1 - 1) / chain != (2 * p1) / chain;
         keys[i * NK_ + 0] = key_(seed, 0, cut0 ? 0x100000000ULL + (uint64_t)i : (uint64_t)p0);
         keys[i * NK_ + 1] = key_(seed, 1, cut1 ? 0x200000000ULL + (uint64_t)i : (uint64_t)p1);
-        keys[i * NK_ + 2] = range > 0 ? key_(seed, 2, sk_splitmix64(seed + (uint64_t)i) % (uint64_t)range)
-                                      : key_(seed, 3, (uint64_t)i);
+        keys[i * NK_ + 2] =
+            range > 0 ? key_(seed, 2, sk_splitmix64(seed + (uint64_t)i) % (uint64_t)range) : key_(seed, 3, (uint64_t)i);
         par[i] = i;
     }
     for (int64_t j = 0; j < n * NK_; j++) idx[j] = j;
@@ -57,8 +63,10 @@ int main(int argc, char **argv) {
     for (int64_t j = 1; j < n * NK_; j++)
         if (keys[idx[j]] == keys[idx[j - 1]]) {
             int64_t a = find_(par, idx[j] / NK_), b = find_(par, idx[j - 1] / NK_);
-            if (a < b) par[b] = a;
-            else par[a] = b;
+            if (a < b)
+                par[b] = a;
+            else
+                par[a] = b;
         }
     int64_t b = n * mi->rank / mi->world, e = n * (mi->rank + 1) / mi->world;
     sk_condense_job job = {.n = n, .begin = b, .end = e, .rank = mi->rank, .world = mi->world};
@@ -73,7 +81,8 @@ int main(int argc, char **argv) {
             bad = 1;
         }
     rc = sk_mpi_agree(bad ? sk_error_set(SK_ERROR, "components differ from the union-find") : rc);
-    if (rc < 0) fprintf(stderr, "sk_dedup_check: %s\n", sk_error_last());
+    if (rc < 0)
+        fprintf(stderr, "sk_dedup_check: %s\n", sk_error_last());
     else if (mi->rank == 0)
         printf("sk_dedup_check: %lld rows, chains of %lld, range %lld: %lld clusters, match the union-find\n",
                (long long)n, (long long)chain, (long long)range, (long long)clusters);

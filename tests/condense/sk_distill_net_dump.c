@@ -10,7 +10,8 @@
 #include "sk_distill.h"
 #include "sk_error.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int rc = SK_OK;
     sk_model *m = NULL;
     sk_model_config cfg;

@@ -8,7 +8,8 @@
 #include "sk_condense_embed.h"
 #include "sk_error.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int rc = SK_OK;
     sk_model *m = NULL;
     sk_corpus *c = NULL;

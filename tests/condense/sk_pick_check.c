@@ -15,13 +15,15 @@
 #include "sk_rand.h"
 
 static const uint64_t *cmp_keys_;
-static int by_key_then_index_(const void *a, const void *b) {
+static int by_key_then_index_(const void *a, const void *b)
+{
     int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
     if (cmp_keys_[i] != cmp_keys_[j]) return cmp_keys_[i] < cmp_keys_[j] ? -1 : 1;
     return i < j ? -1 : i > j;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 5) return 2;
     int64_t n = atoll(argv[1]), range = atoll(argv[3]);
     int ng = atoi(argv[2]);
@@ -56,8 +58,11 @@ int main(int argc, char **argv) {
             bad = 1;
         }
     rc = sk_mpi_agree(bad ? sk_error_set(SK_ERROR, "pick differs from the reference") : rc);
-    if (rc < 0) fprintf(stderr, "sk_pick_check: %s\n", sk_error_last());
-    else if (mi->rank == 0) printf("sk_pick_check: %lld rows, %d groups, range %lld: matches the sort\n", (long long)n, ng, (long long)range);
+    if (rc < 0)
+        fprintf(stderr, "sk_pick_check: %s\n", sk_error_last());
+    else if (mi->rank == 0)
+        printf("sk_pick_check: %lld rows, %d groups, range %lld: matches the sort\n", (long long)n, ng,
+               (long long)range);
     free(keys), free(grp), free(idx), free(want), free(size), free(ref), free(got), free(taken);
     sk_mpi_finalize();
     return rc < 0;

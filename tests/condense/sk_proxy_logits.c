@@ -18,7 +18,8 @@
 #include "sk_model.h"
 
 /* A token corpus's windows one at a time (see above). */
-static int lm_windows_(sk_model *m, sk_corpus *c, const char *out) {
+static int lm_windows_(sk_model *m, sk_corpus *c, const char *out)
+{
     int rc = SK_OK;
     const sk_corpus_info *in = sk_corpus_info_get(c);
     int64_t C = sk_model_sample(m)->shape[0] - 1, n = in->num_docs, *off = malloc((size_t)(n + 1) * sizeof *off);
@@ -43,8 +44,10 @@ static int lm_windows_(sk_model *m, sk_corpus *c, const char *out) {
             rc = sk_model_forward(m, sk_shim_from_host(win, shape, 2, SK_I64, SK_CPU), NULL, NULL, 0, 0, &o);
             int64_t k = rc == SK_OK ? sk_shim_numel(o.logits) : 0;
             float *host = malloc((size_t)(k > 0 ? k : 1) * sizeof *host);
-            if (rc == SK_OK) rc = host ? sk_shim_to_host(sk_shim_contiguous(o.logits), host, (size_t)k * sizeof *host) : SK_ENOMEM;
-            if (rc == SK_OK && fwrite(host, sizeof *host, (size_t)k, f) != (size_t)k) rc = sk_error_set(SK_EIO, "cannot write %s", out);
+            if (rc == SK_OK)
+                rc = host ? sk_shim_to_host(sk_shim_contiguous(o.logits), host, (size_t)k * sizeof *host) : SK_ENOMEM;
+            if (rc == SK_OK && fwrite(host, sizeof *host, (size_t)k, f) != (size_t)k)
+                rc = sk_error_set(SK_EIO, "cannot write %s", out);
             free(host);
             sk_shim_scope_end(sc);
             if (rc < 0) goto done;
@@ -58,7 +61,8 @@ done:
     return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int rc = SK_OK;
     sk_model *m = NULL;
     sk_corpus *c = NULL;
@@ -94,7 +98,8 @@ int main(int argc, char **argv) {
         int64_t k = rc == SK_OK ? sk_shim_numel(o.logits) : 0;
         free(host);
         host = malloc((size_t)(k > 0 ? k : 1) * sizeof *host);
-        if (rc == SK_OK) rc = host ? sk_shim_to_host(sk_shim_contiguous(o.logits), host, (size_t)k * sizeof *host) : SK_ENOMEM;
+        if (rc == SK_OK)
+            rc = host ? sk_shim_to_host(sk_shim_contiguous(o.logits), host, (size_t)k * sizeof *host) : SK_ENOMEM;
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
         SK_FAIL_IF(fwrite(host, sizeof *host, (size_t)k, f) != (size_t)k, SK_EIO, "cannot write %s", argv[3]);

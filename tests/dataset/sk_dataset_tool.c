@@ -26,7 +26,8 @@
 #include "sk_prepare.h"
 
 /* key=value is `--set prepare.key=value`: the section's own table parses it. */
-static int set_(sk_prepare_config *c, const char *kv) {
+static int set_(sk_prepare_config *c, const char *kv)
+{
     char assignment[2 * SK_CFG_STR_MAX];
     const sk_cfg_section *const secs[1] = {&sk_prepare_section};
     void *const bases[1] = {c};
@@ -34,13 +35,15 @@ static int set_(sk_prepare_config *c, const char *kv) {
     return sk_cfg_apply_set(assignment, secs, 1, bases);
 }
 
-static uint64_t fnv_(uint64_t h, const void *p, size_t n) {
+static uint64_t fnv_(uint64_t h, const void *p, size_t n)
+{
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
 
-static int digest_(const char *path) {
+static int digest_(const char *path)
+{
     int rc = SK_OK;
     sk_corpus *c = NULL;
     void *buf = NULL;
@@ -75,7 +78,8 @@ done:
     return rc;
 }
 
-static int tokens_(const char *out, int64_t n, int level) {
+static int tokens_(const char *out, int64_t n, int level)
+{
     uint16_t *t = malloc((size_t)n * 2);
     int64_t off[4] = {0, n / 3, n / 2, n};
     for (int64_t i = 0; i < n; i++) t[i] = (uint16_t)((i * 7 + i / 13) % 1000);
@@ -95,7 +99,8 @@ static int tokens_(const char *out, int64_t n, int level) {
     return rc;
 }
 
-static int images_(const char *out, int64_t n, int64_t c, int64_t h, int64_t w, const char *type) {
+static int images_(const char *out, int64_t n, int64_t c, int64_t h, int64_t w, const char *type)
+{
     const int f32 = !strcmp(type, "f32");
     const int64_t per = c * h * w;
     void *px = malloc((size_t)(n * per) * (f32 ? 4 : 1));
@@ -105,8 +110,10 @@ static int images_(const char *out, int64_t n, int64_t c, int64_t h, int64_t w, 
         lab[i] = i % 3;
         for (int64_t k = 0; k < per; k++) {
             int64_t v = (i * 37 + k * 11) % 256;
-            if (f32) ((float *)px)[i * per + k] = (float)v - 20.25f;
-            else ((uint8_t *)px)[i * per + k] = (uint8_t)v;
+            if (f32)
+                ((float *)px)[i * per + k] = (float)v - 20.25f;
+            else
+                ((uint8_t *)px)[i * per + k] = (uint8_t)v;
         }
     }
     sk_corpus_data d = {0};
@@ -142,17 +149,19 @@ typedef struct {
     int64_t n;          /* elements the slice pulls (tokens, or samples) */
     int64_t per;        /* pixels per sample */
     unsigned char *seen;
-    int64_t biggest;    /* elements in the largest request */
+    int64_t biggest; /* elements in the largest request */
 } fw_ctx_;
 
-static int fw_fill_(void *ctx, int64_t first, int64_t count, void *out) {
+static int fw_fill_(void *ctx, int64_t first, int64_t count, void *out)
+{
     fw_ctx_ *c = ctx;
     if (first < 0 || count <= 0 || first + count > c->n)
         return sk_error_set(SK_EINVAL, "fillwrite: request [%lld, %lld) outside the slice's %lld", (long long)first,
                             (long long)(first + count), (long long)c->n);
     for (int64_t i = first; i < first + count; i++) {
         if (c->seen[i]++) return sk_error_set(SK_EINVAL, "fillwrite: element %lld pulled twice", (long long)i);
-        if (c->tok) ((uint16_t *)out)[i - first] = (uint16_t)(c->bad && c->tok0 + i == 1234 ? 1000 : fw_token_(c->tok0 + i));
+        if (c->tok)
+            ((uint16_t *)out)[i - first] = (uint16_t)(c->bad && c->tok0 + i == 1234 ? 1000 : fw_token_(c->tok0 + i));
         else
             for (int64_t k = 0; k < c->per; k++) ((uint8_t *)out)[(i - first) * c->per + k] = fw_pixel_(c->row0 + i, k);
     }
@@ -160,7 +169,8 @@ static int fw_fill_(void *ctx, int64_t first, int64_t count, void *out) {
     return SK_OK;
 }
 
-static int fillwrite_(const char *out, const char *kind, const char *mode, int64_t n) {
+static int fillwrite_(const char *out, const char *kind, const char *mode, int64_t n)
+{
     int rc = SK_OK;
     const sk_mpi_info *mi = sk_mpi_info_get();
     const int tok = !strcmp(kind, "tokens"), all = !strcmp(mode, "fillall"), pulls = strncmp(mode, "fill", 4) == 0;
@@ -174,7 +184,8 @@ static int fillwrite_(const char *out, const char *kind, const char *mode, int64
     float *sc = malloc((size_t)(m + 1) * 4);
     void *rows = pulls ? NULL : malloc((size_t)(nel + 1) * (tok ? 2 : (size_t)per));
     fw_ctx_ c = {tok, !strcmp(mode, "fillbad"), a, tok0, nel, per, calloc((size_t)nel + 1, 1), 0};
-    SK_FAIL_IF(!off || !lab || !kept || !clu || !sc || (!pulls && !rows) || !c.seen, SK_ENOMEM, "fillwrite: out of memory");
+    SK_FAIL_IF(!off || !lab || !kept || !clu || !sc || (!pulls && !rows) || !c.seen, SK_ENOMEM,
+               "fillwrite: out of memory");
     off[0] = 0;
     for (int64_t i = 0; i < m; i++) {
         off[i + 1] = off[i] + fw_doclen_(a + i);
@@ -184,18 +195,38 @@ static int fillwrite_(const char *out, const char *kind, const char *mode, int64
         sc[i] = (float)(a + i) * 0.25f - 3.0f;
     }
     for (int64_t i = 0; rows && i < nel; i++) {
-        if (tok) ((uint16_t *)rows)[i] = (uint16_t)fw_token_(tok0 + i);
+        if (tok)
+            ((uint16_t *)rows)[i] = (uint16_t)fw_token_(tok0 + i);
         else
             for (int64_t k = 0; k < per; k++) ((uint8_t *)rows)[i * per + k] = fw_pixel_(a + i, k);
     }
-    sk_corpus_data d = {.kind = tok ? SK_CORPUS_TOKENS : SK_CORPUS_SAMPLES, .type = tok ? SK_ELEM_U16 : SK_ELEM_U8,
-                        .vocab_size = 1000, .ndim = 2, .shape = {3, 5}, .tokens = tok ? rows : NULL,
-                        .num_tokens = tok ? ntok : 0, .offsets = tok ? off : NULL, .num_docs = tok ? m : 0,
-                        .samples = tok ? NULL : rows, .num_samples = tok ? 0 : m, .labels = lab, .num_classes = 3,
-                        .nscores = 1, .score_names = {"s"}, .scores = {sc}, .source = "synthetic",
-                        .command = "sk_dataset_tool fillwrite", .prov_source = "src.h5", .prov_method = "test",
-                        .kept = kept, .num_kept = m, .prov_steps = "[]", .num_source = m, .prov_scores = sc,
-                        .prov_score_name = "s", .prov_clusters = clu};
+    sk_corpus_data d = {.kind = tok ? SK_CORPUS_TOKENS : SK_CORPUS_SAMPLES,
+                        .type = tok ? SK_ELEM_U16 : SK_ELEM_U8,
+                        .vocab_size = 1000,
+                        .ndim = 2,
+                        .shape = {3, 5},
+                        .tokens = tok ? rows : NULL,
+                        .num_tokens = tok ? ntok : 0,
+                        .offsets = tok ? off : NULL,
+                        .num_docs = tok ? m : 0,
+                        .samples = tok ? NULL : rows,
+                        .num_samples = tok ? 0 : m,
+                        .labels = lab,
+                        .num_classes = 3,
+                        .nscores = 1,
+                        .score_names = {"s"},
+                        .scores = {sc},
+                        .source = "synthetic",
+                        .command = "sk_dataset_tool fillwrite",
+                        .prov_source = "src.h5",
+                        .prov_method = "test",
+                        .kept = kept,
+                        .num_kept = m,
+                        .prov_steps = "[]",
+                        .num_source = m,
+                        .prov_scores = sc,
+                        .prov_score_name = "s",
+                        .prov_clusters = clu};
     if (pulls) {
         d.fill = fw_fill_;
         d.fill_ctx = &c;
@@ -212,8 +243,9 @@ static int fillwrite_(const char *out, const char *kind, const char *mode, int64
                (long long)(c.biggest * esz), FW_WINDOW_);
     int64_t got = 0;
     for (int64_t i = 0; i < nel; i++) got += c.seen[i];
-    if (pulls) printf("rank %d: pulled %lld elements, largest request %lld bytes\n", mi->rank, (long long)got,
-                      (long long)(c.biggest * esz));
+    if (pulls)
+        printf("rank %d: pulled %lld elements, largest request %lld bytes\n", mi->rank, (long long)got,
+               (long long)(c.biggest * esz));
 done:
     free(off);
     free(lab);
@@ -225,7 +257,8 @@ done:
     return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int rc = SK_OK, mpi = 0;
     if (argc < 3) {
         fprintf(stderr, "usage: sk_dataset_tool prepare|inspect|digest|tokens|images ...\n");

@@ -129,7 +129,8 @@ static void test_llmc(void **st)
              "header says 1073741824 tokens (2147483648 bytes) but the file has 32 bytes of tokens (truncated)");
     int32_t w[256 + 8] = {20240801, 7, INT32_MAX}; /* 2^31 - 1 uint32 tokens: 8 GiB claimed */
     write_file_(TMP "big32.bin", w, sizeof w);
-    refused_("llmc", TMP "big32.bin", TMP "big32.bin", "(8589934588 bytes) but the file has 32 bytes of tokens (truncated)");
+    refused_("llmc", TMP "big32.bin", TMP "big32.bin",
+             "(8589934588 bytes) but the file has 32 bytes of tokens (truncated)");
 }
 
 int main(void)

@@ -22,7 +22,8 @@
 
 #define TMP SK_TEST_TMP "/corpus_"
 
-static uint16_t *mk_tokens_(int64_t n) {
+static uint16_t *mk_tokens_(int64_t n)
+{
     uint16_t *t = malloc((size_t)n * 2);
     uint64_t s = 7;
     for (int64_t i = 0; i < n; i++) {
@@ -32,7 +33,8 @@ static uint16_t *mk_tokens_(int64_t n) {
     return t;
 }
 
-static sk_corpus_data tok_data_(uint16_t *t, int64_t n, int64_t *off) {
+static sk_corpus_data tok_data_(uint16_t *t, int64_t n, int64_t *off)
+{
     sk_corpus_data d = {0};
     d.kind = SK_CORPUS_TOKENS;
     d.type = SK_ELEM_U16;
@@ -52,7 +54,8 @@ static sk_corpus_data tok_data_(uint16_t *t, int64_t n, int64_t *off) {
 
 static const sk_corpus_write_opts small_chunks_ = {SK_COMPRESS_ZSTD, 3, 8192, 0, 0};
 
-static void test_tokens_round_trip(void **st) {
+static void test_tokens_round_trip(void **st)
+{
     (void)st;
     const int64_t n = 100000;
     uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
@@ -108,7 +111,8 @@ static void test_tokens_round_trip(void **st) {
     free(back);
 }
 
-static void test_samples_round_trip(void **st) {
+static void test_samples_round_trip(void **st)
+{
     (void)st;
     const int64_t n = 500;
     uint8_t *img = malloc(n * 28 * 28), *back = malloc(n * 28 * 28);
@@ -149,7 +153,8 @@ static void test_samples_round_trip(void **st) {
 }
 
 /* Flip one byte in the middle of the stored chunk #idx of /name. */
-static void flip_chunk_byte_(const char *path, const char *name, int idx) {
+static void flip_chunk_byte_(const char *path, const char *name, int idx)
+{
     sk_corpus_h5_lock();
     assert_int_equal(sk_zstd_register(), 0);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -174,7 +179,8 @@ static void flip_chunk_byte_(const char *path, const char *name, int idx) {
     fclose(fp);
 }
 
-static void test_corrupt_chunk_detected(void **st) {
+static void test_corrupt_chunk_detected(void **st)
+{
     (void)st;
     const int64_t n = 100000;
     uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
@@ -183,7 +189,7 @@ static void test_corrupt_chunk_detected(void **st) {
     assert_int_equal(sk_corpus_write(TMP "bad.h5", &d, &small_chunks_), 0);
     flip_chunk_byte_(TMP "bad.h5", "tokens", 2);
     sk_corpus *c = NULL;
-    assert_int_equal(sk_corpus_open(&c, TMP "bad.h5"), 0); /* metadata intact */
+    assert_int_equal(sk_corpus_open(&c, TMP "bad.h5"), 0);        /* metadata intact */
     assert_int_equal(sk_corpus_read_tokens(c, 0, 4096, back), 0); /* chunk 0 fine */
     int rc = sk_corpus_read_tokens(c, 0, n, back);
     assert_int_equal(rc, SK_ECORRUPT);
@@ -204,7 +210,8 @@ static void test_corrupt_chunk_detected(void **st) {
     free(back);
 }
 
-static void test_truncated_and_garbage(void **st) {
+static void test_truncated_and_garbage(void **st)
+{
     (void)st;
     const int64_t n = 100000;
     uint16_t *t = mk_tokens_(n);
@@ -228,7 +235,8 @@ static void test_truncated_and_garbage(void **st) {
 }
 
 /* Overwrite one int64 of a dataset in place (our filter registered). */
-static void poke_i64_(const char *path, const char *name, hsize_t at, int64_t v) {
+static void poke_i64_(const char *path, const char *name, hsize_t at, int64_t v)
+{
     sk_corpus_h5_lock();
     sk_zstd_register();
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -245,7 +253,8 @@ static void poke_i64_(const char *path, const char *name, hsize_t at, int64_t v)
     sk_corpus_h5_unlock();
 }
 
-static void test_offsets_and_vocab_checks(void **st) {
+static void test_offsets_and_vocab_checks(void **st)
+{
     (void)st;
     const int64_t n = 20000;
     uint16_t *t = mk_tokens_(n);
@@ -293,7 +302,8 @@ static void test_offsets_and_vocab_checks(void **st) {
     free(t);
 }
 
-static void test_wrong_dtype_empty_unwritable(void **st) {
+static void test_wrong_dtype_empty_unwritable(void **st)
+{
     (void)st;
     float ft[10] = {0};
     int64_t off[2] = {0, 10};
@@ -382,7 +392,8 @@ static void test_wrong_dtype_empty_unwritable(void **st) {
 /* A temporary left by a dead process (SIGKILL during a write) is named
  * .BASE.shrink-tmp-HOST-PID and removed by the next write of BASE; one of
  * a live process is left alone. */
-static void test_write_stale_tmp(void **st) {
+static void test_write_stale_tmp(void **st)
+{
     (void)st;
     sk_corpus_data e = {.kind = SK_CORPUS_TOKENS, .type = SK_ELEM_U16, .vocab_size = 10};
     uint16_t tk[4] = {1, 2, 3, 4};
@@ -417,7 +428,8 @@ static void test_write_stale_tmp(void **st) {
  * size recorded, cd_values = {level}); and chunks written the way the HDF
  * Group's reference plugin writes them (plain ZSTD_compress, no checksum)
  * are read back. */
-static void test_filter_conventions(void **st) {
+static void test_filter_conventions(void **st)
+{
     (void)st;
     const int64_t n = 50000;
     uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
@@ -460,10 +472,10 @@ static void test_filter_conventions(void **st) {
     sk_corpus_h5_unlock();
     sk_corpus *c = NULL;
     assert_int_equal(sk_corpus_open(&c, TMP "conv.h5"), 0);
-    assert_int_equal(sk_corpus_read_tokens(c, 0, n, back), 0);           /* direct chunk path */
+    assert_int_equal(sk_corpus_read_tokens(c, 0, n, back), 0); /* direct chunk path */
     assert_memory_equal(back + 4096, other, sizeof other);
     assert_memory_equal(back, t, 4096 * 2);
-    assert_int_equal(sk_corpus_read_tokens(c, 4000, 200, back), 0);     /* HDF5 pipeline path */
+    assert_int_equal(sk_corpus_read_tokens(c, 4000, 200, back), 0); /* HDF5 pipeline path */
     assert_memory_equal(back, t + 4000, 96 * 2);
     assert_memory_equal(back + 96, other, 104 * 2);
     sk_corpus_free(c);
@@ -474,7 +486,8 @@ static void test_filter_conventions(void **st) {
 
 /* byte shuffle + zstd: whole-chunk direct decoding unshuffles correctly
  * for 2- and 8-byte ids; partial reads agree. */
-static void test_shuffle_round_trip(void **st) {
+static void test_shuffle_round_trip(void **st)
+{
     (void)st;
     const int64_t n = 70000;
     uint16_t *t = mk_tokens_(n), *back = malloc(n * 2);
@@ -507,16 +520,13 @@ static void test_shuffle_round_trip(void **st) {
     free(b64);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tokens_round_trip),
-        cmocka_unit_test(test_filter_conventions),
-        cmocka_unit_test(test_shuffle_round_trip),
-        cmocka_unit_test(test_samples_round_trip),
-        cmocka_unit_test(test_corrupt_chunk_detected),
-        cmocka_unit_test(test_truncated_and_garbage),
-        cmocka_unit_test(test_offsets_and_vocab_checks),
-        cmocka_unit_test(test_wrong_dtype_empty_unwritable),
+        cmocka_unit_test(test_tokens_round_trip),        cmocka_unit_test(test_filter_conventions),
+        cmocka_unit_test(test_shuffle_round_trip),       cmocka_unit_test(test_samples_round_trip),
+        cmocka_unit_test(test_corrupt_chunk_detected),   cmocka_unit_test(test_truncated_and_garbage),
+        cmocka_unit_test(test_offsets_and_vocab_checks), cmocka_unit_test(test_wrong_dtype_empty_unwritable),
         cmocka_unit_test(test_write_stale_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,8 @@
 #define FORTUNE "/usr/share/games/fortunes/computers"
 
 /* The section's defaults (its key table), then format/input/output. */
-static sk_prepare_config cfg_(const char *format, const char *input, const char *output) {
+static sk_prepare_config cfg_(const char *format, const char *input, const char *output)
+{
     sk_prepare_config c;
     const sk_cfg_section *const secs[1] = {&sk_prepare_section};
     void *const bases[1] = {&c};
@@ -35,7 +36,8 @@ static sk_prepare_config cfg_(const char *format, const char *input, const char 
     return c;
 }
 
-static unsigned char *gunzip_(const char *path, size_t *len) {
+static unsigned char *gunzip_(const char *path, size_t *len)
+{
     gzFile f = gzopen(path, "rb");
     assert_non_null(f);
     size_t cap = 1 << 24, n = 0;
@@ -50,14 +52,16 @@ static unsigned char *gunzip_(const char *path, size_t *len) {
     return b;
 }
 
-static void write_file_(const char *path, const void *p, size_t n) {
+static void write_file_(const char *path, const void *p, size_t n)
+{
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(p, 1, n, f), n);
     fclose(f);
 }
 
-static void test_registry(void **st) {
+static void test_registry(void **st)
+{
     (void)st;
     const char *names[] = {"idx", "text", "jsonl", "megatron", "llmc"};
     for (int i = 0; i < 5; i++) {
@@ -88,7 +92,8 @@ static void test_registry(void **st) {
     assert_non_null(strstr(sk_error_last(), "prepare.format = 5"));
 }
 
-static void test_fashion_mnist(void **st) {
+static void test_fashion_mnist(void **st)
+{
     (void)st;
     if (access(FMNIST "t10k-images-idx3-ubyte.gz", R_OK) != 0) skip();
     sk_prepare_config c = cfg_("idx", FMNIST "t10k-images-idx3-ubyte.gz", TMP "fm.h5");
@@ -104,7 +109,8 @@ static void test_fashion_mnist(void **st) {
     assert_int_equal(in->num_classes, 10);
     assert_non_null(strstr(in->source, "t10k-images"));
     size_t il, ll;
-    unsigned char *img = gunzip_(FMNIST "t10k-images-idx3-ubyte.gz", &il), *lab = gunzip_(FMNIST "t10k-labels-idx1-ubyte.gz", &ll);
+    unsigned char *img = gunzip_(FMNIST "t10k-images-idx3-ubyte.gz", &il),
+                  *lab = gunzip_(FMNIST "t10k-labels-idx1-ubyte.gz", &ll);
     assert_int_equal(il, 16 + 10000 * 784);
     unsigned char *back = malloc(10000 * 784);
     int64_t *lb = malloc(10000 * 8);
@@ -149,7 +155,8 @@ static void test_fashion_mnist(void **st) {
 }
 
 /* decode a token corpus into bytes: documents joined by "\n%\n" */
-static void test_fortunes_text(void **st) {
+static void test_fortunes_text(void **st)
+{
     (void)st;
     if (access(FORTUNE, R_OK) != 0) skip();
     sk_prepare_config c = cfg_("text", FORTUNE, TMP "fort.h5");
@@ -175,7 +182,8 @@ static void test_fortunes_text(void **st) {
     char *re = malloc((size_t)nt + 3 * (size_t)nd + 8);
     size_t p = 0;
     int64_t npct = 0;
-    for (long i = 0; i + 1 < fl; i++) npct += orig[i] == '\n' && orig[i + 1] == '%' && (i + 2 >= fl || orig[i + 2] == '\n');
+    for (long i = 0; i + 1 < fl; i++)
+        npct += orig[i] == '\n' && orig[i + 1] == '%' && (i + 2 >= fl || orig[i + 2] == '\n');
     for (int64_t d = 0; d < nd; d++) {
         assert_int_equal(t[off[d + 1] - 1], 256); /* EOD ends every document */
         for (int64_t i = off[d]; i < off[d + 1] - 1; i++) {
@@ -276,7 +284,8 @@ static void test_fortunes_text(void **st) {
     free(re);
 }
 
-static void test_jsonl_and_empty(void **st) {
+static void test_jsonl_and_empty(void **st)
+{
     (void)st;
     const char *js = "{\"id\": 1, \"meta\": {\"text\": \"nested, not this\"}, \"text\": \"h\\u00e9llo\\n\\\"w\\\"\"}\n"
                      "\n"
@@ -307,9 +316,8 @@ static void test_jsonl_and_empty(void **st) {
     assert_int_equal(sk_prepare_run(&c), SK_EINVAL);
     assert_non_null(strstr(sk_error_last(), "c.jsonl:1: malformed JSON"));
     /* an unclosed object, trailing garbage and a bare word, each on line 3 */
-    static const char *const broken[3][2] = {{"unclosed", "{\"text\": \"x\""},
-                                             {"trailing", "{\"text\": \"x\"} {\"text\": \"y\"}"},
-                                             {"bare", "hello"}};
+    static const char *const broken[3][2] = {
+        {"unclosed", "{\"text\": \"x\""}, {"trailing", "{\"text\": \"x\"} {\"text\": \"y\"}"}, {"bare", "hello"}};
     for (int i = 0; i < 3; i++) {
         char path[256], text[256], want[300];
         snprintf(path, sizeof path, TMP "%s.jsonl", broken[i][0]);
@@ -350,7 +358,8 @@ static void test_jsonl_and_empty(void **st) {
 
 /* Every key of both sections lies inside its struct; format and export
  * offer exactly the registered importers / exporters (plus "none"). */
-static void test_config_tables(void **st) {
+static void test_config_tables(void **st)
+{
     (void)st;
     const sk_cfg_section *secs[] = {&sk_prepare_section, &sk_data_section};
     for (int i = 0; i < 2; i++) {
@@ -401,7 +410,8 @@ static void test_config_tables(void **st) {
 /* The JSON Lines scanner accepts exactly what jansson accepts (an object
  * whose "text" is a string) and yields the same bytes: a differential test
  * over valid lines and single-byte mutations of them. */
-static int jansson_text_(const char *line, char *out, size_t cap, size_t *n) {
+static int jansson_text_(const char *line, char *out, size_t cap, size_t *n)
+{
     json_t *o = json_loads(line, JSON_ALLOW_NUL, NULL);
     const json_t *v = json_object_get(o, "text");
     int ok = json_is_string(v) && json_string_length(v) < cap;
@@ -410,7 +420,8 @@ static int jansson_text_(const char *line, char *out, size_t cap, size_t *n) {
     return ok;
 }
 
-static void test_jsonl_matches_jansson(void **st) {
+static void test_jsonl_matches_jansson(void **st)
+{
     (void)st;
     static const char *const seeds[] = {
         "{\"text\": \"a\\u00e9\\ud83d\\ude00\\/\\\\\\\"\\b\\f\\n\\r\\t\\u0000z\"}",
@@ -431,9 +442,12 @@ static void test_jsonl_matches_jansson(void **st) {
             size_t at = (size_t)(x % n);
             char c = alphabet[(x >> 20) % (sizeof alphabet - 1)];
             int op = (int)((x >> 40) % 3);
-            if (op == 0) line[at] = c;
-            else if (op == 1) memmove(line + at, line + at + 1, n-- - at);
-            else if (n + 1 < sizeof line) memmove(line + at + 1, line + at, ++n - at), line[at] = c;
+            if (op == 0)
+                line[at] = c;
+            else if (op == 1)
+                memmove(line + at, line + at + 1, n-- - at);
+            else if (n + 1 < sizeof line)
+                memmove(line + at + 1, line + at, ++n - at), line[at] = c;
         }
         char want[256];
         size_t wn = 0;
@@ -445,8 +459,9 @@ static void test_jsonl_matches_jansson(void **st) {
         c.eod = 0;
         sk_corpus_data d;
         int rc = sk_importer_find("jsonl")->import(&c, &(sk_import_share){0, 1}, &d);
-        if ((rc == 0) != ok) fail_msg("line <%s>: jansson %s, the scanner %s (%s)", line, ok ? "accepts" : "rejects",
-                                      rc == 0 ? "accepts" : "rejects", rc == 0 ? "" : sk_error_last());
+        if ((rc == 0) != ok)
+            fail_msg("line <%s>: jansson %s, the scanner %s (%s)", line, ok ? "accepts" : "rejects",
+                     rc == 0 ? "accepts" : "rejects", rc == 0 ? "" : sk_error_last());
         if (ok) {
             assert_int_equal(d.num_tokens, (int64_t)wn);
             const uint16_t *tok = d.tokens;
@@ -461,14 +476,12 @@ static void test_jsonl_matches_jansson(void **st) {
     assert_true(accepted > 200 && rejected > 200); /* both sides exercised */
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_config_tables),
-        cmocka_unit_test(test_fashion_mnist),
-        cmocka_unit_test(test_fortunes_text),
-        cmocka_unit_test(test_jsonl_and_empty),
-        cmocka_unit_test(test_jsonl_matches_jansson),
+        cmocka_unit_test(test_registry),        cmocka_unit_test(test_config_tables),
+        cmocka_unit_test(test_fashion_mnist),   cmocka_unit_test(test_fortunes_text),
+        cmocka_unit_test(test_jsonl_and_empty), cmocka_unit_test(test_jsonl_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

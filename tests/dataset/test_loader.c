@@ -20,7 +20,8 @@
 #define NTOK 50001
 #define SEQ 16 /* -> 3125 windows */
 
-static int setup_(void **st) {
+static int setup_(void **st)
+{
     (void)st;
     int32_t *t = malloc(NTOK * 4);
     for (int i = 0; i < NTOK; i++) t[i] = i;
@@ -59,7 +60,8 @@ static int setup_(void **st) {
     return rc;
 }
 
-static sk_loader_opts opts_(const char *path, int rank, int world, int64_t B) {
+static sk_loader_opts opts_(const char *path, int rank, int world, int64_t B)
+{
     sk_loader_opts o = {0};
     o.path = path;
     o.rank = rank;
@@ -73,13 +75,15 @@ static sk_loader_opts opts_(const char *path, int rank, int world, int64_t B) {
 }
 
 /* window id of a token sample (its first token / SEQ), checking contents */
-static int64_t win_(const int32_t *w) {
+static int64_t win_(const int32_t *w)
+{
     for (int k = 1; k <= SEQ; k++) assert_int_equal(w[k], w[0] + k);
     assert_int_equal(w[0] % SEQ, 0);
     return w[0] / SEQ;
 }
 
-static void test_epoch_is_permutation(void **st) {
+static void test_epoch_is_permutation(void **st)
+{
     (void)st;
     sk_loader *l = NULL;
     sk_loader_opts o = opts_(TOK, 0, 1, 25);
@@ -126,7 +130,8 @@ static void test_epoch_is_permutation(void **st) {
     sk_loader_free(l);
 }
 
-static void collect_(sk_loader *l, int nb, int32_t *out, size_t per) {
+static void collect_(sk_loader *l, int nb, int32_t *out, size_t per)
+{
     for (int i = 0; i < nb; i++) {
         const sk_batch *b;
         assert_int_equal(sk_loader_next(l, &b), 0);
@@ -134,7 +139,8 @@ static void collect_(sk_loader *l, int nb, int32_t *out, size_t per) {
     }
 }
 
-static void test_determinism_and_resume(void **st) {
+static void test_determinism_and_resume(void **st)
+{
     (void)st;
     const int nb = 300; /* crosses two epoch boundaries */
     const size_t per = 10 * (SEQ + 1);
@@ -177,7 +183,8 @@ static void test_determinism_and_resume(void **st) {
     free(b);
 }
 
-static void test_sharding_matches_global(void **st) {
+static void test_sharding_matches_global(void **st)
+{
     (void)st;
     const int nb = 200;
     const size_t row = SEQ + 1;
@@ -204,7 +211,8 @@ static void test_sharding_matches_global(void **st) {
     sk_loader_free(r1);
 }
 
-static void test_samples_labels_splits(void **st) {
+static void test_samples_labels_splits(void **st)
+{
     (void)st;
     sk_loader *tr = NULL, *ev = NULL;
     sk_loader_opts o = opts_(IMG, 0, 1, 16);
@@ -247,7 +255,8 @@ static void test_samples_labels_splits(void **st) {
  * random subset (not the tail), disjoint from the 900 training ones; over
  * an epoch each split sees each of its samples once; another seed draws
  * another subset. */
-static void test_random_split(void **st) {
+static void test_random_split(void **st)
+{
     (void)st;
     static unsigned char seen[2][1000];
     memset(seen, 0, sizeof seen);
@@ -296,7 +305,8 @@ static void test_random_split(void **st) {
     sk_loader_free(l);
 }
 
-static void test_bad_options_and_corruption(void **st) {
+static void test_bad_options_and_corruption(void **st)
+{
     (void)st;
     sk_loader *l = NULL;
     sk_loader_opts o = opts_(TOK, 0, 1, 4000);
@@ -355,7 +365,8 @@ static void test_bad_options_and_corruption(void **st) {
 
 /* Big rows (64 KiB): 16 samples per shuffle block, so 1100 samples take the
  * grouped path (2 full groups of 32 blocks + leftovers + tail). */
-static void test_grouped_permutation(void **st) {
+static void test_grouped_permutation(void **st)
+{
     (void)st;
     const int n = 1100, rowb = 256 * 256;
     uint8_t *x = calloc((size_t)n, (size_t)rowb);
@@ -413,7 +424,8 @@ static void test_grouped_permutation(void **st) {
  * chunk) and one holding the whole corpus give the batches of the default
  * cache, for tokens and for samples with labels, across epochs and after
  * a seek. */
-static void test_chunk_cache_sizes(void **st) {
+static void test_chunk_cache_sizes(void **st)
+{
     (void)st;
     const char *paths[2] = {TOK, IMG};
     for (int c = 0; c < 2; c++) {
@@ -469,7 +481,8 @@ static void test_chunk_cache_sizes(void **st) {
  * sequence is the same for any rank count), b->index holds the split
  * indices, the loader stops at the end of the ordered epoch, resumes at a
  * step inside it, and refuses bad orders. */
-static void test_external_order(void **st) {
+static void test_external_order(void **st)
+{
     (void)st;
     const int64_t G = 12, n = 100; /* 8 global batches, 4 samples dropped */
     int64_t order[100], seen[3][96];
@@ -524,7 +537,8 @@ static void test_external_order(void **st) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_is_permutation),
         cmocka_unit_test(test_determinism_and_resume),

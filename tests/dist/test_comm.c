@@ -25,13 +25,13 @@
 #include "sk_train.h"
 
 static int fails_ = 0, wrank_ = 0;
-#define CHECK(c)                                                                                                \
-    do {                                                                                                        \
-        if (!(c)) {                                                                                             \
-            fprintf(stderr, "world rank %d: %s:%d: check failed: %s (last error: %s)\n", wrank_, __FILE__,      \
-                    __LINE__, #c, sk_error_last());                                                             \
-            fails_++;                                                                                           \
-        }                                                                                                       \
+#define CHECK(c)                                                                                                     \
+    do {                                                                                                             \
+        if (!(c)) {                                                                                                  \
+            fprintf(stderr, "world rank %d: %s:%d: check failed: %s (last error: %s)\n", wrank_, __FILE__, __LINE__, \
+                    #c, sk_error_last());                                                                            \
+            fails_++;                                                                                                \
+        }                                                                                                            \
     } while (0)
 
 #define NS_ 160 /* samples in the corpus */
@@ -138,10 +138,10 @@ static void train_(const char *corpus, const char *out_dir, const char *txt, int
     sk_run_config run;
     const sk_cfg_section *const sec[4] = {&sk_data_section, &sk_model_section, &sk_train_section, &sk_run_section};
     void *const base[4] = {&dc, &mc, &tc, &run};
-    static const char *const sets[] = {"model.arch=vit",      "model.width=32",     "model.depth=2",
-                                       "model.heads=2",       "model.patch=4",      "model.mlp_ratio=2",
-                                       "data.batch_size=12",  "data.eval_fraction=0.25", "train.steps=4",
-                                       "train.warmup=1",      "train.lr=3e-3",      "train.eval_batches=1"};
+    static const char *const sets[] = {"model.arch=vit",     "model.width=32",          "model.depth=2",
+                                       "model.heads=2",      "model.patch=4",           "model.mlp_ratio=2",
+                                       "data.batch_size=12", "data.eval_fraction=0.25", "train.steps=4",
+                                       "train.warmup=1",     "train.lr=3e-3",           "train.eval_batches=1"};
     int ok = sk_cfg_defaults(sec, 4, base) == 0;
     for (size_t i = 0; ok && i < sizeof sets / sizeof *sets; i++) ok = sk_cfg_apply_set(sets[i], sec, 4, base) == 0;
     CHECK(ok);

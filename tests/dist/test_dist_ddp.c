@@ -11,13 +11,12 @@
 #include "sk_dist_ddp.h"
 
 static int fails_ = 0;
-#define CHECK(c)                                                                          \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            fprintf(stderr, "rank %d: %s:%d: check failed: %s (%s)\n", rank, __FILE__, __LINE__, #c, \
-                    sk_error_last());                                                     \
-            fails_++;                                                                     \
-        }                                                                                 \
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c)) {                                                                                                    \
+            fprintf(stderr, "rank %d: %s:%d: check failed: %s (%s)\n", rank, __FILE__, __LINE__, #c, sk_error_last()); \
+            fails_++;                                                                                                  \
+        }                                                                                                              \
     } while (0)
 
 int main(int argc, char **argv)
@@ -64,23 +63,23 @@ int main(int argc, char **argv)
                 }
                 if (micro == mode && mode == 1) CHECK(sk_dist_ddp_arm(d) == 0);
                 CHECK(sk_shim_backward(loss) == 0);
-        }
-        CHECK(sk_dist_ddp_allreduce_grads(d) == 0);
-        sk_dist_ddp_stats st;
-        sk_dist_ddp_stats_get(d, &st);
-        CHECK(st.buckets == (s == 0 ? 4 : s == 1 ? 3 : 1));
-        CHECK(st.launched_in_backward == (mode == 1 ? st.buckets : 0));
-        double mean_rank = (world + 1) / 2.0 * (mode + 1);
-        for (int i = 0; i < 4; i++) {
-            sk_tensor *g = NULL;
-            double lo, hi;
-            sk_shim_grad(p[i], &g);
-            sk_tensor *mx = sk_shim_sum(g, NULL, 0, 0);
-            sk_tensor *mn = sk_shim_mean(g, NULL, 0, 0);
-            CHECK(sk_shim_item(mn, &lo) == 0 && fabs(lo - mean_rank * (i + 1)) < 1e-5);
-            CHECK(sk_shim_item(mx, &hi) == 0 && fabs(hi - mean_rank * (i + 1) * sk_shim_numel(p[i])) < 1e-2);
-        }
-        sk_shim_scope_end(sc);
+            }
+            CHECK(sk_dist_ddp_allreduce_grads(d) == 0);
+            sk_dist_ddp_stats st;
+            sk_dist_ddp_stats_get(d, &st);
+            CHECK(st.buckets == (s == 0 ? 4 : s == 1 ? 3 : 1));
+            CHECK(st.launched_in_backward == (mode == 1 ? st.buckets : 0));
+            double mean_rank = (world + 1) / 2.0 * (mode + 1);
+            for (int i = 0; i < 4; i++) {
+                sk_tensor *g = NULL;
+                double lo, hi;
+                sk_shim_grad(p[i], &g);
+                sk_tensor *mx = sk_shim_sum(g, NULL, 0, 0);
+                sk_tensor *mn = sk_shim_mean(g, NULL, 0, 0);
+                CHECK(sk_shim_item(mn, &lo) == 0 && fabs(lo - mean_rank * (i + 1)) < 1e-5);
+                CHECK(sk_shim_item(mx, &hi) == 0 && fabs(hi - mean_rank * (i + 1) * sk_shim_numel(p[i])) < 1e-2);
+            }
+            sk_shim_scope_end(sc);
         }
         sk_dist_ddp_free(d);
     }

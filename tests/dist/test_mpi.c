@@ -11,13 +11,13 @@
 #include "sk_rand.h"
 
 static int fails_ = 0, rank_ = 0;
-#define CHECK(c)                                                                                       \
-    do {                                                                                               \
-        if (!(c)) {                                                                                    \
+#define CHECK(c)                                                                                                  \
+    do {                                                                                                          \
+        if (!(c)) {                                                                                               \
             fprintf(stderr, "rank %d: %s:%d: check failed: %s (last error: %s)\n", rank_, __FILE__, __LINE__, #c, \
-                    sk_error_last());                                                                  \
-            fails_++;                                                                                  \
-        }                                                                                              \
+                    sk_error_last());                                                                             \
+            fails_++;                                                                                             \
+        }                                                                                                         \
     } while (0)
 
 static void collectives_(int r, int W)

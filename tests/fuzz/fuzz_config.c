@@ -13,8 +13,7 @@
 #include "sk_prepare.h"
 #include "sk_run_config.h"
 
-static const sk_cfg_section *const secs_[] = {&sk_run_section, &sk_log_section, &sk_data_section,
-                                               &sk_prepare_section};
+static const sk_cfg_section *const secs_[] = {&sk_run_section, &sk_log_section, &sk_data_section, &sk_prepare_section};
 #define NSEC_ 4
 
 typedef struct {

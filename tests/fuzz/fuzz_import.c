@@ -29,8 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
             sk_fuzz_file_("mg", ".bin", data + 2 + k, n - 2 - k, bin, sizeof bin) < 0)
             return 0;
     } else {
-        const char *ext = !strcmp(SK_FUZZ_FORMAT, "idx") ? ".idx3-ubyte" : !strcmp(SK_FUZZ_FORMAT, "llmc") ? ".bin"
-                          : !strcmp(SK_FUZZ_FORMAT, "jsonl") ? ".jsonl" : ".txt";
+        const char *ext = !strcmp(SK_FUZZ_FORMAT, "idx")     ? ".idx3-ubyte"
+                          : !strcmp(SK_FUZZ_FORMAT, "llmc")  ? ".bin"
+                          : !strcmp(SK_FUZZ_FORMAT, "jsonl") ? ".jsonl"
+                                                             : ".txt";
         if (sk_fuzz_file_("in", ext, data, n, path, sizeof path) < 0) return 0;
     }
     snprintf(cfg.input, sizeof cfg.input, "%s", path);

@@ -58,8 +58,8 @@ static int run_(sk_convnet *m, const sk_convnet_opts *o, int64_t B, list_ *l, ch
     for (int64_t i = 0; i < B; i++) lab[i] = (i * 7 + 3) % o->classes;
     /* 1-channel images as [B, H, W], the layout corpora store them in */
     int64_t s4[4] = {B, o->channels, o->image_h, o->image_w}, s3[3] = {B, o->image_h, o->image_w}, sb[1] = {B};
-    sk_tensor *img = o->channels == 1 ? sk_shim_from_host(px, s3, 3, SK_U8, SK_CPU)
-                                      : sk_shim_from_host(px, s4, 4, SK_U8, SK_CPU);
+    sk_tensor *img =
+        o->channels == 1 ? sk_shim_from_host(px, s3, 3, SK_U8, SK_CPU) : sk_shim_from_host(px, s4, 4, SK_U8, SK_CPU);
     sk_tensor *y = sk_shim_from_host(lab, sb, 1, SK_I64, SK_CPU), *feat = NULL;
     for (int i = 0; i < p->n; i++) put_(l, "", p->names[i], p->t[i]);
     put_(l, "", "images", img);

@@ -116,7 +116,8 @@ static void ref_scores_(const sk_scorer_vtable *v, const sk_select_config *c, co
     if (v->create) assert_int_equal(v->create(&st, &init), 0);
     sk_seq q = seq_(in);
     sk_generator *ga = NULL;
-    assert_int_equal(sk_generator_create(&ga, sk_select_apply_seed(SEED + (uint64_t)c->seed_offset, 0, 0, 1), SK_CPU), 0);
+    assert_int_equal(sk_generator_create(&ga, sk_select_apply_seed(SEED + (uint64_t)c->seed_offset, 0, 0, 1), SK_CPU),
+                     0);
     sk_score_args a = {k, 0, ga};
     sk_tensor *t = NULL;
     assert_int_equal(v->score(st, &q, &a, &t), 0);
@@ -252,8 +253,10 @@ static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
             }
             if (!nref) nref = 1;
             for (int64_t j = 0; j < n2; j++)
-                if (j < P + nref) assert_float_equal(bias[b * n2 + j], 0.0, 0);
-                else assert_true(isinf(bias[b * n2 + j]) && bias[b * n2 + j] < 0);
+                if (j < P + nref)
+                    assert_float_equal(bias[b * n2 + j], 0.0, 0);
+                else
+                    assert_true(isinf(bias[b * n2 + j]) && bias[b * n2 + j] < 0);
         }
         free(bias);
     }
@@ -264,7 +267,7 @@ static int run_combo_(const sk_scorer_vtable *v, const sk_strategy_vtable *st)
         for (int b = 0; b < B; b++) {
             double tot = 0;
             for (int64_t j = 0; j < n2; j++) tot += sz[b * n2 + j];
-            assert_float_equal(tot, N, 1e-4); /* sizes sum to the original length */
+            assert_float_equal(tot, N, 1e-4);       /* sizes sum to the original length */
             assert_float_equal(sz[b * n2], 1.0, 0); /* class token never merged */
         }
         /* weights sum to one: merging a constant sequence gives the constant */
@@ -330,8 +333,9 @@ static void test_every_scorer_x_strategy(void **st)
             int r = run_combo_(sk_scorer_at(i), sk_strategy_at(j));
             sk_shim_scope_end(sc);
             ran += r;
-            if (!r) print_message("  rejected as intended: %s x %s: %s\n", sk_scorer_at(i)->name,
-                                  sk_strategy_at(j)->name, sk_error_last());
+            if (!r)
+                print_message("  rejected as intended: %s x %s: %s\n", sk_scorer_at(i)->name, sk_strategy_at(j)->name,
+                              sk_error_last());
             per_scorer[i] += r;
         }
         assert_true(per_scorer[i] >= 1); /* every scorer runs with some strategy */
@@ -519,7 +523,8 @@ static void write_safetensors_(const char *path, sk_tensor *const *p, const char
         int nd = sk_shim_shape(p[i], shape);
         int64_t numel = sk_shim_numel(p[i]);
         hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[", names[i]);
-        for (int d = 0; d < nd; d++) hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "%s%lld", d ? "," : "", (long long)shape[d]);
+        for (int d = 0; d < nd; d++)
+            hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "%s%lld", d ? "," : "", (long long)shape[d]);
         hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "],\"data_offsets\":[%lld,%lld]}", (long long)off,
                                (long long)(off + 4 * numel));
         off += 4 * numel;
@@ -646,8 +651,7 @@ static double ref_flops_(const sk_select_lm *lm, int64_t t)
     return 1000.0 * (double)t;
 }
 
-static const sk_select_lm_vtable ref_lm_ = {SK_SELECT_LM_VERSION, ref_open_, ref_nll_tensor_, ref_close_,
-                                            ref_flops_};
+static const sk_select_lm_vtable ref_lm_ = {SK_SELECT_LM_VERSION, ref_open_, ref_nll_tensor_, ref_close_, ref_flops_};
 
 /* frozen on a causal LM with drop-restore keeps, per sample, the positions
  * with the k highest proxy losses (in order), skips the rest through the
@@ -866,7 +870,8 @@ static void test_causal_keep(void **st)
                     if (got[r * k + q] < j) assert_int_equal(got[r * k + q], g2[r * k + q]);
                 }
                 for (int64_t q = 0; q < k; q++)
-                    if ((ka[r * k + q] < j) != (kb[r * k + q] < j) || (ka[r * k + q] < j && ka[r * k + q] != kb[r * k + q])) {
+                    if ((ka[r * k + q] < j) != (kb[r * k + q] < j) ||
+                        (ka[r * k + q] < j && ka[r * k + q] != kb[r * k + q])) {
                         topk_moved++;
                         break;
                     }
@@ -1215,9 +1220,9 @@ static void run_ltd_span_(sk_selector *sel, const inputs *in, int64_t step, int6
             host_f32_(q.x, got, B * (size_t)(P + k) * D);
             for (int b = 0; b < B; b++) {
                 const int64_t *s = subs[l][0] + b * (P + k);
-                assert_int_equal(s[0], 0); /* class token always in */
+                assert_int_equal(s[0], 0);                                        /* class token always in */
                 for (int64_t j = 1; j < P + k; j++) assert_true(s[j] > s[j - 1]); /* sorted, distinct */
-                for (int64_t j = 0; j < P + k; j++) /* gathered from the full sequence */
+                for (int64_t j = 0; j < P + k; j++)                               /* gathered from the full sequence */
                     for (int d = 0; d < D; d++)
                         assert_float_equal(got[(b * (P + k) + j) * D + d], full[(b * N + s[j]) * D + d], 1e-3);
                 for (int64_t j = 0; j < P + k; j++) /* naive: the block on the subset, scattered back */
@@ -1382,8 +1387,7 @@ static void test_merge_score_weights(void **st)
             }
             for (int64_t j = 0; j < k; j++) {
                 assert_float_equal(sz[b * n2 + P + j], cnt[j], 1e-6);
-                for (int d = 0; d < D; d++)
-                    assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / wsum[j], 1e-4);
+                for (int d = 0; d < D; d++) assert_float_equal(x[(b * n2 + P + j) * D + d], acc[j][d] / wsum[j], 1e-4);
             }
         }
         sk_selector_free(sel);

@@ -115,8 +115,7 @@ static void test_every_scorer_is_a_choice(void **st)
 static void test_every_strategy_is_a_choice(void **st)
 {
     (void)st;
-    for (int i = 0; i < sk_strategy_count(); i++)
-        assert_string_equal(sk_strategy_name_at(i), sk_strategy_at(i)->name);
+    for (int i = 0; i < sk_strategy_count(); i++) assert_string_equal(sk_strategy_name_at(i), sk_strategy_at(i)->name);
     assert_null(sk_strategy_name_at(sk_strategy_count()));
     check_registry_key_("strategy", sk_strategy_name_at, NULL);
     /* the docs table lists them too, '|' escaped */
@@ -140,8 +139,8 @@ static void test_unknown_names(void **st)
         strcat(list, sk_scorer_at(i)->name);
     }
     assert_int_equal(set_(&c, "select.scorer=tom"), SK_EINVAL);
-    snprintf(want, sizeof want,
-             "--set select.scorer=tom: select.scorer: 'tom' is not one of %s (did you mean 'tome'?)", list);
+    snprintf(want, sizeof want, "--set select.scorer=tom: select.scorer: 'tom' is not one of %s (did you mean 'tome'?)",
+             list);
     assert_string_equal(sk_error_last(), want);
     assert_string_equal(c.scorer, "none"); /* unchanged */
     assert_int_equal(set_(&c, "select.strategy=prun"), SK_EINVAL);

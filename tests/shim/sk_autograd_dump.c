@@ -10,7 +10,8 @@
 
 #include "sk_shim.h"
 
-static sk_tensor *leaf_(const int64_t *shape, int nd, int n, double phase) {
+static sk_tensor *leaf_(const int64_t *shape, int nd, int n, double phase)
+{
     float v[16];
     for (int k = 0; k < n; k++) v[k] = (float)sin(0.7 * k + phase);
     sk_tensor *t = sk_shim_from_host(v, shape, nd, SK_F32, SK_CPU);
@@ -18,7 +19,8 @@ static sk_tensor *leaf_(const int64_t *shape, int nd, int n, double phase) {
     return t;
 }
 
-static int print_(const char *name, const sk_tensor *t) {
+static int print_(const char *name, const sk_tensor *t)
+{
     float v[16];
     int64_t n = t ? sk_shim_numel(t) : -1;
     if (n < 0 || n > 16 || sk_shim_to_host(sk_shim_contiguous(t), v, sizeof v) < 0) return -1;
@@ -28,10 +30,12 @@ static int print_(const char *name, const sk_tensor *t) {
     return 0;
 }
 
-int main(void) {
+int main(void)
+{
     int64_t sx[2] = {4, 3}, sw[2] = {3, 2}, sb[1] = {2}, su[1] = {5};
     sk_scope *sc = sk_shim_scope_begin();
-    sk_tensor *x = leaf_(sx, 2, 12, 0.1), *w = leaf_(sw, 2, 6, 1.3), *b = leaf_(sb, 1, 2, 2.9), *u = leaf_(su, 1, 5, 0.5);
+    sk_tensor *x = leaf_(sx, 2, 12, 0.1), *w = leaf_(sw, 2, 6, 1.3), *b = leaf_(sb, 1, 2, 2.9),
+              *u = leaf_(su, 1, 5, 0.5);
     float cw[6];
     for (int k = 0; k < 6; k++) cw[k] = (float)cos((double)k);
     sk_tensor *c = sk_shim_from_host(cw, sw, 2, SK_F32, SK_CPU);
@@ -39,15 +43,15 @@ int main(void) {
     sk_tensor *y = sk_shim_sum(sk_shim_mul(h, h), NULL, 0, 0);
     sk_tensor *in[3] = {w, b, u}, *g[3], *g0[3], *xg = NULL, *wg = NULL;
     if (!y || sk_shim_autograd_grad(y, in, 3, 1, g) < 0) goto fail;
-    sk_tensor *L = sk_shim_add(sk_shim_sum(sk_shim_mul(g[0], c), NULL, 0, 0),
-                               sk_shim_sum(sk_shim_mul(g[1], g[1]), NULL, 0, 0));
+    sk_tensor *L =
+        sk_shim_add(sk_shim_sum(sk_shim_mul(g[0], c), NULL, 0, 0), sk_shim_sum(sk_shim_mul(g[1], g[1]), NULL, 0, 0));
     if (!L || sk_shim_backward(L) < 0 || sk_shim_grad(x, &xg) < 0 || sk_shim_grad(w, &wg) < 0) goto fail;
     /* first order: a fresh graph, freed by the call */
     h = sk_shim_tanh(sk_shim_add(sk_shim_matmul(x, w), b));
     y = sk_shim_sum(sk_shim_mul(h, h), NULL, 0, 0);
     if (!y || sk_shim_autograd_grad(y, in, 3, 0, g0) < 0) goto fail;
-    if (print_("gw", g[0]) || print_("gb", g[1]) || print_("gu", g[2]) || print_("xgrad", xg) ||
-        print_("wgrad", wg) || print_("gw0", g0[0]))
+    if (print_("gw", g[0]) || print_("gb", g[1]) || print_("gu", g[2]) || print_("xgrad", xg) || print_("wgrad", wg) ||
+        print_("gw0", g0[0]))
         goto fail;
     printf("gw0_requires_grad %d\ngw_requires_grad %d\n", sk_shim_requires_grad(g0[0]), sk_shim_requires_grad(g[0]));
     sk_shim_scope_end(sc);

@@ -17,7 +17,10 @@ struct CMUnitTest {
     const char *name;
     void (*fn)(void **state);
 };
-#define cmocka_unit_test(f) {#f, f}
+#define cmocka_unit_test(f) \
+    {                       \
+#f, f               \
+    }
 
 static jmp_buf sk_mt_jmp_;
 
@@ -42,8 +45,8 @@ static void sk_mt_float_(double a, double b, double eps, const char *file, int l
     sk_mt_fail_(file, line, what);
 }
 
-#define SK_MT_CHECK_(cond, what) \
-    do { \
+#define SK_MT_CHECK_(cond, what)                            \
+    do {                                                    \
         if (!(cond)) sk_mt_fail_(__FILE__, __LINE__, what); \
     } while (0)
 #define assert_true(c) SK_MT_CHECK_((c), "assert_true(" #c ")")

@@ -48,8 +48,8 @@ static void test_matmul_linear(void **state)
 {
     (void)state;
     sk_scope *s = sk_shim_scope_begin();
-    float a[] = {1, 2, 3, 4, 5, 6};       /* [2,3] */
-    float b[] = {7, 8, 9, 10, 11, 12};    /* [3,2] */
+    float a[] = {1, 2, 3, 4, 5, 6};    /* [2,3] */
+    float b[] = {7, 8, 9, 10, 11, 12}; /* [3,2] */
     sk_tensor *A = f32_(a, SHAPE(2, 3)), *B = f32_(b, SHAPE(3, 2));
     sk_tensor *C = sk_shim_matmul(A, B);
     assert_non_null(C);
@@ -88,7 +88,8 @@ static void test_activations_norms(void **state)
     /* cross entropy of uniform logits over 2 classes is ln 2; ignore_index skips */
     float logits[] = {0, 0, 5, -5};
     int64_t tg[] = {0, -100};
-    sk_tensor *ce = sk_shim_cross_entropy(f32_(logits, SHAPE(2, 2)), sk_shim_from_host(tg, SHAPE(2), SK_I64, SK_CPU), -100);
+    sk_tensor *ce =
+        sk_shim_cross_entropy(f32_(logits, SHAPE(2, 2)), sk_shim_from_host(tg, SHAPE(2), SK_I64, SK_CPU), -100);
     assert_float_equal(at_(ce, 0), log(2.0), 1e-6);
     sk_tensor *cs = sk_shim_cumsum(t, 0);
     assert_float_equal(at_(cs, 3), 2, 1e-6);
@@ -288,7 +289,7 @@ static void test_st_gate(void **state)
         assert_float_equal(at_(gl[0], i), at_(gl[1], i), 1e-12);
         nz += fabs(at_(gl[0], i));
     }
-    assert_true(nz > 0); /* the logits do get a gradient */
+    assert_true(nz > 0);                         /* the logits do get a gradient */
     assert_null(sk_shim_st_gate(r[0], l[0], 2)); /* p + K != rows */
     assert_non_null(strstr(sk_error_last(), "st_gate"));
     sk_generator_free(g);
@@ -499,7 +500,8 @@ static void test_adamw_late_param(void **state)
         /* loss = sum(p1^2) / 2 (grad p1), plus sum(p2^3) / 3 (grad p2^2) from step 3 on */
         sk_tensor *loss = sk_shim_mul_scalar(sk_shim_sum(sk_shim_mul(ps[0], ps[0]), NULL, 0, 0), 0.5);
         if (step >= 3)
-            loss = sk_shim_add(loss, sk_shim_mul_scalar(sk_shim_sum(sk_shim_pow_scalar(ps[1], 3), NULL, 0, 0), 1.0 / 3));
+            loss =
+                sk_shim_add(loss, sk_shim_mul_scalar(sk_shim_sum(sk_shim_pow_scalar(ps[1], 3), NULL, 0, 0), 1.0 / 3));
         assert_int_equal(sk_shim_backward(loss), 0);
         assert_int_equal(sk_adamw_step(opt, lr), 0);
         assert_int_equal(sk_shim_zero_grad(ps, 2), 0);
@@ -703,7 +705,8 @@ typedef struct {
 static sk_tensor *conv_loss_(const conv_case_ *c)
 {
     sk_tensor *h = sk_shim_conv2d(c->x, c->w, c->b, 1);
-    h = c->norm ? sk_shim_batch_norm(h, c->nw, c->nb, NULL, NULL, 1, 0.1, 1e-5) : sk_shim_group_norm(h, CO, c->nw, c->nb, 1e-5);
+    h = c->norm ? sk_shim_batch_norm(h, c->nw, c->nb, NULL, NULL, 1, 0.1, 1e-5)
+                : sk_shim_group_norm(h, CO, c->nw, c->nb, 1e-5);
     h = sk_shim_relu(h);
     h = c->pool ? sk_shim_max_pool2d(h, 2) : sk_shim_avg_pool2d(h, 2);
     return sk_shim_sum(sk_shim_mul(h, c->r), NULL, 0, 0);
@@ -741,9 +744,14 @@ static void test_conv_gradcheck(void **state)
     sk_scope *s = sk_shim_scope_begin();
     sk_generator *g = NULL;
     assert_int_equal(sk_generator_create(&g, 14, SK_CPU), 0);
-    conv_case_ c = {f64_rand_(g, SHAPE(CB, CI, CH, CW)), f64_rand_(g, SHAPE(CO, CI, 3, 3)), f64_rand_(g, SHAPE(CO)),
-                    f64_rand_(g, SHAPE(CO)),              f64_rand_(g, SHAPE(CO)),           f64_rand_(g, SHAPE(CB, CO, CH / 2, CW / 2)),
-                    0,                                    0};
+    conv_case_ c = {f64_rand_(g, SHAPE(CB, CI, CH, CW)),
+                    f64_rand_(g, SHAPE(CO, CI, 3, 3)),
+                    f64_rand_(g, SHAPE(CO)),
+                    f64_rand_(g, SHAPE(CO)),
+                    f64_rand_(g, SHAPE(CO)),
+                    f64_rand_(g, SHAPE(CB, CO, CH / 2, CW / 2)),
+                    0,
+                    0};
     for (c.norm = 0; c.norm < 2; c.norm++)
         for (c.pool = 0; c.pool < 2; c.pool++) conv_gradcheck_(&c);
     sk_generator_free(g);
@@ -758,8 +766,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck),     cmocka_unit_test(test_scope_leak),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_generator),
         cmocka_unit_test(test_adamw),         cmocka_unit_test(test_adamw_late_param),
-        cmocka_unit_test(test_st_gate),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_st_gate),       cmocka_unit_test(test_threads),
         cmocka_unit_test(test_conv2d),        cmocka_unit_test(test_group_batch_norm),
         cmocka_unit_test(test_pool2d),        cmocka_unit_test(test_conv_gradcheck),
     };

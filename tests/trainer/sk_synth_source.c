@@ -13,8 +13,8 @@
 typedef struct {
     sk_loader_opts o;
     int tokens;
-    int64_t lo, n;       /* sample range of the split */
-    int64_t *perm;       /* order of the current epoch */
+    int64_t lo, n; /* sample range of the split */
+    int64_t *perm; /* order of the current epoch */
     int64_t perm_epoch;
     sk_loader_pos pos;
     unsigned char *img;
@@ -190,6 +190,6 @@ static int synth_seek_order_(void *c, sk_loader_pos p, const int64_t *order, int
     return SK_OK;
 }
 
-const sk_train_source sk_synth_source = {synth_create_, synth_free_, synth_next_, synth_tell_,
-                                         synth_seek_,   synth_spe_,  synth_vocab_, synth_classes_,
+const sk_train_source sk_synth_source = {synth_create_,  synth_free_,      synth_next_,  synth_tell_,
+                                         synth_seek_,    synth_spe_,       synth_vocab_, synth_classes_,
                                          synth_samples_, synth_seek_order_};

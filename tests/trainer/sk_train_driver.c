@@ -87,8 +87,8 @@ int main(int argc, char **argv)
     sk_run_config run;
     faults_ faults;
     /* every default comes from the sections' key tables */
-    const sk_cfg_section *const ssec[5] = {&sk_select_section, &sk_data_section, &sk_model_section,
-                                           &sk_train_section, &sk_run_section};
+    const sk_cfg_section *const ssec[5] = {&sk_select_section, &sk_data_section, &sk_model_section, &sk_train_section,
+                                           &sk_run_section};
     void *const sbase[5] = {&sc, &dc, &mc, &tc, &run};
     int have_select = 0;
     o.model = &mc;
@@ -134,14 +134,22 @@ int main(int argc, char **argv)
         }
         *eq = 0;
         const char *k = argv[i], *v = eq + 1;
-        if (!strcmp(k, "data")) o.data_path = v;
-        else if (!strcmp(k, "out")) o.out_dir = v;
-        else if (!strcmp(k, "resume")) o.resume = v;
-        else if (!strcmp(k, "seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "threads")) o.threads = atoi(v);
-        else if (!strcmp(k, "progress")) o.progress = atoi(v);
-        else if (!strcmp(k, "dump_buffers")) faults.dump_dir = v;
-        else rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
+        if (!strcmp(k, "data"))
+            o.data_path = v;
+        else if (!strcmp(k, "out"))
+            o.out_dir = v;
+        else if (!strcmp(k, "resume"))
+            o.resume = v;
+        else if (!strcmp(k, "seed"))
+            o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "threads"))
+            o.threads = atoi(v);
+        else if (!strcmp(k, "progress"))
+            o.progress = atoi(v);
+        else if (!strcmp(k, "dump_buffers"))
+            faults.dump_dir = v;
+        else
+            rc = sk_error_set(SK_EINVAL, "unknown key '%s'", k);
         if (rc < 0) break;
     }
     if (have_select) o.select = &sc;

@@ -36,8 +36,14 @@ static int setup_(void **state)
     assert_int_equal(sk_params_add(&f->p, "w", sk_shim_from_host(w, shape, 2, SK_F32, SK_CPU), 1), 0);
     sk_adamw_opts o = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
     assert_int_equal(sk_adamw_create(&f->opt, f->p.t, f->p.decay, f->p.n, &o), 0);
-    f->st = (sk_ckpt_state){.step = 7, .world = 2, .seed = 9007199254740991ull, .loader_epoch = 1, .loader_step = 3,
-                            .tokens = 12345.5, .tokens_kept = 1e20, .rng_len = 5000};
+    f->st = (sk_ckpt_state){.step = 7,
+                            .world = 2,
+                            .seed = 9007199254740991ull,
+                            .loader_epoch = 1,
+                            .loader_step = 3,
+                            .tokens = 12345.5,
+                            .tokens_kept = 1e20,
+                            .rng_len = 5000};
     for (size_t i = 0; i < f->st.rng_len; i++) f->st.rng[i] = (unsigned char)(i * 37 + 11);
     snprintf(f->st.config, sizeof f->st.config,
              "{\"model\": {\"arch\": \"vit\", \"width\": 32}, \"train\": {\"lr\": 0.003, \"note\": \"a \\\"q\\\"\"}}");

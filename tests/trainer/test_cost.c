@@ -90,13 +90,15 @@ static void cfg_init_(cfg_ *c, double keep)
                                           &sk_select_section};
     void *const base[5] = {&c->dc, &c->mc, &c->tc, &c->run, &c->sc};
     /* 16x16 images in 2x2 patches: 64 patches + the class token */
-    const char *sets[] = {"model.arch=vit", "model.width=64", "model.depth=4", "model.heads=4", "model.patch=2",
-                          "model.mlp_ratio=2", "data.batch_size=32", "data.eval_fraction=0.2", "train.steps=10", "train.warmup=1",
-                          "select.scorer=random", "select.strategy=prune", "select.layers=[1]"};
+    const char *sets[] = {"model.arch=vit",   "model.width=64",    "model.depth=4",        "model.heads=4",
+                          "model.patch=2",    "model.mlp_ratio=2", "data.batch_size=32",   "data.eval_fraction=0.2",
+                          "train.steps=10",   "train.warmup=1",    "select.scorer=random", "select.strategy=prune",
+                          "select.layers=[1]"};
     char kb[64];
     snprintf(kb, sizeof kb, "select.keep=%g", keep);
     assert_int_equal(sk_cfg_defaults(sec, 5, base), 0);
-    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) assert_int_equal(sk_cfg_apply_set(sets[i], sec, 5, base), 0);
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+        assert_int_equal(sk_cfg_apply_set(sets[i], sec, 5, base), 0);
     assert_int_equal(sk_cfg_apply_set(kb, sec, 5, base), 0);
     memset(&c->o, 0, sizeof c->o);
     c->o.model = &c->mc;
@@ -174,8 +176,8 @@ static void test_measure_bad_input(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounds_known_ratio),      cmocka_unit_test(test_host_peak_resets),
-        cmocka_unit_test(test_measure_bad_input),       cmocka_unit_test(test_measure_vit_keep_quarter),
+        cmocka_unit_test(test_rounds_known_ratio),       cmocka_unit_test(test_host_peak_resets),
+        cmocka_unit_test(test_measure_bad_input),        cmocka_unit_test(test_measure_vit_keep_quarter),
         cmocka_unit_test(test_measure_keep_one_is_even),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

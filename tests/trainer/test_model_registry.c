@@ -285,10 +285,8 @@ static void test_convnet_buffers_saved(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_entries_are_well_formed),
-        cmocka_unit_test(test_unknown_arch_refused),
-        cmocka_unit_test(test_every_entry_runs),
-        cmocka_unit_test(test_bad_inputs_refused),
+        cmocka_unit_test(test_entries_are_well_formed), cmocka_unit_test(test_unknown_arch_refused),
+        cmocka_unit_test(test_every_entry_runs),        cmocka_unit_test(test_bad_inputs_refused),
         cmocka_unit_test(test_convnet_buffers_saved),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,19 +45,33 @@ static void test_vit_learns(void **state)
     sk_train_config tc;
     sk_data_config dc;
     defaults_(&mc, &tc, &dc);
-    mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 150; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
+    mc.width = 32;
+    mc.depth = 2;
+    mc.heads = 2;
+    mc.patch = 4;
+    mc.mlp_ratio = 2;
+    tc.steps = 150;
+    dc.batch_size = 16;
+    tc.lr = 3e-3;
+    tc.warmup = 10;
+    dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "vit");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.data_path = "synth:images";
+    o.out_dir = out;
+    o.seed = 7;
+    o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
     if (rc) fprintf(stderr, "%s\n", sk_error_last());
     assert_int_equal(rc, 0);
     assert_int_equal(r.steps, 150);
-    assert_true(r.eval_acc > 0.9); /* 4 classes: chance is 0.25 */
+    assert_true(r.eval_acc > 0.9);            /* 4 classes: chance is 0.25 */
     assert_true(r.tokens == 150.0 * 16 * 17); /* 16 patches + class token */
     char p[512];
     snprintf(p, sizeof p, "%s/metrics.jsonl", out);
@@ -77,12 +91,26 @@ static void test_gpt_learns(void **state)
     sk_data_config dc;
     defaults_(&mc, &tc, &dc);
     snprintf(mc.arch, sizeof mc.arch, "gpt");
-    mc.width = 32; mc.depth = 2; mc.heads = 2; dc.seq_len = 16; mc.mlp_ratio = 2;
-    tc.steps = 200; dc.batch_size = 16; tc.lr = 3e-3; tc.warmup = 10; dc.eval_fraction = 0.2;
+    mc.width = 32;
+    mc.depth = 2;
+    mc.heads = 2;
+    dc.seq_len = 16;
+    mc.mlp_ratio = 2;
+    tc.steps = 200;
+    dc.batch_size = 16;
+    tc.lr = 3e-3;
+    tc.warmup = 10;
+    dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "gpt");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:tokens"; o.out_dir = out; o.seed = 7; o.threads = 1;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.data_path = "synth:tokens";
+    o.out_dir = out;
+    o.seed = 7;
+    o.threads = 1;
     o.source = &sk_synth_source;
     sk_train_result r;
     int rc = sk_train_run(&o, &r);
@@ -120,7 +148,12 @@ static void test_bad_config_rejected(void **state)
     char out[256];
     tmpdir_(out, sizeof out, "bad");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.source = &sk_synth_source;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.data_path = "synth:images";
+    o.out_dir = out;
+    o.source = &sk_synth_source;
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
@@ -165,8 +198,8 @@ static int fs_seek_(void *ctx, sk_loader_pos pos) { return sk_synth_source.seek(
 static int64_t fs_spe_(void *ctx) { return sk_synth_source.steps_per_epoch(((failing_src_ *)ctx)->inner); }
 static int64_t fs_vocab_(void *ctx) { return sk_synth_source.vocab_size(((failing_src_ *)ctx)->inner); }
 static int64_t fs_classes_(void *ctx) { return sk_synth_source.num_classes(((failing_src_ *)ctx)->inner); }
-static const sk_train_source failing_source_ = {fs_create_, fs_free_, fs_next_, fs_tell_, fs_seek_,
-                                                fs_spe_, fs_vocab_, fs_classes_, NULL, NULL};
+static const sk_train_source failing_source_ = {fs_create_, fs_free_,  fs_next_,    fs_tell_, fs_seek_,
+                                                fs_spe_,    fs_vocab_, fs_classes_, NULL,     NULL};
 
 static void test_final_eval_fails_model_kept(void **state)
 {
@@ -175,12 +208,27 @@ static void test_final_eval_fails_model_kept(void **state)
     sk_train_config tc;
     sk_data_config dc;
     defaults_(&mc, &tc, &dc);
-    mc.width = 16; mc.depth = 1; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 3; dc.batch_size = 8; tc.warmup = 1; dc.eval_fraction = 0.2; tc.eval_batches = 1; tc.eval_every = 0;
+    mc.width = 16;
+    mc.depth = 1;
+    mc.heads = 2;
+    mc.patch = 4;
+    mc.mlp_ratio = 2;
+    tc.steps = 3;
+    dc.batch_size = 8;
+    tc.warmup = 1;
+    dc.eval_fraction = 0.2;
+    tc.eval_batches = 1;
+    tc.eval_every = 0;
     char out[256], p[512];
     tmpdir_(out, sizeof out, "evalfail");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 3; o.threads = 1;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.data_path = "synth:images";
+    o.out_dir = out;
+    o.seed = 3;
+    o.threads = 1;
     o.source = &failing_source_;
     int rc = sk_train_run(&o, NULL);
     assert_true(rc < 0);
@@ -211,12 +259,24 @@ static void test_check(void **state)
     const sk_cfg_section *const ss[1] = {&sk_select_section};
     void *const sb[1] = {&sc};
     assert_int_equal(sk_cfg_defaults(ss, 1, sb), 0);
-    mc.width = 32; mc.depth = 2; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 4; tc.warmup = 1; dc.batch_size = 16; dc.eval_fraction = 0.2;
+    mc.width = 32;
+    mc.depth = 2;
+    mc.heads = 2;
+    mc.patch = 4;
+    mc.mlp_ratio = 2;
+    tc.steps = 4;
+    tc.warmup = 1;
+    dc.batch_size = 16;
+    dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "check");
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.select = &sc; o.data_path = "synth:images"; o.out_dir = out;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.select = &sc;
+    o.data_path = "synth:images";
+    o.out_dir = out;
     o.source = &sk_synth_source;
     snprintf(sc.scorer, sizeof sc.scorer, "tome");
     snprintf(sc.strategy, sizeof sc.strategy, "merge");
@@ -275,13 +335,27 @@ static void test_on_step_hook(void **state)
     sk_train_config tc;
     sk_data_config dc;
     defaults_(&mc, &tc, &dc);
-    mc.width = 16; mc.depth = 1; mc.heads = 2; mc.patch = 4; mc.mlp_ratio = 2;
-    tc.steps = 10; dc.batch_size = 8; tc.warmup = 1; dc.eval_fraction = 0.2; tc.eval_batches = 1;
+    mc.width = 16;
+    mc.depth = 1;
+    mc.heads = 2;
+    mc.patch = 4;
+    mc.mlp_ratio = 2;
+    tc.steps = 10;
+    dc.batch_size = 8;
+    tc.warmup = 1;
+    dc.eval_fraction = 0.2;
+    tc.eval_batches = 1;
     char out[256], p[512];
     tmpdir_(out, sizeof out, "hook");
     hook_ctx_ c = {0, -1, 4, -1, 0};
     sk_train_opts o = {0};
-    o.model = &mc; o.train = &tc; o.data = &dc; o.data_path = "synth:images"; o.out_dir = out; o.seed = 3; o.threads = 1;
+    o.model = &mc;
+    o.train = &tc;
+    o.data = &dc;
+    o.data_path = "synth:images";
+    o.out_dir = out;
+    o.seed = 3;
+    o.threads = 1;
     o.source = &sk_synth_source;
     o.on_step = hook_;
     o.on_step_ctx = &c;
@@ -293,9 +367,25 @@ static void test_on_step_hook(void **state)
     assert_int_equal(c.calls, 5);
     assert_true(c.nparams > 4);
     /* summary.json: jansson-readable, the documented keys in order, n/a metrics null */
-    static const char *const keys[] = {"arch", "ranks", "steps", "steps_this_run", "seconds", "cpu_seconds",
-                                       "cpu_seconds_max_rank", "steps_per_s", "loss", "eval_loss", "eval_acc", "eval_bpb", "unigram_bpb", "tokens", "tokens_kept",
-                                       "flop_ratio", "measured_speedup", "step_time_select", "step_time_full"};
+    static const char *const keys[] = {"arch",
+                                       "ranks",
+                                       "steps",
+                                       "steps_this_run",
+                                       "seconds",
+                                       "cpu_seconds",
+                                       "cpu_seconds_max_rank",
+                                       "steps_per_s",
+                                       "loss",
+                                       "eval_loss",
+                                       "eval_acc",
+                                       "eval_bpb",
+                                       "unigram_bpb",
+                                       "tokens",
+                                       "tokens_kept",
+                                       "flop_ratio",
+                                       "measured_speedup",
+                                       "step_time_select",
+                                       "step_time_full"};
     snprintf(p, sizeof p, "%s/summary.json", out);
     json_error_t err;
     json_t *j = json_load_file(p, 0, &err);
@@ -303,7 +393,8 @@ static void test_on_step_hook(void **state)
     const char *k;
     json_t *v;
     size_t i = 0;
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         assert_true(i < sizeof keys / sizeof *keys);
         assert_string_equal(k, keys[i]);
         i++;
@@ -735,14 +826,20 @@ static void test_ckpt_param_steps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config_rejected),     cmocka_unit_test(test_on_step_hook),
+        cmocka_unit_test(test_bad_config_rejected),
+        cmocka_unit_test(test_on_step_hook),
         cmocka_unit_test(test_final_eval_fails_model_kept),
-        cmocka_unit_test(test_safetensors_roundtrip), cmocka_unit_test(test_block_stack_no_selector),
-        cmocka_unit_test(test_vit_rejects_bad_patch), cmocka_unit_test(test_seed_streams),
-        cmocka_unit_test(test_vit_learns),            cmocka_unit_test(test_gpt_learns),
-        cmocka_unit_test(test_block_sizes_and_padding), cmocka_unit_test(test_gpt_frozen_lm),
+        cmocka_unit_test(test_safetensors_roundtrip),
+        cmocka_unit_test(test_block_stack_no_selector),
+        cmocka_unit_test(test_vit_rejects_bad_patch),
+        cmocka_unit_test(test_seed_streams),
+        cmocka_unit_test(test_vit_learns),
+        cmocka_unit_test(test_gpt_learns),
+        cmocka_unit_test(test_block_sizes_and_padding),
+        cmocka_unit_test(test_gpt_frozen_lm),
         cmocka_unit_test(test_gpt_selector_causal),
-        cmocka_unit_test(test_ckpt_param_steps),      cmocka_unit_test(test_check),
+        cmocka_unit_test(test_ckpt_param_steps),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,4 +66,10 @@ static int nll_(sk_select_lm *lm, const sk_tensor *windows, sk_tensor **nll)
 
 static double flops_(const sk_select_lm *lm, int64_t T) { return sk_gpt_forward_flops(lm->gpt, T); }
 
-const sk_select_lm_vtable sk_gpt_frozen_lm = {SK_SELECT_LM_VERSION, open_, nll_, close_, flops_};
+const sk_select_lm_vtable sk_gpt_frozen_lm = {
+    .version = SK_SELECT_LM_VERSION,
+    .open = open_,
+    .next_token_nll = nll_,
+    .close = close_,
+    .flops = flops_,
+};

@@ -21,15 +21,10 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
     return *scores ? SK_OK : sk_error_last_code();
 }
 
-const sk_scorer_vtable sk_scorer_attn_received = {SK_SCORER_VERSION,
-                                                  "attn-received",
-                                                  SK_SELECT_NEEDS_ATTN,
-                                                  SK_SCORER_SEES_LATER | SK_SCORER_NONNEG,
-                                                  NULL,
-                                                  NULL,
-                                                  score_,
-                                                  NULL,
-                                                  NULL,
-                                                  NULL,
-                                                  NULL,
-                                                  NULL};
+const sk_scorer_vtable sk_scorer_attn_received = {
+    .version = SK_SCORER_VERSION,
+    .name = "attn-received",
+    .needs = SK_SELECT_NEEDS_ATTN,
+    .flags = SK_SCORER_SEES_LATER | SK_SCORER_NONNEG,
+    .score = score_,
+};

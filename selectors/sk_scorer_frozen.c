@@ -209,4 +209,10 @@ static double flops_(void *state, const sk_seq *seq)
 }
 
 const sk_scorer_vtable sk_scorer_frozen = {
-    SK_SCORER_VERSION, "frozen", 0, 0, create_, destroy_, score_, NULL, NULL, NULL, NULL, flops_};
+    .version = SK_SCORER_VERSION,
+    .name = "frozen",
+    .create = create_,
+    .destroy = destroy_,
+    .score = score_,
+    .flops = flops_,
+};

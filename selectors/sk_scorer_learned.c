@@ -110,4 +110,12 @@ static int aux_loss_(void *state, const sk_tensor *scores, double keep, sk_tenso
 }
 
 const sk_scorer_vtable sk_scorer_learned = {
-    SK_SCORER_VERSION, "learned", 0, SK_SCORER_GATED, create_, destroy_, score_, NULL, params_, NULL, aux_loss_, NULL};
+    .version = SK_SCORER_VERSION,
+    .name = "learned",
+    .flags = SK_SCORER_GATED,
+    .create = create_,
+    .destroy = destroy_,
+    .score = score_,
+    .params = params_,
+    .aux_loss = aux_loss_,
+};

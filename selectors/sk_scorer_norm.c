@@ -31,4 +31,10 @@ static unsigned needs_for_(const sk_select_config *cfg)
 }
 
 const sk_scorer_vtable sk_scorer_norm = {
-    SK_SCORER_VERSION, "norm", 0, SK_SCORER_NONNEG, create_, NULL, score_, needs_for_, NULL, NULL, NULL, NULL};
+    .version = SK_SCORER_VERSION,
+    .name = "norm",
+    .flags = SK_SCORER_NONNEG,
+    .create = create_,
+    .score = score_,
+    .needs_for = needs_for_,
+};

@@ -92,5 +92,11 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
 }
 
 const sk_scorer_vtable sk_scorer_pool = {
-    SK_SCORER_VERSION, "pool", 0,   SK_SCORER_MERGE_ONLY | SK_SCORER_NEEDS_K, create_, destroy_, score_, NULL, NULL,
-    assign_,           NULL,   NULL};
+    .version = SK_SCORER_VERSION,
+    .name = "pool",
+    .flags = SK_SCORER_MERGE_ONLY | SK_SCORER_NEEDS_K,
+    .create = create_,
+    .destroy = destroy_,
+    .score = score_,
+    .assign = assign_,
+};

@@ -20,15 +20,9 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
     return sk_scorer_random_scores_(seq, a, scores);
 }
 
-const sk_scorer_vtable sk_scorer_random = {SK_SCORER_VERSION,
-                                           "random",
-                                           0,
-                                           SK_SCORER_NONNEG | SK_SCORER_BLIND,
-                                           NULL,
-                                           NULL,
-                                           score_,
-                                           NULL,
-                                           NULL,
-                                           NULL,
-                                           NULL,
-                                           NULL};
+const sk_scorer_vtable sk_scorer_random = {
+    .version = SK_SCORER_VERSION,
+    .name = "random",
+    .flags = SK_SCORER_NONNEG | SK_SCORER_BLIND,
+    .score = score_,
+};

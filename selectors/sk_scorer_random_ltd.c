@@ -27,15 +27,9 @@ static int score_(void *st, const sk_seq *seq, const sk_score_args *a, sk_tensor
     return sk_scorer_random_scores_(seq, a, scores);
 }
 
-const sk_scorer_vtable sk_scorer_random_ltd = {SK_SCORER_VERSION,
-                                               "random-ltd",
-                                               0,
-                                               SK_SCORER_RESTORE_ONLY | SK_SCORER_PER_BLOCK | SK_SCORER_BLIND,
-                                               NULL,
-                                               NULL,
-                                               score_,
-                                               NULL,
-                                               NULL,
-                                               NULL,
-                                               NULL,
-                                               NULL};
+const sk_scorer_vtable sk_scorer_random_ltd = {
+    .version = SK_SCORER_VERSION,
+    .name = "random-ltd",
+    .flags = SK_SCORER_RESTORE_ONLY | SK_SCORER_PER_BLOCK | SK_SCORER_BLIND,
+    .score = score_,
+};

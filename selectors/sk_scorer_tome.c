@@ -197,15 +197,13 @@ static int assign_(void *state, const sk_seq *seq, const sk_tensor *kept, const 
 
 /* SEES_LATER: an A token's score is its best similarity to any B token,
  * later ones included, so tome is refused on a causal LM */
-const sk_scorer_vtable sk_scorer_tome = {SK_SCORER_VERSION,
-                                         "tome",
-                                         SK_SELECT_NEEDS_KEYS,
-                                         SK_SCORER_SEES_LATER,
-                                         create_,
-                                         destroy_,
-                                         score_,
-                                         NULL,
-                                         NULL,
-                                         assign_,
-                                         NULL,
-                                         NULL};
+const sk_scorer_vtable sk_scorer_tome = {
+    .version = SK_SCORER_VERSION,
+    .name = "tome",
+    .needs = SK_SELECT_NEEDS_KEYS,
+    .flags = SK_SCORER_SEES_LATER,
+    .create = create_,
+    .destroy = destroy_,
+    .score = score_,
+    .assign = assign_,
+};

@@ -85,15 +85,11 @@ static int score_(void *state, const sk_seq *seq, const sk_score_args *a, sk_ten
     return sk_select_uniform_scores(&u->cache, u->gh, u->gw, seq, a->k, scores);
 }
 
-const sk_scorer_vtable sk_scorer_uniform = {SK_SCORER_VERSION,
-                                            "uniform",
-                                            0,
-                                            SK_SCORER_NEEDS_K | SK_SCORER_BLIND,
-                                            create_,
-                                            destroy_,
-                                            score_,
-                                            NULL,
-                                            NULL,
-                                            NULL,
-                                            NULL,
-                                            NULL};
+const sk_scorer_vtable sk_scorer_uniform = {
+    .version = SK_SCORER_VERSION,
+    .name = "uniform",
+    .flags = SK_SCORER_NEEDS_K | SK_SCORER_BLIND,
+    .create = create_,
+    .destroy = destroy_,
+    .score = score_,
+};

@@ -62,4 +62,9 @@ static int dr_restore_(sk_select_saved *sv, sk_seq *seq)
 }
 
 const sk_strategy_vtable sk_strategy_drop_restore = {
-    SK_STRATEGY_VERSION, "drop-restore", SK_STRATEGY_RESTORES | SK_STRATEGY_CAUSAL_OK, dr_apply_, dr_restore_};
+    .version = SK_STRATEGY_VERSION,
+    .name = "drop-restore",
+    .flags = SK_STRATEGY_RESTORES | SK_STRATEGY_CAUSAL_OK,
+    .apply = dr_apply_,
+    .restore = dr_restore_,
+};

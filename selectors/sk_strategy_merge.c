@@ -143,4 +143,8 @@ done:
     return rc;
 }
 
-const sk_strategy_vtable sk_strategy_merge = {SK_STRATEGY_VERSION, "merge", 0, merge_apply_, NULL};
+const sk_strategy_vtable sk_strategy_merge = {
+    .version = SK_STRATEGY_VERSION,
+    .name = "merge",
+    .apply = merge_apply_,
+};

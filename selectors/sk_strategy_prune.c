@@ -56,6 +56,14 @@ done:
     return rc;
 }
 
-const sk_strategy_vtable sk_strategy_prune = {SK_STRATEGY_VERSION, "prune", 0, prune_apply_, NULL};
-const sk_strategy_vtable sk_strategy_prune_threshold = {SK_STRATEGY_VERSION, "prune-threshold", SK_STRATEGY_THRESHOLD,
-                                                        threshold_apply_, NULL};
+const sk_strategy_vtable sk_strategy_prune = {
+    .version = SK_STRATEGY_VERSION,
+    .name = "prune",
+    .apply = prune_apply_,
+};
+const sk_strategy_vtable sk_strategy_prune_threshold = {
+    .version = SK_STRATEGY_VERSION,
+    .name = "prune-threshold",
+    .flags = SK_STRATEGY_THRESHOLD,
+    .apply = threshold_apply_,
+};

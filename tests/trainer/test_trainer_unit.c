@@ -38,6 +38,20 @@ static void defaults_(sk_model_config *m, sk_train_config *t, sk_data_config *d)
     assert_int_equal(sk_cfg_defaults(sec, 3, base), 0);
 }
 
+/* The options every test here starts from: its configs, a data path and an
+ * output folder; the rest zero (each test sets seed, threads and source). */
+static sk_train_opts opts_(const sk_model_config *mc, const sk_train_config *tc, const sk_data_config *dc,
+                           const char *data_path, const char *out)
+{
+    sk_train_opts o = {0};
+    o.model = mc;
+    o.train = tc;
+    o.data = dc;
+    o.data_path = data_path;
+    o.out_dir = out;
+    return o;
+}
+
 static void test_vit_learns(void **state)
 {
     (void)state;
@@ -57,12 +71,7 @@ static void test_vit_learns(void **state)
     dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "vit");
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
-    o.data_path = "synth:images";
-    o.out_dir = out;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:images", out);
     o.seed = 7;
     o.threads = 1;
     o.source = &sk_synth_source;
@@ -103,12 +112,7 @@ static void test_gpt_learns(void **state)
     dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "gpt");
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
-    o.data_path = "synth:tokens";
-    o.out_dir = out;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:tokens", out);
     o.seed = 7;
     o.threads = 1;
     o.source = &sk_synth_source;
@@ -147,12 +151,7 @@ static void test_bad_config_rejected(void **state)
     /* sk_train_run checks before creating any output */
     char out[256];
     tmpdir_(out, sizeof out, "bad");
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
-    o.data_path = "synth:images";
-    o.out_dir = out;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:images", out);
     o.source = &sk_synth_source;
     assert_int_equal(sk_train_run(&o, NULL), SK_EINVAL);
     struct stat sb;
@@ -221,12 +220,7 @@ static void test_final_eval_fails_model_kept(void **state)
     tc.eval_every = 0;
     char out[256], p[512];
     tmpdir_(out, sizeof out, "evalfail");
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
-    o.data_path = "synth:images";
-    o.out_dir = out;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:images", out);
     o.seed = 3;
     o.threads = 1;
     o.source = &failing_source_;
@@ -270,13 +264,8 @@ static void test_check(void **state)
     dc.eval_fraction = 0.2;
     char out[256];
     tmpdir_(out, sizeof out, "check");
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:images", out);
     o.select = &sc;
-    o.data_path = "synth:images";
-    o.out_dir = out;
     o.source = &sk_synth_source;
     snprintf(sc.scorer, sizeof sc.scorer, "tome");
     snprintf(sc.strategy, sizeof sc.strategy, "merge");
@@ -348,12 +337,7 @@ static void test_on_step_hook(void **state)
     char out[256], p[512];
     tmpdir_(out, sizeof out, "hook");
     hook_ctx_ c = {0, -1, 4, -1, 0};
-    sk_train_opts o = {0};
-    o.model = &mc;
-    o.train = &tc;
-    o.data = &dc;
-    o.data_path = "synth:images";
-    o.out_dir = out;
+    sk_train_opts o = opts_(&mc, &tc, &dc, "synth:images", out);
     o.seed = 3;
     o.threads = 1;
     o.source = &sk_synth_source;

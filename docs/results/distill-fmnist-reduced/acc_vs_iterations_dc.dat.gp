@@ -1,0 +1,9 @@
+set terminal pngcairo size 1100,600 font ",11"
+set output "docs/results/distill-fmnist-reduced/acc_vs_iterations_dc.png"
+set xlabel "distillation iterations"
+set ylabel "test accuracy (%), mean ± sd"
+set key outside right top
+set grid
+set xrange [-0.6:21.0]
+plot "docs/results/distill-fmnist-reduced/acc_vs_iterations_dc.dat" index 0 using 2:3:4 with yerrorlines lw 2 title "dc-dsa-ipc10", \
+  "docs/results/distill-fmnist-reduced/acc_vs_iterations_dc.dat" index 1 using 2:3:4 with yerrorlines lw 2 title "dc-ipc10"

@@ -14,29 +14,16 @@ difference of the mean embeddings of 64 real and 10 synthetic images, the synthe
 real images of the class) is differentiated w.r.t. the synthetic pixels under each map,
 the same images and network for both. Prints each trial's |dL/dp| ratio and cosine, and
 the pixel step of shrink over the reference's at equal lr_img. Debian's python3-torch."""
-import gzip
 import sys
 
 import torch
-import torch.nn as nn
 
-FM = "/usr/share/datasets/fashion-mnist/"
+from fmnist_convnet import convnet, load_idx
 
 
 def load():
-    raw = gzip.open(FM + "train-images-idx3-ubyte.gz").read()[16:]
-    lab = gzip.open(FM + "train-labels-idx1-ubyte.gz").read()[8:]
-    x = torch.frombuffer(bytearray(raw), dtype=torch.uint8).view(-1, 1, 28, 28).float() / 255
-    return x, torch.tensor(list(lab))
-
-
-def convnet(width=32):
-    layers, c = [], 1
-    for i in range(3):
-        layers += [nn.Conv2d(c, width, 3, padding=3 if i == 0 else 1), nn.GroupNorm(width, width),
-                   nn.ReLU(), nn.AvgPool2d(2)]
-        c = width
-    return nn.Sequential(*layers, nn.Flatten())
+    x, y = load_idx()
+    return torch.from_numpy(x.copy()).view(-1, 1, 28, 28).float() / 255, torch.from_numpy(y.astype("int64"))
 
 
 def grad_pixels(net, reals, syns, mean, std):

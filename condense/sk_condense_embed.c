@@ -44,24 +44,32 @@ int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end,
     for (int i = 0; i < in->ndim; i++) rowb *= (size_t)in->shape[i];
     int prev = sk_shim_set_grad_enabled(0);
     void *rows = NULL;
-    float *out = NULL;
+    float *out = NULL, *tmp = NULL;
     *feat = NULL;
     SK_FAIL_IF(in->kind != SK_CORPUS_SAMPLES || (unsigned)in->type > SK_ELEM_F32, SK_EINVAL,
                "%s: embeddings need a sample corpus", sk_corpus_path(c));
     SK_FAIL_IF(F < 1 || batch < 1, SK_EINVAL, "condense: proxy has %lld features, batch %lld", (long long)F,
                (long long)batch);
-    rows = malloc((size_t)(batch < n ? batch : (n > 0 ? n : 1)) * rowb);
+    int64_t cap = batch < in->num_samples ? batch : in->num_samples; /* rows of the largest batch */
+    rows = malloc((size_t)(cap > 0 ? cap : 1) * rowb);
+    tmp = malloc((size_t)(cap > 0 ? cap : 1) * (size_t)F * sizeof *tmp);
     out = malloc((size_t)(n > 0 ? n : 1) * (size_t)F * sizeof *out);
-    SK_FAIL_IF(!rows || !out, SK_ENOMEM, "condense: out of memory for %lld x %lld embeddings", (long long)n,
+    SK_FAIL_IF(!rows || !tmp || !out, SK_ENOMEM, "condense: out of memory for %lld x %lld embeddings", (long long)n,
                (long long)F);
-    for (int64_t i0 = 0; i0 < n; i0 += batch) {
-        int64_t b = n - i0 < batch ? n - i0 : batch;
-        SK_TRY(sk_corpus_read_samples(c, begin + i0, b, rows));
+    /* The corpus's global batches [k batch, (k + 1) batch) overlapping the
+     * shard, each whole: a row's features come from the same batch at any
+     * world size (the header says why). */
+    for (int64_t g0 = n > 0 ? begin / batch * batch : end; g0 < end; g0 += batch) {
+        int64_t b = in->num_samples - g0 < batch ? in->num_samples - g0 : batch;
+        int64_t lo = g0 > begin ? g0 : begin, hi = g0 + b < end ? g0 + b : end;
+        SK_TRY(sk_corpus_read_samples(c, g0, b, rows));
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
-        rc = embed_batch_(proxy, in, rows, b, F, out + (size_t)i0 * (size_t)F);
+        rc = embed_batch_(proxy, in, rows, b, F, tmp);
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
+        memcpy(out + (size_t)(lo - begin) * (size_t)F, tmp + (size_t)(lo - g0) * (size_t)F,
+               (size_t)(hi - lo) * (size_t)F * sizeof *out);
     }
     for (int64_t i = 0; i < n * F; i++)
         SK_FAIL_IF(!isfinite(out[i]), SK_ENUMERIC, "condense.proxy: a non-finite feature for row %lld",
@@ -72,6 +80,7 @@ int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end,
 done:
     sk_shim_set_grad_enabled(prev);
     free(rows);
+    free(tmp);
     free(out);
     return rc;
 }

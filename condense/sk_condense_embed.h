@@ -16,15 +16,17 @@
 #include "sk_model.h"
 
 /* The features sk_model_embed gives for samples [begin, end) of corpus c,
- * `batch` rows per forward, grad off, each batch's tensors in a scope
- * released at once. *feat is malloc'd [(end - begin) * *dim] floats, row
- * major (the caller frees it); *dim is the model's feature count. Memory:
- * the result plus one batch. Not collective.
- * The methods' rank-count independence assumes a row's features do not
- * depend on which rows share its batch (true of the CPU ConvNet and ViT
- * here: test_geometric compares 1, 2 and 3 ranks, whose shards cut the
- * batches differently, bit for bit); a backend that breaks that would
- * show there first. */
+ * grad off, each batch's tensors in a scope released at once. *feat is
+ * malloc'd [(end - begin) * *dim] floats, row major (the caller frees it);
+ * *dim is the model's feature count. Memory: the result plus one batch.
+ * Not collective.
+ * Batches are the corpus's global [k batch, (k + 1) batch), those that
+ * overlap the shard embedded whole, so a row's features come from the same
+ * batch at any world size and the methods keep the same rows at 1, 2 and 3
+ * ranks bit for bit (test_geometric): a row's float result can depend on
+ * the batch it is in (its size picks the GEMM kernel; on some CPUs scores
+ * differed by 1 ulp between shard-cut batches). A rank reads at most
+ * 2 (batch - 1) rows beyond its shard. */
 int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end, int64_t batch, float **feat,
                       int64_t *dim);
 

@@ -25,9 +25,12 @@
  *
  * Memory: the shard's offsets, one block of documents' tokens (up to 4M
  * tokens, or one longer document) and one batch of condense.batch windows
- * with its logits. Rank-count independence: a window's NLLs do not depend
- * on which windows share its batch (as sk_condense_embed.h assumes; the
- * tests compare 1, 2 and 3 ranks bit for bit).
+ * with its logits. Rank-count independence: windows are batched per
+ * shard, so this assumes a window's NLLs do not depend on which windows
+ * share its batch. The image scores and embeddings no longer assume it
+ * (they batch the corpus globally, sk_condense_embed.h: on one CPU a row
+ * differed by 1 ulp between shard-cut batches); the tests compare 1, 2
+ * and 3 ranks here bit for bit, so a breach would show there first.
  */
 #include <math.h>
 #include <stdlib.h>

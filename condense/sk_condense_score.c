@@ -92,6 +92,12 @@ done:
 
 /* ---- streaming the shard --------------------------------------------------- */
 
+/* Batches are the global [k B, (k + 1) B) of the whole corpus, not of the
+ * shard: a rank scores every batch that overlaps its shard in full and
+ * keeps its own rows, so each row's logits come from the same batch (same
+ * rows, same size, same kernels) at any world size and the scores are
+ * bit-identical across rank counts. A rank reads at most 2 (B - 1) rows
+ * beyond its shard. */
 int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_condense_batch_fn fn, void *user,
                              float *scores)
 {
@@ -100,31 +106,36 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
     int64_t n = job->end - job->begin, B = job->cfg->batch, rowe = 1;
     for (int i = 0; i < in->ndim; i++) rowe *= in->shape[i];
     size_t es = sk_elem_size(in->type);
-    void *buf = malloc((size_t)B * (size_t)rowe * es);
-    int64_t *zeros = calloc((size_t)B, sizeof *zeros);
-    SK_FAIL_IF(!buf || !zeros, SK_ENOMEM, "condense: out of memory for a batch of %lld rows", (long long)B);
+    int64_t cap = B < job->n ? B : job->n; /* rows of the largest batch */
+    void *buf = malloc((size_t)cap * (size_t)rowe * es);
+    int64_t *lab = calloc((size_t)cap, sizeof *lab);
+    float *tmp = malloc((size_t)cap * sizeof *tmp);
+    SK_FAIL_IF(!buf || !lab || !tmp, SK_ENOMEM, "condense: out of memory for a batch of %lld rows", (long long)B);
     SK_FAIL_IF(in->type == SK_ELEM_U16 || (unsigned)in->type > SK_ELEM_F32, SK_EUNSUPPORTED,
                "%s: samples of element type %d cannot be scored", job->cfg->input, (int)in->type);
     double last = sk_now();
-    for (int64_t b0 = 0; b0 < n; b0 += B) {
-        int64_t b = n - b0 < B ? n - b0 : B;
-        sk_condense_progress(job, "scoring", "rows", b0, n, &last);
-        SK_TRY(sk_corpus_read_samples(job->corpus, job->begin + b0, b, buf));
+    for (int64_t g0 = n > 0 ? job->begin / B * B : job->end; g0 < job->end; g0 += B) {
+        int64_t b = job->n - g0 < B ? job->n - g0 : B;
+        int64_t lo = g0 > job->begin ? g0 : job->begin, hi = g0 + b < job->end ? g0 + b : job->end;
+        sk_condense_progress(job, "scoring", "rows", lo - job->begin, n, &last);
+        SK_TRY(sk_corpus_read_samples(job->corpus, g0, b, buf));
+        if (job->labels) SK_TRY(sk_corpus_read_labels(job->corpus, g0, b, lab));
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
-        const int64_t *lab = job->labels ? job->labels + b0 : NULL;
-        sk_batch batch = {.n = b, .ndim = in->ndim, .type = in->type, .data = buf, .labels = lab ? lab : zeros};
+        sk_batch batch = {.n = b, .ndim = in->ndim, .type = in->type, .data = buf, .labels = lab};
         memcpy(batch.shape, in->shape, sizeof batch.shape);
         sk_tensor *x = NULL, *y = NULL;
         rc = sk_train_batch_tensors(&batch, &x, &y);
-        if (rc == SK_OK) rc = fn(user, proxy, x, y, lab, b, scores + b0);
+        if (rc == SK_OK) rc = fn(user, proxy, x, y, job->labels ? lab : NULL, b, tmp);
         sk_shim_scope_end(sc);
         if (rc < 0) goto done;
+        memcpy(scores + (lo - job->begin), tmp + (lo - g0), (size_t)(hi - lo) * sizeof *tmp);
     }
     sk_condense_progress(job, "scoring", "rows", n, n, &last);
 done:
     free(buf);
-    free(zeros);
+    free(lab);
+    free(tmp);
     return rc;
 }
 

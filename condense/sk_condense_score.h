@@ -48,9 +48,10 @@ typedef int (*sk_condense_batch_fn)(void *user, sk_model *proxy, sk_tensor *x, s
 int sk_condense_logit_batch(void *user, sk_model *proxy, sk_tensor *x, sk_tensor *y, const int64_t *labels, int64_t b,
                             float *scores);
 
-/* Run fn over the shard [job->begin, job->end) in batches of
- * condense.batch rows, each inside its own shim scope, writing
- * scores[i - begin]. Not collective. */
+/* Run fn over the shard [job->begin, job->end) in the corpus's global
+ * batches of condense.batch rows (those overlapping the shard, each whole,
+ * so a row's score does not depend on the world size), each inside its own
+ * shim scope, writing scores[i - begin]. Not collective. */
 int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_condense_batch_fn fn, void *user,
                              float *scores);
 

@@ -10,7 +10,8 @@
 set -euo pipefail
 build=${1:-build}; rounds=${2:-3}; iters=${3:-4}; ipc=${4:-10}; br=${5:-256}; width=${6:-128}
 here=$(cd "$(dirname "$0")" && pwd)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
+export OMP_NUM_THREADS=1
 export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$build/dataset/plugin}
 FM=/usr/share/datasets/fashion-mnist
 S=$build/cli/shrink

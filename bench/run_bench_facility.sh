@@ -13,7 +13,8 @@
 # SHRINK_B's BUILD/dataset/plugin when SHRINK_B is BUILD/cli/shrink.
 set -euo pipefail
 corpus=$1; proxy=$2; rounds=$3; keep=$4; a=$5; b=$6
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
+export OMP_NUM_THREADS=1
 export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$(dirname "$(readlink -f "$b")")/../dataset/plugin}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 one() { # one EXE TAG: select, print the method seconds

@@ -20,7 +20,8 @@
 set -euo pipefail
 dir=$1; rounds=$2; steps=$3; shift 3
 builds=("$@")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
+export OMP_NUM_THREADS=1
 here=$(cd "$(dirname "$0")" && pwd)
 FM=/usr/share/datasets/fashion-mnist
 mkdir -p "$dir"

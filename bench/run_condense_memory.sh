@@ -21,7 +21,7 @@ BIG=${3:-1100}
 SMALL=${4:-275}
 BASE=${5:+$(readlink -f "$5")}
 HERE=$(cd "$(dirname "$0")" && pwd)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 mkdir -p "$W"
 for size in small big; do
   mib=$SMALL

@@ -17,7 +17,7 @@
 set -euo pipefail
 B=$1; OUT=$2; REPEATS=${3:-3}; METHOD=${4:-el2n}
 S=$B/cli/shrink; FM=/usr/share/datasets/fashion-mnist
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 mkdir -p "$OUT"
 [ -f "$OUT/train.h5" ] || $S prepare --set prepare.format=idx --set prepare.input=$FM/train-images-idx3-ubyte.gz \
   --set prepare.labels=$FM/train-labels-idx1-ubyte.gz --set prepare.output="$OUT/train.h5" > /dev/null

@@ -22,7 +22,7 @@ METHODS=${METHODS:-random el2n:ccs el2n:top forgetting:ccs herding kcenter facil
 KEEPS=${KEEPS:-0.1 0.3 0.5}
 NP=${NP:-2}
 S=$B/cli/shrink; FM=/usr/share/datasets/fashion-mnist
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 mkdir -p "$OUT/sel"
 T=$OUT/times.tsv; touch "$T"
 now() { date +%s.%N; }

@@ -18,10 +18,7 @@ FEP=${2:-2}; EPOCHS=${3:-100}; SEEDS=${4:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 S=${SHRINK:-$HERE/build/cli/shrink}; RANKS=${RANKS:-2}; WIDTH=${WIDTH:-128}; IPCS=${IPCS:-1 10}
 STAGES=${STAGES:-full random herding}
-# No core binding: Open MPI binds a job of 1-2 ranks to cores counted from 0, so two
-# jobs side by side (as docs/RESULTS.md runs them) would share core 0 and leave the rest idle.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_hwloc_base_binding_policy=${OMPI_MCA_hwloc_base_binding_policy:-none}
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 TRAIN=$OUT/fmnist-train.h5
 [ -f "$TRAIN" ] && [ -f "$OUT/fmnist-test.h5" ] || { echo "run_distill_baselines.sh: run run_distill_fmnist.sh on $OUT first" >&2; exit 1; }
 ev() { SHRINK=$S TEST=$OUT/fmnist-test.h5 EPOCHS=$1 EXTRA="--set model.width=$WIDTH --set run.threads=1" \

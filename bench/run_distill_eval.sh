@@ -16,10 +16,7 @@ CORPUS=$1; OUT=$2; shift 2
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 S=${SHRINK:-$HERE/build/cli/shrink}; TEST=${TEST:-data/fmnist-test.h5}; EPOCHS=${EPOCHS:-1000}; RANKS=${RANKS:-1}
 FM=/usr/share/datasets/fashion-mnist
-# No core binding: Open MPI binds a job of 1-2 ranks to cores counted from 0, so two
-# jobs side by side (as docs/RESULTS.md runs them) would share core 0 and leave the rest idle.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_hwloc_base_binding_policy=${OMPI_MCA_hwloc_base_binding_policy:-none}
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 [ -f "$CORPUS" ] || { echo "run_distill_eval.sh: $CORPUS: no such corpus" >&2; exit 1; }
 if [ ! -f "$TEST" ]; then
   mkdir -p "$(dirname "$TEST")"

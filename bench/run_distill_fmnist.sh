@@ -23,10 +23,7 @@ S=${SHRINK:-$HERE/build/cli/shrink}; RANKS=${RANKS:-2}; DSA=${DSA:-true}; WIDTH=
 METHOD=${METHOD:-dm}; IPCS=${IPCS:-1 10}
 TAG=$METHOD; [ "$DSA" = true ] && TAG=$METHOD-dsa
 FM=/usr/share/datasets/fashion-mnist
-# No core binding: Open MPI binds a job of 1-2 ranks to cores counted from 0, so two
-# jobs side by side (as docs/RESULTS.md runs them) would share core 0 and leave the rest idle.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_hwloc_base_binding_policy=${OMPI_MCA_hwloc_base_binding_policy:-none}
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 mkdir -p "$OUT"
 [ -f "$OUT/fmnist-train.h5" ] || "$S" prepare --set prepare.format=idx --set prepare.input=$FM/train-images-idx3-ubyte.gz \
   --set prepare.labels=$FM/train-labels-idx1-ubyte.gz --set prepare.output="$OUT/fmnist-train.h5" > /dev/null

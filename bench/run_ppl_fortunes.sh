@@ -19,7 +19,7 @@ NP=${NP:-1}
 VARIANTS=${VARIANTS:-random ppl-bottom ppl-middle}
 STEPS=${STEPS:-400}
 S=$B/cli/shrink
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../scripts/mpi_env.sh"
 mkdir -p "$OUT"
 T=$OUT/times.tsv; touch "$T"
 now() { date +%s.%N; }

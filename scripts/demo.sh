@@ -8,7 +8,7 @@ cd "$root"
 build=${1:-build}
 shrink="$build/cli/shrink"
 fm=/usr/share/datasets/fashion-mnist
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$root/scripts/mpi_env.sh"
 mkdir -p data
 for split in train:train t10k:test; do
   src=${split%%:*}; dst=data/fmnist-${split##*:}.h5

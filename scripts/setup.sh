@@ -55,8 +55,8 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
-# Open MPI refuses root without these; 2-core machines need oversubscription.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# Open MPI as root, oversubscribed, unbound (scripts/mpi_env.sh says why).
+. "$root/scripts/mpi_env.sh"
 
 install_deps
 case "$mode" in

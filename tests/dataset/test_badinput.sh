@@ -8,7 +8,7 @@
 set -u
 SHRINK=$1; WORK=$2
 rm -rf "$WORK"; mkdir -p "$WORK"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../../scripts/mpi_env.sh"
 export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$(dirname "$SHRINK")/../dataset/plugin}   # h5py reads the corpora
 FM=/usr/share/datasets/fashion-mnist
 FAILS=0; CASES=0

@@ -9,7 +9,7 @@
 set -eu
 TOOL=$1; WORK=$2
 rm -rf "$WORK"; mkdir -p "$WORK"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+. "$(dirname "$0")/../../scripts/mpi_env.sh"
 FM=/usr/share/datasets/fashion-mnist
 TXT=/usr/share/games/fortunes/computers
 

@@ -25,12 +25,13 @@
  *
  * Memory: the shard's offsets, one block of documents' tokens (up to 4M
  * tokens, or one longer document) and one batch of condense.batch windows
- * with its logits. Rank-count independence: windows are batched per
- * shard, so this assumes a window's NLLs do not depend on which windows
- * share its batch. The image scores and embeddings no longer assume it
- * (they batch the corpus globally, sk_condense_embed.h: on one CPU a row
- * differed by 1 ulp between shard-cut batches); the tests compare 1, 2
- * and 3 ranks here bit for bit, so a breach would show there first.
+ * with its logits. Rank-count independence: windows are batched within
+ * the corpus's global groups of documents [k B, (k + 1) B) (B =
+ * condense.batch), flushed at each group's end; a rank scores every group
+ * that overlaps its shard whole and keeps its own documents, so a window
+ * shares its batch with the same windows at any world size (a row's float
+ * result can depend on its batch, sk_condense_embed.h). A rank scores at
+ * most 2 (B - 1) documents beyond its shard.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ typedef struct {
     const char *path;
     int64_t C, B, nb; /* context, windows per batch, windows filled */
     int64_t *win;     /* [B, C + 1] tokens */
-    int64_t *doc;     /* [B] the window's document (shard-relative) */
+    int64_t *doc;     /* [B] the window's document (relative to the first group's) */
     int64_t *valid;   /* [B] its real targets */
     sk_condense_logit_kind kind;
     int64_t V;     /* vocabulary */
@@ -114,7 +115,11 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     const sk_model_data *d = sk_model_sample(proxy);
     sk_model_info mi;
     sk_model_info_get(proxy, &mi);
-    int64_t n = job->end - job->begin, *off = NULL, cap = 0;
+    int64_t n = job->end - job->begin, *off = NULL, cap = 0, B = job->cfg->batch;
+    /* the global document groups that overlap the shard */
+    int64_t g_lo = n > 0 ? job->begin / B * B : job->begin, g_hi = n > 0 ? (job->end + B - 1) / B * B : job->end;
+    if (g_hi > job->n) g_hi = job->n;
+    int64_t ng = g_hi - g_lo, at = job->begin - g_lo; /* documents read; the shard's first among them */
     char *blk = NULL;
     lm_ L = {.proxy = proxy, .path = path, .B = job->cfg->batch, .kind = kind, .V = d->vocab};
     SK_FAIL_IF(!(mi.flags & SK_MODEL_LM) || d->kind != SK_SAMPLE_TOKENS || d->ndim != 1 || d->shape[0] < 2, SK_EINVAL,
@@ -122,12 +127,12 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     SK_FAIL_IF(in->kind != SK_CORPUS_TOKENS, SK_EINVAL, "%s: not a token corpus", job->cfg->input);
     L.C = d->shape[0] - 1;
     size_t es = sk_elem_size(in->type);
-    off = malloc((size_t)(n + 1) * sizeof *off);
+    off = malloc((size_t)(ng + 1) * sizeof *off);
     L.win = calloc((size_t)(L.B * (L.C + 1)), sizeof *L.win);
     L.doc = malloc((size_t)L.B * sizeof *L.doc);
     L.valid = malloc((size_t)L.B * sizeof *L.valid);
     L.nll = malloc((size_t)(L.B * L.C) * sizeof *L.nll);
-    L.sum = calloc((size_t)(n > 0 ? n : 1), sizeof *L.sum);
+    L.sum = calloc((size_t)(ng > 0 ? ng : 1), sizeof *L.sum);
     if (kind != SK_SCORE_LOSS) {
         L.logits = malloc((size_t)(L.B * L.C * L.V) * sizeof *L.logits);
         L.tgt = malloc((size_t)(L.B * L.C) * sizeof *L.tgt);
@@ -137,10 +142,10 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     }
     SK_FAIL_IF(!off || !L.win || !L.doc || !L.valid || !L.nll || !L.sum, SK_ENOMEM,
                "condense: out of memory for %lld windows of %lld tokens", (long long)L.B, (long long)L.C + 1);
-    SK_TRY(sk_corpus_read_offsets(job->corpus, job->begin, n + 1, off));
-    for (int64_t b0 = 0; b0 < n;) {
+    SK_TRY(sk_corpus_read_offsets(job->corpus, g_lo, ng + 1, off));
+    for (int64_t b0 = 0; b0 < ng;) {
         int64_t b1 = b0 + 1;
-        while (b1 < n && off[b1 + 1] - off[b0] <= (4 << 20)) b1++;
+        while (b1 < ng && off[b1 + 1] - off[b0] <= (4 << 20)) b1++;
         int64_t len = off[b1] - off[b0];
         if (len > cap) {
             free(blk);
@@ -150,6 +155,7 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
         }
         if (len > 0) SK_TRY(sk_corpus_read_tokens(job->corpus, off[b0], len, blk));
         for (int64_t i = b0; i < b1; i++) {
+            if ((g_lo + i) % B == 0) SK_TRY(flush_(&L)); /* a group's first document */
             int64_t base = off[i] - off[b0], Ld = off[i + 1] - off[i];
             for (int64_t s = 0; s < Ld - 1; s += L.C) {
                 int64_t w = (Ld - 1 - s < L.C ? Ld - 1 - s : L.C) + 1, *row = L.win + L.nb * (L.C + 1);
@@ -157,7 +163,7 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
                     int64_t t = j < w ? tok_(blk, in->type, base + s + j) : 0;
                     SK_FAIL_IF(t < 0 || t >= d->vocab, SK_EINVAL,
                                "%s: document %lld holds token %lld, outside condense.proxy %s's vocabulary of %lld",
-                               job->cfg->input, (long long)(job->begin + i), (long long)t, path, (long long)d->vocab);
+                               job->cfg->input, (long long)(g_lo + i), (long long)t, path, (long long)d->vocab);
                     row[j] = t;
                 }
                 L.doc[L.nb] = i;
@@ -169,12 +175,12 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     }
     SK_TRY(flush_(&L));
     for (int64_t i = 0; i < n; i++) {
-        int64_t T = off[i + 1] - off[i] - 1;
+        int64_t T = off[at + i + 1] - off[at + i] - 1;
         double uni = kind == SK_SCORE_LOSS || kind == SK_SCORE_ENTROPY ? log((double)d->vocab)
                      : kind == SK_SCORE_EL2N                           ? sqrt(1.0 - 1.0 / (double)d->vocab)
                      : kind == SK_SCORE_MARGIN                         ? 1.0
                                                                        : 1.0 - 1.0 / (double)d->vocab;
-        mean[i] = T > 0 ? (float)(L.sum[i] / (double)T) : (float)uni;
+        mean[i] = T > 0 ? (float)(L.sum[at + i] / (double)T) : (float)uni;
     }
 done:
     free(off);

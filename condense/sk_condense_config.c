@@ -47,7 +47,7 @@ static const sk_cfg_key condense_keys_[] = {
     CK_("ppl_low", SK_CFG_FLOAT, ppl_low, "0", 0, 1e30, 0, "method=perplexity, ppl_band: the band's lower end"),
     CK_("ppl_high", SK_CFG_FLOAT, ppl_high, "1", 0, 1e30, 0,
         "method=perplexity, ppl_band: the band's upper end (quantile: at most 1)"),
-    CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows per proxy forward pass; sample corpora are batched by global row index, so scores and embeddings do not depend on the rank count"),
+    CK_("batch", SK_CFG_INT, batch, "256", 1, 1e7, 0, "rows (token corpora: windows) per proxy forward pass; batches follow global row (document) index, so scores and embeddings do not depend on the rank count"),
     CK_("sim_cache_mb", SK_CFG_INT, sim_cache_mb, "1024", 0, 1e7, 0,
         "facility-location: MiB per rank for a class's similarities (8 bytes x the class's rows x its shard rows); "
         "a class that fits is re-evaluated from them, a larger one from broadcast embeddings. The picks do not "

@@ -74,6 +74,13 @@ done:
     return rc;
 }
 
+void sk_condense_batch_cover(int64_t begin, int64_t end, int64_t B, int64_t total, int64_t *lo, int64_t *hi)
+{
+    *lo = begin < end ? begin / B * B : begin;
+    *hi = begin < end ? (end + B - 1) / B * B : begin;
+    if (*hi > total) *hi = total;
+}
+
 void sk_condense_progress(const sk_condense_job *job, const char *what, const char *unit, int64_t done, int64_t total,
                           double *last)
 {

@@ -56,11 +56,10 @@ int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end,
     out = malloc((size_t)(n > 0 ? n : 1) * (size_t)F * sizeof *out);
     SK_FAIL_IF(!rows || !tmp || !out, SK_ENOMEM, "condense: out of memory for %lld x %lld embeddings", (long long)n,
                (long long)F);
-    /* The corpus's global batches [k batch, (k + 1) batch) overlapping the
-     * shard, each whole: a row's features come from the same batch at any
-     * world size (the header says why). */
-    for (int64_t g0 = n > 0 ? begin / batch * batch : end; g0 < end; g0 += batch) {
-        int64_t b = in->num_samples - g0 < batch ? in->num_samples - g0 : batch;
+    int64_t g_lo, g_hi;
+    sk_condense_batch_cover(begin, end, batch, in->num_samples, &g_lo, &g_hi);
+    for (int64_t g0 = g_lo; g0 < g_hi; g0 += batch) {
+        int64_t b = g_hi - g0 < batch ? g_hi - g0 : batch;
         int64_t lo = g0 > begin ? g0 : begin, hi = g0 + b < end ? g0 + b : end;
         SK_TRY(sk_corpus_read_samples(c, g0, b, rows));
         sk_scope *sc = sk_shim_scope_begin();

@@ -115,13 +115,11 @@ int sk_condense_doc_score(const sk_condense_job *job, sk_model *proxy, const cha
     const sk_model_data *d = sk_model_sample(proxy);
     sk_model_info mi;
     sk_model_info_get(proxy, &mi);
-    int64_t n = job->end - job->begin, *off = NULL, cap = 0, B = job->cfg->batch;
-    /* the global document groups that overlap the shard */
-    int64_t g_lo = n > 0 ? job->begin / B * B : job->begin, g_hi = n > 0 ? (job->end + B - 1) / B * B : job->end;
-    if (g_hi > job->n) g_hi = job->n;
+    int64_t n = job->end - job->begin, *off = NULL, cap = 0, B = job->cfg->batch, g_lo, g_hi;
+    sk_condense_batch_cover(job->begin, job->end, B, job->n, &g_lo, &g_hi); /* the document groups */
     int64_t ng = g_hi - g_lo, at = job->begin - g_lo; /* documents read; the shard's first among them */
     char *blk = NULL;
-    lm_ L = {.proxy = proxy, .path = path, .B = job->cfg->batch, .kind = kind, .V = d->vocab};
+    lm_ L = {.proxy = proxy, .path = path, .B = B, .kind = kind, .V = d->vocab};
     SK_FAIL_IF(!(mi.flags & SK_MODEL_LM) || d->kind != SK_SAMPLE_TOKENS || d->ndim != 1 || d->shape[0] < 2, SK_EINVAL,
                "condense.proxy %s: a %s model is not a causal LM over token windows", path, mi.arch);
     SK_FAIL_IF(in->kind != SK_CORPUS_TOKENS, SK_EINVAL, "%s: not a token corpus", job->cfg->input);

@@ -4,7 +4,7 @@
  *
  * defines: the sk_condense_<name> entries, sk_condense_row_key, sk_condense_groups,
  *          sk_condense_group_wants, sk_condense_proxy_check, sk_condense_progress,
- *          sk_condense_phase_end.
+ *          sk_condense_phase_end, sk_condense_batch_cover.
  */
 #ifndef SK_CONDENSE_METHODS_H
 #define SK_CONDENSE_METHODS_H
@@ -55,6 +55,13 @@ int sk_condense_group_wants(const sk_condense_job *job, int64_t **want, int *ngr
  * path. The driver checks condense.proxy with it; methods that open more
  * proxies check theirs. */
 int sk_condense_proxy_check(const sk_model *m, const char *path, const sk_condense_config *c, const sk_corpus_info *in);
+
+/* The global batches of a proxy pass: [*lo, *hi) is the union of the
+ * corpus's batches [k B, (k + 1) B) (clipped to its `total` rows) that
+ * overlap the shard [begin, end); empty (*lo = *hi = begin) for an empty
+ * shard. A pass over them, keeping the shard's rows, batches every row
+ * with the same rows at any world size (sk_condense_embed.h says why). */
+void sk_condense_batch_cover(int64_t begin, int64_t end, int64_t B, int64_t total, int64_t *lo, int64_t *hi);
 
 /* Progress of a long pass, so a big condense run is not silent: at most
  * one line every 10 s, and one when done == total (rank 0 only, from its

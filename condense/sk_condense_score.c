@@ -114,8 +114,10 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
     SK_FAIL_IF(in->type == SK_ELEM_U16 || (unsigned)in->type > SK_ELEM_F32, SK_EUNSUPPORTED,
                "%s: samples of element type %d cannot be scored", job->cfg->input, (int)in->type);
     double last = sk_now();
-    for (int64_t g0 = n > 0 ? job->begin / B * B : job->end; g0 < job->end; g0 += B) {
-        int64_t b = job->n - g0 < B ? job->n - g0 : B;
+    int64_t g_lo, g_hi;
+    sk_condense_batch_cover(job->begin, job->end, B, job->n, &g_lo, &g_hi);
+    for (int64_t g0 = g_lo; g0 < g_hi; g0 += B) {
+        int64_t b = g_hi - g0 < B ? g_hi - g0 : B;
         int64_t lo = g0 > job->begin ? g0 : job->begin, hi = g0 + b < job->end ? g0 + b : job->end;
         sk_condense_progress(job, "scoring", "rows", lo - job->begin, n, &last);
         SK_TRY(sk_corpus_read_samples(job->corpus, g0, b, buf));

@@ -7,9 +7,13 @@
 # evaluated by the distillation protocol (bench/run_distill_eval.sh,
 # configs/distill-eval-fmnist.yaml) for EPOCHS epochs over SEEDS seeds (1..SEEDS).
 # Every draw of a run is a function of (seed, iteration, class) (condense/sk_distill.h),
-# so the run of N iterations is exactly the first N iterations of any longer run:
-# separate runs give what snapshots of one run would. Prints each distillation's wall
-# time and the accuracies; OUT/<tag>-ipcI-itN.h5 and OUT/eval-<tag>-ipcI-itN/ stay.
+# so the run of N iterations is exactly the first N iterations of any longer run: each
+# count (ITERATIONS ascending) continues the previous count's output from its state file
+# (condense.snapshot_every writes one, condense.resume_from reads it), so the counts cost
+# the largest one, not their sum, and each output is what a run of its count writes, bit
+# for bit. Prints each distillation's wall time (of its increment, when it continued one)
+# and the accuracies; OUT/<tag>-ipcI-itN.h5 (+ .state.safetensors) and
+# OUT/eval-<tag>-ipcI-itN/ stay; an existing output is reused.
 # Environment: SHRINK (default build/cli/shrink), METHOD (dm | dc, default dm), IPCS
 # (default "1 10"), RANKS (distillation ranks, default 2), DSA (condense.dsa, default
 # true), WIDTH (the ConvNet width of distillation and evaluation, default 128 as the
@@ -30,14 +34,19 @@ mkdir -p "$OUT"
 [ -f "$OUT/fmnist-test.h5" ] || "$S" prepare --set prepare.format=idx --set prepare.input=$FM/t10k-images-idx3-ubyte.gz \
   --set prepare.labels=$FM/t10k-labels-idx1-ubyte.gz --set prepare.output="$OUT/fmnist-test.h5" > /dev/null
 for ipc in $IPCS; do
+  prev=
   for it in $ITERS; do
     c=$OUT/$TAG-ipc$ipc-it$it.h5
     if [ ! -f "$c" ]; then
+      more=()
+      [ "$it" -gt 0 ] && more+=(--set condense.snapshot_every="$it")  # no snapshots: the output's state file
+      [ -n "$prev" ] && [ -f "${prev%.h5}.state.safetensors" ] && more+=(--set condense.resume_from="$prev")
       # shellcheck disable=SC2086
       mpirun -np "$RANKS" "$S" condense --config "$HERE/configs/condense-$METHOD.yaml" --set condense.input="$OUT/fmnist-train.h5" \
         --set condense.output="$c" --set condense.ipc=$ipc --set condense.iterations=$it --set condense.batch_real=$BR \
-        --set condense.dsa=$DSA --set model.width=$WIDTH --set run.threads=1 ${CEXTRA:-} 2>/dev/null | tee "$c.log"
+        --set condense.dsa=$DSA --set model.width=$WIDTH --set run.threads=1 "${more[@]}" ${CEXTRA:-} 2>/dev/null | tee "$c.log"
     fi
+    [ "$it" -gt 0 ] && prev=$c
     echo "== $METHOD ipc $ipc, $it iterations (dsa $DSA, batch_real $BR, $RANKS ranks${CEXTRA:+, $CEXTRA}): $(cat "$c.log")"
     SHRINK=$S TEST=$OUT/fmnist-test.h5 EPOCHS=$EPOCHS EXTRA="--set model.width=$WIDTH --set run.threads=1" \
       "$HERE/bench/run_distill_eval.sh" "$c" "$OUT/eval-$TAG-ipc$ipc-it$it" \

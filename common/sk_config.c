@@ -773,8 +773,7 @@ static void write_quoted_(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* The value of key k in base as config text (into f). */
-static void write_value_(FILE *f, const sk_cfg_key *k, const void *base)
+void sk_cfg_write_value(FILE *f, const sk_cfg_key *k, const void *base)
 {
     const char *field = (const char *)base + k->offset;
     char num[64];
@@ -836,7 +835,7 @@ int sk_cfg_write(FILE *f, const sk_cfg_section *const *secs, int n, void *const 
         for (int k = 0; k < secs[i]->nkeys; k++) {
             const sk_cfg_key *key = &secs[i]->keys[k];
             fprintf(f, "  %s: ", key->name);
-            write_value_(f, key, bases[i]);
+            sk_cfg_write_value(f, key, bases[i]);
             if (key->help) fprintf(f, "  # %s", key->help);
             fputc('\n', f);
         }

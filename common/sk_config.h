@@ -3,7 +3,7 @@
  *
  * defines: sk_cfg_type, sk_cfg_int_list, sk_cfg_float_list, sk_cfg_key,
  *          sk_cfg_section, sk_cfg_defaults, sk_cfg_load_file,
- *          sk_cfg_load_string, sk_cfg_apply_set, sk_cfg_write,
+ *          sk_cfg_load_string, sk_cfg_apply_set, sk_cfg_write, sk_cfg_write_value,
  *          sk_cfg_print_help, sk_cfg_print_markdown, sk_cfg_find_section,
  *          sk_cfg_find_key, sk_cfg_choice_index, sk_cfg_choice_error, sk_cfg_enum_name,
  *          sk_cfg_edit_distance.
@@ -139,6 +139,8 @@ int sk_cfg_apply_set(const char *assignment, const sk_cfg_section *const *secs, 
  * same values (floats with 17 significant digits, strings quoted). Every key
  * of every section is written, with its help as a comment. */
 int sk_cfg_write(FILE *f, const sk_cfg_section *const *secs, int n, void *const *bases);
+/* The value of key k in base (a section's struct) as sk_cfg_write writes it, into f. */
+void sk_cfg_write_value(FILE *f, const sk_cfg_key *k, const void *base);
 
 /* Human help for every key: "section.key  type  default  bounds/choices  help".
  * This is the one place defaults are documented. */

@@ -14,6 +14,7 @@
 
 #include "sk_condense_methods.h"
 #include "sk_condense_score.h"
+#include "sk_condense_snapshot.h"
 #include "sk_fs.h"
 #include "sk_log.h"
 #include "sk_pick.h"
@@ -122,7 +123,8 @@ typedef struct {
     int64_t *koff; /* tokens: nkept + 1 offsets in the slice */
     int64_t *ksrc; /* tokens: each kept document's first token in the source */
     int64_t ntok;
-    char *steps; /* provenance JSON */
+    char *steps;  /* provenance JSON */
+    float *state; /* condense.resume_from: the state read (job.resume_u, job.resume_mom) */
 } run_;
 
 static int64_t rows_of_(const sk_corpus_info *in)
@@ -256,7 +258,10 @@ done:
     return rc;
 }
 
-/* A synthesising method's output arrays: classes * ipc samples. */
+static int snapshot_(void *ctx, int64_t iterations);
+
+/* A synthesising method's output arrays: classes * ipc samples (and, with
+ * condense.snapshot_every, their state and the snapshot hook). */
 static int alloc_syn_(run_ *r)
 {
     int rc = SK_OK;
@@ -273,8 +278,31 @@ static int alloc_syn_(run_ *r)
     SK_FAIL_IF(!r->out.syn || !r->out.syn_labels || !r->out.syn_from, SK_ENOMEM,
                "condense: out of memory for %lld synthetic images", (long long)m);
     for (int64_t i = 0; i < m; i++) r->out.syn_from[i] = -1;
+    if (r->o->cfg->snapshot_every > 0) {
+        r->out.syn_state = calloc((size_t)(2 * m * D), sizeof *r->out.syn_state);
+        SK_FAIL_IF(!r->out.syn_state, SK_ENOMEM, "condense: out of memory for the synthetic images' state");
+        r->job.snapshot = snapshot_;
+        r->job.snapshot_ctx = r;
+    }
 done:
     return rc;
+}
+
+/* condense.resume_from: its state, checked against this run, for the method. */
+static int resume_(run_ *r)
+{
+    const sk_corpus_info *in = r->job.info;
+    int64_t it = 0;
+    int rc = sk_condense_state_read(r->vt, r->o, r->src_hash, r->out.syn_rows, in->shape, in->ndim, &r->state, &it);
+    if (rc < 0) return rc;
+    int64_t D = 1;
+    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
+    r->job.resume_iterations = it;
+    r->job.resume_u = r->state;
+    r->job.resume_mom = r->o->cfg->momentum_img > 0 ? r->state + r->out.syn_rows * D : NULL;
+    SK_LOG_INFO("condense %s: resuming %s after its %lld iterations", r->o->cfg->method, r->o->cfg->resume_from,
+                (long long)it);
+    return SK_OK;
 }
 
 /* Open the source, shard it, read the shard's labels, hash the file. */
@@ -290,6 +318,7 @@ static int setup_(run_ *r)
         if (!r->vt) rc = sk_cfg_choice_error(SK_EINVAL, "condense.method", c->method, sk_condense_name_at);
     }
     if (rc == SK_OK) rc = check_method_(r->vt, c, sk_corpus_info_get(r->src));
+    if (rc == SK_OK) rc = sk_condense_snapshot_check(r->vt, c);
     SK_TRY(sk_mpi_agree(rc));
     const sk_corpus_info *in = sk_corpus_info_get(r->src);
     r->job = (sk_condense_job){.cfg = c,
@@ -325,6 +354,7 @@ static int setup_(run_ *r)
     r->out.clusters = calloc((size_t)(n > 0 ? n : 1), sizeof *r->out.clusters);
     if (!r->out.keep || !r->out.scores || !r->out.clusters) rc = sk_error_set(SK_ENOMEM, "condense: out of memory");
     if (rc == SK_OK && (r->vt->flags & SK_CONDENSE_SYNTHESIZES)) rc = alloc_syn_(r);
+    if (rc == SK_OK && c->resume_from[0]) rc = resume_(r);
     SK_TRY(sk_mpi_agree(rc));
 done:
     return rc;
@@ -539,7 +569,12 @@ static int steps_(run_ *r, int64_t total_kept)
         if (model) json_object_set_new(st, "model", json_string(model));
         free(model);
     }
+    if (c->resume_from[0]) {
+        json_object_set_new(st, "resumed_from", json_string(c->resume_from));
+        json_object_set_new(st, "resumed_iterations", json_integer((json_int_t)r->job.resume_iterations));
+    }
     json_array_append_new(root, st);
+    free(r->steps); /* a snapshot's, before the output's */
     r->steps = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
     SK_FAIL_IF(!r->steps, SK_ENOMEM, "condense: out of memory");
 done:
@@ -604,10 +639,12 @@ done:
     return rc;
 }
 
-/* A synthesising method's samples: rank 0 writes them all (every rank
- * holds the same out.syn), the others an empty slice of the collective
- * write. float32 as made, or quantised to the source's type. */
-static int write_syn_(run_ *r)
+/* A synthesising method's samples to path: rank 0 writes them all (every
+ * rank holds the same out.syn), the others an empty slice of the
+ * collective write. float32 as made, or quantised to the source's type.
+ * With out.syn_state, rank 0 then writes the state file beside it (and
+ * removes the corpus if that fails). */
+static int write_syn_(run_ *r, const char *path)
 {
     int rc = SK_OK;
     const sk_corpus_info *in = r->job.info;
@@ -645,12 +682,32 @@ static int write_syn_(run_ *r)
                         .num_kept = from_real ? mine : 0,
                         .prov_steps = r->steps};
     memcpy(d.shape, in->shape, sizeof d.shape);
-    if (c->overwrite && r->job.rank == 0) remove(c->output);
+    if (c->overwrite && r->job.rank == 0) remove(path);
     SK_TRY(sk_mpi_barrier());
-    rc = sk_corpus_write_part(c->output, &d, NULL);
+    SK_TRY(sk_corpus_write_part(path, &d, NULL));
+    if (r->out.syn_state) {
+        if (r->job.rank == 0) {
+            rc = sk_condense_state_write(path, r->vt, r->o, r->src_hash, r->out.iterations, r->out.syn_state, m,
+                                         in->shape, in->ndim);
+            if (rc < 0) remove(path);
+        }
+        rc = sk_mpi_agree(rc);
+    }
 done:
     free(q);
     return rc;
+}
+
+/* job.snapshot: the corpus and state of a run of `iterations`. */
+static int snapshot_(void *ctx, int64_t iterations)
+{
+    run_ *r = ctx;
+    char path[SK_CFG_STR_MAX + 64];
+    int rc = sk_condense_snapshot_path(r->o->cfg->output, iterations, path, sizeof path);
+    if (rc < 0) return rc;
+    r->out.iterations = iterations;
+    SK_LOG_INFO("condense %s: snapshot after %lld iterations -> %s", r->o->cfg->method, (long long)iterations, path);
+    return write_syn_(r, path);
 }
 
 static void free_(run_ *r)
@@ -671,6 +728,8 @@ static void free_(run_ *r)
     free(r->koff);
     free(r->ksrc);
     free(r->steps);
+    free(r->out.syn_state);
+    free(r->state);
 }
 
 int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res)
@@ -684,7 +743,7 @@ int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res)
     double t2 = sk_now();
     int syn = (r.vt->flags & SK_CONDENSE_SYNTHESIZES) != 0;
     if (syn) {
-        SK_TRY(write_syn_(&r));
+        SK_TRY(write_syn_(&r, o->cfg->output));
     } else {
         SK_TRY(sk_mpi_agree(gather_(&r)));
         SK_TRY(write_(&r));

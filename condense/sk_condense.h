@@ -7,7 +7,8 @@
  *          sk_condense_job (what a method is given), sk_condense_out (what it
  *          returns), sk_condense_method (the vtable), the registry
  *          (sk_condense_find / _count / _at / _name_at), sk_condense_opts,
- *          sk_condense_run (the driver) and sk_condense_check.
+ *          sk_condense_run (the driver), sk_condense_check and the snapshot
+ *          paths (sk_condense_snapshot_path, sk_condense_state_path).
  *
  * Like the selectors and models: a versioned vtable per method, one file
  * each (condense/sk_condense_<name>.c), listed in a `static const` table in
@@ -48,6 +49,17 @@
  * synthetic sample was initialised from (condense.init=real; absent for
  * noise). The work is split by class over ranks, and the output is the same
  * for any rank count.
+ *
+ * Long distillations: condense.snapshot_every = K writes, after K, 2K, ...
+ * iterations, the corpus a run of that many iterations would write
+ * (sk_condense_snapshot_path), and beside it and the final output a state
+ * file (sk_condense_state_path; safetensors: the synthetic leaves and their
+ * momentum, metadata naming the method, the iterations, the seed, the
+ * source checksum and every key the method reads). condense.resume_from =
+ * such a corpus continues that run: the driver refuses a state made with
+ * other keys, another [model], seed or source, and the output is the one a
+ * single run of condense.iterations writes, bit for bit at the same
+ * run.threads, at any rank counts.
  */
 #ifndef SK_CONDENSE_H
 #define SK_CONDENSE_H
@@ -106,6 +118,8 @@ typedef struct {
     int64_t batch_train;               /* dc: synthetic images per inner training batch */
     int dsa;                           /* dm, dc: differentiable Siamese augmentation (trainer/sk_dsa.h) */
     char dsa_strategy[SK_CFG_STR_MAX]; /* its families, '_' separated */
+    int64_t snapshot_every;            /* dm, dc: a snapshot and its state every this many iterations; 0: none */
+    char resume_from[SK_CFG_STR_MAX];  /* dm, dc: a snapshot (or an output with a state) to continue */
 } sk_condense_config;
 
 /* condense.ppl_band: how `perplexity` keeps documents. */
@@ -164,6 +178,18 @@ typedef struct {
     int rank, world;
     const float *given_scores; /* condense.scores_from: the shard's stored scores, else NULL */
     sk_model *proxy;           /* NEEDS_PROXY: condense.proxy, checked against the corpus; else NULL */
+    /* SK_CONDENSE_SYNTHESIZES: condense.resume_from's state, checked by the
+     * driver against this run (NULL / 0 without): the iterations it made and
+     * the images' state after them, [syn_rows, <shape>] each, class-major. */
+    int64_t resume_iterations;
+    const float *resume_u;   /* the synthetic leaves in the model's input scale */
+    const float *resume_mom; /* their SGD momentum buffers; NULL when condense.momentum_img is 0 */
+    /* condense.snapshot_every: the method calls this (collectively) after
+     * every such iteration count below condense.iterations, with out.syn,
+     * out.syn_from and out.syn_state as after a run of that many; the
+     * driver writes the snapshot. NULL when snapshots are off. */
+    int (*snapshot)(void *ctx, int64_t iterations);
+    void *snapshot_ctx;
 } sk_condense_job;
 
 /* What a method fills (arrays of end - begin rows, allocated and zeroed by
@@ -184,6 +210,11 @@ typedef struct {
     int64_t *syn_labels; /* [syn_rows] */
     int64_t *syn_from;   /* [syn_rows] the source row each one started from; -1 (noise init) */
     int64_t iterations;  /* the updates made (recorded in the provenance) */
+    /* condense.snapshot_every > 0 (allocated by the driver, else NULL): the
+     * state a resume needs, filled by the method with out.syn, on every
+     * rank: [2, syn_rows, <shape>], the leaves u, then their momentum
+     * buffers (zeros when condense.momentum_img is 0). */
+    float *syn_state;
 } sk_condense_out;
 
 /* 1: selection methods; 2: SK_CONDENSE_SYNTHESIZES and out.syn* (entries
@@ -244,5 +275,13 @@ int sk_condense_run(const sk_condense_opts *o, sk_condense_result *res);
  * driver's. No MPI call, nothing written; the message names the key or
  * the file. (`shrink ablate` checks the corpora its cells condense.) */
 int sk_condense_check(const sk_condense_opts *o);
+
+/* Snapshots (condense.snapshot_every): the corpus a run would have written
+ * after `iterations` goes to `output` with its ".h5" (if any) replaced by
+ * ".it<iterations>.h5"; a state file sits beside each snapshot and beside
+ * the final output, the corpus path with ".h5" replaced by
+ * ".state.safetensors". SK_EINVAL when buf (cap bytes) is too small. */
+int sk_condense_snapshot_path(const char *output, int64_t iterations, char *buf, size_t cap);
+int sk_condense_state_path(const char *corpus, char *buf, size_t cap);
 
 #endif /* SK_CONDENSE_H */

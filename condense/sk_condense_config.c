@@ -97,6 +97,14 @@ static const sk_cfg_key condense_keys_[] = {
         "and step applied to its real and synthetic batch alike (dc: per-sample transforms in the inner training)"),
     CS_("dsa_strategy", SK_CFG_STRING, dsa_strategy, "color_crop_cutout_flip_scale_rotate",
         "dm, dc with dsa: the augmentation families, '_' separated (one drawn per transform, the reference's mode S)"),
+    CK_("snapshot_every", SK_CFG_INT, snapshot_every, "0", 0, 1e9, 0,
+        "dm, dc: after every this many iterations write the corpus a run of that many would write, to "
+        "condense.output with .h5 replaced by .it<N>.h5, and beside it and the output a .state.safetensors file "
+        "that condense.resume_from continues from; 0: none"),
+    CS_("resume_from", SK_CFG_STRING, resume_from, "",
+        "dm, dc: a snapshot or output written with condense.snapshot_every: continue that run (its state file beside "
+        "it) up to condense.iterations; every other key the method reads, [model], run.seed and the input must be "
+        "the run's"),
 };
 /* clang-format on */
 #undef CK_

@@ -193,7 +193,7 @@ static int dc_select_(const sk_condense_job *job, sk_condense_out *out)
     }
     j2.cfg = &cfg;
     SK_TRY(sk_distill_begin(&d, &j2, out));
-    for (int64_t it = 0; it < cfg.iterations; it++) {
+    for (int64_t it = d.it0; it < cfg.iterations; it++) {
         double loss = 0, lc = 0;
         sk_sgd_opts so = {.lr = cfg.lr_net};
         rc = sk_distill_net(&d, it, &net);
@@ -224,6 +224,7 @@ static int dc_select_(const sk_condense_job *job, sk_condense_out *out)
             SK_LOG_INFO("dc: iteration %lld of %lld, matching loss %.6g", (long long)it + 1, (long long)cfg.iterations,
                         loss / (double)cfg.outer_loop);
         }
+        SK_TRY(sk_distill_after(&d, out, it + 1));
     }
     out->iterations = cfg.iterations;
     rc = sk_distill_finish(&d, out);
@@ -241,7 +242,7 @@ const sk_condense_method sk_condense_dc = {
     .help = "gradient matching (Zhao et al., ICLR 2021): synthetic images whose network gradients match their "
             "class's, along a network trained on them",
     .keys = "ipc iterations lr_img momentum_img init batch_real synthetic_dtype outer_loop inner_loop lr_net "
-            "batch_train dsa dsa_strategy",
+            "batch_train dsa dsa_strategy snapshot_every resume_from",
     .check = dc_check_,
     .select = dc_select_,
 };

@@ -60,7 +60,7 @@ static int dm_select_(const sk_condense_job *job, sk_condense_out *out)
     sk_distill d;
     sk_model *net = NULL;
     SK_TRY(sk_distill_begin(&d, job, out));
-    for (int64_t it = 0; it < cfg->iterations; it++) {
+    for (int64_t it = d.it0; it < cfg->iterations; it++) {
         double loss = 0, lc = 0;
         rc = sk_distill_net(&d, it, &net);
         if (rc == SK_OK) {
@@ -82,6 +82,7 @@ static int dm_select_(const sk_condense_job *job, sk_condense_out *out)
             SK_TRY(sk_mpi_allreduce_sum(&loss, 1));
             SK_LOG_INFO("dm: iteration %lld of %lld, loss %.6g", (long long)it + 1, (long long)cfg->iterations, loss);
         }
+        SK_TRY(sk_distill_after(&d, out, it + 1));
     }
     out->iterations = cfg->iterations;
     rc = sk_distill_finish(&d, out);
@@ -97,6 +98,7 @@ const sk_condense_method sk_condense_dm = {
     .flags = SK_CONDENSE_SAMPLES | SK_CONDENSE_NEEDS_LABELS | SK_CONDENSE_SYNTHESIZES,
     .help = "distribution matching (Zhao & Bilen, WACV 2023): synthetic images whose mean embedding under "
             "random networks matches their class's",
-    .keys = "ipc iterations lr_img momentum_img init batch_real synthetic_dtype dsa dsa_strategy",
+    .keys =
+        "ipc iterations lr_img momentum_img init batch_real synthetic_dtype dsa dsa_strategy snapshot_every resume_from",
     .select = dm_select_,
 };

@@ -124,6 +124,25 @@ done:
     return rc;
 }
 
+/* Class c's leaf and momentum from job->resume_u / resume_mom (the init
+ * was drawn as in the run resumed, so init_rows are its own). */
+static int resume_class_(sk_distill *d, int64_t c)
+{
+    int rc = SK_OK;
+    const sk_condense_job *job = d->job;
+    size_t per = (size_t)(d->ipc * d->D), bytes = per * sizeof(float);
+    sk_tensor *buf = NULL;
+    SK_TRY(sk_shim_copy_from_host(d->u[c], job->resume_u + (size_t)c * per, bytes));
+    if (job->resume_mom) {
+        sk_sgd_opts o = {.momentum = job->cfg->momentum_img};
+        SK_TRY(sk_sgd_create(&d->opt[c], &d->u[c], NULL, 1, &o));
+        SK_TRY(sk_sgd_momentum_buffer(d->opt[c], 0, &buf));
+        SK_TRY(sk_shim_copy_from_host(buf, job->resume_mom + (size_t)c * per, bytes));
+    }
+done:
+    return rc;
+}
+
 int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out *out)
 {
     int rc = SK_OK;
@@ -171,6 +190,9 @@ int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out 
     if (rc == SK_OK) rc = read_classes_(d);
     for (int64_t c = 0; rc == SK_OK && c < d->C; c++)
         if (sk_distill_owns(d, c)) rc = init_class_(d, c);
+    for (int64_t c = 0; rc == SK_OK && job->resume_u && c < d->C; c++)
+        if (sk_distill_owns(d, c)) rc = resume_class_(d, c);
+    d->it0 = job->resume_u ? job->resume_iterations : 0;
     SK_TRY(sk_mpi_agree(rc));
     for (int64_t i = 0; i < out->syn_rows; i++) out->syn_labels[i] = i / d->ipc;
     /* the init rows of other ranks' classes come with the result (sk_distill_finish) */
@@ -307,10 +329,45 @@ done:
     return rc;
 }
 
+/* Class c's leaf and momentum buffer (zeros before its first step) into
+ * out->syn_state, then broadcast from its owner. Collective. */
+static int share_state_(sk_distill *d, sk_condense_out *out, int64_t c)
+{
+    int rc = SK_OK;
+    size_t per = (size_t)(d->ipc * d->D), bytes = per * sizeof(float);
+    float *u = out->syn_state + (size_t)c * per, *m = out->syn_state + (size_t)out->syn_rows * (size_t)d->D + c * per;
+    if (sk_distill_owns(d, c)) {
+        sk_tensor *buf = NULL;
+        rc = sk_shim_to_host(d->u[c], u, bytes);
+        if (rc == SK_OK && d->opt[c] && sk_sgd_has_buffer(d->opt[c], 0)) {
+            rc = sk_sgd_momentum_buffer(d->opt[c], 0, &buf);
+            if (rc == SK_OK) rc = sk_shim_to_host(buf, m, bytes);
+        }
+    }
+    SK_TRY(sk_mpi_agree(rc));
+    SK_TRY(sk_mpi_bcast(u, bytes, (int)(c % d->job->world)));
+    SK_TRY(sk_mpi_bcast(m, bytes, (int)(c % d->job->world)));
+done:
+    return rc;
+}
+
+int sk_distill_after(sk_distill *d, sk_condense_out *out, int64_t done)
+{
+    int rc = SK_OK;
+    const sk_condense_config *cfg = d->job->cfg;
+    if (!d->job->snapshot || cfg->snapshot_every <= 0 || done % cfg->snapshot_every != 0 || done >= cfg->iterations)
+        return SK_OK;
+    SK_TRY(sk_distill_finish(d, out));
+    SK_TRY(sk_mpi_agree(d->job->snapshot(d->job->snapshot_ctx, done)));
+done:
+    return rc;
+}
+
 int sk_distill_finish(sk_distill *d, sk_condense_out *out)
 {
     int rc = SK_OK;
     SK_TRY(sk_distill_share(d));
+    for (int64_t c = 0; out->syn_state && c < d->C; c++) SK_TRY(share_state_(d, out, c));
     for (int64_t c = 0; c < d->C; c++)
         SK_TRY(
             sk_mpi_bcast(out->syn_from + c * d->ipc, (size_t)d->ipc * sizeof *out->syn_from, (int)(c % d->job->world)));

@@ -5,7 +5,8 @@
  *
  * defines: sk_distill (one run's state), sk_distill_begin / sk_distill_end,
  *          sk_distill_owns, sk_distill_real_batch, sk_distill_syn_pixels,
- *          sk_distill_step, sk_distill_net, sk_distill_finish, sk_distill_key.
+ *          sk_distill_step, sk_distill_net, sk_distill_after,
+ *          sk_distill_finish, sk_distill_key.
  *
  * MPI: classes over ranks. Class c is distilled by rank c % world alone,
  * from every real image of that class (each rank reads the labels of the
@@ -69,6 +70,7 @@ typedef struct {
     float *syn;         /* out->syn */
     int64_t *init_rows; /* [C * ipc] init=real: the source row each synthetic image started from */
     sk_dsa_params dsa;  /* condense.dsa: the reference's ParamDiffAug with condense.dsa_strategy */
+    int64_t it0;        /* iterations already made: condense.resume_from's, else 0; a method starts there */
 } sk_distill;
 
 /* The key of (seed, iteration, class) every draw is seeded with;
@@ -78,8 +80,9 @@ uint64_t sk_distill_key(uint64_t seed, int64_t it, int64_t c);
 /* Check the corpus and the model for distillation (image samples of uint8
  * or float32, labels, condense.ipc <= every class's size, a model arch with
  * image input and embed), read the owned classes' pixels, initialise the
- * synthetic images (condense.init). The messages name the key or the file.
- * Collective (the verdict is agreed). */
+ * synthetic images (condense.init); with job->resume_u, then load that
+ * state (the leaves and their SGD momentum) and set it0. The messages name
+ * the key or the file. Collective (the verdict is agreed). */
 int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out *out);
 void sk_distill_end(sk_distill *d);
 
@@ -126,7 +129,14 @@ int sk_distill_net(sk_distill *d, int64_t it, sk_model **net);
  * every rank holds all C * ipc images. Collective. */
 int sk_distill_share(sk_distill *d);
 
-/* sk_distill_share, then out->syn holds the result (class-major). */
+/* sk_distill_share, then out->syn holds the result (class-major), and
+ * out->syn_state, when the driver allocated it, the state a resume needs.
+ * Collective. */
 int sk_distill_finish(sk_distill *d, sk_condense_out *out);
+
+/* A method calls this after each iteration, `done` iterations made in
+ * all: when condense.snapshot_every divides done (and done < iterations),
+ * sk_distill_finish and the driver's snapshot. Collective. */
+int sk_distill_after(sk_distill *d, sk_condense_out *out, int64_t done);
 
 #endif /* SK_DISTILL_H */

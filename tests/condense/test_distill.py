@@ -13,7 +13,10 @@ create_graph gradients, the inner SGD training on the shuffled synthetic
 set) against torch the same way. The output is bit-identical at 1, 2 and
 3 ranks (init real and noise; dm and dc with DSA, whose identity strategy
 gives the plain result up to rounding);
-synthetic_dtype=source is the float result rounded and clamped; the
+synthetic_dtype=source is the float result rounded and clamped;
+condense.snapshot_every's snapshots are the shorter runs' outputs, and
+condense.resume_from continues them (at other rank counts) to the longer
+run's output bit for bit, refusing a state made with other keys; the
 provenance names the method, the source checksum, every key, the
 iterations; `shrink train` trains on the float32 corpus and evaluates on
 the uint8 one. Bad input: a token corpus, ipc above a class's size, a
@@ -274,6 +277,75 @@ check(q["x"].dtype == np.uint8 and np.array_equal(q["x"], np.clip(np.rint(base_r
     "dm-real", small, 1, ipc=3, iterations=4, batch_real=24)["x"]), 0, 255).astype(np.uint8)),
     "synthetic_dtype=source: the float result rounded and clamped to uint8")
 del base_real
+
+# ---- snapshots and resumed runs ---------------------------------------------
+# condense.snapshot_every writes what a shorter run writes; condense.resume_from
+# continues a snapshot (or an output) to what one longer run writes, bit for bit,
+# at other rank counts too; a state made with other keys is refused.
+def clean(prefix):
+    for x in os.listdir(WORK):
+        if x.startswith(prefix):
+            os.remove(os.path.join(WORK, x))
+
+
+def errline(p):
+    lines = [x for x in p.stderr.strip().splitlines() if x.startswith("shrink")]
+    return lines[-1] if lines else p.stderr.strip()
+
+
+for m in ("dm", "dc"):
+    kw = dict(ipc=2, batch_real=16, dsa="true") if m == "dm" else \
+        dict(ipc=2, outer_loop=2, inner_loop=1, batch_real=16, batch_train=8, dsa="true")
+    straight = {n: distill(f"{m}-straight{n}", small, 1, method=m, iterations=n, **kw)["x"] for n in (2, 4, 6)}
+    clean(f"{m}-snap")
+    snap = distill(f"{m}-snap", small, 2, method=m, iterations=4, snapshot_every=2, **kw)
+    stem = snap["out"][:-3]
+    for f in (f"{stem}.it2.h5", f"{stem}.it2.state.safetensors", f"{stem}.state.safetensors"):
+        check(os.path.exists(f), f"{m} snapshot_every=2: {os.path.basename(f)} written")
+    check(not os.path.exists(f"{stem}.it4.h5"), f"{m}: no snapshot at the last iteration (that is the output)")
+    with h5py.File(f"{stem}.it2.h5", "r") as f:
+        check(np.array_equal(f["samples"][()], straight[2]), f"{m}: the 2-iteration snapshot is a 2-iteration run")
+        check(json.loads(f["provenance"].attrs["steps"])[-1]["iterations"] == 2, f"{m}: snapshot provenance: 2 its")
+    check(np.array_equal(snap["x"], straight[4]), f"{m}: snapshots leave the output as it was")
+    clean(f"{m}-resumed")
+    res = distill(f"{m}-resumed", small, 3, method=m, iterations=4, resume_from=f"{stem}.it2.h5", **kw)
+    check(np.array_equal(res["x"], straight[4]), f"{m}: 2 + 2 iterations resumed at 3 ranks = 4 at 1 rank")
+    st = res["steps"][-1]
+    check(st.get("resumed_from") == f"{stem}.it2.h5" and st.get("resumed_iterations") == 2 and
+          st.get("iterations") == 4, f"{m}: provenance records the resume {st.get('resumed_from')}")
+    res6 = distill(f"{m}-resumed6", small, 1, method=m, iterations=6, resume_from=snap["out"], **kw)
+    check(np.array_equal(res6["x"], straight[6]), f"{m}: an output resumed from 4 to 6 iterations = 6")
+    # refused: other keys, no more iterations, no state file, existing snapshots, nothing written
+    bad = os.path.join(WORK, "bad.h5")
+    base = dict(MODEL, **{"condense.input": small, "condense.output": bad, "condense.method": m},
+                **{f"condense.{k}": v for k, v in kw.items()})
+    clean("clash")
+    clash = os.path.join(WORK, "clash.h5")
+    open(os.path.join(WORK, "clash.it2.h5"), "w").close()  # a snapshot the run would overwrite
+    for name, kv, needle in [
+            ("other lr_img", {"condense.iterations": 4, "condense.lr_img": 3, "condense.resume_from": f"{stem}.it2.h5"},
+             "condense.lr_img"),
+            ("other model", {"condense.iterations": 4, "model.width": 4, "condense.resume_from": f"{stem}.it2.h5"},
+             "model.width"),
+            ("other seed", {"condense.iterations": 4, "run.seed": 7, "condense.resume_from": f"{stem}.it2.h5"},
+             "run.seed"),
+            ("no more iterations", {"condense.iterations": 2, "condense.resume_from": f"{stem}.it2.h5"},
+             "condense.iterations"),
+            ("no state file", {"condense.iterations": 4, "condense.resume_from": os.path.join(WORK, f"{m}-straight2-np1.h5")},
+             "state file"),
+            ("snapshot exists", {"condense.iterations": 4, "condense.snapshot_every": 2, "condense.output": clash},
+             "clash.it2.h5' exists")]:
+        args = dict(base)
+        args.update(kv)
+        for np_ in (1, 2):
+            p = run(["condense"] + sets(args), np_, ok=False)
+            check(p.returncode != 0 and needle in errline(p),
+                  f"{m} {name} at {np_} ranks: exit {p.returncode}, message names {needle}: {errline(p)}")
+            check(not [x for x in os.listdir(WORK) if x.startswith("bad.") or x.startswith("clash.") and
+                       x != "clash.it2.h5"], f"{m} {name}: nothing written")
+p = run(["condense"] + sets({"condense.input": small, "condense.output": os.path.join(WORK, "bad.h5"),
+                             "condense.snapshot_every": 2}), ok=False)
+check(p.returncode != 0 and "condense.snapshot_every" in errline(p), f"random with snapshot_every: {errline(p)}")
 
 # ---- the example configs run (reduced) --------------------------------------
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -121,6 +121,7 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
         int64_t lo = g0 > job->begin ? g0 : job->begin, hi = g0 + b < job->end ? g0 + b : job->end;
         sk_condense_progress(job, "scoring", "rows", lo - job->begin, n, &last);
         SK_TRY(sk_corpus_read_samples(job->corpus, g0, b, buf));
+        /* the batch reaches beyond the shard, whose labels alone job->labels holds */
         if (job->labels) SK_TRY(sk_corpus_read_labels(job->corpus, g0, b, lab));
         sk_scope *sc = sk_shim_scope_begin();
         SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");

@@ -14,6 +14,8 @@
 #include "sk_ablate.h"
 #include "sk_shim.h"
 
+#include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,18 @@ const sk_cmd *sk_cmd_find(const char *name)
 }
 
 /* ---- state of the running command ------------------------------------------ */
+
+/* run.malloc_keep: glibc serves blocks above its mmap threshold (at most
+ * 32 MiB) with fresh mmaps and trims the heap top on free, so each step's
+ * large tensors fault their pages in again; serve everything from the heap
+ * and never trim, and the pages are reused (mallopt(3)). */
+static void keep_freed_memory_(void)
+{
+#if defined(M_MMAP_MAX) && defined(M_TRIM_THRESHOLD)
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#endif
+}
 
 static const sk_cfg_section **cur_secs_ = NULL; /* every section filled for this run */
 static void **cur_bases_ = NULL;
@@ -316,6 +330,7 @@ int sk_cli_main(int argc, char **argv)
          * commands that create generators and models. */
         const sk_run_config *run = sk_cli_section_values("run");
         if (run->threads > 0) sk_shim_set_num_threads((int)run->threads);
+        if (run->malloc_keep) keep_freed_memory_();
         if ((sk_device)run->device == SK_CUDA) {
             SK_FAIL_IF(!sk_shim_cuda_available(), SK_EUNSUPPORTED,
                        "run.device is 'cuda' but no CUDA device is usable in this build/machine (use run.device=cpu)");

@@ -25,6 +25,11 @@ static const sk_cfg_key run_keys_[] = {
              "`shrink train` computes in f32 in this version)"},
     {.name = "threads", .type = SK_CFG_INT, .offset = R_(threads), .def = "0", .min = 0, .max = 1024,
      .help = "intra-op CPU threads per rank; 0 = library default"},
+    {.name = "malloc_keep", .type = SK_CFG_BOOL, .offset = R_(malloc_keep), .def = "true",
+     .help = "keep freed memory in the process for reuse (glibc: large blocks from the heap, not mmap; no heap "
+             "trimming): libtorch frees and reallocates its CPU tensors every step, and handing the pages back "
+             "costs page faults, about 30 % of a distillation step (docs/BENCHMARKS.md); the process keeps its "
+             "peak heap. false: glibc's defaults"},
 };
 /* clang-format on */
 

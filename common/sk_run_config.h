@@ -9,6 +9,7 @@
  *   run.device    cpu|cuda
  *   run.dtype     f32|bf16
  *   run.threads   int     intra-op threads per rank, 0 = library default
+ *   run.malloc_keep bool  freed memory stays in the process for reuse (glibc)
  *   log.level     error|warn|info|debug
  *   log.every     int     steps between progress lines (non-terminal stderr)
  *   log.all_ranks bool    every rank logs, not only rank 0
@@ -30,7 +31,8 @@ typedef struct {
     int device; /* sk_device of the shim: SK_CPU or SK_CUDA */
     int dtype;  /* sk_dtype of the shim: SK_F32 or SK_BF16 */
     int64_t threads;
-    int overwrite; /* replace outputs of an earlier run in out_dir */
+    int overwrite;   /* replace outputs of an earlier run in out_dir */
+    int malloc_keep; /* keep freed memory in the process (the CLI's mallopt) */
 } sk_run_config;
 
 typedef struct {

@@ -124,8 +124,7 @@ static double read_gbs_(const char *path)
         die_(sk_corpus_open(&c, path));
         const sk_corpus_info *in = sk_corpus_info_get(c);
         int tokens = in->kind == SK_CORPUS_TOKENS;
-        size_t row = sk_elem_size(in->type);
-        for (int i = 0; !tokens && i < in->ndim; i++) row *= (size_t)in->shape[i];
+        size_t row = sk_elem_size(in->type) * (size_t)(tokens ? 1 : sk_corpus_sample_elems(in));
         int64_t n = tokens ? in->num_tokens : in->num_samples;
         int64_t step = (int64_t)((1 << 20) / row);
         if (step < 1) step = 1;

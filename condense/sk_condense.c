@@ -266,8 +266,7 @@ static int alloc_syn_(run_ *r)
 {
     int rc = SK_OK;
     const sk_corpus_info *in = r->job.info;
-    int64_t D = 1, m = r->job.classes * r->o->cfg->ipc;
-    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
+    int64_t D = sk_corpus_sample_elems(in), m = r->job.classes * r->o->cfg->ipc;
     SK_FAIL_IF(m < 1 || m > (INT64_C(1) << 40) / (D > 0 ? D : 1), SK_EINVAL,
                "condense.ipc = %lld: %lld classes x ipc synthetic images is too many", (long long)r->o->cfg->ipc,
                (long long)r->job.classes);
@@ -293,10 +292,9 @@ static int resume_(run_ *r)
 {
     const sk_corpus_info *in = r->job.info;
     int64_t it = 0;
-    int rc = sk_condense_state_read(r->vt, r->o, r->src_hash, r->out.syn_rows, in->shape, in->ndim, &r->state, &it);
+    int rc = sk_condense_state_read(r->vt, r->o, r->src_hash, r->out.syn_rows, in, &r->state, &it);
     if (rc < 0) return rc;
-    int64_t D = 1;
-    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
+    int64_t D = sk_corpus_sample_elems(in);
     r->job.resume_iterations = it;
     r->job.resume_u = r->state;
     r->job.resume_mom = r->o->cfg->momentum_img > 0 ? r->state + r->out.syn_rows * D : NULL;
@@ -591,8 +589,7 @@ static int write_(run_ *r)
     char method[SK_CFG_STR_MAX + 16], source[2 * SK_CFG_STR_MAX + 32];
     int64_t total = r->nkept;
     int tok = in->kind == SK_CORPUS_TOKENS;
-    size_t es = sk_elem_size(in->type);
-    for (int i = 0; !tok && i < in->ndim; i++) es *= (size_t)in->shape[i];
+    size_t es = sk_elem_size(in->type) * (size_t)(tok ? 1 : sk_corpus_sample_elems(in));
     pull_ pull = {.r = r, .tok = tok, .es = es, .last = sk_now()}; /* before any goto: done frees its buffer */
     SK_TRY(sk_mpi_allreduce_sum_i64(&total, 1));
     rc = steps_(r, total);
@@ -650,11 +647,10 @@ static int write_syn_(run_ *r, const char *path)
     const sk_corpus_info *in = r->job.info;
     const sk_condense_config *c = r->o->cfg;
     char method[SK_CFG_STR_MAX + 16], source[2 * SK_CFG_STR_MAX + 32];
-    int64_t D = 1, m = r->out.syn_rows, mine = r->job.rank == 0 ? m : 0;
+    int64_t D = sk_corpus_sample_elems(in), m = r->out.syn_rows, mine = r->job.rank == 0 ? m : 0;
     int quant = c->synthetic_dtype == SK_CONDENSE_SYN_SOURCE && in->type == SK_ELEM_U8;
     int from_real = c->init == SK_CONDENSE_INIT_REAL;
     uint8_t *q = NULL;
-    for (int i = 0; i < in->ndim; i++) D *= in->shape[i];
     rc = steps_(r, m);
     if (rc == SK_OK && quant) {
         q = malloc((size_t)(m * D));
@@ -687,8 +683,7 @@ static int write_syn_(run_ *r, const char *path)
     SK_TRY(sk_corpus_write_part(path, &d, NULL));
     if (r->out.syn_state) {
         if (r->job.rank == 0) {
-            rc = sk_condense_state_write(path, r->vt, r->o, r->src_hash, r->out.iterations, r->out.syn_state, m,
-                                         in->shape, in->ndim);
+            rc = sk_condense_state_write(path, r->vt, r->o, r->src_hash, r->out.iterations, r->out.syn_state, m, in);
             if (rc < 0) remove(path);
         }
         rc = sk_mpi_agree(rc);

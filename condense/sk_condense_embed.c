@@ -40,8 +40,7 @@ int sk_condense_embed(sk_model *proxy, sk_corpus *c, int64_t begin, int64_t end,
     sk_model_info mi;
     sk_model_info_get(proxy, &mi);
     int64_t n = end - begin, F = mi.features;
-    size_t rowb = sk_elem_size(in->type);
-    for (int i = 0; i < in->ndim; i++) rowb *= (size_t)in->shape[i];
+    size_t rowb = sk_elem_size(in->type) * (size_t)sk_corpus_sample_elems(in);
     int prev = sk_shim_set_grad_enabled(0);
     void *rows = NULL;
     float *out = NULL, *tmp = NULL;

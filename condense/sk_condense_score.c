@@ -103,8 +103,7 @@ int sk_condense_score_stream(const sk_condense_job *job, sk_model *proxy, sk_con
 {
     int rc = SK_OK;
     const sk_corpus_info *in = job->info;
-    int64_t n = job->end - job->begin, B = job->cfg->batch, rowe = 1;
-    for (int i = 0; i < in->ndim; i++) rowe *= in->shape[i];
+    int64_t n = job->end - job->begin, B = job->cfg->batch, rowe = sk_corpus_sample_elems(in);
     size_t es = sk_elem_size(in->type);
     int64_t cap = B < job->n ? B : job->n; /* rows of the largest batch */
     void *buf = malloc((size_t)cap * (size_t)rowe * es);

@@ -116,7 +116,7 @@ done:
 
 int sk_condense_state_write(const char *corpus, const sk_condense_method *vt, const sk_condense_opts *o,
                             uint64_t source_xxh64, int64_t iterations, const float *state, int64_t rows,
-                            const int64_t *shape, int ndim)
+                            const sk_corpus_info *in)
 {
     int rc = SK_OK;
     char path[SK_CFG_STR_MAX + 64], its[32], seed[32], hash[17];
@@ -126,14 +126,13 @@ int sk_condense_state_write(const char *corpus, const sk_condense_method *vt, co
     snprintf(its, sizeof its, "%" PRId64, iterations);
     snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
     snprintf(hash, sizeof hash, "%016" PRIx64, source_xxh64);
-    sk_safetensors_entry e[2] = {{.name = "u", .dtype = "F32", .ndim = ndim + 1},
-                                 {.name = "momentum", .dtype = "F32", .ndim = ndim + 1}};
-    size_t per = (size_t)rows;
+    sk_safetensors_entry e[2] = {{.name = "u", .dtype = "F32", .ndim = in->ndim + 1},
+                                 {.name = "momentum", .dtype = "F32", .ndim = in->ndim + 1}};
+    size_t per = (size_t)rows * (size_t)sk_corpus_sample_elems(in);
     for (int i = 0; i < 2; i++) {
         e[i].shape[0] = rows;
-        for (int j = 0; j < ndim; j++) e[i].shape[j + 1] = shape[j];
+        for (int j = 0; j < in->ndim; j++) e[i].shape[j + 1] = in->shape[j];
     }
-    for (int j = 0; j < ndim; j++) per *= (size_t)shape[j];
     const void *data[2] = {state, state + per};
     const char *meta[] = {"format", STATE_FORMAT_, "method",       vt->name, "iterations", its,
                           "seed",   seed,          "source_xxh64", hash,     "keys",       keys};
@@ -168,14 +167,14 @@ static int meta_is_(const sk_safetensors *st, const char *file, const char *k, c
 }
 
 int sk_condense_state_read(const sk_condense_method *vt, const sk_condense_opts *o, uint64_t source_xxh64, int64_t rows,
-                           const int64_t *shape, int ndim, float **state, int64_t *iterations)
+                           const sk_corpus_info *in, float **state, int64_t *iterations)
 {
     int rc = SK_OK;
     const sk_condense_config *c = o->cfg;
     char path[SK_CFG_STR_MAX + 64], seed[32], hash[17], *end = NULL;
     char *keys = keys_text_(vt, o);
     sk_safetensors *st = NULL;
-    size_t per = (size_t)rows;
+    size_t per = (size_t)rows * (size_t)sk_corpus_sample_elems(in);
     float *buf = NULL;
     *state = NULL;
     SK_FAIL_IF(!keys, SK_ENOMEM, "condense: out of memory");
@@ -203,14 +202,13 @@ int sk_condense_state_read(const sk_condense_method *vt, const sk_condense_opts 
     SK_FAIL_IF(n >= c->iterations, SK_EINVAL,
                "condense.resume_from %s: made %lld iterations; condense.iterations = %lld must be more", c->resume_from,
                n, (long long)c->iterations);
-    for (int j = 0; j < ndim; j++) per *= (size_t)shape[j];
     buf = malloc(2 * per * sizeof *buf);
     SK_FAIL_IF(!buf, SK_ENOMEM, "condense: out of memory for the resumed state");
     static const char *const names[2] = {"u", "momentum"};
     for (int i = 0; i < 2; i++) {
         const sk_safetensors_entry *e = sk_safetensors_find(st, names[i]);
-        int same = e && strcmp(e->dtype, "F32") == 0 && e->ndim == ndim + 1 && e->shape[0] == rows;
-        for (int j = 0; same && j < ndim; j++) same = e->shape[j + 1] == shape[j];
+        int same = e && strcmp(e->dtype, "F32") == 0 && e->ndim == in->ndim + 1 && e->shape[0] == rows;
+        for (int j = 0; same && j < in->ndim; j++) same = e->shape[j + 1] == in->shape[j];
         SK_FAIL_IF(!same, SK_EINVAL, "condense.resume_from %s: '%s' of %s is not F32 [%lld, <the input's shape>]",
                    c->resume_from, names[i], path, (long long)rows);
         SK_TRY(sk_safetensors_read(st, e, buf + (size_t)i * per, per * sizeof *buf));

@@ -29,17 +29,20 @@
 int sk_condense_snapshot_check(const sk_condense_method *vt, const sk_condense_config *c);
 
 /* The state file beside `corpus` after `iterations`: state is
- * [2, rows, <shape>] (u, then momentum). Atomic; one process writes it. */
+ * [2, rows, <in's sample shape>] (u, then momentum). Atomic; one process
+ * writes it. */
 int sk_condense_state_write(const char *corpus, const sk_condense_method *vt, const sk_condense_opts *o,
                             uint64_t source_xxh64, int64_t iterations, const float *state, int64_t rows,
-                            const int64_t *shape, int ndim);
+                            const sk_corpus_info *in);
 
 /* condense.resume_from's state file, checked against this run (method,
  * seed, source checksum, keys and [model], shape, fewer iterations than
- * condense.iterations): *state ([2, rows, <shape>], caller frees) and the
- * *iterations it made. The message names the file and the first key that
- * differs. */
+ * condense.iterations): *state ([2, rows, <in's sample shape>], caller
+ * frees) and the *iterations it made. The message names the file and the
+ * first key that differs. Every rank reads it: each needs the state of
+ * the classes it distils, and one small read per rank costs less than
+ * shipping it. */
 int sk_condense_state_read(const sk_condense_method *vt, const sk_condense_opts *o, uint64_t source_xxh64, int64_t rows,
-                           const int64_t *shape, int ndim, float **state, int64_t *iterations);
+                           const sk_corpus_info *in, float **state, int64_t *iterations);
 
 #endif /* SK_CONDENSE_SNAPSHOT_H */

@@ -152,11 +152,8 @@ int sk_distill_begin(sk_distill *d, const sk_condense_job *job, sk_condense_out 
     d->C = job->classes;
     d->ipc = job->cfg->ipc;
     d->ndim = in->ndim;
-    d->D = 1;
-    for (int i = 0; i < in->ndim; i++) {
-        d->shape[i] = in->shape[i];
-        d->D *= in->shape[i];
-    }
+    d->D = sk_corpus_sample_elems(in);
+    for (int i = 0; i < in->ndim; i++) d->shape[i] = in->shape[i];
     d->es = sk_elem_size(in->type);
     d->syn = out->syn;
     rc = check_(job);
@@ -329,25 +326,50 @@ done:
     return rc;
 }
 
-/* Class c's leaf and momentum buffer (zeros before its first step) into
- * out->syn_state, then broadcast from its owner. Collective. */
-static int share_state_(sk_distill *d, sk_condense_out *out, int64_t c)
+/* Class c's (owned) leaf and momentum buffer (zeros before its first
+ * step) into out->syn_state. */
+static int state_to_host_(sk_distill *d, sk_condense_out *out, int64_t c)
 {
     int rc = SK_OK;
     size_t per = (size_t)(d->ipc * d->D), bytes = per * sizeof(float);
     float *u = out->syn_state + (size_t)c * per, *m = out->syn_state + (size_t)out->syn_rows * (size_t)d->D + c * per;
-    if (sk_distill_owns(d, c)) {
-        sk_tensor *buf = NULL;
-        rc = sk_shim_to_host(d->u[c], u, bytes);
-        if (rc == SK_OK && d->opt[c] && sk_sgd_has_buffer(d->opt[c], 0)) {
-            rc = sk_sgd_momentum_buffer(d->opt[c], 0, &buf);
-            if (rc == SK_OK) rc = sk_shim_to_host(buf, m, bytes);
-        }
+    sk_tensor *buf = NULL;
+    SK_TRY(sk_shim_to_host(d->u[c], u, bytes));
+    if (d->opt[c] && sk_sgd_has_buffer(d->opt[c], 0)) {
+        SK_TRY(sk_sgd_momentum_buffer(d->opt[c], 0, &buf));
+        SK_TRY(sk_shim_to_host(buf, m, bytes));
     }
-    SK_TRY(sk_mpi_agree(rc));
-    SK_TRY(sk_mpi_bcast(u, bytes, (int)(c % d->job->world)));
-    SK_TRY(sk_mpi_bcast(m, bytes, (int)(c % d->job->world)));
 done:
+    return rc;
+}
+
+/* Every class's state into rank 0's out->syn_state: rank 0 alone writes
+ * the state file, so the owners send theirs there and nowhere else.
+ * Collective. */
+static int gather_state_(sk_distill *d, sk_condense_out *out)
+{
+    int rc = SK_OK, world = d->job->world, rank = d->job->rank, n = 0;
+    size_t per = (size_t)(d->ipc * d->D), bytes = per * sizeof(float);
+    sk_mpi_msg *msg = NULL;
+    for (int64_t c = 0; rc == SK_OK && c < d->C; c++)
+        if (sk_distill_owns(d, c)) rc = state_to_host_(d, out, c);
+    SK_TRY(sk_mpi_agree(rc));
+    if (world == 1) goto done;
+    msg = malloc((size_t)(2 * d->C) * sizeof *msg);
+    rc = msg ? SK_OK : sk_error_set(SK_ENOMEM, "condense: out of memory");
+    SK_TRY(sk_mpi_agree(rc));
+    for (int64_t c = 0; c < d->C; c++) {
+        int owner = (int)(c % world);
+        if (owner == 0 || (rank != 0 && rank != owner)) continue;
+        int peer = rank == 0 ? owner : 0;
+        msg[n++] = (sk_mpi_msg){.buf = out->syn_state + (size_t)c * per, .bytes = bytes, .peer = peer};
+        msg[n++] = (sk_mpi_msg){
+            .buf = out->syn_state + (size_t)(out->syn_rows * d->D) + (size_t)c * per, .bytes = bytes, .peer = peer};
+    }
+    rc = rank == 0 ? sk_mpi_exchange(NULL, 0, msg, n) : sk_mpi_exchange(msg, n, NULL, 0);
+    SK_TRY(sk_mpi_agree(rc));
+done:
+    free(msg);
     return rc;
 }
 
@@ -367,7 +389,7 @@ int sk_distill_finish(sk_distill *d, sk_condense_out *out)
 {
     int rc = SK_OK;
     SK_TRY(sk_distill_share(d));
-    for (int64_t c = 0; out->syn_state && c < d->C; c++) SK_TRY(share_state_(d, out, c));
+    if (out->syn_state) SK_TRY(gather_state_(d, out));
     for (int64_t c = 0; c < d->C; c++)
         SK_TRY(
             sk_mpi_bcast(out->syn_from + c * d->ipc, (size_t)d->ipc * sizeof *out->syn_from, (int)(c % d->job->world)));

@@ -130,8 +130,8 @@ int sk_distill_net(sk_distill *d, int64_t it, sk_model **net);
 int sk_distill_share(sk_distill *d);
 
 /* sk_distill_share, then out->syn holds the result (class-major), and
- * out->syn_state, when the driver allocated it, the state a resume needs.
- * Collective. */
+ * rank 0's out->syn_state, when the driver allocated it, the state a
+ * resume needs. Collective. */
 int sk_distill_finish(sk_distill *d, sk_condense_out *out);
 
 /* A method calls this after each iteration, `done` iterations made in

@@ -122,6 +122,13 @@ static int read_fail_code_(const char *why)
 
 /* ---- element types ------------------------------------------------------ */
 
+int64_t sk_corpus_sample_elems(const sk_corpus_info *in)
+{
+    int64_t n = 1;
+    for (int i = 0; i < in->ndim; i++) n *= in->shape[i];
+    return n;
+}
+
 size_t sk_elem_size(sk_elem_type t)
 {
     switch (t) {
@@ -1759,8 +1766,7 @@ int sk_corpus_verify(sk_corpus *c)
         /* tokens read as int64 so one range check covers every dtype */
         SK_TRY(verify_int_range_(c, c->tokens, "tokens", in->num_tokens, 0, in->vocab_size, 0));
     } else {
-        size_t row = sk_elem_size(in->type);
-        for (int i = 0; i < in->ndim; i++) row *= (size_t)in->shape[i];
+        size_t row = sk_elem_size(in->type) * (size_t)sk_corpus_sample_elems(in);
         int64_t step = (int64_t)((64u << 20) / row);
         if (step < 1) step = 1;
         void *buf = malloc((size_t)step * row);

@@ -4,7 +4,7 @@
  * defines: sk_corpus (opaque reader), sk_corpus_kind, sk_corpus_data (what
  *          a writer stores), sk_corpus_write_opts, sk_corpus_info, and
  *          sk_corpus_write / _open / _free / _info / _read_* / _verify,
- *          sk_elem_size, sk_elem_name.
+ *          sk_corpus_sample_elems, sk_elem_size, sk_elem_name.
  *
  * Every function here serialises its HDF5 calls on one process-wide lock
  * (HDF5 1.10 parallel builds are not thread-safe), so readers may be used
@@ -148,6 +148,8 @@ int sk_corpus_open(sk_corpus **out, const char *path);
 void sk_corpus_free(sk_corpus *c);
 const sk_corpus_info *sk_corpus_info_get(const sk_corpus *c); /* borrowed */
 const char *sk_corpus_path(const sk_corpus *c);               /* borrowed */
+/* Elements in one sample of a samples corpus: the product of in->shape. */
+int64_t sk_corpus_sample_elems(const sk_corpus_info *in);
 
 /* Read [start, start+count) of a dataset into caller memory (element type
  * from info; offsets/labels/kept are int64). Corrupt chunks fail with

@@ -409,8 +409,7 @@ int sk_loader_create(sk_loader **out, const sk_loader_opts *opts)
         l->row_elems = opts->seq_len + 1;
     } else {
         n = l->in->num_samples;
-        l->row_elems = 1;
-        for (int i = 0; i < l->in->ndim; i++) l->row_elems *= l->in->shape[i];
+        l->row_elems = sk_corpus_sample_elems(l->in);
         l->have_labels = l->in->has_labels;
     }
     l->first = 0;

@@ -79,8 +79,7 @@ int main(int argc, char **argv)
         goto done;
     }
     SK_FAIL_IF(in->type != SK_ELEM_U8, SK_EINVAL, "%s: uint8 samples only", argv[2]);
-    int64_t n = in->num_samples, B = 100, rowe = 1;
-    for (int i = 0; i < in->ndim; i++) rowe *= in->shape[i];
+    int64_t n = in->num_samples, B = 100, rowe = sk_corpus_sample_elems(in);
     buf = malloc((size_t)(B * rowe));
     lab = calloc((size_t)B, sizeof *lab);
     f = fopen(argv[3], "wb");

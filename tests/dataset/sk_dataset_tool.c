@@ -62,8 +62,7 @@ static int digest_(const char *path)
         SK_TRY(sk_corpus_read_offsets(c, 0, in->num_docs + 1, buf));
         printf("offsets %016llx\n", (unsigned long long)fnv_(h, buf, (size_t)(in->num_docs + 1) * 8));
     } else {
-        size_t row = sk_elem_size(in->type);
-        for (int i = 0; i < in->ndim; i++) row *= (size_t)in->shape[i];
+        size_t row = sk_elem_size(in->type) * (size_t)sk_corpus_sample_elems(in);
         buf = malloc(row * (size_t)in->num_samples + 8 * (size_t)in->num_samples);
         SK_TRY(sk_corpus_read_samples(c, 0, in->num_samples, buf));
         printf("samples %016llx\n", (unsigned long long)fnv_(h, buf, row * (size_t)in->num_samples));

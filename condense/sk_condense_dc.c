@@ -25,8 +25,10 @@
  * s = it * outer_loop + ol from sk_distill_key(seed, s, c), the inner
  * epochs' order of step s, epoch e from sk_distill_key(seed, s * inner_loop
  * + e, -2). Classes run on rank c % world; before the inner training every
- * rank receives every class's images (sk_distill_share) and trains the same
- * network the same way, so the result does not depend on the rank count.
+ * rank receives every class's images (sk_distill_share), and the inner
+ * training's batches are cut into C pieces whose gradients rank k % world
+ * makes and every rank sums in piece order (inner_), so the ranks share
+ * that work too and the result does not depend on the rank count.
  *
  * condense.dsa (DSA, Zhao & Bilen ICML 2021, = main.py --method DSA): one
  * sk_dsa draw per class and step augments the real and the synthetic batch
@@ -45,6 +47,7 @@
 #include "sk_condense_methods.h"
 #include "sk_distill.h"
 #include "sk_log.h"
+#include "sk_mpi.h"
 #include "sk_params.h"
 
 /* get_loops(ipc) of utils.py: (outer_loop, inner_loop). */
@@ -129,16 +132,108 @@ done:
     return rc;
 }
 
-/* inner_loop epochs of SGD on the whole (shared, detached) synthetic set. */
+/* The inner training's gradient work: a batch is cut into K pieces, piece
+ * k's gradient (of its mean loss) made by rank k % world into G[k], and
+ * every rank sums the pieces in piece order, weighted by their rows, into
+ * the full batch's gradient. K = C whatever the rank count, so the sum and
+ * the result do not depend on it, while the ranks split the inner training,
+ * most of an iteration's work (50 epochs at ipc 10). A network with batch
+ * statistics (batch norm buffers) is not cut (K = 1, every rank computes
+ * the whole batch): pieces would see other statistics. */
+typedef struct {
+    sk_params *P;
+    int64_t N, K; /* parameter elements; pieces of a batch */
+    float *G;     /* [K, N] */
+    double *acc;  /* [N] their weighted sum */
+    sk_tensor **g;
+} inner_;
+
+static int inner_init_(inner_ *in, sk_distill *d, sk_model *net)
+{
+    sk_params *B = sk_model_buffers(net);
+    in->P = sk_model_params(net);
+    in->N = sk_params_numel(in->P);
+    in->K = B && B->n > 0 ? 1 : d->C;
+    in->G = malloc((size_t)(in->K * in->N) * sizeof *in->G);
+    in->acc = malloc((size_t)in->N * sizeof *in->acc);
+    in->g = malloc((size_t)in->P->n * sizeof *in->g);
+    return in->G && in->acc && in->g ? SK_OK
+                                     : sk_error_set(SK_ENOMEM, "condense: out of memory for the inner gradients");
+}
+
+static void inner_free_(inner_ *in)
+{
+    free(in->G);
+    free(in->acc);
+    free(in->g);
+}
+
+/* Piece k of x / y (b rows) into G[k]: its loss's parameter gradients. */
+static int piece_grad_(inner_ *in, sk_model *net, const sk_tensor *x, const sk_tensor *y, int64_t lo, int64_t hi,
+                       int64_t k)
+{
+    int rc = SK_OK;
+    sk_model_out o = {0};
+    float *dst = in->G + (size_t)(k * in->N);
+    SK_TRY(sk_model_forward(net, sk_shim_slice(x, 0, lo, hi), sk_shim_slice(y, 0, lo, hi), NULL, 0, 1, &o));
+    SK_TRY(sk_shim_autograd_grad(o.loss, in->P->t, in->P->n, 0, in->g));
+    for (int i = 0; i < in->P->n; i++) {
+        int64_t n = sk_shim_numel(in->P->t[i]);
+        SK_TRY(sk_shim_to_host(in->g[i], dst, (size_t)n * sizeof *dst));
+        dst += n;
+    }
+done:
+    return rc;
+}
+
+/* One SGD step of net on batch x (b rows, labels y). Collective up to the
+ * pieces' exchange; the caller agrees on the rest. */
+static int inner_step_(inner_ *in, sk_distill *d, sk_model *net, sk_sgd *opt, const sk_tensor *x, const sk_tensor *y,
+                       int64_t b, double lr)
+{
+    int rc = SK_OK, world = d->job->world, rank = d->job->rank;
+    for (int64_t k = 0; rc == SK_OK && k < in->K; k++) {
+        int64_t lo = k * b / in->K, hi = (k + 1) * b / in->K;
+        if (hi > lo && (in->K == 1 || k % world == rank)) rc = piece_grad_(in, net, x, y, lo, hi, k);
+    }
+    SK_TRY(sk_mpi_agree(rc));
+    for (int64_t k = 0; in->K > 1 && world > 1 && k < in->K; k++)
+        if ((k + 1) * b / in->K > k * b / in->K)
+            SK_TRY(sk_mpi_bcast(in->G + (size_t)(k * in->N), (size_t)in->N * sizeof *in->G, (int)(k % world)));
+    memset(in->acc, 0, (size_t)in->N * sizeof *in->acc);
+    for (int64_t k = 0; k < in->K; k++) { /* every rank adds in piece order; an empty piece has no G[k] */
+        int64_t rows = (k + 1) * b / in->K - k * b / in->K;
+        double w = (double)rows / (double)b;
+        const float *g = in->G + (size_t)(k * in->N);
+        for (int64_t j = 0; rows > 0 && j < in->N; j++) in->acc[j] += w * (double)g[j];
+    }
+    for (int64_t j = 0; j < in->N; j++) in->G[j] = (float)in->acc[j];
+    const float *src = in->G;
+    for (int i = 0; i < in->P->n; i++) {
+        int64_t shape[SK_SHIM_MAX_DIMS];
+        int nd = sk_shim_shape(in->P->t[i], shape);
+        sk_tensor *t = sk_shim_from_host(src, shape, nd, SK_F32, SK_CPU);
+        SK_TRY_T(t);
+        SK_TRY(sk_shim_set_grad(in->P->t[i], t));
+        src += sk_shim_numel(t);
+    }
+    SK_TRY(sk_sgd_step(opt, lr));
+done:
+    return rc;
+}
+
+/* inner_loop epochs of SGD on the whole (shared, detached) synthetic set.
+ * Collective. */
 static int train_net_(sk_distill *d, sk_model *net, sk_sgd *opt, int64_t s)
 {
     int rc = SK_OK;
     const sk_condense_config *cfg = d->job->cfg;
-    sk_params *P = sk_model_params(net);
     int64_t m = d->C * d->ipc, bt = cfg->batch_train, *perm = malloc((size_t)m * sizeof *perm);
     float *x = malloc((size_t)(bt < m ? bt : m) * (size_t)d->D * sizeof *x);
     int64_t *y = malloc((size_t)(bt < m ? bt : m) * sizeof *y);
-    SK_FAIL_IF(!perm || !x || !y, SK_ENOMEM, "condense: out of memory");
+    inner_ in = {0};
+    rc = perm && x && y ? inner_init_(&in, d, net) : sk_error_set(SK_ENOMEM, "condense: out of memory");
+    SK_TRY(sk_mpi_agree(rc));
     for (int64_t e = 0; e < cfg->inner_loop; e++) {
         uint64_t key = sk_distill_key(d->job->seed, s * cfg->inner_loop + e, -2), r = key;
         for (int64_t i = 0; i < m; i++) perm[i] = i;
@@ -156,21 +251,23 @@ static int train_net_(sk_distill *d, sk_model *net, sk_sgd *opt, int64_t s)
                 y[j] = perm[b0 + j] / d->ipc;
             }
             sk_scope *sc = sk_shim_scope_begin();
-            sk_model_out o = {0};
-            SK_FAIL_IF(!sc, SK_ENOMEM, "condense: out of memory");
-            rc = sk_shim_zero_grad(P->t, P->n);
-            if (rc == SK_OK)
-                rc = sk_model_forward(net,
-                                      sk_distill_augment(d, sk_shim_from_host(x, shape, d->ndim + 1, SK_F32, SK_CPU),
-                                                         key ^ (uint64_t)(b0 + 1)),
-                                      sk_shim_from_host(y, &b, 1, SK_I64, SK_CPU), NULL, 0, 1, &o);
-            if (rc == SK_OK) rc = sk_shim_backward(o.loss);
-            if (rc == SK_OK) rc = sk_sgd_step(opt, cfg->lr_net);
+            rc = sc ? SK_OK : sk_error_set(SK_ENOMEM, "condense: out of memory");
+            sk_tensor *xt = NULL, *yt = NULL;
+            if (rc == SK_OK) { /* every rank augments the whole batch: the draws are per sample, not per piece */
+                xt = sk_distill_augment(d, sk_shim_from_host(x, shape, d->ndim + 1, SK_F32, SK_CPU),
+                                        key ^ (uint64_t)(b0 + 1));
+                yt = sk_shim_from_host(y, &b, 1, SK_I64, SK_CPU);
+                if (!xt || !yt) rc = sk_error_last_code() < 0 ? sk_error_last_code() : SK_ETORCH;
+            }
+            rc = sk_mpi_agree(rc);
+            if (rc == SK_OK) rc = inner_step_(&in, d, net, opt, xt, yt, b, cfg->lr_net);
+            rc = sk_mpi_agree(rc); /* a failure after the step's exchange is one rank's */
             sk_shim_scope_end(sc);
             SK_TRY(rc);
         }
     }
 done:
+    inner_free_(&in);
     free(perm);
     free(x);
     free(y);

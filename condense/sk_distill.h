@@ -23,8 +23,10 @@
  * order of float sums with the rank count and so cannot be exact; the cost
  * is that more ranks than classes leave ranks idle. DC's inner loop trains
  * the network on the whole synthetic set: sk_distill_share broadcasts every
- * class's images from its owner first, so that training is the same on every
- * rank.
+ * class's images from its owner first, and each batch is cut into as many
+ * pieces as classes, piece k's gradient made on rank k % world and summed by
+ * every rank in piece order (sk_condense_dc.c), so that training is the
+ * same on every rank while the ranks split it.
  *
  * Pixel scale. The synthetic images are leaf tensors u in the model's input
  * scale (the ConvNet reads uint8 pixels p as u = p * 2/255 - 1), so

@@ -1199,6 +1199,18 @@ int sk_shim_zero_grad(sk_tensor *const *params, int n)
     return SK_OK;
 }
 
+int sk_shim_set_grad(sk_tensor *t, const sk_tensor *g)
+{
+    return op_int_("set_grad", {t, g}, [&] {
+        if (!t->t.sizes().equals(g->t.sizes()) || t->t.scalar_type() != g->t.scalar_type())
+            return sk_error_set(SK_EINVAL, "set_grad(%s, %s): shapes or dtypes differ", shape_str_(t->t).c_str(),
+                                shape_str_(g->t).c_str());
+        at::NoGradGuard ng;
+        t->t.mutable_grad() = g->t.detach().clone();
+        return (int)SK_OK;
+    });
+}
+
 int sk_shim_set_grad_enabled(int on)
 {
     int prev = at::GradMode::is_enabled() ? 1 : 0;

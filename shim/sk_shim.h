@@ -356,6 +356,9 @@ int sk_shim_autograd_grad(const sk_tensor *output, sk_tensor *const *inputs, int
                           sk_tensor **grads);
 /* Reset the gradients of params to none. */
 int sk_shim_zero_grad(sk_tensor *const *params, int n);
+/* t's .grad <- a copy of g (same shape and dtype), for an optimizer step
+ * on gradients computed elsewhere (summed over ranks or pieces). */
+int sk_shim_set_grad(sk_tensor *t, const sk_tensor *g);
 /* Enable/disable gradient recording on this thread; returns the previous
  * setting so callers can restore it (the "no-grad scope"). */
 int sk_shim_set_grad_enabled(int on);

@@ -238,6 +238,19 @@ static void test_gradcheck(void **state)
     assert_int_equal(sk_shim_zero_grad(params, 2), 0);
     assert_int_equal(sk_shim_grad(w, &gw), 0);
     assert_null(gw);
+    /* set_grad: a copy of the given tensor becomes .grad; a shape mismatch fails */
+    assert_int_equal(sk_shim_set_grad(w, x), SK_EINVAL);
+    sk_tensor *given = sk_shim_randn(SHAPE(5, 4), SK_F64, SK_CPU, g);
+    assert_int_equal(sk_shim_set_grad(w, given), 0);
+    assert_int_equal(sk_shim_grad(w, &gw), 0);
+    assert_non_null(gw);
+    double *gp = sk_shim_data_ptr(given), was[20];
+    for (int i = 0; i < 20; i++) {
+        assert_true(at_(gw, i) == gp[i]);
+        was[i] = gp[i];
+        gp[i] = 0.0;
+    }
+    for (int i = 0; i < 20; i++) assert_true(at_(gw, i) == was[i]); /* a copy, not a view of `given` */
     sk_generator_free(g);
     sk_shim_scope_end(s);
 }

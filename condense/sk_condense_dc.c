@@ -39,7 +39,9 @@
  * Where we differ: the reference's batch-norm handling (real statistics
  * frozen for the synthetic pass) is not reproduced; the default instance
  * norm has no batch statistics, so for it the two agree. The reference
- * iterates Iteration + 1 times; we iterate condense.iterations.
+ * iterates Iteration + 1 times; we iterate condense.iterations. The inner
+ * step's gradient is the rows-weighted sum of its pieces' (inner_), the
+ * reference's whole-batch gradient up to float rounding.
  */
 #include <stdlib.h>
 #include <string.h>

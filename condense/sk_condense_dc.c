@@ -214,7 +214,7 @@ static int inner_step_(inner_ *in, sk_distill *d, sk_model *net, sk_sgd *opt, co
     for (int i = 0; i < in->P->n; i++) {
         int64_t shape[SK_SHIM_MAX_DIMS];
         int nd = sk_shim_shape(in->P->t[i], shape);
-        sk_tensor *t = sk_shim_from_host(src, shape, nd, SK_F32, SK_CPU);
+        sk_tensor *t = sk_shim_from_host(src, shape, nd, SK_F32, sk_shim_device(in->P->t[i]));
         SK_TRY_T(t);
         SK_TRY(sk_shim_set_grad(in->P->t[i], t));
         src += sk_shim_numel(t);

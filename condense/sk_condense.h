@@ -186,8 +186,8 @@ typedef struct {
     const float *resume_mom; /* their SGD momentum buffers; NULL when condense.momentum_img is 0 */
     /* condense.snapshot_every: the method calls this (collectively) after
      * every such iteration count below condense.iterations, with out.syn,
-     * out.syn_from and (rank 0's) out.syn_state as after a run of that many; the
-     * driver writes the snapshot. NULL when snapshots are off. */
+     * out.syn_from and (rank 0's) out.syn_state as after a run of that
+     * many; the driver writes the snapshot. NULL when snapshots are off. */
     int (*snapshot)(void *ctx, int64_t iterations);
     void *snapshot_ctx;
 } sk_condense_job;
@@ -212,8 +212,9 @@ typedef struct {
     int64_t iterations;  /* the updates made (recorded in the provenance) */
     /* condense.snapshot_every > 0 (allocated by the driver, else NULL): the
      * state a resume needs, filled by the method with out.syn, complete on
-     * rank 0 (which writes the state file): [2, syn_rows, <shape>], the leaves u, then their momentum
-     * buffers (zeros when condense.momentum_img is 0). */
+     * rank 0 (which writes the state file): [2, syn_rows, <shape>], the
+     * leaves u, then their momentum buffers (zeros when
+     * condense.momentum_img is 0). */
     float *syn_state;
 } sk_condense_out;
 

@@ -188,23 +188,30 @@ done:
     return rc;
 }
 
+/* Rows [*lo, *lo + n) of a b-row batch are piece k; returns n (0: empty). */
+static int64_t piece_(const inner_ *in, int64_t b, int64_t k, int64_t *lo)
+{
+    *lo = k * b / in->K;
+    return (k + 1) * b / in->K - *lo;
+}
+
 /* One SGD step of net on batch x (b rows, labels y). Collective up to the
  * pieces' exchange; the caller agrees on the rest. */
 static int inner_step_(inner_ *in, sk_distill *d, sk_model *net, sk_sgd *opt, const sk_tensor *x, const sk_tensor *y,
                        int64_t b, double lr)
 {
     int rc = SK_OK, world = d->job->world, rank = d->job->rank;
-    for (int64_t k = 0; rc == SK_OK && k < in->K; k++) {
-        int64_t lo = k * b / in->K, hi = (k + 1) * b / in->K;
-        if (hi > lo && (in->K == 1 || k % world == rank)) rc = piece_grad_(in, net, x, y, lo, hi, k);
-    }
+    int64_t lo, rows;
+    for (int64_t k = 0; rc == SK_OK && k < in->K; k++)
+        if ((rows = piece_(in, b, k, &lo)) > 0 && (in->K == 1 || k % world == rank))
+            rc = piece_grad_(in, net, x, y, lo, lo + rows, k);
     SK_TRY(sk_mpi_agree(rc));
     for (int64_t k = 0; in->K > 1 && world > 1 && k < in->K; k++)
-        if ((k + 1) * b / in->K > k * b / in->K)
+        if (piece_(in, b, k, &lo) > 0)
             SK_TRY(sk_mpi_bcast(in->G + (size_t)(k * in->N), (size_t)in->N * sizeof *in->G, (int)(k % world)));
     memset(in->acc, 0, (size_t)in->N * sizeof *in->acc);
     for (int64_t k = 0; k < in->K; k++) { /* every rank adds in piece order; an empty piece has no G[k] */
-        int64_t rows = (k + 1) * b / in->K - k * b / in->K;
+        rows = piece_(in, b, k, &lo);
         double w = (double)rows / (double)b;
         const float *g = in->G + (size_t)(k * in->N);
         for (int64_t j = 0; rows > 0 && j < in->N; j++) in->acc[j] += w * (double)g[j];

@@ -12,16 +12,12 @@ import sys
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "condense"))
+from cd_harness import check, failures, sets  # noqa: E402
+
 SHRINK, WORK = sys.argv[1], sys.argv[2]
 FM = "/usr/share/datasets/fashion-mnist"
 os.makedirs(WORK, exist_ok=True)
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def faults(args):
@@ -33,10 +29,6 @@ def faults(args):
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         raise SystemExit(f"FAILED: shrink {' '.join(args)}\n{open(log).read()}")
     return ru.ru_minflt
-
-
-def sets(kv):
-    return [a for k, v in kv.items() for a in ("--set", f"{k}={v}")]
 
 
 src = os.path.join(WORK, "fm-test.h5")
